@@ -1,0 +1,117 @@
+"""Shared test fixtures: the named personas every app's tests use, API clients, a browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from rest_framework.test import APIClient
+
+from itsm.models import ApiToken, Organisation, Role, Team, User
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def organisation(db) -> Organisation:
+    return Organisation.objects.create(name="Acme", tier="standard")
+
+
+@pytest.fixture
+def enterprise(db) -> Organisation:
+    return Organisation.objects.create(name="BigCorp", tier="enterprise")
+
+
+@pytest.fixture
+def team(db) -> Team:
+    return Team.objects.create(name="Service Desk", skills=["general"])
+
+
+@pytest.fixture
+def other_team(db) -> Team:
+    return Team.objects.create(name="Network", skills=["network"])
+
+
+def make_user(email: str, role: str, **extra: object) -> User:
+    return User.objects.create_user(email=email, password=PASSWORD, role=role, **extra)
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    return make_user("alice.admin@example.com", Role.ADMIN, full_name="Alice Admin")
+
+
+@pytest.fixture
+def agent(db, team) -> User:
+    user = make_user("bob.agent@example.com", Role.AGENT, full_name="Bob Agent", skills=["general"])
+    team.members.add(user)
+    return user
+
+
+@pytest.fixture
+def other_agent(db, other_team) -> User:
+    user = make_user("carol.agent@example.com", Role.AGENT, full_name="Carol Network", skills=["network"])
+    other_team.members.add(user)
+    return user
+
+
+@pytest.fixture
+def requester(db, organisation) -> User:
+    return make_user("dave.user@example.com", Role.USER, full_name="Dave Requester", organisation=organisation)
+
+
+@pytest.fixture
+def other_requester(db, organisation) -> User:
+    return make_user("erin.user@example.com", Role.USER, full_name="Erin Requester", organisation=organisation)
+
+
+@pytest.fixture
+def viewer(db) -> User:
+    return make_user("vic.viewer@example.com", Role.VIEWER, full_name="Vic Viewer")
+
+
+def api_client_for(user: User) -> APIClient:
+    _token, key = ApiToken.issue(user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def api_for():
+    """``api_for(user)`` gives an APIClient authenticated with a fresh token of that user."""
+    return api_client_for
+
+
+@pytest.fixture
+def browser_page(live_server):
+    """A Playwright page in Debian's Chromium, headless, against the live test server."""
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+    # between page actions are still synchronous and safe here.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        context = browser.new_context(base_url=live_server.url)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()

@@ -1,0 +1,57 @@
+"""Platform API: the caller's identity, and the JSON error shape every endpoint shares."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class TeamRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    full_name = serializers.CharField()
+    role = serializers.CharField()
+    organisation = serializers.CharField(allow_null=True)
+    teams = TeamRefSerializer(many=True)
+    language = serializers.CharField()
+
+
+@extend_schema(responses=MeSerializer, summary="The authenticated caller")
+@api_view(["GET"])
+def me(request: Request) -> Response:
+    user = request.user
+    data = {
+        "id": user.pk,
+        "email": user.email,
+        "full_name": user.full_name,
+        "role": user.role,
+        "organisation": user.organisation.name if user.organisation_id else None,
+        "teams": [{"id": team.pk, "name": team.name} for team in user.teams.order_by("name")],
+        "language": user.language,
+    }
+    return Response(MeSerializer(data).data)
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's handler, plus Django's own errors turned into JSON 4xx instead of HTML or 500."""
+    if isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "message_dict"):
+            exc = exceptions.ValidationError(exc.message_dict)
+        else:
+            exc = exceptions.ValidationError({"detail": exc.messages})
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,324 @@
+"""Platform core: people, teams, organisations, API tokens, notifications, automation events."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("Admin")
+    AGENT = "agent", _("Agent")
+    USER = "user", _("Requester")
+    VIEWER = "viewer", _("Viewer")
+
+
+class CustomerTier(models.TextChoices):
+    ENTERPRISE = "enterprise", _("Enterprise")
+    BUSINESS = "business", _("Business")
+    STANDARD = "standard", _("Standard")
+    FREE = "free", _("Free")
+
+
+class Seniority(models.TextChoices):
+    JUNIOR = "junior", _("Junior")
+    MID = "mid", _("Mid-level")
+    SENIOR = "senior", _("Senior")
+    LEAD = "lead", _("Lead")
+
+
+class Organisation(models.Model):
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    tier = models.CharField(
+        _("customer tier"), max_length=20, choices=CustomerTier.choices, default=CustomerTier.STANDARD
+    )
+    domain = models.CharField(_("email domain"), max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("organisation")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserQuerySet(models.QuerySet):
+    def active(self) -> UserQuerySet:
+        return self.filter(is_active=True)
+
+    def staff_roles(self) -> UserQuerySet:
+        """Users who work tickets: agents and admins."""
+        return self.filter(role__in=[Role.AGENT, Role.ADMIN])
+
+    def available(self) -> UserQuerySet:
+        return self.active().filter(is_available=True)
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra: object) -> User:
+        if not email:
+            raise ValueError("An email address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> User:
+        extra.update(is_staff=True, is_superuser=True, role=Role.ADMIN)
+        return self._create_user(email, password, **extra)
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.get(email__iexact=username)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(_("email address"), unique=True)
+    full_name = models.CharField(_("full name"), max_length=200, blank=True)
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.USER)
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+    skills = ArrayField(models.CharField(max_length=60), default=list, blank=True)
+    seniority = models.CharField(max_length=10, choices=Seniority.choices, default=Seniority.MID)
+    capacity = models.PositiveIntegerField(
+        _("capacity"), default=20, help_text=_("Maximum number of open tickets assigned at once.")
+    )
+    is_available = models.BooleanField(_("available"), default=True)
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default="en"
+    )
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(
+        default=False, help_text=_("Can log into the Django admin (admins get it automatically).")
+    )
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+        verbose_name = _("user")
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.email = self.email.lower()
+        if self.role == Role.ADMIN:
+            self.is_staff = True
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def has_perm(self, perm: str, obj: object = None) -> bool:
+        # The admin role manages everything in the Django admin, like a superuser.
+        if self.is_active and self.role == Role.ADMIN:
+            return True
+        return super().has_perm(perm, obj)
+
+    def has_module_perms(self, app_label: str) -> bool:
+        if self.is_active and self.role == Role.ADMIN:
+            return True
+        return super().has_module_perms(app_label)
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+    # Role predicates: the one place pages and the API ask what a user may do.
+    @property
+    def is_admin(self) -> bool:
+        return self.is_active and (self.role == Role.ADMIN or self.is_superuser)
+
+    @property
+    def is_agent(self) -> bool:
+        """Works tickets: agents and admins."""
+        return self.is_active and (self.role in {Role.AGENT, Role.ADMIN} or self.is_superuser)
+
+    @property
+    def is_requester(self) -> bool:
+        return self.role == Role.USER and not self.is_superuser
+
+    @property
+    def is_viewer(self) -> bool:
+        return self.role == Role.VIEWER and not self.is_superuser
+
+    def can_write(self) -> bool:
+        """Viewers read; everyone else may change what they can see."""
+        return self.is_active and not self.is_viewer
+
+
+class Team(models.Model):
+    """An assignment group."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    email = models.EmailField(blank=True)
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="led_teams",
+    )
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
+    skills = ArrayField(models.CharField(max_length=60), default=list, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("team")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def usable(self) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True, user__is_active=True)
+
+
+class ApiToken(models.Model):
+    """An API token. Only its SHA-256 digest is stored; the key is shown once, at creation."""
+
+    PREFIX = "itsm_"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, default="api")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=12, editable=False, help_text=_("First characters of the key."))
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API token")
+
+    def __str__(self) -> str:
+        return f"{self.hint}… ({self.user})"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user: User, name: str = "api") -> tuple[ApiToken, str]:
+        key = cls.PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(user=user, name=name, digest=cls.hash_key(key), hint=key[:12])
+        return token, key
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+
+class NotificationQuerySet(models.QuerySet):
+    def for_user(self, user: User) -> NotificationQuerySet:
+        return self.filter(recipient=user)
+
+    def unread(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=True)
+
+
+class Notification(models.Model):
+    """An in-app (bell) notification."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    verb = models.CharField(max_length=60)
+    title = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=300, blank=True)
+    # What it is about, by type and id: the core knows no domain model.
+    subject_type = models.CharField(max_length=60, blank=True)
+    subject_id = models.CharField(max_length=64, blank=True)
+    dedupe_key = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["recipient", "-created_at"],
+                name="notification_unread_idx",
+                condition=models.Q(read_at__isnull=True),
+            ),
+            models.Index(fields=["recipient", "-created_at"], name="notification_recipient_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "dedupe_key"],
+                condition=~models.Q(dedupe_key=""),
+                name="notification_dedupe_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def mark_read(self) -> None:
+        if self.read_at is None:
+            self.read_at = timezone.now()
+            self.save(update_fields=["read_at"])
+
+
+class AutomationEvent(models.Model):
+    """Every automated change, with who did it (``system:sla``, ``system:jira`` …) and why."""
+
+    actor = models.CharField(max_length=60)
+    action = models.CharField(max_length=80)
+    subject_type = models.CharField(max_length=60)
+    subject_id = models.CharField(max_length=64)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+    trace_id = models.UUIDField(default=uuid.uuid4)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["subject_type", "subject_id", "-created_at"], name="automation_subject_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {self.subject_type}:{self.subject_id}"
+
+
+class WorkerHeartbeat(models.Model):
+    """One row per worker host, touched by the periodic heartbeat task."""
+
+    worker = models.CharField(max_length=200, unique=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.worker} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"

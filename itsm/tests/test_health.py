@@ -1,0 +1,89 @@
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django.utils import timezone
+
+from itsm.models import WorkerHeartbeat
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db
+
+
+def test_it_reports_the_database_worker_and_queue(client):
+    WorkerHeartbeat.objects.create(worker="w1", beat_at=timezone.now())
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"]["ok"] is True
+    assert body["database"]["latency_ms"] >= 0
+    assert body["worker"]["heartbeat_age_seconds"] < 60
+    assert body["worker"]["stale"] is False
+    assert body["queue"] == {"todo": 0, "doing": 0}
+
+
+def test_it_says_the_worker_is_stale_without_a_heartbeat(client):
+    body = client.get("/healthz").json()
+    assert body["worker"] == {"heartbeat_age_seconds": None, "stale": True}
+
+
+def test_it_counts_waiting_jobs(client):
+    from itsm.tasks import heartbeat
+
+    heartbeat.defer()
+    assert client.get("/healthz").json()["queue"]["todo"] == 1
+
+
+def test_metrics_speak_prometheus(client):
+    text = client.get("/metrics").content.decode()
+    assert "itsm_database_up 1" in text
+    assert 'itsm_queue_jobs{status="todo"}' in text
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_it_answers_503_when_the_database_is_down(tmp_path):
+    """A real web process pointed at a database that does not answer."""
+    port, dead_port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://nobody@127.0.0.1:{dead_port}/nothing",
+        "ITSM_ENV": "development",
+        "ITSM_VAR_DIR": str(tmp_path),
+        "DATABASE_CONNECT_TIMEOUT": "2",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "itsm.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert response.status_code == 503
+        body = response.json()
+        assert body["status"] == "error"
+        assert body["database"]["ok"] is False
+        assert body["database"]["error"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,0 +1,47 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from itsm import api, views
+
+
+core_patterns = [
+    path("notifications/", views.notification_list, name="notification-list"),
+    path("notifications/bell/", views.notification_bell, name="notification-bell"),
+    path("notifications/<int:pk>/read/", views.notification_read, name="notification-read"),
+    path("notifications/read-all/", views.notification_read_all, name="notification-read-all"),
+]
+
+api_patterns = [
+    path("me/", api.me, name="api-me"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("tickets.api_urls")),
+    path("", include("sla.api_urls")),
+    path("", include("problems.api_urls")),
+    path("", include("integrations.api_urls")),
+    path("", include("ai.api_urls")),
+]
+
+urlpatterns = [
+    path("", views.root, name="root"),
+    path("home/", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics, name="metrics"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", include(api_patterns)),
+    path("", include((core_patterns, "itsm"))),
+    path("tickets/", include("tickets.urls")),
+    path("sla/", include("sla.urls")),
+    path("problems/", include("problems.urls")),
+    path("integrations/", include("integrations.urls")),
+    path("ai/", include("ai.urls")),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from itsm import health
+from itsm.models import Notification
+
+
+@require_GET
+def root(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    return redirect(settings.LOGIN_URL)
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The landing page after sign-in: who you are and where to go next."""
+    return render(
+        request,
+        "itsm/home.html",
+        {"teams": request.user.teams.order_by("name"), "now": timezone.now()},
+    )
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    database = health.check_database()
+    body: dict[str, object] = {
+        "status": "ok" if database.ok else "error",
+        "database": {"ok": database.ok, "latency_ms": database.latency_ms, "error": database.error},
+    }
+    if database.ok:
+        try:
+            age = health.heartbeat_age_seconds()
+            body["worker"] = {"heartbeat_age_seconds": age, "stale": health.worker_is_stale(age)}
+            body["queue"] = health.queue_depth()
+        except DatabaseError:
+            body["worker"] = {"heartbeat_age_seconds": None, "stale": True}
+        body.update(health.contributions())
+    return JsonResponse(body, status=200 if database.ok else 503)
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text exposition."""
+    database = health.check_database()
+    lines = [
+        "# HELP itsm_database_up Whether the database answered.",
+        "# TYPE itsm_database_up gauge",
+        f"itsm_database_up {int(database.ok)}",
+    ]
+    if database.ok:
+        lines += [
+            "# HELP itsm_database_latency_seconds Round trip of SELECT 1.",
+            "# TYPE itsm_database_latency_seconds gauge",
+            f"itsm_database_latency_seconds {database.latency_ms / 1000:.6f}",
+        ]
+        age = health.heartbeat_age_seconds()
+        lines += [
+            "# HELP itsm_worker_heartbeat_age_seconds Age of the latest worker heartbeat.",
+            "# TYPE itsm_worker_heartbeat_age_seconds gauge",
+            f"itsm_worker_heartbeat_age_seconds {age if age is not None else 'NaN'}",
+            "# HELP itsm_queue_jobs Background jobs by status.",
+            "# TYPE itsm_queue_jobs gauge",
+        ]
+        for status, count in health.queue_depth().items():
+            lines.append(f'itsm_queue_jobs{{status="{status}"}} {count}')
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4")
+
+
+@login_required
+@require_GET
+def notification_list(request: HttpRequest) -> HttpResponse:
+    notifications = Notification.objects.for_user(request.user)[:50]
+    template = "itsm/notifications.html#list" if request.htmx else "itsm/notifications.html"
+    return render(request, template, {"notifications": notifications})
+
+
+@login_required
+@require_GET
+def notification_bell(request: HttpRequest) -> HttpResponse:
+    return render(request, "itsm/_bell.html")
+
+
+@login_required
+@require_POST
+def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
+    notification = get_object_or_404(Notification.objects.for_user(request.user), pk=pk)
+    notification.mark_read()
+    if request.htmx:
+        response = render(request, "itsm/notifications.html#item", {"notification": notification})
+        return trigger_client_event(response, "notificationsChanged")
+    return redirect(notification.url or "itsm:notification-list")
+
+
+@login_required
+@require_http_methods(["POST"])
+def notification_read_all(request: HttpRequest) -> HttpResponse:
+    Notification.objects.for_user(request.user).unread().update(read_at=timezone.now())
+    if request.htmx:
+        response = render(
+            request,
+            "itsm/notifications.html#list",
+            {"notifications": Notification.objects.for_user(request.user)[:50]},
+        )
+        return trigger_client_event(response, "notificationsChanged")
+    return redirect("itsm:notification-list")
