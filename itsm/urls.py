@@ -5,7 +5,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from itsm import api, views
 
-
 core_patterns = [
     path("notifications/", views.notification_list, name="notification-list"),
     path("notifications/bell/", views.notification_bell, name="notification-bell"),

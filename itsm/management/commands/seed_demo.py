@@ -4,7 +4,7 @@ from django.db import transaction
 from itsm.models import Organisation, Role, Team, User
 from itsm.signals import demo_seeded
 
-DEMO_PASSWORD = "demo-pass-2026"
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - published demo logins
 
 ORGANISATIONS = [
     ("Northwind Traders", "enterprise", "northwind.example"),
@@ -73,6 +73,6 @@ class Command(BaseCommand):
                 team.save(update_fields=["lead"])
             demo_seeded.send(sender=self.__class__, users=users, teams=teams, stdout=self.stdout)
 
-        self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in with (password for all: %s):" % DEMO_PASSWORD))
-        for persona, user in users.items():
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Sign in with (password for all: {DEMO_PASSWORD}):"))
+        for user in users.values():
             self.stdout.write(f"  {user.role:<7} {user.email}")

@@ -1,0 +1,61 @@
+"""Priority from impact × urgency (ITIL matrix), editable in the admin."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Impact(models.TextChoices):
+    HIGH = "high", _("High")
+    MEDIUM = "medium", _("Medium")
+    LOW = "low", _("Low")
+
+
+class Urgency(models.TextChoices):
+    HIGH = "high", _("High")
+    MEDIUM = "medium", _("Medium")
+    LOW = "low", _("Low")
+
+
+class Priority(models.TextChoices):
+    CRITICAL = "critical", _("Critical")
+    HIGH = "high", _("High")
+    MEDIUM = "medium", _("Medium")
+    LOW = "low", _("Low")
+
+
+PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LOW: 3}
+
+DEFAULT_MATRIX: dict[tuple[str, str], str] = {
+    ("high", "high"): Priority.CRITICAL,
+    ("high", "medium"): Priority.HIGH,
+    ("medium", "high"): Priority.HIGH,
+    ("high", "low"): Priority.MEDIUM,
+    ("medium", "medium"): Priority.MEDIUM,
+    ("low", "high"): Priority.MEDIUM,
+    ("medium", "low"): Priority.LOW,
+    ("low", "medium"): Priority.LOW,
+    ("low", "low"): Priority.LOW,
+}
+
+
+class PriorityRule(models.Model):
+    """One cell of the impact × urgency matrix. Missing cells fall back to the ITIL default."""
+
+    impact = models.CharField(max_length=10, choices=Impact.choices)
+    urgency = models.CharField(max_length=10, choices=Urgency.choices)
+    priority = models.CharField(max_length=10, choices=Priority.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["impact", "urgency"], name="priority_rule_unique_cell")]
+        ordering = ["impact", "urgency"]
+        verbose_name = _("priority rule")
+
+    def __str__(self) -> str:
+        return f"{self.impact} × {self.urgency} → {self.priority}"
+
+
+def priority_for(impact: str, urgency: str) -> str:
+    rule = PriorityRule.objects.filter(impact=impact, urgency=urgency).values_list("priority", flat=True).first()
+    return rule or DEFAULT_MATRIX[(impact, urgency)]

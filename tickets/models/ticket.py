@@ -1,0 +1,419 @@
+"""The ticket: lifecycle, priority, assignment, visibility. Its status machine lives here only."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pghistory
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from tickets.models.priority import Impact, Priority, Urgency, priority_for
+
+if TYPE_CHECKING:
+    from itsm.models import User
+
+
+class TicketType(models.TextChoices):
+    INCIDENT = "incident", _("Incident")
+    SERVICE_REQUEST = "service_request", _("Service request")
+
+
+TYPE_PREFIX = {TicketType.INCIDENT: "INC", TicketType.SERVICE_REQUEST: "REQ"}
+
+
+class TicketStatus(models.TextChoices):
+    NEW = "new", _("New")
+    OPEN = "open", _("Open")
+    IN_PROGRESS = "in_progress", _("In progress")
+    PENDING_CUSTOMER = "pending_customer", _("Pending customer")
+    PENDING_VENDOR = "pending_vendor", _("Pending vendor")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+S = TicketStatus
+# The one mapping of allowed moves. closed and cancelled are final.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    S.NEW: (S.OPEN, S.IN_PROGRESS, S.PENDING_CUSTOMER, S.PENDING_VENDOR, S.RESOLVED, S.CANCELLED),
+    S.OPEN: (S.IN_PROGRESS, S.PENDING_CUSTOMER, S.PENDING_VENDOR, S.RESOLVED, S.CANCELLED),
+    S.IN_PROGRESS: (S.OPEN, S.PENDING_CUSTOMER, S.PENDING_VENDOR, S.RESOLVED, S.CANCELLED),
+    S.PENDING_CUSTOMER: (S.OPEN, S.IN_PROGRESS, S.RESOLVED, S.CANCELLED),
+    S.PENDING_VENDOR: (S.OPEN, S.IN_PROGRESS, S.RESOLVED, S.CANCELLED),
+    S.RESOLVED: (S.OPEN, S.CLOSED),
+    S.CLOSED: (),
+    S.CANCELLED: (),
+}
+OPEN_STATUSES = (S.NEW, S.OPEN, S.IN_PROGRESS, S.PENDING_CUSTOMER, S.PENDING_VENDOR)
+PAUSED_STATUSES = (S.PENDING_CUSTOMER, S.PENDING_VENDOR)
+DONE_STATUSES = (S.RESOLVED, S.CLOSED, S.CANCELLED)
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("Web")
+    PORTAL = "portal", _("Portal")
+    EMAIL = "email", _("Email")
+    API = "api", _("API")
+    JIRA = "jira", _("Jira")
+    PHONE = "phone", _("Phone")
+
+
+# Fields whose every change is kept in the immutable audit trail.
+AUDITED_FIELDS = ["status", "priority", "assignee", "team", "category", "sensitive"]
+
+
+class IllegalTransition(Exception):
+    """A status move the machine does not allow; the API answers 409 with ``allowed``."""
+
+    def __init__(self, current: str, requested: str, allowed: tuple[str, ...], message: str = "") -> None:
+        self.current = current
+        self.requested = requested
+        self.allowed = list(allowed)
+        self.message = message or f"Cannot move a {current} ticket to {requested}."
+        super().__init__(self.message)
+
+
+class StaleTicket(Exception):
+    """Someone else saved the ticket after the version the caller edited."""
+
+    def __init__(self, ticket: Ticket, expected_version: int) -> None:
+        self.ticket = ticket
+        self.expected_version = expected_version
+        super().__init__(
+            f"{ticket.number} was changed by someone else (version {ticket.version}, "
+            f"you edited version {expected_version}). Reload it and try again."
+        )
+
+
+class TicketQuerySet(models.QuerySet):
+    def visible_to(self, user: User) -> TicketQuerySet:
+        """What a user may see: requesters their own; agents all but others' sensitive; admins all."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_admin:
+            return self
+        if user.is_requester:
+            return self.filter(requester=user)
+        team_ids = list(user.teams.values_list("pk", flat=True))
+        return self.filter(Q(sensitive=False) | Q(team_id__in=team_ids) | Q(assignee=user))
+
+    def active(self) -> TicketQuerySet:
+        return self.filter(archived=False)
+
+    def open(self) -> TicketQuerySet:
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def unassigned(self) -> TicketQuerySet:
+        return self.filter(assignee__isnull=True)
+
+    def assigned_to(self, user: User) -> TicketQuerySet:
+        return self.filter(assignee=user)
+
+    def for_teams_of(self, user: User) -> TicketQuerySet:
+        return self.filter(team__in=user.teams.all())
+
+    def critical(self) -> TicketQuerySet:
+        return self.filter(priority=Priority.CRITICAL)
+
+    def requested_by(self, user: User) -> TicketQuerySet:
+        return self.filter(requester=user)
+
+    def search(self, text: str) -> TicketQuerySet:
+        """Full-text match ranked by PostgreSQL, or an exact ticket number."""
+        from django.contrib.postgres.search import SearchQuery, SearchRank
+
+        text = text.strip()
+        if not text:
+            return self
+        query = SearchQuery(text, search_type="websearch", config="english")
+        return self.filter(Q(search_vector=query) | Q(number__iexact=text)).annotate(
+            rank=SearchRank(F("search_vector"), query)
+        )
+
+
+def _next_number(ticket_type: str) -> str:
+    from django.db import connection
+
+    sequence = "tickets_incident_number_seq" if ticket_type == TicketType.INCIDENT else "tickets_request_number_seq"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT nextval('{sequence}')")  # noqa: S608 - name from a fixed mapping
+        value = cursor.fetchone()[0]
+    return f"{TYPE_PREFIX[ticket_type]}-{value:06d}"
+
+
+@pghistory.track(
+    pghistory.InsertEvent("created"),
+    pghistory.UpdateEvent("changed"),
+    fields=AUDITED_FIELDS,
+    model_name="TicketAudit",
+    obj_field=pghistory.ObjForeignKey(related_name="audit_events", db_index=True),
+    context_field=pghistory.ContextJSONField(),
+    append_only=True,
+)
+class Ticket(models.Model):
+    number = models.CharField(_("number"), max_length=20, unique=True, editable=False)
+    type = models.CharField(_("type"), max_length=20, choices=TicketType.choices, default=TicketType.INCIDENT)
+    title = models.CharField(_("title"), max_length=255)
+    description = models.TextField(_("description"), blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=TicketStatus.choices, default=TicketStatus.NEW)
+    impact = models.CharField(_("impact"), max_length=10, choices=Impact.choices, default=Impact.MEDIUM)
+    urgency = models.CharField(_("urgency"), max_length=10, choices=Urgency.choices, default=Urgency.MEDIUM)
+    priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, default=Priority.MEDIUM)
+    priority_overridden = models.BooleanField(default=False)
+    priority_reason = models.CharField(max_length=500, blank=True)
+    category = models.ForeignKey(
+        "tickets.Category", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    service = models.CharField(_("service"), max_length=120, blank=True)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.WEB)
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_tickets"
+    )
+    organisation = models.ForeignKey(
+        "itsm.Organisation", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_tickets"
+    )
+    team = models.ForeignKey("itsm.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    linked_entity_type = models.CharField(max_length=60, blank=True)
+    linked_entity_id = models.CharField(max_length=120, blank=True)
+    sensitive = models.BooleanField(_("sensitive"), default=False)
+    archived = models.BooleanField(default=False)
+    resolution = models.TextField(_("resolution summary"), blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    # Set by integrations (the Jira issue key, say); unique when present.
+    external_key = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    reopen_count = models.PositiveIntegerField(default=0)
+    # Optimistic concurrency: every save bumps it; a save based on an older version is refused.
+    version = models.PositiveIntegerField(default=1)
+    search_vector = models.GeneratedField(
+        expression=SearchVector("number", weight="A", config="english")
+        + SearchVector("title", weight="A", config="english")
+        + SearchVector("description", weight="B", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("ticket")
+        indexes = [
+            GinIndex(fields=["search_vector"], name="ticket_search_idx"),
+            GinIndex(fields=["tags"], name="ticket_tags_idx"),
+            models.Index(fields=["-created_at", "-id"], name="ticket_created_idx"),
+            models.Index(fields=["-updated_at"], name="ticket_updated_idx"),
+            models.Index(fields=["status", "-created_at"], name="ticket_status_idx"),
+            models.Index(fields=["priority", "-created_at"], name="ticket_priority_idx"),
+            models.Index(fields=["assignee", "status"], name="ticket_assignee_idx"),
+            models.Index(fields=["team", "status"], name="ticket_team_idx"),
+            models.Index(fields=["requester", "-created_at"], name="ticket_requester_idx"),
+            models.Index(fields=["organisation"], name="ticket_organisation_idx"),
+            models.Index(fields=["category"], name="ticket_category_idx"),
+            models.Index(fields=["type", "-created_at"], name="ticket_type_idx"),
+            models.Index(
+                fields=["team", "-created_at"],
+                name="ticket_unassigned_idx",
+                condition=Q(assignee__isnull=True, status__in=list(OPEN_STATUSES)),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_key"], condition=~Q(external_key=""), name="ticket_external_key_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self.number:
+            self.number = _next_number(self.type)
+        if not self.priority_overridden and not self.pk:
+            self.priority = priority_for(self.impact, self.urgency)
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    # --- predicates ---------------------------------------------------------
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def is_paused(self) -> bool:
+        return self.status in PAUSED_STATUSES
+
+    @property
+    def is_final(self) -> bool:
+        return not TRANSITIONS[self.status]
+
+    def allowed_transitions(self) -> list[str]:
+        return list(TRANSITIONS[self.status])
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in TRANSITIONS.get(self.status, ())
+
+    def is_visible_to(self, user: User) -> bool:
+        return Ticket.objects.visible_to(user).filter(pk=self.pk).exists()
+
+    def can_be_changed_by(self, user: User) -> bool:
+        """Agents change tickets; requesters only reply and reopen their own (not here)."""
+        return user.is_agent and self.is_visible_to(user)
+
+    # --- writes ---------------------------------------------------------------
+    def _write(self, fields: list[str], *, actor: User | None, reason: str = "", expected_version: int | None = None,
+               actor_label: str = "") -> None:
+        """Save ``fields`` with a compare-and-set on ``version`` and the audit context."""
+        now = timezone.now()
+        self.updated_at = now
+        values = {name: getattr(self, name) for name in fields}
+        # Foreign keys are written by their column.
+        values = {
+            (self._meta.get_field(name).attname if self._meta.get_field(name).is_relation else name): (
+                getattr(self, self._meta.get_field(name).attname) if self._meta.get_field(name).is_relation else value
+            )
+            for name, value in values.items()
+        }
+        values["updated_at"] = now
+        lookup = {"pk": self.pk}
+        if expected_version is not None:
+            # Another agent may have saved since this form was rendered: refuse, don't overwrite.
+            lookup["version"] = expected_version
+        with pghistory.context(**audit_context(actor, reason, actor_label)):
+            updated = Ticket.objects.filter(**lookup).update(version=F("version") + 1, **values)
+        if not updated:
+            self.refresh_from_db()
+            raise StaleTicket(self, expected_version or 0)
+        self.version = (expected_version or self.version) + 1 if expected_version is not None else self.version + 1
+
+    def transition_to(self, status: str, *, actor: User | None, reason: str = "", resolution: str = "",
+                      expected_version: int | None = None, actor_label: str = "") -> str:
+        """Move to ``status`` if the machine allows it; returns the previous status."""
+        if status not in TicketStatus.values:
+            raise IllegalTransition(self.status, status, TRANSITIONS[self.status], f"Unknown status {status!r}.")
+        if not self.can_transition_to(status):
+            raise IllegalTransition(self.status, status, TRANSITIONS[self.status])
+        resolution = (resolution or "").strip()
+        if status == TicketStatus.RESOLVED and not (resolution or self.resolution):
+            raise IllegalTransition(
+                self.status, status, TRANSITIONS[self.status], "Resolving a ticket needs a resolution summary."
+            )
+        previous = self.status
+        now = timezone.now()
+        fields = ["status"]
+        self.status = status
+        if status == TicketStatus.RESOLVED:
+            self.resolved_at = now
+            fields.append("resolved_at")
+            if resolution:
+                self.resolution = resolution
+                fields.append("resolution")
+        elif status == TicketStatus.CLOSED:
+            self.closed_at = now
+            fields.append("closed_at")
+        elif previous == TicketStatus.RESOLVED and status == TicketStatus.OPEN:
+            self.reopen_count += 1
+            self.resolved_at = None
+            fields += ["reopen_count", "resolved_at"]
+        self._write(fields, actor=actor, reason=reason, expected_version=expected_version, actor_label=actor_label)
+        return previous
+
+    def resolve(self, *, actor: User | None, resolution: str, **kwargs: object) -> str:
+        return self.transition_to(TicketStatus.RESOLVED, actor=actor, resolution=resolution, **kwargs)  # type: ignore[arg-type]
+
+    def reopen(self, *, actor: User | None, reason: str = "", **kwargs: object) -> str:
+        return self.transition_to(TicketStatus.OPEN, actor=actor, reason=reason, **kwargs)  # type: ignore[arg-type]
+
+    def close(self, *, actor: User | None, reason: str = "", **kwargs: object) -> str:
+        return self.transition_to(TicketStatus.CLOSED, actor=actor, reason=reason, **kwargs)  # type: ignore[arg-type]
+
+    def assign(self, *, to: User | None = None, team: object = None, actor: User | None,
+               expected_version: int | None = None, reason: str = "", actor_label: str = "") -> None:
+        fields = []
+        if to != self.assignee:
+            self.assignee = to
+            fields.append("assignee")
+        if team is not None and team != self.team:
+            self.team = team
+            fields.append("team")
+        if fields:
+            self._write(fields, actor=actor, reason=reason, expected_version=expected_version, actor_label=actor_label)
+
+    def set_priority(self, priority: str, *, actor: User | None, reason: str,
+                     expected_version: int | None = None, actor_label: str = "") -> None:
+        """Override the matrix priority; the reason is kept in the audit trail."""
+        if priority not in Priority.values:
+            raise ValueError(f"Unknown priority {priority!r}.")
+        if not reason.strip():
+            raise ValueError("Overriding the priority needs a reason.")
+        self.priority = priority
+        self.priority_overridden = True
+        self.priority_reason = reason.strip()[:500]
+        self._write(["priority", "priority_overridden", "priority_reason"], actor=actor, reason=reason,
+                    expected_version=expected_version, actor_label=actor_label)
+
+    def set_impact_urgency(self, *, impact: str, urgency: str, actor: User | None,
+                           expected_version: int | None = None) -> None:
+        self.impact, self.urgency = impact, urgency
+        fields = ["impact", "urgency"]
+        if not self.priority_overridden:
+            self.priority = priority_for(impact, urgency)
+            fields.append("priority")
+        self._write(fields, actor=actor, expected_version=expected_version)
+
+    def update_fields(self, fields: dict[str, object], *, actor: User | None, expected_version: int | None = None,
+                      reason: str = "", actor_label: str = "") -> list[str]:
+        """Plain field edits (title, description, category, tags, sensitive…); returns what changed."""
+        changed = [name for name, value in fields.items() if getattr(self, name) != value]
+        for name in changed:
+            setattr(self, name, fields[name])
+        if changed:
+            self._write(changed, actor=actor, expected_version=expected_version, reason=reason, actor_label=actor_label)
+        return changed
+
+    def archive(self, *, actor: User | None) -> None:
+        if not self.archived:
+            self.archived = True
+            self._write(["archived"], actor=actor)
+
+    def mark_first_response(self, at: object = None) -> bool:
+        """Sets ``first_response_at`` once; returns whether this call set it."""
+        at = at or timezone.now()
+        updated = Ticket.objects.filter(pk=self.pk, first_response_at__isnull=True).update(first_response_at=at)
+        if updated:
+            self.first_response_at = at
+        return bool(updated)
+
+
+def audit_context(actor: User | None, reason: str = "", actor_label: str = "") -> dict[str, object]:
+    context: dict[str, object] = {}
+    if actor is not None:
+        context["actor_id"] = actor.pk
+        context["actor"] = actor.email
+    elif actor_label:
+        context["actor"] = actor_label
+    if reason:
+        context["reason"] = reason
+    return context
+
+
+def on_commit(callback: object) -> None:
+    transaction.on_commit(callback)  # type: ignore[arg-type]
+
