@@ -115,3 +115,27 @@ def browser_page(live_server):
         finally:
             context.close()
             browser.close()
+
+
+@pytest.fixture
+def make_ticket(db, requester):
+    """``make_ticket(title=…, **fields)``: a ticket created through the real action."""
+    from tickets.actions import do_create_ticket
+
+    def make(title: str = "Printer on floor 3 is jammed", *, actor=None, **fields):
+        fields.setdefault("requester", requester)
+        return do_create_ticket(actor=actor, title=title, **fields)
+
+    return make
+
+
+@pytest.fixture
+def run_worker():
+    """Runs a real procrastinate worker until the queue is empty (needs a transactional test)."""
+    from procrastinate.contrib.django import app
+
+    def run(queues: list[str] | None = None) -> None:
+        with app.replace_connector(app.connector.get_worker_connector()):
+            app.run_worker(wait=False, install_signal_handlers=False, listen_notify=False, queues=queues)
+
+    return run

@@ -94,7 +94,13 @@ INSTALLED_APPS = [
     "sla",
     "problems",
     "integrations",
+    "integrations.jira",
+    "integrations.webhooks",
+    "integrations.email",
+    "integrations.chat",
     "ai",
+    "ai.knowledge",
+    "ai.triage",
 ]
 
 MIDDLEWARE = [
@@ -294,3 +300,13 @@ ATTACHMENT_ALLOWED_TYPES = env.list(
     ],
 )
 DATA_UPLOAD_MAX_MEMORY_SIZE = ATTACHMENT_MAX_BYTES + 1024 * 1024
+
+# --- SLA settings (sla app) ---
+
+# --- Integrations settings (integrations.jira) ---
+
+# --- Integrations settings (integrations.webhooks, email, chat) ---
+
+# --- AI settings (ai, ai.knowledge) ---
+
+# --- AI settings (ai.triage) ---

@@ -29,3 +29,30 @@ def heartbeat(timestamp: int | None = None) -> None:
     WorkerHeartbeat.objects.update_or_create(
         worker=worker_name(), defaults={"beat_at": timezone.now()}
     )
+
+
+@app.task(queue="notifications", retry=5, pass_context=False)
+def send_notification_email(notification_id: int, template: str = "itsm/email/notification",
+                            context: dict | None = None) -> None:
+    """Mail one notification in its recipient's language (templates ``<template>.txt``/``_subject.txt``)."""
+    from django.conf import settings
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    from itsm.models import Notification
+
+    notification = Notification.objects.select_related("recipient").filter(pk=notification_id).first()
+    if notification is None:
+        return
+    recipient = notification.recipient
+    payload = {
+        "notification": notification,
+        "recipient": recipient,
+        "site_url": settings.SITE_URL,
+        **(context or {}),
+    }
+    with translation.override(recipient.language or "en"):
+        subject = render_to_string(f"{template}_subject.txt", payload).strip().splitlines()[0]
+        body = render_to_string(f"{template}.txt", payload)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [recipient.email])

@@ -7,7 +7,7 @@ from itsm.models import WorkerHeartbeat
 from itsm.tasks import heartbeat
 
 
-def run_worker_until_idle() -> None:
+def run_worker_until_idle() -> None:  # the same as the run_worker fixture
     with app.replace_connector(app.connector.get_worker_connector()):
         app.run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
 

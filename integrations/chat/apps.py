@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ChatConfig(AppConfig):
+    name = "integrations.chat"
+    label = "chat"
+    verbose_name = "Teams and Slack"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,92 @@
+"""Extension points of the ticket pages and lists.
+
+Apps that come later (sla, problems, ai, integrations) register here from their
+``AppConfig.ready()``; the tickets app renders what is registered without importing them.
+
+- ``DetailPanel``: a panel on the ticket page, loaded with ``hx-get`` from the owner's view
+  (``url_name`` takes the ticket pk). Without JavaScript the panel shows a plain link.
+- ``QueueColumn``: a column of the queue table. ``template`` renders one cell with
+  ``ticket`` in its context; ``prefetch`` names the related lookups the cell reads
+  (``"sla_clocks"``), so the list keeps a fixed number of queries.
+- ``QueueFilter``: a query parameter of the queue and of ``GET /api/tickets/``:
+  ``apply(queryset, values)`` narrows the queryset; ``choices`` feed the filter form.
+- ``QueueSort``: a sort key (``?sort=sla_due``): ``apply(queryset, descending)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from django.db.models import QuerySet
+
+
+@dataclass(frozen=True)
+class DetailPanel:
+    name: str
+    label: str
+    url_name: str
+    order: int = 100
+    agents_only: bool = True
+
+
+@dataclass(frozen=True)
+class QueueColumn:
+    name: str
+    label: str
+    template: str
+    prefetch: Sequence[str] = ()
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    name: str
+    label: str
+    apply: Callable[[QuerySet, list[str]], QuerySet]
+    choices: Sequence[tuple[str, str]] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class QueueSort:
+    name: str
+    label: str
+    apply: Callable[[QuerySet, bool], QuerySet]
+
+
+detail_panels: dict[str, DetailPanel] = {}
+queue_columns: dict[str, QueueColumn] = {}
+queue_filters: dict[str, QueueFilter] = {}
+queue_sorts: dict[str, QueueSort] = {}
+
+
+def register_detail_panel(panel: DetailPanel) -> None:
+    detail_panels[panel.name] = panel
+
+
+def register_queue_column(column: QueueColumn) -> None:
+    queue_columns[column.name] = column
+
+
+def register_queue_filter(queue_filter: QueueFilter) -> None:
+    queue_filters[queue_filter.name] = queue_filter
+
+
+def register_queue_sort(sort: QueueSort) -> None:
+    queue_sorts[sort.name] = sort
+
+
+def panels_for(user: object) -> list[DetailPanel]:
+    is_agent = getattr(user, "is_agent", False)
+    return sorted(
+        (panel for panel in detail_panels.values() if is_agent or not panel.agents_only),
+        key=lambda panel: (panel.order, panel.name),
+    )
+
+
+def columns() -> list[QueueColumn]:
+    return sorted(queue_columns.values(), key=lambda column: (column.order, column.name))
+
+
+def prefetches() -> list[str]:
+    return [lookup for column in queue_columns.values() for lookup in column.prefetch]
