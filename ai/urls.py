@@ -1,3 +1,8 @@
+from django.urls import include, path
+
 app_name = "ai"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", include("ai.knowledge.urls")),
+    path("triage/", include("ai.triage.urls")),
+]

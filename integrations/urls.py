@@ -1,3 +1,8 @@
+from django.urls import include, path
+
 app_name = "integrations"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("jira/", include("integrations.jira.urls")),
+    path("webhooks/", include("integrations.webhooks.urls")),
+]
