@@ -301,6 +301,14 @@ ATTACHMENT_ALLOWED_TYPES = env.list(
 )
 DATA_UPLOAD_MAX_MEMORY_SIZE = ATTACHMENT_MAX_BYTES + 1024 * 1024
 
+# --- Problems ---
+# Recurrence detection: incidents of the last N days whose titles are this similar
+# (pg_trgm, 0-1) and at least this many form a cluster; a problem is opened unless disabled.
+PROBLEM_DETECTION_WINDOW_DAYS = env.int("PROBLEM_DETECTION_WINDOW_DAYS", default=7)
+PROBLEM_DETECTION_SIMILARITY = env.float("PROBLEM_DETECTION_SIMILARITY", default=0.5)
+PROBLEM_DETECTION_MIN_INCIDENTS = env.int("PROBLEM_DETECTION_MIN_INCIDENTS", default=3)
+PROBLEM_AUTO_CREATE = env.bool("PROBLEM_AUTO_CREATE", default=True)
+
 # --- SLA settings (sla app) ---
 
 # --- Integrations settings (integrations.jira) ---

@@ -1,0 +1,47 @@
+from rest_framework import serializers
+
+from problems.models import Problem, ProblemStatus
+
+
+class ProblemSerializer(serializers.ModelSerializer):
+    incidents = serializers.SerializerMethodField()
+    recurrence_count = serializers.SerializerMethodField()
+    category = serializers.CharField(source="category.name", default=None, read_only=True)
+    team = serializers.CharField(source="team.name", default=None, read_only=True)
+    owner = serializers.EmailField(source="owner.email", default=None, read_only=True)
+
+    class Meta:
+        model = Problem
+        fields = [
+            "id", "number", "title", "description", "status", "category", "team", "owner", "root_cause",
+            "workaround", "fix", "detected", "recurrence_count", "incidents", "created_at", "updated_at",
+            "resolved_at",
+        ]
+        read_only_fields = fields
+
+    def get_incidents(self, problem: Problem) -> list[str]:
+        return [link.ticket.number for link in problem.links.all()]
+
+    def get_recurrence_count(self, problem: Problem) -> int:
+        return len(problem.links.all())
+
+
+class ProblemCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=255)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    incidents = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+
+
+class ProblemUpdateSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ProblemStatus.choices, required=False)
+    root_cause = serializers.CharField(required=False, allow_blank=True)
+    workaround = serializers.CharField(required=False, allow_blank=True)
+    fix = serializers.CharField(required=False, allow_blank=True)
+
+
+class LinkSerializer(serializers.Serializer):
+    ticket = serializers.CharField(help_text="Ticket number (INC-000042) or id.")
+
+
+class DetectSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField(default=False)
