@@ -16,11 +16,15 @@ from django.utils import timezone
 
 from tickets import signals
 from tickets.models import (
+    AccessChannel,
     Attachment,
     Channel,
     Comment,
     CommentSource,
+    IllegalTransition,
     RelationKind,
+    SensitiveAccess,
+    StaleTicket,
     Ticket,
     TicketRelation,
     TicketStatus,
@@ -28,6 +32,7 @@ from tickets.models import (
     Watcher,
 )
 from tickets.models.priority import Impact, Priority, Urgency
+from tickets.models.ticket import audited
 
 if TYPE_CHECKING:
     from django.core.files.uploadedfile import UploadedFile
@@ -55,17 +60,33 @@ def check_can_comment(ticket: Ticket, actor: User | None, *, internal: bool) -> 
 
 def check_attachment(upload: UploadedFile) -> None:
     if upload.size > settings.ATTACHMENT_MAX_BYTES:
-        raise ValidationError(
+        raise ValidationError({"attachments": (
             f"{upload.name} is {upload.size} bytes; the limit is {settings.ATTACHMENT_MAX_BYTES} bytes."
-        )
+        )})
     content_type = (upload.content_type or "application/octet-stream").split(";")[0].strip().lower()
     if content_type not in settings.ATTACHMENT_ALLOWED_TYPES:
-        raise ValidationError(f"{upload.name}: files of type {content_type} are not accepted.")
+        raise ValidationError({"attachments": f"{upload.name}: files of type {content_type} are not accepted."})
 
 
 def check_choice(value: str, choices: Iterable[str], field: str) -> None:
     if value not in choices:
         raise ValidationError({field: f"{value!r} is not one of {', '.join(choices)}."})
+
+
+def _locked(ticket: Ticket) -> Ticket:
+    """The row, locked until the transaction ends: concurrent writers queue instead of racing."""
+    return Ticket.objects.select_for_update().get(pk=ticket.pk)
+
+
+def _adopt(caller: Ticket, fresh: Ticket) -> None:
+    """Copy the saved state onto the caller's instance, so an object held by a view or a
+    listener is never older than what was just written (no query)."""
+    if caller is fresh:
+        return
+    for field in Ticket._meta.concrete_fields:
+        if field.attname in fresh.__dict__:
+            setattr(caller, field.attname, getattr(fresh, field.attname))
+    caller._state.fields_cache.clear()
 
 
 # --- tickets ------------------------------------------------------------------------------
@@ -111,6 +132,8 @@ def do_create_ticket(
         raise PermissionDenied("Requesters open tickets for themselves.")
     if actor is not None and actor.is_viewer:
         raise PermissionDenied("Viewers cannot open tickets.")
+    if assignee is not None and not assignee.is_agent:
+        raise ValidationError({"assignee": f"{assignee.email} is not an agent."})
     uploads = list(attachments)
     for upload in uploads:
         check_attachment(upload)
@@ -144,11 +167,7 @@ def do_create_ticket(
         ticket.priority = priority
         ticket.priority_overridden = True
         ticket.priority_reason = priority_reason or "set at creation"
-    import pghistory
-
-    from tickets.models.ticket import audit_context
-
-    with pghistory.context(**audit_context(actor, "", actor_label)):
+    with audited(actor, ticket.priority_reason, actor_label):
         ticket.save()
     Watcher.objects.get_or_create(ticket=ticket, user=requester)
     for upload in uploads:
@@ -172,11 +191,12 @@ def do_transition_ticket(
     """Move a ticket through the status machine (raises IllegalTransition / StaleTicket)."""
     if check_permission:
         check_can_change(ticket, actor)
-    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    caller, ticket = ticket, _locked(ticket)
     previous = ticket.transition_to(
         to, actor=actor, reason=reason, resolution=resolution, expected_version=expected_version,
         actor_label=actor_label,
     )
+    _adopt(caller, ticket)
     signals.ticket_status_changed.send(
         sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, previous=previous, status=to
     )
@@ -208,12 +228,13 @@ def do_assign_ticket(
     check_can_change(ticket, actor)
     if assignee is not None and not assignee.is_agent:
         raise ValidationError({"assignee": f"{assignee.email} is not an agent."})
-    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    caller, ticket = ticket, _locked(ticket)
     previous_assignee, previous_team = ticket.assignee, ticket.team
     if team is None and assignee is not None and ticket.team_id is None:
         team = assignee.teams.order_by("name").first()
     ticket.assign(to=assignee, team=team, actor=actor, expected_version=expected_version, reason=reason,
                   actor_label=actor_label)
+    _adopt(caller, ticket)
     changed = [name for name, before in (("assignee", previous_assignee), ("team", previous_team))
                if getattr(ticket, name) != before]
     if changed:
@@ -239,10 +260,11 @@ def do_change_priority(
     check_choice(priority, Priority.values, "priority")
     if not (reason or "").strip():
         raise ValidationError({"reason": "Overriding the priority needs a reason."})
-    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    caller, ticket = ticket, _locked(ticket)
     previous = ticket.priority
     ticket.set_priority(priority, actor=actor, reason=reason, expected_version=expected_version,
                         actor_label=actor_label)
+    _adopt(caller, ticket)
     if previous != priority:
         signals.ticket_priority_changed.send(
             sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, previous=previous, priority=priority
@@ -279,7 +301,7 @@ def do_update_ticket(
             check_choice(fields[name], choices, name)
     if "tags" in fields:
         fields = {**fields, "tags": normalise_tags(fields["tags"])}
-    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    caller, ticket = ticket, _locked(ticket)
     previous_priority = ticket.priority
     impact_urgency = {k: fields.pop(k) for k in ("impact", "urgency") if k in fields}
     changed = ticket.update_fields(fields, actor=actor, expected_version=expected_version, actor_label=actor_label)
@@ -291,8 +313,10 @@ def do_update_ticket(
             urgency=impact_urgency.get("urgency", ticket.urgency),
             actor=actor,
             expected_version=None if changed else expected_version,
+            actor_label=actor_label,
         )
         changed += list(impact_urgency)
+    _adopt(caller, ticket)
     if ticket.priority != previous_priority:
         changed.append("priority")
         signals.ticket_priority_changed.send(
@@ -305,12 +329,40 @@ def do_update_ticket(
 
 
 @transaction.atomic
-def do_archive_ticket(ticket: Ticket, *, actor: User | None) -> Ticket:
-    """Tickets are archived, never deleted."""
+def do_archive_ticket(ticket: Ticket, *, actor: User | None, reason: str = "", actor_label: str = "") -> Ticket:
+    """Tickets are archived, never deleted (a database trigger refuses DELETE)."""
     check_can_change(ticket, actor)
-    ticket.archive(actor=actor)
-    signals.ticket_updated.send(sender=Ticket, ticket=ticket, actor=actor, actor_label="", changed=["archived"])
+    caller, ticket = ticket, _locked(ticket)
+    if ticket.archive(actor=actor, reason=reason, actor_label=actor_label):
+        _adopt(caller, ticket)
+        signals.ticket_updated.send(sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label,
+                                    changed=["archived"])
     return ticket
+
+
+@transaction.atomic
+def do_unarchive_ticket(ticket: Ticket, *, actor: User | None, reason: str = "", actor_label: str = "") -> Ticket:
+    check_can_change(ticket, actor)
+    caller, ticket = ticket, _locked(ticket)
+    if ticket.unarchive(actor=actor, reason=reason, actor_label=actor_label):
+        _adopt(caller, ticket)
+        signals.ticket_updated.send(sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label,
+                                    changed=["archived"])
+    return ticket
+
+
+def do_record_sensitive_view(ticket: Ticket, user: User, *, channel: str = AccessChannel.WEB) -> SensitiveAccess | None:
+    """Every view of a sensitive ticket leaves an append-only row; other tickets leave none.
+
+    Call it from every place that shows a ticket's content: the detail page, the API, the admin.
+    """
+    if not ticket.sensitive:
+        return None
+    check_choice(channel, AccessChannel.values, "channel")
+    return SensitiveAccess.objects.create(
+        ticket=ticket, user=user if user.is_authenticated else None,
+        user_email=getattr(user, "email", "") or "anonymous", channel=channel,
+    )
 
 
 # --- conversation ----------------------------------------------------------------------------
@@ -350,7 +402,8 @@ def do_add_comment(
         actor is not None
         and not internal
         and actor.pk == ticket.requester_id
-        and ticket.status == TicketStatus.PENDING_CUSTOMER
+        # The row, not the caller's instance: it may predate a status change.
+        and Ticket.objects.filter(pk=ticket.pk, status=TicketStatus.PENDING_CUSTOMER).exists()
     ):
         # The customer answered: the ticket is back with the desk (and its SLA clocks resume).
         do_transition_ticket(ticket, TicketStatus.OPEN, actor=actor, reason="requester replied",
@@ -400,21 +453,44 @@ def do_add_relation(
         raise ValidationError({"target": "A ticket cannot be linked to itself."})
     if actor is not None and not target.is_visible_to(actor):
         raise ValidationError({"target": "No such ticket."})
+    if close_duplicate and kind != RelationKind.DUPLICATE_OF:
+        raise ValidationError({"close_duplicate": "Only a duplicate_of link can close the ticket."})
+    # The same fact stated from the other side is a duplicate too (B child_of A = A parent_of B),
+    # and two tickets cannot each be the duplicate of the other.
+    inverse = INVERSE_KINDS[kind]
+    if TicketRelation.objects.filter(source=target, target=ticket, kind=inverse).exists():
+        raise ValidationError({"target": f"{target.number} is already {inverse} {ticket.number}."})
     try:
         with transaction.atomic():
             relation = TicketRelation.objects.create(source=ticket, target=target, kind=kind, created_by=actor)
     except IntegrityError as error:
         raise ValidationError({"target": f"{ticket.number} is already {kind} {target.number}."}) from error
     signals.relation_added.send(sender=Ticket, ticket=ticket, actor=actor, actor_label="", relation=relation)
-    if kind == RelationKind.DUPLICATE_OF and close_duplicate and ticket.can_transition_to(TicketStatus.RESOLVED):
-        do_transition_ticket(
-            ticket, TicketStatus.RESOLVED, actor=actor,
-            resolution=f"Duplicate of {target.number}.", reason=f"duplicate of {target.number}",
-        )
+    if close_duplicate:
         ticket.refresh_from_db()
+        why = f"duplicate of {target.number}"
+        if ticket.can_transition_to(TicketStatus.RESOLVED):
+            ticket = do_transition_ticket(
+                ticket, TicketStatus.RESOLVED, actor=actor, resolution=f"Duplicate of {target.number}.", reason=why,
+            )
         if ticket.can_transition_to(TicketStatus.CLOSED):
-            do_transition_ticket(ticket, TicketStatus.CLOSED, actor=actor, reason=f"duplicate of {target.number}")
+            do_transition_ticket(ticket, TicketStatus.CLOSED, actor=actor, reason=why)
     return relation
+
+
+INVERSE_KINDS = {
+    RelationKind.DUPLICATE_OF: RelationKind.DUPLICATE_OF,
+    RelationKind.RELATED: RelationKind.RELATED,
+    RelationKind.PARENT_OF: RelationKind.CHILD_OF,
+    RelationKind.CHILD_OF: RelationKind.PARENT_OF,
+    RelationKind.CAUSED_BY: RelationKind.CAUSED_BY,
+}
+
+
+@transaction.atomic
+def do_remove_relation(relation: TicketRelation, *, actor: User | None) -> None:
+    check_can_change(relation.source, actor)
+    relation.delete()
 
 
 def normalise_tags(tags: Iterable[str] | str) -> list[str]:
@@ -426,3 +502,237 @@ def normalise_tags(tags: Iterable[str] | str) -> list[str]:
         if tag and tag not in seen:
             seen.append(tag)
     return seen
+
+
+# --- bulk ----------------------------------------------------------------------------------
+class BulkAction:
+    ASSIGN = "assign"
+    STATUS = "status"
+    PRIORITY = "priority"
+    TAG = "tag"
+    CLOSE = "close"
+    ALL = (ASSIGN, STATUS, PRIORITY, TAG, CLOSE)
+
+
+BULK_MAX_TICKETS = 500
+
+
+class BulkActionError(Exception):
+    """Some tickets of a bulk action could not be changed; nothing was changed."""
+
+    def __init__(self, errors: dict[int, str]) -> None:
+        self.errors = errors
+        ids = ", ".join(str(pk) for pk in sorted(errors))
+        super().__init__(f"Nothing was changed: {len(errors)} ticket(s) refused the action ({ids}).")
+
+
+@transaction.atomic
+def do_bulk_action(
+    ticket_ids: Iterable[int],
+    *,
+    actor: User,
+    action: str,
+    assignee: User | None = None,
+    team: Team | None = None,
+    status: str = "",
+    resolution: str = "",
+    reason: str = "",
+    priority: str = "",
+    tags: Iterable[str] = (),
+    remove_tags: Iterable[str] = (),
+    unassign: bool = False,
+) -> list[Ticket]:
+    """Apply one action to many tickets, all or nothing.
+
+    Every ticket is tried (each in its own savepoint) so the error names every refused id;
+    if any is refused, the whole transaction rolls back and ``BulkActionError`` says why per id.
+    A ticket already in the requested state is left alone, so a retried bulk action is harmless.
+    ``assign`` sets ``assignee`` and/or ``team`` (what is not given is kept); ``unassign=True``
+    removes the assignee instead.
+    """
+    check_choice(action, BulkAction.ALL, "action")
+    ids = list(dict.fromkeys(int(pk) for pk in ticket_ids))
+    if not ids:
+        raise ValidationError({"ids": "Select at least one ticket."})
+    if len(ids) > BULK_MAX_TICKETS:
+        raise ValidationError({"ids": f"At most {BULK_MAX_TICKETS} tickets at once."})
+    if action == BulkAction.STATUS:
+        check_choice(status, TicketStatus.values, "status")
+    if action == BulkAction.PRIORITY:
+        check_choice(priority, Priority.values, "priority")
+        if not (reason or "").strip():
+            raise ValidationError({"reason": "Overriding the priority needs a reason."})
+    add, remove = normalise_tags(tags), normalise_tags(remove_tags)
+    if action == BulkAction.TAG and not (add or remove):
+        raise ValidationError({"tags": "Give tags to add or to remove."})
+    if assignee is not None and not assignee.is_agent:
+        raise ValidationError({"assignee": f"{assignee.email} is not an agent."})
+    if action == BulkAction.ASSIGN and assignee is None and team is None and not unassign:
+        raise ValidationError({"assignee": "Give an agent, a team, or unassign."})
+    if unassign and assignee is not None:
+        raise ValidationError({"assignee": "Either an agent or unassign, not both."})
+    # Lock in id order: two bulk actions over overlapping tickets then queue instead of deadlocking.
+    tickets = list(Ticket.objects.visible_to(actor).filter(pk__in=ids).order_by("pk").select_for_update(of=("self",)))
+    found = {ticket.pk for ticket in tickets}
+    errors: dict[int, str] = {pk: "No such ticket." for pk in ids if pk not in found}
+    changed: list[Ticket] = []
+    for ticket in tickets:
+        try:
+            with transaction.atomic():
+                result = _apply_bulk(ticket, actor=actor, action=action, assignee=assignee, team=team,
+                                     status=status, resolution=resolution, reason=reason, priority=priority,
+                                     add=add, remove=remove, unassign=unassign)
+        except IllegalTransition as error:
+            errors[ticket.pk] = f"{ticket.number}: {error.message}"
+        except (ValidationError, PermissionDenied, StaleTicket) as error:
+            message = "; ".join(getattr(error, "messages", None) or [str(error)])
+            errors[ticket.pk] = f"{ticket.number}: {message}"
+        else:
+            changed.append(result)
+    if errors:
+        raise BulkActionError(errors)
+    return changed
+
+
+def _apply_bulk(ticket: Ticket, *, actor: User, action: str, assignee: User | None, team: Team | None, status: str,
+                resolution: str, reason: str, priority: str, add: list[str], remove: list[str],
+                unassign: bool) -> Ticket:
+    if action == BulkAction.ASSIGN:
+        if assignee is None and not unassign:
+            assignee = ticket.assignee
+        return do_assign_ticket(ticket, actor=actor, assignee=assignee, team=team, reason=reason)
+    if action == BulkAction.STATUS:
+        if ticket.status == status:
+            return ticket
+        return do_transition_ticket(ticket, status, actor=actor, resolution=resolution, reason=reason)
+    if action == BulkAction.PRIORITY:
+        if ticket.priority == priority and ticket.priority_overridden:
+            return ticket
+        return do_change_priority(ticket, actor=actor, priority=priority, reason=reason)
+    if action == BulkAction.TAG:
+        tags = [tag for tag in ticket.tags if tag not in remove] + [tag for tag in add if tag not in ticket.tags]
+        if tags != ticket.tags:
+            do_update_ticket(ticket, actor=actor, fields={"tags": tags})
+            ticket.refresh_from_db()
+        return ticket
+    # close: resolve first when needed (with the given resolution), then close.
+    if ticket.status == TicketStatus.CLOSED:
+        return ticket
+    if ticket.status != TicketStatus.RESOLVED:
+        ticket = do_transition_ticket(ticket, TicketStatus.RESOLVED, actor=actor, resolution=resolution,
+                                      reason=reason)
+    return do_transition_ticket(ticket, TicketStatus.CLOSED, actor=actor, reason=reason)
+
+
+# --- exports -----------------------------------------------------------------------------------
+# Rows fetched per round trip while streaming an export (a server-side cursor): memory stays flat.
+EXPORT_CHUNK_SIZE = 2000
+EXPORT_EXTRA_PARAMETERS = {"sort"}
+
+
+def export_filterset(actor: User, filters: dict[str, list[str]]) -> Any:
+    """The queue's ``TicketFilter`` over what ``actor`` may see, fed with stored filters."""
+    from types import SimpleNamespace
+
+    from django.http import QueryDict
+
+    from tickets.filters import TicketFilter
+
+    data = QueryDict(mutable=True)
+    for key, values in filters.items():
+        data.setlist(key, [str(value) for value in values])
+    return TicketFilter(data=data, queryset=Ticket.objects.visible_to(actor), request=SimpleNamespace(user=actor))
+
+
+def check_export_filters(actor: User, filters: dict[str, list[str]]) -> None:
+    from tickets import extensions
+    from tickets.filters import SORTS, TicketFilter
+
+    known = set(TicketFilter.base_filters) | set(extensions.queue_filters) | EXPORT_EXTRA_PARAMETERS
+    unknown = sorted(set(filters) - known)
+    if unknown:
+        raise ValidationError({"filters": f"Unknown filter(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."})
+    sort = (filters.get("sort") or [""])[0].lstrip("-")
+    if sort and sort not in set(SORTS) | set(extensions.queue_sorts):
+        raise ValidationError({"filters": f"Unknown sort {sort!r}."})
+    filterset = export_filterset(actor, filters)
+    if not filterset.is_valid():
+        raise ValidationError({"filters": [f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items()]})
+
+
+@transaction.atomic
+def do_request_export(*, actor: User, format: str = "csv", filters: dict[str, list[str]] | None = None) -> Any:
+    """Record an export and queue its build in the same transaction (no job without its row)."""
+    from tickets.models import ExportFormat, ExportJob
+    from tickets.tasks import build_export
+
+    if not actor.can_write():
+        raise PermissionDenied("Viewers cannot start exports.")
+    check_choice(format, ExportFormat.values, "format")
+    filters = {key: list(values) for key, values in (filters or {}).items()}
+    check_export_filters(actor, filters)
+    job = ExportJob.objects.create(requested_by=actor, format=format, filters=filters)
+    build_export.configure(queueing_lock=f"export-{job.pk}", lock=f"export-{job.pk}").defer(export_id=job.pk)
+    return job
+
+
+def do_build_export(export_id: int) -> Any:
+    """Build one export file, streaming rows from a server-side cursor to a temporary file.
+
+    Idempotent: a ready or failed job is left alone; a ``running`` one (its worker died) is
+    built again. Returns the job, or None when there was nothing to do.
+    """
+    import io
+    import secrets
+    import tempfile
+
+    from django.core.files import File
+    from django.core.files.storage import default_storage
+
+    from tickets.filters import sort_tickets
+    from tickets.models import ExportJob, ExportStatus
+    from tickets.models.exports import EXPORT_COLUMNS, write_export
+
+    claimed = ExportJob.objects.filter(pk=export_id, status__in=[ExportStatus.PENDING, ExportStatus.RUNNING]).update(
+        status=ExportStatus.RUNNING, error=""
+    )
+    if not claimed:
+        return None
+    job = ExportJob.objects.select_related("requested_by").get(pk=export_id)
+    try:
+        filterset = export_filterset(job.requested_by, job.filters)
+        if not filterset.is_valid():
+            raise ValidationError(f"Bad filters: {dict(filterset.errors)}")
+        search = (job.filters.get("search") or [""])[0].strip()
+        queryset = sort_tickets(filterset.qs, (job.filters.get("sort") or [""])[0], searching=bool(search))
+        # An export shows sensitive tickets too: each one is a view to record.
+        user = job.requested_by
+        SensitiveAccess.objects.bulk_create(
+            (
+                SensitiveAccess(ticket_id=pk, user=user, user_email=user.email, channel=AccessChannel.EXPORT)
+                for pk in queryset.filter(sensitive=True).values_list("pk", flat=True)
+            ),
+            batch_size=1000,
+        )
+        rows = queryset.values_list(*[lookup for _header, lookup in EXPORT_COLUMNS]).iterator(
+            chunk_size=EXPORT_CHUNK_SIZE
+        )
+        with tempfile.TemporaryFile() as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            count = write_export(rows, job.format, text)
+            text.flush()
+            text.detach()
+            raw.seek(0)
+            name = default_storage.save(f"exports/tickets-{job.pk}-{secrets.token_hex(8)}.{job.format}", File(raw))
+    except Exception as error:
+        # Marking the job failed needs the database; if that is what is down, this raises
+        # too and procrastinate retries the task (the job is still ``running``, so it is rebuilt).
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=ExportStatus.FAILED, error=str(error)[:2000], finished_at=timezone.now()
+        )
+        raise
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportStatus.READY, file=name, row_count=count, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return job

@@ -1,3 +1,5 @@
+from tickets.models.access import AccessChannel, SensitiveAccess
+from tickets.models.audit import AuditChange, audit_trail
 from tickets.models.catalog import CatalogItem, Category, SavedView
 from tickets.models.conversation import Attachment, Comment, CommentSource, Watcher
 from tickets.models.exports import ExportFormat, ExportJob, ExportStatus
@@ -8,6 +10,7 @@ from tickets.models.ticket import (
     TRANSITIONS,
     Channel,
     IllegalTransition,
+    ResolutionRequired,
     StaleTicket,
     Ticket,
     TicketQuerySet,
@@ -20,6 +23,11 @@ from tickets.models.ticket import (
 
 __all__ = [
     "AUDITED_FIELDS",
+    "AccessChannel",
+    "AuditChange",
+    "ResolutionRequired",
+    "SensitiveAccess",
+    "audit_trail",
     "Attachment",
     "CatalogItem",
     "Category",

@@ -2,11 +2,115 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from tickets.models.priority import Impact, Urgency
+
+FIELD_TYPES = ("text", "textarea", "number", "date", "choice", "boolean", "email")
+FIELD_KEYS = {"name", "label", "type", "required", "choices", "max_length", "min", "max", "help"}
+FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+
+
+@dataclass(frozen=True)
+class CatalogField:
+    """One field of a catalog item's form, parsed and checked from the item's JSON."""
+
+    name: str
+    label: str
+    type: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    max_length: int | None = None
+    min: float | None = None
+    max: float | None = None
+    help: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _number(value: Any, where: str, key: str, errors: list[str]) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        errors.append(f"{where}: {key} must be a number.")
+        return None
+    return value
+
+
+def parse_catalog_fields(data: Any) -> list[CatalogField]:
+    """Turn the JSON of ``CatalogItem.fields`` into typed fields, or raise one ValidationError
+    listing every problem (shown as is in the admin)."""
+    if data in (None, ""):
+        return []
+    if not isinstance(data, list):
+        raise ValidationError(_("Fields must be a JSON list of objects."))
+    errors: list[str] = []
+    parsed: list[CatalogField] = []
+    seen: set[str] = set()
+    for position, item in enumerate(data, start=1):
+        where = f"Field {position}"
+        if not isinstance(item, dict):
+            errors.append(where + ': must be an object like {"name": "…", "type": "text"}.')
+            continue
+        name = item.get("name")
+        if not isinstance(name, str) or not FIELD_NAME.match(name):
+            errors.append(f"{where}: name must be lower-case letters, digits and _ (starting with a letter).")
+            name = None
+        else:
+            where = f"Field {position} ({name})"
+            if name in seen:
+                errors.append(f"{where}: the name is used twice.")
+            seen.add(name)
+        unknown = sorted(set(item) - FIELD_KEYS)
+        if unknown:
+            errors.append(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(FIELD_KEYS))}.")
+        kind = item.get("type", "text")
+        if kind not in FIELD_TYPES:
+            errors.append(f"{where}: type {kind!r} is not one of {', '.join(FIELD_TYPES)}.")
+        label = item.get("label", name or "")
+        if not isinstance(label, str) or not label.strip():
+            errors.append(f"{where}: label must be a non-empty text.")
+        required = item.get("required", False)
+        if not isinstance(required, bool):
+            errors.append(f"{where}: required must be true or false.")
+        choices = item.get("choices", [])
+        if kind == "choice":
+            if not isinstance(choices, list) or not choices or not all(isinstance(c, str) and c for c in choices):
+                errors.append(f"{where}: a choice field needs a non-empty list of texts in choices.")
+                choices = []
+            elif len(set(choices)) != len(choices):
+                errors.append(f"{where}: choices must not repeat.")
+        elif choices:
+            errors.append(f"{where}: choices only apply to choice fields.")
+        max_length = item.get("max_length")
+        if max_length is not None:
+            if kind not in ("text", "textarea", "email"):
+                errors.append(f"{where}: max_length only applies to text, textarea and email fields.")
+            elif isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+                errors.append(f"{where}: max_length must be a positive whole number.")
+        low = _number(item.get("min"), where, "min", errors)
+        high = _number(item.get("max"), where, "max", errors)
+        if (low is not None or high is not None) and kind != "number":
+            errors.append(f"{where}: min and max only apply to number fields.")
+        if low is not None and high is not None and low > high:
+            errors.append(f"{where}: min is greater than max.")
+        help_text = item.get("help", "")
+        if not isinstance(help_text, str):
+            errors.append(f"{where}: help must be a text.")
+        if not errors and name:
+            parsed.append(CatalogField(
+                name=name, label=label.strip(), type=kind, required=required, choices=tuple(choices),
+                max_length=max_length, min=low, max=high, help=help_text,
+            ))
+    if errors:
+        raise ValidationError(errors)
+    return parsed
 
 
 class Category(models.Model):
@@ -56,6 +160,17 @@ class CatalogItem(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        try:
+            parse_catalog_fields(self.fields)
+        except ValidationError as error:
+            raise ValidationError({"fields": error.messages}) from error
+
+    def form_fields(self) -> list[CatalogField]:
+        """The parsed fields (raises ValidationError when the stored JSON is bad)."""
+        return parse_catalog_fields(self.fields)
 
 
 class SavedView(models.Model):

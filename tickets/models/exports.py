@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import csv
+import json
+from collections.abc import Iterable
+from typing import IO
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -36,3 +41,73 @@ class ExportJob(models.Model):
 
     def __str__(self) -> str:
         return f"Export {self.pk} ({self.format}, {self.status})"
+
+
+# (header, value lookup) of every exported column, in order. Lookups are read with
+# ``values_list`` so rows stream as tuples, never as model instances.
+EXPORT_COLUMNS: list[tuple[str, str]] = [
+    ("number", "number"),
+    ("type", "type"),
+    ("title", "title"),
+    ("status", "status"),
+    ("priority", "priority"),
+    ("impact", "impact"),
+    ("urgency", "urgency"),
+    ("category", "category__name"),
+    ("team", "team__name"),
+    ("assignee", "assignee__email"),
+    ("requester", "requester__email"),
+    ("organisation", "organisation__name"),
+    ("tags", "tags"),
+    ("sensitive", "sensitive"),
+    ("archived", "archived"),
+    ("jira_key", "external_key"),
+    ("reopen_count", "reopen_count"),
+    ("created_at", "created_at"),
+    ("updated_at", "updated_at"),
+    ("first_response_at", "first_response_at"),
+    ("resolved_at", "resolved_at"),
+    ("closed_at", "closed_at"),
+]
+
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _plain(value: object) -> object:
+    if value is None:
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()  # type: ignore[union-attr]
+    return value
+
+
+def _csv_cell(value: object) -> object:
+    value = _plain(value)
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = ";".join(value)
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def write_export(rows: Iterable[tuple], export_format: str, out: IO[str]) -> int:
+    """Write rows (tuples in ``EXPORT_COLUMNS`` order) to ``out`` one at a time; returns the count."""
+    headers = [header for header, _lookup in EXPORT_COLUMNS]
+    count = 0
+    if export_format == ExportFormat.CSV:
+        writer = csv.writer(out)
+        writer.writerow(headers)
+        for row in rows:
+            writer.writerow([_csv_cell(value) for value in row])
+            count += 1
+        return count
+    out.write("[")
+    for row in rows:
+        out.write(",\n" if count else "\n")
+        out.write(json.dumps({header: _plain(value) for header, value in zip(headers, row, strict=True)}))
+        count += 1
+    out.write("\n]\n")
+    return count

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pghistory
+import pgtrigger
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -80,6 +83,13 @@ class IllegalTransition(Exception):
         super().__init__(self.message)
 
 
+class ResolutionRequired(IllegalTransition):
+    """Resolving needs a resolution summary; the API answers 400 on ``resolution``."""
+
+    def __init__(self, current: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(current, TicketStatus.RESOLVED, allowed, "Resolving a ticket needs a resolution summary.")
+
+
 class StaleTicket(Exception):
     """Someone else saved the ticket after the version the caller edited."""
 
@@ -125,6 +135,48 @@ class TicketQuerySet(models.QuerySet):
     def requested_by(self, user: User) -> TicketQuerySet:
         return self.filter(requester=user)
 
+    def breakdown(self) -> dict[str, object]:
+        """Counts by status, priority, category and team in ONE scan (GROUPING SETS).
+
+        Returns ``{"total", "by_status", "by_priority", "by_category", "by_team"}``; the last two
+        are lists of ``{"id", "name", "count"}`` (id None for tickets without one), largest first.
+        The scan reads only ``ticket_breakdown_idx`` (an index-only scan); names are joined to
+        the few dozen aggregated rows, not to every ticket.
+        """
+        inner = self.order_by().values(s=F("status"), p=F("priority"), c=F("category_id"), t=F("team_id"))
+        sql, params = inner.query.sql_with_params()
+        category_table = self.model._meta.get_field("category").related_model._meta.db_table
+        team_table = self.model._meta.get_field("team").related_model._meta.db_table
+        # First one GROUP BY over the four columns (streamed in the index's order, in parallel),
+        # then the rollups over those few thousand combinations, then the names.
+        query = (
+            "SELECT g.*, category.name, team.name FROM ("  # noqa: S608 - table names from the models
+            "  SELECT s, p, c, t, GROUPING(s) AS gs, GROUPING(p) AS gp, GROUPING(c) AS gc, SUM(n)::bigint AS n"
+            f"  FROM (SELECT s, p, c, t, COUNT(*) AS n FROM ({sql}) AS visible GROUP BY s, p, c, t) AS combos"
+            "  GROUP BY GROUPING SETS ((s), (p), (c), (t))"
+            f") AS g LEFT JOIN {category_table} AS category ON category.id = g.c"
+            f" LEFT JOIN {team_table} AS team ON team.id = g.t"
+        )
+        by_status: dict[str, int] = {}
+        by_priority: dict[str, int] = {}
+        by_category: list[dict[str, object]] = []
+        by_team: list[dict[str, object]] = []
+        with connection.cursor() as cursor:
+            cursor.execute(query, params)
+            for status, priority, category, team, gs, gp, gc, count, category_name, team_name in cursor:
+                if not gs:
+                    by_status[status] = count
+                elif not gp:
+                    by_priority[priority] = count
+                elif not gc:
+                    by_category.append({"id": category, "name": category_name, "count": count})
+                else:
+                    by_team.append({"id": team, "name": team_name, "count": count})
+        for rows in (by_category, by_team):
+            rows.sort(key=lambda row: (-row["count"], str(row["name"] or "")))
+        return {"total": sum(by_status.values()), "by_status": by_status, "by_priority": by_priority,
+                "by_category": by_category, "by_team": by_team}
+
     def search(self, text: str) -> TicketQuerySet:
         """Full-text match ranked by PostgreSQL, or an exact ticket number."""
         from django.contrib.postgres.search import SearchQuery, SearchRank
@@ -133,7 +185,8 @@ class TicketQuerySet(models.QuerySet):
         if not text:
             return self
         query = SearchQuery(text, search_type="websearch", config="english")
-        return self.filter(Q(search_vector=query) | Q(number__iexact=text)).annotate(
+        # Numbers are stored upper-case: an exact match uses the unique index, so the OR stays indexed.
+        return self.filter(Q(search_vector=query) | Q(number=text.upper())).annotate(
             rank=SearchRank(F("search_vector"), query)
         )
 
@@ -203,6 +256,17 @@ class Ticket(models.Model):
     reopen_count = models.PositiveIntegerField(default=0)
     # Optimistic concurrency: every save bumps it; a save based on an older version is refused.
     version = models.PositiveIntegerField(default=1)
+    # Sorting by priority (critical first) reads this stored column and its index.
+    priority_rank = models.GeneratedField(
+        expression=models.Case(
+            models.When(priority=Priority.CRITICAL, then=models.Value(0)),
+            models.When(priority=Priority.HIGH, then=models.Value(1)),
+            models.When(priority=Priority.MEDIUM, then=models.Value(2)),
+            default=models.Value(3),
+        ),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
     search_vector = models.GeneratedField(
         expression=SearchVector("number", weight="A", config="english")
         + SearchVector("title", weight="A", config="english")
@@ -223,6 +287,10 @@ class Ticket(models.Model):
             models.Index(fields=["-updated_at"], name="ticket_updated_idx"),
             models.Index(fields=["status", "-created_at"], name="ticket_status_idx"),
             models.Index(fields=["priority", "-created_at"], name="ticket_priority_idx"),
+            models.Index(fields=["priority_rank", "id"], name="ticket_priority_rank_idx"),
+            # Covers the stats breakdown and the visibility test: an index-only scan, not the table.
+            models.Index(fields=["status", "priority", "category", "team"], include=["assignee", "sensitive", "archived"],
+                         name="ticket_breakdown_idx"),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_idx"),
             models.Index(fields=["team", "status"], name="ticket_team_idx"),
             models.Index(fields=["requester", "-created_at"], name="ticket_requester_idx"),
@@ -239,6 +307,10 @@ class Ticket(models.Model):
             models.UniqueConstraint(
                 fields=["external_key"], condition=~Q(external_key=""), name="ticket_external_key_unique"
             )
+        ]
+        triggers = [
+            # Archive instead of delete: the history of a ticket is never lost.
+            pgtrigger.Protect(name="protect_delete", operation=pgtrigger.Delete),
         ]
 
     def __str__(self) -> str:
@@ -296,12 +368,12 @@ class Ticket(models.Model):
         if expected_version is not None:
             # Another agent may have saved since this form was rendered: refuse, don't overwrite.
             lookup["version"] = expected_version
-        with pghistory.context(**audit_context(actor, reason, actor_label)):
+        with audited(actor, reason, actor_label):
             updated = Ticket.objects.filter(**lookup).update(version=F("version") + 1, **values)
         if not updated:
             self.refresh_from_db()
             raise StaleTicket(self, expected_version or 0)
-        self.version = (expected_version or self.version) + 1 if expected_version is not None else self.version + 1
+        self.version = (expected_version if expected_version is not None else self.version) + 1
 
     def transition_to(self, status: str, *, actor: User | None, reason: str = "", resolution: str = "",
                       expected_version: int | None = None, actor_label: str = "") -> str:
@@ -311,10 +383,9 @@ class Ticket(models.Model):
         if not self.can_transition_to(status):
             raise IllegalTransition(self.status, status, TRANSITIONS[self.status])
         resolution = (resolution or "").strip()
-        if status == TicketStatus.RESOLVED and not (resolution or self.resolution):
-            raise IllegalTransition(
-                self.status, status, TRANSITIONS[self.status], "Resolving a ticket needs a resolution summary."
-            )
+        if status == TicketStatus.RESOLVED and not resolution:
+            # Every resolution says what fixed it, also after a reopen (the old text did not fix it).
+            raise ResolutionRequired(self.status, TRANSITIONS[self.status])
         previous = self.status
         now = timezone.now()
         fields = ["status"]
@@ -370,13 +441,14 @@ class Ticket(models.Model):
                     expected_version=expected_version, actor_label=actor_label)
 
     def set_impact_urgency(self, *, impact: str, urgency: str, actor: User | None,
-                           expected_version: int | None = None) -> None:
+                           expected_version: int | None = None, actor_label: str = "") -> None:
         self.impact, self.urgency = impact, urgency
         fields = ["impact", "urgency"]
         if not self.priority_overridden:
             self.priority = priority_for(impact, urgency)
             fields.append("priority")
-        self._write(fields, actor=actor, expected_version=expected_version)
+        self._write(fields, actor=actor, expected_version=expected_version, actor_label=actor_label,
+                    reason=f"impact {impact} × urgency {urgency}")
 
     def update_fields(self, fields: dict[str, object], *, actor: User | None, expected_version: int | None = None,
                       reason: str = "", actor_label: str = "") -> list[str]:
@@ -388,10 +460,26 @@ class Ticket(models.Model):
             self._write(changed, actor=actor, expected_version=expected_version, reason=reason, actor_label=actor_label)
         return changed
 
-    def archive(self, *, actor: User | None) -> None:
+    def archive(self, *, actor: User | None, reason: str = "", actor_label: str = "") -> bool:
+        """Tickets are archived, never deleted (a trigger refuses DELETE); returns whether it changed."""
+        if self.archived:
+            return False
+        self.archived = True
+        self._write(["archived"], actor=actor, reason=reason, actor_label=actor_label)
+        return True
+
+    def unarchive(self, *, actor: User | None, reason: str = "", actor_label: str = "") -> bool:
         if not self.archived:
-            self.archived = True
-            self._write(["archived"], actor=actor)
+            return False
+        self.archived = False
+        self._write(["archived"], actor=actor, reason=reason, actor_label=actor_label)
+        return True
+
+    def audit_trail(self) -> list:
+        """The changes of the audited fields, oldest first (see ``tickets.models.audit``)."""
+        from tickets.models.audit import audit_trail
+
+        return audit_trail(self)
 
     def mark_first_response(self, at: object = None) -> bool:
         """Sets ``first_response_at`` once; returns whether this call set it."""
@@ -403,15 +491,28 @@ class Ticket(models.Model):
 
 
 def audit_context(actor: User | None, reason: str = "", actor_label: str = "") -> dict[str, object]:
-    context: dict[str, object] = {}
+    """The metadata stamped on the audit rows. Every key is always present: nested
+    ``pghistory.context`` blocks merge into the outer one, and a missing key would let the
+    actor or reason of an earlier change leak into this one."""
     if actor is not None:
-        context["actor_id"] = actor.pk
-        context["actor"] = actor.email
-    elif actor_label:
-        context["actor"] = actor_label
-    if reason:
-        context["reason"] = reason
-    return context
+        return {"actor_id": actor.pk, "actor": actor.email, "reason": reason or ""}
+    return {"actor_id": None, "actor": actor_label or "", "reason": reason or ""}
+
+
+@contextlib.contextmanager
+def audited(actor: User | None, reason: str = "", actor_label: str = "") -> Iterator[None]:
+    """Writes inside get ``actor`` and ``reason`` on their audit rows.
+
+    pghistory sets its context with ``set_config(…, is_local => true)``: without the reset
+    below it would outlive the block until the transaction ends and be stamped on any later
+    audited change made in the same transaction by code that sets no context of its own.
+    """
+    with pghistory.context(**audit_context(actor, reason, actor_label)):
+        yield
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('pghistory.context_metadata', '', true), set_config('pghistory.context_id', '', true)"
+        )
 
 
 def on_commit(callback: object) -> None:

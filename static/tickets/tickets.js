@@ -1,0 +1,44 @@
+// Ticket pages: small enhancements. Every page works without them.
+(function () {
+  "use strict";
+
+  // A refused change (400 bad input, 409 stale version or illegal move) comes back as HTML
+  // explaining why; show it in place instead of dropping it as an error.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var status = event.detail.xhr.status;
+    var source = event.target;
+    if ((status === 400 || status === 409) && source && source.closest && source.closest("[data-swap-errors]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  // Presence: typing in a change form marks you as "editing" for the next ping.
+  function editingFlag() {
+    return document.getElementById("presence-editing");
+  }
+  document.addEventListener("input", function (event) {
+    var flag = editingFlag();
+    if (flag && event.target.closest && event.target.closest("[data-edit-form]")) {
+      flag.value = "1";
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var flag = editingFlag();
+    var source = event.target;
+    if (flag && event.detail.successful && source.matches && source.matches("[data-edit-form]")) {
+      flag.value = "0";
+    }
+  });
+
+  // After a bulk action went through, clear the selection (row checkboxes survive the
+  // table's refreshes through hx-preserve, so they are cleared here, on purpose).
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var source = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (source && source.id === "bulk-form" && event.detail.xhr.status === 200) {
+      document.querySelectorAll("#ticket-queue input[type=checkbox]").forEach(function (box) {
+        box.checked = false;
+      });
+    }
+  });
+})();

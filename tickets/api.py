@@ -1,0 +1,414 @@
+"""The tickets API (``/api/tickets/``, ``/api/exports/``).
+
+Reads start from ``Ticket.objects.visible_to(request.user)`` (404 for what the caller may not
+see); every write calls the same ``tickets.actions`` function as the pages. Domain errors turn
+into JSON 4xx here: an illegal move → 409 with the allowed moves, a stale version → 409, a
+refused bulk action → 400 naming every refused id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from itsm.pagination import PageNumberPagination
+from itsm.permissions import IsAgent, ReadOnlyForViewers
+from tickets import actions, extensions
+from tickets.filters import SORTS, CappedCountPaginator, TicketFilter, sort_tickets
+from tickets.models import (
+    AccessChannel,
+    Comment,
+    ExportJob,
+    ExportStatus,
+    IllegalTransition,
+    ResolutionRequired,
+    StaleTicket,
+    Ticket,
+    TicketStatus,
+)
+from tickets.serializers import (
+    AssignSerializer,
+    AuditEntrySerializer,
+    BulkRefusedSerializer,
+    BulkResultSerializer,
+    BulkSerializer,
+    CommentCreateSerializer,
+    CommentSerializer,
+    ExportCreateSerializer,
+    ExportSerializer,
+    PrioritySerializer,
+    RelationCreateSerializer,
+    RelationSerializer,
+    StatsSerializer,
+    TicketCreateSerializer,
+    TicketSerializer,
+    TicketUpdateSerializer,
+    TransitionRefusedSerializer,
+    TransitionSerializer,
+    ticket_by_reference,
+)
+
+LIST_PARAMETERS = {"page", "page_size", "sort", "format"}
+REFUSED = {
+    400: OpenApiResponse(description="Bad input: field errors, nothing changed."),
+    403: OpenApiResponse(description="Your role may not do this."),
+    404: OpenApiResponse(description="No such ticket, or not visible to you."),
+}
+CONFLICT = OpenApiResponse(TransitionRefusedSerializer, description="Illegal move (lists `allowed`) or stale version.")
+
+
+class TicketPagination(PageNumberPagination):
+    """Pages whose ``count`` stops at 10,000 (``count_is_exact`` false beyond): a million-row
+    list must not scan every visible ticket to count them on each request."""
+
+    django_paginator_class = CappedCountPaginator
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response({
+            "count": self.page.paginator.count,
+            "count_is_exact": getattr(self.page.paginator, "count_is_exact", True),
+            "next": self.get_next_link(),
+            "previous": self.get_previous_link(),
+            "results": data,
+        })
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        response = super().get_paginated_response_schema(schema)
+        response["properties"]["count_is_exact"] = {
+            "type": "boolean", "description": "False when there are more than 10,000 matches (count is capped).",
+        }
+        return response
+
+
+class DomainErrorsMixin:
+    """Turns the domain's exceptions into JSON 4xx answers with their message."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, ResolutionRequired):
+            return Response(
+                {"detail": exc.message, "resolution": [exc.message], "current": exc.current, "allowed": exc.allowed},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        if isinstance(exc, IllegalTransition):
+            return Response({"detail": exc.message, "current": exc.current, "allowed": exc.allowed},
+                            status=status.HTTP_409_CONFLICT)
+        if isinstance(exc, StaleTicket):
+            return Response({"detail": str(exc), "version": exc.ticket.version}, status=status.HTTP_409_CONFLICT)
+        if isinstance(exc, actions.BulkActionError):
+            return Response({"detail": str(exc), "ids": sorted(exc.errors), "errors": exc.errors},
+                            status=status.HTTP_400_BAD_REQUEST)
+        if isinstance(exc, DjangoPermissionDenied):
+            exc = exceptions.PermissionDenied(str(exc) or None)
+        return super().handle_exception(exc)  # type: ignore[misc]
+
+
+def require_agent(request: Request, message: str = IsAgent.message) -> None:
+    if not request.user.is_agent:
+        raise exceptions.PermissionDenied(message)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the tickets you may see",
+        parameters=[
+            OpenApiParameter("sort", str, description=f"One of {', '.join(SORTS)}, prefixed with - for descending."),
+            OpenApiParameter("page_size", int, description="Rows per page (at most 200)."),
+        ],
+    ),
+    retrieve=extend_schema(summary="A ticket (a view of a sensitive ticket is audited)"),
+)
+class TicketViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Requesters see their own tickets, viewers read, agents work the tickets they see, admins all."""
+
+    serializer_class = TicketSerializer
+    permission_classes = [IsAuthenticated, ReadOnlyForViewers]
+    pagination_class = TicketPagination
+    filterset_class = TicketFilter
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self) -> QuerySet[Ticket]:
+        return Ticket.objects.visible_to(self.request.user).select_related(
+            "requester", "assignee", "team", "category", "organisation"
+        )
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        # The list filters apply to lists only: an archived ticket is still found by its id.
+        if self.action not in ("list", "stats"):
+            return queryset
+        params = self.request.query_params
+        known = set(TicketFilter.base_filters) | set(extensions.queue_filters) | LIST_PARAMETERS
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise exceptions.ValidationError(
+                {"detail": f"Unknown query parameter(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."}
+            )
+        queryset = super().filter_queryset(queryset)
+        if self.action == "stats":
+            return queryset
+        sort = params.get("sort", "").strip()
+        if sort and sort.lstrip("-") not in set(SORTS) | set(extensions.queue_sorts):
+            keys = sorted(set(SORTS) | set(extensions.queue_sorts))
+            raise exceptions.ValidationError({"sort": [f"Unknown sort {sort!r}; use one of {', '.join(keys)}."]})
+        return sort_tickets(queryset, sort, searching=bool(params.get("search", "").strip()))
+
+    def get_ticket(self, *, viewing: bool = False) -> Ticket:
+        ticket = self.get_object()
+        if viewing:
+            actions.do_record_sensitive_view(ticket, self.request.user, channel=AccessChannel.API)
+        return ticket
+
+    def fresh(self, ticket: Ticket) -> dict[str, Any]:
+        # Not through visible_to: an agent who just moved a sensitive ticket away still gets the result.
+        related = ("requester", "assignee", "team", "category", "organisation")
+        return TicketSerializer(Ticket.objects.select_related(*related).get(pk=ticket.pk)).data
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(TicketSerializer(self.get_ticket(viewing=True)).data)
+
+    @extend_schema(summary="Open a ticket", request=TicketCreateSerializer,
+                   responses={201: TicketSerializer, **REFUSED})
+    def create(self, request: Request) -> Response:
+        data = TicketCreateSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        ticket = actions.do_create_ticket(actor=request.user, channel="api", **values)
+        return Response(self.fresh(ticket), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Edit a ticket (not its status: see transition)",
+        request=TicketUpdateSerializer, responses={200: TicketSerializer, 409: CONFLICT, **REFUSED},
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        require_agent(request, "Only agents edit tickets.")
+        data = TicketUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        version = values.pop("version", None)
+        assignment = {name: values.pop(name) for name in ("assignee", "team") if name in values}
+        priority = {name: values.pop(name) for name in ("priority", "priority_reason") if name in values}
+        with transaction.atomic():
+            # One lock, one version check, then every part of the edit: all of it or none.
+            locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+            if version is not None and locked.version != version:
+                raise StaleTicket(locked, version)
+            if values:
+                actions.do_update_ticket(locked, actor=request.user, fields=values)
+            if assignment:
+                locked.refresh_from_db()
+                actions.do_assign_ticket(
+                    locked, actor=request.user,
+                    assignee=assignment.get("assignee", locked.assignee),
+                    team=assignment.get("team"),
+                )
+            if priority:
+                actions.do_change_priority(locked, actor=request.user, priority=priority["priority"],
+                                           reason=priority["priority_reason"])
+        return Response(self.fresh(ticket))
+
+    @extend_schema(
+        summary="Move a ticket through the status machine",
+        request=TransitionSerializer, responses={200: TicketSerializer, 409: CONFLICT, **REFUSED},
+    )
+    @action(detail=True, methods=["post"])
+    def transition(self, request: Request, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        data = TransitionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if request.user.is_requester:
+            if values["to"] != TicketStatus.OPEN:
+                raise exceptions.PermissionDenied("Requesters may only reopen (to: open) their resolved tickets.")
+            actions.do_reopen_ticket(ticket, actor=request.user, reason=values["reason"])
+        else:
+            actions.do_transition_ticket(
+                ticket, values["to"], actor=request.user, resolution=values["resolution"], reason=values["reason"],
+                expected_version=values.get("version"),
+            )
+        return Response(self.fresh(ticket))
+
+    @extend_schema(summary="Assign to an agent and/or a team", request=AssignSerializer,
+                   responses={200: TicketSerializer, 409: CONFLICT, **REFUSED})
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        require_agent(request, "Only agents assign tickets.")
+        data = AssignSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        actions.do_assign_ticket(
+            ticket, actor=request.user,
+            assignee=values.get("assignee", ticket.assignee),
+            team=values.get("team"), reason=values["reason"], expected_version=values.get("version"),
+        )
+        return Response(self.fresh(ticket))
+
+    @extend_schema(summary="Override the priority, with a reason", request=PrioritySerializer,
+                   responses={200: TicketSerializer, 409: CONFLICT, **REFUSED})
+    @action(detail=True, methods=["post"])
+    def priority(self, request: Request, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        require_agent(request, "Only agents change the priority.")
+        data = PrioritySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        actions.do_change_priority(ticket, actor=request.user, priority=values["priority"], reason=values["reason"],
+                                   expected_version=values.get("version"))
+        return Response(self.fresh(ticket))
+
+    @extend_schema(methods=["GET"], summary="The conversation (requesters never see internal notes)",
+                   responses=CommentSerializer(many=True))
+    @extend_schema(methods=["POST"], summary="Reply, or add an internal note (agents)",
+                   request={"application/json": CommentCreateSerializer,
+                            "multipart/form-data": CommentCreateSerializer},
+                   responses={201: CommentSerializer, **REFUSED})
+    @action(detail=True, methods=["get", "post"])
+    def comments(self, request: Request, pk: str | None = None) -> Response:
+        if request.method == "GET":
+            ticket = self.get_ticket(viewing=True)
+            comments = (
+                Comment.objects.visible_to(request.user).filter(ticket=ticket)
+                .select_related("author").prefetch_related("attachments").order_by("created_at", "id")
+            )
+            page = self.paginate_queryset(comments)
+            return self.get_paginated_response(CommentSerializer(page, many=True).data)
+        ticket = self.get_object()
+        data = CommentCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if values["internal"] and not request.user.is_agent:
+            raise exceptions.PermissionDenied("Only agents write internal notes.")
+        comment = actions.do_add_comment(
+            ticket, actor=request.user, body=values["body"], internal=values["internal"], source="api",
+            attachments=values["attachments"],
+        )
+        comment = Comment.objects.select_related("author").prefetch_related("attachments").get(pk=comment.pk)
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="The audit trail: every change of status, priority, assignee, team, category, "
+                           "sensitive flag", responses=AuditEntrySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def audit(self, request: Request, pk: str | None = None) -> Response:
+        if request.user.is_requester:
+            raise exceptions.PermissionDenied("The audit trail is for the service desk.")
+        ticket = self.get_ticket(viewing=True)
+        entries = [
+            {"at": change.at, "event": change.event, "field": change.field, "old": change.old, "new": change.new,
+             "actor": change.actor, "reason": change.reason}
+            for change in ticket.audit_trail()
+        ]
+        return Response(AuditEntrySerializer(entries, many=True).data)
+
+    @extend_schema(methods=["GET"], summary="Links to other tickets (both directions)",
+                   responses=RelationSerializer(many=True))
+    @extend_schema(methods=["POST"], summary="Link to another ticket (duplicate_of can close this one)",
+                   request=RelationCreateSerializer, responses={201: RelationSerializer, **REFUSED})
+    @action(detail=True, methods=["get", "post"])
+    def relations(self, request: Request, pk: str | None = None) -> Response:
+        if request.method == "POST":
+            ticket = self.get_object()
+            require_agent(request, "Only agents link tickets.")
+            data = RelationCreateSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            values = data.validated_data
+            target = ticket_by_reference(request.user, values["target"])
+            relation = actions.do_add_relation(ticket, target=target, kind=values["kind"], actor=request.user,
+                                               close_duplicate=values["close_duplicate"])
+            relation.target = target
+            return Response(RelationSerializer(RelationSerializer.shape(relation, outgoing=True)).data,
+                            status=status.HTTP_201_CREATED)
+        ticket = self.get_ticket(viewing=True)
+        outgoing = list(ticket.relations_out.select_related("target").order_by("created_at", "id"))
+        incoming = list(ticket.relations_in.select_related("source").order_by("created_at", "id"))
+        others = [relation.target_id for relation in outgoing] + [relation.source_id for relation in incoming]
+        # The other side may be a ticket this caller may not see (someone else's, a sensitive one).
+        visible = set(Ticket.objects.visible_to(request.user).filter(pk__in=others).values_list("pk", flat=True))
+        shaped = [RelationSerializer.shape(r, outgoing=True) for r in outgoing if r.target_id in visible]
+        shaped += [RelationSerializer.shape(r, outgoing=False) for r in incoming if r.source_id in visible]
+        return Response(RelationSerializer(shaped, many=True).data)
+
+    @extend_schema(
+        summary="One action on many tickets, all or nothing",
+        request=BulkSerializer,
+        responses={200: BulkResultSerializer,
+                   400: OpenApiResponse(BulkRefusedSerializer, description="Nothing changed; `ids` were refused."),
+                   403: REFUSED[403]},
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request) -> Response:
+        require_agent(request, "Only agents run bulk actions.")
+        data = BulkSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        ids = values.pop("ids")
+        if "assignee" in values and values["assignee"] is None:
+            values["unassign"] = True  # an explicit null
+        if "status" in values:
+            values["status"] = str(values["status"])
+        changed = actions.do_bulk_action(ids, actor=request.user, **values)
+        tickets = self.get_queryset().filter(pk__in=[ticket.pk for ticket in changed]).order_by("pk")
+        return Response({"action": values["action"], "count": len(changed),
+                         "tickets": TicketSerializer(tickets, many=True).data})
+
+    @extend_schema(summary="Counts by status, priority, category and team over the tickets you see "
+                           "(the list filters apply)", responses=StatsSerializer)
+    @action(detail=False, methods=["get"])
+    def stats(self, request: Request) -> Response:
+        queryset = self.filter_queryset(Ticket.objects.visible_to(request.user))
+        return Response(StatsSerializer(queryset.breakdown()).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your exports"),
+    retrieve=extend_schema(summary="An export's status"),
+)
+class ExportViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """CSV/JSON exports of a filtered ticket list, built by the worker; each visible to its requester only."""
+
+    serializer_class = ExportSerializer
+    permission_classes = [IsAuthenticated, ReadOnlyForViewers]
+    http_method_names = ["get", "post", "head", "options"]
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self) -> QuerySet[ExportJob]:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
+            return ExportJob.objects.none()
+        return ExportJob.objects.filter(requested_by=self.request.user).order_by("-created_at", "-id")
+
+    @extend_schema(summary="Ask for an export (202; poll it, then download it)", request=ExportCreateSerializer,
+                   responses={202: ExportSerializer, **REFUSED})
+    def create(self, request: Request) -> Response:
+        data = ExportCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = actions.do_request_export(
+            actor=request.user, format=data.validated_data["format"], filters=data.validated_data["filters"],
+        )
+        return Response(ExportSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="Download a ready export", responses={
+        (200, "text/csv"): OpenApiTypes.BINARY, (200, "application/json"): OpenApiTypes.BINARY,
+        409: OpenApiResponse(description="Not ready yet (or failed)."), 404: REFUSED[404],
+    })
+    @action(detail=True, methods=["get"])
+    def download(self, request: Request, pk: str | None = None) -> Response | FileResponse:
+        job = self.get_object()
+        if job.status != ExportStatus.READY or not job.file:
+            return Response({"detail": f"Export {job.pk} is {job.status}, not ready.", "status": job.status},
+                            status=status.HTTP_409_CONFLICT)
+        content_type = "text/csv" if job.format == "csv" else "application/json"
+        return FileResponse(job.file.open("rb"), as_attachment=True, filename=f"tickets-{job.pk}.{job.format}",
+                            content_type=content_type)

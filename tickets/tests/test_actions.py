@@ -1,0 +1,358 @@
+"""The do_* workflows: conversation, attachments, relations, sensitive access, bulk, archive."""
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+
+from tickets import actions
+from tickets.models import (
+    AccessChannel,
+    Attachment,
+    CatalogItem,
+    Comment,
+    IllegalTransition,
+    Priority,
+    RelationKind,
+    SensitiveAccess,
+    StaleTicket,
+    Ticket,
+    TicketRelation,
+    TicketStatus,
+)
+from tickets.models.catalog import parse_catalog_fields
+
+pytestmark = pytest.mark.django_db
+
+
+# --- creation ------------------------------------------------------------------------------------
+def test_it_creates_a_ticket_with_its_requester_watching(make_ticket, requester):
+    ticket = make_ticket(actor=requester)
+    assert ticket.status == TicketStatus.NEW
+    assert ticket.requester == requester and ticket.organisation == requester.organisation
+    assert list(ticket.watchers.values_list("user", flat=True)) == [requester.pk]
+
+
+def test_it_refuses_a_requester_opening_for_someone_else(requester, other_requester):
+    with pytest.raises(PermissionDenied):
+        actions.do_create_ticket(actor=requester, requester=other_requester, title="For Erin")
+    assert not Ticket.objects.exists()
+
+
+def test_it_refuses_a_viewer_opening_a_ticket(viewer):
+    with pytest.raises(PermissionDenied):
+        actions.do_create_ticket(actor=viewer, title="Looking only")
+    assert not Ticket.objects.exists()
+
+
+@pytest.mark.parametrize(("field", "value"), [("title", "  "), ("type", "problem"), ("impact", "huge"),
+                                               ("urgency", "now"), ("priority", "p1")])
+def test_it_refuses_bad_fields_at_creation(agent, requester, field, value):
+    values = {"title": "Broken VPN", field: value}
+    with pytest.raises(ValidationError) as refused:
+        actions.do_create_ticket(actor=agent, requester=requester, **values)
+    assert field in refused.value.message_dict
+    assert not Ticket.objects.exists()
+
+
+def test_it_refuses_a_requester_as_assignee(agent, requester, other_requester):
+    with pytest.raises(ValidationError, match="not an agent"):
+        actions.do_create_ticket(actor=agent, requester=requester, title="VPN", assignee=other_requester)
+
+
+def test_it_keeps_the_creation_priority_override_reason(agent, requester):
+    ticket = actions.do_create_ticket(actor=agent, requester=requester, title="Payroll down",
+                                      priority=Priority.CRITICAL, priority_reason="Payday")
+    assert (ticket.priority, ticket.priority_overridden) == (Priority.CRITICAL, True)
+    created = ticket.audit_trail()[0]
+    assert (created.reason, created.actor) == ("Payday", agent.email)
+
+
+# --- conversation ------------------------------------------------------------------------------
+def test_it_sets_first_response_on_the_first_public_agent_reply_only(make_ticket, agent, other_agent, requester):
+    ticket = make_ticket()
+    actions.do_add_comment(ticket, actor=requester, body="Any news?")
+    actions.do_add_comment(ticket, actor=agent, body="Looking (note)", internal=True)
+    ticket.refresh_from_db()
+    assert ticket.first_response_at is None
+    reply = actions.do_add_comment(ticket, actor=agent, body="On it.")
+    actions.do_add_comment(ticket, actor=other_agent, body="Me too.")
+    ticket.refresh_from_db()
+    assert ticket.first_response_at == reply.created_at
+
+
+def test_it_keeps_internal_notes_from_requesters(make_ticket, agent, requester):
+    ticket = make_ticket()
+    actions.do_add_comment(ticket, actor=agent, body="Internal", internal=True)
+    actions.do_add_comment(ticket, actor=agent, body="Public")
+    assert list(Comment.objects.visible_to(requester).values_list("body", flat=True)) == ["Public"]
+    assert Comment.objects.visible_to(agent).count() == 2
+    with pytest.raises(PermissionDenied):
+        actions.do_add_comment(ticket, actor=requester, body="sneaky", internal=True)
+    assert Comment.objects.count() == 2
+
+
+def test_it_refuses_comments_from_strangers_and_viewers(make_ticket, other_requester, viewer):
+    ticket = make_ticket()
+    for actor in (other_requester, viewer):
+        with pytest.raises(PermissionDenied):
+            actions.do_add_comment(ticket, actor=actor, body="hello")
+    assert not Comment.objects.exists()
+
+
+def test_it_moves_a_pending_customer_ticket_back_when_the_requester_replies(make_ticket, agent, requester):
+    ticket = make_ticket()
+    actions.do_transition_ticket(ticket, TicketStatus.PENDING_CUSTOMER, actor=agent)
+    actions.do_add_comment(ticket, actor=requester, body="Here is the log.")
+    ticket.refresh_from_db()
+    assert ticket.status == TicketStatus.OPEN
+
+
+# --- attachments -------------------------------------------------------------------------------------
+def test_it_stores_an_accepted_attachment(make_ticket, agent, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    ticket = make_ticket()
+    upload = SimpleUploadedFile("log.txt", b"error 42", content_type="text/plain")
+    comment = actions.do_add_comment(ticket, actor=agent, body="Log attached", attachments=[upload])
+    attachment = Attachment.objects.get()
+    assert (attachment.comment, attachment.filename, attachment.size) == (comment, "log.txt", 8)
+    assert attachment.file.path.startswith(str(tmp_path))
+    assert attachment.file.read() == b"error 42"
+
+
+def test_it_refuses_an_attachment_over_the_size_limit(make_ticket, agent, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    settings.ATTACHMENT_MAX_BYTES = 10
+    ticket = make_ticket()
+    upload = SimpleUploadedFile("big.txt", b"x" * 11, content_type="text/plain")
+    with pytest.raises(ValidationError, match="the limit is 10 bytes"):
+        actions.do_add_comment(ticket, actor=agent, body="big", attachments=[upload])
+    assert not Comment.objects.exists() and not Attachment.objects.exists()
+
+
+def test_it_refuses_an_attachment_of_a_type_not_allowed(make_ticket, agent, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    settings.ATTACHMENT_ALLOWED_TYPES = ["text/plain"]
+    ticket = make_ticket()
+    upload = SimpleUploadedFile("run.exe", b"MZ", content_type="application/x-msdownload")
+    with pytest.raises(ValidationError, match="not accepted"):
+        actions.do_add_comment(ticket, actor=agent, body="exe", attachments=[upload])
+    with pytest.raises(ValidationError, match="not accepted"):
+        actions.do_create_ticket(actor=agent, title="With exe", attachments=[upload])
+    assert not Attachment.objects.exists()
+    assert Ticket.objects.count() == 1
+
+
+# --- relations ----------------------------------------------------------------------------------------
+def test_it_links_tickets_once(make_ticket, agent):
+    first, second = make_ticket("one"), make_ticket("two")
+    actions.do_add_relation(second, target=first, kind=RelationKind.RELATED, actor=agent)
+    with pytest.raises(ValidationError, match="already"):
+        actions.do_add_relation(second, target=first, kind=RelationKind.RELATED, actor=agent)
+    with pytest.raises(ValidationError, match="already"):
+        actions.do_add_relation(first, target=second, kind=RelationKind.RELATED, actor=agent)
+    assert TicketRelation.objects.count() == 1
+
+
+def test_it_treats_the_inverse_of_a_parent_link_as_a_duplicate(make_ticket, agent):
+    parent, child = make_ticket("parent"), make_ticket("child")
+    actions.do_add_relation(parent, target=child, kind=RelationKind.PARENT_OF, actor=agent)
+    with pytest.raises(ValidationError, match="already"):
+        actions.do_add_relation(child, target=parent, kind=RelationKind.CHILD_OF, actor=agent)
+    assert TicketRelation.objects.count() == 1
+
+
+def test_it_refuses_a_self_link(make_ticket, agent):
+    ticket = make_ticket()
+    with pytest.raises(ValidationError, match="itself"):
+        actions.do_add_relation(ticket, target=ticket, kind=RelationKind.RELATED, actor=agent)
+    assert not TicketRelation.objects.exists()
+
+
+def test_it_refuses_a_link_to_a_ticket_the_agent_cannot_see(make_ticket, agent, other_team):
+    ticket = make_ticket()
+    hidden = make_ticket("hidden", sensitive=True, team=other_team)
+    with pytest.raises(ValidationError, match="No such ticket"):
+        actions.do_add_relation(ticket, target=hidden, kind=RelationKind.RELATED, actor=agent)
+
+
+def test_it_closes_a_duplicate_with_a_link_to_the_original(make_ticket, agent):
+    original, duplicate = make_ticket("original"), make_ticket("duplicate")
+    actions.do_add_relation(duplicate, target=original, kind=RelationKind.DUPLICATE_OF, actor=agent,
+                            close_duplicate=True)
+    duplicate.refresh_from_db()
+    assert duplicate.status == TicketStatus.CLOSED
+    assert duplicate.resolution == f"Duplicate of {original.number}."
+    original.refresh_from_db()
+    assert original.status == TicketStatus.NEW
+    reasons = {change.reason for change in duplicate.audit_trail() if change.field == "status"}
+    assert f"duplicate of {original.number}" in reasons
+
+
+def test_it_refuses_close_duplicate_on_other_kinds(make_ticket, agent):
+    first, second = make_ticket("one"), make_ticket("two")
+    with pytest.raises(ValidationError):
+        actions.do_add_relation(second, target=first, kind=RelationKind.RELATED, actor=agent, close_duplicate=True)
+    assert not TicketRelation.objects.exists()
+
+
+# --- sensitive tickets ---------------------------------------------------------------------------------
+def test_it_records_every_view_of_a_sensitive_ticket(make_ticket, agent, team):
+    sensitive = make_ticket("HR", sensitive=True, team=team)
+    plain = make_ticket("plain")
+    actions.do_record_sensitive_view(sensitive, agent)
+    actions.do_record_sensitive_view(sensitive, agent, channel=AccessChannel.API)
+    assert actions.do_record_sensitive_view(plain, agent) is None
+    assert list(SensitiveAccess.objects.order_by("id").values_list("user_email", "channel")) == [
+        (agent.email, "web"), (agent.email, "api"),
+    ]
+
+
+def test_it_keeps_sensitive_views_append_only(make_ticket, agent, team):
+    access = actions.do_record_sensitive_view(make_ticket(sensitive=True, team=team), agent)
+    with pytest.raises(Exception, match="Cannot update or delete"), transaction.atomic():
+        SensitiveAccess.objects.filter(pk=access.pk).update(user_email="someone@else")
+    with pytest.raises(Exception, match="Cannot update or delete"), transaction.atomic():
+        SensitiveAccess.objects.filter(pk=access.pk).delete()
+    assert SensitiveAccess.objects.get().user_email == agent.email
+
+
+# --- permissions and collisions ----------------------------------------------------------------------------
+def test_it_refuses_changes_by_requesters_viewers_and_other_teams(make_ticket, requester, viewer, other_agent, team):
+    ticket = make_ticket(sensitive=True, team=team)
+    for actor in (requester, viewer, other_agent):
+        with pytest.raises(PermissionDenied):
+            actions.do_transition_ticket(ticket, TicketStatus.OPEN, actor=actor)
+        with pytest.raises(PermissionDenied):
+            actions.do_change_priority(ticket, actor=actor, priority="high", reason="because")
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.version) == (TicketStatus.NEW, 1)
+
+
+def test_it_lets_a_requester_reopen_only_their_own_resolved_ticket(make_ticket, agent, requester, other_requester):
+    ticket = make_ticket()
+    actions.do_transition_ticket(ticket, TicketStatus.RESOLVED, actor=agent, resolution="Fixed")
+    with pytest.raises(PermissionDenied):
+        actions.do_reopen_ticket(ticket, actor=other_requester)
+    actions.do_reopen_ticket(ticket, actor=requester, reason="Still broken")
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.reopen_count) == (TicketStatus.OPEN, 1)
+
+
+def test_it_refuses_an_edit_based_on_an_old_version(make_ticket, agent, other_agent, team):
+    ticket = make_ticket(team=team)
+    seen_version = ticket.version
+    actions.do_update_ticket(ticket, actor=other_agent, fields={"title": "Theirs"}, expected_version=seen_version)
+    with pytest.raises(StaleTicket):
+        actions.do_update_ticket(ticket, actor=agent, fields={"title": "Mine"}, expected_version=seen_version)
+    with pytest.raises(StaleTicket):
+        actions.do_transition_ticket(ticket, TicketStatus.OPEN, actor=agent, expected_version=seen_version)
+    ticket.refresh_from_db()
+    assert (ticket.title, ticket.status) == ("Theirs", TicketStatus.NEW)
+
+
+def test_it_archives_and_unarchives(make_ticket, agent):
+    ticket = make_ticket()
+    actions.do_archive_ticket(ticket, actor=agent)
+    assert Ticket.objects.get(pk=ticket.pk).archived
+    actions.do_unarchive_ticket(ticket, actor=agent)
+    assert not Ticket.objects.get(pk=ticket.pk).archived
+
+
+# --- bulk -------------------------------------------------------------------------------------------------
+def test_it_applies_a_bulk_action_to_every_ticket(make_ticket, agent, team):
+    tickets = [make_ticket(f"t{i}") for i in range(3)]
+    changed = actions.do_bulk_action([t.pk for t in tickets], actor=agent, action="assign", assignee=agent, team=team)
+    assert len(changed) == 3
+    assert set(Ticket.objects.values_list("assignee", flat=True)) == {agent.pk}
+
+
+def test_it_changes_nothing_when_one_ticket_refuses(make_ticket, agent):
+    good, bad = make_ticket("good"), make_ticket("bad")
+    actions.do_transition_ticket(bad, TicketStatus.CANCELLED, actor=agent)
+    with pytest.raises(actions.BulkActionError) as refused:
+        actions.do_bulk_action([good.pk, bad.pk, 999999], actor=agent, action="status", status="in_progress")
+    assert set(refused.value.errors) == {bad.pk, 999999}
+    assert "Cannot move a cancelled ticket" in refused.value.errors[bad.pk]
+    good.refresh_from_db()
+    assert good.status == TicketStatus.NEW
+
+
+def test_it_closes_in_bulk_resolving_first(make_ticket, agent):
+    fresh, resolved = make_ticket("fresh"), make_ticket("resolved")
+    actions.do_transition_ticket(resolved, TicketStatus.RESOLVED, actor=agent, resolution="Fixed")
+    with pytest.raises(actions.BulkActionError):
+        actions.do_bulk_action([fresh.pk, resolved.pk], actor=agent, action="close")
+    assert Ticket.objects.get(pk=resolved.pk).status == TicketStatus.RESOLVED
+    actions.do_bulk_action([fresh.pk, resolved.pk], actor=agent, action="close", resolution="Mass fix")
+    assert set(Ticket.objects.values_list("status", flat=True)) == {TicketStatus.CLOSED}
+    # A retry changes nothing twice.
+    actions.do_bulk_action([fresh.pk, resolved.pk], actor=agent, action="close", resolution="Mass fix")
+    assert Ticket.objects.get(pk=fresh.pk).version == 3
+
+
+def test_it_tags_in_bulk(make_ticket, agent):
+    ticket = make_ticket(tags=["vpn", "old"])
+    actions.do_bulk_action([ticket.pk], actor=agent, action="tag", tags=["Urgent", "vpn"], remove_tags=["old"])
+    assert Ticket.objects.get(pk=ticket.pk).tags == ["vpn", "urgent"]
+
+
+def test_it_refuses_bad_bulk_arguments(make_ticket, agent):
+    ticket = make_ticket()
+    for kwargs in ({"action": "explode"}, {"action": "status", "status": "done"},
+                   {"action": "priority", "priority": "high"}, {"action": "tag"}):
+        with pytest.raises(ValidationError):
+            actions.do_bulk_action([ticket.pk], actor=agent, **kwargs)
+    with pytest.raises(ValidationError):
+        actions.do_bulk_action([], actor=agent, action="close")
+    assert Ticket.objects.get(pk=ticket.pk).version == 1
+
+
+def test_it_refuses_bulk_changes_to_tickets_the_agent_cannot_see(make_ticket, agent, other_team):
+    hidden = make_ticket(sensitive=True, team=other_team)
+    with pytest.raises(actions.BulkActionError) as refused:
+        actions.do_bulk_action([hidden.pk], actor=agent, action="priority", priority="high", reason="x")
+    assert refused.value.errors == {hidden.pk: "No such ticket."}
+
+
+def test_it_refuses_a_transition_through_bulk_like_one_by_one(make_ticket, agent):
+    ticket = make_ticket()
+    with pytest.raises(IllegalTransition):
+        actions.do_transition_ticket(ticket, TicketStatus.CLOSED, actor=agent)
+    with pytest.raises(actions.BulkActionError):
+        actions.do_bulk_action([ticket.pk], actor=agent, action="status", status="closed")
+
+
+# --- catalog ----------------------------------------------------------------------------------------
+def test_it_parses_good_catalog_fields():
+    fields = parse_catalog_fields([
+        {"name": "model", "label": "Laptop model", "type": "choice", "required": True, "choices": ["13", "15"]},
+        {"name": "count", "label": "How many", "type": "number", "min": 1, "max": 5},
+        {"name": "why", "label": "Why", "type": "textarea", "max_length": 500, "help": "Business reason"},
+    ])
+    assert [(f.name, f.type, f.required) for f in fields] == [
+        ("model", "choice", True), ("count", "number", False), ("why", "textarea", False),
+    ]
+    assert fields[0].choices == ("13", "15")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"name": "x"}, "JSON list"),
+        (["text"], "must be an object"),
+        ([{"name": "Bad Name", "type": "text"}], "lower-case"),
+        ([{"name": "a", "type": "colour"}], "is not one of"),
+        ([{"name": "a", "type": "choice"}], "non-empty list"),
+        ([{"name": "a", "type": "text", "colour": "red"}], "unknown key"),
+        ([{"name": "a", "type": "number", "min": 5, "max": 1}], "greater than max"),
+        ([{"name": "a", "type": "text"}, {"name": "a", "type": "date"}], "used twice"),
+        ([{"name": "a", "type": "text", "required": "yes"}], "true or false"),
+        ([{"name": "a", "type": "number", "max_length": 3}], "max_length only applies"),
+    ],
+)
+def test_it_refuses_bad_catalog_fields(fields, message):
+    item = CatalogItem(name="Laptop", slug="laptop", fields=fields)
+    with pytest.raises(ValidationError) as refused:
+        item.full_clean()
+    assert message in " ".join(refused.value.message_dict["fields"])

@@ -1,0 +1,249 @@
+"""The ticket's own rules: status machine, priority matrix, numbers, audit trail, archive."""
+
+import itertools
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from tickets.models import (
+    TRANSITIONS,
+    IllegalTransition,
+    Priority,
+    PriorityRule,
+    ResolutionRequired,
+    StaleTicket,
+    Ticket,
+    TicketAudit,
+    TicketStatus,
+    priority_for,
+)
+
+pytestmark = pytest.mark.django_db
+
+ALL_MOVES = list(itertools.product(TicketStatus.values, TicketStatus.values))
+ALLOWED = [(source, target) for source, target in ALL_MOVES if target in TRANSITIONS[source]]
+REFUSED = [(source, target) for source, target in ALL_MOVES if target not in TRANSITIONS[source]]
+
+
+def put_in(ticket: Ticket, status: str) -> Ticket:
+    """Force a status for the test's starting point (bypassing the machine on purpose)."""
+    Ticket.objects.filter(pk=ticket.pk).update(status=status)
+    ticket.refresh_from_db()
+    return ticket
+
+
+@pytest.mark.parametrize(("source", "target"), ALLOWED)
+def test_it_allows_every_move_of_the_map(make_ticket, agent, source, target):
+    ticket = put_in(make_ticket(), source)
+    previous = ticket.transition_to(target, actor=agent, resolution="Replaced the toner.")
+    ticket.refresh_from_db()
+    assert previous == source
+    assert ticket.status == target
+
+
+@pytest.mark.parametrize(("source", "target"), REFUSED)
+def test_it_refuses_every_move_outside_the_map(make_ticket, agent, source, target):
+    ticket = put_in(make_ticket(), source)
+    version = ticket.version
+    with pytest.raises(IllegalTransition) as refused:
+        ticket.transition_to(target, actor=agent, resolution="Replaced the toner.")
+    assert refused.value.allowed == list(TRANSITIONS[source])
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.version) == (source, version)
+
+
+def test_it_refuses_an_unknown_status_listing_the_allowed_ones(make_ticket, agent):
+    ticket = make_ticket()
+    with pytest.raises(IllegalTransition) as refused:
+        ticket.transition_to("done", actor=agent)
+    assert "Unknown status" in refused.value.message
+    assert refused.value.allowed == list(TRANSITIONS[TicketStatus.NEW])
+
+
+def test_it_needs_a_resolution_to_resolve(make_ticket, agent):
+    ticket = make_ticket()
+    with pytest.raises(ResolutionRequired):
+        ticket.transition_to(TicketStatus.RESOLVED, actor=agent, resolution="   ")
+    ticket.refresh_from_db()
+    assert ticket.status == TicketStatus.NEW
+    ticket.resolve(actor=agent, resolution="Rebooted the print server.")
+    ticket.refresh_from_db()
+    assert ticket.status == TicketStatus.RESOLVED
+    assert ticket.resolution == "Rebooted the print server."
+    assert ticket.resolved_at is not None
+
+
+def test_it_needs_a_new_resolution_after_a_reopen(make_ticket, agent):
+    ticket = make_ticket()
+    ticket.resolve(actor=agent, resolution="Rebooted.")
+    ticket.reopen(actor=agent, reason="still broken")
+    with pytest.raises(ResolutionRequired):
+        ticket.resolve(actor=agent, resolution="")
+
+
+def test_it_counts_reopens(make_ticket, agent):
+    ticket = make_ticket()
+    for round_ in range(2):
+        ticket.resolve(actor=agent, resolution=f"Attempt {round_}")
+        ticket.reopen(actor=agent, reason="came back")
+    ticket.refresh_from_db()
+    assert ticket.reopen_count == 2
+    assert ticket.resolved_at is None
+    # Moving back to open from in_progress is not a reopen.
+    ticket.transition_to(TicketStatus.IN_PROGRESS, actor=agent)
+    ticket.transition_to(TicketStatus.OPEN, actor=agent)
+    ticket.refresh_from_db()
+    assert ticket.reopen_count == 2
+
+
+def test_it_keeps_a_closed_ticket_closed(make_ticket, agent):
+    ticket = make_ticket()
+    ticket.resolve(actor=agent, resolution="Done.")
+    ticket.close(actor=agent)
+    ticket.refresh_from_db()
+    assert ticket.is_final and ticket.closed_at is not None
+    for status in TicketStatus.values:
+        with pytest.raises(IllegalTransition):
+            ticket.transition_to(status, actor=agent, resolution="again")
+
+
+@pytest.mark.parametrize(
+    ("impact", "urgency", "expected"),
+    [
+        ("high", "high", "critical"),
+        ("high", "medium", "high"),
+        ("medium", "high", "high"),
+        ("high", "low", "medium"),
+        ("medium", "medium", "medium"),
+        ("low", "high", "medium"),
+        ("medium", "low", "low"),
+        ("low", "medium", "low"),
+        ("low", "low", "low"),
+    ],
+)
+def test_it_derives_the_priority_from_the_itil_matrix(make_ticket, impact, urgency, expected):
+    assert priority_for(impact, urgency) == expected
+    assert make_ticket(impact=impact, urgency=urgency).priority == expected
+
+
+def test_it_uses_the_matrix_edited_in_the_admin(make_ticket):
+    PriorityRule.objects.create(impact="low", urgency="low", priority=Priority.HIGH)
+    assert make_ticket(impact="low", urgency="low").priority == Priority.HIGH
+    assert make_ticket(impact="medium", urgency="low").priority == Priority.LOW  # untouched cell
+
+
+def test_it_keeps_an_overridden_priority_when_impact_changes(make_ticket, agent):
+    ticket = make_ticket(impact="low", urgency="low")
+    ticket.set_priority(Priority.CRITICAL, actor=agent, reason="CEO's laptop")
+    ticket.set_impact_urgency(impact="medium", urgency="medium", actor=agent)
+    ticket.refresh_from_db()
+    assert ticket.priority == Priority.CRITICAL
+    assert ticket.priority_reason == "CEO's laptop"
+
+
+def test_it_refuses_a_priority_override_without_reason(make_ticket, agent):
+    ticket = make_ticket()
+    with pytest.raises(ValueError, match="reason"):
+        ticket.set_priority(Priority.HIGH, actor=agent, reason=" ")
+
+
+def test_it_numbers_tickets_per_type(make_ticket):
+    first = make_ticket(type="incident")
+    request = make_ticket(type="service_request")
+    second = make_ticket(type="incident")
+    assert first.number.startswith("INC-") and len(first.number) == 10
+    assert request.number.startswith("REQ-")
+    assert int(second.number[4:]) == int(first.number[4:]) + 1
+
+
+def test_it_refuses_a_duplicate_number(make_ticket):
+    ticket = make_ticket()
+    clone = make_ticket()
+    clone.number = ticket.number
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Ticket.objects.filter(pk=clone.pk).update(number=ticket.number)
+
+
+def test_it_audits_changes_with_actor_and_reason(make_ticket, agent, team):
+    ticket = make_ticket()
+    ticket.set_priority(Priority.CRITICAL, actor=agent, reason="Outage on the trading floor")
+    ticket.assign(to=agent, team=team, actor=agent)
+    trail = ticket.audit_trail()
+    priority_change = next(change for change in trail if change.field == "priority" and change.event == "changed")
+    assert (priority_change.old, priority_change.new) == ("medium", "critical")
+    assert priority_change.actor == agent.email
+    assert priority_change.reason == "Outage on the trading floor"
+    assignee_change = next(change for change in trail if change.field == "assignee")
+    assert (assignee_change.old, assignee_change.new) == (None, agent.email)
+    assert next(change for change in trail if change.field == "team").new == "Service Desk"
+    # The later change does not inherit the earlier reason.
+    assert assignee_change.reason == ""
+
+
+def test_it_does_not_stamp_a_finished_context_on_later_changes(make_ticket, agent):
+    ticket = make_ticket()
+    ticket.set_priority(Priority.HIGH, actor=agent, reason="VIP")
+    # A raw update made later in the same transaction, outside any audit context.
+    Ticket.objects.filter(pk=ticket.pk).update(status=TicketStatus.OPEN)
+    last = ticket.audit_trail()[-1]
+    assert last.field == "status"
+    assert (last.actor, last.reason) == ("", "")
+
+
+@pytest.mark.parametrize("statement", ["UPDATE {table} SET status = 'closed'", "DELETE FROM {table}"])
+def test_it_keeps_the_audit_trail_immutable_in_the_database(make_ticket, statement):
+    make_ticket()
+    assert TicketAudit.objects.count() == 1
+    with pytest.raises(Exception, match="Cannot update or delete"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement.format(table=TicketAudit._meta.db_table))
+    assert TicketAudit.objects.get().status == "new"
+
+
+def test_it_refuses_to_delete_a_ticket(make_ticket):
+    ticket = make_ticket()
+    with pytest.raises(Exception, match="Cannot delete"), transaction.atomic():
+        ticket.delete()
+    assert Ticket.objects.filter(pk=ticket.pk).exists()
+
+
+def test_it_archives_instead_of_deleting(make_ticket, agent):
+    ticket = make_ticket()
+    assert ticket.archive(actor=agent) is True
+    assert ticket.archive(actor=agent) is False
+    ticket.refresh_from_db()
+    assert ticket.archived
+
+
+def test_it_refuses_a_save_over_a_newer_version(make_ticket, agent, other_agent):
+    ticket = make_ticket()
+    mine = Ticket.objects.get(pk=ticket.pk)
+    theirs = Ticket.objects.get(pk=ticket.pk)
+    theirs.set_priority(Priority.HIGH, actor=other_agent, reason="theirs", expected_version=theirs.version)
+    with pytest.raises(StaleTicket, match="changed by someone else"):
+        mine.set_priority(Priority.LOW, actor=agent, reason="mine", expected_version=ticket.version)
+    ticket.refresh_from_db()
+    assert ticket.priority == Priority.HIGH
+    assert ticket.version == 2
+
+
+def test_it_hides_tickets_by_role(make_ticket, admin_user, agent, other_agent, requester, other_requester, viewer,
+                                  team, other_team):
+    plain = make_ticket("plain")
+    sensitive_mine = make_ticket("HR case", sensitive=True, team=team)
+    sensitive_other = make_ticket("Legal case", sensitive=True, team=other_team)
+    theirs = make_ticket("theirs", requester=other_requester)
+
+    def seen(user):
+        return set(Ticket.objects.visible_to(user).values_list("title", flat=True))
+
+    assert seen(admin_user) == {"plain", "HR case", "Legal case", "theirs"}
+    assert seen(agent) == {"plain", "HR case", "theirs"}
+    assert seen(other_agent) == {"plain", "Legal case", "theirs"}
+    assert seen(viewer) == {"plain", "theirs"}
+    assert seen(requester) == {"plain", "HR case", "Legal case"}
+    assert seen(other_requester) == {"theirs"}
+    # An assignee from another team sees the sensitive ticket assigned to them.
+    sensitive_mine.assign(to=other_agent, actor=admin_user)
+    assert "HR case" in seen(other_agent)
+    assert plain.is_visible_to(viewer) and not theirs.is_visible_to(requester)
+    assert not sensitive_other.is_visible_to(agent)

@@ -1,0 +1,394 @@
+"""The queue page: saved views, filters, search, sorting, pagination, bulk actions."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from itsm.models import Organisation
+from tickets import extensions
+from tickets.actions import do_assign_ticket, do_transition_ticket
+from tickets.models import Category, SavedView, Ticket, TicketStatus
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("tickets:ticket-list")
+BULK = reverse("tickets:ticket-bulk")
+
+
+@pytest.fixture
+def agent_client(client, agent):
+    client.force_login(agent)
+    return client
+
+
+def numbers(response) -> list[str]:
+    return [ticket.number for ticket in response.context["tickets"]]
+
+
+def test_it_lists_the_tickets_an_agent_may_see(agent_client, make_ticket, other_team):
+    visible = make_ticket("VPN is down")
+    hidden = make_ticket("Salary data leak", sensitive=True, team=other_team)
+    response = agent_client.get(LIST)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert visible.number in html
+    assert hidden.number not in html and "Salary data leak" not in html
+    assert 'data-testid="result-count">1 ticket<' in html
+
+
+def test_it_sends_anonymous_visitors_to_the_login_page(client):
+    response = client.get(LIST)
+    assert response.status_code == 302
+    assert reverse("account_login") in response["Location"]
+
+
+def test_it_sends_requesters_to_the_portal(client, requester):
+    client.force_login(requester)
+    response = client.get(LIST)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("tickets:portal-home")
+
+
+def test_it_shows_viewers_the_list_without_bulk_actions(client, viewer, make_ticket):
+    ticket = make_ticket()
+    client.force_login(viewer)
+    html = client.get(LIST).content.decode()
+    assert ticket.number in html
+    assert 'name="ids"' not in html
+    assert "Apply to selected" not in html
+
+
+def test_it_refuses_post_on_the_list(agent_client):
+    assert agent_client.post(LIST).status_code == 405
+
+
+def test_it_runs_a_fixed_number_of_queries_for_2_or_20_rows(agent_client, make_ticket, agent, team, monkeypatch):
+    # A registered column with its prefetch must not add queries per row either.
+    monkeypatch.setitem(
+        extensions.queue_columns, "watchers",
+        extensions.QueueColumn(name="watchers", label="Watchers", template="tickets/_pills.html",
+                               prefetch=["watchers"]),
+    )
+    for index in range(2):
+        make_ticket(f"Ticket {index}", assignee=agent, team=team, tags=["vpn"])
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = agent_client.get(LIST)
+        assert response.status_code == 200
+        return len(queries)
+
+    with_two = count()
+    for index in range(18):
+        make_ticket(f"More {index}", assignee=agent, team=team, tags=["vpn"])
+    assert count() == with_two
+    assert len(agent_client.get(LIST).context["tickets"]) == 20
+
+
+def test_the_query_count_is_pinned(agent_client, make_ticket, agent, team, django_assert_num_queries, monkeypatch):
+    # Without the columns other apps register (each adds its one prefetch query, tested above).
+    monkeypatch.setattr(extensions, "queue_columns", {})
+    for index in range(20):
+        make_ticket(f"Ticket {index}", assignee=agent, team=team)
+    agent_client.get(LIST)  # warm the session
+    # session, user, teams (visibility), count, page rows, saved views, filter form (teams,
+    # categories), bulk form (agents, teams), unread notifications
+    with django_assert_num_queries(11):
+        agent_client.get(LIST)
+
+
+def test_the_built_in_views_narrow_the_queue(agent_client, make_ticket, agent, other_agent, team, other_team):
+    mine = make_ticket("Mine", assignee=agent)
+    unassigned = make_ticket("Nobody's")
+    team_ticket = make_ticket("Team's", team=team, assignee=other_agent)
+    critical = make_ticket("Critical", impact="high", urgency="high", team=other_team)
+    closed = make_ticket("Old", assignee=agent)
+    do_transition_ticket(closed, TicketStatus.CANCELLED, actor=None)
+
+    def view(slug: str) -> set[str]:
+        return set(numbers(agent_client.get(LIST, {"view": slug})))
+
+    assert view("my-open") == {mine.number}
+    assert view("unassigned") == {unassigned.number, critical.number}
+    assert view("my-team") == {team_ticket.number}  # "mine" has no team
+    assert view("critical") == {critical.number}
+    do_assign_ticket(unassigned, actor=None, assignee=agent)
+    recent = numbers(agent_client.get(LIST, {"view": "recently-updated"}))
+    assert recent[0] == unassigned.number
+
+
+def test_my_team_is_empty_for_an_agent_without_a_team(client, make_ticket, other_agent, other_team):
+    other_team.members.remove(other_agent)
+    make_ticket("Something")
+    client.force_login(other_agent)
+    response = client.get(LIST, {"view": "my-team"})
+    assert numbers(response) == []
+    assert "You are not in any team yet." in response.content.decode()
+
+
+def test_it_filters_by_every_field(agent_client, make_ticket, agent, team, other_team, requester, other_requester,
+                                   enterprise):
+    network = Category.objects.create(name="Network")
+    big = other_requester
+    big.organisation = enterprise
+    big.save()
+    a = make_ticket("Alpha", impact="high", urgency="high", team=team, assignee=agent, category=network,
+                    tags=["vpn", "remote"])
+    b = make_ticket("Beta", type="service_request", team=other_team, requester=big, tags=["laptop"])
+    Ticket.objects.filter(pk=b.pk).update(created_at=datetime.datetime(2024, 1, 10, tzinfo=datetime.UTC))
+
+    def filtered(**params: object) -> set[str]:
+        response = agent_client.get(LIST, params)
+        assert response.status_code == 200
+        return set(numbers(response))
+
+    assert filtered(status="new") == {a.number, b.number}
+    assert filtered(priority="critical") == {a.number}
+    assert filtered(type="service_request") == {b.number}
+    assert filtered(team=other_team.pk) == {b.number}
+    assert filtered(assignee="me") == {a.number}
+    assert filtered(assignee="none") == {b.number}
+    assert filtered(requester=big.email) == {b.number}
+    assert filtered(tier="enterprise") == {b.number}
+    assert filtered(category=network.pk) == {a.number}
+    assert filtered(tags="vpn,remote") == {a.number}
+    assert filtered(created_before="2024-02-01") == {b.number}
+    assert filtered(created_after="2024-02-01") == {a.number}
+
+
+def test_a_bad_filter_shows_an_error_and_no_rows(agent_client, make_ticket):
+    make_ticket()
+    response = agent_client.get(LIST, {"priority": "urgent-ish"})
+    assert response.status_code == 200
+    assert numbers(response) == []
+    assert "Some filters are not valid" in response.content.decode()
+
+
+def test_search_ranks_matches_and_finds_a_ticket_number(agent_client, make_ticket):
+    title_hit = make_ticket("Printer printer jammed", description="printer")
+    body_hit = make_ticket("Something else", description="the printer in room 4")
+    other = make_ticket("VPN down")
+    assert numbers(agent_client.get(LIST, {"search": "printer"})) == [title_hit.number, body_hit.number]
+    assert numbers(agent_client.get(LIST, {"search": other.number.lower()})) == [other.number]
+
+
+def test_the_count_stops_early_on_huge_queues(agent_client, make_ticket, monkeypatch):
+    from tickets.filters import CappedCountPaginator
+
+    monkeypatch.setattr(CappedCountPaginator, "count_limit", 3)
+    for index in range(5):
+        make_ticket(f"Ticket {index}")
+    assert "More than 3 tickets" in agent_client.get(LIST).content.decode()
+
+
+def test_it_sorts_and_paginates(agent_client, make_ticket):
+    created = [make_ticket(f"Ticket {index:02d}") for index in range(30)]
+    first_page = agent_client.get(LIST, {"sort": "number"})
+    assert numbers(first_page)[:2] == [created[0].number, created[1].number]
+    assert len(numbers(first_page)) == 25
+    html = first_page.content.decode()
+    assert "page=2" in html and "sort=number" in html
+    second = agent_client.get(LIST, {"sort": "number", "page": 2})
+    assert numbers(second) == [ticket.number for ticket in created[25:]]
+    assert numbers(agent_client.get(LIST, {"sort": "-number", "page_size": 50}))[0] == created[-1].number
+    critical = make_ticket("Fire", impact="high", urgency="high")
+    assert numbers(agent_client.get(LIST, {"sort": "priority"}))[0] == critical.number
+
+
+def test_the_htmx_request_gets_the_table_that_refreshes_itself(agent_client, make_ticket):
+    ticket = make_ticket()
+    response = agent_client.get(LIST, {"status": "new"}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<div id="ticket-queue"')
+    assert "<html" not in html
+    assert 'hx-trigger="every 30s, ticketUpdated from:body"' in html
+    assert 'hx-get="/tickets/?status=new"' in html
+    assert ticket.number in html
+
+
+def test_a_boosted_filter_request_gets_the_whole_page(agent_client, make_ticket):
+    make_ticket()
+    response = agent_client.get(LIST, {"status": "new"}, HTTP_HX_REQUEST="true", HTTP_HX_BOOSTED="true")
+    assert "<html" in response.content.decode()
+
+
+def test_the_page_works_without_javascript(agent_client, make_ticket):
+    make_ticket()
+    html = agent_client.get(LIST).content.decode()
+    assert f'<form class="filters" method="get" action="{LIST}" hx-boost="true">' in html
+    assert f'<form id="bulk-form" method="post" action="{BULK}"' in html
+
+
+def test_it_renders_the_queue_in_french(agent_client, make_ticket):
+    make_ticket()
+    html = agent_client.get(LIST, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert 'lang="fr"' in html
+    assert "Déconnexion" in html
+
+
+# --- saved views -------------------------------------------------------------------------------------
+def test_an_agent_saves_the_current_filters_as_a_view_and_uses_it(agent_client, agent, make_ticket):
+    critical = make_ticket("Down", impact="high", urgency="high")
+    make_ticket("Meh", impact="low", urgency="low")
+    response = agent_client.post(reverse("tickets:saved-view-create"),
+                                 {"name": "Fires", "query": "priority=critical&search=&page=3&bogus=1"})
+    view = SavedView.objects.get(owner__email="bob.agent@example.com")
+    assert view.filters == {"priority": ["critical"]}
+    assert response["Location"] == f"{LIST}?saved={view.pk}"
+    page = agent_client.get(response["Location"])
+    assert numbers(page) == [critical.number]
+    assert "Fires" in page.content.decode()
+
+
+def test_shared_views_without_owner_are_listed_for_everyone(agent_client, make_ticket):
+    shared = SavedView.objects.create(name="Shared VPN", slug="vpn", filters={"tags": ["vpn"]})
+    tagged = make_ticket("x", tags=["vpn"])
+    make_ticket("y")
+    page = agent_client.get(LIST, {"saved": shared.pk})
+    assert numbers(page) == [tagged.number]
+
+
+def test_nobody_uses_or_deletes_someone_elses_view(agent_client, other_agent, make_ticket):
+    theirs = SavedView.objects.create(owner=other_agent, name="Carol's", slug="carol", filters={"tags": ["x"]})
+    make_ticket()
+    assert len(numbers(agent_client.get(LIST, {"saved": theirs.pk}))) == 1  # their filter is not applied
+    assert "Carol&#x27;s" not in agent_client.get(LIST).content.decode()
+    assert agent_client.post(reverse("tickets:saved-view-delete", args=[theirs.pk])).status_code == 404
+    assert SavedView.objects.filter(pk=theirs.pk).exists()
+
+
+def test_an_agent_deletes_their_own_view(agent_client, agent):
+    mine = SavedView.objects.create(owner=agent, name="Mine", slug="mine")
+    assert agent_client.get(reverse("tickets:saved-view-delete", args=[mine.pk])).status_code == 405
+    response = agent_client.post(reverse("tickets:saved-view-delete", args=[mine.pk]))
+    assert response.status_code == 302
+    assert not SavedView.objects.filter(pk=mine.pk).exists()
+
+
+def test_a_view_without_a_name_is_refused(agent_client):
+    agent_client.post(reverse("tickets:saved-view-create"), {"name": "", "query": "status=new"})
+    assert not SavedView.objects.exists()
+
+
+def test_viewers_cannot_save_views(client, viewer):
+    client.force_login(viewer)
+    response = client.post(reverse("tickets:saved-view-create"), {"name": "x", "query": ""})
+    assert response.status_code == 403
+    assert not SavedView.objects.exists()
+
+
+# --- bulk actions --------------------------------------------------------------------------------------
+def test_bulk_assign_changes_every_selected_ticket(agent_client, make_ticket, agent):
+    first, second = make_ticket("One"), make_ticket("Two")
+    response = agent_client.post(BULK, {"ids": [first.pk, second.pk], "action": "assign", "assignee": agent.pk,
+                                        "next": f"{LIST}?status=new"})
+    assert response.status_code == 302
+    assert response["Location"] == f"{LIST}?status=new"
+    assert set(Ticket.objects.values_list("assignee", flat=True)) == {agent.pk}
+
+
+@pytest.mark.parametrize(
+    ("data", "check"),
+    [
+        ({"action": "status", "status": "in_progress"}, lambda t: t.status == "in_progress"),
+        ({"action": "priority", "priority": "low", "reason": "noise"}, lambda t: t.priority == "low"),
+        ({"action": "tag", "tag": "Outage"}, lambda t: "outage" in t.tags),
+        ({"action": "close", "resolution": "Fixed upstream"}, lambda t: t.status == "closed"),
+    ],
+)
+def test_each_bulk_action_applies(agent_client, make_ticket, data, check):
+    tickets = [make_ticket("One"), make_ticket("Two")]
+    response = agent_client.post(BULK, {"ids": [t.pk for t in tickets], **data})
+    assert response.status_code == 302
+    for ticket in tickets:
+        ticket.refresh_from_db()
+        assert check(ticket)
+
+
+def test_bulk_is_all_or_nothing_and_names_the_failures(agent_client, make_ticket):
+    good = make_ticket("Good")
+    final = make_ticket("Final")
+    do_transition_ticket(final, TicketStatus.CANCELLED, actor=None)
+    response = agent_client.post(BULK, {"ids": [good.pk, final.pk], "action": "status", "status": "in_progress"})
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "Nothing was changed" in html
+    assert final.number in html
+    good.refresh_from_db()
+    assert good.status == TicketStatus.NEW
+
+
+def test_bulk_reports_tickets_the_agent_cannot_see(agent_client, make_ticket, other_team):
+    mine = make_ticket("Fine")
+    secret = make_ticket("Secret", sensitive=True, team=other_team)
+    response = agent_client.post(BULK, {"ids": [mine.pk, secret.pk], "action": "tag", "tag": "x"})
+    assert response.status_code == 409
+    assert f"#{secret.pk}" in response.content.decode()
+    assert "Secret" not in response.content.decode()
+    mine.refresh_from_db()
+    assert mine.tags == []
+
+
+def test_bulk_with_bad_input_changes_nothing(agent_client, make_ticket):
+    ticket = make_ticket()
+    assert agent_client.post(BULK, {"ids": [ticket.pk], "action": "explode"}).status_code == 400
+    assert agent_client.post(BULK, {"ids": ["abc"], "action": "tag", "tag": "x"}).status_code == 400
+    assert agent_client.post(BULK, {"action": "tag", "tag": "x"}).status_code == 400
+    response = agent_client.post(BULK, {"ids": [ticket.pk], "action": "status"})
+    assert response.status_code == 400
+    assert "This action needs a value." in response.content.decode()
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.tags) == (TicketStatus.NEW, [])
+
+
+def test_bulk_over_htmx_answers_with_the_table_and_a_message(agent_client, make_ticket):
+    ticket = make_ticket()
+    response = agent_client.post(BULK, {"ids": [ticket.pk], "action": "tag", "tag": "vip", "next": f"{LIST}?tags=vip"},
+                                 HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<div id="ticket-queue"')
+    assert "Updated 1 ticket(s)." in html
+    assert ticket.number in html  # the list of ?tags=vip now holds it
+
+
+def test_bulk_refusal_over_htmx_is_a_409_with_the_message(agent_client, make_ticket):
+    ticket = make_ticket()
+    do_transition_ticket(ticket, TicketStatus.CANCELLED, actor=None)
+    response = agent_client.post(BULK, {"ids": [ticket.pk], "action": "status", "status": "open"},
+                                 HTTP_HX_REQUEST="true")
+    assert response.status_code == 409
+    assert ticket.number in response.content.decode()
+
+
+def test_viewers_and_requesters_cannot_run_bulk_actions(client, viewer, requester, make_ticket):
+    ticket = make_ticket()
+    for user in (viewer, requester):
+        client.force_login(user)
+        assert client.post(BULK, {"ids": [ticket.pk], "action": "tag", "tag": "x"}).status_code == 403
+    ticket.refresh_from_db()
+    assert ticket.tags == []
+
+
+def test_bulk_refuses_get(agent_client):
+    assert agent_client.get(BULK).status_code == 405
+
+
+def test_bulk_ignores_an_outside_next_url(agent_client, make_ticket):
+    ticket = make_ticket()
+    response = agent_client.post(BULK, {"ids": [ticket.pk], "action": "tag", "tag": "x",
+                                        "next": "https://evil.example/"})
+    assert response["Location"] == LIST
+
+
+def test_the_organisation_tier_shows_in_the_row(agent_client, make_ticket, requester):
+    requester.organisation = Organisation.objects.create(name="Initech", tier="business")
+    requester.save()
+    make_ticket("Stapler")
+    assert "Initech · Business" in agent_client.get(LIST).content.decode()

@@ -1,0 +1,50 @@
+"""The tickets pages: queues, ticket detail, create form, requester portal."""
+
+from tickets.views.common import get_ticket_for_user
+from tickets.views.create import ticket_create
+from tickets.views.detail import (
+    attachment_download,
+    ticket_assign,
+    ticket_comment,
+    ticket_detail,
+    ticket_presence,
+    ticket_priority,
+    ticket_status,
+    ticket_timeline,
+    ticket_watch,
+)
+from tickets.views.portal import (
+    portal_catalog,
+    portal_home,
+    portal_reopen,
+    portal_reply,
+    portal_report,
+    portal_request,
+    portal_ticket,
+)
+from tickets.views.queues import saved_view_create, saved_view_delete, ticket_bulk, ticket_list
+
+__all__ = [
+    "attachment_download",
+    "get_ticket_for_user",
+    "portal_catalog",
+    "portal_home",
+    "portal_reopen",
+    "portal_reply",
+    "portal_report",
+    "portal_request",
+    "portal_ticket",
+    "saved_view_create",
+    "saved_view_delete",
+    "ticket_assign",
+    "ticket_bulk",
+    "ticket_comment",
+    "ticket_create",
+    "ticket_detail",
+    "ticket_list",
+    "ticket_presence",
+    "ticket_priority",
+    "ticket_status",
+    "ticket_timeline",
+    "ticket_watch",
+]

@@ -1,0 +1,92 @@
+"""What every ticket page shares: fetching a ticket the user may see, role checks, error text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.translation import gettext
+
+from tickets.models import IllegalTransition, StaleTicket, Ticket, TicketStatus
+
+TICKET_RELATED = ("requester", "assignee", "team", "category", "organisation", "created_by")
+
+
+def get_ticket_for_user(request: HttpRequest, pk: int, *, for_update: bool = False) -> Ticket:
+    """The ticket if ``request.user`` may see it, else 404 (never 403: its existence stays hidden)."""
+    queryset = Ticket.objects.visible_to(request.user).select_related(*TICKET_RELATED)
+    return get_object_or_404(queryset, pk=pk)
+
+
+def agent_pages(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Agent pages: agents, admins and viewers; requesters belong in the portal."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_requester:
+            if request.method == "GET" and not request.htmx:
+                return redirect("tickets:portal-home")
+            raise PermissionDenied(gettext("Requesters use the portal."))
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def writers_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Changes: viewers read only (403)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.can_write():
+            raise PermissionDenied(gettext("Viewers have read-only access."))
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def agents_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_agent:
+            raise PermissionDenied(gettext("This needs an agent account."))
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def status_label(value: str) -> str:
+    return str(dict(TicketStatus.choices).get(value, value))
+
+
+def domain_error_message(error: Exception) -> str:
+    """A message for the person who made the change, naming what is allowed where it helps."""
+    if isinstance(error, StaleTicket):
+        return gettext(
+            "%(number)s was changed by someone else while you were editing it. "
+            "Nothing was saved: the page now shows the latest version; review it and try again."
+        ) % {"number": error.ticket.number}
+    if isinstance(error, IllegalTransition):
+        if error.requested in error.allowed:
+            # The move is allowed but something it needs is missing (a resolution summary, say).
+            if error.requested == TicketStatus.RESOLVED:
+                return gettext("Resolving a ticket needs a resolution summary.")
+            return error.message
+        allowed = ", ".join(status_label(status) for status in error.allowed) or gettext("none (it is final)")
+        return gettext("This ticket cannot move from %(current)s to %(requested)s. Allowed moves: %(allowed)s.") % {
+            "current": status_label(error.current), "requested": status_label(error.requested), "allowed": allowed,
+        }
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(error)
+
+
+def ticket_url_for(user: Any, ticket: Ticket) -> str:
+    """Agents and viewers work on the agent page; requesters follow their ticket in the portal."""
+    if getattr(user, "is_requester", False):
+        return reverse("tickets:portal-ticket", args=[ticket.pk])
+    return reverse("tickets:ticket-detail", args=[ticket.pk])

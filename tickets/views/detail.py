@@ -1,0 +1,317 @@
+"""The ticket page: content and timeline, inline changes, the conversation, watchers, presence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.forms import Form
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.views.decorators.http import require_http_methods
+from django_htmx.http import trigger_client_event
+
+from tickets import actions, extensions
+from tickets.forms import AssignForm, CommentForm, PriorityForm, StatusForm, add_domain_error
+from tickets.models import (
+    AUDITED_FIELDS,
+    Attachment,
+    Comment,
+    IllegalTransition,
+    Priority,
+    StaleTicket,
+    Ticket,
+    TicketPresence,
+    TicketRelation,
+    TicketStatus,
+)
+from tickets.views.common import (
+    agent_pages,
+    agents_only,
+    domain_error_message,
+    get_ticket_for_user,
+    writers_only,
+)
+
+# A page pings every 20 s; someone not seen for this long has left.
+PRESENCE_TTL = timedelta(seconds=60)
+
+
+# --- reading -----------------------------------------------------------------------------------------
+def record_sensitive_view(ticket: Ticket, user: Any) -> None:
+    """Every view of a sensitive ticket is audited (the action ignores other tickets)."""
+    actions.do_record_sensitive_view(ticket, user)
+
+
+def record_presence(ticket: Ticket, user: Any, *, editing: bool = False) -> None:
+    # One upsert: two tabs pinging at once cannot collide on the unique (ticket, user) pair.
+    TicketPresence.objects.bulk_create(
+        [TicketPresence(ticket=ticket, user=user, editing=editing, seen_at=timezone.now())],
+        update_conflicts=True, unique_fields=["ticket", "user"], update_fields=["editing", "seen_at"],
+    )
+
+
+def others_present(ticket: Ticket, user: Any) -> list[TicketPresence]:
+    since = timezone.now() - PRESENCE_TTL
+    return list(
+        TicketPresence.objects.filter(ticket=ticket, seen_at__gte=since)
+        .exclude(user=user).select_related("user").order_by("-editing", "user__full_name")
+    )
+
+
+def _shown(field: str, value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if field == "status":
+        return str(dict(TicketStatus.choices).get(value, value))
+    if field == "priority":
+        return str(dict(Priority.choices).get(value, value))
+    if field == "sensitive":
+        return gettext("yes") if value else gettext("no")
+    return str(value)
+
+
+def build_timeline(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
+    """Comments the user may read and the audited changes (grouped per save), oldest first."""
+    comments = (
+        Comment.objects.visible_to(user).filter(ticket=ticket)
+        .select_related("author").prefetch_related("attachments")
+    )
+    entries: list[dict[str, Any]] = [
+        {"kind": "note" if comment.internal else "reply", "at": comment.created_at, "comment": comment}
+        for comment in comments
+    ]
+    labels = {name: Ticket._meta.get_field(name).verbose_name for name in AUDITED_FIELDS}
+    for change in ticket.audit_trail():
+        last = entries[-1] if entries else None
+        if not (last and last["kind"] in ("created", "change") and last["at"] == change.at
+                and last["actor"] == (change.actor or gettext("system"))):
+            last = {"kind": "created" if change.event == "created" else "change", "at": change.at,
+                    "actor": change.actor or gettext("system"), "reason": change.reason, "changes": []}
+            entries.append(last)
+        last["changes"].append({"field": labels.get(change.field, change.field),
+                                "before": _shown(change.field, change.old), "after": _shown(change.field, change.new)})
+    entries.sort(key=lambda entry: entry["at"])
+    return entries
+
+
+def relations_for(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
+    """Links both ways, only to tickets the user may see (titles of hidden ones never leak)."""
+    visible = Ticket.objects.visible_to(user)
+    relations = TicketRelation.objects.filter(
+        Q(source=ticket, target__in=visible) | Q(target=ticket, source__in=visible)
+    ).select_related("source", "target")
+    return [
+        {
+            "kind": relation.get_kind_display(),
+            "outgoing": relation.source_id == ticket.pk,
+            "other": relation.target if relation.source_id == ticket.pk else relation.source,
+        }
+        for relation in relations
+    ]
+
+
+def detail_context(request: HttpRequest, ticket: Ticket, *, timeline: bool = True, **overrides: Any) -> dict:
+    user = request.user
+    watchers = list(ticket.watchers.select_related("user").order_by("created_at"))
+    context: dict[str, Any] = {
+        "ticket": ticket,
+        "can_change": user.is_agent,
+        "can_write": user.can_write(),
+        "watchers": watchers,
+        "is_watching": any(watcher.user_id == user.pk for watcher in watchers),
+        "present": others_present(ticket, user),
+        "panels": extensions.panels_for(user),
+        "assign_form": AssignForm(ticket=ticket),
+        "status_form": StatusForm(ticket=ticket),
+        "priority_form": PriorityForm(ticket=ticket),
+        "comment_form": CommentForm(),
+        "change_error": "",
+    }
+    if timeline:
+        context["timeline"] = build_timeline(ticket, user)
+        context["relations"] = relations_for(ticket, user)
+        context["ticket_attachments"] = list(ticket.attachments.filter(comment__isnull=True))
+    context.update(overrides)
+    return context
+
+
+@login_required
+@require_http_methods(["GET"])
+def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = get_ticket_for_user(request, pk)
+    if request.user.is_requester:
+        return redirect("tickets:portal-ticket", pk=ticket.pk)
+    record_sensitive_view(ticket, request.user)
+    if request.user.can_write():
+        record_presence(ticket, request.user)
+    return render(request, "tickets/ticket_detail.html", detail_context(request, ticket))
+
+
+@login_required
+@agent_pages
+@require_http_methods(["GET"])
+def ticket_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = get_ticket_for_user(request, pk)
+    if not request.htmx:
+        return redirect(f"{reverse('tickets:ticket-detail', args=[ticket.pk])}#timeline")
+    return render(request, "tickets/ticket_detail.html#timeline", detail_context(request, ticket))
+
+
+# --- inline changes (assign, status, priority) ---------------------------------------------------------
+def _change(request: HttpRequest, pk: int, form_class: type[Form], form_key: str,
+            apply: Callable[[Ticket, dict[str, Any]], object]) -> HttpResponse:
+    """Validate, apply one action with the edited ``version``, answer with the sidebar (HTMX) or page."""
+    ticket = get_ticket_for_user(request, pk)
+    form = form_class(request.POST, ticket=ticket)
+    error, status, keep_form = "", 200, True
+    if form.is_valid():
+        try:
+            apply(ticket, form.cleaned_data)
+        except StaleTicket as stale:
+            # Someone saved first: show the latest version with fresh forms, overwrite nothing.
+            error, status, keep_form = domain_error_message(stale), 409, False
+        except IllegalTransition as illegal:
+            error, status = domain_error_message(illegal), 409
+        except ValidationError as invalid:
+            add_domain_error(form, invalid)
+            error, status = domain_error_message(invalid), 400
+    else:
+        error, status = gettext("Please correct the errors below."), 400
+    ticket = get_ticket_for_user(request, pk)
+    overrides: dict[str, Any] = {"change_error": error}
+    if status != 200 and keep_form:
+        overrides[form_key] = form
+    if status == 200:
+        if not request.htmx:
+            messages.success(request, gettext("Saved."))
+            return redirect("tickets:ticket-detail", pk=ticket.pk)
+        response = render(request, "tickets/ticket_detail.html#sidebar",
+                          detail_context(request, ticket, timeline=False, change_saved=True))
+        return trigger_client_event(response, "ticketUpdated", {"id": ticket.pk})
+    if request.htmx:
+        return render(request, "tickets/ticket_detail.html#sidebar",
+                      detail_context(request, ticket, timeline=False, **overrides), status=status)
+    messages.error(request, error)
+    return render(request, "tickets/ticket_detail.html", detail_context(request, ticket, **overrides), status=status)
+
+
+@login_required
+@agent_pages
+@writers_only
+@agents_only
+@require_http_methods(["POST"])
+def ticket_assign(request: HttpRequest, pk: int) -> HttpResponse:
+    return _change(request, pk, AssignForm, "assign_form", lambda ticket, data: actions.do_assign_ticket(
+        ticket, actor=request.user, assignee=data["assignee"], team=data["team"], expected_version=data["version"],
+    ))
+
+
+@login_required
+@agent_pages
+@writers_only
+@agents_only
+@require_http_methods(["POST"])
+def ticket_status(request: HttpRequest, pk: int) -> HttpResponse:
+    return _change(request, pk, StatusForm, "status_form", lambda ticket, data: actions.do_transition_ticket(
+        ticket, data["status"], actor=request.user, resolution=data["resolution"], reason=data["reason"],
+        expected_version=data["version"],
+    ))
+
+
+@login_required
+@agent_pages
+@writers_only
+@agents_only
+@require_http_methods(["POST"])
+def ticket_priority(request: HttpRequest, pk: int) -> HttpResponse:
+    return _change(request, pk, PriorityForm, "priority_form", lambda ticket, data: actions.do_change_priority(
+        ticket, actor=request.user, priority=data["priority"], reason=data["reason"],
+        expected_version=data["version"],
+    ))
+
+
+# --- conversation ------------------------------------------------------------------------------------------
+@login_required
+@agent_pages
+@writers_only
+@require_http_methods(["POST"])
+def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    """A public reply or an internal note, with attachments (multipart)."""
+    ticket = get_ticket_for_user(request, pk)
+    form = CommentForm(request.POST, request.FILES)
+    if form.is_valid():
+        internal = form.cleaned_data["internal"] and request.user.is_agent
+        try:
+            actions.do_add_comment(ticket, actor=request.user, body=form.cleaned_data["body"], internal=internal,
+                                   attachments=form.cleaned_data["attachments"])
+        except ValidationError as invalid:
+            add_domain_error(form, invalid)
+    if form.is_valid() and not form.errors:
+        if not request.htmx:
+            messages.success(request, gettext("Note added.") if form.cleaned_data["internal"] else gettext("Reply sent."))
+            return redirect(f"{reverse('tickets:ticket-detail', args=[ticket.pk])}#timeline")
+        response = render(request, "tickets/ticket_detail.html#reply", detail_context(request, ticket, timeline=False))
+        return trigger_client_event(response, "ticketUpdated", {"id": ticket.pk})
+    if request.htmx:
+        return render(request, "tickets/ticket_detail.html#reply",
+                      detail_context(request, ticket, timeline=False, comment_form=form), status=400)
+    return render(request, "tickets/ticket_detail.html", detail_context(request, ticket, comment_form=form), status=400)
+
+
+@login_required
+@require_http_methods(["GET"])
+def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+    """Attachments leave only through here: the ticket must be visible, and notes hidden from requesters."""
+    attachment = get_object_or_404(
+        Attachment.objects.select_related("comment"), pk=pk, ticket__in=Ticket.objects.visible_to(request.user)
+    )
+    if attachment.comment_id and attachment.comment.internal and request.user.is_requester:
+        raise Http404
+    try:
+        handle = attachment.file.open("rb")
+    except (FileNotFoundError, ValueError) as missing:
+        raise Http404 from missing
+    return FileResponse(handle, as_attachment=True, filename=attachment.filename,
+                        content_type=attachment.content_type or "application/octet-stream")
+
+
+# --- watchers and presence -----------------------------------------------------------------------------------
+@login_required
+@agent_pages
+@writers_only
+@require_http_methods(["POST"])
+def ticket_watch(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = get_ticket_for_user(request, pk)
+    if request.POST.get("watch", "1") == "0":
+        actions.do_unwatch_ticket(ticket, user=request.user)
+    else:
+        actions.do_watch_ticket(ticket, user=request.user)
+    if request.htmx:
+        return render(request, "tickets/ticket_detail.html#watchers", detail_context(request, ticket, timeline=False))
+    return redirect("tickets:ticket-detail", pk=ticket.pk)
+
+
+@login_required
+@agent_pages
+@writers_only
+@require_http_methods(["POST"])
+def ticket_presence(request: HttpRequest, pk: int) -> HttpResponse:
+    """The page's ping: who is here, and whether the ticket moved on since it was rendered."""
+    ticket = get_ticket_for_user(request, pk)
+    record_presence(ticket, request.user, editing=request.POST.get("editing") == "1")
+    seen_version = request.POST.get("version", "")
+    changed = seen_version.isdigit() and int(seen_version) < ticket.version
+    if not request.htmx:
+        return redirect("tickets:ticket-detail", pk=ticket.pk)
+    return render(request, "tickets/ticket_detail.html#presence",
+                  {"ticket": ticket, "present": others_present(ticket, request.user), "changed_elsewhere": changed,
+                   "can_write": True})

@@ -1,0 +1,200 @@
+"""The requester portal: my tickets, the service catalog, the conversation, reopening."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext
+from django.views.decorators.http import require_http_methods
+from django_htmx.http import trigger_client_event
+
+from tickets import actions
+from tickets.forms import (
+    CatalogRequestForm,
+    IncidentReportForm,
+    PortalReplyForm,
+    ReopenForm,
+    add_domain_error,
+)
+from tickets.models import (
+    CatalogItem,
+    Channel,
+    Comment,
+    IllegalTransition,
+    Impact,
+    Ticket,
+    TicketStatus,
+    TicketType,
+)
+from tickets.views.common import TICKET_RELATED, domain_error_message, writers_only
+from tickets.views.detail import record_sensitive_view
+
+
+def get_own_ticket(request: HttpRequest, pk: int) -> Ticket:
+    """A ticket the user requested (and may see); anyone else's is a 404."""
+    queryset = Ticket.objects.visible_to(request.user).requested_by(request.user).select_related(*TICKET_RELATED)
+    return get_object_or_404(queryset, pk=pk)
+
+
+@login_required
+@require_http_methods(["GET"])
+def portal_home(request: HttpRequest) -> HttpResponse:
+    tickets = (
+        Ticket.objects.visible_to(request.user).requested_by(request.user).active()
+        .select_related("assignee").order_by("-updated_at", "-id")
+    )
+    page = Paginator(tickets, 25).get_page(request.GET.get("page"))
+    return render(request, "tickets/portal_home.html", {"page": page, "tickets": page.object_list})
+
+
+@login_required
+@require_http_methods(["GET"])
+def portal_catalog(request: HttpRequest) -> HttpResponse:
+    items = CatalogItem.objects.filter(active=True).order_by("order", "name")
+    return render(request, "tickets/portal_catalog.html", {"items": items})
+
+
+def _create(request: HttpRequest, **fields: Any) -> Ticket:
+    return actions.do_create_ticket(actor=request.user, requester=request.user, channel=Channel.PORTAL, **fields)
+
+
+@login_required
+@writers_only
+@require_http_methods(["GET", "POST"])
+def portal_request(request: HttpRequest, slug: str) -> HttpResponse:
+    """A service request from a catalog item: its form is built from the item's definition."""
+    item = get_object_or_404(CatalogItem.objects.select_related("default_category", "default_team"),
+                             slug=slug, active=True)
+    try:
+        form = CatalogRequestForm(request.POST or None, request.FILES or None, item=item)
+    except ValidationError:
+        # The item's definition is broken (the admin refuses such JSON; this guards old rows).
+        messages.error(request, gettext("This request form is not available right now. "
+                                        "Please report a problem instead."))
+        return redirect("tickets:portal-catalog")
+    if request.method == "POST" and form.is_valid():
+        try:
+            ticket = _create(
+                request,
+                title=item.name,
+                description=form.description(),
+                type=TicketType.SERVICE_REQUEST,
+                impact=item.default_impact,
+                urgency=item.default_urgency,
+                category=item.default_category,
+                team=item.default_team,
+                metadata={"catalog_item": {"id": item.pk, "slug": item.slug, "name": item.name},
+                          "answers": form.answers()},
+                attachments=form.cleaned_data["attachments"],
+            )
+        except ValidationError as invalid:
+            add_domain_error(form, invalid)
+        else:
+            messages.success(request, gettext("Your request %(number)s was sent.") % {"number": ticket.number})
+            return redirect("tickets:portal-ticket", pk=ticket.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "tickets/portal_request.html", {"item": item, "form": form}, status=status)
+
+
+@login_required
+@writers_only
+@require_http_methods(["GET", "POST"])
+def portal_report(request: HttpRequest) -> HttpResponse:
+    """Report a problem: a plain incident."""
+    form = IncidentReportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            ticket = _create(request, title=data["title"], description=data["description"],
+                             type=TicketType.INCIDENT, impact=Impact.LOW, urgency=data["urgency"],
+                             attachments=data["attachments"])
+        except ValidationError as invalid:
+            add_domain_error(form, invalid)
+        else:
+            messages.success(request, gettext("Your ticket %(number)s was opened.") % {"number": ticket.number})
+            return redirect("tickets:portal-ticket", pk=ticket.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "tickets/portal_report.html", {"form": form}, status=status)
+
+
+def _conversation_context(ticket: Ticket, **overrides: Any) -> dict[str, Any]:
+    comments = (
+        Comment.objects.public().filter(ticket=ticket).select_related("author").prefetch_related("attachments")
+    )
+    context = {
+        "ticket": ticket,
+        "comments": comments,
+        "ticket_attachments": ticket.attachments.filter(comment__isnull=True),
+        "reply_form": PortalReplyForm(),
+        "reopen_form": ReopenForm(),
+        "can_reply": ticket.status not in (TicketStatus.CLOSED, TicketStatus.CANCELLED),
+        "can_reopen": ticket.status == TicketStatus.RESOLVED,
+    }
+    context.update(overrides)
+    return context
+
+
+@login_required
+@require_http_methods(["GET"])
+def portal_ticket(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = get_own_ticket(request, pk)
+    record_sensitive_view(ticket, request.user)
+    template = "tickets/portal_ticket.html#conversation" if request.htmx else "tickets/portal_ticket.html"
+    return render(request, template, _conversation_context(ticket))
+
+
+@login_required
+@writers_only
+@require_http_methods(["POST"])
+def portal_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = get_own_ticket(request, pk)
+    form = PortalReplyForm(request.POST, request.FILES)
+    if ticket.status in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
+        form.add_error(None, gettext("This ticket is closed; please open a new one."))
+    elif form.is_valid():
+        try:
+            actions.do_add_comment(ticket, actor=request.user, body=form.cleaned_data["body"],
+                                   attachments=form.cleaned_data["attachments"])
+        except ValidationError as invalid:
+            add_domain_error(form, invalid)
+    if form.is_valid() and not form.errors:
+        if not request.htmx:
+            messages.success(request, gettext("Reply sent."))
+            return redirect(f"{reverse('tickets:portal-ticket', args=[ticket.pk])}#conversation")
+        ticket = get_own_ticket(request, pk)
+        response = render(request, "tickets/portal_ticket.html#conversation", _conversation_context(ticket))
+        return trigger_client_event(response, "ticketUpdated", {"id": ticket.pk})
+    template = "tickets/portal_ticket.html#conversation" if request.htmx else "tickets/portal_ticket.html"
+    return render(request, template, _conversation_context(ticket, reply_form=form), status=400)
+
+
+@login_required
+@writers_only
+@require_http_methods(["POST"])
+def portal_reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = get_own_ticket(request, pk)
+    form = ReopenForm(request.POST)
+    error = ""
+    if ticket.status != TicketStatus.RESOLVED:
+        # do_reopen_ticket would move any open-able ticket; the portal offers reopening resolved ones only.
+        error, status = gettext("Only a resolved ticket can be reopened."), 409
+    elif form.is_valid():
+        try:
+            actions.do_reopen_ticket(ticket, actor=request.user, reason=form.cleaned_data["reason"])
+        except (IllegalTransition, ValidationError) as refused:
+            error, status = domain_error_message(refused), 409
+    else:
+        error, status = " ".join(message for messages_ in form.errors.values() for message in messages_), 400
+    if error:
+        messages.error(request, error)
+        return render(request, "tickets/portal_ticket.html", _conversation_context(ticket, reopen_form=form),
+                      status=status)
+    messages.success(request, gettext("We reopened %(number)s.") % {"number": ticket.number})
+    return redirect("tickets:portal-ticket", pk=ticket.pk)
