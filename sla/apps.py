@@ -5,3 +5,9 @@ class SlaConfig(AppConfig):
     name = "sla"
     verbose_name = "SLA"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from sla import queue, receivers
+
+        receivers.connect()
+        queue.register()

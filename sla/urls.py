@@ -1,3 +1,9 @@
+from django.urls import path
+
+from sla import views
+
 app_name = "sla"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("ticket/<int:pk>/panel/", views.ticket_panel, name="ticket-panel"),
+]

@@ -1,0 +1,73 @@
+"""``{% sla_badge ticket %}``: the colour-coded SLA badge of a ticket, from its prefetched clocks
+(``prefetch_related("sla_clocks")`` keeps a list at a fixed number of queries)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sla.models import TicketSLA
+
+register = template.Library()
+
+URGENCY = {"breached": 0, "at_risk": 1, "ok": 2, "paused": 3, "completed": 4, "unknown": 5}
+
+
+def short_duration(seconds: int | float) -> str:
+    """``2d 4h``, ``3h 05m``, ``12m``, ``<1m``."""
+    seconds = abs(int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m"
+    return "<1m"
+
+
+def describe(clock: TicketSLA, now: datetime) -> dict[str, object]:
+    status = clock.status_at(now)
+    remaining = clock.remaining_seconds(now)
+    if status == "breached" and remaining is not None:
+        text = _("overdue %(time)s") % {"time": short_duration(remaining)} if remaining < 0 else _("breached")
+    elif status in ("ok", "at_risk") and remaining is not None:
+        text = _("%(time)s left") % {"time": short_duration(remaining)}
+    elif status == "paused":
+        text = _("paused")
+    elif status == "completed":
+        text = _("met")
+    else:
+        text = _("no SLA")
+    metric = _("Response") if clock.metric == "response" else _("Resolution")
+    return {
+        "status": status,
+        "text": text,
+        "metric": metric,
+        "due_at": clock.due_at,
+        "clock": clock,
+        "remaining": remaining,
+    }
+
+
+def most_urgent(clocks: list[TicketSLA], now: datetime) -> dict[str, object] | None:
+    described = [describe(clock, now) for clock in clocks if clock.due_at is not None]
+    if not described:
+        return None
+    return min(described, key=lambda item: (URGENCY[item["status"]], item["due_at"]))
+
+
+@register.inclusion_tag("sla/_badge.html")
+def sla_badge(ticket: object) -> dict[str, object]:
+    clocks = list(ticket.sla_clocks.all())  # type: ignore[attr-defined]
+    return {"badge": most_urgent(clocks, timezone.now())}
+
+
+@register.filter
+def duration(seconds: int | float | None) -> str:
+    return "" if seconds is None else short_duration(seconds)
