@@ -6,3 +6,9 @@ class ChatConfig(AppConfig):
     label = "chat"
     verbose_name = "Teams and Slack"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from integrations.chat import receivers
+        from integrations.webhooks.events import event_raised
+
+        event_raised.connect(receivers.queue_chat_messages, dispatch_uid="chat.queue")

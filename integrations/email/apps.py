@@ -6,3 +6,10 @@ class MailConfig(AppConfig):
     label = "mail"
     verbose_name = "Email"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from integrations.email import receivers
+        from tickets import signals
+
+        signals.ticket_created.connect(receivers.acknowledge_email_ticket, dispatch_uid="mail.acknowledge")
+        signals.comment_added.connect(receivers.mail_public_reply, dispatch_uid="mail.reply")

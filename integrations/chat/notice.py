@@ -1,0 +1,114 @@
+"""What a chat notification says, independent of Teams or Slack formatting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from integrations.webhooks.events import Event
+
+
+@dataclass
+class Notice:
+    headline: str
+    text: str = ""
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    link: str = ""
+    link_label: str = ""
+    # good | warning | attention | accent (Adaptive Card colours; Slack ignores them)
+    tone: str = "accent"
+
+
+def _ticket_facts(ticket: dict[str, Any]) -> list[tuple[str, str]]:
+    assignee = (ticket.get("assignee") or {}).get("name") or _("unassigned")
+    facts = [
+        (_("Priority"), str(ticket.get("priority", ""))),
+        (_("Status"), str(ticket.get("status", ""))),
+        (_("Team"), ticket.get("team") or "-"),
+        (_("Assignee"), assignee),
+    ]
+    if ticket.get("organisation"):
+        facts.append((_("Organisation"), f"{ticket['organisation']} ({ticket.get('tier') or '-'})"))
+    return facts
+
+
+SLA_METRICS = {"response": "response", "resolution": "resolution"}
+
+
+def notice_for(event: str, data: dict[str, Any]) -> Notice:
+    ticket = data.get("ticket") or {}
+    number, title = ticket.get("number", ""), ticket.get("title", "")
+    open_ticket = _("Open ticket")
+    if event == Event.TICKET_CRITICAL:
+        return Notice(
+            _("Critical ticket %(number)s") % {"number": number},
+            title,
+            _ticket_facts(ticket),
+            ticket.get("url", ""),
+            open_ticket,
+            "attention",
+        )
+    if event == Event.TICKET_CREATED:
+        return Notice(
+            _("New ticket %(number)s") % {"number": number},
+            title,
+            _ticket_facts(ticket),
+            ticket.get("url", ""),
+            open_ticket,
+            "accent",
+        )
+    if event == Event.TICKET_UPDATED:
+        changed = ", ".join(data.get("changed") or []) or "-"
+        return Notice(
+            _("%(number)s updated (%(changed)s)") % {"number": number, "changed": changed},
+            title,
+            _ticket_facts(ticket),
+            ticket.get("url", ""),
+            open_ticket,
+            "accent",
+        )
+    if event in (Event.SLA_AT_RISK, Event.SLA_BREACHED):
+        sla = data.get("sla") or {}
+        metric = sla.get("metric", "")
+        if event == Event.SLA_BREACHED:
+            headline = _("%(number)s breached its %(metric)s SLA") % {"number": number, "metric": metric}
+        else:
+            headline = _("%(number)s is at risk of breaching its %(metric)s SLA") % {
+                "number": number,
+                "metric": metric,
+            }
+        facts = [*_ticket_facts(ticket), (_("Due"), sla.get("due_at") or "-")]
+        return Notice(
+            headline,
+            title,
+            facts,
+            ticket.get("url", ""),
+            open_ticket,
+            "attention" if event == Event.SLA_BREACHED else "warning",
+        )
+    if event == Event.PROBLEM_DETECTED:
+        problem = data.get("problem") or {}
+        incidents = data.get("incidents") or []
+        facts = [
+            (_("Linked incidents"), str(problem.get("incident_count", len(incidents)))),
+            (_("Team"), problem.get("team") or "-"),
+            (_("Incidents"), ", ".join(item.get("number", "") for item in incidents[:10]) or "-"),
+        ]
+        return Notice(
+            _("Problem %(number)s detected") % {"number": problem.get("number", "")},
+            problem.get("title", ""),
+            facts,
+            problem.get("url", ""),
+            _("Open problem"),
+            "warning",
+        )
+    return Notice(
+        data.get("headline") or _("Message from the service desk"),
+        data.get("text", ""),
+        [],
+        data.get("url", ""),
+        _("Open"),
+        "good",
+    )

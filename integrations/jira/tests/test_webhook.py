@@ -1,0 +1,182 @@
+"""POST /api/integrations/jira/webhook/: verification, storage, dedupe, projects, answers."""
+
+import json
+
+import pytest
+from django.db import OperationalError
+
+from integrations.jira.inbound import DeliveryRefused, verify_signature
+from integrations.jira.models import ProjectKey, WebhookReceipt
+from integrations.jira.tests.conftest import SECRET, payload, sign
+from integrations.jira.tests.fakejira import fixture
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+URL = "/api/integrations/jira/webhook/"
+VECTORS = fixture("jira-webhook-signature-vectors.json")["vectors"]
+
+
+@pytest.fixture
+def queued_jobs(new_jobs):
+    return lambda: new_jobs("integrations.jira.tasks.process_receipt")
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[vector["name"] for vector in VECTORS])
+def test_it_checks_the_signature_vectors(vector):
+    body = vector["body"].encode()
+    if vector["valid"]:
+        verify_signature(body, vector["header"], vector["secret"])
+    else:
+        with pytest.raises(DeliveryRefused) as refused:
+            verify_signature(body, vector["header"], vector["secret"])
+        assert refused.value.status == 401
+
+
+def test_the_documented_vector_passes_the_endpoint_then_fails_as_not_json(client, settings):
+    settings.JIRA_WEBHOOK_SECRET = "It's a Secret to Everybody"
+    response = client.post(URL, data=b"Hello World!", content_type="application/json",
+                           HTTP_X_HUB_SIGNATURE=VECTORS[0]["header"])
+    assert response.status_code == 400  # the signature is good; the body is not a Jira delivery
+    assert WebhookReceipt.objects.count() == 0
+
+
+def test_a_signed_delivery_is_stored_and_queued(deliver, queued_jobs):
+    response = deliver(fixture("jira-webhook-issue-created.json"), identifier="7d1b3f6a-8f52")
+    assert response.status_code == 202
+    assert response.json()["status"] == "queued"
+    receipt = WebhookReceipt.objects.get()
+    assert (receipt.identifier, receipt.event, receipt.issue_key, receipt.state) == (
+        "7d1b3f6a-8f52", "jira:issue_created", "ITSUP-42", "pending")
+    assert receipt.flow == "Primary"
+    assert queued_jobs() == 1
+    assert Ticket.objects.count() == 0  # heavy work waits for the worker
+
+
+def test_the_upsert_alias_takes_deliveries_too(deliver):
+    response = deliver(fixture("jira-webhook-issue-created.json"), path="/api/integrations/jira/upsert/")
+    assert response.status_code == 202
+    assert WebhookReceipt.objects.count() == 1
+
+
+def test_the_shared_secret_header_is_accepted(deliver):
+    response = deliver(fixture("jira-webhook-comment-created.json"), signed=False,
+                       headers={"X-Jira-Webhook-Secret": SECRET})
+    assert response.status_code == 202
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-Hub-Signature": "sha256=" + "0" * 64},
+    {"X-Hub-Signature": "md5=" + "0" * 32},
+    {"X-Hub-Signature": "sha1=" + "0" * 40},
+    {"X-Hub-Signature": "garbage"},
+    {"X-Hub-Signature": ""},
+    {"X-Hub-Signature-256": "sha256=" + "0" * 64},
+    {"X-Jira-Webhook-Secret": "not-the-secret"},
+    {},
+], ids=["wrong-hmac", "md5", "sha1", "no-method", "empty", "github-header", "wrong-shared-secret", "unsigned"])
+def test_unsigned_or_badly_signed_deliveries_get_401_and_change_nothing(deliver, queued_jobs, headers):
+    response = deliver(fixture("jira-webhook-issue-created.json"), signed=False, headers=headers)
+    assert response.status_code == 401
+    assert response.json()["status"] == "refused"
+    assert WebhookReceipt.objects.count() == 0
+    assert queued_jobs() == 0
+
+
+def test_a_signature_over_other_bytes_is_refused(client):
+    body = json.dumps(fixture("jira-webhook-issue-created.json")).encode()
+    tampered = body.replace(b"VPN", b"WAN")
+    response = client.post(URL, data=tampered, content_type="application/json", HTTP_X_HUB_SIGNATURE=sign(body))
+    assert response.status_code == 401
+    assert WebhookReceipt.objects.count() == 0
+
+
+def test_the_signature_covers_the_raw_bytes_not_reparsed_json(client):
+    body = json.dumps(fixture("jira-webhook-issue-created.json"), indent=4).encode()  # any spacing
+    response = client.post(URL, data=body, content_type="application/json", HTTP_X_HUB_SIGNATURE=sign(body))
+    assert response.status_code == 202
+
+
+def test_without_a_secret_configured_the_webhook_is_unavailable(deliver, settings):
+    settings.JIRA_WEBHOOK_SECRET = ""
+    response = deliver(fixture("jira-webhook-issue-created.json"))
+    assert response.status_code == 503
+    assert WebhookReceipt.objects.count() == 0
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"issue": {}}',
+                                  b'{"webhookEvent": "jira:issue_created", "issue": {"key": "ITSUP-1"}}',
+                                  b'{"webhookEvent": "comment_created", "issue": {"id": "1", "key": "ITSUP-1"}}'])
+def test_bodies_that_are_not_jira_deliveries_get_400(deliver, body):
+    response = deliver(body)
+    assert response.status_code == 400
+    assert response.json()["detail"]
+    assert WebhookReceipt.objects.count() == 0
+
+
+def test_a_redelivery_with_the_same_identifier_is_dropped(deliver, queued_jobs):
+    data = fixture("jira-webhook-issue-created.json")
+    assert deliver(data, identifier="same-id").status_code == 202
+    second = deliver(data, identifier="same-id", headers={"X-Atlassian-Webhook-Retry": "1"})
+    assert second.status_code == 200
+    assert second.json()["status"] == "duplicate"
+    assert WebhookReceipt.objects.count() == 1
+    assert queued_jobs() == 1
+
+
+def test_deliveries_of_other_projects_are_refused(deliver):
+    data = payload("jira-webhook-issue-created.json", project={"key": "HR", "id": "1"})
+    data["issue"]["key"] = "HR-7"
+    response = deliver(data)
+    assert response.status_code == 403
+    assert "HR" in response.json()["detail"]
+    assert WebhookReceipt.objects.count() == 0
+
+
+def test_without_a_project_key_the_first_project_seen_is_pinned(deliver, settings):
+    settings.JIRA_PROJECT_KEY = []
+    assert deliver(fixture("jira-webhook-issue-created.json")).status_code == 202
+    assert list(ProjectKey.objects.values_list("key", "detected")) == [("ITSUP", True)]
+    other = payload("jira-webhook-issue-created.json", project={"key": "HR", "id": "1"})
+    other["issue"]["key"] = "HR-7"
+    assert deliver(other).status_code == 403
+
+
+def test_events_it_does_not_handle_are_acknowledged_and_ignored(deliver):
+    data = {"webhookEvent": "worklog_created", "timestamp": 1741946700512}
+    response = deliver(data)
+    assert response.status_code == 200
+    assert response.json()["status"] == "ignored"
+    assert WebhookReceipt.objects.count() == 0
+
+
+def test_when_it_cannot_store_it_answers_503_so_jira_retries(deliver, monkeypatch):
+    def broken(**kwargs):
+        raise OperationalError("database is down")
+
+    monkeypatch.setattr("integrations.jira.api.store_receipt", broken)
+    response = deliver(fixture("jira-webhook-issue-created.json"))
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+
+
+def test_only_post_is_allowed(client):
+    assert client.get(URL).status_code == 405
+
+
+def test_a_delivery_costs_a_fixed_handful_of_queries(deliver, django_assert_max_num_queries):
+    data = fixture("jira-webhook-issue-updated.json")
+    deliver(data)  # warm up
+    with django_assert_max_num_queries(4):  # insert-if-new, defer, and the transaction around them
+        assert deliver(data).status_code == 202
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_applies_stored_deliveries(deliver, mappings, run_worker):
+    deliver(fixture("jira-webhook-issue-created.json"))
+    deliver(fixture("jira-webhook-comment-created.json"))
+    assert Ticket.objects.count() == 0
+    run_worker(queues=["jira"])
+    ticket = Ticket.objects.get(external_key="ITSUP-42")
+    assert ticket.comments.count() == 1
+    assert set(WebhookReceipt.objects.values_list("state", flat=True)) == {"processed"}

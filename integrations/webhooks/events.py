@@ -1,0 +1,331 @@
+"""The platform events sent outside (webhooks, Teams, Slack), built from the domain signals.
+
+The domain apps send ``tickets.signals``, ``sla.signals`` and ``problems.signals`` inside the
+transaction that made the change. ``connect_domain_signals()`` (called from
+``WebhooksConfig.ready()``) translates them into ``OutboundEvent``s and sends
+``event_raised`` once per change (a ticket created critical is two events at once); the
+webhook and chat apps listen to it and queue their deliveries in the same transaction, so a
+rolled-back change sends nothing.
+
+Listeners never raise into the caller's transaction: failures are logged and swallowed, and
+every write runs in a savepoint, so an outbound problem never blocks or fails a ticket
+change. With nobody subscribed, a change costs one indexed query per listening app.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import models, transaction
+from django.dispatch import Signal
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION_EXCERPT = 2000
+
+
+class Event(models.TextChoices):
+    TICKET_CREATED = "ticket.created", _("Ticket created")
+    TICKET_UPDATED = "ticket.updated", _("Ticket updated")
+    TICKET_CRITICAL = "ticket.critical", _("Ticket became critical")
+    SLA_AT_RISK = "sla.at_risk", _("SLA at risk")
+    SLA_BREACHED = "sla.breached", _("SLA breached")
+    PROBLEM_DETECTED = "problem.detected", _("Problem detected")
+
+
+# What a new Teams/Slack channel listens to unless told otherwise.
+DEFAULT_CHAT_EVENTS = [Event.TICKET_CRITICAL, Event.SLA_AT_RISK, Event.SLA_BREACHED, Event.PROBLEM_DETECTED]
+
+
+@dataclass
+class OutboundEvent:
+    """One thing that happened, as receivers outside see it.
+
+    ``build`` makes the JSON data lazily (only when someone subscribes), once.
+    ``dedupe_key`` (optional) makes a repeated signal for the same fact queue nothing twice.
+    """
+
+    name: str
+    build: Callable[[], dict[str, Any]]
+    trace_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    occurred_at: datetime = field(default_factory=timezone.now)
+    dedupe_key: str = ""
+
+    def __post_init__(self) -> None:
+        # Receivers store it in UUID columns: anything else a signal passes gets a fresh one.
+        try:
+            self.trace_id = str(uuid.UUID(str(self.trace_id)))
+        except ValueError:
+            logger.warning(
+                "outbound event %s: trace id %r is not a UUID; using a new one", self.name, self.trace_id
+            )
+            self.trace_id = str(uuid.uuid4())
+
+    @functools.cached_property
+    def data(self) -> dict[str, Any]:
+        return self.build()
+
+
+# Sent with ``events`` (the OutboundEvents of one change), inside the transaction of the change.
+event_raised = Signal()
+
+
+def raise_events(*events: OutboundEvent) -> None:
+    for receiver, result in event_raised.send_robust(sender=OutboundEvent, events=list(events)):
+        if isinstance(result, Exception):
+            names = ", ".join(event.name for event in events)
+            logger.error("outbound events %s: receiver %r failed: %r", names, receiver, result)
+
+
+def guarded(handler: Callable[..., None], *, writes: bool = True) -> Callable[..., None]:
+    """Log and swallow any failure of a listener (the user's change goes on).
+
+    A listener that ``writes`` runs in a savepoint, so a failed statement rolls back only its
+    own work and leaves the caller's transaction usable. Listeners that only read (or take
+    their own savepoint around their writes) pass ``writes=False`` and cost no savepoint.
+    """
+
+    @functools.wraps(handler)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            if writes:
+                with transaction.atomic():
+                    handler(*args, **kwargs)
+            else:
+                handler(*args, **kwargs)
+        except Exception:
+            logger.exception("outbound listener %s failed; the change itself is kept", handler.__name__)
+
+    return run
+
+
+# --- JSON shapes ---------------------------------------------------------------------------
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def absolute_url(url_name: str, pk: int, fallback: str) -> str:
+    try:
+        path = reverse(url_name, args=[pk])
+    except NoReverseMatch:
+        path = fallback
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def ticket_data(ticket: Any) -> dict[str, Any]:
+    """The ticket as webhook receivers see it (descriptions of sensitive tickets are left out)."""
+    data = {
+        "id": ticket.pk,
+        "number": ticket.number,
+        "title": ticket.title,
+        "type": ticket.type,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "impact": ticket.impact,
+        "urgency": ticket.urgency,
+        "channel": ticket.channel,
+        "service": ticket.service,
+        "category": ticket.category.name if ticket.category_id else None,
+        "team": ticket.team.name if ticket.team_id else None,
+        "assignee": _person(ticket.assignee) if ticket.assignee_id else None,
+        "requester": _person(ticket.requester) if ticket.requester_id else None,
+        "organisation": ticket.organisation.name if ticket.organisation_id else None,
+        "tier": ticket.organisation.tier if ticket.organisation_id else None,
+        "tags": list(ticket.tags or []),
+        "sensitive": ticket.sensitive,
+        "description": "" if ticket.sensitive else (ticket.description or "")[:DESCRIPTION_EXCERPT],
+        "created_at": iso(ticket.created_at),
+        "updated_at": iso(ticket.updated_at),
+        "url": absolute_url("tickets:ticket-detail", ticket.pk, f"/tickets/{ticket.pk}/"),
+        "api_url": settings.SITE_URL.rstrip("/") + f"/api/tickets/{ticket.pk}/",
+    }
+    return data
+
+
+def ticket_summary(ticket: Any) -> dict[str, Any]:
+    return {
+        "id": ticket.pk,
+        "number": ticket.number,
+        "title": ticket.title,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "url": absolute_url("tickets:ticket-detail", ticket.pk, f"/tickets/{ticket.pk}/"),
+    }
+
+
+def problem_data(problem: Any, incidents: list[Any]) -> dict[str, Any]:
+    team = getattr(problem, "team", None)
+    return {
+        "id": problem.pk,
+        "number": getattr(problem, "number", ""),
+        "title": getattr(problem, "title", str(problem)),
+        "status": getattr(problem, "status", ""),
+        "description": (getattr(problem, "description", "") or "")[:DESCRIPTION_EXCERPT],
+        "team": team.name if team is not None else None,
+        "incident_count": len(incidents),
+        "url": absolute_url("problems:problem-detail", problem.pk, f"/problems/{problem.pk}/"),
+        "api_url": settings.SITE_URL.rstrip("/") + f"/api/problems/{problem.pk}/",
+    }
+
+
+def _person(user: Any) -> dict[str, Any]:
+    return {"id": user.pk, "email": user.email, "name": user.full_name or user.email}
+
+
+def actor_name(actor: Any, actor_label: str = "") -> str:
+    if actor is not None:
+        return actor.email
+    return actor_label or "system"
+
+
+# --- translating the domain signals -----------------------------------------------------------
+def _is_critical(priority: str) -> bool:
+    return priority == "critical"
+
+
+def on_ticket_created(
+    sender: Any, ticket: Any, actor: Any = None, actor_label: str = "", **kwargs: Any
+) -> None:
+    trace_id = str(uuid.uuid4())
+    who = actor_name(actor, actor_label)
+    events = [
+        OutboundEvent(
+            Event.TICKET_CREATED, lambda: {"ticket": ticket_data(ticket), "actor": who}, trace_id=trace_id
+        )
+    ]
+    if _is_critical(ticket.priority):
+        events.append(
+            OutboundEvent(
+                Event.TICKET_CRITICAL,
+                lambda: {"ticket": ticket_data(ticket), "previous_priority": None, "actor": who},
+                trace_id=trace_id,
+            )
+        )
+    raise_events(*events)
+
+
+def on_ticket_priority_changed(
+    sender: Any,
+    ticket: Any,
+    previous: str = "",
+    priority: str = "",
+    actor: Any = None,
+    actor_label: str = "",
+    **kwargs: Any,
+) -> None:
+    if not _is_critical(priority) or _is_critical(previous):
+        return
+    who = actor_name(actor, actor_label)
+    raise_events(
+        OutboundEvent(
+            Event.TICKET_CRITICAL,
+            lambda: {"ticket": ticket_data(ticket), "previous_priority": previous, "actor": who},
+        )
+    )
+
+
+def on_ticket_updated(
+    sender: Any,
+    ticket: Any,
+    changed: list[str] | None = None,
+    actor: Any = None,
+    actor_label: str = "",
+    **kwargs: Any,
+) -> None:
+    who = actor_name(actor, actor_label)
+    fields = list(changed or [])
+    raise_events(
+        OutboundEvent(
+            Event.TICKET_UPDATED,
+            lambda: {"ticket": ticket_data(ticket), "changed": fields, "actor": who},
+        )
+    )
+
+
+def _sla_event(name: str, state: str) -> Callable[..., None]:
+    def receiver(
+        sender: Any,
+        ticket: Any,
+        clock: Any = None,
+        metric: str = "",
+        due_at: datetime | None = None,
+        trace_id: str = "",
+        **kwargs: Any,
+    ) -> None:
+        clock_id = getattr(clock, "pk", None)
+
+        def build() -> dict[str, Any]:
+            return {
+                "ticket": ticket_data(ticket),
+                "sla": {"metric": metric, "state": state, "due_at": iso(due_at), "clock_id": clock_id},
+            }
+
+        raise_events(
+            OutboundEvent(
+                name,
+                build,
+                trace_id=str(trace_id or uuid.uuid4()),
+                dedupe_key=f"{name}:{ticket.pk}:{metric}:{iso(due_at)}",
+            )
+        )
+
+    receiver.__name__ = f"on_{name.replace('.', '_')}"
+    return receiver
+
+
+on_sla_at_risk = _sla_event(Event.SLA_AT_RISK, "at_risk")
+on_sla_breached = _sla_event(Event.SLA_BREACHED, "breached")
+
+
+def on_problem_detected(
+    sender: Any, problem: Any, incidents: list[Any] | None = None, trace_id: str = "", **kwargs: Any
+) -> None:
+    tickets = list(incidents or [])
+    raise_events(
+        OutboundEvent(
+            Event.PROBLEM_DETECTED,
+            lambda: {
+                "problem": problem_data(problem, tickets),
+                "incidents": [ticket_summary(t) for t in tickets],
+            },
+            trace_id=str(trace_id or uuid.uuid4()),
+            dedupe_key=f"{Event.PROBLEM_DETECTED}:{problem.pk}",
+        )
+    )
+
+
+# Kept at module level: Django signals hold weak references by default. The translators only
+# build events (no queries); the event_raised receivers that write are guarded by savepoints.
+_ticket_created = guarded(on_ticket_created, writes=False)
+_ticket_priority_changed = guarded(on_ticket_priority_changed, writes=False)
+_ticket_updated = guarded(on_ticket_updated, writes=False)
+_sla_at_risk = guarded(on_sla_at_risk, writes=False)
+_sla_breached = guarded(on_sla_breached, writes=False)
+_problem_detected = guarded(on_problem_detected, writes=False)
+
+
+def connect_domain_signals() -> None:
+    from problems import signals as problem_signals
+    from sla import signals as sla_signals
+    from tickets import signals as ticket_signals
+
+    ticket_signals.ticket_created.connect(_ticket_created, dispatch_uid="outbound.ticket_created")
+    ticket_signals.ticket_priority_changed.connect(
+        _ticket_priority_changed, dispatch_uid="outbound.ticket_priority_changed"
+    )
+    ticket_signals.ticket_updated.connect(_ticket_updated, dispatch_uid="outbound.ticket_updated")
+    sla_signals.sla_at_risk.connect(_sla_at_risk, dispatch_uid="outbound.sla_at_risk")
+    sla_signals.sla_breached.connect(_sla_breached, dispatch_uid="outbound.sla_breached")
+    problem_signals.problem_detected.connect(_problem_detected, dispatch_uid="outbound.problem_detected")
