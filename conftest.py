@@ -129,6 +129,28 @@ def make_ticket(db, requester):
     return make
 
 
+@pytest.fixture(autouse=True)
+def _empty_the_queue_after_transactional_tests(request):
+    """procrastinate's tables are not flushed between transactional tests (Django flushes
+    only its managed tables), so jobs deferred by one test would be seen by the next."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not (marker.kwargs.get("transaction") or "live_server" in request.fixturenames):
+        return
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers, "
+            "procrastinate_workers RESTART IDENTITY CASCADE"
+        )
+    # The flush also removed rows that data migrations created (built-in SLA calendar and
+    # default policies); later tests on this database expect them.
+    from sla.defaults import ensure_defaults
+
+    ensure_defaults()
+
+
 @pytest.fixture
 def run_worker():
     """Runs a real procrastinate worker until the queue is empty (needs a transactional test)."""

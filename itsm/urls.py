@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -39,8 +38,5 @@ urlpatterns = [
     path("integrations/", include("integrations.urls")),
     path("ai/", include("ai.urls")),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Media (attachments, exports) is never served as static files: downloads go through views
+# that check permissions.

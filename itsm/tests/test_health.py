@@ -63,17 +63,19 @@ def test_it_answers_503_when_the_database_is_down(tmp_path):
         "DATABASE_CONNECT_TIMEOUT": "2",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "itsm.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        [sys.executable, "-m", "gunicorn", "itsm.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+         # Load the app before binding, so the port answers only once it can serve.
+         "--preload"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while True:
             try:
-                response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+                response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30)
                 break
             except requests.ConnectionError:
                 if time.monotonic() > deadline:
