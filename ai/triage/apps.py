@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TriageConfig(AppConfig):
@@ -6,3 +7,14 @@ class TriageConfig(AppConfig):
     label = "triage"
     verbose_name = "Triage"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ai.triage import receivers
+        from tickets import extensions, signals
+
+        signals.ticket_created.connect(receivers.on_ticket_created, dispatch_uid="ai-triage-created")
+        signals.comment_added.connect(receivers.on_comment_added, dispatch_uid="ai-triage-comment")
+        signals.ticket_status_changed.connect(receivers.on_ticket_status_changed, dispatch_uid="ai-triage-status")
+        extensions.register_detail_panel(
+            extensions.DetailPanel(name="ai-triage", label=_("AI triage"), url_name="ai:triage-panel", order=30)
+        )

@@ -1,0 +1,33 @@
+"""What triage listens to: new tickets, requester replies, resolutions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from ai.triage.tasks import defer_on_commit, score_sentiment, triage_ticket
+from tickets.models import TicketStatus
+
+
+def on_ticket_created(sender: Any, ticket: Any, **kwargs: Any) -> None:
+    if settings.AI_TRIAGE_ENABLED:
+        defer_on_commit(triage_ticket, f"ai-triage:{ticket.pk}", ticket_id=ticket.pk)
+    if settings.AI_SENTIMENT_ENABLED:
+        defer_on_commit(score_sentiment, f"ai-sentiment:{ticket.pk}:-", ticket_id=ticket.pk)
+
+
+def on_comment_added(sender: Any, ticket: Any, comment: Any, **kwargs: Any) -> None:
+    from ai.triage.actions import is_requester_message
+
+    if settings.AI_SENTIMENT_ENABLED and is_requester_message(ticket, comment):
+        defer_on_commit(score_sentiment, f"ai-sentiment:{ticket.pk}:{comment.pk}", ticket_id=ticket.pk,
+                        comment_id=comment.pk)
+
+
+def on_ticket_status_changed(sender: Any, ticket: Any, status: str, **kwargs: Any) -> None:
+    """Resolved (or closed straight away): compare the predictions with the final values."""
+    if status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+        from ai.triage.actions import do_record_outcome
+
+        do_record_outcome(ticket)
