@@ -235,3 +235,11 @@ def test_the_portal_speaks_french(requester_client):
     response = requester_client.post(REPORT, {"title": ""}, HTTP_ACCEPT_LANGUAGE="fr")
     html = response.content.decode()
     assert 'lang="fr"' in html and "Ce champ est obligatoire." in html
+
+
+def test_the_report_form_suggests_help_articles_for_deflection(client, requester):
+    client.force_login(requester)
+    html = client.get(reverse("tickets:portal-report")).content.decode()
+    assert "data-kb-deflection-form" in html
+    assert f'hx-get="{reverse("ai:kb-suggest")}"' in html
+    assert "knowledge/deflection.js" in html
