@@ -1,0 +1,57 @@
+"""Run every benchmark one after another and print their figures (``make bench``).
+
+Default sizes are small enough for a laptop (minutes); ``--full`` uses the sizes the
+issues ask for (1,000,000 tickets, 100,000 SLA clocks, 1,000,000 chunks), which take an hour
+or more on two cores. Each benchmark uses its own database on the same server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+QUICK = [
+    ["tickets_list.py", "--rows", "20000", "--repeat", "10"],
+    ["tickets_export.py"],
+    ["sla_sweep.py", "--tickets", "10000"],
+    ["jira_webhook.py", "--deliveries", "200", "--clients", "4"],
+    ["webhooks_email_chat.py"],
+    ["ai_embeddings.py", "--texts", "128"],
+    ["ai_search.py", "--chunks", "20000"],
+    ["ai_classify.py"],
+]
+FULL = [
+    ["tickets_list.py", "--rows", "1000000"],
+    ["tickets_export.py"],
+    ["sla_sweep.py", "--tickets", "100000"],
+    ["jira_webhook.py", "--deliveries", "2000", "--clients", "8"],
+    ["webhooks_email_chat.py"],
+    ["ai_embeddings.py"],
+    ["ai_search.py", "--chunks", "1000000"],
+    ["ai_classify.py"],
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--full", action="store_true", help="the sizes the issues ask for")
+    parser.add_argument("--only", default="", help="comma-separated benchmark names, e.g. sla_sweep,ai_search")
+    options = parser.parse_args()
+    only = {name.strip().removesuffix(".py") for name in options.only.split(",") if name.strip()}
+    failures = 0
+    for command in FULL if options.full else QUICK:
+        name = command[0].removesuffix(".py")
+        if only and name not in only:
+            continue
+        print(f"\n=== {name}: {' '.join(command[1:]) or '(defaults)'}", flush=True)
+        result = subprocess.run([sys.executable, str(HERE / command[0]), *command[1:]], check=False)
+        failures += result.returncode != 0
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
