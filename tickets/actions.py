@@ -32,7 +32,7 @@ from tickets.models import (
     Watcher,
 )
 from tickets.models.priority import Impact, Priority, Urgency
-from tickets.models.ticket import audited
+from tickets.models.ticket import TRANSITIONS, audited
 
 if TYPE_CHECKING:
     from django.core.files.uploadedfile import UploadedFile
@@ -206,7 +206,11 @@ def do_transition_ticket(
 
 @transaction.atomic
 def do_reopen_ticket(ticket: Ticket, *, actor: User, reason: str = "") -> Ticket:
-    """Requesters reopen their own resolved tickets; agents any they can change."""
+    """Reopen a resolved ticket: requesters their own, agents any they can change."""
+    if ticket.status != TicketStatus.RESOLVED:
+        raise IllegalTransition(
+            ticket.status, TicketStatus.OPEN, TRANSITIONS[ticket.status], "Only a resolved ticket can be reopened."
+        )
     if actor.is_requester:
         if ticket.requester_id != actor.pk:
             raise PermissionDenied("You may only reopen your own tickets.")

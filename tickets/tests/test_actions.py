@@ -356,3 +356,15 @@ def test_it_refuses_bad_catalog_fields(fields, message):
     with pytest.raises(ValidationError) as refused:
         item.full_clean()
     assert message in " ".join(refused.value.message_dict["fields"])
+
+
+def test_only_a_resolved_ticket_can_be_reopened(make_ticket, requester, agent):
+    from tickets.actions import do_reopen_ticket
+    from tickets.models import IllegalTransition
+
+    ticket = make_ticket(title="Still broken")
+    with pytest.raises(IllegalTransition, match="Only a resolved ticket"):
+        do_reopen_ticket(ticket, actor=requester)
+    ticket.refresh_from_db()
+    assert ticket.status == "new"
+    assert ticket.reopen_count == 0

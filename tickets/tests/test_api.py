@@ -347,3 +347,12 @@ def test_it_answers_anonymous_calls_with_401(client, path):
     response = client.get(path)
     assert response.status_code == 401
     assert "detail" in response.json()
+
+
+def test_a_requester_cannot_reopen_a_ticket_that_is_not_resolved(requester, make_ticket, api_for):
+    ticket = make_ticket(title="Not resolved yet")
+    response = api_for(requester).post(f"/api/tickets/{ticket.pk}/transition/", {"to": "open"}, format="json")
+    assert response.status_code == 409
+    assert "Only a resolved ticket" in response.json()["detail"]
+    ticket.refresh_from_db()
+    assert ticket.status == "new"

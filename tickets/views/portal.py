@@ -183,7 +183,6 @@ def portal_reopen(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReopenForm(request.POST)
     error = ""
     if ticket.status != TicketStatus.RESOLVED:
-        # do_reopen_ticket would move any open-able ticket; the portal offers reopening resolved ones only.
         error, status = gettext("Only a resolved ticket can be reopened."), 409
     elif form.is_valid():
         try:
