@@ -11,3 +11,17 @@ def build_export(export_id: int) -> None:
     from tickets.actions import do_build_export
 
     do_build_export(export_id)
+
+
+@app.periodic(cron="17 * * * *", periodic_id="ticket-presence-cleanup")
+@app.task(queue="default", queueing_lock="ticket-presence-cleanup", pass_context=False)
+def forget_old_presence(timestamp: int | None = None) -> int:
+    """Hourly: drop "who is on this ticket" rows nobody has refreshed for a day."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tickets.models import TicketPresence
+
+    deleted, _ = TicketPresence.objects.filter(seen_at__lt=timezone.now() - timedelta(days=1)).delete()
+    return deleted

@@ -247,3 +247,18 @@ def test_it_hides_tickets_by_role(make_ticket, admin_user, agent, other_agent, r
     assert "HR case" in seen(other_agent)
     assert plain.is_visible_to(viewer) and not theirs.is_visible_to(requester)
     assert not sensitive_other.is_visible_to(agent)
+
+
+def test_old_presence_rows_are_forgotten(make_ticket, agent, other_agent):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tickets.models import TicketPresence
+    from tickets.tasks import forget_old_presence
+
+    ticket = make_ticket(title="Presence")
+    TicketPresence.objects.create(ticket=ticket, user=agent, seen_at=timezone.now() - timedelta(days=2))
+    TicketPresence.objects.create(ticket=ticket, user=other_agent)
+    assert forget_old_presence() == 1
+    assert list(TicketPresence.objects.values_list("user", flat=True)) == [other_agent.pk]
