@@ -102,6 +102,7 @@ def test_it_serves_the_schema_and_offline_docs(client, agent):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert schema.status_code == 200
     assert "/api/me/" in schema.json()["paths"]
+    assert schema.json()["components"]["securitySchemes"]["tokenAuth"]["name"] == "Authorization"
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     html = docs.content.decode()
