@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, permission_classes
@@ -49,7 +50,8 @@ def classify(request: Request) -> Response:
     return Response(classify_payload(data["title"], data.get("description", ""), data["type"]))
 
 
-@extend_schema(summary="Triage accuracy, precision at threshold, coverage and auto no-correction rate per field")
+@extend_schema(responses=OpenApiTypes.OBJECT,
+               summary="Triage accuracy, precision at threshold, coverage and auto no-correction rate per field")
 @api_view(["GET"])
 @permission_classes([IsAdmin])
 def triage_metrics(request: Request) -> Response:

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 
 class TriageConfig(AppConfig):
@@ -10,6 +11,7 @@ class TriageConfig(AppConfig):
 
     def ready(self) -> None:
         from ai.triage import receivers
+        from itsm import navigation
         from tickets import extensions, signals
 
         signals.ticket_created.connect(receivers.on_ticket_created, dispatch_uid="ai-triage-created")
@@ -18,3 +20,5 @@ class TriageConfig(AppConfig):
         extensions.register_detail_panel(
             extensions.DetailPanel(name="ai-triage", label=_("AI triage"), url_name="ai:triage-panel", order=30)
         )
+        navigation.register(navigation.NavItem(label=gettext_noop("AI triage"), url_name="ai:triage-metrics",
+                                               order=90, roles=frozenset({"admin"})))

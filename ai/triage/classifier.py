@@ -23,6 +23,7 @@ Method (chosen by measurement on the validation splits; README "AI triage" has t
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 from collections import Counter, defaultdict
@@ -167,7 +168,9 @@ class TextClassifier:
         self.train_keys_ = list(keys) if keys is not None else list(range(len(labels_array)))
         blocks = self._fit_features(texts, titles)
         self.train_word_ = normalize(blocks["word"])
-        self.train_char_ = normalize(blocks["char"]) if "char" in blocks else None
+        # The character matrix of the training rows is large: kept only for a k-NN member on it.
+        needs_char = any(m.kind == "knn" and m.space == "char" for m in self.config.members)
+        self.train_char_ = normalize(blocks["char"]) if "char" in blocks and needs_char else None
         memory: dict[str, Counter] = defaultdict(Counter)
         for text, target in zip(texts, targets, strict=True):
             memory[text_fingerprint(text)][int(target)] += 1
@@ -181,7 +184,7 @@ class TextClassifier:
                 continue
             weights = {index: (len(targets) / (len(counts) * count)) ** member.class_weight_power
                        for index, count in enumerate(counts)}
-            self.svms_[member.name] = LinearSVC(C=member.c, class_weight=weights).fit(features, targets)
+            self.svms_[member.name] = LinearSVC(C=member.c, class_weight=weights, random_state=0).fit(features, targets)
         return self
 
     # --- predict ------------------------------------------------------------------------
@@ -258,9 +261,21 @@ class TextClassifier:
         return names
 
     def __getstate__(self) -> dict:
+        """Pickled compactly: SVM weights in half precision (restored to single on load)."""
         state = dict(self.__dict__)
         state.pop("_names_cache", None)
+        compact = {}
+        for name, svm in self.svms_.items():
+            clone = copy.copy(svm)
+            clone.coef_ = np.asarray(svm.coef_, dtype=np.float16)
+            compact[name] = clone
+        state["svms_"] = compact
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        for svm in self.svms_.values():
+            svm.coef_ = np.asarray(svm.coef_, dtype=np.float32)
 
     def decisive_terms(self, text: str, label: str, n: int = 4) -> list[str]:
         """Words of ``text`` that pushed the SVMs most towards ``label`` (weight × TF-IDF)."""

@@ -24,6 +24,7 @@ from ai.triage.classifier import (
     Member,
     TextClassifier,
     TopLabelCalibrator,
+    blend,
     choose_threshold,
     expected_calibration_error,
     tune_blend,
@@ -308,8 +309,7 @@ def evaluate_field(rows: list[Row], spec: FieldSpec, *, config: ClassifierConfig
 
 def tune_blend_probabilities(classifier: TextClassifier, chosen: ClassifierConfig, texts: list[str],
                              titles: list[str]) -> np.ndarray:
-    from ai.triage.classifier import blend
-
+    """The chosen blend's probabilities from the candidates fitted on train (no refit)."""
     members = classifier.member_probabilities(texts, titles, temperature=chosen.temperature)
     return blend(members, chosen.members)
 

@@ -175,23 +175,19 @@ def classify(title: str, description: str = "", ticket_type: str = "incident") -
         team = (teams or {}).get(prediction.value)
 
     # Assignee: routed within the predicted team.
+    assignee = None
     if team is not None:
         routing = suggest_assignee(team, category)
-        if routing.user is not None:
+        assignee = routing.user
+        if assignee is not None:
             predictions[TriageField.ASSIGNEE] = FieldPrediction(
-                TriageField.ASSIGNEE, str(routing.user.pk), routing.user.get_full_name(),
+                TriageField.ASSIGNEE, str(assignee.pk), assignee.get_full_name(),
                 predictions[TriageField.TEAM].confidence, routing.reasoning, "routing",
                 {"candidates": [{"email": c.user.email, "open_tickets": c.open_tickets, "has_skill": c.has_skill}
                                 for c in routing.candidates[:10]]},
             )
-            objects_assignee = routing.user
-        else:
-            objects_assignee = None
-    else:
-        objects_assignee = None
     latency = (time.perf_counter() - started) * 1000
-    return Triage(predictions, version, latency,
-                  {"category": category, "team": team, "assignee": objects_assignee})
+    return Triage(predictions, version, latency, {"category": category, "team": team, "assignee": assignee})
 
 
 def _model_prediction(field_model: FieldModel, text: str, title: str, version: str, label_of) -> FieldPrediction | None:

@@ -131,9 +131,6 @@ def train_field(name: str, rows: list[TrainingRow], config: ClassifierConfig,
         "coverage_at_proposed": round(float(covered.mean()), 4),
     }
     classifier = TextClassifier(config).fit(texts, titles, labels, keys=keys)
-    for svm in classifier.svms_.values():
-        # Half the size in the database; the scores do not need double precision.
-        svm.coef_ = svm.coef_.astype(np.float32)
     return FieldModel(name, classifier, calibrator, threshold, metrics)
 
 

@@ -97,8 +97,9 @@ def _decide(request: HttpRequest, pk: int, decide, done: str) -> HttpResponse:  
         error = " ".join(problem.messages)
     ticket.refresh_from_db()
     if request.htmx:
-        response = _render_panel(request, ticket, error, status=409 if error else 200)
-        return trigger_client_event(response, "ticketUpdated") if not error else response
+        # htmx swaps only 2xx answers: the panel comes back with the message in it.
+        response = _render_panel(request, ticket, error)
+        return response if error else trigger_client_event(response, "ticketUpdated")
     if error:
         messages.error(request, error)
     else:

@@ -89,11 +89,13 @@ def test_metrics_are_for_admins(api_for, request, who):
     assert api_for(request.getfixturevalue(who)).get("/api/ai/metrics/").status_code == 403
 
 
-def test_an_agent_lists_and_accepts_a_suggestion(api_for, agent, make_ticket, network):
+def test_an_agent_lists_and_accepts_a_suggestion(api_for, agent, make_ticket, network, django_assert_num_queries):
     ticket = make_ticket("VPN down")
     do_triage_ticket(ticket)
     client = api_for(agent)
-    listing = client.get(f"/api/ai/tickets/{ticket.pk}/triage/")
+    client.get(f"/api/ai/tickets/{ticket.pk}/triage/")
+    with django_assert_num_queries(4):  # the token (+ user), the agent's teams, the ticket, the results
+        listing = client.get(f"/api/ai/tickets/{ticket.pk}/triage/")
     assert listing.status_code == 200
     suggestion = next(row for row in listing.json() if row["field"] == "category")
     assert suggestion["status"] == "pending"

@@ -73,8 +73,21 @@ def test_accepting_from_the_panel_applies_and_refreshes(client, agent, make_tick
     ticket.refresh_from_db()
     assert ticket.category == network
     again = client.post(f"/ai/triage/suggestions/{result.pk}/accept/", headers={"HX-Request": "true"})
-    assert again.status_code == 409
+    assert again.status_code == 200  # htmx swaps only 2xx: the panel shows the message
     assert "already accepted" in again.content.decode()
+    assert "HX-Trigger" not in again.headers
+
+
+def test_a_second_decision_without_javascript_says_why(client, agent, make_ticket, network):
+    ticket = make_ticket("VPN down")
+    do_triage_ticket(ticket)
+    result = TriageResult.objects.get(ticket=ticket, field="category")
+    login(client, agent)
+    client.post(f"/ai/triage/suggestions/{result.pk}/reject/")
+    response = client.post(f"/ai/triage/suggestions/{result.pk}/accept/", follow=True)
+    assert "already rejected" in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.category_id is None
 
 
 def test_rejecting_without_javascript_redirects_to_the_ticket(client, agent, make_ticket, network):
@@ -150,3 +163,11 @@ def test_the_panel_is_registered_on_the_ticket_page():
     panel = detail_panels["ai-triage"]
     assert panel.url_name == "ai:triage-panel"
     assert panel.agents_only is True
+
+
+def test_admins_find_the_metrics_page_in_the_navigation(client, admin_user, agent):
+    login(client, admin_user)
+    assert 'href="/ai/triage/metrics/"' in client.get("/home/").content.decode()
+    client.logout()
+    login(client, agent)
+    assert 'href="/ai/triage/metrics/"' not in client.get("/home/").content.decode()

@@ -115,3 +115,16 @@ def test_the_threshold_is_the_lowest_confidence_reaching_the_target_precision():
     correct = np.array([1, 1, 1, 1, 1, 0, 1, 0])
     assert choose_threshold(confidence, correct, target=0.95, min_rows=3) == 0.95
     assert choose_threshold(confidence, correct, target=0.95, min_rows=6) == 1.01  # never reached with 6 rows
+
+
+def test_a_pickled_classifier_predicts_the_same_in_half_the_space():
+    import pickle
+
+    texts, titles, labels = toy_rows()
+    classifier = TextClassifier().fit(texts, titles, labels)
+    restored = pickle.loads(pickle.dumps(classifier))  # noqa: S301 - our own bytes
+    assert next(iter(restored.svms_.values())).coef_.dtype == np.float32
+    assert next(iter(classifier.svms_.values())).coef_.dtype == np.float64  # the live model is untouched
+    query = [ticket_text("printer toner empty", "")]
+    assert np.allclose(restored.predict_proba(query, ["printer toner empty"]),
+                       classifier.predict_proba(query, ["printer toner empty"]), atol=1e-3)

@@ -104,3 +104,30 @@ def test_the_nightly_training_trains_when_tickets_were_resolved(run_worker):
 def test_the_training_is_periodic():
     periodic = {task.periodic_id: task for task in app.periodic_registry.periodic_tasks.values()}
     assert periodic["ai-triage-train"].cron == "30 2 * * *"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_triage_waits_and_is_retried(run_worker, monkeypatch):
+    from django.db import OperationalError
+
+    from ai.triage import actions
+
+    Category.objects.create(name="Network", keywords="vpn")
+    requester = User.objects.create_user(email="r@example.com", password="x-pass-123", role="user")
+    real = actions.do_triage_ticket
+
+    def down(ticket):
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(actions, "do_triage_ticket", down)
+    ticket = do_create_ticket(actor=requester, title="VPN is down")
+    run_worker(queues=["ai"])
+    job = jobs("triage_ticket").get()
+    assert job.status == "todo" and job.attempts == 1 and job.scheduled_at is not None  # the retry waits
+    assert not TriageResult.objects.filter(ticket=ticket).exists()
+
+    monkeypatch.setattr(actions, "do_triage_ticket", real)
+    ProcrastinateJob.objects.filter(pk=job.pk).update(scheduled_at=None)  # its time has come
+    run_worker(queues=["ai"])
+    assert jobs("triage_ticket").get().status == "succeeded"
+    assert TriageResult.objects.filter(ticket=ticket, field="category").exists()
