@@ -429,3 +429,5 @@ AI_TRIAGE_TRAIN_CRON = env.str("AI_TRIAGE_TRAIN_CRON", default="30 2 * * *")
 AI_TRIAGE_MAX_TRAINING_TICKETS = env.int("AI_TRIAGE_MAX_TRAINING_TICKETS", default=20000)
 # Default --data-dir of `manage.py ai_evaluate` (the public ticket datasets); empty = required.
 AI_TRIAGE_DATA_DIR = env.str("AI_TRIAGE_DATA_DIR", default="")
+# Sentence embeddings of the evaluated datasets are cached here (minutes to compute on CPU).
+AI_EVALUATION_CACHE_DIR = env.str("AI_EVALUATION_CACHE_DIR", default=str(BASE_DIR / "var" / "cache" / "ai_evaluate"))

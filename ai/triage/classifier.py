@@ -4,28 +4,30 @@ TF-IDF, blended, with top-label calibration of the confidence.
 Pure scikit-learn and numpy, no Django: ``ai_evaluate`` (public datasets), ``ai_train`` (the
 organisation's own tickets) and ``POST /api/ai/classify/`` all go through ``TextClassifier``.
 
-Method (chosen by measurement on the validation splits; README "AI triage" has the figures):
+Method (chosen by cross-validated measurement on the public datasets; README "AI triage"):
 
 * features: word 1–2-grams of the whole text, word 1–2-grams of the title alone (the title
   is the densest evidence), character 2–5-grams inside words (typos, German compounds,
   product codes such as ``job_scheduler``), all sublinear TF-IDF, fitted once per training;
-* members, all on those features: linear SVMs with class weights ``(n / (k·n_c)) ** power``
+  optionally the text's sentence embedding (MiniLM), appended with ``embedding_weight``;
+* members: linear SVMs on those features with class weights ``(n / (k·n_c)) ** power``
   (power 0 favours accuracy, 1 rare classes, i.e. macro-F1), their margins turned into
-  probabilities by a softmax; cosine k-NN votes over the training tickets (which also give
-  the evidence shown to agents: "like INC-000123"); a memory of exact (normalised) texts;
+  probabilities by a softmax; cosine k-NN votes over the training tickets in character or
+  embedding space (which also give the evidence shown to agents: "like INC-000123");
+  complement naive Bayes on the words; a memory of exact (normalised) texts;
 * the blend: a weighted mean of the members' probabilities; ``tune_blend`` picks the
-  weights and the softmax temperature on held-out rows;
+  weights and the softmax temperature on held-out (out-of-fold) rows;
 * calibration: ``TopLabelCalibrator`` maps the blend's top probability to the observed
   probability of being right (isotonic regression on held-out rows), so a stated 0.9 is
   right about 9 times in 10; ``choose_threshold`` picks the lowest confidence whose
-  held-out precision reaches the target (0.95 by default).
+  held-out precision reaches the target (0.95 by default), conservatively: the lower end
+  of the precision's 90% interval must reach it.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
-import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -34,6 +36,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.isotonic import IsotonicRegression
+from sklearn.naive_bayes import ComplementNB
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
@@ -42,21 +45,26 @@ WORD_PATTERN = r"(?u)\b\w+\b"
 
 @dataclass
 class Member:
-    """One voter of the blend: ``kind`` is ``svm``, ``knn`` or ``memory``."""
+    """One voter of the blend: ``kind`` is ``svm``, ``knn``, ``nb`` or ``memory``."""
 
     kind: str
     weight: float = 1.0
     class_weight_power: float = 0.0  # svm
     c: float = 0.5  # svm
     k: int = 10  # knn
-    space: str = "word"  # knn: "word" or "char"
+    space: str = "word"  # knn: "word", "char" or "embedding"
+    similarity_power: float = 1.0  # knn: a neighbour votes with similarity ** power
+    alpha: float = 0.1  # nb: additive smoothing
 
     @property
     def name(self) -> str:
         if self.kind == "svm":
             return f"svm(power={self.class_weight_power:g},C={self.c:g})"
         if self.kind == "knn":
-            return f"knn({self.space},k={self.k})"
+            power = f",p={self.similarity_power:g}" if self.similarity_power != 1 else ""
+            return f"knn({self.space},k={self.k}{power})"
+        if self.kind == "nb":
+            return f"nb(alpha={self.alpha:g})"
         return self.kind
 
 
@@ -75,6 +83,14 @@ class ClassifierConfig:
     word_max_features: int | None = None
     word_min_df: int = 1
     title_max_features: int | None = None
+    # Sentence embeddings of the text (MiniLM by default) appended to the SVMs' features with
+    # this weight (0: none). A model that uses embeddings must be handed them to fit and predict.
+    embedding_weight: float = 0.0
+
+    @property
+    def needs_embeddings(self) -> bool:
+        return self.embedding_weight > 0 or any(
+            m.kind == "knn" and m.space == "embedding" and m.weight > 0 for m in self.members)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -117,6 +133,8 @@ class TextClassifier:
         self.svms_: dict[str, LinearSVC] = {}
         self.train_word_: sparse.csr_matrix | None = None
         self.train_char_: sparse.csr_matrix | None = None
+        self.train_embeddings_: np.ndarray | None = None
+        self.nbs_: dict[str, ComplementNB] = {}
         self.train_targets_: np.ndarray = np.array([], dtype=int)
         self.train_keys_: list[object] = []
         self.memory_: dict[str, Counter] = {}
@@ -149,14 +167,25 @@ class TextClassifier:
             blocks["char"] = self.char_.transform(texts)
         return blocks
 
-    @staticmethod
-    def _stack(blocks: dict[str, sparse.csr_matrix]) -> sparse.csr_matrix:
-        return sparse.hstack(list(blocks.values()), format="csr")
+    def _stack(self, blocks: dict[str, sparse.csr_matrix], embeddings: np.ndarray | None = None) -> sparse.csr_matrix:
+        parts = list(blocks.values())
+        if self.config.embedding_weight > 0:
+            parts.append(sparse.csr_matrix(self._checked(embeddings, parts[0].shape[0]) * self.config.embedding_weight))
+        return sparse.hstack(parts, format="csr")
+
+    def _checked(self, embeddings: np.ndarray | None, rows: int) -> np.ndarray:
+        if embeddings is None:
+            raise ValueError("This model uses text embeddings: pass them to fit and predict.")
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        if embeddings.shape[0] != rows:
+            raise ValueError(f"{embeddings.shape[0]} embeddings for {rows} texts.")
+        return embeddings
 
     # --- fit ----------------------------------------------------------------------------
     def fit(self, texts: Sequence[str], titles: Sequence[str], labels: Sequence[object],
-            keys: Sequence[object] | None = None) -> TextClassifier:
-        """``keys`` name the training rows (ticket numbers, dataset row ids) for the evidence."""
+            keys: Sequence[object] | None = None, embeddings: np.ndarray | None = None) -> TextClassifier:
+        """``keys`` name the training rows (ticket numbers, dataset row ids) for the evidence;
+        ``embeddings`` (one normalised vector per text) are needed when the config uses them."""
         labels_array = np.asarray([str(label) for label in labels])
         if len(labels_array) == 0:
             raise ValueError("Nothing to train on.")
@@ -171,15 +200,22 @@ class TextClassifier:
         # The character matrix of the training rows is large: kept only for a k-NN member on it.
         needs_char = any(m.kind == "knn" and m.space == "char" for m in self.config.members)
         self.train_char_ = normalize(blocks["char"]) if "char" in blocks and needs_char else None
+        needs_vectors = any(m.kind == "knn" and m.space == "embedding" for m in self.config.members)
+        if self.config.needs_embeddings:
+            embeddings = self._checked(embeddings, len(labels_array))
+        # Half precision: the vectors of the training rows are kept for the k-NN vote only.
+        self.train_embeddings_ = np.asarray(normalize(embeddings), dtype=np.float16) if needs_vectors else None
         memory: dict[str, Counter] = defaultdict(Counter)
         for text, target in zip(texts, targets, strict=True):
             memory[text_fingerprint(text)][int(target)] += 1
         self.memory_ = dict(memory)
         if len(self.classes_) < 2:
             return self
-        features = self._stack(blocks)
+        features = self._stack(blocks, embeddings)
         counts = np.bincount(targets, minlength=len(self.classes_))
         for member in self.config.members:
+            if member.kind == "nb" and member.name not in self.nbs_:
+                self.nbs_[member.name] = ComplementNB(alpha=member.alpha).fit(self._nb_features(blocks), targets)
             if member.kind != "svm" or member.name in self.svms_:
                 continue
             weights = {index: (len(targets) / (len(counts) * count)) ** member.class_weight_power
@@ -188,12 +224,19 @@ class TextClassifier:
         return self
 
     # --- predict ------------------------------------------------------------------------
+    @staticmethod
+    def _nb_features(blocks: dict[str, sparse.csr_matrix]) -> sparse.csr_matrix:
+        return sparse.hstack([blocks[name] for name in ("word", "title") if name in blocks], format="csr")
+
     def member_probabilities(self, texts: Sequence[str], titles: Sequence[str],
-                             temperature: float | None = None) -> dict[str, np.ndarray]:
+                             temperature: float | None = None,
+                             embeddings: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Each member's probabilities per class (columns: ``classes_``)."""
         n, width = len(texts), len(self.classes_)
         if width == 1:
             return {member.name: np.ones((n, 1)) for member in self.config.members}
+        if self.config.needs_embeddings:
+            embeddings = self._checked(embeddings, n)
         blocks = self._features(texts, titles)
         temperature = self.config.temperature if temperature is None else temperature
         features = None
@@ -203,12 +246,34 @@ class TextClassifier:
                 continue
             if member.kind == "svm":
                 if features is None:
-                    features = self._stack(blocks)
+                    features = self._stack(blocks, embeddings)
                 result[member.name] = softmax(self.svm_margins(member.name, features), temperature)
             elif member.kind == "knn":
-                result[member.name] = self._knn(blocks, member)
+                result[member.name] = self._knn(blocks, member, embeddings)
+            elif member.kind == "nb":
+                result[member.name] = self.nbs_[member.name].predict_proba(self._nb_features(blocks))
             elif member.kind == "memory":
                 result[member.name] = self._memory(texts)
+        return result
+
+    def member_probabilities_by_temperature(self, texts: Sequence[str], titles: Sequence[str],
+                                            temperatures: Sequence[float],
+                                            embeddings: np.ndarray | None = None
+                                            ) -> dict[float, dict[str, np.ndarray]]:
+        """``member_probabilities`` at several softmax temperatures, the members run once."""
+        base = self.member_probabilities(texts, titles, temperature=1.0, embeddings=embeddings)
+        svm_names = {m.name for m in self.config.members if m.kind == "svm"}
+        result: dict[float, dict[str, np.ndarray]] = {}
+        margins: dict[str, np.ndarray] = {}
+        if svm_names and len(self.classes_) > 1:
+            features = self._stack(self._features(texts, titles),
+                                   self._checked(embeddings, len(texts)) if self.config.embedding_weight > 0 else None)
+            margins = {name: self.svm_margins(name, features) for name in svm_names}
+        for temperature in temperatures:
+            result[temperature] = {
+                name: softmax(margins[name], temperature) if name in margins else probabilities
+                for name, probabilities in base.items()
+            }
         return result
 
     def svm_margins(self, name: str, features: sparse.csr_matrix) -> np.ndarray:
@@ -217,21 +282,28 @@ class TextClassifier:
             margins = np.column_stack([-margins, margins])
         return margins
 
-    def predict_proba(self, texts: Sequence[str], titles: Sequence[str]) -> np.ndarray:
-        probabilities = self.member_probabilities(texts, titles)
+    def predict_proba(self, texts: Sequence[str], titles: Sequence[str],
+                      embeddings: np.ndarray | None = None) -> np.ndarray:
+        probabilities = self.member_probabilities(texts, titles, embeddings=embeddings)
         return blend(probabilities, self.config.members)
 
-    def _knn(self, blocks: dict[str, sparse.csr_matrix], member: Member) -> np.ndarray:
-        if member.space == "char" and self.train_char_ is not None:
-            query, train = normalize(blocks["char"]), self.train_char_
+    def _knn(self, blocks: dict[str, sparse.csr_matrix], member: Member,
+             embeddings: np.ndarray | None = None) -> np.ndarray:
+        if member.space == "embedding" and self.train_embeddings_ is not None:
+            query = normalize(self._checked(embeddings, blocks["word"].shape[0]))
+            similarity = query @ self.train_embeddings_.astype(np.float32).T
         else:
-            query, train = normalize(blocks["word"]), self.train_word_
-        similarity = (query @ train.T).toarray()
+            if member.space == "char" and self.train_char_ is not None:
+                query, train = normalize(blocks["char"]), self.train_char_
+            else:
+                query, train = normalize(blocks["word"]), self.train_word_
+            similarity = (query @ train.T).toarray()
         k = max(1, min(member.k, similarity.shape[1]))
         top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
         rows = np.repeat(np.arange(similarity.shape[0]), k)
         scores = np.zeros((similarity.shape[0], len(self.classes_)))
-        np.add.at(scores, (rows, self.train_targets_[top].ravel()), np.maximum(similarity[rows, top.ravel()], 0))
+        votes = np.maximum(similarity[rows, top.ravel()], 0) ** member.similarity_power
+        np.add.at(scores, (rows, self.train_targets_[top].ravel()), votes)
         return _row_normalise(scores)
 
     def _memory(self, texts: Sequence[str]) -> np.ndarray:
@@ -273,6 +345,9 @@ class TextClassifier:
         return state
 
     def __setstate__(self, state: dict) -> None:
+        # Models pickled before the embedding and naive Bayes members existed load unchanged.
+        state.setdefault("train_embeddings_", None)
+        state.setdefault("nbs_", {})
         self.__dict__.update(state)
         for svm in self.svms_.values():
             svm.coef_ = np.asarray(svm.coef_, dtype=np.float32)
@@ -326,38 +401,54 @@ class BlendChoice:
     report: dict[str, float]
 
 
-def tune_blend(classifier: TextClassifier, texts: Sequence[str], titles: Sequence[str], labels: Sequence[object],
-               objective: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[float, dict[str, float]]],
-               weights: Sequence[float] = (0.0, 0.5, 1.0), temperatures: Sequence[float] = (2.0, 5.0, 10.0)
-               ) -> BlendChoice:
-    """Grid over member weights and softmax temperature, scored by ``objective`` on held-out rows.
+def tune_blend(probabilities: dict[float, dict[str, np.ndarray]], members: Sequence[Member],
+               objective: Callable[[np.ndarray], tuple[float, dict[str, float]]],
+               weights: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0), rounds: int = 4) -> BlendChoice:
+    """Member weights and softmax temperature that maximise ``objective`` on held-out rows.
 
-    ``objective(probabilities, targets, classes)`` returns (score, figures). The classifier
-    was fitted without these rows; nothing is refitted here.
+    ``probabilities[temperature][member.name]`` are the members' probabilities for rows none
+    of them was fitted on (out-of-fold or a validation split); ``objective(blended)`` returns
+    (score, figures). Coordinate ascent: start from the best single member, then change one
+    weight at a time while the score improves (a full grid over seven members and five
+    weights would be 78,000 blends).
     """
-    targets = np.array([
-        int(np.searchsorted(classifier.classes_, str(label))) if str(label) in set(classifier.classes_) else -1
-        for label in labels
-    ])
+    names = [member.name for member in members]
+
+    def run(temperature: float, combination: Sequence[float]) -> tuple[float, dict[str, float]]:
+        candidate = [Member(**{**asdict(m), "weight": w}) for m, w in zip(members, combination, strict=True)]
+        return objective(blend(probabilities[temperature], candidate))
+
     best: BlendChoice | None = None
-    members = classifier.config.members
-    for temperature in temperatures:
-        probabilities = classifier.member_probabilities(texts, titles, temperature=temperature)
-        for combination in itertools.product(weights, repeat=len(members)):
-            if not any(combination):
-                continue
-            # The temperature only matters to SVM members; skip equivalent repeats.
-            if temperature != temperatures[0] and not any(
-                    w > 0 and m.kind == "svm" for w, m in zip(combination, members, strict=True)):
-                continue
-            top = max(combination)
-            candidate = [Member(**{**asdict(m), "weight": w / top}) for m, w in zip(members, combination, strict=True)]
-            blended = blend(probabilities, candidate)
-            score, report = objective(blended, targets, classifier.classes_)
+    for temperature in probabilities:
+        for i in range(len(names)):
+            combination = [1.0 if j == i else 0.0 for j in range(len(names))]
+            score, report = run(temperature, combination)
             if best is None or score > best.score + 1e-9:
-                best = BlendChoice(candidate, temperature, score, report)
+                best = BlendChoice(_weighted(members, combination), temperature, score, report)
     assert best is not None
+    for _ in range(rounds):
+        improved = False
+        for temperature in probabilities:
+            for i in range(len(names)):
+                for weight in weights:
+                    combination = [m.weight for m in best.members]
+                    combination[i] = weight
+                    if max(combination) <= 0 or (temperature == best.temperature
+                                                 and combination == [m.weight for m in best.members]):
+                        continue
+                    score, report = run(temperature, combination)
+                    if score > best.score + 1e-9:
+                        best = BlendChoice(_weighted(members, combination), temperature, score, report)
+                        improved = True
+        if not improved:
+            break
+    top = max(member.weight for member in best.members)
+    best.members = [Member(**{**asdict(m), "weight": m.weight / top}) for m in best.members]
     return best
+
+
+def _weighted(members: Sequence[Member], combination: Sequence[float]) -> list[Member]:
+    return [Member(**{**asdict(m), "weight": w}) for m, w in zip(members, combination, strict=True)]
 
 
 # --- calibration ------------------------------------------------------------------------------
@@ -384,17 +475,36 @@ class TopLabelCalibrator:
         return np.asarray(self.isotonic.predict(top_scores), dtype=float)
 
 
+def wilson_lower_bound(successes: np.ndarray, trials: np.ndarray, z: float) -> np.ndarray:
+    """Lower end of the Wilson score interval of a proportion (``z`` = 1.2816: one-sided 90%)."""
+    successes = np.asarray(successes, dtype=float)
+    trials = np.maximum(np.asarray(trials, dtype=float), 1.0)
+    p = successes / trials
+    centre = p + z * z / (2 * trials)
+    spread = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return (centre - spread) / (1 + z * z / trials)
+
+
+# One-sided 90%: the auto threshold is set where held-out precision is above the target with
+# that confidence, not merely equal to it on the rows at hand (README "AI triage").
+CONSERVATIVE_Z = 1.2816
+
+
 def choose_threshold(confidence: np.ndarray, correct: np.ndarray, target: float = 0.95,
-                     min_rows: int = 20) -> float:
+                     min_rows: int = 20, z: float = 0.0) -> float:
     """The lowest confidence whose held-out precision (rows at or above it) reaches ``target``.
 
+    With ``z`` > 0 the precision that must reach the target is the lower end of its Wilson
+    interval, so a cut that reaches the target by the luck of a few rows is not taken.
     Returns 1.01 (never auto-apply) when no cut with at least ``min_rows`` rows reaches it.
     """
     confidence = np.asarray(confidence, dtype=float)
     correct = np.asarray(correct, dtype=float)
     order = np.argsort(-confidence, kind="stable")
     ordered = confidence[order]
-    precision = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
+    hits = np.cumsum(correct[order])
+    trials = np.arange(1, len(order) + 1)
+    precision = wilson_lower_bound(hits, trials, z) if z > 0 else hits / trials
     best = 1.01
     for i in range(len(order)):
         # Cut only between distinct confidences: equal ones are all in or all out.

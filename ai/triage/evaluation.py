@@ -1,25 +1,33 @@
 """Evaluation of the triage classifier on the public ticket datasets (``ai_evaluate``).
 
 Protocol (the data's README): fixed train/val/test splits. For each field the candidate
-members are fitted on **train**, the blend (member weights, softmax temperature) is chosen
-on **val**, the confidence calibrator and the auto threshold are fitted on **val**; then the
-chosen members are refitted on **train + val** and **test** is scored once. No fit of any
-kind (vectorisers, models, calibrator, threshold) ever sees a test row: every ``fit`` is
-handed the row ids it learns from, and a test pins that none is a test id.
+members are fitted in 5 folds over **train + val** (rows with the same text in one fold);
+the blend (member weights, softmax temperature), the confidence calibrator and the auto
+threshold are chosen on those out-of-fold predictions, as ``ai_train`` does on the
+organisation's tickets. Then the chosen members are refitted on **train + val** and **test**
+is scored once. Cross-validation rather than val alone: val holds 812 (ATA) or 556 (Endava)
+rows, too few to choose seven weights and a threshold without fitting its noise, and a
+class such as Endava's 11 has a single val row. No fit of any kind (vectorisers, models,
+calibrator, threshold) ever sees a test row: every fit is handed the row ids it learns
+from, and a test pins that none is a test id.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from joblib import Parallel, delayed
+from sklearn.model_selection import GroupKFold
 
 from ai.triage.classifier import (
+    CONSERVATIVE_Z,
     ClassifierConfig,
     Member,
     TextClassifier,
@@ -27,6 +35,7 @@ from ai.triage.classifier import (
     blend,
     choose_threshold,
     expected_calibration_error,
+    text_fingerprint,
     tune_blend,
 )
 from ai.triage.text import ticket_text, title_text
@@ -194,15 +203,28 @@ def scores(probabilities: np.ndarray, truth: np.ndarray, classes: np.ndarray) ->
     }
 
 
-def candidate_config() -> ClassifierConfig:
-    """The members the blend chooses from on val (weights are picked by ``tune_blend``)."""
-    return ClassifierConfig(members=[
+def candidate_config(embeddings: bool = False) -> ClassifierConfig:
+    """The members the blend chooses from (weights and temperature are picked by ``tune_blend``).
+
+    With ``embeddings`` the SVMs also see the text's sentence embedding and a k-NN member
+    votes in embedding space (measured on the cross-validation folds: +1.1 points of
+    accuracy on ATA, +0.3 on Endava).
+    """
+    members = [
         Member("svm", class_weight_power=0.0, c=0.5),
         Member("svm", class_weight_power=0.5, c=0.5),
-        Member("svm", class_weight_power=1.0, c=0.5),
+        Member("svm", class_weight_power=1.0, c=0.25),
         Member("knn", k=10, space="char"),
+        Member("nb", alpha=0.1),
         Member("memory"),
-    ])
+    ]
+    if embeddings:
+        members.insert(4, Member("knn", k=10, space="embedding", similarity_power=6.0))
+    return ClassifierConfig(members=members, embedding_weight=1.0 if embeddings else 0.0)
+
+
+TEMPERATURES = (5.0, 10.0, 20.0)
+FOLDS = 5
 
 
 @dataclass
@@ -221,6 +243,7 @@ class FieldReport:
     val: dict[str, float] = field(default_factory=dict)
     blend: str = ""
     seconds: float = 0.0
+    embeddings: bool = False
 
     def as_json(self) -> dict[str, object]:
         keys = ("field", "accuracy", "macro_f1", "weighted_f1", "top3_accuracy", "threshold",
@@ -233,12 +256,44 @@ def _round(value: object) -> object:
 
 
 FitLog = Callable[[str, list[str]], None]
+Embed = Callable[[list[str]], np.ndarray]
+
+
+def _fold_probabilities(config: ClassifierConfig, fit_rows: list[Row], held_rows: list[Row], column: str,
+                        classes: np.ndarray, vectors: dict[str, np.ndarray] | None
+                        ) -> dict[float, dict[str, np.ndarray]]:
+    """Members fitted on ``fit_rows``, their probabilities for ``held_rows`` per temperature,
+    in the columns of ``classes`` (a class the fold never saw gets 0)."""
+    def embeddings(subset: list[Row]) -> np.ndarray | None:
+        return np.stack([vectors[row.row_id] for row in subset]) if vectors is not None else None
+
+    model = TextClassifier(config).fit(
+        [row.text for row in fit_rows], [row.title for row in fit_rows], [row.values[column] for row in fit_rows],
+        keys=[row.row_id for row in fit_rows], embeddings=embeddings(fit_rows),
+    )
+    columns = np.searchsorted(classes, model.classes_)
+    result: dict[float, dict[str, np.ndarray]] = {}
+    by_temperature = model.member_probabilities_by_temperature(
+        [row.text for row in held_rows], [row.title for row in held_rows], TEMPERATURES,
+        embeddings=embeddings(held_rows))
+    for temperature, members in by_temperature.items():
+        result[temperature] = {}
+        for name, probabilities in members.items():
+            full = np.zeros((len(held_rows), len(classes)))
+            full[:, columns] = probabilities
+            result[temperature][name] = full
+    return result
 
 
 def evaluate_field(rows: list[Row], spec: FieldSpec, *, config: ClassifierConfig | None = None,
                    target_precision: float = TARGET_PRECISION, on_fit: FitLog | None = None,
-                   progress: Callable[[str], None] | None = None) -> FieldReport:
-    """Tune on val, refit on train + val, score test once. ``on_fit(stage, row_ids)`` sees every fit."""
+                   progress: Callable[[str], None] | None = None, vectors: dict[str, np.ndarray] | None = None,
+                   folds: int = FOLDS, jobs: int = 1) -> FieldReport:
+    """Tune by cross-validation on train + val, refit on train + val, score test once.
+
+    ``on_fit(stage, row_ids)`` sees every fit; ``vectors`` (row id → sentence embedding)
+    turn on the embedding members; ``jobs`` > 1 fits the folds in parallel processes.
+    """
     started = time.perf_counter()
     say = progress or (lambda message: None)
     kept = [row for row in rows if spec.keep(row) and row.values.get(spec.column, "") != ""]
@@ -246,45 +301,64 @@ def evaluate_field(rows: list[Row], spec: FieldSpec, *, config: ClassifierConfig
     for split in SPLITS:
         if not part[split]:
             raise DatasetError(f"{spec.name}: the {split} split is empty.")
+    candidates = config or candidate_config(embeddings=vectors is not None)
+    fit_rows = part["train"] + part["val"]
+    truth = np.array([row.values[spec.column] for row in fit_rows])
+    classes = np.unique(truth)
 
-    def fit(stage: str, fit_rows: list[Row], fit_config: ClassifierConfig) -> TextClassifier:
-        ids = [row.row_id for row in fit_rows]
+    # 1. Out-of-fold probabilities of every candidate member over train + val. Rows with the
+    #    same text stay in one fold (as the published split keeps them on one side).
+    groups = [text_fingerprint(row.text) for row in fit_rows]
+    n_folds = max(2, min(folds, len(set(groups))))
+    splits = list(GroupKFold(n_splits=n_folds).split(fit_rows, groups=groups))
+    say(f"{spec.name}: {n_folds}-fold cross-validation over {len(fit_rows)} train+val rows")
+    for fit_index, _held in splits:
         if on_fit is not None:
-            on_fit(stage, ids)
-        return TextClassifier(fit_config).fit(
-            [row.text for row in fit_rows], [row.title for row in fit_rows],
-            [row.values[spec.column] for row in fit_rows], keys=ids,
-        )
+            on_fit("tune", [fit_rows[i].row_id for i in fit_index])
+    outputs = Parallel(n_jobs=jobs)(
+        delayed(_fold_probabilities)(candidates, [fit_rows[i] for i in fit_index], [fit_rows[i] for i in held],
+                                     spec.column, classes, vectors)
+        for fit_index, held in splits
+    )
+    oof: dict[float, dict[str, np.ndarray]] = {
+        temperature: {member.name: np.zeros((len(fit_rows), len(classes))) for member in candidates.members}
+        for temperature in TEMPERATURES
+    }
+    for (_fit_index, held), output in zip(splits, outputs, strict=True):
+        for temperature, members in output.items():
+            for name, probabilities in members.items():
+                oof[temperature][name][held] = probabilities
 
-    def inputs(subset: Iterable[Row]) -> tuple[list[str], list[str], np.ndarray]:
-        subset = list(subset)
-        return ([row.text for row in subset], [row.title for row in subset],
-                np.array([row.values[spec.column] for row in subset]))
-
-    # 1. Candidates on train; blend, calibrator and threshold chosen on val.
-    say(f"{spec.name}: fitting candidates on {len(part['train'])} train rows")
-    candidates = fit("tune", part["train"], config or candidate_config())
-    val_texts, val_titles, val_truth = inputs(part["val"])
-
-    def objective(probabilities: np.ndarray, _targets: np.ndarray, classes: np.ndarray) -> tuple[float, dict]:
-        figures = scores(probabilities, val_truth, classes)
+    # 2. Blend, calibrator and threshold chosen on the out-of-fold probabilities.
+    def objective(probabilities: np.ndarray) -> tuple[float, dict]:
+        figures = scores(probabilities, truth, classes)
         score = figures["accuracy"] + figures["macro_f1"] + (figures["top3_accuracy"] if spec.top3 else 0.0)
         return score, figures
 
-    choice = tune_blend(candidates, val_texts, val_titles, val_truth, objective)
-    chosen = ClassifierConfig(members=[m for m in choice.members if m.weight > 0], temperature=choice.temperature)
-    val_probabilities = tune_blend_probabilities(candidates, chosen, val_texts, val_titles)
-    val_top = val_probabilities.max(axis=1)
-    val_correct = candidates.classes_[val_probabilities.argmax(axis=1)] == val_truth
-    calibrator = TopLabelCalibrator().fit(val_top, val_correct)
-    threshold = choose_threshold(calibrator.transform(val_top), val_correct, target_precision)
-    say(f"{spec.name}: val {format_figures(choice.report)}; blend {describe(chosen)}; threshold {threshold:.3f}")
+    choice = tune_blend(oof, candidates.members, objective)
+    chosen = replace(candidates, members=[m for m in choice.members if m.weight > 0], temperature=choice.temperature)
+    held_out = blend(oof[choice.temperature], chosen.members)
+    held_top = held_out.max(axis=1)
+    held_correct = classes[held_out.argmax(axis=1)] == truth
+    calibrator = TopLabelCalibrator().fit(held_top, held_correct)
+    threshold = choose_threshold(calibrator.transform(held_top), held_correct, target_precision, z=CONSERVATIVE_Z)
+    say(f"{spec.name}: cross-validated {format_figures(choice.report)}; blend {describe(chosen)}; "
+        f"threshold {threshold:.3f}")
 
-    # 2. Refit the chosen members on train + val; score test once.
-    fit_rows = part["train"] + part["val"]
-    final = fit("final", fit_rows, chosen)
-    test_texts, test_titles, test_truth = inputs(part["test"])
-    probabilities = final.predict_proba(test_texts, test_titles)
+    # 3. Refit the chosen members on train + val; score test once.
+    if on_fit is not None:
+        on_fit("final", [row.row_id for row in fit_rows])
+    final = TextClassifier(chosen).fit(
+        [row.text for row in fit_rows], [row.title for row in fit_rows], truth.tolist(),
+        keys=[row.row_id for row in fit_rows],
+        embeddings=np.stack([vectors[row.row_id] for row in fit_rows]) if chosen.needs_embeddings else None,
+    )
+    test_rows = part["test"]
+    test_truth = np.array([row.values[spec.column] for row in test_rows])
+    probabilities = final.predict_proba(
+        [row.text for row in test_rows], [row.title for row in test_rows],
+        embeddings=np.stack([vectors[row.row_id] for row in test_rows]) if chosen.needs_embeddings else None,
+    )
     figures = scores(probabilities, test_truth, final.classes_)
     confidence = calibrator.transform(probabilities.max(axis=1))
     correct = final.classes_[probabilities.argmax(axis=1)] == test_truth
@@ -299,19 +373,13 @@ def evaluate_field(rows: list[Row], spec: FieldSpec, *, config: ClassifierConfig
         precision_at_threshold=float(correct[covered].mean()) if covered.any() else None,
         coverage_at_threshold=float(covered.mean()),
         train_rows=len(fit_rows),
-        test_rows=len(part["test"]),
+        test_rows=len(test_rows),
         ece=expected_calibration_error(confidence, correct),
         val=choice.report,
         blend=describe(chosen),
         seconds=time.perf_counter() - started,
+        embeddings=vectors is not None,
     )
-
-
-def tune_blend_probabilities(classifier: TextClassifier, chosen: ClassifierConfig, texts: list[str],
-                             titles: list[str]) -> np.ndarray:
-    """The chosen blend's probabilities from the candidates fitted on train (no refit)."""
-    members = classifier.member_probabilities(texts, titles, temperature=chosen.temperature)
-    return blend(members, chosen.members)
 
 
 def describe(config: ClassifierConfig) -> str:
@@ -325,11 +393,54 @@ def format_figures(figures: dict[str, float]) -> str:
 
 def evaluate_dataset(dataset: str, data_dir: str | Path, *, on_fit: FitLog | None = None,
                      progress: Callable[[str], None] | None = None,
-                     fields: Iterable[str] | None = None) -> list[FieldReport]:
+                     fields: Iterable[str] | None = None, embed: Embed | None = None,
+                     jobs: int = 1) -> list[FieldReport]:
+    """Every field of ``dataset``; with ``embed`` (texts → normalised vectors) the embedding
+    members take part."""
     rows = load_rows(dataset, data_dir)
+    vectors = None
+    if embed is not None:
+        matrix = embed([row.text for row in rows])
+        vectors = {row.row_id: matrix[i] for i, row in enumerate(rows)}
     wanted = set(fields) if fields else None
     return [
-        evaluate_field(rows, spec, on_fit=on_fit, progress=progress)
+        evaluate_field(rows, spec, on_fit=on_fit, progress=progress, vectors=vectors, jobs=jobs)
         for spec in DATASETS[dataset].fields
         if wanted is None or spec.name in wanted
     ]
+
+
+def cached_embeddings(embed: Embed, cache_dir: str | Path | None, model: str,
+                      progress: Callable[[str], None] | None = None, batch: int = 512) -> Embed:
+    """``embed`` with a file cache: the same texts embedded by the same model are read back.
+
+    The key is a hash of the model name and every text, so a changed cleaning or dataset
+    never reuses stale vectors. Embedding the ATA texts on two CPU cores takes minutes; the
+    evaluation itself, well under that.
+    """
+    say = progress or (lambda message: None)
+
+    def run(texts: list[str]) -> np.ndarray:
+        digest = hashlib.sha256(model.encode())
+        for text in texts:
+            digest.update(text.encode())
+            digest.update(b"\x00")
+        path = Path(cache_dir) / f"{digest.hexdigest()[:24]}.npy" if cache_dir else None
+        if path is not None and path.is_file():
+            cached = np.load(path)
+            if cached.shape[0] == len(texts):
+                say(f"embeddings of {len(texts)} texts read from {path}")
+                return cached
+        parts = []
+        for start in range(0, len(texts), batch):
+            parts.append(np.asarray(embed(texts[start:start + batch]), dtype=np.float32))
+            say(f"embedded {min(start + batch, len(texts))}/{len(texts)} texts ({model})")
+        matrix = np.vstack(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(".tmp.npy")
+            np.save(temporary, matrix)
+            temporary.replace(path)
+        return matrix
+
+    return run

@@ -4,7 +4,8 @@ For each learned field with enough resolved tickets carrying a value, a ``TextCl
 is fitted. Its confidence is calibrated on out-of-fold predictions (3 folds over the same
 tickets, so the calibrator never sees a prediction made by a model that trained on that
 ticket), which also give the held-out accuracy and the proposed auto threshold shown to
-admins. Then the classifier is refitted on all the tickets.
+admins: the lowest confidence at which the held-out precision is above the target with 90%
+confidence (lower end of its Wilson interval), so a few lucky tickets do not set it. Then the classifier is refitted on all the tickets.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.conf import settings
 from sklearn.model_selection import KFold
 
 from ai.triage.classifier import (
+    CONSERVATIVE_Z,
     ClassifierConfig,
     Member,
     TextClassifier,
@@ -118,7 +120,7 @@ def train_field(name: str, rows: list[TrainingRow], config: ClassifierConfig,
     correct = predicted == labels
     calibrator = TopLabelCalibrator().fit(top, correct)
     confidence = calibrator.transform(top)
-    threshold = choose_threshold(confidence, correct, target_precision)
+    threshold = choose_threshold(confidence, correct, target_precision, z=CONSERVATIVE_Z)
     covered = confidence >= threshold
     metrics = {
         "rows": len(rows),

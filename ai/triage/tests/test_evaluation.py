@@ -77,7 +77,7 @@ KEYS = {"field", "accuracy", "macro_f1", "weighted_f1", "top3_accuracy", "thresh
 
 def test_it_prints_one_json_object_per_field_for_ata(tmp_path, capsys):
     write_ata(tmp_path)
-    call_command("ai_evaluate", "--dataset", "ata", "--data-dir", str(tmp_path), "--json")
+    call_command("ai_evaluate", "--dataset", "ata", "--data-dir", str(tmp_path), "--json", "--no-embeddings")
     lines = json_lines(capsys.readouterr().out)
     assert len(lines) == 1
     line = lines[0]
@@ -91,7 +91,7 @@ def test_it_prints_one_json_object_per_field_for_ata(tmp_path, capsys):
 
 def test_it_evaluates_category_and_priority_on_incidents_for_endava(tmp_path, capsys):
     write_endava(tmp_path)
-    call_command("ai_evaluate", "--dataset", "endava", "--data-dir", str(tmp_path), "--json")
+    call_command("ai_evaluate", "--dataset", "endava", "--data-dir", str(tmp_path), "--json", "--no-embeddings")
     lines = {line["field"]: line for line in json_lines(capsys.readouterr().out)}
     assert list(lines) == ["category", "urgency", "impact"]
     assert lines["category"]["test_rows"] == 30
@@ -103,33 +103,105 @@ def test_it_evaluates_category_and_priority_on_incidents_for_endava(tmp_path, ca
 
 def test_it_prints_a_readable_report(tmp_path, capsys):
     write_ata(tmp_path, rows_per_group=20)
-    call_command("ai_evaluate", "--dataset", "ata", "--data-dir", str(tmp_path))
+    call_command("ai_evaluate", "--dataset", "ata", "--data-dir", str(tmp_path), "--no-embeddings")
     out = capsys.readouterr().out
     assert "ata assignment_group: test accuracy" in out
-    assert "blend (chosen on val)" in out
+    assert "blend (chosen by cross-validation)" in out
 
 
 def test_it_never_fits_on_test_rows(tmp_path, monkeypatch):
     write_ata(tmp_path)
     rows = evaluation.load_rows("ata", tmp_path)
     split_of = {row.row_id: row.split for row in rows}
-    fitted: list[tuple[str, set[str]]] = []
+    fitted: list[set[str]] = []
     real_fit = TextClassifier.fit
 
-    def spy(self, texts, titles, labels, keys=None):
-        fitted.append(("fit", set(keys or [])))
-        return real_fit(self, texts, titles, labels, keys=keys)
+    def spy(self, texts, titles, labels, keys=None, embeddings=None):
+        fitted.append(set(keys or []))
+        return real_fit(self, texts, titles, labels, keys=keys, embeddings=embeddings)
 
     monkeypatch.setattr(TextClassifier, "fit", spy)
     stages = []
-    evaluation.evaluate_dataset("ata", tmp_path, on_fit=lambda stage, ids: stages.append((stage, set(ids))))
-    assert [stage for stage, _ids in stages] == ["tune", "final"]
-    assert {split_of[i] for i in stages[0][1]} == {"train"}
-    assert {split_of[i] for i in stages[1][1]} == {"train", "val"}
-    assert len(fitted) == 2
-    for _name, ids in fitted:
+    evaluation.evaluate_dataset("ata", tmp_path, on_fit=lambda stage, ids: stages.append((stage, set(ids))),
+                                embed=fake_embed)
+    assert [stage for stage, _ids in stages] == ["tune"] * 5 + ["final"]
+    train_and_val = {i for i, split in split_of.items() if split in ("train", "val")}
+    # The folds cover train + val, each row held out once; the final fit is on all of it.
+    assert all(ids < train_and_val for _stage, ids in stages[:5])
+    assert set.union(*[train_and_val - ids for _stage, ids in stages[:5]]) == train_and_val
+    assert stages[5][1] == train_and_val
+    assert len(fitted) == 6
+    for ids in fitted:
         assert ids, "every fit names its rows"
         assert not any(split_of[i] == "test" for i in ids)
+
+
+def fake_embed(texts):
+    """A stand-in sentence model for the small files: one direction per topic word."""
+    import numpy as np
+
+    axes = {word: i for i, word in enumerate(sorted({w for words in WORDS.values() for w in words}))}
+    vectors = np.full((len(texts), len(axes)), 0.01, dtype=np.float32)
+    for row, text in enumerate(texts):
+        for word in text.split():
+            if word in axes:
+                vectors[row, axes[word]] += 1
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_embedding_members_take_part_when_vectors_are_given(tmp_path):
+    write_ata(tmp_path)
+    with_vectors = evaluation.evaluate_dataset("ata", tmp_path, embed=fake_embed)[0]
+    without = evaluation.evaluate_dataset("ata", tmp_path)[0]
+    assert with_vectors.embeddings and not without.embeddings
+    assert "embedding" not in without.blend
+    assert with_vectors.accuracy > 0.9
+
+
+def test_the_same_texts_are_embedded_once_then_read_from_the_cache(tmp_path):
+    import numpy as np
+
+    calls = []
+
+    def embed(texts):
+        calls.append(len(texts))
+        return fake_embed(texts)
+
+    cached = evaluation.cached_embeddings(embed, tmp_path / "cache", "model-a", batch=2)
+    first = cached(["job failed", "password reset", "printer label"])
+    assert calls == [2, 1]  # in batches
+    again = cached(["job failed", "password reset", "printer label"])
+    assert calls == [2, 1]
+    assert np.array_equal(first, again)
+    cached(["job failed", "password reset", "printer labels"])  # one text changed: computed anew
+    assert calls == [2, 1, 2, 1]
+    evaluation.cached_embeddings(embed, tmp_path / "cache", "model-b", batch=2)(["job failed"])
+    assert calls[-1] == 1  # another model never reads the first one's vectors
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 3
+
+
+def test_the_command_embeds_with_the_configured_provider_and_caches(tmp_path, capsys, settings, monkeypatch):
+    from ai.triage.management.commands import ai_evaluate
+
+    settings.AI_EVALUATION_CACHE_DIR = str(tmp_path / "cache")
+    write_ata(tmp_path, rows_per_group=20)
+    seen = []
+    monkeypatch.setattr(ai_evaluate, "embed_texts", lambda texts: seen.append(len(texts)) or fake_embed(texts))
+    call_command("ai_evaluate", "--dataset", "ata", "--data-dir", str(tmp_path), "--jobs", "2")
+    out = capsys.readouterr()
+    assert "with embeddings" in out.out
+    assert sum(seen) == 60
+    call_command("ai_evaluate", "--dataset", "ata", "--data-dir", str(tmp_path), "--jobs", "1")
+    assert sum(seen) == 60  # read back from the cache
+    assert "read from" in capsys.readouterr().err
+
+
+def test_an_unavailable_embeddings_provider_is_a_clear_error(tmp_path, settings):
+    settings.AI_EMBEDDINGS_PROVIDER = "openai"
+    settings.AI_EMBEDDINGS_BASE_URL = ""
+    write_ata(tmp_path, rows_per_group=5)
+    with pytest.raises(CommandError, match="AI_EMBEDDINGS_BASE_URL.*--no-embeddings"):
+        call_command("ai_evaluate", "--dataset", "ata", "--data-dir", str(tmp_path))
 
 
 def test_it_never_reads_the_caller_column(tmp_path):
@@ -156,6 +228,7 @@ def test_macro_f1_counts_only_classes_with_five_test_rows():
         (["--dataset", "ata"], "--data-dir is required"),
         (["--dataset", "ata", "--data-dir", "{tmp}", "--field", "category"], "Unknown field"),
         (["--dataset", "endava", "--data-dir", "{tmp}"], "is missing"),
+        (["--dataset", "ata", "--data-dir", "{tmp}", "--jobs", "0"], "--jobs must be at least 1"),
     ],
 )
 def test_it_explains_bad_arguments(tmp_path, arguments, message, settings):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from ai.triage.classifier import (
+    CONSERVATIVE_Z,
     ClassifierConfig,
     Member,
     TextClassifier,
@@ -11,6 +12,7 @@ from ai.triage.classifier import (
     choose_threshold,
     expected_calibration_error,
     tune_blend,
+    wilson_lower_bound,
 )
 from ai.triage.text import clean_body, language_of, repair_mojibake, ticket_text
 
@@ -86,17 +88,77 @@ def test_the_blend_tuner_prefers_the_member_that_is_right_on_held_out_rows():
     config = ClassifierConfig(members=[Member("svm", class_weight_power=0.0), Member("memory")])
     classifier = TextClassifier(config).fit(texts, titles, labels)
     held_texts = [ticket_text("vpn down for everybody", ""), ticket_text("toner low", "")]
-    held_labels = ["network", "printing"]
+    held_labels = np.array(["network", "printing"])
+    probabilities = classifier.member_probabilities_by_temperature(
+        held_texts, ["vpn down for everybody", "toner low"], (2.0, 5.0))
 
-    def objective(probabilities, targets, classes):
-        accuracy = float(np.mean(classes[probabilities.argmax(axis=1)] == np.array(held_labels)))
+    def objective(blended):
+        accuracy = float(np.mean(classifier.classes_[blended.argmax(axis=1)] == held_labels))
         return accuracy, {"accuracy": accuracy}
 
-    choice = tune_blend(classifier, held_texts, ["vpn down for everybody", "toner low"], held_labels, objective)
+    choice = tune_blend(probabilities, config.members, objective)
     weights = {member.kind: member.weight for member in choice.members}
     # The exact-text memory knows none of these texts; the SVM must carry the blend.
     assert weights["svm"] == 1.0
     assert choice.report["accuracy"] == 1.0
+    assert choice.temperature in (2.0, 5.0)
+
+
+def test_probabilities_by_temperature_only_sharpen_the_svms():
+    texts, titles, labels = toy_rows()
+    config = ClassifierConfig(members=[Member("svm"), Member("knn", k=3, space="char"), Member("nb")])
+    classifier = TextClassifier(config).fit(texts, titles, labels)
+    query = [ticket_text("vpn gateway down", "")]
+    by_temperature = classifier.member_probabilities_by_temperature(query, ["vpn gateway down"], (1.0, 20.0))
+    svm = config.members[0].name
+    assert by_temperature[20.0][svm].max() > by_temperature[1.0][svm].max()
+    for name in (config.members[1].name, config.members[2].name):
+        assert np.allclose(by_temperature[1.0][name], by_temperature[20.0][name])
+    direct = classifier.member_probabilities(query, ["vpn gateway down"], temperature=20.0)
+    assert np.allclose(direct[svm], by_temperature[20.0][svm])
+    assert classifier.classes_[by_temperature[1.0][config.members[2].name].argmax()] == "network"
+
+
+def _toy_embeddings(texts):
+    """Two directions, one per topic, as a sentence model would place them."""
+    vectors = np.array([[1.0, 0.1, 0.0] if ("vpn" in t or "network" in t or "wifi" in t) else [0.1, 1.0, 0.0]
+                        for t in texts], dtype=np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_embedding_members_vote_in_embedding_space_and_need_the_vectors():
+    texts, titles, labels = toy_rows()
+    config = ClassifierConfig(members=[Member("svm"), Member("knn", k=3, space="embedding", similarity_power=6)],
+                              embedding_weight=1.0)
+    assert config.needs_embeddings
+    with pytest.raises(ValueError, match="uses text embeddings"):
+        TextClassifier(config).fit(texts, titles, labels)
+    classifier = TextClassifier(config).fit(texts, titles, labels, embeddings=_toy_embeddings(texts))
+    query = [ticket_text("wifi unusable", "")]
+    with pytest.raises(ValueError, match="uses text embeddings"):
+        classifier.predict_proba(query, ["wifi unusable"])
+    with pytest.raises(ValueError, match="2 embeddings for 1 texts"):
+        classifier.predict_proba(query, ["wifi unusable"], embeddings=_toy_embeddings(query * 2))
+    members = classifier.member_probabilities(query, ["wifi unusable"], embeddings=_toy_embeddings(query))
+    knn = members[config.members[1].name][0]
+    assert classifier.classes_[knn.argmax()] == "network"
+    assert knn.max() > 0.99  # similarity ** 6: the far topic's votes all but vanish
+    # The SVMs saw the embedding columns: their weights span the TF-IDF blocks and 3 more.
+    svm = next(iter(classifier.svms_.values()))
+    tfidf_width = sum(v.transform(["x"]).shape[1] for v in (classifier.word_, classifier.title_, classifier.char_))
+    assert svm.coef_.shape[1] == tfidf_width + 3
+
+
+def test_a_model_pickled_before_the_new_members_still_loads():
+    import pickle
+
+    texts, titles, labels = toy_rows()
+    classifier = TextClassifier(ClassifierConfig(members=[Member("svm")])).fit(texts, titles, labels)
+    state = classifier.__getstate__()
+    del state["nbs_"], state["train_embeddings_"]
+    old = TextClassifier.__new__(TextClassifier)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))  # noqa: S301 - our own bytes
+    assert old.predict_proba([ticket_text("toner low", "")], ["toner low"]).shape == (1, 2)
 
 
 def test_calibration_maps_scores_to_observed_accuracy():
@@ -115,6 +177,28 @@ def test_the_threshold_is_the_lowest_confidence_reaching_the_target_precision():
     correct = np.array([1, 1, 1, 1, 1, 0, 1, 0])
     assert choose_threshold(confidence, correct, target=0.95, min_rows=3) == 0.95
     assert choose_threshold(confidence, correct, target=0.95, min_rows=6) == 1.01  # never reached with 6 rows
+
+
+def test_the_conservative_threshold_wants_the_precision_above_target_with_confidence():
+    rng = np.random.default_rng(4)
+    confidence = np.sort(rng.uniform(0.5, 1.0, 4000))[::-1]
+    # Right with a probability equal to the confidence: rows above 0.95 are right ~97.5%.
+    correct = rng.uniform(0, 1, 4000) < confidence
+    plain = choose_threshold(confidence, correct, target=0.95)
+    careful = choose_threshold(confidence, correct, target=0.95, z=CONSERVATIVE_Z)
+    assert careful > plain
+    covered = confidence >= careful
+    assert correct[covered].mean() > 0.95
+    assert wilson_lower_bound(correct[covered].sum(), covered.sum(), CONSERVATIVE_Z) >= 0.95
+    # Five right answers out of five are not enough evidence for 95%.
+    assert choose_threshold(np.array([0.99] * 5), np.ones(5), target=0.95, min_rows=1, z=CONSERVATIVE_Z) == 1.01
+
+
+def test_the_wilson_bound_is_below_the_observed_proportion_and_tightens_with_rows():
+    small = wilson_lower_bound(19, 20, CONSERVATIVE_Z)
+    large = wilson_lower_bound(1900, 2000, CONSERVATIVE_Z)
+    assert small < large < 0.95
+    assert large == pytest.approx(0.9437, abs=0.002)
 
 
 def test_a_pickled_classifier_predicts_the_same_in_half_the_space():
