@@ -403,45 +403,51 @@ class BlendChoice:
 
 def tune_blend(probabilities: dict[float, dict[str, np.ndarray]], members: Sequence[Member],
                objective: Callable[[np.ndarray], tuple[float, dict[str, float]]],
-               weights: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0), rounds: int = 4) -> BlendChoice:
+               weights: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0), rounds: int = 4,
+               starts: int = 3) -> BlendChoice:
     """Member weights and softmax temperature that maximise ``objective`` on held-out rows.
 
     ``probabilities[temperature][member.name]`` are the members' probabilities for rows none
     of them was fitted on (out-of-fold or a validation split); ``objective(blended)`` returns
-    (score, figures). Coordinate ascent: start from the best single member, then change one
-    weight at a time while the score improves (a full grid over seven members and five
-    weights would be 78,000 blends).
+    (score, figures). Coordinate ascent (a full grid over seven members and five weights
+    would be 78,000 blends): from the equal blend and from the ``starts`` - 1 best single
+    members, change one weight (or the temperature) at a time while the score improves;
+    the best end point wins.
     """
     names = [member.name for member in members]
 
-    def run(temperature: float, combination: Sequence[float]) -> tuple[float, dict[str, float]]:
-        candidate = [Member(**{**asdict(m), "weight": w}) for m, w in zip(members, combination, strict=True)]
-        return objective(blend(probabilities[temperature], candidate))
+    def run(temperature: float, combination: Sequence[float]) -> BlendChoice:
+        candidate = _weighted(members, combination)
+        score, report = objective(blend(probabilities[temperature], candidate))
+        return BlendChoice(candidate, temperature, score, report)
 
+    singles = sorted(
+        (run(temperature, [1.0 if j == i else 0.0 for j in range(len(names))])
+         for temperature in probabilities for i in range(len(names))),
+        key=lambda choice: -choice.score,
+    )
+    first = next(iter(probabilities))
+    beginnings = [run(first, [1.0] * len(names)), *singles[: max(0, starts - 1)]]
     best: BlendChoice | None = None
-    for temperature in probabilities:
-        for i in range(len(names)):
-            combination = [1.0 if j == i else 0.0 for j in range(len(names))]
-            score, report = run(temperature, combination)
-            if best is None or score > best.score + 1e-9:
-                best = BlendChoice(_weighted(members, combination), temperature, score, report)
+    for current in beginnings:
+        for _ in range(rounds):
+            improved = False
+            for temperature in probabilities:
+                for i in range(len(names)):
+                    for weight in weights:
+                        combination = [m.weight for m in current.members]
+                        combination[i] = weight
+                        if max(combination) <= 0 or (temperature == current.temperature
+                                                     and combination == [m.weight for m in current.members]):
+                            continue
+                        candidate = run(temperature, combination)
+                        if candidate.score > current.score + 1e-9:
+                            current, improved = candidate, True
+            if not improved:
+                break
+        if best is None or current.score > best.score + 1e-9:
+            best = current
     assert best is not None
-    for _ in range(rounds):
-        improved = False
-        for temperature in probabilities:
-            for i in range(len(names)):
-                for weight in weights:
-                    combination = [m.weight for m in best.members]
-                    combination[i] = weight
-                    if max(combination) <= 0 or (temperature == best.temperature
-                                                 and combination == [m.weight for m in best.members]):
-                        continue
-                    score, report = run(temperature, combination)
-                    if score > best.score + 1e-9:
-                        best = BlendChoice(_weighted(members, combination), temperature, score, report)
-                        improved = True
-        if not improved:
-            break
     top = max(member.weight for member in best.members)
     best.members = [Member(**{**asdict(m), "weight": m.weight / top}) for m in best.members]
     return best

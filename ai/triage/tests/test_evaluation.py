@@ -276,3 +276,24 @@ def test_the_fast_metrics_agree_with_scikit_learn():
     assert figures["macro_f1"] == pytest.approx(f1_score(truth, predicted, average="macro"))
     assert figures["weighted_f1"] == pytest.approx(f1_score(truth, predicted, average="weighted"))
     assert figures["top3_accuracy"] == pytest.approx(top_k_accuracy_score(truth, probabilities, k=3, labels=classes))
+
+
+def test_folds_are_grouped_by_the_published_split_key(tmp_path):
+    import hashlib
+
+    expected = hashlib.sha1(b"vpn down\x1fbody text").hexdigest()[:16]  # noqa: S324 - the data README's key
+    assert evaluation.split_key("VPN  Down", "Body\ntext") == expected
+    write_ata(tmp_path)
+    path = tmp_path / "ata_input_data.csv"
+    with path.open(newline="") as handle:
+        records = list(csv.reader(handle))
+    # A0002 and A0003 (both train) become the same ticket, written in another case: one group.
+    records[4][1:3] = [records[3][1].upper(), records[3][2]]
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows(records)
+    rows = evaluation.load_rows("ata", tmp_path)
+    assert rows[2].group == rows[3].group != rows[4].group
+    stages = []
+    evaluation.evaluate_dataset("ata", tmp_path, on_fit=lambda stage, ids: stages.append((stage, set(ids))))
+    held_together = [(rows[2].row_id in ids) == (rows[3].row_id in ids) for _stage, ids in stages[:5]]
+    assert all(held_together)
