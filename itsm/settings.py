@@ -426,6 +426,8 @@ AI_SENTIMENT_ENABLED = env.bool("AI_SENTIMENT_ENABLED", default=True)
 # When the worker retrains the triage models (cron, worker time zone); the admin may turn it off.
 AI_TRIAGE_TRAIN_CRON = env.str("AI_TRIAGE_TRAIN_CRON", default="30 2 * * *")
 # Training reads at most this many of the newest resolved tickets.
+# The trained triage SVMs also read each ticket's sentence embedding (the embeddings provider).
+AI_TRIAGE_EMBEDDINGS = env.bool("AI_TRIAGE_EMBEDDINGS", default=True)
 AI_TRIAGE_MAX_TRAINING_TICKETS = env.int("AI_TRIAGE_MAX_TRAINING_TICKETS", default=20000)
 # Default --data-dir of `manage.py ai_evaluate` (the public ticket datasets); empty = required.
 AI_TRIAGE_DATA_DIR = env.str("AI_TRIAGE_DATA_DIR", default="")

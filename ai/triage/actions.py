@@ -248,7 +248,8 @@ def do_train_models(*, force: bool = False, limit: int | None = None) -> tuple[T
         TriageModel.objects.active().update(is_active=False)
         model = TriageModel.objects.create(
             version=version, blob=blob, size_bytes=len(blob), training_rows=outcome.rows,
-            metrics={**outcome.metrics, "skipped": outcome.skipped}, last_ticket_resolved_at=outcome.last_resolved_at,
+            metrics={**outcome.metrics, "skipped": outcome.skipped, "notes": outcome.notes},
+            last_ticket_resolved_at=outcome.last_resolved_at,
             seconds=round(outcome.seconds, 2), is_active=True,
         )
     predict.forget_cached_bundle()

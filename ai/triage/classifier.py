@@ -134,6 +134,7 @@ class TextClassifier:
         self.train_word_: sparse.csr_matrix | None = None
         self.train_char_: sparse.csr_matrix | None = None
         self.train_embeddings_: np.ndarray | None = None
+        self.embedding_dimensions_: int = 0
         self.nbs_: dict[str, ComplementNB] = {}
         self.train_targets_: np.ndarray = np.array([], dtype=int)
         self.train_keys_: list[object] = []
@@ -203,6 +204,7 @@ class TextClassifier:
         needs_vectors = any(m.kind == "knn" and m.space == "embedding" for m in self.config.members)
         if self.config.needs_embeddings:
             embeddings = self._checked(embeddings, len(labels_array))
+            self.embedding_dimensions_ = int(embeddings.shape[1])
         # Half precision: the vectors of the training rows are kept for the k-NN vote only.
         self.train_embeddings_ = np.asarray(normalize(embeddings), dtype=np.float16) if needs_vectors else None
         memory: dict[str, Counter] = defaultdict(Counter)
@@ -348,6 +350,7 @@ class TextClassifier:
         # Models pickled before the embedding and naive Bayes members existed load unchanged.
         state.setdefault("train_embeddings_", None)
         state.setdefault("nbs_", {})
+        state.setdefault("embedding_dimensions_", 0)
         self.__dict__.update(state)
         for svm in self.svms_.values():
             svm.coef_ = np.asarray(svm.coef_, dtype=np.float32)

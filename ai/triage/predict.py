@@ -6,6 +6,7 @@ benchmark; it writes nothing.
 from __future__ import annotations
 
 import io
+import logging
 import threading
 import time
 import zlib
@@ -16,6 +17,8 @@ import joblib
 import numpy as np
 from django.utils.translation import gettext as _
 
+from ai.providers import ProviderUnavailable
+from ai.providers.embeddings import embed_texts
 from ai.triage import rules
 from ai.triage.classifier import TextClassifier, TopLabelCalibrator
 from ai.triage.models import TriageField, TriageModel
@@ -25,6 +28,7 @@ from itsm.models import Team
 from tickets.models import Category, Impact, Urgency
 
 RULES_VERSION = "rules-v1"
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -128,13 +132,14 @@ def classify(title: str, description: str = "", ticket_type: str = "incident") -
     predictions: dict[str, FieldPrediction] = {}
     models = bundle.models if bundle else {}
     version = bundle.label if bundle else RULES_VERSION
+    vector = ticket_vector(text, models)
 
     # Category
     category_model = models.get(TriageField.CATEGORY)
     prediction = None
     if category_model is not None:
         prediction = _model_prediction(category_model, text, title_only, version,
-                                       lambda value: categories[value].name if value in categories else None)
+                                       lambda value: categories[value].name if value in categories else None, vector)
     if prediction is None:
         prediction = _category_rule(title, description, categories, bundle)
     if prediction is not None:
@@ -147,7 +152,8 @@ def classify(title: str, description: str = "", ticket_type: str = "incident") -
         prediction = None
         if name in models:
             prediction = _model_prediction(models[name], text, title_only, version,
-                                           lambda value, labels=labels: str(labels[value]) if value in labels else None)
+                                           lambda value, labels=labels: str(labels[value]) if value in labels else None,
+                                           vector)
         if prediction is None:
             prediction = _level_rule(name, matcher(title, description), labels, bundle)
         predictions[name] = prediction
@@ -158,7 +164,7 @@ def classify(title: str, description: str = "", ticket_type: str = "incident") -
     if team_model is not None:
         teams = {str(team.pk): team for team in Team.objects.all()}
         prediction = _model_prediction(team_model, text, title_only, version,
-                                       lambda value: teams[value].name if value in teams else None)
+                                       lambda value: teams[value].name if value in teams else None, vector)
     if prediction is None and category is not None and category.default_team_id:
         category_prediction = predictions[TriageField.CATEGORY]
         teams = teams or {}
@@ -190,9 +196,33 @@ def classify(title: str, description: str = "", ticket_type: str = "incident") -
     return Triage(predictions, version, latency, {"category": category, "team": team, "assignee": assignee})
 
 
-def _model_prediction(field_model: FieldModel, text: str, title: str, version: str, label_of) -> FieldPrediction | None:
+def ticket_vector(text: str, models: dict[str, FieldModel]) -> np.ndarray | None:
+    """The ticket's sentence embedding when a model reads one, else None.
+
+    When the embeddings provider is down (or now gives another size of vector than the
+    models were trained on), a zero vector stands in: the SVMs then decide on the words
+    alone, which is how the model was before embeddings, rather than triage failing.
+    """
+    sizes = {m.classifier.embedding_dimensions_ for m in models.values() if m.classifier.config.needs_embeddings}
+    if not sizes:
+        return None
+    size = max(sizes)
+    try:
+        vector = np.asarray(embed_texts([text]), dtype=np.float32)
+    except ProviderUnavailable as error:
+        logger.warning("triage without the ticket's embedding: %s", error)
+        return np.zeros((1, size), dtype=np.float32)
+    if vector.shape != (1, size):
+        logger.warning("triage without the ticket's embedding: %s dimensions, the models know %s", vector.shape, size)
+        return np.zeros((1, size), dtype=np.float32)
+    return vector
+
+
+def _model_prediction(field_model: FieldModel, text: str, title: str, version: str, label_of,
+                      vector: np.ndarray | None = None) -> FieldPrediction | None:
     classifier = field_model.classifier
-    probabilities = classifier.predict_proba([text], [title])[0]
+    needs = classifier.config.needs_embeddings
+    probabilities = classifier.predict_proba([text], [title], embeddings=vector if needs else None)[0]
     order = np.argsort(-probabilities)
     for index in order[:3]:
         value = str(classifier.classes_[index])

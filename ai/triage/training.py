@@ -10,14 +10,17 @@ confidence (lower end of its Wilson interval), so a few lucky tickets do not set
 
 from __future__ import annotations
 
+import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from sklearn.model_selection import KFold
 
+from ai.providers import ProviderUnavailable
+from ai.providers.embeddings import embed_texts
 from ai.triage.classifier import (
     CONSERVATIVE_Z,
     ClassifierConfig,
@@ -34,16 +37,20 @@ from ai.triage.text import ticket_text, title_text
 from tickets.models import Ticket, TicketStatus
 
 FOLDS = 3
+logger = logging.getLogger(__name__)
 
 
-def product_config() -> ClassifierConfig:
+def product_config(embeddings: bool | None = None) -> ClassifierConfig:
     """The members used in the product: one class-weighted SVM and a word k-NN vote.
 
     Lighter than the evaluation blend (one SVM instead of up to three, capped vocabularies:
     n-grams seen once are dropped) so that the model stays small in the database, loads
     fast and retrains quickly; the k-NN member is what names the similar past tickets in the
-    reasoning.
+    reasoning. With ``embeddings`` (default ``AI_TRIAGE_EMBEDDINGS``) the SVM also reads the
+    ticket's sentence embedding, 384 more weights per class: +1 point of accuracy on the ATA
+    folds, and no training vectors to store.
     """
+    use_embeddings = settings.AI_TRIAGE_EMBEDDINGS if embeddings is None else embeddings
     return ClassifierConfig(
         members=[Member("svm", 1.0, class_weight_power=0.5, c=0.5), Member("knn", 0.5, k=10, space="word")],
         temperature=5.0,
@@ -51,6 +58,7 @@ def product_config() -> ClassifierConfig:
         word_min_df=2,
         title_max_features=20_000,
         char_max_features=30_000,
+        embedding_weight=1.0 if use_embeddings else 0.0,
     )
 
 
@@ -70,6 +78,7 @@ class TrainingOutcome:
     last_resolved_at: Any = None
     seconds: float = 0.0
     skipped: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 FIELD_COLUMNS = {
@@ -102,19 +111,27 @@ def resolved_rows(limit: int | None = None) -> tuple[list[TrainingRow], Any]:
 
 
 def train_field(name: str, rows: list[TrainingRow], config: ClassifierConfig,
-                target_precision: float) -> FieldModel:
+                target_precision: float, vectors: dict[str, np.ndarray] | None = None) -> FieldModel:
+    """``vectors`` (ticket number → sentence embedding) are needed when ``config`` uses them."""
     texts = [row.text for row in rows]
     titles = [row.title for row in rows]
     labels = np.array([row.values[name] for row in rows])
     keys = [row.number for row in rows]
+    embeddings = None
+    if config.needs_embeddings:
+        if vectors is None:
+            raise ValueError("This configuration reads sentence embeddings: pass the tickets' vectors.")
+        embeddings = np.stack([vectors[row.number] for row in rows])
     # Out-of-fold predictions: every ticket scored by a model that did not see it.
     top = np.zeros(len(rows))
     predicted = np.empty(len(rows), dtype=object)
     folds = KFold(n_splits=min(FOLDS, len(rows)), shuffle=True, random_state=0)
     for fit_index, held_index in folds.split(texts):
         fold = TextClassifier(config).fit([texts[i] for i in fit_index], [titles[i] for i in fit_index],
-                                          labels[fit_index])
-        probabilities = fold.predict_proba([texts[i] for i in held_index], [titles[i] for i in held_index])
+                                          labels[fit_index],
+                                          embeddings=embeddings[fit_index] if embeddings is not None else None)
+        probabilities = fold.predict_proba([texts[i] for i in held_index], [titles[i] for i in held_index],
+                                           embeddings=embeddings[held_index] if embeddings is not None else None)
         top[held_index] = probabilities.max(axis=1)
         predicted[held_index] = fold.classes_[probabilities.argmax(axis=1)]
     correct = predicted == labels
@@ -132,8 +149,18 @@ def train_field(name: str, rows: list[TrainingRow], config: ClassifierConfig,
         "precision_at_proposed": round(float(correct[covered].mean()), 4) if covered.any() else None,
         "coverage_at_proposed": round(float(covered.mean()), 4),
     }
-    classifier = TextClassifier(config).fit(texts, titles, labels, keys=keys)
+    classifier = TextClassifier(config).fit(texts, titles, labels, keys=keys, embeddings=embeddings)
     return FieldModel(name, classifier, calibrator, threshold, metrics)
+
+
+def embed_rows(rows: list[TrainingRow], batch: int = 256) -> dict[str, np.ndarray]:
+    """Sentence embeddings of the training tickets, by number (raises ``ProviderUnavailable``)."""
+    vectors: dict[str, np.ndarray] = {}
+    for start in range(0, len(rows), batch):
+        part = rows[start:start + batch]
+        for row, vector in zip(part, embed_texts([row.text for row in part]), strict=True):
+            vectors[row.number] = np.asarray(vector, dtype=np.float32)
+    return vectors
 
 
 def train(min_rows: int, target_precision: float, config: ClassifierConfig | None = None,
@@ -142,6 +169,15 @@ def train(min_rows: int, target_precision: float, config: ClassifierConfig | Non
     config = config or product_config()
     rows, last_resolved_at = resolved_rows(limit)
     outcome = TrainingOutcome(models={}, rows={}, metrics={}, last_resolved_at=last_resolved_at)
+    vectors = None
+    if config.needs_embeddings and rows:
+        try:
+            vectors = embed_rows(rows)
+        except ProviderUnavailable as error:
+            # Training does not wait for the embeddings provider: TF-IDF alone, and it says so.
+            logger.warning("triage training without embeddings: %s", error)
+            config = replace(config, embedding_weight=0.0)
+            outcome.notes.append(f"Trained without sentence embeddings: {error}")
     for name in LEARNED_FIELDS:
         field_rows = [row for row in rows if row.values[name]]
         outcome.rows[name] = len(field_rows)
@@ -152,7 +188,7 @@ def train(min_rows: int, target_precision: float, config: ClassifierConfig | Non
         if distinct < 2:
             outcome.skipped[name] = f"every resolved ticket has the same {name}"
             continue
-        model = train_field(name, field_rows, config, target_precision)
+        model = train_field(name, field_rows, config, target_precision, vectors)
         outcome.models[name] = model
         outcome.metrics[name] = model.metrics
     outcome.seconds = time.perf_counter() - started

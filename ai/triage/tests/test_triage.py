@@ -237,3 +237,66 @@ def test_retraining_makes_a_new_version_only_with_new_data(history, train_settin
     forced, _ = do_train_models(force=True)
     assert forced.version == first.version + 1
     assert list(TriageModel.objects.active().values_list("version", flat=True)) == [forced.version]
+
+
+# --- sentence embeddings in the trained models ---------------------------------------------------
+@pytest.fixture
+def embeddings_down(settings):
+    """An OpenAI-compatible embeddings endpoint on a port where nothing listens."""
+    settings.AI_EMBEDDINGS_PROVIDER = "openai"
+    settings.AI_EMBEDDINGS_BASE_URL = "http://127.0.0.1:9/v1"
+    settings.AI_EMBEDDINGS_TIMEOUT = 0.5
+    settings.AI_LLM_RETRIES = 0
+    settings.AI_LLM_RETRY_BACKOFF = 0
+    return settings
+
+
+def test_trained_models_read_the_ticket_embedding(history, train_settings, make_ticket, network):
+    import numpy as np
+
+    from ai.triage.text import ticket_text, title_text
+
+    history()
+    model, outcome = do_train_models()
+    classifier = outcome.models["category"].classifier
+    assert classifier.config.embedding_weight == 1.0
+    assert classifier.embedding_dimensions_ == 384
+    assert outcome.notes == []
+    text = ticket_text("VPN gateway unreachable", "the vpn client cannot connect")
+    vector = predict.ticket_vector(text, outcome.models)
+    assert vector.shape == (1, 384) and abs(float(np.linalg.norm(vector)) - 1) < 1e-3
+    with_vector = classifier.predict_proba([text], [title_text("VPN gateway unreachable")], embeddings=vector)
+    without = classifier.predict_proba([text], [title_text("VPN gateway unreachable")], embeddings=np.zeros((1, 384)))
+    assert not np.allclose(with_vector, without)  # the embedding is evidence the SVM weighs
+    ticket = make_ticket("VPN gateway unreachable", description="the vpn client cannot connect")
+    do_triage_ticket(ticket)
+    assert results_by_field(ticket)["category"].predicted_value == str(network.pk)
+
+
+def test_training_goes_on_with_words_alone_when_the_embeddings_provider_is_down(
+        history, train_settings, make_ticket, network, embeddings_down):
+    history()
+    model, outcome = do_train_models()
+    assert model is not None
+    assert outcome.models["category"].classifier.config.embedding_weight == 0.0
+    assert outcome.notes and "without sentence embeddings" in outcome.notes[0]
+    assert model.metrics["notes"] == outcome.notes
+    ticket = make_ticket("VPN gateway unreachable", description="the vpn client cannot connect")
+    do_triage_ticket(ticket)
+    category = results_by_field(ticket)["category"]
+    assert category.method == "model" and category.predicted_value == str(network.pk)
+
+
+def test_triage_decides_on_the_words_when_the_provider_goes_down_after_training(
+        history, train_settings, make_ticket, network, settings):
+    history()
+    do_train_models()
+    settings.AI_EMBEDDINGS_PROVIDER = "openai"
+    settings.AI_EMBEDDINGS_BASE_URL = "http://127.0.0.1:9/v1"
+    settings.AI_EMBEDDINGS_TIMEOUT = 0.5
+    settings.AI_LLM_RETRIES = 0
+    ticket = make_ticket("VPN gateway unreachable", description="the vpn client cannot connect")
+    do_triage_ticket(ticket)
+    category = results_by_field(ticket)["category"]
+    assert category.method == "model"
+    assert category.predicted_value == str(network.pk)

@@ -29,6 +29,7 @@ class Command(BaseCommand):
             "training_rows": outcome.rows if outcome else {},
             "metrics": outcome.metrics if outcome else {},
             "skipped": outcome.skipped if outcome else {},
+            "notes": outcome.notes if outcome else [],
             "seconds": round(outcome.seconds, 2) if outcome else 0,
         }
         if options["json"]:
@@ -45,6 +46,8 @@ class Command(BaseCommand):
             )
         for name, why in outcome.skipped.items():
             self.stdout.write(f"{name}: keyword rules ({why})")
+        for note in outcome.notes:
+            self.stdout.write(note)
         if model is None:
             self.stdout.write("No field had enough history: the keyword rules stay in use.")
         else:
