@@ -22,7 +22,7 @@ QUICK = [
     ["webhooks_email_chat.py"],
     ["ai_embeddings.py", "--texts", "128"],
     ["ai_search.py", "--chunks", "20000"],
-    ["ai_classify.py"],
+    ["ai_classify.py", "--no-embeddings", "--tickets", "200"],
 ]
 FULL = [
     ["tickets_list.py", "--rows", "1000000"],

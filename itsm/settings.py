@@ -243,6 +243,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set, whichever serializer field uses it (several are called "status").
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStatusEnum": "tickets.models.ticket.TicketStatus",
+        "TicketTypeEnum": "tickets.models.ticket.TicketType",
+        "ImpactEnum": "tickets.models.priority.Impact",
+        "UrgencyEnum": "tickets.models.priority.Urgency",
+        "PriorityEnum": "tickets.models.priority.Priority",
+        "ProblemStatusEnum": "problems.models.ProblemStatus",
+        "ArticleStatusEnum": "ai.knowledge.models.ArticleStatus",
+        "SuggestionStatusEnum": "ai.triage.models.SuggestionStatus",
+        "DeliveryStatusEnum": "integrations.webhooks.models.DeliveryStatus",
+        "WebhookEventEnum": "integrations.webhooks.events.Event",
+        "MessageStatusEnum": "integrations.chat.models.MessageStatus",
+        "ExportStatusEnum": "tickets.models.exports.ExportStatus",
+        "MailReceiptStatusEnum": "integrations.email.models.ReceiptStatus",
+        "MailOutboundStatusEnum": "integrations.email.models.OutboundStatus",
+    },
 }
 
 # Background work: procrastinate on the same PostgreSQL database.
