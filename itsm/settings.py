@@ -247,8 +247,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TicketStatusEnum": "tickets.models.ticket.TicketStatus",
         "TicketTypeEnum": "tickets.models.ticket.TicketType",
-        "ImpactEnum": "tickets.models.priority.Impact",
-        "UrgencyEnum": "tickets.models.priority.Urgency",
+        # Impact and urgency share their values (high, medium, low): one set, one name.
+        "LevelEnum": "tickets.models.priority.Impact",
         "PriorityEnum": "tickets.models.priority.Priority",
         "ProblemStatusEnum": "problems.models.ProblemStatus",
         "ArticleStatusEnum": "ai.knowledge.models.ArticleStatus",
