@@ -10,17 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from procrastinate.exceptions import AlreadyEnqueued
 
+from integrations import outbox
 from integrations.chat import slack, teams
 from integrations.chat.models import ChannelKind, ChatChannel, ChatMessage, MessageStatus
 from integrations.chat.notice import Notice, notice_for
@@ -34,9 +33,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CLOCK_SKEW = timedelta(seconds=5)
-REQUEUE_GRACE = timedelta(seconds=60)
-REQUEUE_BATCH = 500
 
 
 def render(kind: str, notice: Notice) -> dict[str, Any]:
@@ -78,24 +74,10 @@ def do_queue_chat_messages(events: list[OutboundEvent]) -> list[ChatMessage]:
                 )
                 for channel in listening
             ]
-            created += _insert(rows, deduplicate=bool(event.dedupe_key))
+            created += outbox.insert_once(ChatMessage, rows, deduplicate=bool(event.dedupe_key))
         for message in created:
             # A new message has no job yet: no queueing-lock conflict is possible here.
             _send_job().configure(queueing_lock=f"chat-message-{message.pk}").defer(message_id=message.pk)
-    return created
-
-
-def _insert(rows: list[ChatMessage], *, deduplicate: bool) -> list[ChatMessage]:
-    if not deduplicate:
-        return ChatMessage.objects.bulk_create(rows)
-    created = []
-    for row in rows:
-        try:
-            with transaction.atomic():
-                row.save(force_insert=True)
-        except IntegrityError:
-            continue  # this fact was already announced in this channel
-        created.append(row)
     return created
 
 
@@ -106,26 +88,14 @@ def _send_job():  # type: ignore[no-untyped-def]
 
 
 def schedule_attempt(message_id: int, at: datetime | None = None) -> bool:
-    try:
-        with transaction.atomic():
-            _send_job().configure(queueing_lock=f"chat-message-{message_id}", schedule_at=at).defer(
-                message_id=message_id
-            )
-    except AlreadyEnqueued:
-        return False
-    return True
+    return outbox.schedule(_send_job(), f"chat-message-{message_id}", at, message_id=message_id)
 
 
 # --- one attempt ----------------------------------------------------------------------------
 def do_attempt_chat_message(message_id: int) -> ChatMessage | None:
     now = timezone.now()
     timeout = settings.CHAT_TIMEOUT_SECONDS
-    claimed = ChatMessage.objects.filter(
-        pk=message_id,
-        status__in=[MessageStatus.PENDING, MessageStatus.RETRYING],
-        next_attempt_at__lte=now + CLOCK_SKEW,
-    ).update(status=MessageStatus.SENDING, claimed_until=now + timedelta(seconds=3 * timeout + 60))
-    if not claimed:
+    if not outbox.claim(ChatMessage, message_id, now=now, timeout=timeout):
         return None
     message = ChatMessage.objects.select_related("channel").get(pk=message_id)
     channel = message.channel
@@ -276,17 +246,4 @@ def do_retry_chat_message(message: ChatMessage, *, actor: User | None) -> ChatMe
 
 
 def do_requeue_stalled_chat(now: datetime | None = None) -> int:
-    now = now or timezone.now()
-    stuck = list(ChatMessage.objects.stuck_sending(now).values_list("pk", flat=True)[:REQUEUE_BATCH])
-    ChatMessage.objects.filter(pk__in=stuck, status=MessageStatus.SENDING).update(
-        status=MessageStatus.RETRYING,
-        claimed_until=None,
-        next_attempt_at=now,
-        error="The worker stopped during an attempt; retrying.",
-    )
-    overdue = list(
-        ChatMessage.objects.overdue(now, REQUEUE_GRACE)
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:REQUEUE_BATCH]
-    )
-    return sum(schedule_attempt(pk) for pk in dict.fromkeys([*stuck, *overdue]))
+    return outbox.requeue_stalled(ChatMessage, schedule_attempt, now or timezone.now())

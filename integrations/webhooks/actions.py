@@ -12,16 +12,15 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
-from procrastinate.exceptions import AlreadyEnqueued
 
+from integrations import outbox
 from integrations.webhooks import transport
 from integrations.webhooks.events import OutboundEvent, iso
 from integrations.webhooks.models import (
@@ -37,12 +36,6 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 logger = logging.getLogger(__name__)
-
-# A job may start a little before next_attempt_at by the database's clock.
-CLOCK_SKEW = timedelta(seconds=5)
-# A waiting delivery this late has lost its job (worker crash, deferral failure): requeue it.
-REQUEUE_GRACE = timedelta(seconds=60)
-REQUEUE_BATCH = 500
 
 
 class DeliveryNotFinished(Exception):
@@ -76,26 +69,12 @@ def do_queue_deliveries(events: list[OutboundEvent]) -> list[WebhookDelivery]:
                 for subscription in subscriptions
                 if event.name in subscription.events
             ]
-            created += _insert(rows, deduplicate=bool(event.dedupe_key))
+            created += outbox.insert_once(WebhookDelivery, rows, deduplicate=bool(event.dedupe_key))
         for delivery in created:
             # A new delivery has no job yet: no queueing-lock conflict is possible here.
             _deliver_job().configure(queueing_lock=f"webhook-delivery-{delivery.pk}").defer(
                 delivery_id=delivery.pk
             )
-    return created
-
-
-def _insert(rows: list[WebhookDelivery], *, deduplicate: bool) -> list[WebhookDelivery]:
-    if not deduplicate:
-        return WebhookDelivery.objects.bulk_create(rows) if rows else []
-    created = []
-    for row in rows:
-        try:
-            with transaction.atomic():
-                row.save(force_insert=True)
-        except IntegrityError:
-            continue  # the same fact was already queued for this subscription
-        created.append(row)
     return created
 
 
@@ -107,14 +86,7 @@ def _deliver_job():  # type: ignore[no-untyped-def]
 
 def schedule_attempt(delivery_id: int, at: datetime | None = None) -> bool:
     """Defer the delivery job (at most one waiting job per delivery, by queueing lock)."""
-    try:
-        with transaction.atomic():
-            _deliver_job().configure(queueing_lock=f"webhook-delivery-{delivery_id}", schedule_at=at).defer(
-                delivery_id=delivery_id
-            )
-    except AlreadyEnqueued:
-        return False
-    return True
+    return outbox.schedule(_deliver_job(), f"webhook-delivery-{delivery_id}", at, delivery_id=delivery_id)
 
 
 # --- one attempt ----------------------------------------------------------------------------
@@ -156,12 +128,7 @@ def do_attempt_delivery(delivery_id: int) -> WebhookDelivery | None:
     timeout = settings.WEBHOOK_TIMEOUT_SECONDS
     # Claim: only a waiting, due delivery moves to "sending"; a second job (or a retried one)
     # finds nothing to claim, so a succeeded delivery is never sent again.
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id,
-        status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING],
-        next_attempt_at__lte=now + CLOCK_SKEW,
-    ).update(status=DeliveryStatus.SENDING, claimed_until=now + timedelta(seconds=3 * timeout + 60))
-    if not claimed:
+    if not outbox.claim(WebhookDelivery, delivery_id, now=now, timeout=timeout):
         return None
     delivery = WebhookDelivery.objects.select_related("subscription", "redelivery_of").get(pk=delivery_id)
     subscription = delivery.subscription
@@ -306,21 +273,7 @@ def do_redeliver(delivery: WebhookDelivery, *, actor: User | None) -> WebhookDel
 
 def do_requeue_stalled(now: datetime | None = None) -> int:
     """Give lost work back to the queue: expired claims and overdue waiting deliveries."""
-    now = now or timezone.now()
-    stuck = list(WebhookDelivery.objects.stuck_sending(now).values_list("pk", flat=True)[:REQUEUE_BATCH])
-    # At least once: the lost attempt may or may not have reached the receiver; it is sent again.
-    WebhookDelivery.objects.filter(pk__in=stuck, status=DeliveryStatus.SENDING).update(
-        status=DeliveryStatus.RETRYING,
-        claimed_until=None,
-        next_attempt_at=now,
-        error="The worker stopped during an attempt; retrying.",
-    )
-    overdue = list(
-        WebhookDelivery.objects.overdue(now, REQUEUE_GRACE)
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:REQUEUE_BATCH]
-    )
-    return sum(schedule_attempt(pk) for pk in dict.fromkeys([*stuck, *overdue]))
+    return outbox.requeue_stalled(WebhookDelivery, schedule_attempt, now or timezone.now())
 
 
 @transaction.atomic
