@@ -234,49 +234,42 @@ class TextClassifier:
                              temperature: float | None = None,
                              embeddings: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Each member's probabilities per class (columns: ``classes_``)."""
-        n, width = len(texts), len(self.classes_)
-        if width == 1:
-            return {member.name: np.ones((n, 1)) for member in self.config.members}
-        if self.config.needs_embeddings:
-            embeddings = self._checked(embeddings, n)
-        blocks = self._features(texts, titles)
         temperature = self.config.temperature if temperature is None else temperature
-        features = None
-        result: dict[str, np.ndarray] = {}
-        for member in self.config.members:
-            if member.name in result:
-                continue
-            if member.kind == "svm":
-                if features is None:
-                    features = self._stack(blocks, embeddings)
-                result[member.name] = softmax(self.svm_margins(member.name, features), temperature)
-            elif member.kind == "knn":
-                result[member.name] = self._knn(blocks, member, embeddings)
-            elif member.kind == "nb":
-                result[member.name] = self.nbs_[member.name].predict_proba(self._nb_features(blocks))
-            elif member.kind == "memory":
-                result[member.name] = self._memory(texts)
-        return result
+        return self.member_probabilities_by_temperature(texts, titles, [temperature], embeddings)[temperature]
 
     def member_probabilities_by_temperature(self, texts: Sequence[str], titles: Sequence[str],
                                             temperatures: Sequence[float],
                                             embeddings: np.ndarray | None = None
                                             ) -> dict[float, dict[str, np.ndarray]]:
-        """``member_probabilities`` at several softmax temperatures, the members run once."""
-        base = self.member_probabilities(texts, titles, temperature=1.0, embeddings=embeddings)
-        svm_names = {m.name for m in self.config.members if m.kind == "svm"}
-        result: dict[float, dict[str, np.ndarray]] = {}
+        """``member_probabilities`` at several softmax temperatures; every member runs once
+        (the temperature only turns the SVMs' margins into probabilities)."""
+        n, width = len(texts), len(self.classes_)
+        if width == 1:
+            ones = {member.name: np.ones((n, 1)) for member in self.config.members}
+            return {temperature: ones for temperature in temperatures}
+        if self.config.needs_embeddings:
+            embeddings = self._checked(embeddings, n)
+        blocks = self._features(texts, titles)
+        features = None
         margins: dict[str, np.ndarray] = {}
-        if svm_names and len(self.classes_) > 1:
-            features = self._stack(self._features(texts, titles),
-                                   self._checked(embeddings, len(texts)) if self.config.embedding_weight > 0 else None)
-            margins = {name: self.svm_margins(name, features) for name in svm_names}
-        for temperature in temperatures:
-            result[temperature] = {
-                name: softmax(margins[name], temperature) if name in margins else probabilities
-                for name, probabilities in base.items()
-            }
-        return result
+        fixed: dict[str, np.ndarray] = {}
+        for member in self.config.members:
+            if member.name in margins or member.name in fixed:
+                continue
+            if member.kind == "svm":
+                if features is None:
+                    features = self._stack(blocks, embeddings)
+                margins[member.name] = self.svm_margins(member.name, features)
+            elif member.kind == "knn":
+                fixed[member.name] = self._knn(blocks, member, embeddings)
+            elif member.kind == "nb":
+                fixed[member.name] = self.nbs_[member.name].predict_proba(self._nb_features(blocks))
+            elif member.kind == "memory":
+                fixed[member.name] = self._memory(texts)
+        return {
+            temperature: {**fixed, **{name: softmax(m, temperature) for name, m in margins.items()}}
+            for temperature in temperatures
+        }
 
     def svm_margins(self, name: str, features: sparse.csr_matrix) -> np.ndarray:
         margins = self.svms_[name].decision_function(features)
