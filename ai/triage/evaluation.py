@@ -269,23 +269,24 @@ FitLog = Callable[[str, list[str]], None]
 Embed = Callable[[list[str]], np.ndarray]
 
 
+def _vectors_of(rows: list[Row], vectors: dict[str, np.ndarray] | None) -> np.ndarray | None:
+    return np.stack([vectors[row.row_id] for row in rows]) if vectors is not None else None
+
+
 def _fold_probabilities(config: ClassifierConfig, fit_rows: list[Row], held_rows: list[Row], column: str,
                         classes: np.ndarray, vectors: dict[str, np.ndarray] | None
                         ) -> dict[float, dict[str, np.ndarray]]:
     """Members fitted on ``fit_rows``, their probabilities for ``held_rows`` per temperature,
     in the columns of ``classes`` (a class the fold never saw gets 0)."""
-    def embeddings(subset: list[Row]) -> np.ndarray | None:
-        return np.stack([vectors[row.row_id] for row in subset]) if vectors is not None else None
-
     model = TextClassifier(config).fit(
         [row.text for row in fit_rows], [row.title for row in fit_rows], [row.values[column] for row in fit_rows],
-        keys=[row.row_id for row in fit_rows], embeddings=embeddings(fit_rows),
+        keys=[row.row_id for row in fit_rows], embeddings=_vectors_of(fit_rows, vectors),
     )
     columns = np.searchsorted(classes, model.classes_)
     result: dict[float, dict[str, np.ndarray]] = {}
     by_temperature = model.member_probabilities_by_temperature(
         [row.text for row in held_rows], [row.title for row in held_rows], TEMPERATURES,
-        embeddings=embeddings(held_rows))
+        embeddings=_vectors_of(held_rows, vectors))
     for temperature, members in by_temperature.items():
         result[temperature] = {}
         for name, probabilities in members.items():
@@ -362,13 +363,13 @@ def evaluate_field(rows: list[Row], spec: FieldSpec, *, config: ClassifierConfig
     final = TextClassifier(chosen).fit(
         [row.text for row in fit_rows], [row.title for row in fit_rows], truth.tolist(),
         keys=[row.row_id for row in fit_rows],
-        embeddings=np.stack([vectors[row.row_id] for row in fit_rows]) if chosen.needs_embeddings else None,
+        embeddings=_vectors_of(fit_rows, vectors if chosen.needs_embeddings else None),
     )
     test_rows = part["test"]
     test_truth = np.array([row.values[spec.column] for row in test_rows])
     probabilities = final.predict_proba(
         [row.text for row in test_rows], [row.title for row in test_rows],
-        embeddings=np.stack([vectors[row.row_id] for row in test_rows]) if chosen.needs_embeddings else None,
+        embeddings=_vectors_of(test_rows, vectors if chosen.needs_embeddings else None),
     )
     figures = scores(probabilities, test_truth, final.classes_)
     confidence = calibrator.transform(probabilities.max(axis=1))

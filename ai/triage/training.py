@@ -153,14 +153,12 @@ def train_field(name: str, rows: list[TrainingRow], config: ClassifierConfig,
     return FieldModel(name, classifier, calibrator, threshold, metrics)
 
 
-def embed_rows(rows: list[TrainingRow], batch: int = 256) -> dict[str, np.ndarray]:
-    """Sentence embeddings of the training tickets, by number (raises ``ProviderUnavailable``)."""
-    vectors: dict[str, np.ndarray] = {}
-    for start in range(0, len(rows), batch):
-        part = rows[start:start + batch]
-        for row, vector in zip(part, embed_texts([row.text for row in part]), strict=True):
-            vectors[row.number] = np.asarray(vector, dtype=np.float32)
-    return vectors
+def embed_rows(rows: list[TrainingRow]) -> dict[str, np.ndarray]:
+    """Sentence embeddings of the training tickets, by number (raises ``ProviderUnavailable``).
+
+    The provider batches (``AI_EMBEDDINGS_BATCH_SIZE``)."""
+    matrix = np.asarray(embed_texts([row.text for row in rows]), dtype=np.float32)
+    return {row.number: matrix[i] for i, row in enumerate(rows)}
 
 
 def train(min_rows: int, target_precision: float, config: ClassifierConfig | None = None,
