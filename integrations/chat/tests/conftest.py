@@ -1,22 +1,5 @@
 import pytest
 
-from integrations.webhooks.tests.fakes import FakeService, empty_queue
-
-
-@pytest.fixture
-def service():
-    """``service(*replies)`` starts a local fake receiver; all are stopped after the test."""
-    started: list[FakeService] = []
-
-    def start(*replies):
-        fake = FakeService(*replies).start()
-        started.append(fake)
-        return fake
-
-    yield start
-    for fake in started:
-        fake.stop()
-
 
 @pytest.fixture
 def fast_chat(settings):
@@ -25,9 +8,3 @@ def fast_chat(settings):
     settings.CHAT_BACKOFF_BASE_SECONDS = 30
     settings.CHAT_BACKOFF_MAX_SECONDS = 3600
     return settings
-
-
-@pytest.fixture
-def clean_queue(transactional_db):
-    yield
-    empty_queue()

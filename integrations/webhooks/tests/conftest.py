@@ -1,22 +1,5 @@
 import pytest
 
-from integrations.webhooks.tests.fakes import FakeService, empty_queue
-
-
-@pytest.fixture
-def service():
-    """``service(*replies)`` starts a local fake receiver; all are stopped after the test."""
-    started: list[FakeService] = []
-
-    def start(*replies):
-        fake = FakeService(*replies).start()
-        started.append(fake)
-        return fake
-
-    yield start
-    for fake in started:
-        fake.stop()
-
 
 @pytest.fixture
 def fast_webhooks(settings):
@@ -25,9 +8,3 @@ def fast_webhooks(settings):
     settings.WEBHOOK_BACKOFF_BASE_SECONDS = 30
     settings.WEBHOOK_BACKOFF_MAX_SECONDS = 3600
     return settings
-
-
-@pytest.fixture
-def clean_queue(transactional_db):
-    yield
-    empty_queue()
