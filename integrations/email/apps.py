@@ -8,7 +8,7 @@ class MailConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from integrations.email import receivers
+        from integrations.email import checks, receivers  # noqa: F401  (checks register on import)
         from tickets import signals
 
         signals.ticket_created.connect(receivers.acknowledge_email_ticket, dispatch_uid="mail.acknowledge")

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
+from django.core.checks import run_checks
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from integrations.email.actions import do_give_up_ticket_email, do_ingest_email, do_send_ticket_email
@@ -113,3 +114,12 @@ class BrokenBackend:
 
     def send_messages(self, messages):
         raise ConnectionRefusedError("SMTP server down")
+
+
+@pytest.mark.parametrize(
+    ("channel", "tickets_app", "warned"), [(True, True, True), (True, False, False), (False, True, False)]
+)
+def test_the_system_check_warns_when_both_reply_mailers_are_on(settings, channel, tickets_app, warned):
+    settings.EMAIL_SEND_REPLIES = channel
+    settings.TICKET_REPLY_EMAILS = tickets_app
+    assert ("mail.W001" in {message.id for message in run_checks()}) is warned
