@@ -415,6 +415,32 @@ def do_add_comment(
     return comment
 
 
+def do_edit_comment(
+    comment: Comment, *, actor: User | None, body: str, internal: bool | None = None, actor_label: str = ""
+) -> Comment:
+    """Change what a comment says (and whether it is an internal note); the conversation keeps
+    its place in time, ``updated_at`` marks it edited. People edit only their own comments;
+    automation (``actor=None``: a Jira comment edited in Jira) may edit the one it mirrors."""
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": "The message is empty."})
+    internal = comment.internal if internal is None else internal
+    if actor is not None and comment.author_id != actor.pk:
+        raise PermissionDenied("You may only edit your own comments.")
+    check_can_comment(comment.ticket, actor, internal=internal)
+    if body == comment.body and internal == comment.internal:
+        return comment
+    previous_body, previous_internal = comment.body, comment.internal
+    comment.body, comment.internal, comment.updated_at = body, internal, timezone.now()
+    comment.save(update_fields=["body", "internal", "updated_at"])
+    Ticket.objects.filter(pk=comment.ticket_id).update(updated_at=comment.updated_at)
+    signals.comment_edited.send(
+        sender=Ticket, ticket=comment.ticket, actor=actor, actor_label=actor_label, comment=comment,
+        previous_body=previous_body, previous_internal=previous_internal,
+    )
+    return comment
+
+
 def store_attachment(ticket: Ticket, upload: UploadedFile, *, uploaded_by: User | None,
                      comment: Comment | None = None) -> Attachment:
     check_attachment(upload)

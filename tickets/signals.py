@@ -22,5 +22,7 @@ ticket_priority_changed = Signal()
 ticket_updated = Signal()
 # + ``comment``
 comment_added = Signal()
+# + ``comment`` (as it is now), ``previous_body``, ``previous_internal``
+comment_edited = Signal()
 # + ``relation``
 relation_added = Signal()

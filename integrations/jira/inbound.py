@@ -57,6 +57,7 @@ from tickets.actions import (
     do_assign_ticket,
     do_change_priority,
     do_create_ticket,
+    do_edit_comment,
     do_transition_ticket,
     do_update_ticket,
     normalise_tags,
@@ -573,11 +574,10 @@ def update_comment(ticket: Ticket, known: JiraComment, *, text: str, internal: b
             known.last_seen_updated = updated
             known.save(update_fields=["last_seen_updated"])
         return Outcome("unchanged", ticket)
-    if known.comment_id and text:
-        # tickets.actions has no edit action for comments: the edit is applied here and
-        # recorded as an automation event with the previous text.
-        previous = Comment.objects.filter(pk=known.comment_id).values("body", "internal").first() or {}
-        Comment.objects.filter(pk=known.comment_id).update(body=text, internal=internal, updated_at=timezone.now())
+    local = Comment.objects.filter(pk=known.comment_id).select_related("ticket").first() if known.comment_id else None
+    if local is not None and text:
+        previous = {"body": local.body, "internal": local.internal}
+        do_edit_comment(local, actor=None, body=text, internal=internal, actor_label=ACTOR)
         record(ticket, "jira.comment_edited", before=previous, after={"body": text, "internal": internal},
                reason=f"Jira comment {known.jira_comment_id} edited")
     known.body_hash, known.last_seen_updated = body_hash, updated or known.last_seen_updated

@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
-from tickets import actions
+from tickets import actions, signals
 from tickets.models import (
     AccessChannel,
     Attachment,
@@ -106,6 +106,42 @@ def test_it_moves_a_pending_customer_ticket_back_when_the_requester_replies(make
     actions.do_add_comment(ticket, actor=requester, body="Here is the log.")
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.OPEN
+
+
+def test_it_edits_a_comment_in_place_and_tells_listeners(make_ticket, agent, requester):
+    ticket = make_ticket()
+    comment = actions.do_add_comment(ticket, actor=agent, body="Restart the relay", internal=True)
+    heard = []
+
+    def listener(**kwargs):
+        heard.append(kwargs)
+
+    signals.comment_edited.connect(listener, dispatch_uid="test-edit")
+    try:
+        actions.do_edit_comment(comment, actor=agent, body="Restart the mail relay", internal=False)
+        actions.do_edit_comment(comment, actor=agent, body="Restart the mail relay")  # the same: no event
+    finally:
+        signals.comment_edited.disconnect(dispatch_uid="test-edit")
+    comment.refresh_from_db()
+    assert (comment.body, comment.internal) == ("Restart the mail relay", False)
+    assert comment.updated_at > comment.created_at
+    assert [(kw["previous_body"], kw["previous_internal"]) for kw in heard] == [("Restart the relay", True)]
+    assert Comment.objects.visible_to(requester).get() == comment
+
+
+def test_it_refuses_an_empty_edit_and_other_peoples_comments(make_ticket, agent, other_agent, requester):
+    ticket = make_ticket()
+    comment = actions.do_add_comment(ticket, actor=agent, body="Checking")
+    with pytest.raises(ValidationError):
+        actions.do_edit_comment(comment, actor=agent, body="   ")
+    for actor in (other_agent, requester):
+        with pytest.raises(PermissionDenied):
+            actions.do_edit_comment(comment, actor=actor, body="Rewritten")
+    own = actions.do_add_comment(ticket, actor=requester, body="Here is the log")
+    with pytest.raises(PermissionDenied):  # requesters write no internal notes, by edit neither
+        actions.do_edit_comment(own, actor=requester, body="Here is the log", internal=True)
+    comment.refresh_from_db()
+    assert comment.body == "Checking" and comment.updated_at == comment.created_at
 
 
 # --- attachments -------------------------------------------------------------------------------------

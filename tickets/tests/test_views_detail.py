@@ -16,6 +16,7 @@ from tickets.actions import (
     do_add_comment,
     do_add_relation,
     do_assign_ticket,
+    do_edit_comment,
     do_transition_ticket,
 )
 from tickets.models import Attachment, Comment, SensitiveAccess, Ticket, TicketPresence, TicketStatus, Watcher
@@ -59,6 +60,18 @@ def test_the_page_shows_content_timeline_and_actions(agent_client, ticket, agent
     assert "bob.agent@example.com" in html
     assert 'id="assign-form"' in html and 'id="status-form"' in html and 'id="priority-form"' in html
     assert f'name="version" value="{Ticket.objects.get(pk=ticket.pk).version}"' in html
+
+
+def test_an_edited_comment_is_marked_edited_for_agents_and_the_requester(agent_client, client, ticket, agent,
+                                                                          requester):
+    reply = do_add_comment(ticket, actor=agent, body="Restart Outlook")
+    assert 'data-testid="edited"' not in agent_client.get(detail(ticket)).content.decode()
+    do_edit_comment(reply, actor=agent, body="Restart Outlook in safe mode")
+    html = agent_client.get(detail(ticket)).content.decode()
+    assert "Restart Outlook in safe mode" in html and 'data-testid="edited"' in html
+    client.force_login(requester)
+    html = client.get(reverse("tickets:portal-ticket", args=[ticket.pk])).content.decode()
+    assert "Restart Outlook in safe mode" in html and 'data-testid="edited"' in html
 
 
 def test_the_page_keeps_a_fixed_number_of_queries(agent_client, ticket, agent, requester, settings, tmp_path):

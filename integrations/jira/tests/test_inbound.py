@@ -145,6 +145,7 @@ def test_comment_updated_edits_the_reply_and_an_older_edit_is_ignored(deliver, p
     process()
     comment = Comment.objects.get()
     assert "ETA 30 min." in comment.body
+    assert comment.updated_at > comment.created_at  # the ticket page marks it edited
     assert AutomationEvent.objects.filter(action="jira.comment_edited").count() == 1
     older = copy.deepcopy(fixture("jira-webhook-comment-created.json"))
     older["webhookEvent"] = "comment_updated"
