@@ -42,6 +42,7 @@ lint: install-dev
 
 test: install-dev browser
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	ITSM_ENV=test $(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 messages: install-dev

@@ -58,12 +58,16 @@ def other_agent(db, other_team) -> User:
 
 @pytest.fixture
 def requester(db, organisation) -> User:
-    return make_user("dave.user@example.com", Role.USER, full_name="Dave Requester", organisation=organisation)
+    return make_user(
+        "dave.user@example.com", Role.USER, full_name="Dave Requester", organisation=organisation
+    )
 
 
 @pytest.fixture
 def other_requester(db, organisation) -> User:
-    return make_user("erin.user@example.com", Role.USER, full_name="Erin Requester", organisation=organisation)
+    return make_user(
+        "erin.user@example.com", Role.USER, full_name="Erin Requester", organisation=organisation
+    )
 
 
 @pytest.fixture

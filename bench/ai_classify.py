@@ -34,15 +34,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     default_data = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "tickets"
     parser.add_argument("--data-dir", default=str(default_data))
     parser.add_argument("--tickets", type=int, default=500, help="single-ticket classify calls to time")
     parser.add_argument("--database", default="itsm_bench_triage")
     parser.add_argument("--reuse", action="store_true", help="keep the bench database (skip drop + migrate)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--no-embeddings", action="store_true",
-                        help="train without the sentence-embedding features (AI_TRIAGE_EMBEDDINGS=false)")
+    parser.add_argument(
+        "--no-embeddings",
+        action="store_true",
+        help="train without the sentence-embedding features (AI_TRIAGE_EMBEDDINGS=false)",
+    )
     args = parser.parse_args()
     if not args.database.startswith("itsm_bench"):
         parser.error("use a database of its own for the bench (--database itsm_bench_…)")
@@ -72,9 +77,11 @@ def fresh_database(name: str) -> None:
 
 
 def summary(label: str, values_ms: list[float]) -> str:
-    return (f"{label}: n={len(values_ms)} p50={percentile(values_ms, 0.5):.1f} ms "
-            f"p95={percentile(values_ms, 0.95):.1f} ms p99={percentile(values_ms, 0.99):.1f} ms "
-            f"mean={statistics.mean(values_ms):.1f} ms")
+    return (
+        f"{label}: n={len(values_ms)} p50={percentile(values_ms, 0.5):.1f} ms "
+        f"p95={percentile(values_ms, 0.95):.1f} ms p99={percentile(values_ms, 0.99):.1f} ms "
+        f"mean={statistics.mean(values_ms):.1f} ms"
+    )
 
 
 def main() -> None:
@@ -103,8 +110,10 @@ def main() -> None:
     from itsm.models import ApiToken, Role, Team, User
     from tickets.models import Category
 
-    print(f"cpu cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}, database: {args.database}",
-          flush=True)
+    print(
+        f"cpu cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}, database: {args.database}",
+        flush=True,
+    )
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
     print(f"migrated in {time.perf_counter() - started:.0f}s", flush=True)
@@ -127,23 +136,35 @@ def main() -> None:
         categories = {}
         for code in sorted({row.values["category"] for row in endava}):
             categories[code], _ = Category.objects.get_or_create(name=f"bench category {code}")
-        agent, _ = User.objects.get_or_create(email="bench-agent@bench.example", defaults={"role": Role.AGENT})
+        agent, _ = User.objects.get_or_create(
+            email="bench-agent@bench.example", defaults={"role": Role.AGENT}
+        )
     triage_settings = TriageSettings.load()
 
     def rows_for(source, column, mapping, keep=lambda row: True):
-        return [TrainingRow(number=row.row_id, text=row.text, title=row.title,
-                            values={column: mapping(row)})
-                for row in source if row.split != "test" and keep(row)]
+        return [
+            TrainingRow(number=row.row_id, text=row.text, title=row.title, values={column: mapping(row)})
+            for row in source
+            if row.split != "test" and keep(row)
+        ]
 
     models = {}
     specs = [
         ("team", ata, lambda row: str(teams[row.values["Assignment group"]].pk), lambda row: True),
         ("category", endava, lambda row: str(categories[row.values["category"]].pk), lambda row: True),
         # Endava codes stand in for our levels: 0/1 → high, 2 → medium, else low (incidents only).
-        ("urgency", endava, lambda row: {"0": "high", "1": "high", "2": "medium"}.get(row.values["urgency"], "low"),
-         lambda row: row.values["ticket_type"] == "0"),
-        ("impact", endava, lambda row: {"0": "high", "1": "high", "2": "medium"}.get(row.values["impact"], "low"),
-         lambda row: row.values["ticket_type"] == "0"),
+        (
+            "urgency",
+            endava,
+            lambda row: {"0": "high", "1": "high", "2": "medium"}.get(row.values["urgency"], "low"),
+            lambda row: row.values["ticket_type"] == "0",
+        ),
+        (
+            "impact",
+            endava,
+            lambda row: {"0": "high", "1": "high", "2": "medium"}.get(row.values["impact"], "low"),
+            lambda row: row.values["ticket_type"] == "0",
+        ),
     ]
     config = product_config(embeddings=not args.no_embeddings)
     vectors = None
@@ -151,18 +172,29 @@ def main() -> None:
         started = time.perf_counter()
         everything = rows_for(ata, "x", lambda row: "") + rows_for(endava, "x", lambda row: "")
         vectors = embed_rows(everything)
-        print(f"embedded {len(everything)} training tickets in {time.perf_counter() - started:.0f}s "
-              f"({len(everything) / (time.perf_counter() - started):.0f}/s)", flush=True)
+        print(
+            f"embedded {len(everything)} training tickets in {time.perf_counter() - started:.0f}s "
+            f"({len(everything) / (time.perf_counter() - started):.0f}/s)",
+            flush=True,
+        )
     for name, source, mapping, keep in specs:
         rows = rows_for(source, name, mapping, keep)
         started = time.perf_counter()
         models[name] = train_field(name, rows, config, triage_settings.target_precision, vectors)
-        print(f"trained {name}: {len(rows)} rows, {len(models[name].classifier.classes_)} classes, "
-              f"held-out accuracy {models[name].metrics['held_out_accuracy']:.3f}, "
-              f"{time.perf_counter() - started:.1f}s", flush=True)
+        print(
+            f"trained {name}: {len(rows)} rows, {len(models[name].classifier.classes_)} classes, "
+            f"held-out accuracy {models[name].metrics['held_out_accuracy']:.3f}, "
+            f"{time.perf_counter() - started:.1f}s",
+            flush=True,
+        )
     blob = dump_bundle(models)
-    TriageModel.objects.create(version=1, blob=blob, size_bytes=len(blob), training_rows={
-        name: len(model.classifier.train_keys_) for name, model in models.items()}, is_active=True)
+    TriageModel.objects.create(
+        version=1,
+        blob=blob,
+        size_bytes=len(blob),
+        training_rows={name: len(model.classifier.train_keys_) for name, model in models.items()},
+        is_active=True,
+    )
     print(f"model blob: {len(blob) / 1e6:.1f} MB (zlib)", flush=True)
 
     tests = [row for row in ata + endava if row.split == "test"]
@@ -172,8 +204,10 @@ def main() -> None:
     predict.forget_cached_bundle()
     started = time.perf_counter()
     classify_payload("first call", "loads the model", "incident")
-    print(f"first call (loads the model from the database): {(time.perf_counter() - started) * 1000:.0f} ms",
-          flush=True)
+    print(
+        f"first call (loads the model from the database): {(time.perf_counter() - started) * 1000:.0f} ms",
+        flush=True,
+    )
 
     timings = []
     for row in tests:
@@ -189,8 +223,12 @@ def main() -> None:
     for row in tests:
         started = time.perf_counter()
         title = (row.title or row.text)[:255]  # some Endava tickets have no title
-        response = client.post("/api/ai/classify/", {"title": title, "description": row.text},
-                               format="json", SERVER_NAME="127.0.0.1")
+        response = client.post(
+            "/api/ai/classify/",
+            {"title": title, "description": row.text},
+            format="json",
+            SERVER_NAME="127.0.0.1",
+        )
         timings.append((time.perf_counter() - started) * 1000)
         if response.status_code != 200:
             sys.exit(f"classify answered {response.status_code}: {response.content[:300]!r}")

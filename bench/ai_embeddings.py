@@ -21,7 +21,70 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "itsm.settings")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-WORDS = ["printer", "vpn", "outlook", "password", "reset", "laptop", "screen", "keyboard", "network", "wifi", "access", "denied", "error", "cannot", "connect", "slow", "login", "account", "locked", "email", "attachment", "sharepoint", "teams", "meeting", "license", "install", "update", "windows", "mac", "phone", "mobile", "token", "certificate", "expired", "server", "down", "database", "backup", "restore", "folder", "permission", "request", "new", "user", "onboarding", "offboarding", "monitor", "docking", "station", "invoice", "payroll", "sap", "crm", "report", "dashboard", "export", "timeout", "crash", "freeze", "blue", "screen", "driver"]
+WORDS = [
+    "printer",
+    "vpn",
+    "outlook",
+    "password",
+    "reset",
+    "laptop",
+    "screen",
+    "keyboard",
+    "network",
+    "wifi",
+    "access",
+    "denied",
+    "error",
+    "cannot",
+    "connect",
+    "slow",
+    "login",
+    "account",
+    "locked",
+    "email",
+    "attachment",
+    "sharepoint",
+    "teams",
+    "meeting",
+    "license",
+    "install",
+    "update",
+    "windows",
+    "mac",
+    "phone",
+    "mobile",
+    "token",
+    "certificate",
+    "expired",
+    "server",
+    "down",
+    "database",
+    "backup",
+    "restore",
+    "folder",
+    "permission",
+    "request",
+    "new",
+    "user",
+    "onboarding",
+    "offboarding",
+    "monitor",
+    "docking",
+    "station",
+    "invoice",
+    "payroll",
+    "sap",
+    "crm",
+    "report",
+    "dashboard",
+    "export",
+    "timeout",
+    "crash",
+    "freeze",
+    "blue",
+    "screen",
+    "driver",
+]
 
 
 def make_texts(count: int, seed: int = 7) -> list[str]:
@@ -61,7 +124,9 @@ def main() -> None:
             vectors = embedder.embed(texts)
             elapsed = time.perf_counter() - started
             assert len(vectors) == len(texts) and len(vectors[0]) == 384
-            print(f"{threads:>7} {batch_size:>6} {len(texts) / elapsed:>9.1f} {elapsed * 1000 / len(texts):>8.1f}")
+            print(
+                f"{threads:>7} {batch_size:>6} {len(texts) / elapsed:>9.1f} {elapsed * 1000 / len(texts):>8.1f}"
+            )
         latencies = []
         embedder = LocalEmbeddings(batch_size=1)
         for text in texts[:50]:
@@ -69,8 +134,10 @@ def main() -> None:
             embedder.embed([text])
             latencies.append((time.perf_counter() - started) * 1000)
         latencies.sort()
-        print(f"{threads:>7} one text: p50 {latencies[len(latencies) // 2]:.1f} ms, "
-              f"p95 {latencies[int(len(latencies) * 0.95) - 1]:.1f} ms")
+        print(
+            f"{threads:>7} one text: p50 {latencies[len(latencies) // 2]:.1f} ms, "
+            f"p95 {latencies[int(len(latencies) * 0.95) - 1]:.1f} ms"
+        )
 
 
 if __name__ == "__main__":

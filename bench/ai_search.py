@@ -55,19 +55,41 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--ef-search", default="40,100,200")
     parser.add_argument("--database", default="itsm_bench_ai")
-    parser.add_argument("--reuse", action="store_true", help="Keep the data if the bench database already holds N chunks.")
+    parser.add_argument(
+        "--reuse", action="store_true", help="Keep the data if the bench database already holds N chunks."
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--maintenance-work-mem", default="3GB")
     args = parser.parse_args()
     if args.chunks < 1000:
         parser.error("--chunks must be at least 1000")
-    if args.database in {"itsm", os.environ.get("EMBEDDED_DATABASE_NAME", "itsm")} and not args.database.startswith("itsm_bench"):
+    if args.database in {
+        "itsm",
+        os.environ.get("EMBEDDED_DATABASE_NAME", "itsm"),
+    } and not args.database.startswith("itsm_bench"):
         parser.error("use a database of its own for the bench (--database itsm_bench_…)")
     return args
 
 
 def pseudo_words(count: int, rng, prefix: str) -> list[str]:
-    syllables = ["ka", "lo", "mi", "ren", "tas", "vo", "zu", "pel", "dor", "fi", "gan", "hu", "jis", "qua", "wex", "yor"]
+    syllables = [
+        "ka",
+        "lo",
+        "mi",
+        "ren",
+        "tas",
+        "vo",
+        "zu",
+        "pel",
+        "dor",
+        "fi",
+        "gan",
+        "hu",
+        "jis",
+        "qua",
+        "wex",
+        "yor",
+    ]
     words: set[str] = set()
     while len(words) < count:  # 16^3 + 16^4 + 16^5 combinations: plenty
         words.add(prefix + "".join(rng.choice(syllables, size=rng.integers(3, 6))))
@@ -86,7 +108,9 @@ class Corpus:
         self.centroids = centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
         offsets = self.rng.standard_normal((TOPICS, SUBTOPICS, DIMENSIONS)).astype(np.float32)
         self.offsets = 0.8 * offsets / np.linalg.norm(offsets, axis=2, keepdims=True)
-        self.topic_words = np.array(pseudo_words(TOPICS * TOPIC_WORDS, self.rng, "t")).reshape(TOPICS, TOPIC_WORDS)
+        self.topic_words = np.array(pseudo_words(TOPICS * TOPIC_WORDS, self.rng, "t")).reshape(
+            TOPICS, TOPIC_WORDS
+        )
         self.vocabulary = np.array(pseudo_words(VOCABULARY, self.rng, "w"))
         ranks = np.arange(1, VOCABULARY + 1)
         self.zipf = (1.0 / ranks**1.07) / (1.0 / ranks**1.07).sum()
@@ -100,7 +124,9 @@ class Corpus:
 
     def texts(self, topics) -> list[str]:
         np = self.np
-        general = self.vocabulary[self.rng.choice(VOCABULARY, size=(len(topics), WORDS_PER_CHUNK), p=self.zipf)]
+        general = self.vocabulary[
+            self.rng.choice(VOCABULARY, size=(len(topics), WORDS_PER_CHUNK), p=self.zipf)
+        ]
         picks = self.rng.integers(0, TOPIC_WORDS, size=(len(topics), 6))
         own = self.topic_words[np.asarray(topics)[:, None], picks]
         return [" ".join([*own[i], *general[i]]) for i in range(len(topics))]
@@ -132,8 +158,10 @@ def load(connection, corpus: Corpus, chunks: int, maintenance_work_mem: str) -> 
             buffer = io.StringIO()
             for article in range(1, articles + 1):
                 audience = "public" if public[article - 1] else "internal"
-                buffer.write(f"{article}\tArticle {article}\tSynthetic article {article}.\tpublished\t{audience}\t0\t0\t"
-                             "2026-01-01 00:00:00+00\t2026-01-01 00:00:00+00\t2026-01-01 00:00:00+00\n")
+                buffer.write(
+                    f"{article}\tArticle {article}\tSynthetic article {article}.\tpublished\t{audience}\t0\t0\t"
+                    "2026-01-01 00:00:00+00\t2026-01-01 00:00:00+00\t2026-01-01 00:00:00+00\n"
+                )
                 if article % BATCH == 0:
                     copy.write(buffer.getvalue())
                     buffer = io.StringIO()
@@ -147,7 +175,9 @@ def load(connection, corpus: Corpus, chunks: int, maintenance_work_mem: str) -> 
             "COPY knowledge_chunk (source_type, source_id, position, title, text, is_public, embedding, "
             "embedding_model, updated_at) FROM STDIN (FORMAT BINARY)"
         ) as copy:
-            copy.set_types(["varchar", "int8", "int4", "varchar", "text", "bool", "vector", "varchar", "timestamptz"])
+            copy.set_types(
+                ["varchar", "int8", "int4", "varchar", "text", "bool", "vector", "varchar", "timestamptz"]
+            )
             from datetime import UTC, datetime
 
             now = datetime.now(UTC)
@@ -159,12 +189,22 @@ def load(connection, corpus: Corpus, chunks: int, maintenance_work_mem: str) -> 
                 for offset in range(end - start):
                     index = start + offset
                     article = index // CHUNKS_PER_ARTICLE + 1
-                    copy.write_row((
-                        "article", article, index % CHUNKS_PER_ARTICLE,
-                        f"Article {article} {corpus.topic_words[topics[offset], 0]}", texts[offset],
-                        bool(public[article - 1]), vectors[offset], "bench:synthetic", now,
-                    ))
-                print(f"  copied {end:,}/{chunks:,} chunks ({time.perf_counter() - started:.0f}s)", flush=True)
+                    copy.write_row(
+                        (
+                            "article",
+                            article,
+                            index % CHUNKS_PER_ARTICLE,
+                            f"Article {article} {corpus.topic_words[topics[offset], 0]}",
+                            texts[offset],
+                            bool(public[article - 1]),
+                            vectors[offset],
+                            "bench:synthetic",
+                            now,
+                        )
+                    )
+                print(
+                    f"  copied {end:,}/{chunks:,} chunks ({time.perf_counter() - started:.0f}s)", flush=True
+                )
         raw.commit()
         timings["copy_chunks_s"] = time.perf_counter() - started
 
@@ -217,8 +257,10 @@ def fresh_database(name: str) -> None:
 def main() -> None:
     args = parse_args()
     if os.environ.get("DATABASE_URL"):
-        sys.exit("The bench loads synthetic data into a database of its own on the embedded server: "
-                 "unset DATABASE_URL to run it.")
+        sys.exit(
+            "The bench loads synthetic data into a database of its own on the embedded server: "
+            "unset DATABASE_URL to run it."
+        )
     if not args.reuse:
         fresh_database(args.database)
     os.environ["EMBEDDED_DATABASE_NAME"] = args.database
@@ -236,8 +278,11 @@ def main() -> None:
     from ai.knowledge.search import hybrid_search
     from itsm.models import Role, User
 
-    print(f"bench database: {settings.DATABASES['default']['NAME']}, chunks: {args.chunks:,}, "
-          f"cpu cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"bench database: {settings.DATABASES['default']['NAME']}, chunks: {args.chunks:,}, "
+        f"cpu cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
     print(f"migrated in {time.perf_counter() - started:.0f}s", flush=True)
@@ -272,8 +317,12 @@ def main() -> None:
     vectors = corpus.centroids[topics] + corpus.offsets[topics, subtopics] + noise
     vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     texts = [
-        " ".join([*query_rng.choice(corpus.topic_words[topic], size=3, replace=False),
-                  str(corpus.vocabulary[query_rng.choice(VOCABULARY, p=corpus.zipf)])])
+        " ".join(
+            [
+                *query_rng.choice(corpus.topic_words[topic], size=3, replace=False),
+                str(corpus.vocabulary[query_rng.choice(VOCABULARY, p=corpus.zipf)]),
+            ]
+        )
         for topic in topics
     ]
 
@@ -299,7 +348,9 @@ def main() -> None:
         exact_ms.append(ms)
     print(f"exact: p50 {percentile(exact_ms, 0.5):.0f} ms, p95 {percentile(exact_ms, 0.95):.0f} ms")
 
-    for vector in vectors[: args.queries]:  # warm the caches once, untimed, so the first ef_search is not penalised
+    for vector in vectors[
+        : args.queries
+    ]:  # warm the caches once, untimed, so the first ef_search is not penalised
         top(vector, exact=False, ef_search=40)
     print(f"\n{'ef_search':>9} {'recall@' + str(args.k):>10} {'p50 ms':>8} {'p95 ms':>8}")
     for ef_search in [int(value) for value in args.ef_search.split(",")]:
@@ -309,23 +360,32 @@ def main() -> None:
             latencies.append(ms)
             if index < args.exact_queries:
                 recalls.append(len(set(ids) & exact_ids[index]) / args.k)
-        print(f"{ef_search:>9} {statistics.mean(recalls):>10.3f} {percentile(latencies, 0.5):>8.1f} "
-              f"{percentile(latencies, 0.95):>8.1f}", flush=True)
+        print(
+            f"{ef_search:>9} {statistics.mean(recalls):>10.3f} {percentile(latencies, 0.5):>8.1f} "
+            f"{percentile(latencies, 0.95):>8.1f}",
+            flush=True,
+        )
 
     agent, _ = User.objects.get_or_create(email="bench.agent@example.com", defaults={"role": Role.AGENT})
     requester, _ = User.objects.get_or_create(email="bench.user@example.com", defaults={"role": Role.USER})
-    print(f"\nhybrid_search (k={args.k}, ef_search={settings.AI_SEARCH_EF_SEARCH}, "
-          f"{settings.AI_SEARCH_CANDIDATES} candidates per ranker), {args.queries} queries:")
+    print(
+        f"\nhybrid_search (k={args.k}, ef_search={settings.AI_SEARCH_EF_SEARCH}, "
+        f"{settings.AI_SEARCH_CANDIDATES} candidates per ranker), {args.queries} queries:"
+    )
     for user in (agent, requester):
         latencies, sizes = [], []
         for text, vector in zip(texts[: args.queries], vectors[: args.queries], strict=True):
             began = time.perf_counter()
-            result = hybrid_search(user, text, k=args.k, sources=["article"], query_vector=[float(v) for v in vector])
+            result = hybrid_search(
+                user, text, k=args.k, sources=["article"], query_vector=[float(v) for v in vector]
+            )
             latencies.append((time.perf_counter() - began) * 1000)
             sizes.append(len(result.hits))
-        print(f"  {user.get_role_display():>9}: p50 {percentile(latencies, 0.5):.1f} ms, "
-              f"p95 {percentile(latencies, 0.95):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
-              f"mean hits {statistics.mean(sizes):.1f}")
+        print(
+            f"  {user.get_role_display():>9}: p50 {percentile(latencies, 0.5):.1f} ms, "
+            f"p95 {percentile(latencies, 0.95):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
+            f"mean hits {statistics.mean(sizes):.1f}"
+        )
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 

@@ -76,7 +76,9 @@ def deliveries(count: int, redelivery_share: float, run: str) -> list[tuple[byte
         if template is comment:
             data["comment"]["id"] = str(900000 + number)
         else:
-            data["issue"]["fields"]["updated"] = f"2025-03-14T10:{number // 60 % 60:02d}:{number % 60:02d}.000+0000"
+            data["issue"]["fields"]["updated"] = (
+                f"2025-03-14T10:{number // 60 % 60:02d}:{number % 60:02d}.000+0000"
+            )
             data["issue"]["fields"]["summary"] = f"Bench issue {key_number} ({number})"
         body = json.dumps(data, separators=(",", ":")).encode()
         items.append((body, f"{run}-{number}"))
@@ -100,8 +102,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     parser.add_argument("--redeliveries", type=float, default=0.1, help="share of deliveries sent twice")
     parser.add_argument("--database", default="itsm_bench_jira")
-    parser.add_argument("--conn-max-age", type=int, default=0,
-                        help="CONN_MAX_AGE of the web processes (the product's default is 0: a connection per request)")
+    parser.add_argument(
+        "--conn-max-age",
+        type=int,
+        default=0,
+        help="CONN_MAX_AGE of the web processes (the product's default is 0: a connection per request)",
+    )
     parser.add_argument("--process", action="store_true", help="then apply them with a one-shot worker")
     options = parser.parse_args()
 
@@ -110,9 +116,22 @@ def main() -> int:
     subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     port = free_port()
     web = subprocess.Popen(
-        [python, "-m", "gunicorn", "itsm.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(options.web_workers), "--threads", str(options.threads), "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            python,
+            "-m",
+            "gunicorn",
+            "itsm.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(options.web_workers),
+            "--threads",
+            str(options.threads),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -140,10 +159,16 @@ def main() -> int:
             if session is None:
                 session = local.session = requests.Session()
             body, identifier = item
-            headers = {"Content-Type": "application/json", "X-Hub-Signature": sign(body),
-                       "X-Atlassian-Webhook-Identifier": identifier, "X-Atlassian-Webhook-Flow": "Primary"}
+            headers = {
+                "Content-Type": "application/json",
+                "X-Hub-Signature": sign(body),
+                "X-Atlassian-Webhook-Identifier": identifier,
+                "X-Atlassian-Webhook-Flow": "Primary",
+            }
             started = time.perf_counter()
-            response = session.post(f"{base}/api/integrations/jira/webhook/", data=body, headers=headers, timeout=30)
+            response = session.post(
+                f"{base}/api/integrations/jira/webhook/", data=body, headers=headers, timeout=30
+            )
             elapsed = time.perf_counter() - started
             with lock:
                 latencies.append(elapsed)
@@ -158,15 +183,19 @@ def main() -> int:
             list(pool.map(send, items))
         wall = time.perf_counter() - started
         unique = len({identifier for _body, identifier in items})
-        print(f"Jira webhook: {len(items)} deliveries ({unique} unique, {len(items) - unique} redeliveries) "
-              f"from {options.clients} clients to gunicorn {options.web_workers}x{options.threads} "
-              f"(CONN_MAX_AGE={options.conn_max_age}) on {os.cpu_count()} CPU(s), load average "
-              f"{os.getloadavg()[0]:.1f}")
+        print(
+            f"Jira webhook: {len(items)} deliveries ({unique} unique, {len(items) - unique} redeliveries) "
+            f"from {options.clients} clients to gunicorn {options.web_workers}x{options.threads} "
+            f"(CONN_MAX_AGE={options.conn_max_age}) on {os.cpu_count()} CPU(s), load average "
+            f"{os.getloadavg()[0]:.1f}"
+        )
         print(f"  answers: {dict(sorted(statuses.items()))}")
         print(f"  throughput: {len(items) / wall:.0f} deliveries/s over {wall:.2f} s")
-        print(f"  latency ms: p50 {percentile(latencies, 0.5) * 1000:.1f}  p95 {percentile(latencies, 0.95) * 1000:.1f}"
-              f"  p99 {percentile(latencies, 0.99) * 1000:.1f}  max {max(latencies) * 1000:.1f}"
-              f"  mean {statistics.mean(latencies) * 1000:.1f}")
+        print(
+            f"  latency ms: p50 {percentile(latencies, 0.5) * 1000:.1f}  p95 {percentile(latencies, 0.95) * 1000:.1f}"
+            f"  p99 {percentile(latencies, 0.99) * 1000:.1f}  max {max(latencies) * 1000:.1f}"
+            f"  mean {statistics.mean(latencies) * 1000:.1f}"
+        )
         bad = {code: n for code, n in statuses.items() if code not in (200, 202)}
         if bad:
             print(f"  unexpected answers: {bad}", file=sys.stderr)
@@ -179,11 +208,18 @@ def main() -> int:
 
     if options.process:
         started = time.perf_counter()
-        subprocess.run([python, "manage.py", "procrastinate", "worker", "--queues", "jira", "--one-shot"],
-                       cwd=ROOT, env=env, check=True, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [python, "manage.py", "procrastinate", "worker", "--queues", "jira", "--one-shot"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stderr=subprocess.DEVNULL,
+        )
         elapsed = time.perf_counter() - started
-        print(f"  worker applied {unique} stored deliveries in {elapsed:.1f} s "
-              f"({unique / elapsed:.0f} deliveries/s, one worker, including start-up)")
+        print(
+            f"  worker applied {unique} stored deliveries in {elapsed:.1f} s "
+            f"({unique / elapsed:.0f} deliveries/s, one worker, including start-up)"
+        )
     return 1 if bad else 0
 
 

@@ -39,7 +39,9 @@ FULL = [
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--full", action="store_true", help="the sizes the issues ask for")
-    parser.add_argument("--only", default="", help="comma-separated benchmark names, e.g. sla_sweep,ai_search")
+    parser.add_argument(
+        "--only", default="", help="comma-separated benchmark names, e.g. sla_sweep,ai_search"
+    )
     options = parser.parse_args()
     only = {name.strip().removesuffix(".py") for name in options.only.split(",") if name.strip()}
     failures = 0

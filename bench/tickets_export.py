@@ -23,10 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database", default="itsm_bench")
     parser.add_argument("--formats", default="csv,json")
-    parser.add_argument("--limit", type=int, default=0, help="export at most this many tickets (created range)")
+    parser.add_argument(
+        "--limit", type=int, default=0, help="export at most this many tickets (created range)"
+    )
     args = parser.parse_args()
 
     from tickets_list import configure
@@ -57,8 +61,11 @@ def main() -> None:
         _current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         size = default_storage.size(job.file.name) / 1e6
-        print(f"{export_format:<8} {job.row_count:>10,} {seconds:>9.1f} {job.row_count / seconds:>9,.0f} "
-              f"{size:>9.1f} {peak / 1e6:>15.1f}", flush=True)
+        print(
+            f"{export_format:<8} {job.row_count:>10,} {seconds:>9.1f} {job.row_count / seconds:>9,.0f} "
+            f"{size:>9.1f} {peak / 1e6:>15.1f}",
+            flush=True,
+        )
         default_storage.delete(job.file.name)
         ExportJob.objects.filter(pk=job.pk).delete()
 

@@ -29,12 +29,57 @@ BATCH = 5_000
 TEAMS = ["Service Desk", "Network", "Identity", "Workplace", "Applications", "Security", "Data", "Facilities"]
 AGENTS_PER_TEAM = 8
 REQUESTERS = 2000
-CATEGORIES = ["Network", "VPN", "Email", "Printer", "Laptop", "Access", "Password", "Software", "Database",
-              "Phone", "Storage", "Wifi", "Monitor", "Account", "Badge"]
-SUBJECTS = ["VPN", "printer", "laptop", "mailbox", "password", "wifi", "monitor", "badge", "database",
-            "phone", "Teams", "SharePoint", "Outlook", "Excel", "Jira", "SAP", "payroll", "server", "backup", "disk"]
-PROBLEMS = ["does not start", "is very slow", "keeps disconnecting", "shows an error", "needs a reset",
-            "cannot be reached", "lost my data", "asks for a licence", "crashes on open", "is locked"]
+CATEGORIES = [
+    "Network",
+    "VPN",
+    "Email",
+    "Printer",
+    "Laptop",
+    "Access",
+    "Password",
+    "Software",
+    "Database",
+    "Phone",
+    "Storage",
+    "Wifi",
+    "Monitor",
+    "Account",
+    "Badge",
+]
+SUBJECTS = [
+    "VPN",
+    "printer",
+    "laptop",
+    "mailbox",
+    "password",
+    "wifi",
+    "monitor",
+    "badge",
+    "database",
+    "phone",
+    "Teams",
+    "SharePoint",
+    "Outlook",
+    "Excel",
+    "Jira",
+    "SAP",
+    "payroll",
+    "server",
+    "backup",
+    "disk",
+]
+PROBLEMS = [
+    "does not start",
+    "is very slow",
+    "keeps disconnecting",
+    "shows an error",
+    "needs a reset",
+    "cannot be reached",
+    "lost my data",
+    "asks for a licence",
+    "crashes on open",
+    "is locked",
+]
 
 
 def drop_database(database: str) -> None:
@@ -52,7 +97,9 @@ def drop_database(database: str) -> None:
     if server["PORT"]:
         conninfo["port"] = server["PORT"]
     with psycopg.connect(**conninfo, autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+        )
     print(f"Dropped {database}.", flush=True)
 
 
@@ -76,25 +123,39 @@ def seed_people() -> dict[str, list[int]]:
     from tickets.models import Category
 
     tiers = ["enterprise", "business", "standard", "free"]
-    organisations = [Organisation.objects.get_or_create(name=f"Customer {i:02d}", defaults={"tier": tiers[i % 4]})[0]
-                     for i in range(20)]
+    organisations = [
+        Organisation.objects.get_or_create(name=f"Customer {i:02d}", defaults={"tier": tiers[i % 4]})[0]
+        for i in range(20)
+    ]
     teams = [Team.objects.get_or_create(name=name)[0] for name in TEAMS]
     agents = []
     for t, team in enumerate(teams):
         for a in range(AGENTS_PER_TEAM):
-            user, _ = User.objects.get_or_create(email=f"agent{t:02d}{a:02d}@bench.example",
-                                                 defaults={"role": Role.AGENT, "full_name": f"Agent {t}-{a}"})
+            user, _ = User.objects.get_or_create(
+                email=f"agent{t:02d}{a:02d}@bench.example",
+                defaults={"role": Role.AGENT, "full_name": f"Agent {t}-{a}"},
+            )
             team.members.add(user)
             agents.append(user)
     existing = set(User.objects.filter(email__startswith="user").values_list("email", flat=True))
-    User.objects.bulk_create([
-        User(email=f"user{i:05d}@bench.example", role=Role.USER, organisation=organisations[i % 20],
-             password="!")  # unusable password
-        for i in range(REQUESTERS) if f"user{i:05d}@bench.example" not in existing
-    ])
+    User.objects.bulk_create(
+        [
+            User(
+                email=f"user{i:05d}@bench.example",
+                role=Role.USER,
+                organisation=organisations[i % 20],
+                password="!",
+            )  # unusable password
+            for i in range(REQUESTERS)
+            if f"user{i:05d}@bench.example" not in existing
+        ]
+    )
     categories = [Category.objects.get_or_create(name=name)[0] for name in CATEGORIES]
-    requesters = list(User.objects.filter(email__startswith="user", email__endswith="@bench.example")
-                      .order_by("email").values_list("pk", "organisation_id"))
+    requesters = list(
+        User.objects.filter(email__startswith="user", email__endswith="@bench.example")
+        .order_by("email")
+        .values_list("pk", "organisation_id")
+    )
     return {
         "teams": [team.pk for team in teams],
         "agents": [agent.pk for agent in agents],
@@ -119,8 +180,16 @@ def insert_sql(offset: int, size: int, total: int, ids: dict[str, list[int]]) ->
     categories = sql_array(ids["categories"])
     subjects, problems = text_array(SUBJECTS), text_array(PROBLEMS)
     n_teams, n_req, n_cat = len(ids["teams"]), len(ids["requesters"]), len(ids["categories"])
-    statuses = text_array(["new"] * 20 + ["open"] * 20 + ["in_progress"] * 15 + ["pending_customer"] * 5
-                          + ["pending_vendor"] * 5 + ["resolved"] * 20 + ["closed"] * 14 + ["cancelled"])
+    statuses = text_array(
+        ["new"] * 20
+        + ["open"] * 20
+        + ["in_progress"] * 15
+        + ["pending_customer"] * 5
+        + ["pending_vendor"] * 5
+        + ["resolved"] * 20
+        + ["closed"] * 14
+        + ["cancelled"]
+    )
     levels = text_array(["high", "medium", "medium", "low", "low"])
     # h1..h3: cheap deterministic hashes of the row index spread the values.
     return f"""
@@ -229,11 +298,15 @@ def measure(client, path: str, params: dict, repeat: int, headers: dict) -> tupl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--database", default="itsm_bench")
-    parser.add_argument("--reuse", action="store_true", help="measure the loaded database again, load nothing")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the loaded database again, load nothing"
+    )
     parser.add_argument("--fresh", action="store_true", help="drop the benchmark database first")
     args = parser.parse_args()
     if args.fresh and not os.environ.get("BENCH_DATABASE_URL"):
@@ -273,10 +346,15 @@ def main() -> None:
 
     cases: list[tuple[str, str, dict, dict]] = [
         ("API, no filter", "/api/tickets/", {}, agent_headers),
-        ("API, status=open & priority=high", "/api/tickets/", {"status": "open", "priority": "high"}, agent_headers),
+        (
+            "API, status=open & priority=high",
+            "/api/tickets/",
+            {"status": "open", "priority": "high"},
+            agent_headers,
+        ),
         ("API, team=Network", "/api/tickets/", {"team": network.name}, agent_headers),
         ("API, assignee=<email>", "/api/tickets/", {"assignee": assignee}, agent_headers),
-        ("API, search=\"printer slow\"", "/api/tickets/", {"search": "printer slow"}, agent_headers),
+        ('API, search="printer slow"', "/api/tickets/", {"search": "printer slow"}, agent_headers),
         ("API, search=<number>", "/api/tickets/", {"search": some_number}, agent_headers),
         ("API, sort=priority", "/api/tickets/", {"sort": "priority"}, agent_headers),
         ("API, requester's own list", "/api/tickets/", {}, requester_headers),
@@ -294,7 +372,7 @@ def main() -> None:
             ("Queue page, status=open & priority=high", queue, {"status": "open", "priority": "high"}, {}),
             ("Queue page, team=Network", queue, {"team": network.pk}, {}),
             ("Queue page, assignee=<email>", queue, {"assignee": assignee}, {}),
-            ("Queue page, search=\"printer slow\"", queue, {"search": "printer slow"}, {}),
+            ('Queue page, search="printer slow"', queue, {"search": "printer slow"}, {}),
         ]
 
     print(f"\n{total:,} tickets, {args.repeat} requests per case (after 3 warm-up requests)\n")
@@ -304,7 +382,9 @@ def main() -> None:
         try:
             median, p95, queries, count = measure(client, path, params, args.repeat, headers)
         except Exception as error:  # one broken case (another app's page, say) must not hide the others
-            print(f"{label:<44} failed: {type(error).__name__}: {str(error).splitlines()[0][:80]}", flush=True)
+            print(
+                f"{label:<44} failed: {type(error).__name__}: {str(error).splitlines()[0][:80]}", flush=True
+            )
             continue
         shown = f"{count:,}" if count >= 0 else ""
         print(f"{label:<44} {median:>10.1f} {p95:>10.1f} {queries:>8} {shown:>10}", flush=True)

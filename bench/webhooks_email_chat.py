@@ -52,7 +52,9 @@ def percentile(values: list[float], share: float) -> float:
 def queries_for_one_ticket(requester: User) -> int:
     connection.queries_log.clear()  # the log keeps 9000 queries; counting needs room
     with CaptureQueriesContext(connection) as captured:
-        do_create_ticket(actor=requester, requester=requester, title="counted outage", impact="high", urgency="high")
+        do_create_ticket(
+            actor=requester, requester=requester, title="counted outage", impact="high", urgency="high"
+        )
     return len(captured.captured_queries)
 
 
@@ -60,8 +62,13 @@ def create_tickets(requester: User, count: int, label: str) -> list[float]:
     timings = []
     for index in range(count):
         started = time.perf_counter()
-        do_create_ticket(actor=requester, requester=requester, title=f"{label} outage {index}", impact="high",
-                         urgency="high")
+        do_create_ticket(
+            actor=requester,
+            requester=requester,
+            title=f"{label} outage {index}",
+            impact="high",
+            urgency="high",
+        )
         timings.append((time.perf_counter() - started) * 1000)
     return timings
 
@@ -86,13 +93,19 @@ def main() -> None:
             listened = create_tickets(requester, args.tickets, "listened")
             listened_queries = queries_for_one_ticket(requester)
             print(f"ticket creation, {args.tickets} critical tickets each:")
-            print(f"  no listeners:            mean {statistics.mean(baseline):6.2f} ms, "
-                  f"p95 {percentile(baseline, 0.95):6.2f} ms")
-            print(f"  2 webhooks + 2 channels: mean {statistics.mean(listened):6.2f} ms, "
-                  f"p95 {percentile(listened, 0.95):6.2f} ms "
-                  f"(+{statistics.mean(listened) - statistics.mean(baseline):.2f} ms: 4 deliveries + 2 messages "
-                  f"+ 6 jobs queued)")
-            print(f"  queries per critical ticket: {baseline_queries} without listeners, {listened_queries} with them")
+            print(
+                f"  no listeners:            mean {statistics.mean(baseline):6.2f} ms, "
+                f"p95 {percentile(baseline, 0.95):6.2f} ms"
+            )
+            print(
+                f"  2 webhooks + 2 channels: mean {statistics.mean(listened):6.2f} ms, "
+                f"p95 {percentile(listened, 0.95):6.2f} ms "
+                f"(+{statistics.mean(listened) - statistics.mean(baseline):.2f} ms: 4 deliveries + 2 messages "
+                f"+ 6 jobs queued)"
+            )
+            print(
+                f"  queries per critical ticket: {baseline_queries} without listeners, {listened_queries} with them"
+            )
 
             deliveries = list(WebhookDelivery.objects.values_list("pk", flat=True)[: args.deliveries])
             while len(deliveries) < args.deliveries:
@@ -107,24 +120,30 @@ def main() -> None:
             elapsed = time.perf_counter() - started_all
             sent = WebhookDelivery.objects.filter(pk__in=deliveries, status="succeeded").count()
             print(f"webhook attempts by one worker, {len(deliveries)} deliveries to a local receiver:")
-            print(f"  {len(deliveries) / elapsed:7.1f} deliveries/s, p50 {percentile(timings, 0.5):6.2f} ms, "
-                  f"p95 {percentile(timings, 0.95):6.2f} ms, {sent} succeeded")
+            print(
+                f"  {len(deliveries) / elapsed:7.1f} deliveries/s, p50 {percentile(timings, 0.5):6.2f} ms, "
+                f"p95 {percentile(timings, 0.95):6.2f} ms, {sent} succeeded"
+            )
 
             timings, started_all = [], time.perf_counter()
             for index in range(args.emails):
                 parent = f"<bench-{index - 1}@mail.example.com>"
                 thread = f"In-Reply-To: {parent}\n" if index % 2 else ""
-                raw = (f"From: Bench <bench.requester@example.com>\nTo: itsm@localhost\n"
-                       f"Subject: Bench mail {index}\nMessage-ID: <bench-{index}@mail.example.com>\n{thread}"
-                       f"Content-Type: text/plain; charset=utf-8\n\nLine one of {index}.\n\n"
-                       f"On Mon, someone wrote:\n> quoted history\n").encode()
+                raw = (
+                    f"From: Bench <bench.requester@example.com>\nTo: itsm@localhost\n"
+                    f"Subject: Bench mail {index}\nMessage-ID: <bench-{index}@mail.example.com>\n{thread}"
+                    f"Content-Type: text/plain; charset=utf-8\n\nLine one of {index}.\n\n"
+                    f"On Mon, someone wrote:\n> quoted history\n"
+                ).encode()
                 started = time.perf_counter()
                 do_ingest_email(raw, source="bench")
                 timings.append((time.perf_counter() - started) * 1000)
             elapsed = time.perf_counter() - started_all
             print(f"inbound email, {args.emails} messages (half new tickets, half threaded replies):")
-            print(f"  {args.emails / elapsed:7.1f} messages/s, p50 {percentile(timings, 0.5):6.2f} ms, "
-                  f"p95 {percentile(timings, 0.95):6.2f} ms")
+            print(
+                f"  {args.emails / elapsed:7.1f} messages/s, p50 {percentile(timings, 0.5):6.2f} ms, "
+                f"p95 {percentile(timings, 0.95):6.2f} ms"
+            )
             raise Rollback
     except Rollback:
         pass

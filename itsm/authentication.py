@@ -31,9 +31,7 @@ class HashedTokenAuthentication(BaseAuthentication):
         return self.authenticate_key(key)
 
     def authenticate_key(self, key: str) -> tuple[User, ApiToken]:
-        token = (
-            ApiToken.objects.select_related("user").filter(digest=ApiToken.hash_key(key)).first()
-        )
+        token = ApiToken.objects.select_related("user").filter(digest=ApiToken.hash_key(key)).first()
         if token is None or token.is_revoked:
             raise exceptions.AuthenticationFailed(_("Invalid or revoked token."))
         if not token.user.is_active:

@@ -100,9 +100,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         _("capacity"), default=20, help_text=_("Maximum number of open tickets assigned at once.")
     )
     is_available = models.BooleanField(_("available"), default=True)
-    language = models.CharField(
-        _("language"), max_length=8, choices=settings.LANGUAGES, default="en"
-    )
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="en")
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(
         default=False, help_text=_("Can log into the Django admin (admins get it automatically).")
@@ -308,7 +306,9 @@ class AutomationEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["subject_type", "subject_id", "-created_at"], name="automation_subject_idx")]
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id", "-created_at"], name="automation_subject_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {self.subject_type}:{self.subject_id}"

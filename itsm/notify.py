@@ -37,14 +37,25 @@ def notify(
     created = []
     seen: set[int] = set()
     for user in recipients:
-        if user is None or user.pk in seen or not user.is_active or (exclude is not None and user.pk == exclude.pk):
+        if (
+            user is None
+            or user.pk in seen
+            or not user.is_active
+            or (exclude is not None and user.pk == exclude.pk)
+        ):
             continue
         seen.add(user.pk)
         try:
             with transaction.atomic():
                 notification = Notification.objects.create(
-                    recipient=user, verb=verb, title=title[:300], body=body, url=url,
-                    subject_type=subject_type, subject_id=str(subject_id), dedupe_key=dedupe_key,
+                    recipient=user,
+                    verb=verb,
+                    title=title[:300],
+                    body=body,
+                    url=url,
+                    subject_type=subject_type,
+                    subject_id=str(subject_id),
+                    dedupe_key=dedupe_key,
                 )
         except IntegrityError:
             continue  # already notified for this dedupe_key

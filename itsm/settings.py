@@ -58,7 +58,9 @@ def check_production_settings(*, secret_key: str, debug: bool, allowed_hosts: li
 
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"])
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
+)
 if PRODUCTION:
     check_production_settings(secret_key=SECRET_KEY, debug=DEBUG, allowed_hosts=ALLOWED_HOSTS)
 elif not SECRET_KEY:
@@ -310,8 +312,16 @@ ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 ATTACHMENT_ALLOWED_TYPES = env.list(
     "ATTACHMENT_ALLOWED_TYPES",
     default=[
-        "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain", "text/csv",
-        "application/json", "application/zip", "message/rfc822",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+        "text/csv",
+        "application/json",
+        "application/zip",
+        "message/rfc822",
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ],
@@ -449,4 +459,6 @@ AI_TRIAGE_MAX_TRAINING_TICKETS = env.int("AI_TRIAGE_MAX_TRAINING_TICKETS", defau
 # Default --data-dir of `manage.py ai_evaluate` (the public ticket datasets); empty = required.
 AI_TRIAGE_DATA_DIR = env.str("AI_TRIAGE_DATA_DIR", default="")
 # Sentence embeddings of the evaluated datasets are cached here (minutes to compute on CPU).
-AI_EVALUATION_CACHE_DIR = env.str("AI_EVALUATION_CACHE_DIR", default=str(BASE_DIR / "var" / "cache" / "ai_evaluate"))
+AI_EVALUATION_CACHE_DIR = env.str(
+    "AI_EVALUATION_CACHE_DIR", default=str(BASE_DIR / "var" / "cache" / "ai_evaluate")
+)

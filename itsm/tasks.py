@@ -26,14 +26,13 @@ def worker_name() -> str:
 @app.task(queue="default", queueing_lock="heartbeat", pass_context=False)
 def heartbeat(timestamp: int | None = None) -> None:
     """Proves a worker is alive; ``/healthz`` reports the age of the latest beat."""
-    WorkerHeartbeat.objects.update_or_create(
-        worker=worker_name(), defaults={"beat_at": timezone.now()}
-    )
+    WorkerHeartbeat.objects.update_or_create(worker=worker_name(), defaults={"beat_at": timezone.now()})
 
 
 @app.task(queue="notifications", retry=5, pass_context=False)
-def send_notification_email(notification_id: int, template: str = "itsm/email/notification",
-                            context: dict | None = None) -> None:
+def send_notification_email(
+    notification_id: int, template: str = "itsm/email/notification", context: dict | None = None
+) -> None:
     """Mail one notification in its recipient's language (templates ``<template>.txt``/``_subject.txt``)."""
     from django.conf import settings
     from django.core.mail import send_mail

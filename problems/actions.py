@@ -27,16 +27,28 @@ def check_can_manage(actor: User | None) -> None:
 
 
 @transaction.atomic
-def do_create_problem(*, actor: User | None, title: str, description: str = "", category: Any = None,
-                      team: Any = None, owner: User | None = None, incidents: list[Ticket] | None = None,
-                      detected: bool = False) -> Problem:
+def do_create_problem(
+    *,
+    actor: User | None,
+    title: str,
+    description: str = "",
+    category: Any = None,
+    team: Any = None,
+    owner: User | None = None,
+    incidents: list[Ticket] | None = None,
+    detected: bool = False,
+) -> Problem:
     check_can_manage(actor)
     title = (title or "").strip()
     if not title:
         raise ValidationError({"title": "A title is required."})
     problem = Problem.objects.create(
-        title=title[:255], description=description or "", category=category, team=team,
-        owner=owner, detected=detected,
+        title=title[:255],
+        description=description or "",
+        category=category,
+        team=team,
+        owner=owner,
+        detected=detected,
     )
     for ticket in incidents or []:
         do_link_incident(problem, ticket, actor=actor)
@@ -68,8 +80,15 @@ def do_unlink_incident(problem: Problem, ticket: Ticket, *, actor: User | None) 
 
 
 @transaction.atomic
-def do_transition_problem(problem: Problem, status: str, *, actor: User | None, root_cause: str | None = None,
-                          workaround: str | None = None, fix: str | None = None) -> Problem:
+def do_transition_problem(
+    problem: Problem,
+    status: str,
+    *,
+    actor: User | None,
+    root_cause: str | None = None,
+    workaround: str | None = None,
+    fix: str | None = None,
+) -> Problem:
     check_can_manage(actor)
     problem = Problem.objects.select_for_update().get(pk=problem.pk)
     changed = []
@@ -124,8 +143,9 @@ def _clusters(pairs: list[tuple[int, int, float]]) -> list[set[int]]:
 
 
 @transaction.atomic
-def do_detect_recurrences(*, actor: User | None = None, dry_run: bool = False,
-                          now: Any = None) -> list[dict[str, Any]]:
+def do_detect_recurrences(
+    *, actor: User | None = None, dry_run: bool = False, now: Any = None
+) -> list[dict[str, Any]]:
     """Find clusters of similar recent incidents; open a problem for each new cluster.
 
     Idempotent: a cluster is identified by its seed (oldest incident), so a second run opens
@@ -144,8 +164,14 @@ def do_detect_recurrences(*, actor: User | None = None, dry_run: bool = False,
         signature = hashlib.sha256(f"seed:{seed}".encode()).hexdigest()[:32]
         tickets = list(Ticket.objects.filter(pk__in=cluster).order_by("created_at", "id"))
         score = max((s for key, s in scores.items() if key <= cluster), default=0.0)
-        entry = {"signature": signature, "title": tickets[0].title, "tickets": [t.number for t in tickets],
-                 "size": len(tickets), "score": round(score, 3), "problem": None}
+        entry = {
+            "signature": signature,
+            "title": tickets[0].title,
+            "tickets": [t.number for t in tickets],
+            "size": len(tickets),
+            "score": round(score, 3),
+            "problem": None,
+        }
         if RecurrenceCandidate.objects.filter(signature=signature).exists():
             continue
         report.append(entry)
@@ -157,9 +183,15 @@ def do_detect_recurrences(*, actor: User | None = None, dry_run: bool = False,
         candidate.tickets.set(tickets)
         if settings.PROBLEM_AUTO_CREATE:
             problem = do_create_problem(
-                actor=None, title=f"Recurring: {tickets[0].title}"[:255],
-                description="Opened by recurrence detection from " + ", ".join(t.number for t in tickets) + ".",
-                category=tickets[0].category, team=tickets[0].team, incidents=tickets, detected=True,
+                actor=None,
+                title=f"Recurring: {tickets[0].title}"[:255],
+                description="Opened by recurrence detection from "
+                + ", ".join(t.number for t in tickets)
+                + ".",
+                category=tickets[0].category,
+                team=tickets[0].team,
+                incidents=tickets,
+                detected=True,
             )
             candidate.problem = problem
             candidate.state = RecurrenceCandidate.State.ACCEPTED
@@ -167,12 +199,17 @@ def do_detect_recurrences(*, actor: User | None = None, dry_run: bool = False,
             entry["problem"] = problem.number
             trace_id = uuid.uuid4()
             AutomationEvent.objects.create(
-                actor="system:problems", action="problem.detected", subject_type="problem",
-                subject_id=str(problem.pk), after={"incidents": entry["tickets"], "score": entry["score"]},
+                actor="system:problems",
+                action="problem.detected",
+                subject_type="problem",
+                subject_id=str(problem.pk),
+                after={"incidents": entry["tickets"], "score": entry["score"]},
                 reason=f"{len(tickets)} similar incidents within {settings.PROBLEM_DETECTION_WINDOW_DAYS} days",
                 trace_id=trace_id,
             )
-            signals.problem_detected.send(sender=Problem, problem=problem, incidents=tickets, trace_id=str(trace_id))
+            signals.problem_detected.send(
+                sender=Problem, problem=problem, incidents=tickets, trace_id=str(trace_id)
+            )
     return report
 
 

@@ -58,8 +58,10 @@ class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         data.is_valid(raise_exception=True)
         incidents = [ticket_by_reference(request.user, ref) for ref in data.validated_data["incidents"]]
         problem = actions.do_create_problem(
-            actor=request.user, title=data.validated_data["title"],
-            description=data.validated_data["description"], incidents=incidents,
+            actor=request.user,
+            title=data.validated_data["title"],
+            description=data.validated_data["description"],
+            incidents=incidents,
         )
         return Response(ProblemSerializer(problem).data, status=status.HTTP_201_CREATED)
 
@@ -72,11 +74,17 @@ class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         values = data.validated_data
         try:
             problem = actions.do_transition_problem(
-                problem, values.get("status", problem.status), actor=request.user,
-                root_cause=values.get("root_cause"), workaround=values.get("workaround"), fix=values.get("fix"),
+                problem,
+                values.get("status", problem.status),
+                actor=request.user,
+                root_cause=values.get("root_cause"),
+                workaround=values.get("workaround"),
+                fix=values.get("fix"),
             )
         except IllegalProblemTransition as error:
-            return Response({"detail": error.message, "allowed": error.allowed}, status=status.HTTP_409_CONFLICT)
+            return Response(
+                {"detail": error.message, "allowed": error.allowed}, status=status.HTTP_409_CONFLICT
+            )
         return Response(ProblemSerializer(self.get_queryset().get(pk=problem.pk)).data)
 
     @extend_schema(request=LinkSerializer, responses=ProblemSerializer)
@@ -86,8 +94,9 @@ class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         problem = self.get_object()
         data = LinkSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        actions.do_link_incident(problem, ticket_by_reference(request.user, data.validated_data["ticket"]),
-                                 actor=request.user)
+        actions.do_link_incident(
+            problem, ticket_by_reference(request.user, data.validated_data["ticket"]), actor=request.user
+        )
         return Response(ProblemSerializer(self.get_queryset().get(pk=problem.pk)).data)
 
     @extend_schema(request=LinkSerializer, responses=ProblemSerializer)

@@ -13,10 +13,15 @@ class ProblemsConfig(AppConfig):
         from tickets import extensions
 
         navigation.register(
-            navigation.NavItem(gettext_noop("Problems"), "problems:problem-list", order=40,
-                               roles=frozenset({"admin", "agent", "viewer"}))
+            navigation.NavItem(
+                gettext_noop("Problems"),
+                "problems:problem-list",
+                order=40,
+                roles=frozenset({"admin", "agent", "viewer"}),
+            )
         )
         extensions.register_detail_panel(
-            extensions.DetailPanel(name="problem", label=gettext_noop("Problem"),
-                                   url_name="problems:ticket-panel", order=60)
+            extensions.DetailPanel(
+                name="problem", label=gettext_noop("Problem"), url_name="problems:ticket-panel", order=60
+            )
         )

@@ -16,8 +16,13 @@ class ProblemUpdateForm(forms.Form):
     fix = forms.CharField(label=_("Permanent fix"), widget=forms.Textarea, required=False)
 
     def __init__(self, *args: object, problem: Problem, **kwargs: object) -> None:
-        kwargs.setdefault("initial", {  # type: ignore[arg-type]
-            "status": problem.status, "root_cause": problem.root_cause,
-            "workaround": problem.workaround, "fix": problem.fix,
-        })
+        kwargs.setdefault(
+            "initial",
+            {  # type: ignore[arg-type]
+                "status": problem.status,
+                "root_cause": problem.root_cause,
+                "workaround": problem.workaround,
+                "fix": problem.fix,
+            },
+        )
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -56,11 +56,20 @@ class Problem(models.Model):
     number = models.CharField(max_length=20, unique=True, editable=False)
     title = models.CharField(_("title"), max_length=255)
     description = models.TextField(_("description"), blank=True)
-    status = models.CharField(_("status"), max_length=20, choices=ProblemStatus.choices, default=ProblemStatus.NEW)
+    status = models.CharField(
+        _("status"), max_length=20, choices=ProblemStatus.choices, default=ProblemStatus.NEW
+    )
     category = models.ForeignKey("tickets.Category", null=True, blank=True, on_delete=models.SET_NULL)
-    team = models.ForeignKey("itsm.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="problems")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="owned_problems")
+    team = models.ForeignKey(
+        "itsm.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="problems"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_problems",
+    )
     root_cause = models.TextField(_("root cause"), blank=True)
     workaround = models.TextField(_("workaround"), blank=True)
     fix = models.TextField(_("permanent fix"), blank=True)
@@ -133,7 +142,9 @@ class RecurrenceCandidate(models.Model):
         ACCEPTED = "accepted", _("Accepted")
         DISMISSED = "dismissed", _("Dismissed")
 
-    signature = models.CharField(max_length=64, unique=True, help_text=_("Identity of the cluster (its seed)."))
+    signature = models.CharField(
+        max_length=64, unique=True, help_text=_("Identity of the cluster (its seed).")
+    )
     title = models.CharField(max_length=255)
     tickets = models.ManyToManyField("tickets.Ticket", related_name="+")
     size = models.PositiveIntegerField()

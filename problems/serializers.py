@@ -13,8 +13,22 @@ class ProblemSerializer(serializers.ModelSerializer):
     class Meta:
         model = Problem
         fields = [
-            "id", "number", "title", "description", "status", "category", "team", "owner", "root_cause",
-            "workaround", "fix", "detected", "recurrence_count", "incidents", "created_at", "updated_at",
+            "id",
+            "number",
+            "title",
+            "description",
+            "status",
+            "category",
+            "team",
+            "owner",
+            "root_cause",
+            "workaround",
+            "fix",
+            "detected",
+            "recurrence_count",
+            "incidents",
+            "created_at",
+            "updated_at",
             "resolved_at",
         ]
         read_only_fields = fields

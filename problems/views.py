@@ -94,5 +94,8 @@ def ticket_problem_panel(request: HttpRequest, ticket_pk: int) -> HttpResponse:
         raise Http404
     link = ProblemIncident.objects.select_related("problem").filter(ticket=ticket).first()
     open_problems = Problem.objects.active().order_by("-created_at")[:20] if link is None else []
-    return render(request, "problems/_ticket_panel.html", {"ticket": ticket, "link": link,
-                                                           "open_problems": open_problems})
+    return render(
+        request,
+        "problems/_ticket_panel.html",
+        {"ticket": ticket, "link": link, "open_problems": open_problems},
+    )

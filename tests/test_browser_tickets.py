@@ -42,8 +42,12 @@ def test_an_agent_works_a_ticket_and_the_requester_reads_the_reply(browser_page)
     team = Team.objects.create(name="Service Desk")
     agent = make_user("ana.agent@example.com", Role.AGENT, "Ana Agent")
     team.members.add(agent)
-    make_user("rick.requester@example.com", Role.USER, "Rick Requester",
-              organisation=Organisation.objects.create(name="Acme"))
+    make_user(
+        "rick.requester@example.com",
+        Role.USER,
+        "Rick Requester",
+        organisation=Organisation.objects.create(name="Acme"),
+    )
     page = browser_page
 
     # The agent creates the ticket for the requester.

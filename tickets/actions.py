@@ -60,12 +60,18 @@ def check_can_comment(ticket: Ticket, actor: User | None, *, internal: bool) -> 
 
 def check_attachment(upload: UploadedFile) -> None:
     if upload.size > settings.ATTACHMENT_MAX_BYTES:
-        raise ValidationError({"attachments": (
-            f"{upload.name} is {upload.size} bytes; the limit is {settings.ATTACHMENT_MAX_BYTES} bytes."
-        )})
+        raise ValidationError(
+            {
+                "attachments": (
+                    f"{upload.name} is {upload.size} bytes; the limit is {settings.ATTACHMENT_MAX_BYTES} bytes."
+                )
+            }
+        )
     content_type = (upload.content_type or "application/octet-stream").split(";")[0].strip().lower()
     if content_type not in settings.ATTACHMENT_ALLOWED_TYPES:
-        raise ValidationError({"attachments": f"{upload.name}: files of type {content_type} are not accepted."})
+        raise ValidationError(
+            {"attachments": f"{upload.name}: files of type {content_type} are not accepted."}
+        )
 
 
 def check_choice(value: str, choices: Iterable[str], field: str) -> None:
@@ -193,14 +199,20 @@ def do_transition_ticket(
         check_can_change(ticket, actor)
     caller, ticket = ticket, _locked(ticket)
     previous = ticket.transition_to(
-        to, actor=actor, reason=reason, resolution=resolution, expected_version=expected_version,
+        to,
+        actor=actor,
+        reason=reason,
+        resolution=resolution,
+        expected_version=expected_version,
         actor_label=actor_label,
     )
     _adopt(caller, ticket)
     signals.ticket_status_changed.send(
         sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, previous=previous, status=to
     )
-    signals.ticket_updated.send(sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, changed=["status"])
+    signals.ticket_updated.send(
+        sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, changed=["status"]
+    )
     return ticket
 
 
@@ -209,12 +221,17 @@ def do_reopen_ticket(ticket: Ticket, *, actor: User, reason: str = "") -> Ticket
     """Reopen a resolved ticket: requesters their own, agents any they can change."""
     if ticket.status != TicketStatus.RESOLVED:
         raise IllegalTransition(
-            ticket.status, TicketStatus.OPEN, TRANSITIONS[ticket.status], "Only a resolved ticket can be reopened."
+            ticket.status,
+            TicketStatus.OPEN,
+            TRANSITIONS[ticket.status],
+            "Only a resolved ticket can be reopened.",
         )
     if actor.is_requester:
         if ticket.requester_id != actor.pk:
             raise PermissionDenied("You may only reopen your own tickets.")
-        return do_transition_ticket(ticket, TicketStatus.OPEN, actor=actor, reason=reason, check_permission=False)
+        return do_transition_ticket(
+            ticket, TicketStatus.OPEN, actor=actor, reason=reason, check_permission=False
+        )
     return do_transition_ticket(ticket, TicketStatus.OPEN, actor=actor, reason=reason)
 
 
@@ -236,17 +253,32 @@ def do_assign_ticket(
     previous_assignee, previous_team = ticket.assignee, ticket.team
     if team is None and assignee is not None and ticket.team_id is None:
         team = assignee.teams.order_by("name").first()
-    ticket.assign(to=assignee, team=team, actor=actor, expected_version=expected_version, reason=reason,
-                  actor_label=actor_label)
+    ticket.assign(
+        to=assignee,
+        team=team,
+        actor=actor,
+        expected_version=expected_version,
+        reason=reason,
+        actor_label=actor_label,
+    )
     _adopt(caller, ticket)
-    changed = [name for name, before in (("assignee", previous_assignee), ("team", previous_team))
-               if getattr(ticket, name) != before]
+    changed = [
+        name
+        for name, before in (("assignee", previous_assignee), ("team", previous_team))
+        if getattr(ticket, name) != before
+    ]
     if changed:
         signals.ticket_assigned.send(
-            sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label,
-            previous_assignee=previous_assignee, previous_team=previous_team,
+            sender=Ticket,
+            ticket=ticket,
+            actor=actor,
+            actor_label=actor_label,
+            previous_assignee=previous_assignee,
+            previous_team=previous_team,
         )
-        signals.ticket_updated.send(sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, changed=changed)
+        signals.ticket_updated.send(
+            sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, changed=changed
+        )
     return ticket
 
 
@@ -266,21 +298,38 @@ def do_change_priority(
         raise ValidationError({"reason": "Overriding the priority needs a reason."})
     caller, ticket = ticket, _locked(ticket)
     previous = ticket.priority
-    ticket.set_priority(priority, actor=actor, reason=reason, expected_version=expected_version,
-                        actor_label=actor_label)
+    ticket.set_priority(
+        priority, actor=actor, reason=reason, expected_version=expected_version, actor_label=actor_label
+    )
     _adopt(caller, ticket)
     if previous != priority:
         signals.ticket_priority_changed.send(
-            sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, previous=previous, priority=priority
+            sender=Ticket,
+            ticket=ticket,
+            actor=actor,
+            actor_label=actor_label,
+            previous=previous,
+            priority=priority,
         )
-        signals.ticket_updated.send(sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label,
-                                    changed=["priority"])
+        signals.ticket_updated.send(
+            sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, changed=["priority"]
+        )
     return ticket
 
 
 EDITABLE_FIELDS = {
-    "title", "description", "category", "service", "tags", "sensitive", "linked_entity_type",
-    "linked_entity_id", "metadata", "type", "impact", "urgency",
+    "title",
+    "description",
+    "category",
+    "service",
+    "tags",
+    "sensitive",
+    "linked_entity_type",
+    "linked_entity_id",
+    "metadata",
+    "type",
+    "impact",
+    "urgency",
 }
 
 
@@ -300,7 +349,11 @@ def do_update_ticket(
         raise ValidationError({name: "This field cannot be edited here." for name in unknown})
     if "title" in fields and not str(fields["title"]).strip():
         raise ValidationError({"title": "A title is required."})
-    for name, choices in (("type", TicketType.values), ("impact", Impact.values), ("urgency", Urgency.values)):
+    for name, choices in (
+        ("type", TicketType.values),
+        ("impact", Impact.values),
+        ("urgency", Urgency.values),
+    ):
         if name in fields:
             check_choice(fields[name], choices, name)
     if "tags" in fields:
@@ -308,10 +361,13 @@ def do_update_ticket(
     caller, ticket = ticket, _locked(ticket)
     previous_priority = ticket.priority
     impact_urgency = {k: fields.pop(k) for k in ("impact", "urgency") if k in fields}
-    changed = ticket.update_fields(fields, actor=actor, expected_version=expected_version, actor_label=actor_label)
-    if impact_urgency and (impact_urgency.get("impact", ticket.impact), impact_urgency.get("urgency", ticket.urgency)) != (
-        ticket.impact, ticket.urgency
-    ):
+    changed = ticket.update_fields(
+        fields, actor=actor, expected_version=expected_version, actor_label=actor_label
+    )
+    if impact_urgency and (
+        impact_urgency.get("impact", ticket.impact),
+        impact_urgency.get("urgency", ticket.urgency),
+    ) != (ticket.impact, ticket.urgency):
         ticket.set_impact_urgency(
             impact=impact_urgency.get("impact", ticket.impact),
             urgency=impact_urgency.get("urgency", ticket.urgency),
@@ -324,38 +380,52 @@ def do_update_ticket(
     if ticket.priority != previous_priority:
         changed.append("priority")
         signals.ticket_priority_changed.send(
-            sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, previous=previous_priority,
+            sender=Ticket,
+            ticket=ticket,
+            actor=actor,
+            actor_label=actor_label,
+            previous=previous_priority,
             priority=ticket.priority,
         )
     if changed:
-        signals.ticket_updated.send(sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, changed=changed)
+        signals.ticket_updated.send(
+            sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, changed=changed
+        )
     return changed
 
 
 @transaction.atomic
-def do_archive_ticket(ticket: Ticket, *, actor: User | None, reason: str = "", actor_label: str = "") -> Ticket:
+def do_archive_ticket(
+    ticket: Ticket, *, actor: User | None, reason: str = "", actor_label: str = ""
+) -> Ticket:
     """Tickets are archived, never deleted (a database trigger refuses DELETE)."""
     check_can_change(ticket, actor)
     caller, ticket = ticket, _locked(ticket)
     if ticket.archive(actor=actor, reason=reason, actor_label=actor_label):
         _adopt(caller, ticket)
-        signals.ticket_updated.send(sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label,
-                                    changed=["archived"])
+        signals.ticket_updated.send(
+            sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, changed=["archived"]
+        )
     return ticket
 
 
 @transaction.atomic
-def do_unarchive_ticket(ticket: Ticket, *, actor: User | None, reason: str = "", actor_label: str = "") -> Ticket:
+def do_unarchive_ticket(
+    ticket: Ticket, *, actor: User | None, reason: str = "", actor_label: str = ""
+) -> Ticket:
     check_can_change(ticket, actor)
     caller, ticket = ticket, _locked(ticket)
     if ticket.unarchive(actor=actor, reason=reason, actor_label=actor_label):
         _adopt(caller, ticket)
-        signals.ticket_updated.send(sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label,
-                                    changed=["archived"])
+        signals.ticket_updated.send(
+            sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, changed=["archived"]
+        )
     return ticket
 
 
-def do_record_sensitive_view(ticket: Ticket, user: User, *, channel: str = AccessChannel.WEB) -> SensitiveAccess | None:
+def do_record_sensitive_view(
+    ticket: Ticket, user: User, *, channel: str = AccessChannel.WEB
+) -> SensitiveAccess | None:
     """Every view of a sensitive ticket leaves an append-only row; other tickets leave none.
 
     Call it from every place that shows a ticket's content: the detail page, the API, the admin.
@@ -364,8 +434,10 @@ def do_record_sensitive_view(ticket: Ticket, user: User, *, channel: str = Acces
         return None
     check_choice(channel, AccessChannel.values, "channel")
     return SensitiveAccess.objects.create(
-        ticket=ticket, user=user if user.is_authenticated else None,
-        user_email=getattr(user, "email", "") or "anonymous", channel=channel,
+        ticket=ticket,
+        user=user if user.is_authenticated else None,
+        user_email=getattr(user, "email", "") or "anonymous",
+        channel=channel,
     )
 
 
@@ -392,8 +464,15 @@ def do_add_comment(
         check_attachment(upload)
     now = created_at or timezone.now()
     comment = Comment.objects.create(
-        ticket=ticket, author=actor, author_label=author_label, body=body, internal=internal,
-        source=source, external_id=external_id, created_at=now, updated_at=now,
+        ticket=ticket,
+        author=actor,
+        author_label=author_label,
+        body=body,
+        internal=internal,
+        source=source,
+        external_id=external_id,
+        created_at=now,
+        updated_at=now,
     )
     for upload in uploads:
         store_attachment(ticket, upload, uploaded_by=actor, comment=comment)
@@ -401,7 +480,9 @@ def do_add_comment(
         # The first public reply of an agent is the first response (SLA response clock).
         ticket.mark_first_response(now)
     Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
-    signals.comment_added.send(sender=Ticket, ticket=ticket, actor=actor, actor_label=author_label, comment=comment)
+    signals.comment_added.send(
+        sender=Ticket, ticket=ticket, actor=actor, actor_label=author_label, comment=comment
+    )
     if (
         actor is not None
         and not internal
@@ -410,8 +491,9 @@ def do_add_comment(
         and Ticket.objects.filter(pk=ticket.pk, status=TicketStatus.PENDING_CUSTOMER).exists()
     ):
         # The customer answered: the ticket is back with the desk (and its SLA clocks resume).
-        do_transition_ticket(ticket, TicketStatus.OPEN, actor=actor, reason="requester replied",
-                             check_permission=False)
+        do_transition_ticket(
+            ticket, TicketStatus.OPEN, actor=actor, reason="requester replied", check_permission=False
+        )
     return comment
 
 
@@ -435,14 +517,20 @@ def do_edit_comment(
     comment.save(update_fields=["body", "internal", "updated_at"])
     Ticket.objects.filter(pk=comment.ticket_id).update(updated_at=comment.updated_at)
     signals.comment_edited.send(
-        sender=Ticket, ticket=comment.ticket, actor=actor, actor_label=actor_label, comment=comment,
-        previous_body=previous_body, previous_internal=previous_internal,
+        sender=Ticket,
+        ticket=comment.ticket,
+        actor=actor,
+        actor_label=actor_label,
+        comment=comment,
+        previous_body=previous_body,
+        previous_internal=previous_internal,
     )
     return comment
 
 
-def store_attachment(ticket: Ticket, upload: UploadedFile, *, uploaded_by: User | None,
-                     comment: Comment | None = None) -> Attachment:
+def store_attachment(
+    ticket: Ticket, upload: UploadedFile, *, uploaded_by: User | None, comment: Comment | None = None
+) -> Attachment:
     check_attachment(upload)
     return Attachment.objects.create(
         ticket=ticket,
@@ -492,7 +580,9 @@ def do_add_relation(
         raise ValidationError({"target": f"{target.number} is already {inverse} {ticket.number}."})
     try:
         with transaction.atomic():
-            relation = TicketRelation.objects.create(source=ticket, target=target, kind=kind, created_by=actor)
+            relation = TicketRelation.objects.create(
+                source=ticket, target=target, kind=kind, created_by=actor
+            )
     except IntegrityError as error:
         raise ValidationError({"target": f"{ticket.number} is already {kind} {target.number}."}) from error
     signals.relation_added.send(sender=Ticket, ticket=ticket, actor=actor, actor_label="", relation=relation)
@@ -501,7 +591,11 @@ def do_add_relation(
         why = f"duplicate of {target.number}"
         if ticket.can_transition_to(TicketStatus.RESOLVED):
             ticket = do_transition_ticket(
-                ticket, TicketStatus.RESOLVED, actor=actor, resolution=f"Duplicate of {target.number}.", reason=why,
+                ticket,
+                TicketStatus.RESOLVED,
+                actor=actor,
+                resolution=f"Duplicate of {target.number}.",
+                reason=why,
             )
         if ticket.can_transition_to(TicketStatus.CLOSED):
             do_transition_ticket(ticket, TicketStatus.CLOSED, actor=actor, reason=why)
@@ -602,16 +696,29 @@ def do_bulk_action(
     if unassign and assignee is not None:
         raise ValidationError({"assignee": "Either an agent or unassign, not both."})
     # Lock in id order: two bulk actions over overlapping tickets then queue instead of deadlocking.
-    tickets = list(Ticket.objects.visible_to(actor).filter(pk__in=ids).order_by("pk").select_for_update(of=("self",)))
+    tickets = list(
+        Ticket.objects.visible_to(actor).filter(pk__in=ids).order_by("pk").select_for_update(of=("self",))
+    )
     found = {ticket.pk for ticket in tickets}
     errors: dict[int, str] = {pk: "No such ticket." for pk in ids if pk not in found}
     changed: list[Ticket] = []
     for ticket in tickets:
         try:
             with transaction.atomic():
-                result = _apply_bulk(ticket, actor=actor, action=action, assignee=assignee, team=team,
-                                     status=status, resolution=resolution, reason=reason, priority=priority,
-                                     add=add, remove=remove, unassign=unassign)
+                result = _apply_bulk(
+                    ticket,
+                    actor=actor,
+                    action=action,
+                    assignee=assignee,
+                    team=team,
+                    status=status,
+                    resolution=resolution,
+                    reason=reason,
+                    priority=priority,
+                    add=add,
+                    remove=remove,
+                    unassign=unassign,
+                )
         except IllegalTransition as error:
             errors[ticket.pk] = f"{ticket.number}: {error.message}"
         except (ValidationError, PermissionDenied, StaleTicket) as error:
@@ -624,9 +731,21 @@ def do_bulk_action(
     return changed
 
 
-def _apply_bulk(ticket: Ticket, *, actor: User, action: str, assignee: User | None, team: Team | None, status: str,
-                resolution: str, reason: str, priority: str, add: list[str], remove: list[str],
-                unassign: bool) -> Ticket:
+def _apply_bulk(
+    ticket: Ticket,
+    *,
+    actor: User,
+    action: str,
+    assignee: User | None,
+    team: Team | None,
+    status: str,
+    resolution: str,
+    reason: str,
+    priority: str,
+    add: list[str],
+    remove: list[str],
+    unassign: bool,
+) -> Ticket:
     if action == BulkAction.ASSIGN:
         if assignee is None and not unassign:
             assignee = ticket.assignee
@@ -640,7 +759,9 @@ def _apply_bulk(ticket: Ticket, *, actor: User, action: str, assignee: User | No
             return ticket
         return do_change_priority(ticket, actor=actor, priority=priority, reason=reason)
     if action == BulkAction.TAG:
-        tags = [tag for tag in ticket.tags if tag not in remove] + [tag for tag in add if tag not in ticket.tags]
+        tags = [tag for tag in ticket.tags if tag not in remove] + [
+            tag for tag in add if tag not in ticket.tags
+        ]
         if tags != ticket.tags:
             do_update_ticket(ticket, actor=actor, fields={"tags": tags})
             ticket.refresh_from_db()
@@ -649,8 +770,9 @@ def _apply_bulk(ticket: Ticket, *, actor: User, action: str, assignee: User | No
     if ticket.status == TicketStatus.CLOSED:
         return ticket
     if ticket.status != TicketStatus.RESOLVED:
-        ticket = do_transition_ticket(ticket, TicketStatus.RESOLVED, actor=actor, resolution=resolution,
-                                      reason=reason)
+        ticket = do_transition_ticket(
+            ticket, TicketStatus.RESOLVED, actor=actor, resolution=resolution, reason=reason
+        )
     return do_transition_ticket(ticket, TicketStatus.CLOSED, actor=actor, reason=reason)
 
 
@@ -671,7 +793,9 @@ def export_filterset(actor: User, filters: dict[str, list[str]]) -> Any:
     data = QueryDict(mutable=True)
     for key, values in filters.items():
         data.setlist(key, [str(value) for value in values])
-    return TicketFilter(data=data, queryset=Ticket.objects.visible_to(actor), request=SimpleNamespace(user=actor))
+    return TicketFilter(
+        data=data, queryset=Ticket.objects.visible_to(actor), request=SimpleNamespace(user=actor)
+    )
 
 
 def check_export_filters(actor: User, filters: dict[str, list[str]]) -> None:
@@ -681,17 +805,23 @@ def check_export_filters(actor: User, filters: dict[str, list[str]]) -> None:
     known = set(TicketFilter.base_filters) | set(extensions.queue_filters) | EXPORT_EXTRA_PARAMETERS
     unknown = sorted(set(filters) - known)
     if unknown:
-        raise ValidationError({"filters": f"Unknown filter(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."})
+        raise ValidationError(
+            {"filters": f"Unknown filter(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."}
+        )
     sort = (filters.get("sort") or [""])[0].lstrip("-")
     if sort and sort not in set(SORTS) | set(extensions.queue_sorts):
         raise ValidationError({"filters": f"Unknown sort {sort!r}."})
     filterset = export_filterset(actor, filters)
     if not filterset.is_valid():
-        raise ValidationError({"filters": [f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items()]})
+        raise ValidationError(
+            {"filters": [f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items()]}
+        )
 
 
 @transaction.atomic
-def do_request_export(*, actor: User, format: str = "csv", filters: dict[str, list[str]] | None = None) -> Any:
+def do_request_export(
+    *, actor: User, format: str = "csv", filters: dict[str, list[str]] | None = None
+) -> Any:
     """Record an export and queue its build in the same transaction (no job without its row)."""
     from tickets.models import ExportFormat, ExportJob
     from tickets.tasks import build_export
@@ -723,9 +853,9 @@ def do_build_export(export_id: int) -> Any:
     from tickets.models import ExportJob, ExportStatus
     from tickets.models.exports import EXPORT_COLUMNS, write_export
 
-    claimed = ExportJob.objects.filter(pk=export_id, status__in=[ExportStatus.PENDING, ExportStatus.RUNNING]).update(
-        status=ExportStatus.RUNNING, error=""
-    )
+    claimed = ExportJob.objects.filter(
+        pk=export_id, status__in=[ExportStatus.PENDING, ExportStatus.RUNNING]
+    ).update(status=ExportStatus.RUNNING, error="")
     if not claimed:
         return None
     job = ExportJob.objects.select_related("requested_by").get(pk=export_id)
@@ -753,7 +883,9 @@ def do_build_export(export_id: int) -> Any:
             text.flush()
             text.detach()
             raw.seek(0)
-            name = default_storage.save(f"exports/tickets-{job.pk}-{secrets.token_hex(8)}.{job.format}", File(raw))
+            name = default_storage.save(
+                f"exports/tickets-{job.pk}-{secrets.token_hex(8)}.{job.format}", File(raw)
+            )
     except Exception as error:
         # Marking the job failed needs the database; if that is what is down, this raises
         # too and procrastinate retries the task (the job is still ``running``, so it is rebuilt).

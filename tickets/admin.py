@@ -58,8 +58,19 @@ class CommentInline(admin.TabularInline):
 
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
-    list_display = ["number", "title", "status", "priority", "type", "team", "assignee", "requester", "created_at",
-                    "sensitive", "archived"]
+    list_display = [
+        "number",
+        "title",
+        "status",
+        "priority",
+        "type",
+        "team",
+        "assignee",
+        "requester",
+        "created_at",
+        "sensitive",
+        "archived",
+    ]
     list_filter = ["status", "priority", "type", "archived", "sensitive", "channel", "team", "category"]
     search_fields = ["=number", "title"]
     list_select_related = ["team", "assignee", "requester"]
@@ -70,18 +81,46 @@ class TicketAdmin(admin.ModelAdmin):
     actions = ["archive_selected", "unarchive_selected"]
     fieldsets = (
         (None, {"fields": ("number", "type", "title", "description", "status", "resolution")}),
-        (_("Priority"), {"fields": ("impact", "urgency", "priority", "priority_overridden", "priority_reason")}),
+        (
+            _("Priority"),
+            {"fields": ("impact", "urgency", "priority", "priority_overridden", "priority_reason")},
+        ),
         (_("Routing"), {"fields": ("category", "service", "channel", "team", "assignee", "tags")}),
         (_("People"), {"fields": ("requester", "organisation", "created_by")}),
-        (_("Flags"), {"fields": ("sensitive", "archived", "external_key", "linked_entity_type", "linked_entity_id",
-                                  "metadata")}),
-        (_("Dates"), {"fields": ("created_at", "updated_at", "first_response_at", "resolved_at", "closed_at",
-                                  "reopen_count", "version")}),
+        (
+            _("Flags"),
+            {
+                "fields": (
+                    "sensitive",
+                    "archived",
+                    "external_key",
+                    "linked_entity_type",
+                    "linked_entity_id",
+                    "metadata",
+                )
+            },
+        ),
+        (
+            _("Dates"),
+            {
+                "fields": (
+                    "created_at",
+                    "updated_at",
+                    "first_response_at",
+                    "resolved_at",
+                    "closed_at",
+                    "reopen_count",
+                    "version",
+                )
+            },
+        ),
         (_("Audit trail"), {"fields": ("audit_trail_table",)}),
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in Ticket._meta.fields if field.name != "search_vector"] + ["audit_trail_table"]
+        return [field.name for field in Ticket._meta.fields if field.name != "search_vector"] + [
+            "audit_trail_table"
+        ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -89,8 +128,9 @@ class TicketAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # archive instead (a database trigger refuses DELETE anyway)
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: dict | None = None) -> HttpResponse:
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
         ticket = Ticket.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
         if ticket is not None:
             actions.do_record_sensitive_view(ticket, request.user, channel=AccessChannel.ADMIN)
@@ -102,13 +142,29 @@ class TicketAdmin(admin.ModelAdmin):
         if not changes:
             return "—"
         rows = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((f"{c.at:%Y-%m-%d %H:%M:%S}", c.actor or "—", c.field, "" if c.old is None else c.old,
-              "" if c.new is None else c.new, c.reason) for c in changes),
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{c.at:%Y-%m-%d %H:%M:%S}",
+                    c.actor or "—",
+                    c.field,
+                    "" if c.old is None else c.old,
+                    "" if c.new is None else c.new,
+                    c.reason,
+                )
+                for c in changes
+            ),
         )
         return format_html(
             "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
-            _("at"), _("actor"), _("field"), _("old"), _("new"), _("reason"), rows,
+            _("at"),
+            _("actor"),
+            _("field"),
+            _("old"),
+            _("new"),
+            _("reason"),
+            rows,
         )
 
     @admin.action(description=_("Archive selected tickets"))
@@ -143,8 +199,16 @@ class CatalogItemAdmin(admin.ModelAdmin):
     """``fields`` is checked on save (``CatalogItem.clean``): a bad definition is refused with
     the list of what is wrong, field by field."""
 
-    list_display = ["name", "slug", "default_category", "default_team", "default_impact", "default_urgency",
-                    "active", "order"]
+    list_display = [
+        "name",
+        "slug",
+        "default_category",
+        "default_team",
+        "default_impact",
+        "default_urgency",
+        "active",
+        "order",
+    ]
     list_filter = ["active", "default_category", "default_team"]
     list_editable = ["active", "order"]
     search_fields = ["name", "description"]
@@ -152,17 +216,22 @@ class CatalogItemAdmin(admin.ModelAdmin):
     autocomplete_fields = ["default_category", "default_team"]
     fieldsets = (
         (None, {"fields": ("name", "slug", "description", "active", "order")}),
-        (_("Form"), {
-            "fields": ("fields",),
-            "description": _(
-                'A JSON list, one object per field: {"name": "laptop_model", "label": "Laptop model", '
-                '"type": "choice", "required": true, "choices": ["13 inch", "15 inch"]}. Types: text, textarea, '
-                "number, date, choice, boolean, email. Optional keys: help, max_length (text), min and max "
-                "(number)."
-            ),
-        }),
-        (_("Defaults of the request"), {"fields": ("default_category", "default_team", "default_impact",
-                                                    "default_urgency")}),
+        (
+            _("Form"),
+            {
+                "fields": ("fields",),
+                "description": _(
+                    'A JSON list, one object per field: {"name": "laptop_model", "label": "Laptop model", '
+                    '"type": "choice", "required": true, "choices": ["13 inch", "15 inch"]}. Types: text, textarea, '
+                    "number, date, choice, boolean, email. Optional keys: help, max_length (text), min and max "
+                    "(number)."
+                ),
+            },
+        ),
+        (
+            _("Defaults of the request"),
+            {"fields": ("default_category", "default_team", "default_impact", "default_urgency")},
+        ),
     )
 
 
@@ -217,8 +286,18 @@ class TicketRelationAdmin(ReadOnlyAdmin):
 class TicketAuditAdmin(ReadOnlyAdmin):
     """The immutable audit trail (database triggers refuse UPDATE and DELETE)."""
 
-    list_display = ["pgh_created_at", "pgh_obj", "pgh_label", "status", "priority", "assignee", "team", "category",
-                    "sensitive", "pgh_context"]
+    list_display = [
+        "pgh_created_at",
+        "pgh_obj",
+        "pgh_label",
+        "status",
+        "priority",
+        "assignee",
+        "team",
+        "category",
+        "sensitive",
+        "pgh_context",
+    ]
     list_filter = ["pgh_label", "status", "priority"]
     search_fields = ["=pgh_obj__number"]
     list_select_related = ["pgh_obj", "assignee", "team", "category"]

@@ -66,7 +66,9 @@ REFUSED = {
     403: OpenApiResponse(description="Your role may not do this."),
     404: OpenApiResponse(description="No such ticket, or not visible to you."),
 }
-CONFLICT = OpenApiResponse(TransitionRefusedSerializer, description="Illegal move (lists `allowed`) or stale version.")
+CONFLICT = OpenApiResponse(
+    TransitionRefusedSerializer, description="Illegal move (lists `allowed`) or stale version."
+)
 
 
 class TicketPagination(PageNumberPagination):
@@ -76,18 +78,21 @@ class TicketPagination(PageNumberPagination):
     django_paginator_class = CappedCountPaginator
 
     def get_paginated_response(self, data: Any) -> Response:
-        return Response({
-            "count": self.page.paginator.count,
-            "count_is_exact": getattr(self.page.paginator, "count_is_exact", True),
-            "next": self.get_next_link(),
-            "previous": self.get_previous_link(),
-            "results": data,
-        })
+        return Response(
+            {
+                "count": self.page.paginator.count,
+                "count_is_exact": getattr(self.page.paginator, "count_is_exact", True),
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
 
     def get_paginated_response_schema(self, schema: dict) -> dict:
         response = super().get_paginated_response_schema(schema)
         response["properties"]["count_is_exact"] = {
-            "type": "boolean", "description": "False when there are more than 10,000 matches (count is capped).",
+            "type": "boolean",
+            "description": "False when there are more than 10,000 matches (count is capped).",
         }
         return response
 
@@ -98,17 +103,28 @@ class DomainErrorsMixin:
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, ResolutionRequired):
             return Response(
-                {"detail": exc.message, "resolution": [exc.message], "current": exc.current, "allowed": exc.allowed},
+                {
+                    "detail": exc.message,
+                    "resolution": [exc.message],
+                    "current": exc.current,
+                    "allowed": exc.allowed,
+                },
                 status=status.HTTP_400_BAD_REQUEST,
             )
         if isinstance(exc, IllegalTransition):
-            return Response({"detail": exc.message, "current": exc.current, "allowed": exc.allowed},
-                            status=status.HTTP_409_CONFLICT)
+            return Response(
+                {"detail": exc.message, "current": exc.current, "allowed": exc.allowed},
+                status=status.HTTP_409_CONFLICT,
+            )
         if isinstance(exc, StaleTicket):
-            return Response({"detail": str(exc), "version": exc.ticket.version}, status=status.HTTP_409_CONFLICT)
+            return Response(
+                {"detail": str(exc), "version": exc.ticket.version}, status=status.HTTP_409_CONFLICT
+            )
         if isinstance(exc, actions.BulkActionError):
-            return Response({"detail": str(exc), "ids": sorted(exc.errors), "errors": exc.errors},
-                            status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {"detail": str(exc), "ids": sorted(exc.errors), "errors": exc.errors},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         if isinstance(exc, DjangoPermissionDenied):
             exc = exceptions.PermissionDenied(str(exc) or None)
         return super().handle_exception(exc)  # type: ignore[misc]
@@ -123,13 +139,17 @@ def require_agent(request: Request, message: str = IsAgent.message) -> None:
     list=extend_schema(
         summary="List the tickets you may see",
         parameters=[
-            OpenApiParameter("sort", str, description=f"One of {', '.join(SORTS)}, prefixed with - for descending."),
+            OpenApiParameter(
+                "sort", str, description=f"One of {', '.join(SORTS)}, prefixed with - for descending."
+            ),
             OpenApiParameter("page_size", int, description="Rows per page (at most 200)."),
         ],
     ),
     retrieve=extend_schema(summary="A ticket (a view of a sensitive ticket is audited)"),
 )
-class TicketViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TicketViewSet(
+    DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Requesters see their own tickets, viewers read, agents work the tickets they see, admins all."""
 
     serializer_class = TicketSerializer
@@ -154,7 +174,9 @@ class TicketViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveMod
         unknown = sorted(set(params) - known)
         if unknown:
             raise exceptions.ValidationError(
-                {"detail": f"Unknown query parameter(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."}
+                {
+                    "detail": f"Unknown query parameter(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
+                }
             )
         queryset = super().filter_queryset(queryset)
         if self.action == "stats":
@@ -162,7 +184,9 @@ class TicketViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveMod
         sort = params.get("sort", "").strip()
         if sort and sort.lstrip("-") not in set(SORTS) | set(extensions.queue_sorts):
             keys = sorted(set(SORTS) | set(extensions.queue_sorts))
-            raise exceptions.ValidationError({"sort": [f"Unknown sort {sort!r}; use one of {', '.join(keys)}."]})
+            raise exceptions.ValidationError(
+                {"sort": [f"Unknown sort {sort!r}; use one of {', '.join(keys)}."]}
+            )
         return sort_tickets(queryset, sort, searching=bool(params.get("search", "").strip()))
 
     def get_ticket(self, *, viewing: bool = False) -> Ticket:
@@ -179,8 +203,9 @@ class TicketViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveMod
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return Response(TicketSerializer(self.get_ticket(viewing=True)).data)
 
-    @extend_schema(summary="Open a ticket", request=TicketCreateSerializer,
-                   responses={201: TicketSerializer, **REFUSED})
+    @extend_schema(
+        summary="Open a ticket", request=TicketCreateSerializer, responses={201: TicketSerializer, **REFUSED}
+    )
     def create(self, request: Request) -> Response:
         data = TicketCreateSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
@@ -190,7 +215,8 @@ class TicketViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveMod
 
     @extend_schema(
         summary="Edit a ticket (not its status: see transition)",
-        request=TicketUpdateSerializer, responses={200: TicketSerializer, 409: CONFLICT, **REFUSED},
+        request=TicketUpdateSerializer,
+        responses={200: TicketSerializer, 409: CONFLICT, **REFUSED},
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         ticket = self.get_object()
@@ -211,18 +237,24 @@ class TicketViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveMod
             if assignment:
                 locked.refresh_from_db()
                 actions.do_assign_ticket(
-                    locked, actor=request.user,
+                    locked,
+                    actor=request.user,
                     assignee=assignment.get("assignee", locked.assignee),
                     team=assignment.get("team"),
                 )
             if priority:
-                actions.do_change_priority(locked, actor=request.user, priority=priority["priority"],
-                                           reason=priority["priority_reason"])
+                actions.do_change_priority(
+                    locked,
+                    actor=request.user,
+                    priority=priority["priority"],
+                    reason=priority["priority_reason"],
+                )
         return Response(self.fresh(ticket))
 
     @extend_schema(
         summary="Move a ticket through the status machine",
-        request=TransitionSerializer, responses={200: TicketSerializer, 409: CONFLICT, **REFUSED},
+        request=TransitionSerializer,
+        responses={200: TicketSerializer, 409: CONFLICT, **REFUSED},
     )
     @action(detail=True, methods=["post"])
     def transition(self, request: Request, pk: str | None = None) -> Response:
@@ -232,17 +264,26 @@ class TicketViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveMod
         values = data.validated_data
         if request.user.is_requester:
             if values["to"] != TicketStatus.OPEN:
-                raise exceptions.PermissionDenied("Requesters may only reopen (to: open) their resolved tickets.")
+                raise exceptions.PermissionDenied(
+                    "Requesters may only reopen (to: open) their resolved tickets."
+                )
             actions.do_reopen_ticket(ticket, actor=request.user, reason=values["reason"])
         else:
             actions.do_transition_ticket(
-                ticket, values["to"], actor=request.user, resolution=values["resolution"], reason=values["reason"],
+                ticket,
+                values["to"],
+                actor=request.user,
+                resolution=values["resolution"],
+                reason=values["reason"],
                 expected_version=values.get("version"),
             )
         return Response(self.fresh(ticket))
 
-    @extend_schema(summary="Assign to an agent and/or a team", request=AssignSerializer,
-                   responses={200: TicketSerializer, 409: CONFLICT, **REFUSED})
+    @extend_schema(
+        summary="Assign to an agent and/or a team",
+        request=AssignSerializer,
+        responses={200: TicketSerializer, 409: CONFLICT, **REFUSED},
+    )
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, pk: str | None = None) -> Response:
         ticket = self.get_object()
@@ -251,14 +292,20 @@ class TicketViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveMod
         data.is_valid(raise_exception=True)
         values = data.validated_data
         actions.do_assign_ticket(
-            ticket, actor=request.user,
+            ticket,
+            actor=request.user,
             assignee=values.get("assignee", ticket.assignee),
-            team=values.get("team"), reason=values["reason"], expected_version=values.get("version"),
+            team=values.get("team"),
+            reason=values["reason"],
+            expected_version=values.get("version"),
         )
         return Response(self.fresh(ticket))
 
-    @extend_schema(summary="Override the priority, with a reason", request=PrioritySerializer,
-                   responses={200: TicketSerializer, 409: CONFLICT, **REFUSED})
+    @extend_schema(
+        summary="Override the priority, with a reason",
+        request=PrioritySerializer,
+        responses={200: TicketSerializer, 409: CONFLICT, **REFUSED},
+    )
     @action(detail=True, methods=["post"])
     def priority(self, request: Request, pk: str | None = None) -> Response:
         ticket = self.get_object()
@@ -266,23 +313,36 @@ class TicketViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveMod
         data = PrioritySerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        actions.do_change_priority(ticket, actor=request.user, priority=values["priority"], reason=values["reason"],
-                                   expected_version=values.get("version"))
+        actions.do_change_priority(
+            ticket,
+            actor=request.user,
+            priority=values["priority"],
+            reason=values["reason"],
+            expected_version=values.get("version"),
+        )
         return Response(self.fresh(ticket))
 
-    @extend_schema(methods=["GET"], summary="The conversation (requesters never see internal notes)",
-                   responses=CommentSerializer(many=True))
-    @extend_schema(methods=["POST"], summary="Reply, or add an internal note (agents)",
-                   request={"application/json": CommentCreateSerializer,
-                            "multipart/form-data": CommentCreateSerializer},
-                   responses={201: CommentSerializer, **REFUSED})
+    @extend_schema(
+        methods=["GET"],
+        summary="The conversation (requesters never see internal notes)",
+        responses=CommentSerializer(many=True),
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Reply, or add an internal note (agents)",
+        request={"application/json": CommentCreateSerializer, "multipart/form-data": CommentCreateSerializer},
+        responses={201: CommentSerializer, **REFUSED},
+    )
     @action(detail=True, methods=["get", "post"])
     def comments(self, request: Request, pk: str | None = None) -> Response:
         if request.method == "GET":
             ticket = self.get_ticket(viewing=True)
             comments = (
-                Comment.objects.visible_to(request.user).filter(ticket=ticket)
-                .select_related("author").prefetch_related("attachments").order_by("created_at", "id")
+                Comment.objects.visible_to(request.user)
+                .filter(ticket=ticket)
+                .select_related("author")
+                .prefetch_related("attachments")
+                .order_by("created_at", "id")
             )
             page = self.paginate_queryset(comments)
             return self.get_paginated_response(CommentSerializer(page, many=True).data)
@@ -293,30 +353,50 @@ class TicketViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveMod
         if values["internal"] and not request.user.is_agent:
             raise exceptions.PermissionDenied("Only agents write internal notes.")
         comment = actions.do_add_comment(
-            ticket, actor=request.user, body=values["body"], internal=values["internal"], source="api",
+            ticket,
+            actor=request.user,
+            body=values["body"],
+            internal=values["internal"],
+            source="api",
             attachments=values["attachments"],
         )
         comment = Comment.objects.select_related("author").prefetch_related("attachments").get(pk=comment.pk)
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="The audit trail: every change of status, priority, assignee, team, category, "
-                           "sensitive flag", responses=AuditEntrySerializer(many=True))
+    @extend_schema(
+        summary="The audit trail: every change of status, priority, assignee, team, category, sensitive flag",
+        responses=AuditEntrySerializer(many=True),
+    )
     @action(detail=True, methods=["get"])
     def audit(self, request: Request, pk: str | None = None) -> Response:
         if request.user.is_requester:
             raise exceptions.PermissionDenied("The audit trail is for the service desk.")
         ticket = self.get_ticket(viewing=True)
         entries = [
-            {"at": change.at, "event": change.event, "field": change.field, "old": change.old, "new": change.new,
-             "actor": change.actor, "reason": change.reason}
+            {
+                "at": change.at,
+                "event": change.event,
+                "field": change.field,
+                "old": change.old,
+                "new": change.new,
+                "actor": change.actor,
+                "reason": change.reason,
+            }
             for change in ticket.audit_trail()
         ]
         return Response(AuditEntrySerializer(entries, many=True).data)
 
-    @extend_schema(methods=["GET"], summary="Links to other tickets (both directions)",
-                   responses=RelationSerializer(many=True))
-    @extend_schema(methods=["POST"], summary="Link to another ticket (duplicate_of can close this one)",
-                   request=RelationCreateSerializer, responses={201: RelationSerializer, **REFUSED})
+    @extend_schema(
+        methods=["GET"],
+        summary="Links to other tickets (both directions)",
+        responses=RelationSerializer(many=True),
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Link to another ticket (duplicate_of can close this one)",
+        request=RelationCreateSerializer,
+        responses={201: RelationSerializer, **REFUSED},
+    )
     @action(detail=True, methods=["get", "post"])
     def relations(self, request: Request, pk: str | None = None) -> Response:
         if request.method == "POST":
@@ -326,17 +406,26 @@ class TicketViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveMod
             data.is_valid(raise_exception=True)
             values = data.validated_data
             target = ticket_by_reference(request.user, values["target"])
-            relation = actions.do_add_relation(ticket, target=target, kind=values["kind"], actor=request.user,
-                                               close_duplicate=values["close_duplicate"])
+            relation = actions.do_add_relation(
+                ticket,
+                target=target,
+                kind=values["kind"],
+                actor=request.user,
+                close_duplicate=values["close_duplicate"],
+            )
             relation.target = target
-            return Response(RelationSerializer(RelationSerializer.shape(relation, outgoing=True)).data,
-                            status=status.HTTP_201_CREATED)
+            return Response(
+                RelationSerializer(RelationSerializer.shape(relation, outgoing=True)).data,
+                status=status.HTTP_201_CREATED,
+            )
         ticket = self.get_ticket(viewing=True)
         outgoing = list(ticket.relations_out.select_related("target").order_by("created_at", "id"))
         incoming = list(ticket.relations_in.select_related("source").order_by("created_at", "id"))
         others = [relation.target_id for relation in outgoing] + [relation.source_id for relation in incoming]
         # The other side may be a ticket this caller may not see (someone else's, a sensitive one).
-        visible = set(Ticket.objects.visible_to(request.user).filter(pk__in=others).values_list("pk", flat=True))
+        visible = set(
+            Ticket.objects.visible_to(request.user).filter(pk__in=others).values_list("pk", flat=True)
+        )
         shaped = [RelationSerializer.shape(r, outgoing=True) for r in outgoing if r.target_id in visible]
         shaped += [RelationSerializer.shape(r, outgoing=False) for r in incoming if r.source_id in visible]
         return Response(RelationSerializer(shaped, many=True).data)
@@ -344,9 +433,11 @@ class TicketViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveMod
     @extend_schema(
         summary="One action on many tickets, all or nothing",
         request=BulkSerializer,
-        responses={200: BulkResultSerializer,
-                   400: OpenApiResponse(BulkRefusedSerializer, description="Nothing changed; `ids` were refused."),
-                   403: REFUSED[403]},
+        responses={
+            200: BulkResultSerializer,
+            400: OpenApiResponse(BulkRefusedSerializer, description="Nothing changed; `ids` were refused."),
+            403: REFUSED[403],
+        },
     )
     @action(detail=False, methods=["post"])
     def bulk(self, request: Request) -> Response:
@@ -361,11 +452,19 @@ class TicketViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveMod
             values["status"] = str(values["status"])
         changed = actions.do_bulk_action(ids, actor=request.user, **values)
         tickets = self.get_queryset().filter(pk__in=[ticket.pk for ticket in changed]).order_by("pk")
-        return Response({"action": values["action"], "count": len(changed),
-                         "tickets": TicketSerializer(tickets, many=True).data})
+        return Response(
+            {
+                "action": values["action"],
+                "count": len(changed),
+                "tickets": TicketSerializer(tickets, many=True).data,
+            }
+        )
 
-    @extend_schema(summary="Counts by status, priority, category and team over the tickets you see "
-                           "(the list filters apply)", responses=StatsSerializer)
+    @extend_schema(
+        summary="Counts by status, priority, category and team over the tickets you see "
+        "(the list filters apply)",
+        responses=StatsSerializer,
+    )
     @action(detail=False, methods=["get"])
     def stats(self, request: Request) -> Response:
         queryset = self.filter_queryset(Ticket.objects.visible_to(request.user))
@@ -376,7 +475,9 @@ class TicketViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveMod
     list=extend_schema(summary="Your exports"),
     retrieve=extend_schema(summary="An export's status"),
 )
-class ExportViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ExportViewSet(
+    DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """CSV/JSON exports of a filtered ticket list, built by the worker; each visible to its requester only."""
 
     serializer_class = ExportSerializer
@@ -389,26 +490,42 @@ class ExportViewSet(DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveMod
             return ExportJob.objects.none()
         return ExportJob.objects.filter(requested_by=self.request.user).order_by("-created_at", "-id")
 
-    @extend_schema(summary="Ask for an export (202; poll it, then download it)", request=ExportCreateSerializer,
-                   responses={202: ExportSerializer, **REFUSED})
+    @extend_schema(
+        summary="Ask for an export (202; poll it, then download it)",
+        request=ExportCreateSerializer,
+        responses={202: ExportSerializer, **REFUSED},
+    )
     def create(self, request: Request) -> Response:
         data = ExportCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         job = actions.do_request_export(
-            actor=request.user, format=data.validated_data["format"], filters=data.validated_data["filters"],
+            actor=request.user,
+            format=data.validated_data["format"],
+            filters=data.validated_data["filters"],
         )
         return Response(ExportSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(summary="Download a ready export", responses={
-        (200, "text/csv"): OpenApiTypes.BINARY, (200, "application/json"): OpenApiTypes.BINARY,
-        409: OpenApiResponse(description="Not ready yet (or failed)."), 404: REFUSED[404],
-    })
+    @extend_schema(
+        summary="Download a ready export",
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, "application/json"): OpenApiTypes.BINARY,
+            409: OpenApiResponse(description="Not ready yet (or failed)."),
+            404: REFUSED[404],
+        },
+    )
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk: str | None = None) -> Response | FileResponse:
         job = self.get_object()
         if job.status != ExportStatus.READY or not job.file:
-            return Response({"detail": f"Export {job.pk} is {job.status}, not ready.", "status": job.status},
-                            status=status.HTTP_409_CONFLICT)
+            return Response(
+                {"detail": f"Export {job.pk} is {job.status}, not ready.", "status": job.status},
+                status=status.HTTP_409_CONFLICT,
+            )
         content_type = "text/csv" if job.format == "csv" else "application/json"
-        return FileResponse(job.file.open("rb"), as_attachment=True, filename=f"tickets-{job.pk}.{job.format}",
-                            content_type=content_type)
+        return FileResponse(
+            job.file.open("rb"),
+            as_attachment=True,
+            filename=f"tickets-{job.pk}.{job.format}",
+            content_type=content_type,
+        )

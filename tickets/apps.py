@@ -14,10 +14,28 @@ class TicketsConfig(AppConfig):
         # Labels are translated when the menu is rendered (base.html), so mark them only.
         staff = frozenset({"agent", "admin", "viewer"})
         register(NavItem(label=gettext_noop("Queues"), url_name="tickets:ticket-list", order=10, roles=staff))
-        register(NavItem(label=gettext_noop("New ticket"), url_name="tickets:ticket-create", order=11,
-                         roles=frozenset({"agent", "admin"})))
-        register(NavItem(label=gettext_noop("My tickets"), url_name="tickets:portal-home", order=10,
-                         roles=frozenset({"user"})))
-        register(NavItem(label=gettext_noop("New request"), url_name="tickets:portal-catalog", order=11,
-                         roles=frozenset({"user"})))
+        register(
+            NavItem(
+                label=gettext_noop("New ticket"),
+                url_name="tickets:ticket-create",
+                order=11,
+                roles=frozenset({"agent", "admin"}),
+            )
+        )
+        register(
+            NavItem(
+                label=gettext_noop("My tickets"),
+                url_name="tickets:portal-home",
+                order=10,
+                roles=frozenset({"user"}),
+            )
+        )
+        register(
+            NavItem(
+                label=gettext_noop("New request"),
+                url_name="tickets:portal-catalog",
+                order=11,
+                roles=frozenset({"user"}),
+            )
+        )
         notifications.connect()

@@ -82,13 +82,23 @@ class TicketFilter(django_filters.FilterSet):
     team = NameOrIdMultipleChoiceFilter(queryset=Team.objects.all(), label=_("Team"))
     assignee = EmailOrMeFilter(field_name="assignee", label=_("Assignee"))
     requester = EmailOrMeFilter(field_name="requester", label=_("Requester"))
-    tier = ChoicesFilter(field_name="organisation__tier", choices=CustomerTier.choices, label=_("Customer tier"))
+    tier = ChoicesFilter(
+        field_name="organisation__tier", choices=CustomerTier.choices, label=_("Customer tier")
+    )
     category = NameOrIdMultipleChoiceFilter(queryset=Category.objects.all(), label=_("Category"))
     tags = django_filters.CharFilter(method="filter_tags", label=_("Tags"))
-    created_after = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte", label=_("Created from"),
-                                              widget=forms.DateInput(attrs={"type": "date"}))
-    created_before = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte", label=_("Created to"),
-                                               widget=forms.DateInput(attrs={"type": "date"}))
+    created_after = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__gte",
+        label=_("Created from"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    created_before = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__lte",
+        label=_("Created to"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
     archived = django_filters.BooleanFilter(method="filter_archived", label=_("Archived"))
     search = django_filters.CharFilter(method="filter_search", label=_("Search"))
 
@@ -118,7 +128,9 @@ class TicketFilter(django_filters.FilterSet):
             queryset = queryset.filter(archived=False)
         # Filters registered by other apps (SLA state, say).
         for name, extra in extensions.queue_filters.items():
-            values = [value for value in self.data.getlist(name) if value] if hasattr(self.data, "getlist") else []
+            values = (
+                [value for value in self.data.getlist(name) if value] if hasattr(self.data, "getlist") else []
+            )
             if values:
                 queryset = extra.apply(queryset, values)
         return queryset

@@ -84,7 +84,9 @@ class TicketCreateForm(forms.Form):
     urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.MEDIUM)
     category = forms.ModelChoiceField(label=_("Category"), queryset=Category.objects.none(), required=False)
     requester = forms.EmailField(
-        label=_("Requester email"), required=False, help_text=_("Leave empty to open the ticket for yourself.")
+        label=_("Requester email"),
+        required=False,
+        help_text=_("Leave empty to open the ticket for yourself."),
     )
     assignee = AgentChoiceField(label=_("Assignee"), queryset=User.objects.none(), required=False)
     team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.none(), required=False)
@@ -111,10 +113,12 @@ class TicketCreateForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    assignee = AgentChoiceField(label=_("Assignee"), queryset=User.objects.none(), required=False,
-                                empty_label=_("Unassigned"))
-    team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.none(), required=False,
-                                  empty_label=_("No team"))
+    assignee = AgentChoiceField(
+        label=_("Assignee"), queryset=User.objects.none(), required=False, empty_label=_("Unassigned")
+    )
+    team = forms.ModelChoiceField(
+        label=_("Team"), queryset=Team.objects.none(), required=False, empty_label=_("No team")
+    )
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
     def __init__(self, *args: Any, ticket: Ticket | None = None, **kwargs: Any) -> None:
@@ -129,8 +133,12 @@ class AssignForm(forms.Form):
 
 class StatusForm(forms.Form):
     status = forms.ChoiceField(label=_("Move to"), choices=TicketStatus.choices)
-    resolution = forms.CharField(label=_("Resolution summary"), widget=forms.Textarea(attrs={"rows": 3}),
-                                 required=False, help_text=_("Required to resolve."))
+    resolution = forms.CharField(
+        label=_("Resolution summary"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text=_("Required to resolve."),
+    )
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
@@ -204,12 +212,18 @@ class BulkAction:
 class BulkForm(forms.Form):
     ids = TicketIdsField(error_messages={"required": _("Select at least one ticket.")})
     action = forms.ChoiceField(label=_("Action"), choices=BulkAction.choices)
-    assignee = AgentChoiceField(label=_("Assignee"), queryset=User.objects.none(), required=False,
-                                empty_label=_("Unassigned"))
-    team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.none(), required=False,
-                                  empty_label=_("Keep team"))
-    status = forms.ChoiceField(label=_("Status"), choices=[("", "---------"), *TicketStatus.choices], required=False)
-    priority = forms.ChoiceField(label=_("Priority"), choices=[("", "---------"), *Priority.choices], required=False)
+    assignee = AgentChoiceField(
+        label=_("Assignee"), queryset=User.objects.none(), required=False, empty_label=_("Unassigned")
+    )
+    team = forms.ModelChoiceField(
+        label=_("Team"), queryset=Team.objects.none(), required=False, empty_label=_("Keep team")
+    )
+    status = forms.ChoiceField(
+        label=_("Status"), choices=[("", "---------"), *TicketStatus.choices], required=False
+    )
+    priority = forms.ChoiceField(
+        label=_("Priority"), choices=[("", "---------"), *Priority.choices], required=False
+    )
     tag = forms.CharField(label=_("Tag"), max_length=50, required=False)
     resolution = forms.CharField(label=_("Resolution summary"), required=False)
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
@@ -242,26 +256,37 @@ class PortalReplyForm(forms.Form):
 
 
 class ReopenForm(forms.Form):
-    reason = forms.CharField(label=_("Why is it not solved?"), widget=forms.Textarea(attrs={"rows": 3}),
-                             max_length=500, required=False)
+    reason = forms.CharField(
+        label=_("Why is it not solved?"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=500,
+        required=False,
+    )
 
 
 # --- the service catalog: request forms defined as data -------------------------------------------
 def catalog_form_field(definition: CatalogField) -> forms.Field:
     """A Django form field for one parsed field of a catalog item (validation from its definition)."""
-    common: dict[str, Any] = {"label": definition.label, "required": definition.required,
-                              "help_text": definition.help}
+    common: dict[str, Any] = {
+        "label": definition.label,
+        "required": definition.required,
+        "help_text": definition.help,
+    }
     if definition.type == "textarea":
-        return forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=definition.max_length or 5000,
-                               **common)
+        return forms.CharField(
+            widget=forms.Textarea(attrs={"rows": 4}), max_length=definition.max_length or 5000, **common
+        )
     if definition.type == "number":
-        return forms.DecimalField(min_value=_decimal(definition.min), max_value=_decimal(definition.max), **common)
+        return forms.DecimalField(
+            min_value=_decimal(definition.min), max_value=_decimal(definition.max), **common
+        )
     if definition.type == "date":
         return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
     if definition.type == "choice":
         # Always a blank first option: a required choice must be picked, not defaulted.
-        return forms.ChoiceField(choices=[("", "---------"), *((choice, choice) for choice in definition.choices)],
-                                 **common)
+        return forms.ChoiceField(
+            choices=[("", "---------"), *((choice, choice) for choice in definition.choices)], **common
+        )
     if definition.type == "boolean":
         return forms.BooleanField(**common)
     if definition.type == "email":
@@ -312,6 +337,8 @@ class CatalogRequestForm(forms.Form):
     def description(self) -> str:
         answers = self.answers()
         lines = [self.item.description.strip(), ""] if self.item.description.strip() else []
-        lines += [f"{definition.label}: {_answer_text(definition, answers.get(definition.name))}"
-                  for definition in self.definitions]
+        lines += [
+            f"{definition.label}: {_answer_text(definition, answers.get(definition.name))}"
+            for definition in self.definitions
+        ]
         return "\n".join(lines).strip()

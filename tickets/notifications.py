@@ -72,9 +72,18 @@ def _send(
         path = ticket_path(user, ticket)
         context = {**(email_context or {}), "ticket_url": f"{settings.SITE_URL.rstrip('/')}{path}"}
         created = notify(
-            [user], verb=verb, title=text, body=detail, url=path, subject_type="ticket", subject_id=ticket.pk,
-            dedupe_key=dedupe_key, email=bool(email_template), email_template=email_template or REPLY_EMAIL,
-            email_context=context, exclude=actor,
+            [user],
+            verb=verb,
+            title=text,
+            body=detail,
+            url=path,
+            subject_type="ticket",
+            subject_id=ticket.pk,
+            dedupe_key=dedupe_key,
+            email=bool(email_template),
+            email_template=email_template or REPLY_EMAIL,
+            email_context=context,
+            exclude=actor,
         )
         if created:
             sent.append(user.pk)
@@ -86,21 +95,33 @@ def _ticket_context(ticket: Ticket) -> dict[str, Any]:
 
 
 # --- assignment ----------------------------------------------------------------------------------------
-def _notify_assignment(ticket: Ticket, *, actor: User | None, assignee_changed: bool, team_changed: bool) -> None:
+def _notify_assignment(
+    ticket: Ticket, *, actor: User | None, assignee_changed: bool, team_changed: bool
+) -> None:
     if ticket.assignee_id and assignee_changed:
         _send(
-            [ticket.assignee], ticket, verb="assigned", actor=actor,
-            title=lambda: gettext("%(number)s was assigned to you: %(title)s")
-            % {"number": ticket.number, "title": ticket.title},
+            [ticket.assignee],
+            ticket,
+            verb="assigned",
+            actor=actor,
+            title=lambda: (
+                gettext("%(number)s was assigned to you: %(title)s")
+                % {"number": ticket.number, "title": ticket.title}
+            ),
             dedupe_key=f"ticket:{ticket.pk}:assigned:{ticket.version}",
         )
     elif ticket.assignee_id is None and ticket.team_id and team_changed:
         members = User.objects.staff_roles().active().filter(teams=ticket.team_id).order_by("pk")
         team_name = ticket.team.name
         _send(
-            members, ticket, verb="assigned_team", actor=actor,
-            title=lambda: gettext("%(number)s was assigned to your team %(team)s: %(title)s")
-            % {"number": ticket.number, "team": team_name, "title": ticket.title},
+            members,
+            ticket,
+            verb="assigned_team",
+            actor=actor,
+            title=lambda: (
+                gettext("%(number)s was assigned to your team %(team)s: %(title)s")
+                % {"number": ticket.number, "team": team_name, "title": ticket.title}
+            ),
             dedupe_key=f"ticket:{ticket.pk}:team:{ticket.team_id}:{ticket.version}",
         )
 
@@ -109,27 +130,48 @@ def on_ticket_created(sender: object, ticket: Ticket, actor: User | None = None,
     _notify_assignment(ticket, actor=actor, assignee_changed=True, team_changed=True)
 
 
-def on_ticket_assigned(sender: object, ticket: Ticket, actor: User | None = None, previous_assignee: Any = None,
-                       previous_team: Any = None, **kwargs: Any) -> None:
+def on_ticket_assigned(
+    sender: object,
+    ticket: Ticket,
+    actor: User | None = None,
+    previous_assignee: Any = None,
+    previous_team: Any = None,
+    **kwargs: Any,
+) -> None:
     _notify_assignment(
-        ticket, actor=actor,
+        ticket,
+        actor=actor,
         assignee_changed=ticket.assignee_id != getattr(previous_assignee, "pk", None),
         team_changed=ticket.team_id != getattr(previous_team, "pk", None),
     )
 
 
 # --- status ----------------------------------------------------------------------------------------------
-def on_status_changed(sender: object, ticket: Ticket, actor: User | None = None, previous: str = "",
-                      status: str = "", **kwargs: Any) -> None:
+def on_status_changed(
+    sender: object,
+    ticket: Ticket,
+    actor: User | None = None,
+    previous: str = "",
+    status: str = "",
+    **kwargs: Any,
+) -> None:
     requester = ticket.requester
     labels = dict(TicketStatus.choices)
     resolved = status == TicketStatus.RESOLVED
-    context = {**_ticket_context(ticket), "resolution": ticket.resolution,
-               "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else ""}
+    context = {
+        **_ticket_context(ticket),
+        "resolution": ticket.resolution,
+        "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else "",
+    }
     _send(
-        [requester], ticket, verb="status_changed", actor=actor,
-        title=lambda: gettext("%(number)s is now %(status)s") % {"number": ticket.number,
-                                                                 "status": str(labels.get(status, status)).lower()},
+        [requester],
+        ticket,
+        verb="status_changed",
+        actor=actor,
+        title=lambda: (
+            gettext("%(number)s is now %(status)s")
+            % {"number": ticket.number, "status": str(labels.get(status, status)).lower()}
+        ),
         body=lambda: ticket.resolution if resolved else "",
         dedupe_key=f"ticket:{ticket.pk}:status:{ticket.version}",
         email_template=RESOLVED_EMAIL if resolved else "",
@@ -150,48 +192,85 @@ def mentioned_agents(text: str) -> list[User]:
     if not emails and not names:
         return []
     return list(
-        User.objects.staff_roles().active().annotate(lower_name=Lower("full_name"))
-        .filter(Q(email__in=emails) | Q(lower_name__in=names)).order_by("pk")
+        User.objects.staff_roles()
+        .active()
+        .annotate(lower_name=Lower("full_name"))
+        .filter(Q(email__in=emails) | Q(lower_name__in=names))
+        .order_by("pk")
     )
 
 
-def on_comment_added(sender: object, ticket: Ticket, comment: Comment, actor: User | None = None,
-                     **kwargs: Any) -> None:
+def on_comment_added(
+    sender: object, ticket: Ticket, comment: Comment, actor: User | None = None, **kwargs: Any
+) -> None:
     author = comment.author_display
     excerpt = comment.body[:300]
     done: set[int] = set()
 
     # Mentions: agents who may see the ticket.
     mentioned = [user for user in mentioned_agents(comment.body) if ticket.is_visible_to(user)]
-    done.update(_send(
-        mentioned, ticket, verb="mentioned", actor=actor,
-        title=lambda: gettext("%(author)s mentioned you on %(number)s") % {"author": author, "number": ticket.number},
-        body=lambda: excerpt, dedupe_key=f"comment:{comment.pk}:mention",
-    ))
+    done.update(
+        _send(
+            mentioned,
+            ticket,
+            verb="mentioned",
+            actor=actor,
+            title=lambda: (
+                gettext("%(author)s mentioned you on %(number)s")
+                % {"author": author, "number": ticket.number}
+            ),
+            body=lambda: excerpt,
+            dedupe_key=f"comment:{comment.pk}:mention",
+        )
+    )
 
     # The requester hears about public replies from the desk, by bell and mail.
     requester = ticket.requester
     if not comment.internal and (actor is None or actor.pk != requester.pk) and requester.pk not in done:
-        done.update(_send(
-            [requester], ticket, verb="replied", actor=actor,
-            title=lambda: gettext("%(author)s replied to %(number)s") % {"author": author, "number": ticket.number},
-            body=lambda: excerpt, dedupe_key=f"comment:{comment.pk}",
-            email_template=REPLY_EMAIL if settings.TICKET_REPLY_EMAILS else "",
-            email_context={**_ticket_context(ticket), "author": author, "body": comment.body},
-        ))
+        done.update(
+            _send(
+                [requester],
+                ticket,
+                verb="replied",
+                actor=actor,
+                title=lambda: (
+                    gettext("%(author)s replied to %(number)s") % {"author": author, "number": ticket.number}
+                ),
+                body=lambda: excerpt,
+                dedupe_key=f"comment:{comment.pk}",
+                email_template=REPLY_EMAIL if settings.TICKET_REPLY_EMAILS else "",
+                email_context={**_ticket_context(ticket), "author": author, "body": comment.body},
+            )
+        )
         done.add(requester.pk)
 
     # Watchers (the requester is one): replies to all who may read them, notes to agents only.
     watchers = [
-        watcher.user for watcher in ticket.watchers.select_related("user").order_by("pk")
-        if watcher.user_id not in done and watcher.user.is_active
+        watcher.user
+        for watcher in ticket.watchers.select_related("user").order_by("pk")
+        if watcher.user_id not in done
+        and watcher.user.is_active
         and not (comment.internal and watcher.user.is_requester)
         and ticket.is_visible_to(watcher.user)
     ]
     _send(
-        watchers, ticket, verb="note_added" if comment.internal else "comment_added", actor=actor,
-        title=(lambda: gettext("New internal note on %(number)s: %(title)s")
-               % {"number": ticket.number, "title": ticket.title}) if comment.internal
-        else (lambda: gettext("New reply on %(number)s: %(title)s") % {"number": ticket.number, "title": ticket.title}),
-        body=lambda: excerpt, dedupe_key=f"comment:{comment.pk}",
+        watchers,
+        ticket,
+        verb="note_added" if comment.internal else "comment_added",
+        actor=actor,
+        title=(
+            lambda: (
+                gettext("New internal note on %(number)s: %(title)s")
+                % {"number": ticket.number, "title": ticket.title}
+            )
+        )
+        if comment.internal
+        else (
+            lambda: (
+                gettext("New reply on %(number)s: %(title)s")
+                % {"number": ticket.number, "title": ticket.title}
+            )
+        ),
+        body=lambda: excerpt,
+        dedupe_key=f"comment:{comment.pk}",
     )

@@ -73,10 +73,12 @@ def ticket_by_reference(user: User, reference: Any, field: str = "target") -> Ti
 
 
 # --- shared fields ----------------------------------------------------------------------------
-@extend_schema_field({
-    "oneOf": [{"type": "array", "items": {"type": "string", "maxLength": 50}}, {"type": "string"}],
-    "description": "A list of tags, or one comma-separated string.",
-})
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "array", "items": {"type": "string", "maxLength": 50}}, {"type": "string"}],
+        "description": "A list of tags, or one comma-separated string.",
+    }
+)
 class TagsField(serializers.Field):
     """A list of tags, or one comma-separated string."""
 
@@ -124,11 +126,40 @@ class TicketSerializer(serializers.ModelSerializer):
     class Meta:
         model = Ticket
         fields = [
-            "id", "number", "type", "title", "description", "status", "allowed_transitions", "impact", "urgency",
-            "priority", "priority_overridden", "priority_reason", "category", "service", "channel", "requester",
-            "organisation", "assignee", "team", "tags", "linked_entity_type", "linked_entity_id", "sensitive",
-            "archived", "resolution", "metadata", "jira_key", "version", "reopen_count", "created_at",
-            "updated_at", "first_response_at", "resolved_at", "closed_at",
+            "id",
+            "number",
+            "type",
+            "title",
+            "description",
+            "status",
+            "allowed_transitions",
+            "impact",
+            "urgency",
+            "priority",
+            "priority_overridden",
+            "priority_reason",
+            "category",
+            "service",
+            "channel",
+            "requester",
+            "organisation",
+            "assignee",
+            "team",
+            "tags",
+            "linked_entity_type",
+            "linked_entity_id",
+            "sensitive",
+            "archived",
+            "resolution",
+            "metadata",
+            "jira_key",
+            "version",
+            "reopen_count",
+            "created_at",
+            "updated_at",
+            "first_response_at",
+            "resolved_at",
+            "closed_at",
         ]
         read_only_fields = fields
 
@@ -202,8 +233,9 @@ class TicketCreateSerializer(StrictInputSerializer):
     requester = serializers.EmailField(required=False, help_text="Agents: the requester's email.")
     assignee = serializers.EmailField(required=False, allow_null=True, help_text="Agents: an agent's email.")
     team = serializers.CharField(required=False, allow_null=True, help_text="Agents: team name or id.")
-    priority = serializers.ChoiceField(choices=Priority.choices, required=False,
-                                       help_text="Agents: overrides the impact × urgency matrix.")
+    priority = serializers.ChoiceField(
+        choices=Priority.choices, required=False, help_text="Agents: overrides the impact × urgency matrix."
+    )
     priority_reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
     sensitive = serializers.BooleanField(required=False, default=False)
 
@@ -220,11 +252,15 @@ class TicketCreateSerializer(StrictInputSerializer):
         if attrs.get("assignee"):
             attrs["assignee"] = user_by_email(attrs["assignee"], "assignee")
             if not attrs["assignee"].is_agent:
-                raise serializers.ValidationError({"assignee": [f"{attrs['assignee'].email} is not an agent."]})
+                raise serializers.ValidationError(
+                    {"assignee": [f"{attrs['assignee'].email} is not an agent."]}
+                )
         if attrs.get("team") is not None:
             attrs["team"] = team_by_reference(attrs["team"])
         if "priority" in attrs and not (attrs.get("priority_reason") or "").strip():
-            raise serializers.ValidationError({"priority_reason": ["Overriding the priority needs a reason."]})
+            raise serializers.ValidationError(
+                {"priority_reason": ["Overriding the priority needs a reason."]}
+            )
         return attrs
 
 
@@ -232,9 +268,24 @@ TICKET_READ_ONLY_HINTS = {
     "status": "Change the status with POST /api/tickets/{id}/transition/.",
     **{
         name: "This field cannot be changed."
-        for name in ("id", "number", "requester", "organisation", "channel", "created_at", "updated_at",
-                     "first_response_at", "resolved_at", "closed_at", "reopen_count", "archived", "resolution",
-                     "jira_key", "allowed_transitions", "priority_overridden")
+        for name in (
+            "id",
+            "number",
+            "requester",
+            "organisation",
+            "channel",
+            "created_at",
+            "updated_at",
+            "first_response_at",
+            "resolved_at",
+            "closed_at",
+            "reopen_count",
+            "archived",
+            "resolution",
+            "jira_key",
+            "allowed_transitions",
+            "priority_overridden",
+        )
     },
 }
 
@@ -242,8 +293,9 @@ TICKET_READ_ONLY_HINTS = {
 class TicketUpdateSerializer(StrictInputSerializer):
     read_only_hints = TICKET_READ_ONLY_HINTS
 
-    version = serializers.IntegerField(required=False, min_value=1,
-                                       help_text="The version you edited: a newer one is refused with 409.")
+    version = serializers.IntegerField(
+        required=False, min_value=1, help_text="The version you edited: a newer one is refused with 409."
+    )
     title = serializers.CharField(required=False, max_length=255)
     description = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
     type = serializers.ChoiceField(choices=TicketType.choices, required=False)
@@ -256,7 +308,9 @@ class TicketUpdateSerializer(StrictInputSerializer):
     linked_entity_type = serializers.CharField(required=False, allow_blank=True, max_length=60)
     linked_entity_id = serializers.CharField(required=False, allow_blank=True, max_length=120)
     metadata = serializers.DictField(required=False)
-    assignee = serializers.EmailField(required=False, allow_null=True, help_text="An agent's email; null unassigns.")
+    assignee = serializers.EmailField(
+        required=False, allow_null=True, help_text="An agent's email; null unassigns."
+    )
     team = serializers.CharField(required=False, help_text="Team name or id.")
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     priority_reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
@@ -273,7 +327,9 @@ class TicketUpdateSerializer(StrictInputSerializer):
         if "team" in attrs:
             attrs["team"] = team_by_reference(attrs["team"])
         if "priority" in attrs and not (attrs.get("priority_reason") or "").strip():
-            raise serializers.ValidationError({"priority_reason": ["Overriding the priority needs a reason."]})
+            raise serializers.ValidationError(
+                {"priority_reason": ["Overriding the priority needs a reason."]}
+            )
         if "priority_reason" in attrs and "priority" not in attrs:
             raise serializers.ValidationError({"priority_reason": ["Give the priority it explains."]})
         return attrs
@@ -281,8 +337,9 @@ class TicketUpdateSerializer(StrictInputSerializer):
 
 class TransitionSerializer(StrictInputSerializer):
     to = serializers.ChoiceField(choices=TicketStatus.choices)
-    resolution = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000,
-                                       help_text="Required when resolving.")
+    resolution = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=20_000, help_text="Required when resolving."
+    )
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
     version = serializers.IntegerField(required=False, min_value=1)
 
@@ -294,7 +351,9 @@ class TransitionRefusedSerializer(serializers.Serializer):
 
 
 class AssignSerializer(StrictInputSerializer):
-    assignee = serializers.EmailField(required=False, allow_null=True, help_text="An agent's email; null unassigns.")
+    assignee = serializers.EmailField(
+        required=False, allow_null=True, help_text="An agent's email; null unassigns."
+    )
     team = serializers.CharField(required=False, help_text="Team name or id.")
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
     version = serializers.IntegerField(required=False, min_value=1)
@@ -311,7 +370,9 @@ class AssignSerializer(StrictInputSerializer):
 
 class PrioritySerializer(StrictInputSerializer):
     priority = serializers.ChoiceField(choices=Priority.choices)
-    reason = serializers.CharField(max_length=500, help_text="Why the matrix priority is overridden (audited).")
+    reason = serializers.CharField(
+        max_length=500, help_text="Why the matrix priority is overridden (audited)."
+    )
     version = serializers.IntegerField(required=False, min_value=1)
 
     def validate_reason(self, value: str) -> str:
@@ -343,9 +404,15 @@ class CommentSerializer(serializers.ModelSerializer):
 
 class CommentCreateSerializer(StrictInputSerializer):
     body = serializers.CharField(max_length=100_000)
-    internal = serializers.BooleanField(required=False, default=False, help_text="An internal note (agents only).")
-    attachments = serializers.ListField(child=serializers.FileField(), required=False, default=list,
-                                        help_text="Files, with a multipart request.")
+    internal = serializers.BooleanField(
+        required=False, default=False, help_text="An internal note (agents only)."
+    )
+    attachments = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        default=list,
+        help_text="Files, with a multipart request.",
+    )
 
 
 class AuditEntrySerializer(serializers.Serializer):
@@ -369,8 +436,10 @@ class TicketRefSerializer(serializers.Serializer):
 class RelationSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
-    direction = serializers.ChoiceField(choices=["outgoing", "incoming"],
-                                        help_text="outgoing: this ticket <kind> other; incoming: other <kind> this.")
+    direction = serializers.ChoiceField(
+        choices=["outgoing", "incoming"],
+        help_text="outgoing: this ticket <kind> other; incoming: other <kind> this.",
+    )
     ticket = TicketRefSerializer()
     created_at = serializers.DateTimeField()
 
@@ -390,22 +459,36 @@ class RelationCreateSerializer(StrictInputSerializer):
     target = serializers.CharField(help_text="The other ticket's number (INC-000042) or id.")
     kind = serializers.ChoiceField(choices=RelationKind.choices)
     close_duplicate = serializers.BooleanField(
-        required=False, default=False, help_text="With duplicate_of: resolve and close this ticket with a link."
+        required=False,
+        default=False,
+        help_text="With duplicate_of: resolve and close this ticket with a link.",
     )
 
 
 # --- bulk, stats ---------------------------------------------------------------------------------
 class BulkSerializer(StrictInputSerializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1,
-                                max_length=BULK_MAX_TICKETS)
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=BULK_MAX_TICKETS
+    )
     action = serializers.ChoiceField(choices=BulkAction.ALL)
-    assignee = serializers.EmailField(required=False, allow_null=True, help_text="assign: an agent's email or null.")
+    assignee = serializers.EmailField(
+        required=False, allow_null=True, help_text="assign: an agent's email or null."
+    )
     team = serializers.CharField(required=False, help_text="assign: team name or id.")
-    status = serializers.ChoiceField(choices=TicketStatus.choices, required=False, help_text="status: the target.")
-    resolution = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000,
-                                       help_text="status=resolved and close: the resolution summary.")
+    status = serializers.ChoiceField(
+        choices=TicketStatus.choices, required=False, help_text="status: the target."
+    )
+    resolution = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=20_000,
+        help_text="status=resolved and close: the resolution summary.",
+    )
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
-    priority = serializers.ChoiceField(choices=Priority.choices, required=False, help_text="priority: the new one.")
+    priority = serializers.ChoiceField(
+        choices=Priority.choices, required=False, help_text="priority: the new one."
+    )
     tags = TagsField(required=False, default=list, help_text="tag: tags to add.")
     remove_tags = TagsField(required=False, default=list, help_text="tag: tags to remove.")
 
@@ -415,7 +498,9 @@ class BulkSerializer(StrictInputSerializer):
         if action in needs and needs[action] not in attrs:
             raise serializers.ValidationError({needs[action]: [f"The {action} action needs it."]})
         if action == BulkAction.ASSIGN and "assignee" not in attrs and "team" not in attrs:
-            raise serializers.ValidationError({"assignee": ["The assign action needs an assignee (or null) or a team."]})
+            raise serializers.ValidationError(
+                {"assignee": ["The assign action needs an assignee (or null) or a team."]}
+            )
         if attrs.get("assignee"):
             attrs["assignee"] = user_by_email(attrs["assignee"], "assignee")
         if "team" in attrs:
@@ -453,7 +538,8 @@ class StatsSerializer(serializers.Serializer):
 class ExportCreateSerializer(StrictInputSerializer):
     format = serializers.ChoiceField(choices=ExportFormat.choices, default=ExportFormat.CSV)
     filters = serializers.DictField(
-        required=False, default=dict,
+        required=False,
+        default=dict,
         help_text='The list filters, as for GET /api/tickets/: {"status": ["open"], "team": "Network"}.',
     )
 
@@ -472,8 +558,17 @@ class ExportSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ExportJob
-        fields = ["id", "format", "status", "filters", "row_count", "error", "created_at", "finished_at",
-                  "download_url"]
+        fields = [
+            "id",
+            "format",
+            "status",
+            "filters",
+            "row_count",
+            "error",
+            "created_at",
+            "finished_at",
+            "download_url",
+        ]
         read_only_fields = fields
 
     def get_download_url(self, job: ExportJob) -> str | None:

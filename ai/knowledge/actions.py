@@ -69,7 +69,11 @@ def do_create_article(
     )
     now = timezone.now()
     article = KnowledgeArticle(
-        **fields, author=actor, updated_by=actor, created_at=now, updated_at=now,
+        **fields,
+        author=actor,
+        updated_by=actor,
+        created_at=now,
+        updated_at=now,
         published_at=now if fields["status"] == ArticleStatus.PUBLISHED else None,
     )
     with _audit(actor):
@@ -123,7 +127,12 @@ def do_vote_article(article: KnowledgeArticle, *, actor: User, helpful: bool) ->
 # --- deflection ---------------------------------------------------------------------------
 def issue_suggestion_token(user: User, query: str, article_ids: list[int]) -> str:
     """A signed note of what was suggested to whom; the beacon sends it back if they leave."""
-    payload = {"u": user.pk, "a": [int(pk) for pk in article_ids], "q": query[:500], "n": secrets.token_hex(8)}
+    payload = {
+        "u": user.pk,
+        "a": [int(pk) for pk in article_ids],
+        "q": query[:500],
+        "n": secrets.token_hex(8),
+    }
     return signing.dumps(payload, salt=DEFLECTION_SALT, compress=True)
 
 
@@ -145,7 +154,11 @@ def do_record_deflection(*, actor: User, token: str) -> tuple[DeflectionEvent, b
         with transaction.atomic():
             event, created = DeflectionEvent.objects.get_or_create(
                 token_digest=digest,
-                defaults={"user": actor, "query": str(payload.get("q") or "")[:500], "article_ids": article_ids},
+                defaults={
+                    "user": actor,
+                    "query": str(payload.get("q") or "")[:500],
+                    "article_ids": article_ids,
+                },
             )
     except IntegrityError:
         # Two beacons at once: the other one wrote the row.

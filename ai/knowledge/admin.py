@@ -7,18 +7,35 @@ from ai.knowledge.models import ArticleStatus, Chunk, DeflectionEvent, Knowledge
 
 @admin.register(KnowledgeArticle)
 class KnowledgeArticleAdmin(admin.ModelAdmin):
-    list_display = ["title", "status", "audience", "category", "helpful_votes", "not_helpful_votes", "updated_at"]
+    list_display = [
+        "title",
+        "status",
+        "audience",
+        "category",
+        "helpful_votes",
+        "not_helpful_votes",
+        "updated_at",
+    ]
     list_filter = ["status", "audience", "category"]
     search_fields = ["title", "body"]
-    readonly_fields = ["helpful_votes", "not_helpful_votes", "author", "updated_by", "created_at", "updated_at",
-                       "published_at"]
+    readonly_fields = [
+        "helpful_votes",
+        "not_helpful_votes",
+        "author",
+        "updated_by",
+        "created_at",
+        "updated_at",
+        "published_at",
+    ]
     autocomplete_fields: list[str] = []
     actions = ["publish", "unpublish"]
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         # Through the same actions as the pages and the API (author, audit context, publish date).
         if change:
-            fields = {name: form.cleaned_data[name] for name in form.changed_data if name in actions.EDITABLE_FIELDS}
+            fields = {
+                name: form.cleaned_data[name] for name in form.changed_data if name in actions.EDITABLE_FIELDS
+            }
             actions.do_update_article(obj, actor=request.user, fields=fields)
             obj.refresh_from_db()
         else:
@@ -45,8 +62,16 @@ class ChunkAdmin(admin.ModelAdmin):
     list_filter = ["source_type", "embedding_model"]
     search_fields = ["title", "text"]
     exclude = ["embedding"]
-    readonly_fields = ["source_type", "source_id", "position", "title", "text", "is_public", "embedding_model",
-                       "updated_at"]
+    readonly_fields = [
+        "source_type",
+        "source_id",
+        "position",
+        "title",
+        "text",
+        "is_public",
+        "embedding_model",
+        "updated_at",
+    ]
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False  # written by the worker and ai_backfill only

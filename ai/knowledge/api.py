@@ -37,8 +37,11 @@ class AgentsWrite(permissions.BasePermission):
         return bool(request.user.is_authenticated and request.user.is_agent)
 
 
-@extend_schema(request=SearchInputSerializer, responses=SearchOutputSerializer,
-               summary="Hybrid search (full text + vectors, fused by reciprocal rank) over what the caller may see")
+@extend_schema(
+    request=SearchInputSerializer,
+    responses=SearchOutputSerializer,
+    summary="Hybrid search (full text + vectors, fused by reciprocal rank) over what the caller may see",
+)
 @api_view(["POST"])
 def search(request: Request) -> Response:
     serializer = SearchInputSerializer(data=request.data)
@@ -62,31 +65,44 @@ class ArticleViewSet(viewsets.ModelViewSet):
     filterset_fields = ["status", "audience", "category"]
 
     def get_queryset(self) -> QuerySet[KnowledgeArticle]:
-        return KnowledgeArticle.objects.visible_to(self.request.user).select_related("author").order_by("-updated_at", "-id")
+        return (
+            KnowledgeArticle.objects.visible_to(self.request.user)
+            .select_related("author")
+            .order_by("-updated_at", "-id")
+        )
 
     def perform_create(self, serializer: ArticleSerializer) -> None:
         serializer.instance = actions.do_create_article(actor=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer: ArticleSerializer) -> None:
-        actions.do_update_article(serializer.instance, actor=self.request.user, fields=dict(serializer.validated_data))
+        actions.do_update_article(
+            serializer.instance, actor=self.request.user, fields=dict(serializer.validated_data)
+        )
         serializer.instance.refresh_from_db()
 
     def perform_destroy(self, instance: KnowledgeArticle) -> None:
         actions.do_delete_article(instance, actor=self.request.user)
 
-    @extend_schema(request=VoteInputSerializer, responses=ArticleSerializer, summary="Vote helpful / not helpful")
+    @extend_schema(
+        request=VoteInputSerializer, responses=ArticleSerializer, summary="Vote helpful / not helpful"
+    )
     @action(detail=True, methods=["post"])
     def vote(self, request: Request, pk: str | None = None) -> Response:
         article = self.get_object()
         serializer = VoteInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        changed = actions.do_vote_article(article, actor=request.user, helpful=serializer.validated_data["helpful"])
+        changed = actions.do_vote_article(
+            article, actor=request.user, helpful=serializer.validated_data["helpful"]
+        )
         article.refresh_from_db()
         return Response({**ArticleSerializer(article).data, "changed": changed}, status=status.HTTP_200_OK)
 
 
-@extend_schema(request=None, responses=DraftSerializer,
-               summary="Draft a reply to a ticket from matching articles and resolved tickets (sends nothing)")
+@extend_schema(
+    request=None,
+    responses=DraftSerializer,
+    summary="Draft a reply to a ticket from matching articles and resolved tickets (sends nothing)",
+)
 @api_view(["POST"])
 @permission_classes([IsAgent])
 def draft_reply_for_ticket(request: Request, pk: int) -> Response:

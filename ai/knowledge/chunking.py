@@ -74,7 +74,9 @@ def article_passages(body: str, max_chars: int = MAX_CHARS) -> list[str]:
         if not text:
             continue
         budget = max_chars - (len(heading) + 2 if heading else 0)
-        passages.extend(f"{heading}\n\n{chunk}" if heading else chunk for chunk in split_text(text, max(200, budget)))
+        passages.extend(
+            f"{heading}\n\n{chunk}" if heading else chunk for chunk in split_text(text, max(200, budget))
+        )
     return passages
 
 

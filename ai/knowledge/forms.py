@@ -23,8 +23,12 @@ class ArticleForm(forms.ModelForm):
 
 class ArticleFilterForm(forms.Form):
     q = forms.CharField(label=_("Title contains"), required=False, max_length=200)
-    status = forms.ChoiceField(label=_("Status"), required=False, choices=[("", _("Any")), *ArticleStatus.choices])
-    audience = forms.ChoiceField(label=_("Audience"), required=False, choices=[("", _("Any")), *Audience.choices])
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("Any")), *ArticleStatus.choices]
+    )
+    audience = forms.ChoiceField(
+        label=_("Audience"), required=False, choices=[("", _("Any")), *Audience.choices]
+    )
 
 
 class SearchForm(forms.Form):

@@ -71,7 +71,9 @@ def ticket_documents(ids: Iterable[int]) -> dict[int, Document]:
     )
     for ticket in tickets:
         passages = ticket_passages(ticket.title, ticket.description, ticket.resolution)
-        documents[ticket.pk] = Document(SourceType.TICKET, ticket.pk, f"{ticket.number} {ticket.title}"[:255], passages)
+        documents[ticket.pk] = Document(
+            SourceType.TICKET, ticket.pk, f"{ticket.number} {ticket.title}"[:255], passages
+        )
     return documents
 
 
@@ -176,9 +178,15 @@ def do_index_sources(keys: Iterable[tuple[str, int]], *, force: bool = False) ->
             Chunk.objects.bulk_create(
                 [
                     Chunk(
-                        source_type=document.source_type, source_id=document.source_id, position=position,
-                        title=document.title, text=passage, is_public=document.is_public,
-                        embedding=vector, embedding_model=model_label, updated_at=now,
+                        source_type=document.source_type,
+                        source_id=document.source_id,
+                        position=position,
+                        title=document.title,
+                        text=passage,
+                        is_public=document.is_public,
+                        embedding=vector,
+                        embedding_model=model_label,
+                        updated_at=now,
                     )
                     for (document, position, passage), vector in zip(to_embed, vectors, strict=True)
                 ],

@@ -25,7 +25,9 @@ def plain_text(text: str) -> str:
     parts: list[str] = []
     for token in tokens:
         if token.type == "inline" and token.children is not None:
-            parts.append("".join(child.content for child in token.children if child.type in {"text", "code_inline"}))
+            parts.append(
+                "".join(child.content for child in token.children if child.type in {"text", "code_inline"})
+            )
         elif token.type in {"code_block", "fence"}:
             parts.append(token.content.strip())
     return "\n".join(part for part in parts if part)

@@ -73,10 +73,18 @@ class KnowledgeArticleQuerySet(models.QuerySet):
 class KnowledgeArticle(models.Model):
     title = models.CharField(_("title"), max_length=255)
     body = models.TextField(_("body"), help_text=_("Markdown: headings, lists, links, code."))
-    status = models.CharField(_("status"), max_length=10, choices=ArticleStatus.choices, default=ArticleStatus.DRAFT)
-    audience = models.CharField(_("audience"), max_length=10, choices=Audience.choices, default=Audience.INTERNAL)
+    status = models.CharField(
+        _("status"), max_length=10, choices=ArticleStatus.choices, default=ArticleStatus.DRAFT
+    )
+    audience = models.CharField(
+        _("audience"), max_length=10, choices=Audience.choices, default=Audience.INTERNAL
+    )
     category = models.ForeignKey(
-        "tickets.Category", null=True, blank=True, on_delete=models.SET_NULL, related_name="knowledge_articles",
+        "tickets.Category",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="knowledge_articles",
         verbose_name=_("category"),
     )
     author = models.ForeignKey(
@@ -135,7 +143,9 @@ class KnowledgeArticle(models.Model):
         with transaction.atomic():
             # Lock the article so concurrent votes recount one after another.
             KnowledgeArticle.objects.select_for_update().filter(pk=self.pk).first()
-            vote, created = ArticleVote.objects.get_or_create(article=self, user=user, defaults={"helpful": helpful})
+            vote, created = ArticleVote.objects.get_or_create(
+                article=self, user=user, defaults={"helpful": helpful}
+            )
             if not created and vote.helpful == helpful:
                 return False
             if not created:
@@ -262,4 +272,3 @@ class DeflectionEvent(models.Model):
     @staticmethod
     def digest(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
-

@@ -23,7 +23,9 @@ def on_ticket_updated(sender: Any, ticket: Any, changed: list[str], **kwargs: An
         schedule_index(SourceType.TICKET, ticket.pk)
 
 
-def on_article_saved(sender: Any, instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any) -> None:
+def on_article_saved(
+    sender: Any, instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any
+) -> None:
     if raw:
         return
     schedule_index(SourceType.ARTICLE, instance.pk)

@@ -107,7 +107,10 @@ def _best_sentences(text: str, query_vector: list[float], count: int = 2) -> lis
     if len(sentences) <= count:
         return sentences
     vectors = embed_texts(sentences)
-    scored = sorted(range(len(sentences)), key=lambda i: -sum(a * b for a, b in zip(vectors[i], query_vector, strict=True)))
+    scored = sorted(
+        range(len(sentences)),
+        key=lambda i: -sum(a * b for a, b in zip(vectors[i], query_vector, strict=True)),
+    )
     keep = sorted(scored[:count])
     return [sentences[i] for i in keep]
 
@@ -115,32 +118,51 @@ def _best_sentences(text: str, query_vector: list[float], count: int = 2) -> lis
 def gather_passages(ticket: Ticket, *, actor: User, query_vector: list[float]) -> list[Passage]:
     """The sources a reply may use: relevant enough, visible to the agent, never a sensitive ticket."""
     result = hybrid_search(
-        actor, ticket_query(ticket), k=MAX_SOURCES * 2, sources=[SourceType.ARTICLE, SourceType.TICKET],
-        exclude=[(SourceType.TICKET, ticket.pk)], query_vector=query_vector,
+        actor,
+        ticket_query(ticket),
+        k=MAX_SOURCES * 2,
+        sources=[SourceType.ARTICLE, SourceType.TICKET],
+        exclude=[(SourceType.TICKET, ticket.pk)],
+        query_vector=query_vector,
     )
     threshold = settings.AI_REPLY_MIN_SIMILARITY
-    hits: list[SearchHit] = [hit for hit in result.hits if hit.similarity is not None and hit.similarity >= threshold]
+    hits: list[SearchHit] = [
+        hit for hit in result.hits if hit.similarity is not None and hit.similarity >= threshold
+    ]
     hits.sort(key=lambda hit: -(hit.similarity or 0))
     hits = hits[:MAX_SOURCES]
     ticket_ids = [hit.source_id for hit in hits if hit.source_type == SourceType.TICKET]
     article_ids = [hit.source_id for hit in hits if hit.source_type == SourceType.ARTICLE]
-    tickets = Ticket.objects.filter(pk__in=ticket_ids, sensitive=False).only("pk", "number", "title", "resolution").in_bulk()
+    tickets = (
+        Ticket.objects.filter(pk__in=ticket_ids, sensitive=False)
+        .only("pk", "number", "title", "resolution")
+        .in_bulk()
+    )
     articles = KnowledgeArticle.objects.filter(pk__in=article_ids).only("pk", "title", "audience").in_bulk()
     passages: list[Passage] = []
     for hit in hits:
         number = len(passages) + 1
         if hit.source_type == SourceType.ARTICLE and hit.source_id in articles:
             article = articles[hit.source_id]
-            citation = Citation(number, hit.source_type, hit.source_id, article.title, hit.url,
-                                internal=not article.is_public)
+            citation = Citation(
+                number, hit.source_type, hit.source_id, article.title, hit.url, internal=not article.is_public
+            )
             steps = steps_in(hit.text) or _best_sentences(hit.text, query_vector)
             passages.append(Passage(citation, hit.text, steps))
         elif hit.source_type == SourceType.TICKET and hit.source_id in tickets:
             other = tickets[hit.source_id]
-            citation = Citation(number, hit.source_type, hit.source_id, f"{other.number} {other.title}", hit.url,
-                                internal=True)
+            citation = Citation(
+                number,
+                hit.source_type,
+                hit.source_id,
+                f"{other.number} {other.title}",
+                hit.url,
+                internal=True,
+            )
             resolution = other.resolution.strip()
-            passages.append(Passage(citation, f"Problem: {other.title}\nResolution: {resolution}", [resolution]))
+            passages.append(
+                Passage(citation, f"Problem: {other.title}\nResolution: {resolution}", [resolution])
+            )
     return passages
 
 
@@ -178,22 +200,33 @@ def sources_footer(citations: list[Citation]) -> str:
 
 def extractive_text(ticket: Ticket, passages: list[Passage]) -> str:
     name = ticket.requester.get_short_name() if ticket.requester_id else ""
-    parts = [_("Hello %(name)s,") % {"name": name} if name else _("Hello,"), "",
-             _("Thank you for contacting the service desk. Here is what should solve this:"), ""]
+    parts = [
+        _("Hello %(name)s,") % {"name": name} if name else _("Hello,"),
+        "",
+        _("Thank you for contacting the service desk. Here is what should solve this:"),
+        "",
+    ]
     for passage in passages:
         citation = passage.citation
         if citation.source_type == SourceType.ARTICLE:
-            parts.append(_("From “%(title)s” [%(number)s]:") % {"title": citation.title, "number": citation.number})
+            parts.append(
+                _("From “%(title)s” [%(number)s]:") % {"title": citation.title, "number": citation.number}
+            )
             if steps_in(passage.text):
                 parts += [f"{index}. {step}" for index, step in enumerate(passage.steps, start=1)]
             else:
                 parts += passage.steps
         else:
-            parts.append(_("A similar issue was resolved this way [%(number)s]:") % {"number": citation.number})
+            parts.append(
+                _("A similar issue was resolved this way [%(number)s]:") % {"number": citation.number}
+            )
             parts += passage.steps
         parts.append("")
-    parts += [_("If this does not solve the problem, reply to this message and we will look into it further."), "",
-              sources_footer([passage.citation for passage in passages])]
+    parts += [
+        _("If this does not solve the problem, reply to this message and we will look into it further."),
+        "",
+        sources_footer([passage.citation for passage in passages]),
+    ]
     return "\n".join(parts)
 
 
@@ -214,7 +247,9 @@ def draft_reply(ticket: Ticket, *, actor: User) -> Draft:
         try:
             query_vector = embed_text(ticket_query(ticket))
         except ProviderUnavailable:
-            return no_grounded_answer(note=_("The embeddings provider is unavailable, so no sources could be found."))
+            return no_grounded_answer(
+                note=_("The embeddings provider is unavailable, so no sources could be found.")
+            )
         passages = gather_passages(ticket, actor=actor, query_vector=query_vector)
         if not passages:
             return no_grounded_answer()
@@ -225,15 +260,28 @@ def draft_reply(ticket: Ticket, *, actor: User) -> Draft:
             try:
                 text = generator.complete(build_messages(ticket, passages))
             except ProviderUnavailable:
-                note = _("The language model did not answer; this draft was assembled from the sources instead.")
+                note = _(
+                    "The language model did not answer; this draft was assembled from the sources instead."
+                )
             else:
                 if NO_GROUNDED_ANSWER in text:
                     return no_grounded_answer(mode="llm")
                 cited = {int(number) for number in re.findall(r"\[(\d+)\]", text)}
                 if cited & {citation.number for citation in citations}:
-                    return Draft(text=f"{text}\n\n{sources_footer(citations)}", grounded=True, mode="llm",
-                                 citations=citations)
+                    return Draft(
+                        text=f"{text}\n\n{sources_footer(citations)}",
+                        grounded=True,
+                        mode="llm",
+                        citations=citations,
+                    )
                 # A text that cites none of the sources is not known to come from them.
-                note = _("The language model's draft cited no source; this draft was assembled from the sources instead.")
-        return Draft(text=extractive_text(ticket, passages), grounded=True, mode="extractive",
-                     citations=citations, note=note)
+                note = _(
+                    "The language model's draft cited no source; this draft was assembled from the sources instead."
+                )
+        return Draft(
+            text=extractive_text(ticket, passages),
+            grounded=True,
+            mode="extractive",
+            citations=citations,
+            note=note,
+        )

@@ -88,7 +88,10 @@ def clean_sources(sources: Iterable[str] | None) -> list[str]:
     cleaned = []
     for source in sources:
         if source not in SourceType.values:
-            raise SearchInputError(_("Unknown source %(source)r: use %(choices)s.") % {"source": source, "choices": ", ".join(SourceType.values)})
+            raise SearchInputError(
+                _("Unknown source %(source)r: use %(choices)s.")
+                % {"source": source, "choices": ", ".join(SourceType.values)}
+            )
         if source not in cleaned:
             cleaned.append(source)
     if not cleaned:
@@ -110,11 +113,17 @@ def _scopes(user: object, sources: Sequence[str]) -> tuple[list[Q], list[Q]]:
     exact: list[Q] = []
     is_agent = getattr(user, "is_agent", False)
     if SourceType.ARTICLE in sources:
-        approximate.append(Q(source_type=SourceType.ARTICLE) if is_agent else Q(source_type=SourceType.ARTICLE, is_public=True))
+        approximate.append(
+            Q(source_type=SourceType.ARTICLE)
+            if is_agent
+            else Q(source_type=SourceType.ARTICLE, is_public=True)
+        )
     if SourceType.TICKET in sources:
         if getattr(user, "is_requester", False):
             own = list(
-                Ticket.objects.visible_to(user).order_by("-created_at").values_list("pk", flat=True)[:MAX_OWN_TICKETS]
+                Ticket.objects.visible_to(user)
+                .order_by("-created_at")
+                .values_list("pk", flat=True)[:MAX_OWN_TICKETS]
             )
             if own:
                 exact.append(Q(source_type=SourceType.TICKET, source_id__in=own))
@@ -146,13 +155,16 @@ def _excluding(queryset: QuerySet, exclude: Iterable[tuple[str, int]]) -> QueryS
     return queryset
 
 
-def _vector_candidates(scope: Q, vector: list[float], limit: int, *, exact: bool,
-                       exclude: Iterable[tuple[str, int]]) -> list[dict]:
+def _vector_candidates(
+    scope: Q, vector: list[float], limit: int, *, exact: bool, exclude: Iterable[tuple[str, int]]
+) -> list[dict]:
     distance = CosineDistance("embedding", vector)
     if exact:
         # "+ 0" hides the operator from the planner: a few rows read by the btree, sorted exactly.
         distance = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
-    queryset = _excluding(Chunk.objects.filter(scope), exclude).annotate(distance=distance).order_by("distance")
+    queryset = (
+        _excluding(Chunk.objects.filter(scope), exclude).annotate(distance=distance).order_by("distance")
+    )
     return list(queryset.values(*CHUNK_FIELDS, "distance")[:limit])
 
 
@@ -195,8 +207,13 @@ def text_query_for(words: list[str]) -> SearchQuery | None:
     return SearchQuery(raw, config="simple", search_type="raw")
 
 
-def _text_candidates(scope: Q, text_query: SearchQuery, vector: list[float] | None, limit: int,
-                     exclude: Iterable[tuple[str, int]]) -> list[dict]:
+def _text_candidates(
+    scope: Q,
+    text_query: SearchQuery,
+    vector: list[float] | None,
+    limit: int,
+    exclude: Iterable[tuple[str, int]],
+) -> list[dict]:
     # Two steps in one statement: rank the matches reading only their text vectors, then fetch
     # the columns (and compute the vector distance) for the best ``limit`` of them only.
     best = (
@@ -205,7 +222,9 @@ def _text_candidates(scope: Q, text_query: SearchQuery, vector: list[float] | No
         .order_by("-text_rank", "pk")
         .values("pk")[:limit]
     )
-    queryset = Chunk.objects.filter(pk__in=best).annotate(text_rank=SearchRank(F("search_vector"), text_query))
+    queryset = Chunk.objects.filter(pk__in=best).annotate(
+        text_rank=SearchRank(F("search_vector"), text_query)
+    )
     if vector is not None:
         queryset = queryset.annotate(distance=CosineDistance("embedding", vector))
     fields = (*CHUNK_FIELDS, "text_rank", *(["distance"] if vector is not None else []))
@@ -219,12 +238,16 @@ def _allowed_sources(user: object, candidates: Iterable[dict]) -> set[tuple[str,
         ids.setdefault(row["source_type"], set()).add(row["source_id"])
     allowed: set[tuple[str, int]] = set()
     if ids.get(SourceType.ARTICLE):
-        for pk in KnowledgeArticle.objects.searchable_by(user).filter(pk__in=ids[SourceType.ARTICLE]).values_list(
-            "pk", flat=True
+        for pk in (
+            KnowledgeArticle.objects.searchable_by(user)
+            .filter(pk__in=ids[SourceType.ARTICLE])
+            .values_list("pk", flat=True)
         ):
             allowed.add((SourceType.ARTICLE, pk))
     if ids.get(SourceType.TICKET):
-        for pk in Ticket.objects.visible_to(user).filter(pk__in=ids[SourceType.TICKET]).values_list("pk", flat=True):
+        for pk in (
+            Ticket.objects.visible_to(user).filter(pk__in=ids[SourceType.TICKET]).values_list("pk", flat=True)
+        ):
             allowed.add((SourceType.TICKET, pk))
     if ids.get(SourceType.JIRA_ISSUE) and getattr(user, "is_agent", False):
         allowed.update((SourceType.JIRA_ISSUE, pk) for pk in ids[SourceType.JIRA_ISSUE])
@@ -257,7 +280,9 @@ def hybrid_search(
     if not query:
         raise SearchInputError(_("The query is empty."))
     if len(query) > MAX_QUERY_CHARS:
-        raise SearchInputError(_("The query is longer than %(limit)s characters.") % {"limit": MAX_QUERY_CHARS})
+        raise SearchInputError(
+            _("The query is longer than %(limit)s characters.") % {"limit": MAX_QUERY_CHARS}
+        )
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise SearchInputError(_("k must be a whole number from 1 to %(limit)s.") % {"limit": MAX_K})
     sources = clean_sources(sources)
@@ -284,17 +309,26 @@ def hybrid_search(
         with transaction.atomic(), connection.cursor() as cursor:
             # Scoped to this transaction. The iterative scan (pgvector >= 0.8) keeps walking the
             # HNSW graph when the scope filter drops candidates, instead of returning too few.
-            cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(max(settings.AI_SEARCH_EF_SEARCH, limit))])
+            cursor.execute(
+                "SELECT set_config('hnsw.ef_search', %s, true)",
+                [str(max(settings.AI_SEARCH_EF_SEARCH, limit))],
+            )
             if has_iterative_scan():
                 cursor.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
             if approximate:
-                vector_rows += _vector_candidates(reduce(or_, approximate), vector, limit, exact=False, exclude=exclude)
+                vector_rows += _vector_candidates(
+                    reduce(or_, approximate), vector, limit, exact=False, exclude=exclude
+                )
             if exact:
-                vector_rows += _vector_candidates(reduce(or_, exact), vector, limit, exact=True, exclude=exclude)
+                vector_rows += _vector_candidates(
+                    reduce(or_, exact), vector, limit, exact=True, exclude=exclude
+                )
         vector_rows.sort(key=lambda row: row["distance"])
         vector_rows = vector_rows[:limit]
     text_query = text_query_for(words)
-    text_rows = _text_candidates(reduce(or_, scopes), text_query, vector, limit, exclude) if text_query else []
+    text_rows = (
+        _text_candidates(reduce(or_, scopes), text_query, vector, limit, exclude) if text_query else []
+    )
 
     allowed = _allowed_sources(user, [*vector_rows, *text_rows])
     rrf_k = settings.AI_SEARCH_RRF_K
@@ -316,7 +350,9 @@ def hybrid_search(
         key = (entry["source_type"], entry["source_id"])
         if key not in best or entry["score"] > best[key]["score"]:
             best[key] = entry
-    ranked_sources = sorted(best.values(), key=lambda entry: (-entry["score"], entry.get("distance") or 2.0))[:k]
+    ranked_sources = sorted(best.values(), key=lambda entry: (-entry["score"], entry.get("distance") or 2.0))[
+        :k
+    ]
     hits = [
         SearchHit(
             source_type=entry["source_type"],

@@ -13,7 +13,9 @@ class SearchInputSerializer(serializers.Serializer):
     query = serializers.CharField(max_length=MAX_QUERY_CHARS, trim_whitespace=True)
     k = serializers.IntegerField(min_value=1, max_value=MAX_K, default=10)
     sources = serializers.ListField(
-        child=serializers.ChoiceField(choices=SourceType.choices), required=False, allow_empty=False,
+        child=serializers.ChoiceField(choices=SourceType.choices),
+        required=False,
+        allow_empty=False,
         help_text="Any of article, ticket, jira_issue (default: all).",
     )
 
@@ -26,7 +28,9 @@ class SearchHitSerializer(serializers.Serializer):
     position = serializers.IntegerField(help_text="Which passage of the source matched best.")
     score = serializers.FloatField(help_text="Reciprocal rank fusion score (higher is better).")
     similarity = serializers.FloatField(allow_null=True, help_text="Cosine similarity of the passage, -1..1.")
-    text_rank = serializers.FloatField(allow_null=True, help_text="PostgreSQL full-text rank, when words matched.")
+    text_rank = serializers.FloatField(
+        allow_null=True, help_text="PostgreSQL full-text rank, when words matched."
+    )
     url = serializers.CharField(allow_null=True)
 
 
@@ -36,7 +40,9 @@ class SearchOutputSerializer(serializers.Serializer):
 
 
 class ArticleSerializer(serializers.ModelSerializer):
-    category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), allow_null=True, required=False)
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.all(), allow_null=True, required=False
+    )
     status = serializers.ChoiceField(choices=ArticleStatus.choices, default=ArticleStatus.DRAFT)
     audience = serializers.ChoiceField(choices=Audience.choices, default=Audience.INTERNAL)
     author = serializers.EmailField(source="author.email", read_only=True, allow_null=True)
@@ -44,8 +50,21 @@ class ArticleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = KnowledgeArticle
-        fields = ["id", "title", "body", "status", "audience", "category", "author", "helpful_votes",
-                  "not_helpful_votes", "created_at", "updated_at", "published_at", "url"]
+        fields = [
+            "id",
+            "title",
+            "body",
+            "status",
+            "audience",
+            "category",
+            "author",
+            "helpful_votes",
+            "not_helpful_votes",
+            "created_at",
+            "updated_at",
+            "published_at",
+            "url",
+        ]
         read_only_fields = ["helpful_votes", "not_helpful_votes", "created_at", "updated_at", "published_at"]
 
 

@@ -37,7 +37,9 @@ def schedule_index(source_type: str, source_id: int) -> None:
         try:
             # A savepoint: the refused duplicate must not abort a surrounding transaction.
             with transaction.atomic():
-                index_source.configure(queueing_lock=key, lock=key).defer(source_type=source_type, source_id=source_id)
+                index_source.configure(queueing_lock=key, lock=key).defer(
+                    source_type=source_type, source_id=source_id
+                )
         except AlreadyEnqueued:
             pass
 

@@ -31,7 +31,9 @@ SUGGESTIONS = 5
 PANEL_ITEMS = 5
 
 
-def _render(request: HttpRequest, template: str, partial: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+def _render(
+    request: HttpRequest, template: str, partial: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
     """The whole page, or only its named partial for an HTMX request."""
     return render(request, f"{template}#{partial}" if request.htmx else template, context, status=status)
 
@@ -70,11 +72,16 @@ def article_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET"])
 def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
     article = get_object_or_404(
-        KnowledgeArticle.objects.visible_to(request.user).select_related("category", "author", "updated_by"), pk=pk
+        KnowledgeArticle.objects.visible_to(request.user).select_related("category", "author", "updated_by"),
+        pk=pk,
     )
     vote = ArticleVote.objects.filter(article=article, user=request.user).first()
     deflections = DeflectionEvent.objects.mentioning(article).count() if request.user.is_agent else None
-    return render(request, "knowledge/article_detail.html", {"article": article, "vote": vote, "deflections": deflections})
+    return render(
+        request,
+        "knowledge/article_detail.html",
+        {"article": article, "vote": vote, "deflections": deflections},
+    )
 
 
 @login_required
@@ -169,7 +176,9 @@ def suggest(request: HttpRequest) -> HttpResponse:
         hits = [hit for hit in result.hits if (hit.similarity or 0) >= settings.AI_SUGGEST_MIN_SIMILARITY]
         if hits and request.user.is_requester:
             token = actions.issue_suggestion_token(request.user, query, [hit.source_id for hit in hits])
-    return _render(request, "knowledge/suggest.html", "suggestions", {"hits": hits, "token": token, "query": query})
+    return _render(
+        request, "knowledge/suggest.html", "suggestions", {"hits": hits, "token": token, "query": query}
+    )
 
 
 @login_required
@@ -177,7 +186,9 @@ def suggest(request: HttpRequest) -> HttpResponse:
 def deflection(request: HttpRequest) -> HttpResponse:
     """The beacon sent when a requester leaves the new-ticket form after seeing suggestions."""
     try:
-        _event, created = actions.do_record_deflection(actor=request.user, token=request.POST.get("token", ""))
+        _event, created = actions.do_record_deflection(
+            actor=request.user, token=request.POST.get("token", "")
+        )
     except ValidationError as error:
         return HttpResponse(" ".join(error.messages), status=400, content_type="text/plain")
     return HttpResponse(status=201 if created else 200)
@@ -185,7 +196,12 @@ def deflection(request: HttpRequest) -> HttpResponse:
 
 # --- ticket panels -------------------------------------------------------------------------
 def _panel(request: HttpRequest, ticket: Ticket, panel: str, context: dict[str, Any]) -> HttpResponse:
-    context = {"ticket": ticket, "ticket_url": source_url(SourceType.TICKET, ticket.pk), "panel": panel, **context}
+    context = {
+        "ticket": ticket,
+        "ticket_url": source_url(SourceType.TICKET, ticket.pk),
+        "panel": panel,
+        **context,
+    }
     return _render(request, "knowledge/ticket_panels.html", panel, context)
 
 
@@ -194,8 +210,13 @@ def _panel(request: HttpRequest, ticket: Ticket, panel: str, context: dict[str, 
 def ticket_similar(request: HttpRequest, pk: int) -> HttpResponse:
     _require_agent(request)
     ticket = _ticket_for(request, pk)
-    result = hybrid_search(request.user, ticket_query(ticket), k=PANEL_ITEMS, sources=[SourceType.TICKET],
-                           exclude=[(SourceType.TICKET, ticket.pk)])
+    result = hybrid_search(
+        request.user,
+        ticket_query(ticket),
+        k=PANEL_ITEMS,
+        sources=[SourceType.TICKET],
+        exclude=[(SourceType.TICKET, ticket.pk)],
+    )
     hits = [hit for hit in result.hits if (hit.similarity or 0) >= settings.AI_SUGGEST_MIN_SIMILARITY]
     return _panel(request, ticket, "similar-tickets", {"hits": hits})
 

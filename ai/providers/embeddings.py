@@ -121,7 +121,9 @@ class OpenAIEmbeddings:
     def _parse(self, body: dict, expected: int) -> list[list[float]]:
         data = body.get("data")
         if not isinstance(data, list) or len(data) != expected:
-            raise ProviderUnavailable(f"{self.endpoint.host} returned {len(data or [])} embeddings for {expected} texts")
+            raise ProviderUnavailable(
+                f"{self.endpoint.host} returned {len(data or [])} embeddings for {expected} texts"
+            )
         # The API may answer out of order; "index" says which input each vector belongs to.
         ordered = sorted(data, key=lambda item: item.get("index", 0) if isinstance(item, dict) else 0)
         vectors = []
@@ -136,7 +138,12 @@ class OpenAIEmbeddings:
         return vectors
 
     def describe(self) -> dict[str, object]:
-        return {"provider": self.name, "model": self.model, "dimensions": self.dimensions, "url": self.endpoint.host}
+        return {
+            "provider": self.name,
+            "model": self.model,
+            "dimensions": self.dimensions,
+            "url": self.endpoint.host,
+        }
 
 
 def normalise(vector: list[float]) -> list[float]:
@@ -152,8 +159,14 @@ def get_embedder() -> EmbeddingProvider:
     """The provider the settings name (cached per configuration, so tests may override them)."""
     provider = settings.AI_EMBEDDINGS_PROVIDER
     batch_size = max(1, settings.AI_EMBEDDINGS_BATCH_SIZE)
-    key = (provider, settings.AI_EMBEDDINGS_BASE_URL, settings.AI_EMBEDDINGS_API_KEY, settings.AI_EMBEDDINGS_MODEL,
-           batch_size, settings.AI_EMBEDDINGS_TIMEOUT)
+    key = (
+        provider,
+        settings.AI_EMBEDDINGS_BASE_URL,
+        settings.AI_EMBEDDINGS_API_KEY,
+        settings.AI_EMBEDDINGS_MODEL,
+        batch_size,
+        settings.AI_EMBEDDINGS_TIMEOUT,
+    )
     if key not in _cache:
         if provider == "local":
             _cache[key] = LocalEmbeddings(batch_size=batch_size)
@@ -167,7 +180,9 @@ def get_embedder() -> EmbeddingProvider:
                 retries=settings.AI_LLM_RETRIES,
                 backoff=settings.AI_LLM_RETRY_BACKOFF,
             )
-            _cache[key] = OpenAIEmbeddings(endpoint=endpoint, model=settings.AI_EMBEDDINGS_MODEL, batch_size=batch_size)
+            _cache[key] = OpenAIEmbeddings(
+                endpoint=endpoint, model=settings.AI_EMBEDDINGS_MODEL, batch_size=batch_size
+            )
         else:
             raise ProviderUnavailable(f"Unknown AI_EMBEDDINGS_PROVIDER {provider!r}: use local or openai")
     return _cache[key]

@@ -46,7 +46,9 @@ class ChatProvider:
         try:
             content = body["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError) as error:
-            raise ProviderUnavailable(f"{self.endpoint.host} answered without choices[0].message.content") from error
+            raise ProviderUnavailable(
+                f"{self.endpoint.host} answered without choices[0].message.content"
+            ) from error
         if not isinstance(content, str) or not content.strip():
             raise ProviderUnavailable(f"{self.endpoint.host} answered an empty completion")
         return content.strip()

@@ -67,7 +67,9 @@ def post_json(endpoint: Endpoint, path: str, payload: dict, *, sleep=time.sleep)
             logger.warning("AI provider: %s (attempt %s/%s)", last_error, attempt + 1, attempts)
             continue
         if response.status_code >= 400:
-            raise ProviderUnavailable(f"HTTP {response.status_code} from {endpoint.host}: {response.text[:200]}")
+            raise ProviderUnavailable(
+                f"HTTP {response.status_code} from {endpoint.host}: {response.text[:200]}"
+            )
         try:
             body = response.json()
         except ValueError as error:

@@ -73,16 +73,34 @@ class FakeOpenAI:
                     self._send_raw(200, b"<html>gateway</html>")
                     return
                 if kind == "chat":
-                    content = (step or {}).get("content", fake.default_chat) if isinstance(step, dict) else fake.default_chat
-                    self._send(200, {
-                        "id": "chatcmpl-1", "object": "chat.completion", "model": body.get("model"),
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                                     "finish_reason": "stop"}],
-                    })
+                    content = (
+                        (step or {}).get("content", fake.default_chat)
+                        if isinstance(step, dict)
+                        else fake.default_chat
+                    )
+                    self._send(
+                        200,
+                        {
+                            "id": "chatcmpl-1",
+                            "object": "chat.completion",
+                            "model": body.get("model"),
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "message": {"role": "assistant", "content": content},
+                                    "finish_reason": "stop",
+                                }
+                            ],
+                        },
+                    )
                     return
                 inputs = body.get("input") or []
                 inputs = [inputs] if isinstance(inputs, str) else inputs
-                dimensions = (step or {}).get("dimensions", fake.embedding_dimensions) if isinstance(step, dict) else fake.embedding_dimensions
+                dimensions = (
+                    (step or {}).get("dimensions", fake.embedding_dimensions)
+                    if isinstance(step, dict)
+                    else fake.embedding_dimensions
+                )
                 data = [
                     {"object": "embedding", "index": index, "embedding": fake_vector(text, dimensions)}
                     for index, text in enumerate(inputs)

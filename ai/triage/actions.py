@@ -38,8 +38,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system:ai"
-FIELD_ORDER = (TriageField.CATEGORY, TriageField.IMPACT, TriageField.URGENCY, TriageField.TEAM,
-               TriageField.ASSIGNEE)
+FIELD_ORDER = (
+    TriageField.CATEGORY,
+    TriageField.IMPACT,
+    TriageField.URGENCY,
+    TriageField.TEAM,
+    TriageField.ASSIGNEE,
+)
 
 
 class SuggestionNotPending(Exception):
@@ -100,12 +105,24 @@ def do_triage_ticket(ticket: Ticket) -> list[TriageResult]:
                 status = SuggestionStatus.MATCHED
             else:
                 status = SuggestionStatus.PENDING
-            results.append(TriageResult(
-                ticket=ticket, field=field, predicted_value=prediction.value, predicted_label=prediction.label[:200],
-                confidence=prediction.confidence, reasoning=prediction.reasoning, evidence=prediction.evidence,
-                method=prediction.method, model_version=triage.model_version, latency_ms=round(triage.latency_ms, 2),
-                mode=setting.mode, threshold=setting.threshold, initial_value=initial, status=status,
-            ))
+            results.append(
+                TriageResult(
+                    ticket=ticket,
+                    field=field,
+                    predicted_value=prediction.value,
+                    predicted_label=prediction.label[:200],
+                    confidence=prediction.confidence,
+                    reasoning=prediction.reasoning,
+                    evidence=prediction.evidence,
+                    method=prediction.method,
+                    model_version=triage.model_version,
+                    latency_ms=round(triage.latency_ms, 2),
+                    mode=setting.mode,
+                    threshold=setting.threshold,
+                    initial_value=initial,
+                    status=status,
+                )
+            )
         try:
             with transaction.atomic():
                 TriageResult.objects.bulk_create(results)
@@ -134,9 +151,16 @@ def _apply_automatically(ticket: Ticket, results: list[TriageResult], objects: d
         result.decided_at = timezone.now()
         result.save(update_fields=["status", "applied", "decided_at"])
         AutomationEvent.objects.create(
-            actor=SYSTEM_ACTOR, action="ai.triage.applied", subject_type="ticket", subject_id=str(ticket.pk),
-            before={result.field: before}, after={result.field: result.predicted_value, "label": result.predicted_label,
-                                                  "confidence": round(result.confidence, 4)},
+            actor=SYSTEM_ACTOR,
+            action="ai.triage.applied",
+            subject_type="ticket",
+            subject_id=str(ticket.pk),
+            before={result.field: before},
+            after={
+                result.field: result.predicted_value,
+                "label": result.predicted_label,
+                "confidence": round(result.confidence, 4),
+            },
             reason=result.reasoning[:2000],
         )
 
@@ -159,7 +183,9 @@ def _apply(ticket: Ticket, result: TriageResult, *, actor: User | None, objects:
     label = "" if actor is not None else SYSTEM_ACTOR
     target = _resolve_object(result, objects)
     if target is None:
-        raise ValidationError(_("The suggested %(field)s no longer exists.") % {"field": result.get_field_display()})
+        raise ValidationError(
+            _("The suggested %(field)s no longer exists.") % {"field": result.get_field_display()}
+        )
     if result.field == TriageField.CATEGORY:
         ticket_actions.do_update_ticket(ticket, actor=actor, fields={"category": target}, actor_label=label)
     elif result.field in (TriageField.IMPACT, TriageField.URGENCY):
@@ -168,12 +194,24 @@ def _apply(ticket: Ticket, result: TriageResult, *, actor: User | None, objects:
         assignee = ticket.assignee
         if assignee is not None and not assignee.teams.filter(pk=target.pk).exists():
             assignee = None  # the assignee does not belong to the new team
-        ticket_actions.do_assign_ticket(ticket, actor=actor, assignee=assignee, team=target, actor_label=label,
-                                        reason=_("AI triage suggestion"))
+        ticket_actions.do_assign_ticket(
+            ticket,
+            actor=actor,
+            assignee=assignee,
+            team=target,
+            actor_label=label,
+            reason=_("AI triage suggestion"),
+        )
     elif result.field == TriageField.ASSIGNEE:
         team = ticket.team if ticket.team_id and target.teams.filter(pk=ticket.team_id).exists() else None
-        ticket_actions.do_assign_ticket(ticket, actor=actor, assignee=target, team=team, actor_label=label,
-                                        reason=_("AI triage suggestion"))
+        ticket_actions.do_assign_ticket(
+            ticket,
+            actor=actor,
+            assignee=target,
+            team=team,
+            actor_label=label,
+            reason=_("AI triage suggestion"),
+        )
 
 
 @transaction.atomic
@@ -221,7 +259,9 @@ def do_record_outcome(ticket: Ticket) -> int:
 
 
 # --- training ----------------------------------------------------------------------------------------
-def do_train_models(*, force: bool = False, limit: int | None = None) -> tuple[TriageModel | None, TrainingOutcome | None]:
+def do_train_models(
+    *, force: bool = False, limit: int | None = None
+) -> tuple[TriageModel | None, TrainingOutcome | None]:
     """Train on the resolved tickets and activate the new version.
 
     Without ``force`` nothing happens when no ticket was resolved since the active model.
@@ -232,12 +272,16 @@ def do_train_models(*, force: bool = False, limit: int | None = None) -> tuple[T
     triage_settings = TriageSettings.load()
     active = TriageModel.objects.active().first()
     if not force and active is not None and active.last_ticket_resolved_at is not None:
-        newer = Ticket.objects.filter(status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED],
-                                      resolved_at__gt=active.last_ticket_resolved_at).exists()
+        newer = Ticket.objects.filter(
+            status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED],
+            resolved_at__gt=active.last_ticket_resolved_at,
+        ).exists()
         if not newer:
             return None, None
     # Training reads and computes for a while; no lock is held meanwhile.
-    outcome = training.train(triage_settings.min_training_tickets, triage_settings.target_precision, limit=limit)
+    outcome = training.train(
+        triage_settings.min_training_tickets, triage_settings.target_precision, limit=limit
+    )
     if not outcome.models:
         return None, outcome
     blob = predict.dump_bundle(outcome.models)
@@ -247,10 +291,14 @@ def do_train_models(*, force: bool = False, limit: int | None = None) -> tuple[T
         version = (TriageModel.objects.aggregate(top=Max("version"))["top"] or 0) + 1
         TriageModel.objects.active().update(is_active=False)
         model = TriageModel.objects.create(
-            version=version, blob=blob, size_bytes=len(blob), training_rows=outcome.rows,
+            version=version,
+            blob=blob,
+            size_bytes=len(blob),
+            training_rows=outcome.rows,
             metrics={**outcome.metrics, "skipped": outcome.skipped, "notes": outcome.notes},
             last_ticket_resolved_at=outcome.last_resolved_at,
-            seconds=round(outcome.seconds, 2), is_active=True,
+            seconds=round(outcome.seconds, 2),
+            is_active=True,
         )
     predict.forget_cached_bundle()
     return model, outcome
@@ -293,7 +341,11 @@ def do_score_sentiment(ticket: Ticket, comment: Comment | None = None) -> Messag
         try:
             with transaction.atomic():
                 row = MessageSentiment.objects.create(
-                    ticket=ticket, comment=comment, score=scored.score, label=scored.label, terms=scored.terms,
+                    ticket=ticket,
+                    comment=comment,
+                    score=scored.score,
+                    label=scored.label,
+                    terms=scored.terms,
                     language=scored.language,
                 )
         except IntegrityError:
@@ -304,7 +356,10 @@ def do_score_sentiment(ticket: Ticket, comment: Comment | None = None) -> Messag
 
 
 def _needs_attention(ticket: Ticket, score: float, triage_settings: TriageSettings) -> bool:
-    if triage_settings.sentiment_action == SentimentAction.NONE or score > triage_settings.sentiment_threshold:
+    if (
+        triage_settings.sentiment_action == SentimentAction.NONE
+        or score > triage_settings.sentiment_threshold
+    ):
         return False
     organisation = ticket.organisation
     if organisation is None or organisation.tier not in triage_settings.watched_tiers():
@@ -315,30 +370,44 @@ def _needs_attention(ticket: Ticket, score: float, triage_settings: TriageSettin
     return not MessageSentiment.objects.filter(ticket=ticket, raised_attention=True).exists()
 
 
-PRIORITY_UP = {Priority.LOW: Priority.MEDIUM, Priority.MEDIUM: Priority.HIGH, Priority.HIGH: Priority.CRITICAL}
+PRIORITY_UP = {
+    Priority.LOW: Priority.MEDIUM,
+    Priority.MEDIUM: Priority.HIGH,
+    Priority.HIGH: Priority.CRITICAL,
+}
 
 
 def _raise_attention(ticket: Ticket, row: MessageSentiment, triage_settings: TriageSettings) -> None:
     ticket.refresh_from_db()
     action = triage_settings.sentiment_action
     reason = _("Very negative sentiment (%(score)s) from a %(tier)s customer: %(terms)s") % {
-        "score": f"{row.score:+.2f}", "tier": ticket.organisation.tier, "terms": ", ".join(row.terms[:6])}
+        "score": f"{row.score:+.2f}",
+        "tier": ticket.organisation.tier,
+        "terms": ", ".join(row.terms[:6]),
+    }
     before = {"tags": list(ticket.tags), "priority": ticket.priority}
     if action in (SentimentAction.TAG, SentimentAction.TAG_AND_RAISE):
         tag = triage_settings.attention_tag.strip().lower() or "attention"
         if tag not in ticket.tags:
-            ticket_actions.do_update_ticket(ticket, actor=None, fields={"tags": [*ticket.tags, tag]},
-                                            actor_label=SYSTEM_ACTOR)
+            ticket_actions.do_update_ticket(
+                ticket, actor=None, fields={"tags": [*ticket.tags, tag]}, actor_label=SYSTEM_ACTOR
+            )
     if action in (SentimentAction.RAISE_PRIORITY, SentimentAction.TAG_AND_RAISE):
         ticket.refresh_from_db()
         higher = PRIORITY_UP.get(ticket.priority)
         if higher is not None:
-            ticket_actions.do_change_priority(ticket, actor=None, priority=higher, reason=reason[:500],
-                                              actor_label=SYSTEM_ACTOR)
+            ticket_actions.do_change_priority(
+                ticket, actor=None, priority=higher, reason=reason[:500], actor_label=SYSTEM_ACTOR
+            )
     ticket.refresh_from_db()
     row.raised_attention = True
     row.save(update_fields=["raised_attention"])
     AutomationEvent.objects.create(
-        actor=SYSTEM_ACTOR, action="ai.sentiment.attention", subject_type="ticket", subject_id=str(ticket.pk),
-        before=before, after={"tags": list(ticket.tags), "priority": ticket.priority}, reason=reason,
+        actor=SYSTEM_ACTOR,
+        action="ai.sentiment.attention",
+        subject_type="ticket",
+        subject_id=str(ticket.pk),
+        before=before,
+        after={"tags": list(ticket.tags), "priority": ticket.priority},
+        reason=reason,
     )

@@ -22,11 +22,21 @@ class TriageSettingsAdmin(admin.ModelAdmin):
     """One row: modes and thresholds per field, training and sentiment settings."""
 
     inlines = [FieldSettingInline]
-    list_display = ["__str__", "min_training_tickets", "target_precision", "retrain_automatically",
-                    "sentiment_action", "sentiment_tiers", "updated_at"]
+    list_display = [
+        "__str__",
+        "min_training_tickets",
+        "target_precision",
+        "retrain_automatically",
+        "sentiment_action",
+        "sentiment_tiers",
+        "updated_at",
+    ]
     fieldsets = (
         (_("Training"), {"fields": ("min_training_tickets", "target_precision", "retrain_automatically")}),
-        (_("Sentiment"), {"fields": ("sentiment_action", "sentiment_threshold", "sentiment_tiers", "attention_tag")}),
+        (
+            _("Sentiment"),
+            {"fields": ("sentiment_action", "sentiment_threshold", "sentiment_tiers", "attention_tag")},
+        ),
     )
     actions = ["train_now"]
 
@@ -45,19 +55,31 @@ class TriageSettingsAdmin(admin.ModelAdmin):
     def train_now(self, request, queryset):  # type: ignore[no-untyped-def]
         model, outcome = actions.do_train_models(force=True)
         if model is not None:
-            self.message_user(request, _("Trained %(label)s on %(rows)s.") % {"label": model.label,
-                                                                                "rows": model.training_rows})
+            self.message_user(
+                request,
+                _("Trained %(label)s on %(rows)s.") % {"label": model.label, "rows": model.training_rows},
+            )
         else:
             skipped = outcome.skipped if outcome else {}
-            self.message_user(request, _("Nothing to learn yet: %(why)s") % {"why": skipped}, messages.WARNING)
+            self.message_user(
+                request, _("Nothing to learn yet: %(why)s") % {"why": skipped}, messages.WARNING
+            )
 
 
 @admin.register(TriageModel)
 class TriageModelAdmin(admin.ModelAdmin):
     list_display = ["version", "trained_at", "is_active", "training_rows", "size_bytes", "seconds"]
     list_filter = ["is_active"]
-    readonly_fields = ["version", "trained_at", "is_active", "training_rows", "metrics", "size_bytes", "seconds",
-                       "last_ticket_resolved_at"]
+    readonly_fields = [
+        "version",
+        "trained_at",
+        "is_active",
+        "training_rows",
+        "metrics",
+        "size_bytes",
+        "seconds",
+        "last_ticket_resolved_at",
+    ]
     exclude = ["blob"]
     actions = ["activate"]
 
@@ -78,8 +100,20 @@ class TriageModelAdmin(admin.ModelAdmin):
 
 @admin.register(TriageResult)
 class TriageResultAdmin(admin.ModelAdmin):
-    list_display = ["ticket", "field", "predicted_label", "confidence", "method", "model_version", "mode", "status",
-                    "applied", "correct", "latency_ms", "created_at"]
+    list_display = [
+        "ticket",
+        "field",
+        "predicted_label",
+        "confidence",
+        "method",
+        "model_version",
+        "mode",
+        "status",
+        "applied",
+        "correct",
+        "latency_ms",
+        "created_at",
+    ]
     list_filter = ["field", "mode", "status", "applied", "correct", "method"]
     search_fields = ["ticket__number", "predicted_label"]
     list_select_related = ["ticket"]

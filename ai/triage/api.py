@@ -32,15 +32,23 @@ def classify_payload(title: str, description: str, ticket_type: str) -> dict:
     for name, prediction in triage.predictions.items():
         setting = modes[name]
         predictions[name] = {
-            **prediction.as_dict(), "mode": setting.mode, "threshold": setting.threshold,
+            **prediction.as_dict(),
+            "mode": setting.mode,
+            "threshold": setting.threshold,
             "would_apply": setting.mode == FieldMode.AUTO and prediction.confidence >= setting.threshold,
         }
-    return {"model_version": triage.model_version, "latency_ms": round(triage.latency_ms, 2),
-            "predictions": predictions}
+    return {
+        "model_version": triage.model_version,
+        "latency_ms": round(triage.latency_ms, 2),
+        "predictions": predictions,
+    }
 
 
-@extend_schema(request=ClassifyInputSerializer, responses=ClassifyOutputSerializer,
-               summary="Predict category, impact, urgency, team and assignee of a ticket text (nothing is stored)")
+@extend_schema(
+    request=ClassifyInputSerializer,
+    responses=ClassifyOutputSerializer,
+    summary="Predict category, impact, urgency, team and assignee of a ticket text (nothing is stored)",
+)
 @api_view(["POST"])
 @permission_classes([IsAgent])
 def classify(request: Request) -> Response:
@@ -50,8 +58,10 @@ def classify(request: Request) -> Response:
     return Response(classify_payload(data["title"], data.get("description", ""), data["type"]))
 
 
-@extend_schema(responses=OpenApiTypes.OBJECT,
-               summary="Triage accuracy, precision at threshold, coverage and auto no-correction rate per field")
+@extend_schema(
+    responses=OpenApiTypes.OBJECT,
+    summary="Triage accuracy, precision at threshold, coverage and auto no-correction rate per field",
+)
 @api_view(["GET"])
 @permission_classes([IsAdmin])
 def triage_metrics(request: Request) -> Response:
@@ -69,11 +79,15 @@ def ticket_triage(request: Request, pk: int) -> Response:
 
 def _decide(request: Request, pk: int, decide) -> Response:  # type: ignore[no-untyped-def]
     visible = Ticket.objects.visible_to(request.user)
-    result = get_object_or_404(TriageResult.objects.select_related("ticket").filter(ticket__in=visible), pk=pk)
+    result = get_object_or_404(
+        TriageResult.objects.select_related("ticket").filter(ticket__in=visible), pk=pk
+    )
     try:
         result = decide(result, actor=request.user)
     except actions.SuggestionNotPending as error:
-        return Response({"detail": str(error), "status": error.result.status}, status=status.HTTP_409_CONFLICT)
+        return Response(
+            {"detail": str(error), "status": error.result.status}, status=status.HTTP_409_CONFLICT
+        )
     except DjangoPermissionDenied as error:
         raise PermissionDenied(str(error)) from error
     except DjangoValidationError as error:
@@ -82,7 +96,9 @@ def _decide(request: Request, pk: int, decide) -> Response:  # type: ignore[no-u
     return Response(TriageResultSerializer(result).data)
 
 
-@extend_schema(request=None, responses=TriageResultSerializer, summary="Accept a triage suggestion (applies it)")
+@extend_schema(
+    request=None, responses=TriageResultSerializer, summary="Accept a triage suggestion (applies it)"
+)
 @api_view(["POST"])
 @permission_classes([IsAgent])
 def accept_suggestion(request: Request, pk: int) -> Response:

@@ -16,9 +16,19 @@ class TriageConfig(AppConfig):
 
         signals.ticket_created.connect(receivers.on_ticket_created, dispatch_uid="ai-triage-created")
         signals.comment_added.connect(receivers.on_comment_added, dispatch_uid="ai-triage-comment")
-        signals.ticket_status_changed.connect(receivers.on_ticket_status_changed, dispatch_uid="ai-triage-status")
-        extensions.register_detail_panel(
-            extensions.DetailPanel(name="ai-triage", label=_("AI triage"), url_name="ai:triage-panel", order=30)
+        signals.ticket_status_changed.connect(
+            receivers.on_ticket_status_changed, dispatch_uid="ai-triage-status"
         )
-        navigation.register(navigation.NavItem(label=gettext_noop("AI triage"), url_name="ai:triage-metrics",
-                                               order=90, roles=frozenset({"admin"})))
+        extensions.register_detail_panel(
+            extensions.DetailPanel(
+                name="ai-triage", label=_("AI triage"), url_name="ai:triage-panel", order=30
+            )
+        )
+        navigation.register(
+            navigation.NavItem(
+                label=gettext_noop("AI triage"),
+                url_name="ai:triage-metrics",
+                order=90,
+                roles=frozenset({"admin"}),
+            )
+        )

@@ -70,11 +70,13 @@ class Member:
 
 @dataclass
 class ClassifierConfig:
-    members: list[Member] = field(default_factory=lambda: [
-        Member("svm", 1.0, class_weight_power=0.0),
-        Member("svm", 1.0, class_weight_power=1.0),
-        Member("knn", 0.5, k=10, space="char"),
-    ])
+    members: list[Member] = field(
+        default_factory=lambda: [
+            Member("svm", 1.0, class_weight_power=0.0),
+            Member("svm", 1.0, class_weight_power=1.0),
+            Member("knn", 0.5, k=10, space="char"),
+        ]
+    )
     temperature: float = 5.0
     char_ngrams: bool = True
     char_max_features: int = 150_000
@@ -90,7 +92,8 @@ class ClassifierConfig:
     @property
     def needs_embeddings(self) -> bool:
         return self.embedding_weight > 0 or any(
-            m.kind == "knn" and m.space == "embedding" and m.weight > 0 for m in self.members)
+            m.kind == "knn" and m.space == "embedding" and m.weight > 0 for m in self.members
+        )
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -146,16 +149,22 @@ class TextClassifier:
 
     def _fit_features(self, texts: Sequence[str], titles: Sequence[str]) -> dict[str, sparse.csr_matrix]:
         config = self.config
-        self.word_ = self._vectoriser(ngram_range=(1, 2), token_pattern=WORD_PATTERN,
-                                      max_features=config.word_max_features, min_df=config.word_min_df)
+        self.word_ = self._vectoriser(
+            ngram_range=(1, 2),
+            token_pattern=WORD_PATTERN,
+            max_features=config.word_max_features,
+            min_df=config.word_min_df,
+        )
         blocks = {"word": self.word_.fit_transform(texts)}
         if config.title_features:
-            self.title_ = self._vectoriser(ngram_range=(1, 2), token_pattern=WORD_PATTERN,
-                                           max_features=config.title_max_features)
+            self.title_ = self._vectoriser(
+                ngram_range=(1, 2), token_pattern=WORD_PATTERN, max_features=config.title_max_features
+            )
             blocks["title"] = self.title_.fit_transform(titles)
         if self.config.char_ngrams:
-            self.char_ = self._vectoriser(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
-                                          max_features=self.config.char_max_features)
+            self.char_ = self._vectoriser(
+                analyzer="char_wb", ngram_range=(2, 5), min_df=2, max_features=self.config.char_max_features
+            )
             blocks["char"] = self.char_.fit_transform(texts)
         return blocks
 
@@ -168,10 +177,14 @@ class TextClassifier:
             blocks["char"] = self.char_.transform(texts)
         return blocks
 
-    def _stack(self, blocks: dict[str, sparse.csr_matrix], embeddings: np.ndarray | None = None) -> sparse.csr_matrix:
+    def _stack(
+        self, blocks: dict[str, sparse.csr_matrix], embeddings: np.ndarray | None = None
+    ) -> sparse.csr_matrix:
         parts = list(blocks.values())
         if self.config.embedding_weight > 0:
-            parts.append(sparse.csr_matrix(self._checked(embeddings, parts[0].shape[0]) * self.config.embedding_weight))
+            parts.append(
+                sparse.csr_matrix(self._checked(embeddings, parts[0].shape[0]) * self.config.embedding_weight)
+            )
         return sparse.hstack(parts, format="csr")
 
     def _checked(self, embeddings: np.ndarray | None, rows: int) -> np.ndarray:
@@ -183,8 +196,14 @@ class TextClassifier:
         return embeddings
 
     # --- fit ----------------------------------------------------------------------------
-    def fit(self, texts: Sequence[str], titles: Sequence[str], labels: Sequence[object],
-            keys: Sequence[object] | None = None, embeddings: np.ndarray | None = None) -> TextClassifier:
+    def fit(
+        self,
+        texts: Sequence[str],
+        titles: Sequence[str],
+        labels: Sequence[object],
+        keys: Sequence[object] | None = None,
+        embeddings: np.ndarray | None = None,
+    ) -> TextClassifier:
         """``keys`` name the training rows (ticket numbers, dataset row ids) for the evidence;
         ``embeddings`` (one normalised vector per text) are needed when the config uses them."""
         labels_array = np.asarray([str(label) for label in labels])
@@ -206,7 +225,9 @@ class TextClassifier:
             embeddings = self._checked(embeddings, len(labels_array))
             self.embedding_dimensions_ = int(embeddings.shape[1])
         # Half precision: the vectors of the training rows are kept for the k-NN vote only.
-        self.train_embeddings_ = np.asarray(normalize(embeddings), dtype=np.float16) if needs_vectors else None
+        self.train_embeddings_ = (
+            np.asarray(normalize(embeddings), dtype=np.float16) if needs_vectors else None
+        )
         memory: dict[str, Counter] = defaultdict(Counter)
         for text, target in zip(texts, targets, strict=True):
             memory[text_fingerprint(text)][int(target)] += 1
@@ -217,12 +238,18 @@ class TextClassifier:
         counts = np.bincount(targets, minlength=len(self.classes_))
         for member in self.config.members:
             if member.kind == "nb" and member.name not in self.nbs_:
-                self.nbs_[member.name] = ComplementNB(alpha=member.alpha).fit(self._nb_features(blocks), targets)
+                self.nbs_[member.name] = ComplementNB(alpha=member.alpha).fit(
+                    self._nb_features(blocks), targets
+                )
             if member.kind != "svm" or member.name in self.svms_:
                 continue
-            weights = {index: (len(targets) / (len(counts) * count)) ** member.class_weight_power
-                       for index, count in enumerate(counts)}
-            self.svms_[member.name] = LinearSVC(C=member.c, class_weight=weights, random_state=0).fit(features, targets)
+            weights = {
+                index: (len(targets) / (len(counts) * count)) ** member.class_weight_power
+                for index, count in enumerate(counts)
+            }
+            self.svms_[member.name] = LinearSVC(C=member.c, class_weight=weights, random_state=0).fit(
+                features, targets
+            )
         return self
 
     # --- predict ------------------------------------------------------------------------
@@ -230,17 +257,24 @@ class TextClassifier:
     def _nb_features(blocks: dict[str, sparse.csr_matrix]) -> sparse.csr_matrix:
         return sparse.hstack([blocks[name] for name in ("word", "title") if name in blocks], format="csr")
 
-    def member_probabilities(self, texts: Sequence[str], titles: Sequence[str],
-                             temperature: float | None = None,
-                             embeddings: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def member_probabilities(
+        self,
+        texts: Sequence[str],
+        titles: Sequence[str],
+        temperature: float | None = None,
+        embeddings: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
         """Each member's probabilities per class (columns: ``classes_``)."""
         temperature = self.config.temperature if temperature is None else temperature
         return self.member_probabilities_by_temperature(texts, titles, [temperature], embeddings)[temperature]
 
-    def member_probabilities_by_temperature(self, texts: Sequence[str], titles: Sequence[str],
-                                            temperatures: Sequence[float],
-                                            embeddings: np.ndarray | None = None
-                                            ) -> dict[float, dict[str, np.ndarray]]:
+    def member_probabilities_by_temperature(
+        self,
+        texts: Sequence[str],
+        titles: Sequence[str],
+        temperatures: Sequence[float],
+        embeddings: np.ndarray | None = None,
+    ) -> dict[float, dict[str, np.ndarray]]:
         """``member_probabilities`` at several softmax temperatures; every member runs once
         (the temperature only turns the SVMs' margins into probabilities)."""
         n, width = len(texts), len(self.classes_)
@@ -277,13 +311,15 @@ class TextClassifier:
             margins = np.column_stack([-margins, margins])
         return margins
 
-    def predict_proba(self, texts: Sequence[str], titles: Sequence[str],
-                      embeddings: np.ndarray | None = None) -> np.ndarray:
+    def predict_proba(
+        self, texts: Sequence[str], titles: Sequence[str], embeddings: np.ndarray | None = None
+    ) -> np.ndarray:
         probabilities = self.member_probabilities(texts, titles, embeddings=embeddings)
         return blend(probabilities, self.config.members)
 
-    def _knn(self, blocks: dict[str, sparse.csr_matrix], member: Member,
-             embeddings: np.ndarray | None = None) -> np.ndarray:
+    def _knn(
+        self, blocks: dict[str, sparse.csr_matrix], member: Member, embeddings: np.ndarray | None = None
+    ) -> np.ndarray:
         if member.space == "embedding" and self.train_embeddings_ is not None:
             query = normalize(self._checked(embeddings, blocks["word"].shape[0]))
             similarity = query @ self.train_embeddings_.astype(np.float32).T
@@ -316,8 +352,11 @@ class TextClassifier:
         vector = normalize(self.word_.transform([text]))
         similarity = (vector @ self.train_word_.T).toarray().ravel()
         order = np.argsort(-similarity)[:k]
-        return [(self.train_keys_[i], str(self.classes_[self.train_targets_[i]]), float(similarity[i]))
-                for i in order if similarity[i] > 0.05]
+        return [
+            (self.train_keys_[i], str(self.classes_[self.train_targets_[i]]), float(similarity[i]))
+            for i in order
+            if similarity[i] > 0.05
+        ]
 
     def _word_names(self) -> np.ndarray:
         # get_feature_names_out() rebuilds the whole list each call: keep it once per process.
@@ -397,10 +436,14 @@ class BlendChoice:
     report: dict[str, float]
 
 
-def tune_blend(probabilities: dict[float, dict[str, np.ndarray]], members: Sequence[Member],
-               objective: Callable[[np.ndarray], tuple[float, dict[str, float]]],
-               weights: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0), rounds: int = 4,
-               starts: int = 3) -> BlendChoice:
+def tune_blend(
+    probabilities: dict[float, dict[str, np.ndarray]],
+    members: Sequence[Member],
+    objective: Callable[[np.ndarray], tuple[float, dict[str, float]]],
+    weights: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
+    rounds: int = 4,
+    starts: int = 3,
+) -> BlendChoice:
     """Member weights and softmax temperature that maximise ``objective`` on held-out rows.
 
     ``probabilities[temperature][member.name]`` are the members' probabilities for rows none
@@ -418,8 +461,11 @@ def tune_blend(probabilities: dict[float, dict[str, np.ndarray]], members: Seque
         return BlendChoice(candidate, temperature, score, report)
 
     singles = sorted(
-        (run(temperature, [1.0 if j == i else 0.0 for j in range(len(names))])
-         for temperature in probabilities for i in range(len(names))),
+        (
+            run(temperature, [1.0 if j == i else 0.0 for j in range(len(names))])
+            for temperature in probabilities
+            for i in range(len(names))
+        ),
         key=lambda choice: -choice.score,
     )
     first = next(iter(probabilities))
@@ -433,8 +479,10 @@ def tune_blend(probabilities: dict[float, dict[str, np.ndarray]], members: Seque
                     for weight in weights:
                         combination = [m.weight for m in current.members]
                         combination[i] = weight
-                        if max(combination) <= 0 or (temperature == current.temperature
-                                                     and combination == [m.weight for m in current.members]):
+                        if max(combination) <= 0 or (
+                            temperature == current.temperature
+                            and combination == [m.weight for m in current.members]
+                        ):
                             continue
                         candidate = run(temperature, combination)
                         if candidate.score > current.score + 1e-9:
@@ -492,8 +540,9 @@ def wilson_lower_bound(successes: np.ndarray, trials: np.ndarray, z: float) -> n
 CONSERVATIVE_Z = 1.2816
 
 
-def choose_threshold(confidence: np.ndarray, correct: np.ndarray, target: float = 0.95,
-                     min_rows: int = 20, z: float = 0.0) -> float:
+def choose_threshold(
+    confidence: np.ndarray, correct: np.ndarray, target: float = 0.95, min_rows: int = 20, z: float = 0.0
+) -> float:
     """The lowest confidence whose held-out precision (rows at or above it) reaches ``target``.
 
     With ``z`` > 0 the precision that must reach the target is the lower end of its Wilson

@@ -87,7 +87,10 @@ def _is_incident(row: Row) -> bool:
 
 DATASETS = {
     "endava": DatasetSpec(
-        name="endava", title_column="title", body_column="body", type_column="ticket_type",
+        name="endava",
+        title_column="title",
+        body_column="body",
+        type_column="ticket_type",
         label_columns=("category", "urgency", "impact", "ticket_type"),
         fields=(
             FieldSpec("category", "category", top3=True),
@@ -98,7 +101,9 @@ DATASETS = {
     ),
     # The Caller column is never read: it leaks who routes what, not what the ticket says.
     "ata": DatasetSpec(
-        name="ata", title_column="Short description", body_column="Description",
+        name="ata",
+        title_column="Short description",
+        body_column="Description",
         label_columns=("Assignment group",),
         fields=(FieldSpec("assignment_group", "Assignment group", top3=True),),
     ),
@@ -132,14 +137,18 @@ def load_rows(dataset: str, data_dir: str | Path) -> list[Row]:
                 raise DatasetError(f"{row_id} of {data_path.name} has no split in {splits_path.name}.")
             kind = record.get(spec.type_column, "") if spec.type_column else ""
             ticket_type = {"0": "incident", "1": "service_request"}.get(kind, "")
-            rows.append(Row(
-                row_id=row_id,
-                split=splits[row_id],
-                text=ticket_text(record[spec.title_column], record[spec.body_column], ticket_type=ticket_type),
-                title=title_text(record[spec.title_column]),
-                values={column: (record.get(column) or "").strip() for column in spec.label_columns},
-                group=split_key(record[spec.title_column], record[spec.body_column]),
-            ))
+            rows.append(
+                Row(
+                    row_id=row_id,
+                    split=splits[row_id],
+                    text=ticket_text(
+                        record[spec.title_column], record[spec.body_column], ticket_type=ticket_type
+                    ),
+                    title=title_text(record[spec.title_column]),
+                    values={column: (record.get(column) or "").strip() for column in spec.label_columns},
+                    group=split_key(record[spec.title_column], record[spec.body_column]),
+                )
+            )
     if not rows:
         raise DatasetError(f"{data_path.name} has no rows.")
     return rows
@@ -147,6 +156,7 @@ def load_rows(dataset: str, data_dir: str | Path) -> list[Row]:
 
 def split_key(title: str, body: str) -> str:
     """The data README's ``text_key``: lower-cased, whitespace-collapsed title and body, hashed."""
+
     def norm(text: str) -> str:
         return " ".join((text or "").lower().split())
 
@@ -192,7 +202,11 @@ def weighted_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
     counts = Counter(truth.tolist())
     labels = sorted(counts)
     support = np.array([counts[label] for label in labels], dtype=float)
-    return float((_f1_per_class(truth, predicted, labels) * support).sum() / support.sum()) if len(truth) else 0.0
+    return (
+        float((_f1_per_class(truth, predicted, labels) * support).sum() / support.sum())
+        if len(truth)
+        else 0.0
+    )
 
 
 def top_k_accuracy(probabilities: np.ndarray, truth: np.ndarray, classes: np.ndarray, k: int = 3) -> float:
@@ -256,8 +270,18 @@ class FieldReport:
     embeddings: bool = False
 
     def as_json(self) -> dict[str, object]:
-        keys = ("field", "accuracy", "macro_f1", "weighted_f1", "top3_accuracy", "threshold",
-                "precision_at_threshold", "coverage_at_threshold", "train_rows", "test_rows")
+        keys = (
+            "field",
+            "accuracy",
+            "macro_f1",
+            "weighted_f1",
+            "top3_accuracy",
+            "threshold",
+            "precision_at_threshold",
+            "coverage_at_threshold",
+            "train_rows",
+            "test_rows",
+        )
         return {key: _round(getattr(self, key)) for key in keys}
 
 
@@ -273,20 +297,31 @@ def _vectors_of(rows: list[Row], vectors: dict[str, np.ndarray] | None) -> np.nd
     return np.stack([vectors[row.row_id] for row in rows]) if vectors is not None else None
 
 
-def _fold_probabilities(config: ClassifierConfig, fit_rows: list[Row], held_rows: list[Row], column: str,
-                        classes: np.ndarray, vectors: dict[str, np.ndarray] | None
-                        ) -> dict[float, dict[str, np.ndarray]]:
+def _fold_probabilities(
+    config: ClassifierConfig,
+    fit_rows: list[Row],
+    held_rows: list[Row],
+    column: str,
+    classes: np.ndarray,
+    vectors: dict[str, np.ndarray] | None,
+) -> dict[float, dict[str, np.ndarray]]:
     """Members fitted on ``fit_rows``, their probabilities for ``held_rows`` per temperature,
     in the columns of ``classes`` (a class the fold never saw gets 0)."""
     model = TextClassifier(config).fit(
-        [row.text for row in fit_rows], [row.title for row in fit_rows], [row.values[column] for row in fit_rows],
-        keys=[row.row_id for row in fit_rows], embeddings=_vectors_of(fit_rows, vectors),
+        [row.text for row in fit_rows],
+        [row.title for row in fit_rows],
+        [row.values[column] for row in fit_rows],
+        keys=[row.row_id for row in fit_rows],
+        embeddings=_vectors_of(fit_rows, vectors),
     )
     columns = np.searchsorted(classes, model.classes_)
     result: dict[float, dict[str, np.ndarray]] = {}
     by_temperature = model.member_probabilities_by_temperature(
-        [row.text for row in held_rows], [row.title for row in held_rows], TEMPERATURES,
-        embeddings=_vectors_of(held_rows, vectors))
+        [row.text for row in held_rows],
+        [row.title for row in held_rows],
+        TEMPERATURES,
+        embeddings=_vectors_of(held_rows, vectors),
+    )
     for temperature, members in by_temperature.items():
         result[temperature] = {}
         for name, probabilities in members.items():
@@ -296,10 +331,18 @@ def _fold_probabilities(config: ClassifierConfig, fit_rows: list[Row], held_rows
     return result
 
 
-def evaluate_field(rows: list[Row], spec: FieldSpec, *, config: ClassifierConfig | None = None,
-                   target_precision: float = TARGET_PRECISION, on_fit: FitLog | None = None,
-                   progress: Callable[[str], None] | None = None, vectors: dict[str, np.ndarray] | None = None,
-                   folds: int = FOLDS, jobs: int = 1) -> FieldReport:
+def evaluate_field(
+    rows: list[Row],
+    spec: FieldSpec,
+    *,
+    config: ClassifierConfig | None = None,
+    target_precision: float = TARGET_PRECISION,
+    on_fit: FitLog | None = None,
+    progress: Callable[[str], None] | None = None,
+    vectors: dict[str, np.ndarray] | None = None,
+    folds: int = FOLDS,
+    jobs: int = 1,
+) -> FieldReport:
     """Tune by cross-validation on train + val, refit on train + val, score test once.
 
     ``on_fit(stage, row_ids)`` sees every fit; ``vectors`` (row id → sentence embedding)
@@ -328,8 +371,14 @@ def evaluate_field(rows: list[Row], spec: FieldSpec, *, config: ClassifierConfig
         if on_fit is not None:
             on_fit("tune", [fit_rows[i].row_id for i in fit_index])
     outputs = Parallel(n_jobs=jobs)(
-        delayed(_fold_probabilities)(candidates, [fit_rows[i] for i in fit_index], [fit_rows[i] for i in held],
-                                     spec.column, classes, vectors)
+        delayed(_fold_probabilities)(
+            candidates,
+            [fit_rows[i] for i in fit_index],
+            [fit_rows[i] for i in held],
+            spec.column,
+            classes,
+            vectors,
+        )
         for fit_index, held in splits
     )
     oof: dict[float, dict[str, np.ndarray]] = {
@@ -348,27 +397,36 @@ def evaluate_field(rows: list[Row], spec: FieldSpec, *, config: ClassifierConfig
         return score, figures
 
     choice = tune_blend(oof, candidates.members, objective)
-    chosen = replace(candidates, members=[m for m in choice.members if m.weight > 0], temperature=choice.temperature)
+    chosen = replace(
+        candidates, members=[m for m in choice.members if m.weight > 0], temperature=choice.temperature
+    )
     held_out = blend(oof[choice.temperature], chosen.members)
     held_top = held_out.max(axis=1)
     held_correct = classes[held_out.argmax(axis=1)] == truth
     calibrator = TopLabelCalibrator().fit(held_top, held_correct)
-    threshold = choose_threshold(calibrator.transform(held_top), held_correct, target_precision, z=CONSERVATIVE_Z)
-    say(f"{spec.name}: cross-validated {format_figures(choice.report)}; blend {describe(chosen)}; "
-        f"threshold {threshold:.3f}")
+    threshold = choose_threshold(
+        calibrator.transform(held_top), held_correct, target_precision, z=CONSERVATIVE_Z
+    )
+    say(
+        f"{spec.name}: cross-validated {format_figures(choice.report)}; blend {describe(chosen)}; "
+        f"threshold {threshold:.3f}"
+    )
 
     # 3. Refit the chosen members on train + val; score test once.
     if on_fit is not None:
         on_fit("final", [row.row_id for row in fit_rows])
     final = TextClassifier(chosen).fit(
-        [row.text for row in fit_rows], [row.title for row in fit_rows], truth.tolist(),
+        [row.text for row in fit_rows],
+        [row.title for row in fit_rows],
+        truth.tolist(),
         keys=[row.row_id for row in fit_rows],
         embeddings=_vectors_of(fit_rows, vectors if chosen.needs_embeddings else None),
     )
     test_rows = part["test"]
     test_truth = np.array([row.values[spec.column] for row in test_rows])
     probabilities = final.predict_proba(
-        [row.text for row in test_rows], [row.title for row in test_rows],
+        [row.text for row in test_rows],
+        [row.title for row in test_rows],
         embeddings=_vectors_of(test_rows, vectors if chosen.needs_embeddings else None),
     )
     figures = scores(probabilities, test_truth, final.classes_)
@@ -403,10 +461,16 @@ def format_figures(figures: dict[str, float]) -> str:
     return " ".join(f"{key}={value:.3f}" for key, value in figures.items())
 
 
-def evaluate_dataset(dataset: str, data_dir: str | Path, *, on_fit: FitLog | None = None,
-                     progress: Callable[[str], None] | None = None,
-                     fields: Iterable[str] | None = None, embed: Embed | None = None,
-                     jobs: int = 1) -> list[FieldReport]:
+def evaluate_dataset(
+    dataset: str,
+    data_dir: str | Path,
+    *,
+    on_fit: FitLog | None = None,
+    progress: Callable[[str], None] | None = None,
+    fields: Iterable[str] | None = None,
+    embed: Embed | None = None,
+    jobs: int = 1,
+) -> list[FieldReport]:
     """Every field of ``dataset``; with ``embed`` (texts → normalised vectors) the embedding
     members take part."""
     rows = load_rows(dataset, data_dir)
@@ -422,8 +486,13 @@ def evaluate_dataset(dataset: str, data_dir: str | Path, *, on_fit: FitLog | Non
     ]
 
 
-def cached_embeddings(embed: Embed, cache_dir: str | Path | None, model: str,
-                      progress: Callable[[str], None] | None = None, batch: int = 512) -> Embed:
+def cached_embeddings(
+    embed: Embed,
+    cache_dir: str | Path | None,
+    model: str,
+    progress: Callable[[str], None] | None = None,
+    batch: int = 512,
+) -> Embed:
     """``embed`` with a file cache: the same texts embedded by the same model are read back.
 
     The key is a hash of the model name and every text, so a changed cleaning or dataset
@@ -445,7 +514,7 @@ def cached_embeddings(embed: Embed, cache_dir: str | Path | None, model: str,
                 return cached
         parts = []
         for start in range(0, len(texts), batch):
-            parts.append(np.asarray(embed(texts[start:start + batch]), dtype=np.float32))
+            parts.append(np.asarray(embed(texts[start : start + batch]), dtype=np.float32))
             say(f"embedded {min(start + batch, len(texts))}/{len(texts)} texts ({model})")
         matrix = np.vstack(parts) if parts else np.zeros((0, 0), dtype=np.float32)
         if path is not None:

@@ -84,7 +84,9 @@ def model_summary() -> dict[str, Any] | None:
         "label": model.label,
         "trained_at": model.trained_at.isoformat(),
         "training_rows": model.training_rows,
-        "held_out": {name: figures for name, figures in model.metrics.items() if name not in ("skipped", "notes")},
+        "held_out": {
+            name: figures for name, figures in model.metrics.items() if name not in ("skipped", "notes")
+        },
         "skipped": model.metrics.get("skipped", {}),
         "notes": model.metrics.get("notes", []),
         "size_bytes": model.size_bytes,

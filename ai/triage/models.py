@@ -40,29 +40,44 @@ class TriageSettings(models.Model):
     """The organisation's triage settings: one row (``TriageSettings.load()``)."""
 
     min_training_tickets = models.PositiveIntegerField(
-        _("minimum resolved tickets to train"), default=50, validators=[MinValueValidator(3)],
+        _("minimum resolved tickets to train"),
+        default=50,
+        validators=[MinValueValidator(3)],
         help_text=_("Below this many resolved tickets with a value, the keyword rules decide that field."),
     )
     target_precision = models.FloatField(
-        _("target precision for auto"), default=0.95, validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
-        help_text=_("Training proposes, per field, the lowest confidence whose held-out precision reaches this."),
+        _("target precision for auto"),
+        default=0.95,
+        validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
+        help_text=_(
+            "Training proposes, per field, the lowest confidence whose held-out precision reaches this."
+        ),
     )
     retrain_automatically = models.BooleanField(
-        _("retrain every night"), default=True,
+        _("retrain every night"),
+        default=True,
         help_text=_("The worker retrains at night when tickets were resolved since the last model."),
     )
     sentiment_action = models.CharField(
-        _("on very negative sentiment"), max_length=20, choices=SentimentAction.choices,
+        _("on very negative sentiment"),
+        max_length=20,
+        choices=SentimentAction.choices,
         default=SentimentAction.TAG,
     )
     sentiment_threshold = models.FloatField(
-        _("very negative below"), default=-0.5, validators=[MinValueValidator(-1.0), MaxValueValidator(0.0)],
+        _("very negative below"),
+        default=-0.5,
+        validators=[MinValueValidator(-1.0), MaxValueValidator(0.0)],
         help_text=_("Sentiment scores run from -1 (very negative) to 1 (very positive)."),
     )
     sentiment_tiers = models.CharField(
-        _("customer tiers watched"), max_length=100, default="enterprise",
-        help_text=_("Comma-separated tiers (enterprise, business, standard, free) whose unhappy requesters "
-                    "raise the ticket for attention."),
+        _("customer tiers watched"),
+        max_length=100,
+        default="enterprise",
+        help_text=_(
+            "Comma-separated tiers (enterprise, business, standard, free) whose unhappy requesters "
+            "raise the ticket for attention."
+        ),
     )
     attention_tag = models.CharField(_("attention tag"), max_length=50, default="attention")
     updated_at = models.DateTimeField(auto_now=True)
@@ -90,7 +105,9 @@ class FieldSetting(models.Model):
     field = models.CharField(_("field"), max_length=20, choices=TriageField.choices, unique=True)
     mode = models.CharField(_("mode"), max_length=10, choices=FieldMode.choices, default=FieldMode.ASSIST)
     threshold = models.FloatField(
-        _("auto threshold"), default=0.9, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        _("auto threshold"),
+        default=0.9,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text=_("In auto mode a prediction is applied when its confidence is at least this."),
     )
 
@@ -105,7 +122,9 @@ class FieldSetting(models.Model):
     def for_field(cls, field: str) -> FieldSetting:
         row = cls.objects.filter(field=field).first()
         if row is None:
-            row, _created = cls.objects.get_or_create(field=field, defaults={"triage_settings": TriageSettings.load()})
+            row, _created = cls.objects.get_or_create(
+                field=field, defaults={"triage_settings": TriageSettings.load()}
+            )
         return row
 
     @classmethod
@@ -143,7 +162,9 @@ class TriageModel(models.Model):
         ordering = ["-version"]
         verbose_name = _("triage model")
         constraints = [
-            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="triage_one_active_model")
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="triage_one_active_model"
+            )
         ]
 
     def __str__(self) -> str:
@@ -197,7 +218,9 @@ class TriageResult(models.Model):
     threshold = models.FloatField(null=True, blank=True)
     # The ticket's value when it was triaged, to tell a correction from an agreement.
     initial_value = models.CharField(max_length=64, blank=True)
-    status = models.CharField(max_length=10, choices=SuggestionStatus.choices, default=SuggestionStatus.PENDING)
+    status = models.CharField(
+        max_length=10, choices=SuggestionStatus.choices, default=SuggestionStatus.PENDING
+    )
     applied = models.BooleanField(default=False)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -219,8 +242,9 @@ class TriageResult(models.Model):
         ]
         indexes = [
             models.Index(fields=["field", "created_at"], name="triage_result_field_idx"),
-            models.Index(fields=["ticket", "status"], name="triage_result_pending_idx",
-                         condition=Q(status="pending")),
+            models.Index(
+                fields=["ticket", "status"], name="triage_result_pending_idx", condition=Q(status="pending")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -264,8 +288,11 @@ class MessageSentiment(models.Model):
         verbose_name = _("message sentiment")
         constraints = [
             # The description is scored once per ticket (comment empty), each reply once.
-            models.UniqueConstraint(fields=["ticket"], condition=Q(comment__isnull=True),
-                                    name="sentiment_one_description_per_ticket"),
+            models.UniqueConstraint(
+                fields=["ticket"],
+                condition=Q(comment__isnull=True),
+                name="sentiment_one_description_per_ticket",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -62,8 +62,12 @@ class FieldPrediction:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "value": self.value, "label": self.label, "confidence": round(self.confidence, 4),
-            "reasoning": self.reasoning, "method": self.method, "evidence": self.evidence,
+            "value": self.value,
+            "label": self.label,
+            "confidence": round(self.confidence, 4),
+            "reasoning": self.reasoning,
+            "method": self.method,
+            "evidence": self.evidence,
         }
 
 
@@ -108,8 +112,12 @@ def active_bundle() -> Bundle | None:
         row = TriageModel.objects.filter(pk=pk).only("blob", "version", "training_rows").first()
         if row is None:
             return None
-        bundle = Bundle(version=row.version, label=row.label, models=load_bundle(row.blob),
-                        training_rows=dict(row.training_rows))
+        bundle = Bundle(
+            version=row.version,
+            label=row.label,
+            models=load_bundle(row.blob),
+            training_rows=dict(row.training_rows),
+        )
         _cache["bundle"] = bundle
         return bundle
 
@@ -127,7 +135,9 @@ def classify(title: str, description: str = "", ticket_type: str = "incident") -
     bundle = active_bundle()
     text = ticket_text(title, description, ticket_type=ticket_type)
     title_only = title_text(title)
-    categories = {str(c.pk): c for c in Category.objects.filter(active=True).select_related("default_team", "parent")}
+    categories = {
+        str(c.pk): c for c in Category.objects.filter(active=True).select_related("default_team", "parent")
+    }
     teams: dict[str, Team] | None = None
     predictions: dict[str, FieldPrediction] = {}
     models = bundle.models if bundle else {}
@@ -138,22 +148,40 @@ def classify(title: str, description: str = "", ticket_type: str = "incident") -
     category_model = models.get(TriageField.CATEGORY)
     prediction = None
     if category_model is not None:
-        prediction = _model_prediction(category_model, text, title_only, version,
-                                       lambda value: categories[value].name if value in categories else None, vector)
+        prediction = _model_prediction(
+            category_model,
+            text,
+            title_only,
+            version,
+            lambda value: categories[value].name if value in categories else None,
+            vector,
+        )
     if prediction is None:
         prediction = _category_rule(title, description, categories, bundle)
     if prediction is not None:
         predictions[TriageField.CATEGORY] = prediction
-    category = categories.get(predictions[TriageField.CATEGORY].value) if TriageField.CATEGORY in predictions else None
+    category = (
+        categories.get(predictions[TriageField.CATEGORY].value)
+        if TriageField.CATEGORY in predictions
+        else None
+    )
 
     # Impact and urgency
-    for name, matcher in ((TriageField.IMPACT, rules.match_impact), (TriageField.URGENCY, rules.match_urgency)):
+    for name, matcher in (
+        (TriageField.IMPACT, rules.match_impact),
+        (TriageField.URGENCY, rules.match_urgency),
+    ):
         labels = LEVEL_LABELS[name]
         prediction = None
         if name in models:
-            prediction = _model_prediction(models[name], text, title_only, version,
-                                           lambda value, labels=labels: str(labels[value]) if value in labels else None,
-                                           vector)
+            prediction = _model_prediction(
+                models[name],
+                text,
+                title_only,
+                version,
+                lambda value, labels=labels: str(labels[value]) if value in labels else None,
+                vector,
+            )
         if prediction is None:
             prediction = _level_rule(name, matcher(title, description), labels, bundle)
         predictions[name] = prediction
@@ -163,17 +191,26 @@ def classify(title: str, description: str = "", ticket_type: str = "incident") -
     prediction = None
     if team_model is not None:
         teams = {str(team.pk): team for team in Team.objects.all()}
-        prediction = _model_prediction(team_model, text, title_only, version,
-                                       lambda value: teams[value].name if value in teams else None, vector)
+        prediction = _model_prediction(
+            team_model,
+            text,
+            title_only,
+            version,
+            lambda value: teams[value].name if value in teams else None,
+            vector,
+        )
     if prediction is None and category is not None and category.default_team_id:
         category_prediction = predictions[TriageField.CATEGORY]
         teams = teams or {}
         teams[str(category.default_team_id)] = category.default_team
         prediction = FieldPrediction(
-            TriageField.TEAM, str(category.default_team_id), category.default_team.name,
+            TriageField.TEAM,
+            str(category.default_team_id),
+            category.default_team.name,
             category_prediction.confidence,
             _("The team of the predicted category %(category)s.") % {"category": category.name},
-            "rules", {"category": category.name},
+            "rules",
+            {"category": category.name},
         )
     team = None
     if prediction is not None:
@@ -187,10 +224,18 @@ def classify(title: str, description: str = "", ticket_type: str = "incident") -
         assignee = routing.user
         if assignee is not None:
             predictions[TriageField.ASSIGNEE] = FieldPrediction(
-                TriageField.ASSIGNEE, str(assignee.pk), assignee.get_full_name(),
-                predictions[TriageField.TEAM].confidence, routing.reasoning, "routing",
-                {"candidates": [{"email": c.user.email, "open_tickets": c.open_tickets, "has_skill": c.has_skill}
-                                for c in routing.candidates[:10]]},
+                TriageField.ASSIGNEE,
+                str(assignee.pk),
+                assignee.get_full_name(),
+                predictions[TriageField.TEAM].confidence,
+                routing.reasoning,
+                "routing",
+                {
+                    "candidates": [
+                        {"email": c.user.email, "open_tickets": c.open_tickets, "has_skill": c.has_skill}
+                        for c in routing.candidates[:10]
+                    ]
+                },
             )
     latency = (time.perf_counter() - started) * 1000
     return Triage(predictions, version, latency, {"category": category, "team": team, "assignee": assignee})
@@ -203,7 +248,9 @@ def ticket_vector(text: str, models: dict[str, FieldModel]) -> np.ndarray | None
     models were trained on), a zero vector stands in: the SVMs then decide on the words
     alone, which is how the model was before embeddings, rather than triage failing.
     """
-    sizes = {m.classifier.embedding_dimensions_ for m in models.values() if m.classifier.config.needs_embeddings}
+    sizes = {
+        m.classifier.embedding_dimensions_ for m in models.values() if m.classifier.config.needs_embeddings
+    }
     if not sizes:
         return None
     size = max(sizes)
@@ -213,13 +260,16 @@ def ticket_vector(text: str, models: dict[str, FieldModel]) -> np.ndarray | None
         logger.warning("triage without the ticket's embedding: %s", error)
         return np.zeros((1, size), dtype=np.float32)
     if vector.shape != (1, size):
-        logger.warning("triage without the ticket's embedding: %s dimensions, the models know %s", vector.shape, size)
+        logger.warning(
+            "triage without the ticket's embedding: %s dimensions, the models know %s", vector.shape, size
+        )
         return np.zeros((1, size), dtype=np.float32)
     return vector
 
 
-def _model_prediction(field_model: FieldModel, text: str, title: str, version: str, label_of,
-                      vector: np.ndarray | None = None) -> FieldPrediction | None:
+def _model_prediction(
+    field_model: FieldModel, text: str, title: str, version: str, label_of, vector: np.ndarray | None = None
+) -> FieldPrediction | None:
     classifier = field_model.classifier
     needs = classifier.config.needs_embeddings
     probabilities = classifier.predict_proba([text], [title], embeddings=vector if needs else None)[0]
@@ -232,25 +282,42 @@ def _model_prediction(field_model: FieldModel, text: str, title: str, version: s
         confidence = float(field_model.calibrator.transform(np.array([probabilities[index]]))[0])
         neighbours = classifier.neighbours(text, k=3)
         terms = classifier.decisive_terms(text, value, n=4)
-        similar = [{"ticket": str(key), "value": neighbour_value, "label": label_of(neighbour_value) or neighbour_value,
-                    "similarity": round(similarity, 2)}
-                   for key, neighbour_value, similarity in neighbours]
-        return FieldPrediction(field_model.field, value, label, confidence,
-                               _reasoning(version, label, confidence, similar, terms), "model",
-                               {"similar": similar, "terms": terms})
+        similar = [
+            {
+                "ticket": str(key),
+                "value": neighbour_value,
+                "label": label_of(neighbour_value) or neighbour_value,
+                "similarity": round(similarity, 2),
+            }
+            for key, neighbour_value, similarity in neighbours
+        ]
+        return FieldPrediction(
+            field_model.field,
+            value,
+            label,
+            confidence,
+            _reasoning(version, label, confidence, similar, terms),
+            "model",
+            {"similar": similar, "terms": terms},
+        )
     return None
 
 
 def _reasoning(version: str, label: str, confidence: float, similar: list[dict], terms: list[str]) -> str:
-    parts = [_("%(label)s, %(percent)s%% confident (%(version)s, calibrated).")
-             % {"label": label, "percent": round(confidence * 100), "version": version}]
+    parts = [
+        _("%(label)s, %(percent)s%% confident (%(version)s, calibrated).")
+        % {"label": label, "percent": round(confidence * 100), "version": version}
+    ]
     agreeing = [item for item in similar if item["label"] == label]
     if similar:
         described = ", ".join(
-            f"{item['ticket']} ({item['label']}, {round(item['similarity'] * 100)}% similar)" for item in similar
+            f"{item['ticket']} ({item['label']}, {round(item['similarity'] * 100)}% similar)"
+            for item in similar
         )
-        parts.append(_("Most similar past tickets: %(tickets)s; %(agree)s of %(total)s agree.")
-                     % {"tickets": described, "agree": len(agreeing), "total": len(similar)})
+        parts.append(
+            _("Most similar past tickets: %(tickets)s; %(agree)s of %(total)s agree.")
+            % {"tickets": described, "agree": len(agreeing), "total": len(similar)}
+        )
     if terms:
         parts.append(_("Decisive terms: %(terms)s.") % {"terms": ", ".join(terms)})
     return " ".join(parts)
@@ -260,29 +327,54 @@ def _why_rules(field_name: str, bundle: Bundle | None) -> str:
     if bundle is None:
         return _("No trained model yet, so keyword rules decide.")
     rows = bundle.training_rows.get(field_name, 0)
-    return _("The trained model has no %(field)s yet (%(rows)s resolved tickets with one), so keyword rules decide.") % {
-        "field": field_name, "rows": rows}
+    return _(
+        "The trained model has no %(field)s yet (%(rows)s resolved tickets with one), so keyword rules decide."
+    ) % {"field": field_name, "rows": rows}
 
 
-def _category_rule(title: str, description: str, categories: dict[str, Category],
-                   bundle: Bundle | None) -> FieldPrediction | None:
+def _category_rule(
+    title: str, description: str, categories: dict[str, Category], bundle: Bundle | None
+) -> FieldPrediction | None:
     match = rules.match_category(
-        title, description, [(value, category.name, category.keyword_list()) for value, category in categories.items()]
+        title,
+        description,
+        [(value, category.name, category.keyword_list()) for value, category in categories.items()],
     )
     if match is None:
         return None
     category = categories[match.value]
-    reasoning = _why_rules(TriageField.CATEGORY, bundle) + " " + _(
-        "Keywords of %(category)s found: %(terms)s.") % {"category": category.name, "terms": ", ".join(match.terms)}
-    return FieldPrediction(TriageField.CATEGORY, match.value, category.name, match.confidence, reasoning, "rules",
-                           {"terms": match.terms})
+    reasoning = (
+        _why_rules(TriageField.CATEGORY, bundle)
+        + " "
+        + _("Keywords of %(category)s found: %(terms)s.")
+        % {"category": category.name, "terms": ", ".join(match.terms)}
+    )
+    return FieldPrediction(
+        TriageField.CATEGORY,
+        match.value,
+        category.name,
+        match.confidence,
+        reasoning,
+        "rules",
+        {"terms": match.terms},
+    )
 
 
 def _level_rule(name: str, match: rules.RuleMatch, labels: dict, bundle: Bundle | None) -> FieldPrediction:
     if match.terms:
         detail = _("Words suggesting %(level)s %(field)s: %(terms)s.") % {
-            "level": labels[match.value], "field": name, "terms": ", ".join(match.terms)}
+            "level": labels[match.value],
+            "field": name,
+            "terms": ", ".join(match.terms),
+        }
     else:
         detail = _("No word suggests another level than medium.")
-    return FieldPrediction(name, match.value, str(labels[match.value]), match.confidence,
-                           _why_rules(name, bundle) + " " + detail, "rules", {"terms": match.terms})
+    return FieldPrediction(
+        name,
+        match.value,
+        str(labels[match.value]),
+        match.confidence,
+        _why_rules(name, bundle) + " " + detail,
+        "rules",
+        {"terms": match.terms},
+    )

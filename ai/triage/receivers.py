@@ -21,8 +21,12 @@ def on_comment_added(sender: Any, ticket: Any, comment: Any, **kwargs: Any) -> N
     from ai.triage.actions import is_requester_message
 
     if settings.AI_SENTIMENT_ENABLED and is_requester_message(ticket, comment):
-        defer_on_commit(score_sentiment, f"ai-sentiment:{ticket.pk}:{comment.pk}", ticket_id=ticket.pk,
-                        comment_id=comment.pk)
+        defer_on_commit(
+            score_sentiment,
+            f"ai-sentiment:{ticket.pk}:{comment.pk}",
+            ticket_id=ticket.pk,
+            comment_id=comment.pk,
+        )
 
 
 def on_ticket_status_changed(sender: Any, ticket: Any, status: str, **kwargs: Any) -> None:

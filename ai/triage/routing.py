@@ -75,22 +75,35 @@ def suggest_assignee(team: Team | None, category: Category | None = None) -> Rou
     best = min(pool, key=lambda c: (c.open_tickets, c.open_tickets / max(c.user.capacity, 1), c.user.email))
     user = best.user
     values = {
-        "name": user.get_full_name(), "team": team.name, "open": best.open_tickets, "capacity": user.capacity,
-        "count": len(pool), "skill": ", ".join(sorted(skills)),
+        "name": user.get_full_name(),
+        "team": team.name,
+        "open": best.open_tickets,
+        "capacity": user.capacity,
+        "count": len(pool),
+        "skill": ", ".join(sorted(skills)),
     }
     if skilled:
-        reasoning = _(
-            "%(name)s: in %(team)s with the skill %(skill)s, available, %(open)s open tickets of a capacity of "
-            "%(capacity)s — the least loaded of %(count)s such agents."
-        ) % values
+        reasoning = (
+            _(
+                "%(name)s: in %(team)s with the skill %(skill)s, available, %(open)s open tickets of a capacity of "
+                "%(capacity)s — the least loaded of %(count)s such agents."
+            )
+            % values
+        )
     elif skills:
-        reasoning = _(
-            "%(name)s: nobody available in %(team)s has the skill %(skill)s; available, %(open)s open tickets of "
-            "a capacity of %(capacity)s — the least loaded of %(count)s team members."
-        ) % values
+        reasoning = (
+            _(
+                "%(name)s: nobody available in %(team)s has the skill %(skill)s; available, %(open)s open tickets of "
+                "a capacity of %(capacity)s — the least loaded of %(count)s team members."
+            )
+            % values
+        )
     else:
-        reasoning = _(
-            "%(name)s: in %(team)s, available, %(open)s open tickets of a capacity of %(capacity)s — the least "
-            "loaded of %(count)s team members."
-        ) % values
+        reasoning = (
+            _(
+                "%(name)s: in %(team)s, available, %(open)s open tickets of a capacity of %(capacity)s — the least "
+                "loaded of %(count)s team members."
+            )
+            % values
+        )
     return RoutingSuggestion(user, reasoning, candidates)

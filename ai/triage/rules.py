@@ -13,23 +13,77 @@ from dataclasses import dataclass, field
 from ai.triage.text import normalise, repair_mojibake
 
 URGENCY_HIGH = (
-    "urgent", "asap", "as soon as possible", "immediately", "emergency", "critical", "outage", "is down",
-    "are down", "not working at all", "cannot work", "can't work", "cant work", "blocked", "production down",
-    "right now", "urgence", "urgent", "immédiatement", "en panne", "bloqué", "bloquée", "critique",
+    "urgent",
+    "asap",
+    "as soon as possible",
+    "immediately",
+    "emergency",
+    "critical",
+    "outage",
+    "is down",
+    "are down",
+    "not working at all",
+    "cannot work",
+    "can't work",
+    "cant work",
+    "blocked",
+    "production down",
+    "right now",
+    "urgence",
+    "urgent",
+    "immédiatement",
+    "en panne",
+    "bloqué",
+    "bloquée",
+    "critique",
     "ne fonctionne plus",
 )
 URGENCY_LOW = (
-    "when possible", "when you have time", "no rush", "low priority", "whenever", "not urgent", "nice to have",
-    "question", "how do i", "how to", "pas urgent", "quand possible", "quand vous pourrez",
+    "when possible",
+    "when you have time",
+    "no rush",
+    "low priority",
+    "whenever",
+    "not urgent",
+    "nice to have",
+    "question",
+    "how do i",
+    "how to",
+    "pas urgent",
+    "quand possible",
+    "quand vous pourrez",
 )
 IMPACT_HIGH = (
-    "all users", "everyone", "everybody", "whole team", "entire", "whole site", "all staff", "company-wide",
-    "company wide", "whole office", "all customers", "production", "tous les utilisateurs", "tout le monde",
-    "toute l'équipe", "tout le site", "tous les clients",
+    "all users",
+    "everyone",
+    "everybody",
+    "whole team",
+    "entire",
+    "whole site",
+    "all staff",
+    "company-wide",
+    "company wide",
+    "whole office",
+    "all customers",
+    "production",
+    "tous les utilisateurs",
+    "tout le monde",
+    "toute l'équipe",
+    "tout le site",
+    "tous les clients",
 )
 IMPACT_LOW = (
-    "only me", "just me", "my laptop", "my account", "my password", "my phone", "single user",
-    "seulement moi", "mon ordinateur", "mon compte", "mon mot de passe",
+    "only me",
+    "just me",
+    "my laptop",
+    "my account",
+    "my password",
+    "my phone",
+    "single user",
+    "seulement moi",
+    "mon ordinateur",
+    "mon compte",
+    "mon mot de passe",
 )
 
 
@@ -57,7 +111,9 @@ def _confidence(hits: int) -> float:
     return {0: 0.34, 1: 0.5, 2: 0.6}.get(hits, 0.7)
 
 
-def match_category(title: str, description: str, categories: list[tuple[str, str, list[str]]]) -> RuleMatch | None:
+def match_category(
+    title: str, description: str, categories: list[tuple[str, str, list[str]]]
+) -> RuleMatch | None:
     """``categories``: (value, name, keywords). The category with most keyword hits wins."""
     text = _prepare(title, description)
     best: RuleMatch | None = None

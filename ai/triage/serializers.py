@@ -39,8 +39,28 @@ class TriageResultSerializer(serializers.ModelSerializer):
     class Meta:
         model = TriageResult
         fields = [
-            "id", "ticket", "ticket_number", "field", "predicted_value", "predicted_label", "confidence",
-            "reasoning", "evidence", "method", "model_version", "latency_ms", "mode", "threshold", "initial_value",
-            "status", "applied", "decided_by", "decided_at", "final_value", "correct", "evaluated_at", "created_at",
+            "id",
+            "ticket",
+            "ticket_number",
+            "field",
+            "predicted_value",
+            "predicted_label",
+            "confidence",
+            "reasoning",
+            "evidence",
+            "method",
+            "model_version",
+            "latency_ms",
+            "mode",
+            "threshold",
+            "initial_value",
+            "status",
+            "applied",
+            "decided_by",
+            "decided_at",
+            "final_value",
+            "correct",
+            "evaluated_at",
+            "created_at",
         ]
         read_only_fields = fields

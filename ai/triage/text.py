@@ -44,10 +44,73 @@ _NUMBER = re.compile(r"\b\d[\d:/.,-]*\b")
 _REPEAT = re.compile(r"([^\w\s])\1{3,}")
 _SPACE = re.compile(r"\s+")
 _GERMAN_WORDS = frozenset(
-    ["und", "der", "die", "das", "nicht", "ist", "bitte", "ich", "wir", "mit", "für", "fur", "auf", "ein", "eine", "keine", "kann", "können", "konnen", "werden", "wird", "sich", "bei", "von", "zu", "im", "den", "dem", "des", "beim", "oder", "auch", "noch", "nach", "danke", "hallo", "geht", "funktioniert"]
+    [
+        "und",
+        "der",
+        "die",
+        "das",
+        "nicht",
+        "ist",
+        "bitte",
+        "ich",
+        "wir",
+        "mit",
+        "für",
+        "fur",
+        "auf",
+        "ein",
+        "eine",
+        "keine",
+        "kann",
+        "können",
+        "konnen",
+        "werden",
+        "wird",
+        "sich",
+        "bei",
+        "von",
+        "zu",
+        "im",
+        "den",
+        "dem",
+        "des",
+        "beim",
+        "oder",
+        "auch",
+        "noch",
+        "nach",
+        "danke",
+        "hallo",
+        "geht",
+        "funktioniert",
+    ]
 )
 _FRENCH_WORDS = frozenset(
-    ["le", "la", "les", "des", "une", "est", "pas", "je", "nous", "vous", "avec", "pour", "sur", "dans", "mon", "mes", "merci", "bonjour", "ne", "fonctionne", "plus", "ordinateur", "imprimante"]
+    [
+        "le",
+        "la",
+        "les",
+        "des",
+        "une",
+        "est",
+        "pas",
+        "je",
+        "nous",
+        "vous",
+        "avec",
+        "pour",
+        "sur",
+        "dans",
+        "mon",
+        "mes",
+        "merci",
+        "bonjour",
+        "ne",
+        "fonctionne",
+        "plus",
+        "ordinateur",
+        "imprimante",
+    ]
 )
 
 

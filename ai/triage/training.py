@@ -93,7 +93,9 @@ def resolved_rows(limit: int | None = None) -> tuple[list[TrainingRow], Any]:
     """The newest resolved or closed tickets, as training rows (one query)."""
     limit = limit or settings.AI_TRIAGE_MAX_TRAINING_TICKETS
     records = list(
-        Ticket.objects.filter(status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED], resolved_at__isnull=False)
+        Ticket.objects.filter(
+            status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED], resolved_at__isnull=False
+        )
         .order_by("-resolved_at", "-id")
         .values("number", "title", "description", "type", "resolved_at", *FIELD_COLUMNS.values())[:limit]
     )
@@ -102,16 +104,23 @@ def resolved_rows(limit: int | None = None) -> tuple[list[TrainingRow], Any]:
             number=record["number"],
             text=ticket_text(record["title"], record["description"], ticket_type=record["type"]),
             title=title_text(record["title"]),
-            values={name: "" if record[column] is None else str(record[column])
-                    for name, column in FIELD_COLUMNS.items()},
+            values={
+                name: "" if record[column] is None else str(record[column])
+                for name, column in FIELD_COLUMNS.items()
+            },
         )
         for record in records
     ]
     return rows, (records[0]["resolved_at"] if records else None)
 
 
-def train_field(name: str, rows: list[TrainingRow], config: ClassifierConfig,
-                target_precision: float, vectors: dict[str, np.ndarray] | None = None) -> FieldModel:
+def train_field(
+    name: str,
+    rows: list[TrainingRow],
+    config: ClassifierConfig,
+    target_precision: float,
+    vectors: dict[str, np.ndarray] | None = None,
+) -> FieldModel:
     """``vectors`` (ticket number → sentence embedding) are needed when ``config`` uses them."""
     texts = [row.text for row in rows]
     titles = [row.title for row in rows]
@@ -127,11 +136,17 @@ def train_field(name: str, rows: list[TrainingRow], config: ClassifierConfig,
     predicted = np.empty(len(rows), dtype=object)
     folds = KFold(n_splits=min(FOLDS, len(rows)), shuffle=True, random_state=0)
     for fit_index, held_index in folds.split(texts):
-        fold = TextClassifier(config).fit([texts[i] for i in fit_index], [titles[i] for i in fit_index],
-                                          labels[fit_index],
-                                          embeddings=embeddings[fit_index] if embeddings is not None else None)
-        probabilities = fold.predict_proba([texts[i] for i in held_index], [titles[i] for i in held_index],
-                                           embeddings=embeddings[held_index] if embeddings is not None else None)
+        fold = TextClassifier(config).fit(
+            [texts[i] for i in fit_index],
+            [titles[i] for i in fit_index],
+            labels[fit_index],
+            embeddings=embeddings[fit_index] if embeddings is not None else None,
+        )
+        probabilities = fold.predict_proba(
+            [texts[i] for i in held_index],
+            [titles[i] for i in held_index],
+            embeddings=embeddings[held_index] if embeddings is not None else None,
+        )
         top[held_index] = probabilities.max(axis=1)
         predicted[held_index] = fold.classes_[probabilities.argmax(axis=1)]
     correct = predicted == labels
@@ -161,8 +176,9 @@ def embed_rows(rows: list[TrainingRow]) -> dict[str, np.ndarray]:
     return {row.number: matrix[i] for i, row in enumerate(rows)}
 
 
-def train(min_rows: int, target_precision: float, config: ClassifierConfig | None = None,
-          limit: int | None = None) -> TrainingOutcome:
+def train(
+    min_rows: int, target_precision: float, config: ClassifierConfig | None = None, limit: int | None = None
+) -> TrainingOutcome:
     started = time.perf_counter()
     config = config or product_config()
     rows, last_resolved_at = resolved_rows(limit)

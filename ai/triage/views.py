@@ -86,7 +86,9 @@ def triage_run(request: HttpRequest, pk: int) -> HttpResponse:
 def _decide(request: HttpRequest, pk: int, decide, done: str) -> HttpResponse:  # type: ignore[no-untyped-def]
     _require_agent(request)
     visible = Ticket.objects.visible_to(request.user)
-    result = get_object_or_404(TriageResult.objects.select_related("ticket").filter(ticket__in=visible), pk=pk)
+    result = get_object_or_404(
+        TriageResult.objects.select_related("ticket").filter(ticket__in=visible), pk=pk
+    )
     ticket = result.ticket
     error = ""
     try:

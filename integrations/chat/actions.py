@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-
 def render(kind: str, notice: Notice) -> dict[str, Any]:
     if kind == ChannelKind.SLACK:
         return slack.render(notice)

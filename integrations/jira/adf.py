@@ -21,10 +21,35 @@ from datetime import UTC, datetime
 from typing import Any
 
 BLOCK_TYPES = {
-    "doc", "paragraph", "heading", "bulletList", "orderedList", "listItem", "codeBlock", "blockquote",
-    "rule", "panel", "table", "tableRow", "tableHeader", "tableCell", "mediaSingle", "mediaGroup", "media",
-    "expand", "nestedExpand", "taskList", "taskItem", "decisionList", "decisionItem", "blockCard",
-    "embedCard", "layoutSection", "layoutColumn", "extension", "bodiedExtension",
+    "doc",
+    "paragraph",
+    "heading",
+    "bulletList",
+    "orderedList",
+    "listItem",
+    "codeBlock",
+    "blockquote",
+    "rule",
+    "panel",
+    "table",
+    "tableRow",
+    "tableHeader",
+    "tableCell",
+    "mediaSingle",
+    "mediaGroup",
+    "media",
+    "expand",
+    "nestedExpand",
+    "taskList",
+    "taskItem",
+    "decisionList",
+    "decisionItem",
+    "blockCard",
+    "embedCard",
+    "layoutSection",
+    "layoutColumn",
+    "extension",
+    "bodiedExtension",
 }
 
 
@@ -63,7 +88,9 @@ class _Renderer:
                 start = int(attrs.get("order", 1))
             except (TypeError, ValueError):
                 start = 1
-            return "\n".join(self.list_item(child, f"{start + index}. ") for index, child in enumerate(children))
+            return "\n".join(
+                self.list_item(child, f"{start + index}. ") for index, child in enumerate(children)
+            )
         if kind in ("taskList", "decisionList"):
             return "\n".join(self.list_item(child, "- ") for child in children)
         if kind == "rule":
@@ -167,7 +194,7 @@ def text_to_adf(text: str) -> dict:
             end = index + 1
             while end < len(lines) and lines[end].strip() != "```":
                 end += 1
-            code = "\n".join(lines[index + 1:end])
+            code = "\n".join(lines[index + 1 : end])
             node: dict[str, Any] = {"type": "codeBlock"}
             if fence.group(1):
                 node["attrs"] = {"language": fence.group(1)}
@@ -246,7 +273,7 @@ def inline_nodes(text: str) -> list[dict]:
         url = match.group(0).rstrip(".,;:!?")
         end = match.start() + len(url)
         if match.start() > position:
-            nodes.append({"type": "text", "text": text[position:match.start()]})
+            nodes.append({"type": "text", "text": text[position : match.start()]})
         nodes.append({"type": "text", "text": url, "marks": [{"type": "link", "attrs": {"href": url}}]})
         position = end
     if position < len(text):
@@ -322,7 +349,9 @@ def wiki_to_text(markup: str, *, mention: Callable[[str], str] | None = None) ->
                 out.append(f"{indent}- {_wiki_inline(listing.group(2), mention)}")
             continue
         counters.clear()
-        if stripped.startswith("||") or (stripped.startswith("|") and stripped.endswith("|") and len(stripped) > 1):
+        if stripped.startswith("||") or (
+            stripped.startswith("|") and stripped.endswith("|") and len(stripped) > 1
+        ):
             cells = [cell.strip() for cell in re.split(r"\|\|?", stripped.strip("|"))]
             out.append(" | ".join(_wiki_inline(cell, mention) for cell in cells if cell))
             continue
@@ -337,7 +366,7 @@ def wiki_to_text(markup: str, *, mention: Callable[[str], str] | None = None) ->
 
 def _wiki_inline(text: str, mention: Callable[[str], str] | None) -> str:
     text = text.replace("\\\\", "\n")  # ``\\`` is a forced line break
-    text = WIKI_MENTION.sub(lambda match: (mention(match.group(1)) if mention else f"@{match.group(1)}"), text)
+    text = WIKI_MENTION.sub(lambda match: mention(match.group(1)) if mention else f"@{match.group(1)}", text)
     text = WIKI_LINK.sub(lambda match: _wiki_link(match.group(1), match.group(2)), text)
     text = WIKI_BARE_LINK.sub(lambda match: match.group(1), text)
     text = WIKI_IMAGE.sub(lambda match: f"[{match.group(1)}]", text)

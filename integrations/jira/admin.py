@@ -76,8 +76,15 @@ class ProjectKeyAdmin(admin.ModelAdmin):
 
 @admin.register(JiraLink)
 class JiraLinkAdmin(ReadOnlyAdmin):
-    list_display = ["issue_key", "ticket", "origin", "last_seen_updated", "last_synced_at", "sla_synced_at",
-                    "deleted_at"]
+    list_display = [
+        "issue_key",
+        "ticket",
+        "origin",
+        "last_seen_updated",
+        "last_synced_at",
+        "sla_synced_at",
+        "deleted_at",
+    ]
     list_filter = ["origin", ("deleted_at", admin.EmptyFieldListFilter)]
     search_fields = ["issue_key", "issue_id", "ticket__number"]
     list_select_related = ["ticket"]
@@ -108,13 +115,23 @@ class WebhookReceiptAdmin(ReadOnlyAdmin):
         ids = list(queryset.values_list("pk", flat=True))
         WebhookReceipt.objects.filter(pk__in=ids).update(state=ReceiptState.PENDING, result="")
         count = sum(defer_receipt(pk) for pk in ids)
-        self.message_user(request, ngettext("%d delivery queued.", "%d deliveries queued.", count) % count,
-                          messages.SUCCESS)
+        self.message_user(
+            request, ngettext("%d delivery queued.", "%d deliveries queued.", count) % count, messages.SUCCESS
+        )
 
 
 @admin.register(OutboundChange)
 class OutboundChangeAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "ticket", "kind", "target_status", "state", "attempts", "last_error", "done_at"]
+    list_display = [
+        "created_at",
+        "ticket",
+        "kind",
+        "target_status",
+        "state",
+        "attempts",
+        "last_error",
+        "done_at",
+    ]
     list_filter = ["state", "kind"]
     search_fields = ["ticket__number"]
     list_select_related = ["ticket"]
@@ -127,15 +144,29 @@ class OutboundChangeAdmin(ReadOnlyAdmin):
 
         ticket_ids = set(queryset.values_list("ticket_id", flat=True))
         # A retried create brings back the replies and status changes it had skipped.
-        OutboundChange.objects.filter(ticket_id__in=ticket_ids, state__in=[ChangeState.FAILED, ChangeState.SKIPPED]
-                                      ).update(state=ChangeState.PENDING, last_error="")
+        OutboundChange.objects.filter(
+            ticket_id__in=ticket_ids, state__in=[ChangeState.FAILED, ChangeState.SKIPPED]
+        ).update(state=ChangeState.PENDING, last_error="")
         for ticket_id in ticket_ids:
             defer_push(ticket_id)
-        self.message_user(request, ngettext("%d ticket queued.", "%d tickets queued.", len(ticket_ids))
-                          % len(ticket_ids), messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%d ticket queued.", "%d tickets queued.", len(ticket_ids)) % len(ticket_ids),
+            messages.SUCCESS,
+        )
 
 
 @admin.register(ReconcileRun)
 class ReconcileRunAdmin(ReadOnlyAdmin):
-    list_display = ["started_at", "trigger", "since", "ok", "pages", "created", "updated", "unchanged", "skipped"]
+    list_display = [
+        "started_at",
+        "trigger",
+        "since",
+        "ok",
+        "pages",
+        "created",
+        "updated",
+        "unchanged",
+        "skipped",
+    ]
     list_filter = ["trigger", "ok"]

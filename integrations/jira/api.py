@@ -44,19 +44,31 @@ from itsm.permissions import IsAgent
 
 logger = logging.getLogger(__name__)
 
-WebhookAnswer = inline_serializer("JiraWebhookAnswer", {
-    "status": serializers.CharField(), "receipt": serializers.IntegerField(required=False),
-    "detail": serializers.CharField(required=False),
-})
+WebhookAnswer = inline_serializer(
+    "JiraWebhookAnswer",
+    {
+        "status": serializers.CharField(),
+        "receipt": serializers.IntegerField(required=False),
+        "detail": serializers.CharField(required=False),
+    },
+)
 
 
 @extend_schema(
     summary="Jira webhook delivery (issue and comment events)",
-    description=("Configure a Jira admin webhook with a secret: deliveries are verified by their "
-                 "X-Hub-Signature (HMAC of the raw body) or the shared secret header."),
+    description=(
+        "Configure a Jira admin webhook with a secret: deliveries are verified by their "
+        "X-Hub-Signature (HMAC of the raw body) or the shared secret header."
+    ),
     request={"application/json": dict},
-    responses={202: WebhookAnswer, 200: WebhookAnswer, 400: WebhookAnswer, 401: WebhookAnswer,
-               403: WebhookAnswer, 503: WebhookAnswer},
+    responses={
+        202: WebhookAnswer,
+        200: WebhookAnswer,
+        400: WebhookAnswer,
+        401: WebhookAnswer,
+        403: WebhookAnswer,
+        503: WebhookAnswer,
+    },
 )
 @api_view(["POST"])
 @authentication_classes([])
@@ -78,20 +90,27 @@ def webhook(request: Request) -> Response:
         project = project_of(payload)
         if not accept_project(project):
             return Response(
-                {"status": "refused",
-                 "detail": _("Project %(project)s is not synchronised here (accepted: %(accepted)s).")
-                 % {"project": project or "?", "accepted": ", ".join(sorted(accepted_projects())) or "-"}},
+                {
+                    "status": "refused",
+                    "detail": _("Project %(project)s is not synchronised here (accepted: %(accepted)s).")
+                    % {"project": project or "?", "accepted": ", ".join(sorted(accepted_projects())) or "-"},
+                },
                 status=status.HTTP_403_FORBIDDEN,
             )
         receipt_id, created = store_receipt(
-            identifier=delivery_identifier(request.headers, body), event=event, issue=issue, payload=payload,
+            identifier=delivery_identifier(request.headers, body),
+            event=event,
+            issue=issue,
+            payload=payload,
             flow=request.headers.get("X-Atlassian-Webhook-Flow", ""),
             retry_count=_int(request.headers.get("X-Atlassian-Webhook-Retry")),
         )
     except DatabaseError:
         logger.exception("Could not store a Jira delivery")
-        response = Response({"status": "unavailable", "detail": _("Could not store the delivery; retry later.")},
-                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        response = Response(
+            {"status": "unavailable", "detail": _("Could not store the delivery; retry later.")},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
         response["Retry-After"] = "30"
         return response
     if not created:
@@ -107,8 +126,11 @@ def _int(value: str | None) -> int:
 
 
 class ReconcileInput(serializers.Serializer):
-    since = serializers.CharField(required=False, help_text="YYYY-MM-DD or an ISO 8601 datetime (default: the "
-                                                            "lookback of JIRA_AUTO_RECONCILE_LOOKBACK_DAYS)")
+    since = serializers.CharField(
+        required=False,
+        help_text="YYYY-MM-DD or an ISO 8601 datetime (default: the "
+        "lookback of JIRA_AUTO_RECONCILE_LOOKBACK_DAYS)",
+    )
     background = serializers.BooleanField(required=False, default=False)
 
     def validate_since(self, value: str) -> datetime:
@@ -136,22 +158,35 @@ def parse_since(value: str) -> datetime:
     return moment
 
 
-ReconcileReport = inline_serializer("JiraReconcileReport", {
-    "id": serializers.IntegerField(), "trigger": serializers.CharField(), "since": serializers.DateTimeField(),
-    "ok": serializers.BooleanField(allow_null=True), "pages": serializers.IntegerField(),
-    "seen": serializers.IntegerField(), "created": serializers.IntegerField(),
-    "updated": serializers.IntegerField(), "unchanged": serializers.IntegerField(),
-    "skipped": serializers.IntegerField(), "drift": serializers.ListField(child=serializers.DictField()),
-    "error": serializers.CharField(),
-})
+ReconcileReport = inline_serializer(
+    "JiraReconcileReport",
+    {
+        "id": serializers.IntegerField(),
+        "trigger": serializers.CharField(),
+        "since": serializers.DateTimeField(),
+        "ok": serializers.BooleanField(allow_null=True),
+        "pages": serializers.IntegerField(),
+        "seen": serializers.IntegerField(),
+        "created": serializers.IntegerField(),
+        "updated": serializers.IntegerField(),
+        "unchanged": serializers.IntegerField(),
+        "skipped": serializers.IntegerField(),
+        "drift": serializers.ListField(child=serializers.DictField()),
+        "error": serializers.CharField(),
+    },
+)
 
 
 @extend_schema(
     summary="Reconcile with Jira now",
     request=ReconcileInput,
-    responses={200: ReconcileReport, 202: OpenApiResponse(description="Queued (background: true)"),
-               400: OpenApiResponse(description="Bad since"), 409: OpenApiResponse(description="Not configured"),
-               502: ReconcileReport},
+    responses={
+        200: ReconcileReport,
+        202: OpenApiResponse(description="Queued (background: true)"),
+        400: OpenApiResponse(description="Bad since"),
+        409: OpenApiResponse(description="Not configured"),
+        502: ReconcileReport,
+    },
 )
 @api_view(["POST"])
 @permission_classes([IsAgent])
@@ -162,8 +197,10 @@ def reconcile(request: Request) -> Response:
         timezone.now() - timedelta(days=settings.JIRA_AUTO_RECONCILE_LOOKBACK_DAYS)
     )
     if not jira_client.is_configured():
-        return Response({"detail": _("Jira is not configured: set JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN.")},
-                        status=status.HTTP_409_CONFLICT)
+        return Response(
+            {"detail": _("Jira is not configured: set JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN.")},
+            status=status.HTTP_409_CONFLICT,
+        )
     if serializer.validated_data["background"]:
         from procrastinate.exceptions import AlreadyEnqueued
 
@@ -172,7 +209,9 @@ def reconcile(request: Request) -> Response:
         try:
             job_id = reconcile_task.defer(since=since.isoformat(), trigger=ReconcileTrigger.API)
         except AlreadyEnqueued:
-            return Response({"detail": _("A reconcile is already waiting to run.")}, status=status.HTTP_409_CONFLICT)
+            return Response(
+                {"detail": _("A reconcile is already waiting to run.")}, status=status.HTTP_409_CONFLICT
+            )
         return Response({"status": "queued", "job": job_id}, status=status.HTTP_202_ACCEPTED)
     try:
         run = run_reconcile(since=since, trigger=ReconcileTrigger.API)
@@ -185,12 +224,14 @@ def reconcile(request: Request) -> Response:
 @api_view(["GET"])
 @permission_classes([IsAgent])
 def integration_status(request: Request) -> Response:
-    return Response({
-        "inbound": bool(settings.JIRA_WEBHOOK_SECRET),
-        "outbound": is_push_enabled(),
-        "configured": jira_client.is_configured(),
-        "projects": sorted(accepted_projects()),
-        "auto_reconcile": settings.JIRA_AUTO_RECONCILE_ENABLED,
-        "receipts_waiting": WebhookReceipt.objects.filter(state=ReceiptState.PENDING).count(),
-        "changes_waiting": OutboundChange.objects.unfinished().count(),
-    })
+    return Response(
+        {
+            "inbound": bool(settings.JIRA_WEBHOOK_SECRET),
+            "outbound": is_push_enabled(),
+            "configured": jira_client.is_configured(),
+            "projects": sorted(accepted_projects()),
+            "auto_reconcile": settings.JIRA_AUTO_RECONCILE_ENABLED,
+            "receipts_waiting": WebhookReceipt.objects.filter(state=ReceiptState.PENDING).count(),
+            "changes_waiting": OutboundChange.objects.unfinished().count(),
+        }
+    )

@@ -13,8 +13,20 @@ from integrations.jira.transport import JiraError, Transport
 
 # What reconcile asks of each issue (the search endpoint returns only ``id`` by default).
 SEARCH_FIELDS = [
-    "summary", "description", "status", "priority", "issuetype", "project", "assignee", "reporter",
-    "created", "updated", "labels", "components", "resolution", "comment",
+    "summary",
+    "description",
+    "status",
+    "priority",
+    "issuetype",
+    "project",
+    "assignee",
+    "reporter",
+    "created",
+    "updated",
+    "labels",
+    "components",
+    "resolution",
+    "comment",
 ]
 
 
@@ -44,7 +56,9 @@ class JiraClient:
 
     def add_comment(self, key: str, body_adf: dict) -> dict:
         """``POST /rest/api/3/issue/{key}/comment`` (201, the comment)."""
-        return self.transport.request("POST", f"/rest/api/3/issue/{quote(key)}/comment", json={"body": body_adf})
+        return self.transport.request(
+            "POST", f"/rest/api/3/issue/{quote(key)}/comment", json={"body": body_adf}
+        )
 
     def get_transitions(self, key: str) -> list[dict]:
         body = self.transport.request("GET", f"/rest/api/3/issue/{quote(key)}/transitions") or {}
@@ -59,8 +73,14 @@ class JiraClient:
         self.transport.request("POST", f"/rest/api/3/issue/{quote(key)}/transitions", json=payload)
 
     # --- search (token pagination) ------------------------------------------------------
-    def search_page(self, jql: str, *, fields: list[str] | None = None, max_results: int = 50,
-                    next_page_token: str | None = None) -> SearchPage:
+    def search_page(
+        self,
+        jql: str,
+        *,
+        fields: list[str] | None = None,
+        max_results: int = 50,
+        next_page_token: str | None = None,
+    ) -> SearchPage:
         """One page of ``POST /rest/api/3/search/jql``; send only documented keys (no startAt)."""
         payload: dict[str, Any] = {"jql": jql, "fields": fields or SEARCH_FIELDS, "maxResults": max_results}
         if next_page_token:
@@ -72,8 +92,9 @@ class JiraClient:
         is_last = bool(body.get("isLast", token is None)) or token is None
         return SearchPage(issues=issues, next_page_token=token, is_last=is_last)
 
-    def search(self, jql: str, *, fields: list[str] | None = None, max_results: int = 50,
-               max_pages: int = 1000) -> Iterator[SearchPage]:
+    def search(
+        self, jql: str, *, fields: list[str] | None = None, max_results: int = 50, max_pages: int = 1000
+    ) -> Iterator[SearchPage]:
         token: str | None = None
         for _page in range(max_pages):
             page = self.search_page(jql, fields=fields, max_results=max_results, next_page_token=token)
@@ -90,9 +111,14 @@ class JiraClient:
         values: list[dict] = []
         start = 0
         for _page in range(100):
-            body = self.transport.request(
-                "GET", f"/rest/servicedeskapi/request/{quote(key)}/sla", params={"start": start, "limit": limit}
-            ) or {}
+            body = (
+                self.transport.request(
+                    "GET",
+                    f"/rest/servicedeskapi/request/{quote(key)}/sla",
+                    params={"start": start, "limit": limit},
+                )
+                or {}
+            )
             page = [value for value in body.get("values") or [] if isinstance(value, dict)]
             values.extend(page)
             if body.get("isLastPage", True) or not page:

@@ -90,7 +90,9 @@ def verify_signature(body: bytes, header: str, secret: str) -> None:
     if not separator or not signature.strip():
         raise DeliveryRefused(401, _("X-Hub-Signature must look like sha256=<hex digest>."))
     if method not in SIGNATURE_METHODS:
-        raise DeliveryRefused(401, _("Unsupported X-Hub-Signature method %(method)r; expected sha256.") % {"method": method})
+        raise DeliveryRefused(
+            401, _("Unsupported X-Hub-Signature method %(method)r; expected sha256.") % {"method": method}
+        )
     expected = hmac.new(secret.encode(), body, SIGNATURE_METHODS[method]).hexdigest()
     if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
         raise DeliveryRefused(401, _("The X-Hub-Signature does not match the body."))
@@ -100,7 +102,9 @@ def verify_delivery(body: bytes, headers: Any) -> None:
     """A signed delivery (X-Hub-Signature) or the shared secret in a header; else 401."""
     secret = settings.JIRA_WEBHOOK_SECRET
     if not secret:
-        raise DeliveryRefused(503, _("The Jira webhook is not configured here (JIRA_WEBHOOK_SECRET is unset)."))
+        raise DeliveryRefused(
+            503, _("The Jira webhook is not configured here (JIRA_WEBHOOK_SECRET is unset).")
+        )
     signature = headers.get("X-Hub-Signature")
     if signature is not None:
         verify_signature(body, signature, secret)
@@ -110,7 +114,9 @@ def verify_delivery(body: bytes, headers: Any) -> None:
         if given is not None:
             if hmac.compare_digest(given.strip().encode(), secret.encode()):
                 return
-            raise DeliveryRefused(401, _("The %(header)s header does not match the shared secret.") % {"header": name})
+            raise DeliveryRefused(
+                401, _("The %(header)s header does not match the shared secret.") % {"header": name}
+            )
     raise DeliveryRefused(401, _("Unsigned delivery: send X-Hub-Signature or the shared secret header."))
 
 
@@ -136,7 +142,9 @@ def accept_project(project_key: str) -> bool:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('jira-project-detect', 0))")
         if not ProjectKey.objects.exists():
             ProjectKey.objects.create(key=project_key, detected=True)
-            logger.warning("JIRA_PROJECT_KEY is unset: pinned Jira project %s from the first delivery", project_key)
+            logger.warning(
+                "JIRA_PROJECT_KEY is unset: pinned Jira project %s from the first delivery", project_key
+            )
         return ProjectKey.objects.filter(key=project_key).exists()
 
 
@@ -159,7 +167,9 @@ def check_payload(payload: Any) -> tuple[str, dict]:
     if event in HANDLED_EVENTS:
         if not isinstance(issue, dict) or not issue.get("id") or not issue.get("key"):
             raise ValueError(_("A %(event)s delivery needs issue.id and issue.key.") % {"event": event})
-        if event in COMMENT_EVENTS and (not isinstance(payload.get("comment"), dict) or not payload["comment"].get("id")):
+        if event in COMMENT_EVENTS and (
+            not isinstance(payload.get("comment"), dict) or not payload["comment"].get("id")
+        ):
             raise ValueError(_("A %(event)s delivery needs comment.id.") % {"event": event})
     return event, issue if isinstance(issue, dict) else {}
 
@@ -169,8 +179,9 @@ def delivery_identifier(headers: Any, body: bytes) -> str:
     return given[:255] if given else "sha256:" + hashlib.sha256(body).hexdigest()
 
 
-def store_receipt(*, identifier: str, event: str, issue: dict, payload: dict, flow: str = "",
-                  retry_count: int = 0) -> tuple[int, bool]:
+def store_receipt(
+    *, identifier: str, event: str, issue: dict, payload: dict, flow: str = "", retry_count: int = 0
+) -> tuple[int, bool]:
     """Store a delivery once and queue its processing in the same transaction.
 
     One ``INSERT … ON CONFLICT DO NOTHING`` decides atomically whether it is new (concurrent
@@ -184,12 +195,23 @@ def store_receipt(*, identifier: str, event: str, issue: dict, payload: dict, fl
             f"INSERT INTO {table} (identifier, event, issue_id, issue_key, payload, flow, retry_count, state, "  # noqa: S608 - table name from the model
             "result, attempts, received_at) VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s, '', 0, %s) "
             "ON CONFLICT (identifier) DO NOTHING RETURNING id",
-            [identifier, event[:60], str(issue.get("id") or "")[:32], str(issue.get("key") or "")[:64],
-             json.dumps(payload), flow[:20], retry_count, ReceiptState.PENDING, timezone.now()],
+            [
+                identifier,
+                event[:60],
+                str(issue.get("id") or "")[:32],
+                str(issue.get("key") or "")[:64],
+                json.dumps(payload),
+                flow[:20],
+                retry_count,
+                ReceiptState.PENDING,
+                timezone.now(),
+            ],
         )
         row = cursor.fetchone()
         if row is None:
-            existing = WebhookReceipt.objects.filter(identifier=identifier).values_list("pk", flat=True).first()
+            existing = (
+                WebhookReceipt.objects.filter(identifier=identifier).values_list("pk", flat=True).first()
+            )
             return existing or 0, False
         # A fresh id cannot collide with a queueing lock: no savepoint needed around the defer.
         process_receipt.configure(queueing_lock=f"jira-receipt-{row[0]}").defer(receipt_id=row[0])
@@ -221,11 +243,17 @@ def lock_issue(issue_id: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"jira-issue:{issue_id}"])
 
 
-def record(ticket: Ticket, action: str, *, before: dict | None = None, after: dict | None = None,
-           reason: str = "") -> None:
+def record(
+    ticket: Ticket, action: str, *, before: dict | None = None, after: dict | None = None, reason: str = ""
+) -> None:
     AutomationEvent.objects.create(
-        actor=ACTOR, action=action, subject_type="ticket", subject_id=str(ticket.pk),
-        before=before or {}, after=after or {}, reason=reason[:2000],
+        actor=ACTOR,
+        action=action,
+        subject_type="ticket",
+        subject_id=str(ticket.pk),
+        before=before or {},
+        after=after or {},
+        reason=reason[:2000],
     )
 
 
@@ -237,7 +265,9 @@ def integration_requester() -> User:
         return user
     try:
         with transaction.atomic():
-            return User.objects.create_user(email=email, password=None, full_name="Jira requester", role=Role.USER)
+            return User.objects.create_user(
+                email=email, password=None, full_name="Jira requester", role=Role.USER
+            )
     except IntegrityError:
         return User.objects.get(email=email)
 
@@ -333,7 +363,11 @@ def apply_issue(issue: dict, *, event: str = "jira:issue_updated") -> Outcome:
         if link.deleted_at is not None:
             return Outcome("ignored", link.ticket, detail=f"{view.key} was deleted in Jira")
         if link.is_older_than_held(view.updated):
-            return Outcome("stale", link.ticket, detail=f"older than the {link.last_seen_updated:%Y-%m-%d %H:%M:%S} state held")
+            return Outcome(
+                "stale",
+                link.ticket,
+                detail=f"older than the {link.last_seen_updated:%Y-%m-%d %H:%M:%S} state held",
+            )
         snapshot = view.snapshot()
         changed = [name for name, value in snapshot.items() if link.snapshot.get(name, ...) != value]
         ticket = Ticket.objects.get(pk=link.ticket_id)
@@ -349,9 +383,13 @@ def apply_issue(issue: dict, *, event: str = "jira:issue_updated") -> Outcome:
         link.save(update_fields=["snapshot", "payload_hash", "last_seen_updated", "last_synced_at"])
         apply_sla_fields(ticket, link, view)
         if changes:
-            record(ticket, "jira.issue_updated", before={name: previous.get(name) for name in changed},
-                   after={"changed": changes, **{name: snapshot[name] for name in changed}},
-                   reason=f"{event} {view.key}")
+            record(
+                ticket,
+                "jira.issue_updated",
+                before={name: previous.get(name) for name in changed},
+                after={"changed": changes, **{name: snapshot[name] for name in changed}},
+                reason=f"{event} {view.key}",
+            )
             return Outcome("updated", ticket, changes)
         return Outcome("unchanged", ticket)
 
@@ -377,8 +415,14 @@ def create_from_issue(view: IssueView, mappings: Mappings) -> Outcome:
     )
     snapshot = view.snapshot()
     link = JiraLink.objects.create(
-        ticket=ticket, issue_id=view.id, issue_key=view.key, project_key=view.project_key, origin=Origin.JIRA,
-        snapshot=snapshot, payload_hash=stable_hash(snapshot), last_seen_updated=view.updated,
+        ticket=ticket,
+        issue_id=view.id,
+        issue_key=view.key,
+        project_key=view.project_key,
+        origin=Origin.JIRA,
+        snapshot=snapshot,
+        payload_hash=stable_hash(snapshot),
+        last_seen_updated=view.updated,
         last_synced_at=timezone.now(),
     )
     changes = []
@@ -387,7 +431,12 @@ def create_from_issue(view: IssueView, mappings: Mappings) -> Outcome:
     if "status" in view.present:
         changes += move_status(ticket, view, mappings)
     apply_sla_fields(ticket, link, view)
-    record(ticket, "jira.issue_created", after={"issue": view.key, "then": changes}, reason=f"created from {view.key}")
+    record(
+        ticket,
+        "jira.issue_created",
+        after={"issue": view.key, "then": changes},
+        reason=f"created from {view.key}",
+    )
     return Outcome("created", Ticket.objects.get(pk=link.ticket_id), changes)
 
 
@@ -400,12 +449,18 @@ def apply_sla_fields(ticket: Ticket, link: JiraLink, view: IssueView) -> None:
         apply_issue_sla_fields(ticket, link, sla_fields)
 
 
-def apply_changes(ticket: Ticket, view: IssueView, changed: list[str], mappings: Mappings, *,
-                  allow_status: bool = True) -> list[str]:
+def apply_changes(
+    ticket: Ticket, view: IssueView, changed: list[str], mappings: Mappings, *, allow_status: bool = True
+) -> list[str]:
     values = ticket_values(view, mappings)
     edits: dict[str, Any] = {}
-    for jira_name, local_name in (("summary", "title"), ("description", "description"), ("issuetype", "type"),
-                                  ("labels", "tags"), ("components", "service")):
+    for jira_name, local_name in (
+        ("summary", "title"),
+        ("description", "description"),
+        ("issuetype", "type"),
+        ("labels", "tags"),
+        ("components", "service"),
+    ):
         if jira_name not in changed or local_name not in values:
             continue
         current = getattr(ticket, local_name)
@@ -419,14 +474,22 @@ def apply_changes(ticket: Ticket, view: IssueView, changed: list[str], mappings:
         edits["metadata"] = metadata
     changes: list[str] = []
     if edits:
-        changes += [name for name in do_update_ticket(ticket, actor=None, fields=edits, actor_label=ACTOR)
-                    if name != "metadata"]
+        changes += [
+            name
+            for name in do_update_ticket(ticket, actor=None, fields=edits, actor_label=ACTOR)
+            if name != "metadata"
+        ]
         ticket.refresh_from_db()
     if "priority" in changed:
         priority = mappings.local_priority(view)
         if priority and priority != ticket.priority:
-            ticket = do_change_priority(ticket, actor=None, priority=priority, reason=f"Jira priority {view.priority}",
-                                        actor_label=ACTOR)
+            ticket = do_change_priority(
+                ticket,
+                actor=None,
+                priority=priority,
+                reason=f"Jira priority {view.priority}",
+                actor_label=ACTOR,
+            )
             changes.append("priority")
     if "assignee" in changed:
         changes += apply_assignee(ticket, view)
@@ -454,17 +517,26 @@ def move_status(ticket: Ticket, view: IssueView, mappings: Mappings) -> list[str
         return []
     path = status_path(ticket.status, target)
     if not path:
-        record(ticket, "jira.status_not_applied", before={"status": ticket.status},
-               after={"jira_status": view.status, "wanted": target},
-               reason=f"{view.key}: no allowed move from {ticket.status} to {target}")
+        record(
+            ticket,
+            "jira.status_not_applied",
+            before={"status": ticket.status},
+            after={"jira_status": view.status, "wanted": target},
+            reason=f"{view.key}: no allowed move from {ticket.status} to {target}",
+        )
         return []
     for step in path:
         resolution = ""
         if step == TicketStatus.RESOLVED:
             resolution = f"Resolved in Jira ({view.resolution or view.status or 'resolved'})."
         ticket = do_transition_ticket(
-            ticket, step, actor=None, actor_label=ACTOR, check_permission=False,
-            reason=f"Jira status {view.status}", resolution=resolution,
+            ticket,
+            step,
+            actor=None,
+            actor_label=ACTOR,
+            check_permission=False,
+            reason=f"Jira status {view.status}",
+            resolution=resolution,
         )
     return ["status"]
 
@@ -478,7 +550,9 @@ def apply_delete(issue: dict) -> Outcome:
             return Outcome("ignored", detail=f"{view.key} is not linked to a ticket")
         if link.deleted_at is not None:
             return Outcome("unchanged", link.ticket, detail="already archived")
-        ticket = do_archive_ticket(link.ticket, actor=None, reason=f"{view.key} was deleted in Jira", actor_label=ACTOR)
+        ticket = do_archive_ticket(
+            link.ticket, actor=None, reason=f"{view.key} was deleted in Jira", actor_label=ACTOR
+        )
         link.deleted_at = timezone.now()
         link.save(update_fields=["deleted_at"])
         record(ticket, "jira.issue_deleted", after={"archived": True}, reason=f"{view.key} deleted in Jira")
@@ -526,47 +600,95 @@ def apply_comment(event: str, comment: dict, issue: dict, *, fetch_issue: Any = 
         if event == "comment_deleted":
             return delete_comment(ticket, known, comment_id)
         if known is not None:
-            return update_comment(ticket, known, text=text, internal=internal, updated=updated, body_hash=body_hash)
-        return add_comment(ticket, link, comment, comment_id=comment_id, text=text, internal=internal,
-                           updated=updated, body_hash=body_hash)
+            return update_comment(
+                ticket, known, text=text, internal=internal, updated=updated, body_hash=body_hash
+            )
+        return add_comment(
+            ticket,
+            link,
+            comment,
+            comment_id=comment_id,
+            text=text,
+            internal=internal,
+            updated=updated,
+            body_hash=body_hash,
+        )
 
 
-def add_comment(ticket: Ticket, link: JiraLink, comment: dict, *, comment_id: str, text: str, internal: bool,
-                updated: Any, body_hash: str) -> Outcome:
+def add_comment(
+    ticket: Ticket,
+    link: JiraLink,
+    comment: dict,
+    *,
+    comment_id: str,
+    text: str,
+    internal: bool,
+    updated: Any,
+    body_hash: str,
+) -> Outcome:
     # Our own reply coming back before the push stored its Jira id: adopt it, add nothing.
-    own = (OutboundChange.objects.filter(ticket=ticket, kind=ChangeKind.ADD_COMMENT, body_hash=body_hash,
-                                         comment__jira_comment__isnull=True)
-           .select_related("comment").order_by("pk").first())
+    own = (
+        OutboundChange.objects.filter(
+            ticket=ticket,
+            kind=ChangeKind.ADD_COMMENT,
+            body_hash=body_hash,
+            comment__jira_comment__isnull=True,
+        )
+        .select_related("comment")
+        .order_by("pk")
+        .first()
+    )
     local = own.comment if own is not None and not internal else None
     if local is None:
         local = Comment.objects.filter(source=CommentSource.JIRA, external_id=comment_id).first()
     if local is not None:
-        JiraComment.objects.create(jira_comment_id=comment_id, link=link, comment=local,
-                                   origin=Origin.LOCAL if own is not None else Origin.JIRA,
-                                   last_seen_updated=updated, body_hash=body_hash)
+        JiraComment.objects.create(
+            jira_comment_id=comment_id,
+            link=link,
+            comment=local,
+            origin=Origin.LOCAL if own is not None else Origin.JIRA,
+            last_seen_updated=updated,
+            body_hash=body_hash,
+        )
         return Outcome("unchanged", ticket, detail=f"comment {comment_id} is already {local.pk}")
     author = Account.parse(comment.get("author")) or Account.parse(comment.get("updateAuthor"))
     created_at = parse_jira_datetime(comment.get("created"))
     try:
         local = do_add_comment(
-            ticket, actor=None, body=text or "(empty comment in Jira)", internal=internal,
-            source=CommentSource.JIRA, external_id=comment_id,
-            author_label=(author.display_name if author else "Jira")[:200], created_at=created_at,
+            ticket,
+            actor=None,
+            body=text or "(empty comment in Jira)",
+            internal=internal,
+            source=CommentSource.JIRA,
+            external_id=comment_id,
+            author_label=(author.display_name if author else "Jira")[:200],
+            created_at=created_at,
         )
     except ValidationError as error:
         return Outcome("ignored", ticket, detail=f"comment {comment_id} refused: {error}")
     if not internal and author is not None and not author.is_customer:
         # A public answer by a Jira agent is the desk's first response.
         ticket.mark_first_response(created_at or timezone.now())
-    JiraComment.objects.create(jira_comment_id=comment_id, link=link, comment=local, origin=Origin.JIRA,
-                               last_seen_updated=updated, body_hash=body_hash)
-    record(ticket, "jira.comment_added", after={"comment": local.pk, "internal": internal},
-           reason=f"Jira comment {comment_id}")
+    JiraComment.objects.create(
+        jira_comment_id=comment_id,
+        link=link,
+        comment=local,
+        origin=Origin.JIRA,
+        last_seen_updated=updated,
+        body_hash=body_hash,
+    )
+    record(
+        ticket,
+        "jira.comment_added",
+        after={"comment": local.pk, "internal": internal},
+        reason=f"Jira comment {comment_id}",
+    )
     return Outcome("updated", ticket, ["internal note" if internal else "reply"])
 
 
-def update_comment(ticket: Ticket, known: JiraComment, *, text: str, internal: bool, updated: Any,
-                   body_hash: str) -> Outcome:
+def update_comment(
+    ticket: Ticket, known: JiraComment, *, text: str, internal: bool, updated: Any, body_hash: str
+) -> Outcome:
     if known.last_seen_updated and updated and updated < known.last_seen_updated:
         return Outcome("stale", ticket, detail=f"comment {known.jira_comment_id} is older than held")
     if known.body_hash == body_hash or known.deleted_at is not None:
@@ -574,12 +696,21 @@ def update_comment(ticket: Ticket, known: JiraComment, *, text: str, internal: b
             known.last_seen_updated = updated
             known.save(update_fields=["last_seen_updated"])
         return Outcome("unchanged", ticket)
-    local = Comment.objects.filter(pk=known.comment_id).select_related("ticket").first() if known.comment_id else None
+    local = (
+        Comment.objects.filter(pk=known.comment_id).select_related("ticket").first()
+        if known.comment_id
+        else None
+    )
     if local is not None and text:
         previous = {"body": local.body, "internal": local.internal}
         do_edit_comment(local, actor=None, body=text, internal=internal, actor_label=ACTOR)
-        record(ticket, "jira.comment_edited", before=previous, after={"body": text, "internal": internal},
-               reason=f"Jira comment {known.jira_comment_id} edited")
+        record(
+            ticket,
+            "jira.comment_edited",
+            before=previous,
+            after={"body": text, "internal": internal},
+            reason=f"Jira comment {known.jira_comment_id} edited",
+        )
     known.body_hash, known.last_seen_updated = body_hash, updated or known.last_seen_updated
     known.save(update_fields=["body_hash", "last_seen_updated"])
     return Outcome("updated", ticket, ["comment"])
@@ -593,8 +724,12 @@ def delete_comment(ticket: Ticket, known: JiraComment | None, comment_id: str) -
     known.deleted_at = timezone.now()
     known.save(update_fields=["deleted_at"])
     # The local comment stays (the conversation is history); the deletion is recorded.
-    record(ticket, "jira.comment_deleted", before={"comment": known.comment_id},
-           reason=f"Jira comment {comment_id} deleted")
+    record(
+        ticket,
+        "jira.comment_deleted",
+        before={"comment": known.comment_id},
+        reason=f"Jira comment {comment_id} deleted",
+    )
     return Outcome("updated", ticket, ["comment deleted in Jira"])
 
 

@@ -31,13 +31,21 @@ MARKER_PREFIX = "itsm-"
 SYNC_LABEL = "itsm-sync"
 
 # Status category keys (Jira) ⇄ ticket statuses, used when no mapping row names the status.
-CATEGORY_TO_STATUS = {"new": TicketStatus.OPEN, "indeterminate": TicketStatus.IN_PROGRESS, "done": TicketStatus.RESOLVED}
-STATUS_TO_CATEGORY = {
-    TicketStatus.NEW: "new", TicketStatus.OPEN: "new", TicketStatus.IN_PROGRESS: "indeterminate",
-    TicketStatus.PENDING_CUSTOMER: "indeterminate", TicketStatus.PENDING_VENDOR: "indeterminate",
-    TicketStatus.RESOLVED: "done", TicketStatus.CLOSED: "done", TicketStatus.CANCELLED: "done",
+CATEGORY_TO_STATUS = {
+    "new": TicketStatus.OPEN,
+    "indeterminate": TicketStatus.IN_PROGRESS,
+    "done": TicketStatus.RESOLVED,
 }
-
+STATUS_TO_CATEGORY = {
+    TicketStatus.NEW: "new",
+    TicketStatus.OPEN: "new",
+    TicketStatus.IN_PROGRESS: "indeterminate",
+    TicketStatus.PENDING_CUSTOMER: "indeterminate",
+    TicketStatus.PENDING_VENDOR: "indeterminate",
+    TicketStatus.RESOLVED: "done",
+    TicketStatus.CLOSED: "done",
+    TicketStatus.CANCELLED: "done",
+}
 
 
 def parse_jira_datetime(value: Any) -> datetime | None:
@@ -183,8 +191,11 @@ class IssueView:
     @property
     def marker_numbers(self) -> list[str]:
         """Ticket numbers named by our marker labels (``itsm-INC-000042``) on issues we created."""
-        return [label[len(MARKER_PREFIX):].upper() for label in self.labels
-                if label.startswith(MARKER_PREFIX) and label != SYNC_LABEL]
+        return [
+            label[len(MARKER_PREFIX) :].upper()
+            for label in self.labels
+            if label.startswith(MARKER_PREFIX) and label != SYNC_LABEL
+        ]
 
     @property
     def plain_labels(self) -> list[str]:
@@ -261,7 +272,9 @@ class Mappings:
             status_in={row.jira_status.casefold(): row.local_status for row in statuses},
             status_out={row.local_status: row.jira_status for row in statuses if row.push},
             priority_in={row.jira_priority.casefold(): row.local_priority for row in priorities},
-            priority_out={row.local_priority: (row.jira_priority, row.jira_id) for row in priorities if row.push},
+            priority_out={
+                row.local_priority: (row.jira_priority, row.jira_id) for row in priorities if row.push
+            },
             type_in={row.jira_issue_type.casefold(): row.ticket_type for row in types},
             type_out={row.ticket_type: (row.jira_issue_type, row.jira_id) for row in types if row.push},
             inbound_fields=inbound,
@@ -312,7 +325,10 @@ class Mappings:
 
     def sla_metric(self, field_id: str, sla_name: str) -> str | None:
         """``response`` or ``resolution`` for a JSM SLA, by its field id or its name."""
-        for local_field, metric in ((LocalField.SLA_RESPONSE, "response"), (LocalField.SLA_RESOLUTION, "resolution")):
+        for local_field, metric in (
+            (LocalField.SLA_RESPONSE, "response"),
+            (LocalField.SLA_RESOLUTION, "resolution"),
+        ):
             names = {name.casefold() for name in self.inbound_fields.get(local_field, set())}
             if field_id.casefold() in names or sla_name.casefold() in names:
                 return metric
@@ -348,13 +364,15 @@ def description_adf(ticket: Any) -> dict:
     text = ticket.description or ""
     link = f"{settings.SITE_URL.rstrip('/')}/tickets/{ticket.pk}/"
     document = text_to_adf(text)
-    document["content"].append({
-        "type": "paragraph",
-        "content": [
-            {"type": "text", "text": "Created from ITSM ticket "},
-            {"type": "text", "text": ticket.number, "marks": [{"type": "link", "attrs": {"href": link}}]},
-        ],
-    })
+    document["content"].append(
+        {
+            "type": "paragraph",
+            "content": [
+                {"type": "text", "text": "Created from ITSM ticket "},
+                {"type": "text", "text": ticket.number, "marks": [{"type": "link", "attrs": {"href": link}}]},
+            ],
+        }
+    )
     return document
 
 
@@ -386,10 +404,14 @@ def create_fields(ticket: Any, project_key: str, mappings: Mappings) -> dict[str
 REQUIRED = re.compile(r"Field '([\w.-]+)' is required", re.IGNORECASE)
 
 
-def minimal_fields(full: dict[str, Any], *, error_messages: list[str], errors: dict[str, str]) -> dict[str, Any]:
+def minimal_fields(
+    full: dict[str, Any], *, error_messages: list[str], errors: dict[str, str]
+) -> dict[str, Any]:
     """The smallest create payload: project, type, summary, description, our labels, and any
     field Jira says is required (unless that field is itself the one refused)."""
-    minimal = {name: full[name] for name in ("project", "issuetype", "summary", "description") if name in full}
+    minimal = {
+        name: full[name] for name in ("project", "issuetype", "summary", "description") if name in full
+    }
     minimal["labels"] = [label for label in full.get("labels", []) if label.startswith(MARKER_PREFIX)]
     for message in error_messages:
         for required in REQUIRED.findall(message):
@@ -411,5 +433,7 @@ def sent_snapshot(fields: dict[str, Any], ticket: Any, mappings: Mappings) -> di
     if "priority" in fields and ticket.priority in mappings.priority_out:
         snapshot["priority"] = mappings.priority_out[ticket.priority][0]
     if "labels" in fields:
-        snapshot["labels"] = sorted(label for label in fields["labels"] if not label.startswith(MARKER_PREFIX))
+        snapshot["labels"] = sorted(
+            label for label in fields["labels"] if not label.startswith(MARKER_PREFIX)
+        )
     return snapshot

@@ -157,7 +157,9 @@ class WebhookReceipt(models.Model):
         verbose_name = _("Jira webhook receipt")
         indexes = [
             models.Index(fields=["issue_id", "received_at"], name="jira_receipt_issue_idx"),
-            models.Index(fields=["received_at"], name="jira_receipt_pending_idx", condition=Q(state="pending")),
+            models.Index(
+                fields=["received_at"], name="jira_receipt_pending_idx", condition=Q(state="pending")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -201,7 +203,9 @@ class OutboundChange(models.Model):
 
     ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="jira_changes")
     kind = models.CharField(max_length=20, choices=ChangeKind.choices)
-    comment = models.ForeignKey("tickets.Comment", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    comment = models.ForeignKey(
+        "tickets.Comment", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     target_status = models.CharField(max_length=20, blank=True)
     body_hash = models.CharField(max_length=64, blank=True)
     state = models.CharField(max_length=10, choices=ChangeState.choices, default=ChangeState.PENDING)
@@ -217,12 +221,19 @@ class OutboundChange(models.Model):
         verbose_name = _("change pushed to Jira")
         indexes = [
             models.Index(fields=["ticket", "state"], name="jira_change_ticket_idx"),
-            models.Index(fields=["created_at"], name="jira_change_unfinished_idx",
-                         condition=Q(state__in=["pending", "sending"])),
+            models.Index(
+                fields=["created_at"],
+                name="jira_change_unfinished_idx",
+                condition=Q(state__in=["pending", "sending"]),
+            ),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["ticket"], condition=Q(kind="create_issue"), name="jira_change_one_create"),
-            models.UniqueConstraint(fields=["comment"], condition=Q(kind="add_comment"), name="jira_change_one_comment"),
+            models.UniqueConstraint(
+                fields=["ticket"], condition=Q(kind="create_issue"), name="jira_change_one_create"
+            ),
+            models.UniqueConstraint(
+                fields=["comment"], condition=Q(kind="add_comment"), name="jira_change_one_comment"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -286,7 +297,9 @@ class StatusMapping(models.Model):
         ordering = ["jira_status"]
         verbose_name = _("Jira status mapping")
         constraints = [
-            models.UniqueConstraint(fields=["local_status"], condition=Q(push=True), name="jira_status_one_push"),
+            models.UniqueConstraint(
+                fields=["local_status"], condition=Q(push=True), name="jira_status_one_push"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -303,7 +316,9 @@ class PriorityMapping(models.Model):
         ordering = ["jira_priority"]
         verbose_name = _("Jira priority mapping")
         constraints = [
-            models.UniqueConstraint(fields=["local_priority"], condition=Q(push=True), name="jira_priority_one_push"),
+            models.UniqueConstraint(
+                fields=["local_priority"], condition=Q(push=True), name="jira_priority_one_push"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -320,7 +335,9 @@ class IssueTypeMapping(models.Model):
         ordering = ["jira_issue_type"]
         verbose_name = _("Jira issue type mapping")
         constraints = [
-            models.UniqueConstraint(fields=["ticket_type"], condition=Q(push=True), name="jira_issuetype_one_push"),
+            models.UniqueConstraint(
+                fields=["ticket_type"], condition=Q(push=True), name="jira_issuetype_one_push"
+            ),
         ]
 
     def __str__(self) -> str:

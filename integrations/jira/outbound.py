@@ -69,7 +69,9 @@ def is_push_enabled() -> bool:
 def on_ticket_created(sender: Any, ticket: Ticket, actor_label: str = "", **kwargs: Any) -> None:
     if actor_label == ACTOR or ticket.channel == Channel.JIRA or ticket.external_key or not is_push_enabled():
         return
-    JiraLink.objects.get_or_create(ticket=ticket, defaults={"origin": Origin.LOCAL, "project_key": push_project()})
+    JiraLink.objects.get_or_create(
+        ticket=ticket, defaults={"origin": Origin.LOCAL, "project_key": push_project()}
+    )
     queue_change(ticket, ChangeKind.CREATE_ISSUE)
 
 
@@ -140,7 +142,8 @@ def push_changes(ticket_id: int, *, client: jira_client.JiraClient | None = None
 
 def finish(change: OutboundChange, state: str, message: str) -> None:
     OutboundChange.objects.filter(pk=change.pk).update(
-        state=state, last_error="" if state == ChangeState.DONE else message[:2000],
+        state=state,
+        last_error="" if state == ChangeState.DONE else message[:2000],
         done_at=timezone.now() if state != ChangeState.PENDING else None,
     )
 
@@ -172,8 +175,9 @@ def about_fields(error: JiraBadRequest) -> bool:
 
 def send_create(change: OutboundChange, client: jira_client.JiraClient) -> str:
     ticket = Ticket.objects.get(pk=change.ticket_id)
-    link, _ = JiraLink.objects.get_or_create(ticket=ticket, defaults={"origin": Origin.LOCAL,
-                                                                      "project_key": push_project()})
+    link, _ = JiraLink.objects.get_or_create(
+        ticket=ticket, defaults={"origin": Origin.LOCAL, "project_key": push_project()}
+    )
     if link.issue_id:
         return f"already linked to {link.issue_key}"
     project = link.project_key or push_project()
@@ -181,8 +185,11 @@ def send_create(change: OutboundChange, client: jira_client.JiraClient) -> str:
     if change.attempts:
         # An earlier attempt may have created the issue and failed before we stored its key:
         # Jira has no idempotency key, so look for our marker label before creating again.
-        page = client.search_page(f'project = "{project}" AND labels = "{marker_label(ticket)}"',
-                                  fields=["summary", "updated"], max_results=1)
+        page = client.search_page(
+            f'project = "{project}" AND labels = "{marker_label(ticket)}"',
+            fields=["summary", "updated"],
+            max_results=1,
+        )
         if page.issues:
             found = page.issues[0]
             store_created(link, ticket, str(found.get("id")), str(found.get("key")), {})
@@ -194,12 +201,16 @@ def send_create(change: OutboundChange, client: jira_client.JiraClient) -> str:
     except JiraBadRequest as error:
         if not about_fields(error):
             raise
-        logger.info("Jira refused fields for %s (%s); retrying once with a minimal payload", ticket.number, error)
+        logger.info(
+            "Jira refused fields for %s (%s); retrying once with a minimal payload", ticket.number, error
+        )
         fields = minimal_fields(fields, error_messages=error.error_messages, errors=error.errors)
         created = client.create_issue(fields)
     if not isinstance(created, dict) or not created.get("id") or not created.get("key"):
         raise JiraUnavailable("Jira's create answer has no id or key.")
-    store_created(link, ticket, str(created["id"]), str(created["key"]), sent_snapshot(fields, ticket, mappings))
+    store_created(
+        link, ticket, str(created["id"]), str(created["key"]), sent_snapshot(fields, ticket, mappings)
+    )
     return f"created {created['key']}"
 
 
@@ -219,7 +230,9 @@ def store_created(link: JiraLink, ticket: Ticket, issue_id: str, key: str, snaps
         if ticket.external_key != key and not Ticket.objects.filter(external_key=key).exists():
             # tickets.actions offers no action for the external key: the model's own write
             # (audited, versioned) is used so the ticket API shows it as ``jira_key``.
-            ticket.update_fields({"external_key": key}, actor=None, actor_label=ACTOR, reason=f"pushed to {key}")
+            ticket.update_fields(
+                {"external_key": key}, actor=None, actor_label=ACTOR, reason=f"pushed to {key}"
+            )
 
 
 def send_comment(change: OutboundChange, link: JiraLink, client: jira_client.JiraClient) -> str:
@@ -240,7 +253,9 @@ def send_comment(change: OutboundChange, link: JiraLink, client: jira_client.Jir
         JiraComment.objects.get_or_create(
             jira_comment_id=comment_id,
             defaults={
-                "link": link, "comment": comment, "origin": Origin.LOCAL,
+                "link": link,
+                "comment": comment,
+                "origin": Origin.LOCAL,
                 "last_seen_updated": parse_jira_datetime((answer or {}).get("updated")),
                 "body_hash": text_hash(comment.body),
             },

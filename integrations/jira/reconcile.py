@@ -41,8 +41,13 @@ def build_jql(projects: list[str], since: datetime, now: datetime | None = None)
     return f'project in ({keys}) AND updated >= "-{minutes}m" ORDER BY updated ASC'
 
 
-def run_reconcile(*, since: datetime, trigger: str, client: jira_client.JiraClient | None = None,
-                  page_size: int | None = None) -> ReconcileRun:
+def run_reconcile(
+    *,
+    since: datetime,
+    trigger: str,
+    client: jira_client.JiraClient | None = None,
+    page_size: int | None = None,
+) -> ReconcileRun:
     """Run (and record) one reconcile; Jira errors end the run with ``ok=False`` and the error."""
     from django.conf import settings
 
@@ -98,7 +103,13 @@ def reconcile_issue(run: ReconcileRun, issue: dict) -> None:
         run.skipped += 1
     elif repaired:
         run.updated += 1
-        run.drift.append({"issue": view.key, "ticket": ticket.number if ticket else None, "kind": "changed",
-                          "fields": repaired})
+        run.drift.append(
+            {
+                "issue": view.key,
+                "ticket": ticket.number if ticket else None,
+                "kind": "changed",
+                "fields": repaired,
+            }
+        )
     else:
         run.unchanged += 1

@@ -73,8 +73,13 @@ class SlaCycle:
         )
 
     def key(self) -> dict:
-        return {"start": self.started_at, "due": self.due_at, "stop": self.stopped_at, "breached": self.breached,
-                "paused": self.paused}
+        return {
+            "start": self.started_at,
+            "due": self.due_at,
+            "stop": self.stopped_at,
+            "breached": self.breached,
+            "paused": self.paused,
+        }
 
 
 @dataclass(frozen=True)
@@ -118,11 +123,18 @@ def apply_slas(ticket: Any, link: JiraLink, slas: list[JsmSla], *, force: bool =
     clocks = []
     for metric, sla in wanted:
         cycle = sla.cycle
-        clocks.append(apply_remote_clock(
-            ticket, metric=metric, due_at=cycle.due_at, started_at=cycle.started_at,  # type: ignore[union-attr]
-            paused=cycle.paused, stopped_at=cycle.stopped_at, breached=cycle.breached,  # type: ignore[union-attr]
-            source=ClockSource.JIRA,
-        ))
+        clocks.append(
+            apply_remote_clock(
+                ticket,
+                metric=metric,
+                due_at=cycle.due_at,
+                started_at=cycle.started_at,  # type: ignore[union-attr]
+                paused=cycle.paused,
+                stopped_at=cycle.stopped_at,
+                breached=cycle.breached,  # type: ignore[union-attr]
+                source=ClockSource.JIRA,
+            )
+        )
     JiraLink.objects.filter(pk=link.pk).update(sla_hash=digest, sla_synced_at=now, sla_error="")
     return clocks
 
@@ -141,7 +153,9 @@ def jira_sla_provider(ticket: Any) -> list | None:
         values = jira_client.JiraClient().get_request_slas(link.issue_key)
     except JiraNotFound:
         # Linked, but not a JSM request (or not visible to us): no SLA to take.
-        JiraLink.objects.filter(pk=link.pk).update(sla_synced_at=timezone.now(), sla_error="not a JSM request")
+        JiraLink.objects.filter(pk=link.pk).update(
+            sla_synced_at=timezone.now(), sla_error="not a JSM request"
+        )
         return []
     except JiraError as error:
         JiraLink.objects.filter(pk=link.pk).update(sla_error=str(error)[:2000])
@@ -168,7 +182,11 @@ def sync_stale(*, limit: int | None = None) -> dict:
     if not settings.JIRA_SLA_SYNC_ENABLED or not jira_client.is_configured():
         return {"synced": 0, "failed": 0, "skipped": "disabled"}
     before = timezone.now() - timedelta(seconds=settings.JIRA_SLA_SYNC_STALE_SECONDS)
-    links = list(JiraLink.objects.sla_stale(before).select_related("ticket")[: limit or settings.JIRA_SLA_SYNC_BATCH_SIZE])
+    links = list(
+        JiraLink.objects.sla_stale(before).select_related("ticket")[
+            : limit or settings.JIRA_SLA_SYNC_BATCH_SIZE
+        ]
+    )
     synced = failed = 0
     for link in links:
         try:
@@ -178,7 +196,9 @@ def sync_stale(*, limit: int | None = None) -> dict:
         except SyncUnavailable as error:
             failed += 1
             # Stamp it anyway so one broken issue does not starve the others; retried when stale.
-            JiraLink.objects.filter(pk=link.pk).update(sla_synced_at=timezone.now(), sla_error=str(error)[:2000])
+            JiraLink.objects.filter(pk=link.pk).update(
+                sla_synced_at=timezone.now(), sla_error=str(error)[:2000]
+            )
             if isinstance(error.__cause__, JiraUnavailable):
                 break  # Jira is down: the next batch tries again
     return {"synced": synced, "failed": failed, "stale": len(links)}

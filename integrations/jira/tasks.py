@@ -59,8 +59,10 @@ def process_receipt(receipt_id: int) -> str:
         return "gone"
     fetch = None
     if jira_client.is_configured():
+
         def fetch(key: str) -> dict:
             return jira_client.JiraClient().get_issue(key)
+
     outcome = apply_receipt(receipt, fetch_issue=fetch)
     return outcome.describe() if outcome else receipt.state
 
@@ -140,7 +142,9 @@ def sweep_waiting(*, older_than: timedelta = STALE_AFTER) -> dict:
     receipts = sum(defer_receipt(receipt_id) for receipt_id in waiting)
     pushes = 0
     if jira_client.is_configured():
-        ticket_ids = set(OutboundChange.objects.waiting_since(before).values_list("ticket_id", flat=True)[:500])
+        ticket_ids = set(
+            OutboundChange.objects.waiting_since(before).values_list("ticket_id", flat=True)[:500]
+        )
         pushes = sum(defer_push(ticket_id) for ticket_id in ticket_ids)
     return {"receipts": receipts, "pushes": pushes}
 

@@ -27,8 +27,14 @@ logger = logging.getLogger(__name__)
 class JiraError(Exception):
     """Jira answered with an error (or not at all)."""
 
-    def __init__(self, message: str, *, status: int | None = None, error_messages: list[str] | None = None,
-                 errors: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_messages: list[str] | None = None,
+        errors: dict[str, str] | None = None,
+    ) -> None:
         self.status = status
         self.error_messages = error_messages or []
         self.errors = errors or {}
@@ -114,7 +120,9 @@ class Transport:
     @classmethod
     def from_settings(cls, **overrides: Any) -> Transport:
         if not (settings.JIRA_BASE_URL and settings.JIRA_EMAIL and settings.JIRA_API_TOKEN):
-            raise JiraNotConfigured("Jira is not configured: set JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN.")
+            raise JiraNotConfigured(
+                "Jira is not configured: set JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN."
+            )
         options: dict[str, Any] = {
             "base_url": settings.JIRA_BASE_URL,
             "email": settings.JIRA_EMAIL,
@@ -130,7 +138,9 @@ class Transport:
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         self.session.auth = (self.email, self.api_token)
-        self.session.headers.update({"Accept": "application/json", "User-Agent": "itsm-platform/1.0 (jira sync)"})
+        self.session.headers.update(
+            {"Accept": "application/json", "User-Agent": "itsm-platform/1.0 (jira sync)"}
+        )
 
     def backoff_for(self, attempt: int) -> float:
         """Exponential backoff with full jitter, as Atlassian recommends."""
@@ -145,7 +155,9 @@ class Transport:
             try:
                 response = self.session.request(method, url, json=json, params=params, timeout=self.timeout)
             except (requests.Timeout, requests.ConnectionError) as error:
-                failure = JiraUnavailable(f"Jira did not answer ({error.__class__.__name__}) for {method} {path}")
+                failure = JiraUnavailable(
+                    f"Jira did not answer ({error.__class__.__name__}) for {method} {path}"
+                )
             else:
                 status = response.status_code
                 if status < 400:
@@ -154,14 +166,16 @@ class Transport:
                     try:
                         return response.json()
                     except ValueError as error:
-                        raise JiraUnavailable(f"Jira sent a body that is not JSON for {method} {path}",
-                                              status=status) from error
+                        raise JiraUnavailable(
+                            f"Jira sent a body that is not JSON for {method} {path}", status=status
+                        ) from error
                 messages, errors = parse_error_body(response)
                 text = describe(status, messages, errors)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if status == 429 or status >= 500:
-                    failure = JiraUnavailable(text, status=status, retry_after=retry_after,
-                                              error_messages=messages, errors=errors)
+                    failure = JiraUnavailable(
+                        text, status=status, retry_after=retry_after, error_messages=messages, errors=errors
+                    )
                 elif status in (401, 403):
                     raise JiraAuthError(text, status=status, error_messages=messages, errors=errors)
                 elif status == 404:

@@ -7,7 +7,9 @@ from itsm.embedded_db import connection_settings, ensure_database, ensure_server
 
 
 def _connect(settings: dict) -> psycopg.Connection:
-    return psycopg.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], autocommit=True)
+    return psycopg.connect(
+        dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], autocommit=True
+    )
 
 
 @pytest.mark.slow

@@ -63,9 +63,18 @@ def test_it_answers_503_when_the_database_is_down(tmp_path):
         "DATABASE_CONNECT_TIMEOUT": "2",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "itsm.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         # Load the app before binding, so the port answers only once it can serve.
-         "--preload"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "itsm.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            # Load the app before binding, so the port answers only once it can serve.
+            "--preload",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

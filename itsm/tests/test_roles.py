@@ -54,7 +54,13 @@ def test_the_admin_manages_users_teams_and_organisations(client, admin_user, age
     assert client.get(reverse("admin:itsm_user_change", args=[agent.pk])).status_code == 200
     response = client.post(
         reverse("admin:itsm_team_add"),
-        {"name": "Field Services", "description": "", "email": "", "skills": "onsite,hardware", "members": [agent.pk]},
+        {
+            "name": "Field Services",
+            "description": "",
+            "email": "",
+            "skills": "onsite,hardware",
+            "members": [agent.pk],
+        },
     )
     assert response.status_code == 302
     from itsm.models import Team

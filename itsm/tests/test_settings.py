@@ -85,15 +85,31 @@ def test_development_generates_and_keeps_a_local_secret(tmp_path):
 def test_mail_goes_to_smtp_when_configured(tmp_path):
     env = {"ITSM_ENV": "development", "EMAIL_URL": "smtp+tls://desk:pw@smtp.example.com:587"}
     result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
-         "print(settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS)"],
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS)",
+        ],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "ITSM_VAR_DIR": str(tmp_path),
-             "DJANGO_SETTINGS_MODULE": "itsm.settings", **env},
-        capture_output=True, text=True, timeout=60,
+        env={
+            **os.environ,
+            "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",
+            "ITSM_VAR_DIR": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "itsm.settings",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.core.mail.backends.smtp.EmailBackend", "smtp.example.com", "587", "True"]
+    assert result.stdout.split() == [
+        "django.core.mail.backends.smtp.EmailBackend",
+        "smtp.example.com",
+        "587",
+        "True",
+    ]
 
 
 def test_mail_goes_to_the_console_by_default(tmp_path):
@@ -101,9 +117,17 @@ def test_mail_goes_to_the_console_by_default(tmp_path):
     assert result.returncode == 0, result.stderr
     code = "import django; django.setup(); from django.conf import settings; print(settings.EMAIL_BACKEND)"
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**{k: v for k, v in os.environ.items() if k != "EMAIL_URL"}, "ITSM_ENV": "development",
-             "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "ITSM_VAR_DIR": str(tmp_path),
-             "DJANGO_SETTINGS_MODULE": "itsm.settings"},
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **{k: v for k, v in os.environ.items() if k != "EMAIL_URL"},
+            "ITSM_ENV": "development",
+            "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",
+            "ITSM_VAR_DIR": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "itsm.settings",
+        },
     )
     assert out.stdout.strip() == "django.core.mail.backends.console.EmailBackend"

@@ -13,7 +13,11 @@ pytestmark = pytest.mark.django_db
 def test_sign_up_creates_a_requester_and_asks_to_verify_the_email(client):
     response = client.post(
         reverse("account_signup"),
-        {"email": "new.person@example.com", "password1": "a-long-pass-phrase-42", "password2": "a-long-pass-phrase-42"},
+        {
+            "email": "new.person@example.com",
+            "password1": "a-long-pass-phrase-42",
+            "password2": "a-long-pass-phrase-42",
+        },
     )
     assert response.status_code == 302
     user = User.objects.get(email="new.person@example.com")
@@ -36,7 +40,9 @@ def test_sign_up_refuses_a_mismatched_password_and_creates_nothing(client):
 
 def test_login_by_email_with_a_verified_address(client, agent):
     EmailAddress.objects.create(user=agent, email=agent.email, verified=True, primary=True)
-    response = client.post(reverse("account_login"), {"login": agent.email, "password": "correct-horse-battery"})
+    response = client.post(
+        reverse("account_login"), {"login": agent.email, "password": "correct-horse-battery"}
+    )
     assert response.status_code == 302
     assert response["Location"] == reverse("home")
 
@@ -58,7 +64,9 @@ def test_password_reset_mails_a_link(client, agent):
 
 def _login(client, user):
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
-    response = client.post(reverse("account_login"), {"login": user.email, "password": "correct-horse-battery"})
+    response = client.post(
+        reverse("account_login"), {"login": user.email, "password": "correct-horse-battery"}
+    )
     assert response.status_code == 302
 
 

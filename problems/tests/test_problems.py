@@ -14,8 +14,12 @@ pytestmark = pytest.mark.django_db
 
 
 def vpn_incidents(make_ticket, count=3, **fields):
-    titles = ["VPN disconnects every hour", "VPN disconnects every few minutes", "VPN disconnects every hour again",
-              "VPN disconnects every hour on wifi"]
+    titles = [
+        "VPN disconnects every hour",
+        "VPN disconnects every few minutes",
+        "VPN disconnects every hour again",
+        "VPN disconnects every hour on wifi",
+    ]
     return [make_ticket(title=titles[i % len(titles)], **fields) for i in range(count)]
 
 
@@ -79,7 +83,9 @@ def test_a_known_error_needs_a_root_cause_or_workaround(agent):
 
     with pytest.raises(IllegalProblemTransition):
         actions.do_transition_problem(problem, ProblemStatus.KNOWN_ERROR, actor=agent)
-    problem = actions.do_transition_problem(problem, ProblemStatus.KNOWN_ERROR, actor=agent, workaround="Purge /tmp")
+    problem = actions.do_transition_problem(
+        problem, ProblemStatus.KNOWN_ERROR, actor=agent, workaround="Purge /tmp"
+    )
     assert problem.status == ProblemStatus.KNOWN_ERROR
 
 
@@ -101,7 +107,10 @@ def test_the_api_creates_links_and_detects(agent, api_for, make_ticket):
 def test_the_api_refuses_bad_input_and_changes_nothing(agent, api_for):
     client = api_for(agent)
     assert client.post("/api/problems/", {"title": ""}, format="json").status_code == 400
-    assert client.post("/api/problems/", {"title": "x", "incidents": ["INC-999999"]}, format="json").status_code == 400
+    assert (
+        client.post("/api/problems/", {"title": "x", "incidents": ["INC-999999"]}, format="json").status_code
+        == 400
+    )
     assert not Problem.objects.exists()
     problem = actions.do_create_problem(actor=agent, title="p")
     response = client.patch(f"/api/problems/{problem.pk}/", {"status": "known_error"}, format="json")

@@ -29,7 +29,11 @@ class SensitiveAccess(models.Model):
         "tickets.Ticket", on_delete=models.DO_NOTHING, db_constraint=False, related_name="sensitive_accesses"
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     # Kept as text so the log still names the person after their account is gone.
     user_email = models.CharField(max_length=254)

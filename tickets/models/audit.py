@@ -55,7 +55,9 @@ def audit_trail(ticket: Ticket) -> list[AuditChange]:
     names: dict[str, dict[int, str]] = {}
     for name, model in (("assignee", User), ("team", Team), ("category", Category)):
         wanted = ids(name)
-        names[name] = dict(model.objects.filter(pk__in=wanted).values_list("pk", REFERENCES[name])) if wanted else {}
+        names[name] = (
+            dict(model.objects.filter(pk__in=wanted).values_list("pk", REFERENCES[name])) if wanted else {}
+        )
 
     def shown(name: str, value: Any) -> Any:
         if name in REFERENCES and value is not None:

@@ -69,7 +69,9 @@ def parse_catalog_fields(data: Any) -> list[CatalogField]:
             seen.add(name)
         unknown = sorted(set(item) - FIELD_KEYS)
         if unknown:
-            errors.append(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(FIELD_KEYS))}.")
+            errors.append(
+                f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(FIELD_KEYS))}."
+            )
         kind = item.get("type", "text")
         if kind not in FIELD_TYPES:
             errors.append(f"{where}: type {kind!r} is not one of {', '.join(FIELD_TYPES)}.")
@@ -81,7 +83,11 @@ def parse_catalog_fields(data: Any) -> list[CatalogField]:
             errors.append(f"{where}: required must be true or false.")
         choices = item.get("choices", [])
         if kind == "choice":
-            if not isinstance(choices, list) or not choices or not all(isinstance(c, str) and c for c in choices):
+            if (
+                not isinstance(choices, list)
+                or not choices
+                or not all(isinstance(c, str) and c for c in choices)
+            ):
                 errors.append(f"{where}: a choice field needs a non-empty list of texts in choices.")
                 choices = []
             elif len(set(choices)) != len(choices):
@@ -104,10 +110,19 @@ def parse_catalog_fields(data: Any) -> list[CatalogField]:
         if not isinstance(help_text, str):
             errors.append(f"{where}: help must be a text.")
         if not errors and name:
-            parsed.append(CatalogField(
-                name=name, label=label.strip(), type=kind, required=required, choices=tuple(choices),
-                max_length=max_length, min=low, max=high, help=help_text,
-            ))
+            parsed.append(
+                CatalogField(
+                    name=name,
+                    label=label.strip(),
+                    type=kind,
+                    required=required,
+                    choices=tuple(choices),
+                    max_length=max_length,
+                    min=low,
+                    max=high,
+                    help=help_text,
+                )
+            )
     if errors:
         raise ValidationError(errors)
     return parsed
@@ -115,7 +130,9 @@ def parse_catalog_fields(data: Any) -> list[CatalogField]:
 
 class Category(models.Model):
     name = models.CharField(_("name"), max_length=120, unique=True)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
     default_team = models.ForeignKey(
         "itsm.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="default_categories"
     )

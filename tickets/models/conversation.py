@@ -49,7 +49,9 @@ class Comment(models.Model):
         indexes = [models.Index(fields=["ticket", "created_at"], name="comment_ticket_idx")]
         constraints = [
             models.UniqueConstraint(
-                fields=["source", "external_id"], condition=~Q(external_id=""), name="comment_external_id_unique"
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="comment_external_id_unique",
             )
         ]
 
@@ -67,12 +69,16 @@ def attachment_path(instance: Attachment, filename: str) -> str:
 
 class Attachment(models.Model):
     ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="attachments")
-    comment = models.ForeignKey(Comment, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
+    comment = models.ForeignKey(
+        Comment, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
     file = models.FileField(upload_to=attachment_path)
     filename = models.CharField(max_length=255)
     content_type = models.CharField(max_length=120)
     size = models.PositiveBigIntegerField()
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -26,7 +26,9 @@ class ExportStatus(models.TextChoices):
 class ExportJob(models.Model):
     """A CSV/JSON export of a filtered ticket list, built by the worker."""
 
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exports"
+    )
     format = models.CharField(max_length=4, choices=ExportFormat.choices, default=ExportFormat.CSV)
     filters = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=ExportStatus.choices, default=ExportStatus.PENDING)

@@ -48,7 +48,9 @@ class PriorityRule(models.Model):
     priority = models.CharField(max_length=10, choices=Priority.choices)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["impact", "urgency"], name="priority_rule_unique_cell")]
+        constraints = [
+            models.UniqueConstraint(fields=["impact", "urgency"], name="priority_rule_unique_cell")
+        ]
         ordering = ["impact", "urgency"]
         verbose_name = _("priority rule")
 
@@ -57,5 +59,7 @@ class PriorityRule(models.Model):
 
 
 def priority_for(impact: str, urgency: str) -> str:
-    rule = PriorityRule.objects.filter(impact=impact, urgency=urgency).values_list("priority", flat=True).first()
+    rule = (
+        PriorityRule.objects.filter(impact=impact, urgency=urgency).values_list("priority", flat=True).first()
+    )
     return rule or DEFAULT_MATRIX[(impact, urgency)]

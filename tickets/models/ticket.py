@@ -87,7 +87,9 @@ class ResolutionRequired(IllegalTransition):
     """Resolving needs a resolution summary; the API answers 400 on ``resolution``."""
 
     def __init__(self, current: str, allowed: tuple[str, ...]) -> None:
-        super().__init__(current, TicketStatus.RESOLVED, allowed, "Resolving a ticket needs a resolution summary.")
+        super().__init__(
+            current, TicketStatus.RESOLVED, allowed, "Resolving a ticket needs a resolution summary."
+        )
 
 
 class StaleTicket(Exception):
@@ -174,8 +176,13 @@ class TicketQuerySet(models.QuerySet):
                     by_team.append({"id": team, "name": team_name, "count": count})
         for rows in (by_category, by_team):
             rows.sort(key=lambda row: (-row["count"], str(row["name"] or "")))
-        return {"total": sum(by_status.values()), "by_status": by_status, "by_priority": by_priority,
-                "by_category": by_category, "by_team": by_team}
+        return {
+            "total": sum(by_status.values()),
+            "by_status": by_status,
+            "by_priority": by_priority,
+            "by_category": by_category,
+            "by_team": by_team,
+        }
 
     def search(self, text: str) -> TicketQuerySet:
         """Full-text match ranked by PostgreSQL, or an exact ticket number."""
@@ -194,7 +201,9 @@ class TicketQuerySet(models.QuerySet):
 def _next_number(ticket_type: str) -> str:
     from django.db import connection
 
-    sequence = "tickets_incident_number_seq" if ticket_type == TicketType.INCIDENT else "tickets_request_number_seq"
+    sequence = (
+        "tickets_incident_number_seq" if ticket_type == TicketType.INCIDENT else "tickets_request_number_seq"
+    )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT nextval('{sequence}')")  # noqa: S608 - name from a fixed mapping
         value = cursor.fetchone()[0]
@@ -215,10 +224,14 @@ class Ticket(models.Model):
     type = models.CharField(_("type"), max_length=20, choices=TicketType.choices, default=TicketType.INCIDENT)
     title = models.CharField(_("title"), max_length=255)
     description = models.TextField(_("description"), blank=True)
-    status = models.CharField(_("status"), max_length=20, choices=TicketStatus.choices, default=TicketStatus.NEW)
+    status = models.CharField(
+        _("status"), max_length=20, choices=TicketStatus.choices, default=TicketStatus.NEW
+    )
     impact = models.CharField(_("impact"), max_length=10, choices=Impact.choices, default=Impact.MEDIUM)
     urgency = models.CharField(_("urgency"), max_length=10, choices=Urgency.choices, default=Urgency.MEDIUM)
-    priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, default=Priority.MEDIUM)
+    priority = models.CharField(
+        _("priority"), max_length=10, choices=Priority.choices, default=Priority.MEDIUM
+    )
     priority_overridden = models.BooleanField(default=False)
     priority_reason = models.CharField(max_length=500, blank=True)
     category = models.ForeignKey(
@@ -233,9 +246,15 @@ class Ticket(models.Model):
         "itsm.Organisation", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
     )
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_tickets"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
     )
-    team = models.ForeignKey("itsm.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
+    team = models.ForeignKey(
+        "itsm.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     linked_entity_type = models.CharField(max_length=60, blank=True)
     linked_entity_id = models.CharField(max_length=120, blank=True)
@@ -289,8 +308,11 @@ class Ticket(models.Model):
             models.Index(fields=["priority", "-created_at"], name="ticket_priority_idx"),
             models.Index(fields=["priority_rank", "id"], name="ticket_priority_rank_idx"),
             # Covers the stats breakdown and the visibility test: an index-only scan, not the table.
-            models.Index(fields=["status", "priority", "category", "team"], include=["assignee", "sensitive", "archived"],
-                         name="ticket_breakdown_idx"),
+            models.Index(
+                fields=["status", "priority", "category", "team"],
+                include=["assignee", "sensitive", "archived"],
+                name="ticket_breakdown_idx",
+            ),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_idx"),
             models.Index(fields=["team", "status"], name="ticket_team_idx"),
             models.Index(fields=["requester", "-created_at"], name="ticket_requester_idx"),
@@ -350,8 +372,15 @@ class Ticket(models.Model):
         return user.is_agent and self.is_visible_to(user)
 
     # --- writes ---------------------------------------------------------------
-    def _write(self, fields: list[str], *, actor: User | None, reason: str = "", expected_version: int | None = None,
-               actor_label: str = "") -> None:
+    def _write(
+        self,
+        fields: list[str],
+        *,
+        actor: User | None,
+        reason: str = "",
+        expected_version: int | None = None,
+        actor_label: str = "",
+    ) -> None:
         """Save ``fields`` with a compare-and-set on ``version`` and the audit context."""
         now = timezone.now()
         self.updated_at = now
@@ -359,7 +388,9 @@ class Ticket(models.Model):
         # Foreign keys are written by their column.
         values = {
             (self._meta.get_field(name).attname if self._meta.get_field(name).is_relation else name): (
-                getattr(self, self._meta.get_field(name).attname) if self._meta.get_field(name).is_relation else value
+                getattr(self, self._meta.get_field(name).attname)
+                if self._meta.get_field(name).is_relation
+                else value
             )
             for name, value in values.items()
         }
@@ -375,11 +406,21 @@ class Ticket(models.Model):
             raise StaleTicket(self, expected_version or 0)
         self.version = (expected_version if expected_version is not None else self.version) + 1
 
-    def transition_to(self, status: str, *, actor: User | None, reason: str = "", resolution: str = "",
-                      expected_version: int | None = None, actor_label: str = "") -> str:
+    def transition_to(
+        self,
+        status: str,
+        *,
+        actor: User | None,
+        reason: str = "",
+        resolution: str = "",
+        expected_version: int | None = None,
+        actor_label: str = "",
+    ) -> str:
         """Move to ``status`` if the machine allows it; returns the previous status."""
         if status not in TicketStatus.values:
-            raise IllegalTransition(self.status, status, TRANSITIONS[self.status], f"Unknown status {status!r}.")
+            raise IllegalTransition(
+                self.status, status, TRANSITIONS[self.status], f"Unknown status {status!r}."
+            )
         if not self.can_transition_to(status):
             raise IllegalTransition(self.status, status, TRANSITIONS[self.status])
         resolution = (resolution or "").strip()
@@ -403,7 +444,9 @@ class Ticket(models.Model):
             self.reopen_count += 1
             self.resolved_at = None
             fields += ["reopen_count", "resolved_at"]
-        self._write(fields, actor=actor, reason=reason, expected_version=expected_version, actor_label=actor_label)
+        self._write(
+            fields, actor=actor, reason=reason, expected_version=expected_version, actor_label=actor_label
+        )
         return previous
 
     def resolve(self, *, actor: User | None, resolution: str, **kwargs: object) -> str:
@@ -415,8 +458,16 @@ class Ticket(models.Model):
     def close(self, *, actor: User | None, reason: str = "", **kwargs: object) -> str:
         return self.transition_to(TicketStatus.CLOSED, actor=actor, reason=reason, **kwargs)  # type: ignore[arg-type]
 
-    def assign(self, *, to: User | None = None, team: object = None, actor: User | None,
-               expected_version: int | None = None, reason: str = "", actor_label: str = "") -> None:
+    def assign(
+        self,
+        *,
+        to: User | None = None,
+        team: object = None,
+        actor: User | None,
+        expected_version: int | None = None,
+        reason: str = "",
+        actor_label: str = "",
+    ) -> None:
         fields = []
         if to != self.assignee:
             self.assignee = to
@@ -425,10 +476,19 @@ class Ticket(models.Model):
             self.team = team
             fields.append("team")
         if fields:
-            self._write(fields, actor=actor, reason=reason, expected_version=expected_version, actor_label=actor_label)
+            self._write(
+                fields, actor=actor, reason=reason, expected_version=expected_version, actor_label=actor_label
+            )
 
-    def set_priority(self, priority: str, *, actor: User | None, reason: str,
-                     expected_version: int | None = None, actor_label: str = "") -> None:
+    def set_priority(
+        self,
+        priority: str,
+        *,
+        actor: User | None,
+        reason: str,
+        expected_version: int | None = None,
+        actor_label: str = "",
+    ) -> None:
         """Override the matrix priority; the reason is kept in the audit trail."""
         if priority not in Priority.values:
             raise ValueError(f"Unknown priority {priority!r}.")
@@ -437,27 +497,57 @@ class Ticket(models.Model):
         self.priority = priority
         self.priority_overridden = True
         self.priority_reason = reason.strip()[:500]
-        self._write(["priority", "priority_overridden", "priority_reason"], actor=actor, reason=reason,
-                    expected_version=expected_version, actor_label=actor_label)
+        self._write(
+            ["priority", "priority_overridden", "priority_reason"],
+            actor=actor,
+            reason=reason,
+            expected_version=expected_version,
+            actor_label=actor_label,
+        )
 
-    def set_impact_urgency(self, *, impact: str, urgency: str, actor: User | None,
-                           expected_version: int | None = None, actor_label: str = "") -> None:
+    def set_impact_urgency(
+        self,
+        *,
+        impact: str,
+        urgency: str,
+        actor: User | None,
+        expected_version: int | None = None,
+        actor_label: str = "",
+    ) -> None:
         self.impact, self.urgency = impact, urgency
         fields = ["impact", "urgency"]
         if not self.priority_overridden:
             self.priority = priority_for(impact, urgency)
             fields.append("priority")
-        self._write(fields, actor=actor, expected_version=expected_version, actor_label=actor_label,
-                    reason=f"impact {impact} × urgency {urgency}")
+        self._write(
+            fields,
+            actor=actor,
+            expected_version=expected_version,
+            actor_label=actor_label,
+            reason=f"impact {impact} × urgency {urgency}",
+        )
 
-    def update_fields(self, fields: dict[str, object], *, actor: User | None, expected_version: int | None = None,
-                      reason: str = "", actor_label: str = "") -> list[str]:
+    def update_fields(
+        self,
+        fields: dict[str, object],
+        *,
+        actor: User | None,
+        expected_version: int | None = None,
+        reason: str = "",
+        actor_label: str = "",
+    ) -> list[str]:
         """Plain field edits (title, description, category, tags, sensitive…); returns what changed."""
         changed = [name for name, value in fields.items() if getattr(self, name) != value]
         for name in changed:
             setattr(self, name, fields[name])
         if changed:
-            self._write(changed, actor=actor, expected_version=expected_version, reason=reason, actor_label=actor_label)
+            self._write(
+                changed,
+                actor=actor,
+                expected_version=expected_version,
+                reason=reason,
+                actor_label=actor_label,
+            )
         return changed
 
     def archive(self, *, actor: User | None, reason: str = "", actor_label: str = "") -> bool:
@@ -484,7 +574,9 @@ class Ticket(models.Model):
     def mark_first_response(self, at: object = None) -> bool:
         """Sets ``first_response_at`` once; returns whether this call set it."""
         at = at or timezone.now()
-        updated = Ticket.objects.filter(pk=self.pk, first_response_at__isnull=True).update(first_response_at=at)
+        updated = Ticket.objects.filter(pk=self.pk, first_response_at__isnull=True).update(
+            first_response_at=at
+        )
         if updated:
             self.first_response_at = at
         return bool(updated)
@@ -517,4 +609,3 @@ def audited(actor: User | None, reason: str = "", actor_label: str = "") -> Iter
 
 def on_commit(callback: object) -> None:
     transaction.on_commit(callback)  # type: ignore[arg-type]
-

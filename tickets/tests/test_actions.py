@@ -45,8 +45,10 @@ def test_it_refuses_a_viewer_opening_a_ticket(viewer):
     assert not Ticket.objects.exists()
 
 
-@pytest.mark.parametrize(("field", "value"), [("title", "  "), ("type", "problem"), ("impact", "huge"),
-                                               ("urgency", "now"), ("priority", "p1")])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("title", "  "), ("type", "problem"), ("impact", "huge"), ("urgency", "now"), ("priority", "p1")],
+)
 def test_it_refuses_bad_fields_at_creation(agent, requester, field, value):
     values = {"title": "Broken VPN", field: value}
     with pytest.raises(ValidationError) as refused:
@@ -61,15 +63,22 @@ def test_it_refuses_a_requester_as_assignee(agent, requester, other_requester):
 
 
 def test_it_keeps_the_creation_priority_override_reason(agent, requester):
-    ticket = actions.do_create_ticket(actor=agent, requester=requester, title="Payroll down",
-                                      priority=Priority.CRITICAL, priority_reason="Payday")
+    ticket = actions.do_create_ticket(
+        actor=agent,
+        requester=requester,
+        title="Payroll down",
+        priority=Priority.CRITICAL,
+        priority_reason="Payday",
+    )
     assert (ticket.priority, ticket.priority_overridden) == (Priority.CRITICAL, True)
     created = ticket.audit_trail()[0]
     assert (created.reason, created.actor) == ("Payday", agent.email)
 
 
 # --- conversation ------------------------------------------------------------------------------
-def test_it_sets_first_response_on_the_first_public_agent_reply_only(make_ticket, agent, other_agent, requester):
+def test_it_sets_first_response_on_the_first_public_agent_reply_only(
+    make_ticket, agent, other_agent, requester
+):
     ticket = make_ticket()
     actions.do_add_comment(ticket, actor=requester, body="Any news?")
     actions.do_add_comment(ticket, actor=agent, body="Looking (note)", internal=True)
@@ -214,8 +223,9 @@ def test_it_refuses_a_link_to_a_ticket_the_agent_cannot_see(make_ticket, agent, 
 
 def test_it_closes_a_duplicate_with_a_link_to_the_original(make_ticket, agent):
     original, duplicate = make_ticket("original"), make_ticket("duplicate")
-    actions.do_add_relation(duplicate, target=original, kind=RelationKind.DUPLICATE_OF, actor=agent,
-                            close_duplicate=True)
+    actions.do_add_relation(
+        duplicate, target=original, kind=RelationKind.DUPLICATE_OF, actor=agent, close_duplicate=True
+    )
     duplicate.refresh_from_db()
     assert duplicate.status == TicketStatus.CLOSED
     assert duplicate.resolution == f"Duplicate of {original.number}."
@@ -228,7 +238,9 @@ def test_it_closes_a_duplicate_with_a_link_to_the_original(make_ticket, agent):
 def test_it_refuses_close_duplicate_on_other_kinds(make_ticket, agent):
     first, second = make_ticket("one"), make_ticket("two")
     with pytest.raises(ValidationError):
-        actions.do_add_relation(second, target=first, kind=RelationKind.RELATED, actor=agent, close_duplicate=True)
+        actions.do_add_relation(
+            second, target=first, kind=RelationKind.RELATED, actor=agent, close_duplicate=True
+        )
     assert not TicketRelation.objects.exists()
 
 
@@ -240,7 +252,8 @@ def test_it_records_every_view_of_a_sensitive_ticket(make_ticket, agent, team):
     actions.do_record_sensitive_view(sensitive, agent, channel=AccessChannel.API)
     assert actions.do_record_sensitive_view(plain, agent) is None
     assert list(SensitiveAccess.objects.order_by("id").values_list("user_email", "channel")) == [
-        (agent.email, "web"), (agent.email, "api"),
+        (agent.email, "web"),
+        (agent.email, "api"),
     ]
 
 
@@ -254,7 +267,9 @@ def test_it_keeps_sensitive_views_append_only(make_ticket, agent, team):
 
 
 # --- permissions and collisions ----------------------------------------------------------------------------
-def test_it_refuses_changes_by_requesters_viewers_and_other_teams(make_ticket, requester, viewer, other_agent, team):
+def test_it_refuses_changes_by_requesters_viewers_and_other_teams(
+    make_ticket, requester, viewer, other_agent, team
+):
     ticket = make_ticket(sensitive=True, team=team)
     for actor in (requester, viewer, other_agent):
         with pytest.raises(PermissionDenied):
@@ -265,7 +280,9 @@ def test_it_refuses_changes_by_requesters_viewers_and_other_teams(make_ticket, r
     assert (ticket.status, ticket.version) == (TicketStatus.NEW, 1)
 
 
-def test_it_lets_a_requester_reopen_only_their_own_resolved_ticket(make_ticket, agent, requester, other_requester):
+def test_it_lets_a_requester_reopen_only_their_own_resolved_ticket(
+    make_ticket, agent, requester, other_requester
+):
     ticket = make_ticket()
     actions.do_transition_ticket(ticket, TicketStatus.RESOLVED, actor=agent, resolution="Fixed")
     with pytest.raises(PermissionDenied):
@@ -278,7 +295,9 @@ def test_it_lets_a_requester_reopen_only_their_own_resolved_ticket(make_ticket, 
 def test_it_refuses_an_edit_based_on_an_old_version(make_ticket, agent, other_agent, team):
     ticket = make_ticket(team=team)
     seen_version = ticket.version
-    actions.do_update_ticket(ticket, actor=other_agent, fields={"title": "Theirs"}, expected_version=seen_version)
+    actions.do_update_ticket(
+        ticket, actor=other_agent, fields={"title": "Theirs"}, expected_version=seen_version
+    )
     with pytest.raises(StaleTicket):
         actions.do_update_ticket(ticket, actor=agent, fields={"title": "Mine"}, expected_version=seen_version)
     with pytest.raises(StaleTicket):
@@ -298,7 +317,9 @@ def test_it_archives_and_unarchives(make_ticket, agent):
 # --- bulk -------------------------------------------------------------------------------------------------
 def test_it_applies_a_bulk_action_to_every_ticket(make_ticket, agent, team):
     tickets = [make_ticket(f"t{i}") for i in range(3)]
-    changed = actions.do_bulk_action([t.pk for t in tickets], actor=agent, action="assign", assignee=agent, team=team)
+    changed = actions.do_bulk_action(
+        [t.pk for t in tickets], actor=agent, action="assign", assignee=agent, team=team
+    )
     assert len(changed) == 3
     assert set(Ticket.objects.values_list("assignee", flat=True)) == {agent.pk}
 
@@ -329,14 +350,20 @@ def test_it_closes_in_bulk_resolving_first(make_ticket, agent):
 
 def test_it_tags_in_bulk(make_ticket, agent):
     ticket = make_ticket(tags=["vpn", "old"])
-    actions.do_bulk_action([ticket.pk], actor=agent, action="tag", tags=["Urgent", "vpn"], remove_tags=["old"])
+    actions.do_bulk_action(
+        [ticket.pk], actor=agent, action="tag", tags=["Urgent", "vpn"], remove_tags=["old"]
+    )
     assert Ticket.objects.get(pk=ticket.pk).tags == ["vpn", "urgent"]
 
 
 def test_it_refuses_bad_bulk_arguments(make_ticket, agent):
     ticket = make_ticket()
-    for kwargs in ({"action": "explode"}, {"action": "status", "status": "done"},
-                   {"action": "priority", "priority": "high"}, {"action": "tag"}):
+    for kwargs in (
+        {"action": "explode"},
+        {"action": "status", "status": "done"},
+        {"action": "priority", "priority": "high"},
+        {"action": "tag"},
+    ):
         with pytest.raises(ValidationError):
             actions.do_bulk_action([ticket.pk], actor=agent, **kwargs)
     with pytest.raises(ValidationError):
@@ -361,13 +388,23 @@ def test_it_refuses_a_transition_through_bulk_like_one_by_one(make_ticket, agent
 
 # --- catalog ----------------------------------------------------------------------------------------
 def test_it_parses_good_catalog_fields():
-    fields = parse_catalog_fields([
-        {"name": "model", "label": "Laptop model", "type": "choice", "required": True, "choices": ["13", "15"]},
-        {"name": "count", "label": "How many", "type": "number", "min": 1, "max": 5},
-        {"name": "why", "label": "Why", "type": "textarea", "max_length": 500, "help": "Business reason"},
-    ])
+    fields = parse_catalog_fields(
+        [
+            {
+                "name": "model",
+                "label": "Laptop model",
+                "type": "choice",
+                "required": True,
+                "choices": ["13", "15"],
+            },
+            {"name": "count", "label": "How many", "type": "number", "min": 1, "max": 5},
+            {"name": "why", "label": "Why", "type": "textarea", "max_length": 500, "help": "Business reason"},
+        ]
+    )
     assert [(f.name, f.type, f.required) for f in fields] == [
-        ("model", "choice", True), ("count", "number", False), ("why", "textarea", False),
+        ("model", "choice", True),
+        ("count", "number", False),
+        ("why", "textarea", False),
     ]
     assert fields[0].choices == ("13", "15")
 

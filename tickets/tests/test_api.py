@@ -15,13 +15,19 @@ def url(ticket=None, action=""):
 
 # --- create -----------------------------------------------------------------------------------------
 def test_it_opens_a_ticket_for_the_requester(api_for, requester):
-    response = api_for(requester).post(url(), {"title": "Printer jammed", "description": "Floor 3"}, format="json")
+    response = api_for(requester).post(
+        url(), {"title": "Printer jammed", "description": "Floor 3"}, format="json"
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["number"].startswith("INC-")
     assert (body["status"], body["priority"], body["type"]) == ("new", "medium", "incident")
     assert (body["requester"], body["assignee"], body["team"], body["archived"]) == (
-        requester.email, None, None, False)
+        requester.email,
+        None,
+        None,
+        False,
+    )
     assert body["jira_key"] is None and body["version"] == 1
     ticket = Ticket.objects.get(pk=body["id"])
     assert (ticket.channel, ticket.requester) == ("api", requester)
@@ -30,8 +36,14 @@ def test_it_opens_a_ticket_for_the_requester(api_for, requester):
 def test_it_opens_a_ticket_with_everything_an_agent_may_set(api_for, agent, requester, team):
     Category.objects.create(name="Network")
     payload = {
-        "title": "VPN down", "type": "service_request", "impact": "high", "urgency": "high",
-        "category": "network", "tags": "vpn, Remote", "requester": requester.email, "assignee": agent.email,
+        "title": "VPN down",
+        "type": "service_request",
+        "impact": "high",
+        "urgency": "high",
+        "category": "network",
+        "tags": "vpn, Remote",
+        "requester": requester.email,
+        "assignee": agent.email,
         "team": "Service Desk",
     }
     response = api_for(agent).post(url(), payload, format="json")
@@ -39,7 +51,11 @@ def test_it_opens_a_ticket_with_everything_an_agent_may_set(api_for, agent, requ
     body = response.json()
     assert body["number"].startswith("REQ-")
     assert (body["priority"], body["category"], body["team"], body["assignee"]) == (
-        "critical", "Network", team.name, agent.email)
+        "critical",
+        "Network",
+        team.name,
+        agent.email,
+    )
     assert (body["tags"], body["requester"]) == (["vpn", "remote"], requester.email)
 
 
@@ -97,7 +113,9 @@ def test_it_hides_other_peoples_tickets_from_a_requester(api_for, make_ticket, r
     assert [row["title"] for row in client.get(url()).json()["results"]] == ["mine"]
 
 
-def test_it_hides_another_teams_sensitive_ticket_from_an_agent(api_for, make_ticket, agent, other_agent, team):
+def test_it_hides_another_teams_sensitive_ticket_from_an_agent(
+    api_for, make_ticket, agent, other_agent, team
+):
     ticket = make_ticket("HR", sensitive=True, team=team)
     assert api_for(other_agent).get(url(ticket)).status_code == 404
     assert api_for(agent).get(url(ticket)).status_code == 200
@@ -109,7 +127,9 @@ def test_it_audits_each_api_view_of_a_sensitive_ticket(api_for, make_ticket, age
     api_for(admin_user).get(url(ticket))
     api_for(agent).get(url(ticket, "comments"))
     assert list(SensitiveAccess.objects.order_by("id").values_list("user_email", "channel")) == [
-        (agent.email, "api"), (admin_user.email, "api"), (agent.email, "api"),
+        (agent.email, "api"),
+        (admin_user.email, "api"),
+        (agent.email, "api"),
     ]
 
 
@@ -142,22 +162,40 @@ def test_it_refuses_put_and_delete(api_for, make_ticket, admin_user):
 # --- patch ----------------------------------------------------------------------------------------------
 def test_it_edits_fields_assignment_and_priority_in_one_patch(api_for, make_ticket, agent, team):
     ticket = make_ticket()
-    response = api_for(agent).patch(url(ticket), {
-        "title": "Printer jammed again", "impact": "high", "urgency": "high", "tags": ["printer"],
-        "assignee": agent.email, "team": team.pk, "version": 1,
-    }, format="json")
+    response = api_for(agent).patch(
+        url(ticket),
+        {
+            "title": "Printer jammed again",
+            "impact": "high",
+            "urgency": "high",
+            "tags": ["printer"],
+            "assignee": agent.email,
+            "team": team.pk,
+            "version": 1,
+        },
+        format="json",
+    )
     assert response.status_code == 200, response.json()
     body = response.json()
     assert (body["title"], body["priority"], body["assignee"], body["team"], body["tags"]) == (
-        "Printer jammed again", "critical", agent.email, team.name, ["printer"])
+        "Printer jammed again",
+        "critical",
+        agent.email,
+        team.name,
+        ["printer"],
+    )
     assert body["version"] > 1
 
 
 def test_it_refuses_a_patch_over_a_newer_version(api_for, make_ticket, agent, other_agent):
     ticket = make_ticket()
-    assert api_for(other_agent).patch(url(ticket), {"title": "Theirs", "version": 1}, format="json").status_code == 200
-    response = api_for(agent).patch(url(ticket), {"title": "Mine", "assignee": agent.email, "version": 1},
-                                    format="json")
+    assert (
+        api_for(other_agent).patch(url(ticket), {"title": "Theirs", "version": 1}, format="json").status_code
+        == 200
+    )
+    response = api_for(agent).patch(
+        url(ticket), {"title": "Mine", "assignee": agent.email, "version": 1}, format="json"
+    )
     assert response.status_code == 409
     assert "changed by someone else" in response.json()["detail"]
     assert response.json()["version"] == 2
@@ -211,10 +249,13 @@ def test_it_moves_a_ticket_through_its_lifecycle(api_for, make_ticket, agent):
         response = client.post(url(ticket, "transition"), {"to": to}, format="json")
         assert response.status_code == 200, response.json()
         assert response.json()["status"] == to
-    response = client.post(url(ticket, "transition"), {"to": "resolved", "resolution": "Replaced toner"},
-                           format="json")
+    response = client.post(
+        url(ticket, "transition"), {"to": "resolved", "resolution": "Replaced toner"}, format="json"
+    )
     assert (response.json()["status"], response.json()["resolution"]) == ("resolved", "Replaced toner")
-    assert client.post(url(ticket, "transition"), {"to": "closed"}, format="json").json()["status"] == "closed"
+    assert (
+        client.post(url(ticket, "transition"), {"to": "closed"}, format="json").json()["status"] == "closed"
+    )
 
 
 def test_it_refuses_an_illegal_move_listing_the_allowed_ones(api_for, make_ticket, agent):
@@ -223,7 +264,14 @@ def test_it_refuses_an_illegal_move_listing_the_allowed_ones(api_for, make_ticke
     assert response.status_code == 409
     body = response.json()
     assert body["current"] == "new"
-    assert body["allowed"] == ["open", "in_progress", "pending_customer", "pending_vendor", "resolved", "cancelled"]
+    assert body["allowed"] == [
+        "open",
+        "in_progress",
+        "pending_customer",
+        "pending_vendor",
+        "resolved",
+        "cancelled",
+    ]
     assert "Cannot move a new ticket to closed" in body["detail"]
     assert Ticket.objects.get(pk=ticket.pk).status == "new"
 
@@ -236,7 +284,9 @@ def test_it_refuses_to_resolve_without_a_resolution(api_for, make_ticket, agent)
     assert Ticket.objects.get(pk=ticket.pk).status == "new"
 
 
-@pytest.mark.parametrize("payload", [{}, {"to": "done"}, {"to": "open", "version": 0}, {"to": "open", "why": "x"}])
+@pytest.mark.parametrize(
+    "payload", [{}, {"to": "done"}, {"to": "open", "version": 0}, {"to": "open", "why": "x"}]
+)
 def test_it_refuses_bad_transition_input(api_for, make_ticket, agent, payload):
     ticket = make_ticket()
     assert api_for(agent).post(url(ticket, "transition"), payload, format="json").status_code == 400
@@ -272,15 +322,18 @@ def test_it_refuses_transitions_from_viewers(api_for, make_ticket, viewer):
 def test_it_assigns_and_unassigns(api_for, make_ticket, agent, other_agent, other_team):
     ticket = make_ticket()
     client = api_for(agent)
-    body = client.post(url(ticket, "assign"), {"assignee": other_agent.email, "team": "Network"},
-                       format="json").json()
+    body = client.post(
+        url(ticket, "assign"), {"assignee": other_agent.email, "team": "Network"}, format="json"
+    ).json()
     assert (body["assignee"], body["team"]) == (other_agent.email, other_team.name)
     body = client.post(url(ticket, "assign"), {"assignee": None}, format="json").json()
     assert (body["assignee"], body["team"]) == (None, other_team.name)
 
 
-@pytest.mark.parametrize("payload", [{}, {"assignee": "ghost@example.com"}, {"team": "Nope"},
-                                     {"assignee": "dave.user@example.com"}])
+@pytest.mark.parametrize(
+    "payload",
+    [{}, {"assignee": "ghost@example.com"}, {"team": "Nope"}, {"assignee": "dave.user@example.com"}],
+)
 def test_it_refuses_bad_assignments(api_for, make_ticket, agent, payload):
     ticket = make_ticket()
     response = api_for(agent).post(url(ticket, "assign"), payload, format="json")
@@ -291,17 +344,26 @@ def test_it_refuses_bad_assignments(api_for, make_ticket, agent, payload):
 def test_it_overrides_the_priority_with_a_reason_kept_in_the_audit(api_for, make_ticket, agent):
     ticket = make_ticket()
     client = api_for(agent)
-    response = client.post(url(ticket, "priority"), {"priority": "critical", "reason": "Whole floor"}, format="json")
+    response = client.post(
+        url(ticket, "priority"), {"priority": "critical", "reason": "Whole floor"}, format="json"
+    )
     assert response.status_code == 200
     assert (response.json()["priority"], response.json()["priority_reason"]) == ("critical", "Whole floor")
     audit = client.get(url(ticket, "audit")).json()
-    assert {"field": "priority", "old": "medium", "new": "critical", "actor": agent.email,
-            "reason": "Whole floor"}.items() <= audit[-1].items()
+    assert {
+        "field": "priority",
+        "old": "medium",
+        "new": "critical",
+        "actor": agent.email,
+        "reason": "Whole floor",
+    }.items() <= audit[-1].items()
 
 
 def test_it_refuses_a_priority_override_without_reason(api_for, make_ticket, agent):
     ticket = make_ticket()
-    response = api_for(agent).post(url(ticket, "priority"), {"priority": "critical", "reason": " "}, format="json")
+    response = api_for(agent).post(
+        url(ticket, "priority"), {"priority": "critical", "reason": " "}, format="json"
+    )
     assert response.status_code == 400
     assert Ticket.objects.get(pk=ticket.pk).priority == "medium"
 
@@ -310,7 +372,10 @@ def test_it_refuses_assign_and_priority_to_requesters(api_for, make_ticket, requ
     ticket = make_ticket()
     client = api_for(requester)
     assert client.post(url(ticket, "assign"), {"assignee": agent.email}, format="json").status_code == 403
-    assert client.post(url(ticket, "priority"), {"priority": "high", "reason": "me"}, format="json").status_code == 403
+    assert (
+        client.post(url(ticket, "priority"), {"priority": "high", "reason": "me"}, format="json").status_code
+        == 403
+    )
     assert Ticket.objects.get(pk=ticket.pk).version == 1
 
 
@@ -318,9 +383,18 @@ def test_it_documents_the_endpoints_in_the_schema(api_for, agent):
     response = api_for(agent).get("/api/schema/", {"format": "json"})
     assert response.status_code == 200
     paths = response.json()["paths"]
-    for path in ("/api/tickets/", "/api/tickets/{id}/", "/api/tickets/{id}/transition/",
-                 "/api/tickets/{id}/comments/", "/api/tickets/{id}/audit/", "/api/tickets/{id}/relations/",
-                 "/api/tickets/bulk/", "/api/tickets/stats/", "/api/exports/", "/api/exports/{id}/download/"):
+    for path in (
+        "/api/tickets/",
+        "/api/tickets/{id}/",
+        "/api/tickets/{id}/transition/",
+        "/api/tickets/{id}/comments/",
+        "/api/tickets/{id}/audit/",
+        "/api/tickets/{id}/relations/",
+        "/api/tickets/bulk/",
+        "/api/tickets/stats/",
+        "/api/exports/",
+        "/api/exports/{id}/download/",
+    ):
         assert path in paths, path
     parameters = {parameter["name"] for parameter in paths["/api/tickets/"]["get"]["parameters"]}
     assert {"status", "priority", "team", "assignee", "search", "page_size", "sort"} <= parameters
@@ -335,7 +409,8 @@ def test_it_represents_a_ticket_exactly_as_its_declared_fields(make_ticket, agen
     ticket.assign(to=agent, actor=agent)
     do_transition_ticket(ticket, TicketStatus.RESOLVED, actor=agent, resolution="done")
     ticket = Ticket.objects.select_related("requester", "assignee", "team", "category", "organisation").get(
-        pk=ticket.pk)
+        pk=ticket.pk
+    )
     serializer = TicketSerializer(ticket)
     declared = serializers.ModelSerializer.to_representation(serializer, ticket)
     assert serializer.data == declared

@@ -19,7 +19,8 @@ def test_it_adds_a_reply_and_sets_the_first_response(api_for, make_ticket, agent
     response = api_for(agent).post(url(ticket, "comments"), {"body": "On my way."}, format="json")
     assert response.status_code == 201
     assert {"author": agent.email, "body": "On my way.", "internal": False, "source": "api"}.items() <= (
-        response.json().items())
+        response.json().items()
+    )
     assert Ticket.objects.get(pk=ticket.pk).first_response_at is not None
 
 
@@ -30,13 +31,19 @@ def test_it_keeps_internal_notes_from_the_requester(api_for, make_ticket, agent,
     agent_client.post(url(ticket, "comments"), {"body": "We are on it"}, format="json")
     assert Ticket.objects.get(pk=ticket.pk).first_response_at is not None
     assert [c["body"] for c in agent_client.get(url(ticket, "comments")).json()["results"]] == [
-        "Check the fuser", "We are on it"]
-    assert [c["body"] for c in api_for(requester).get(url(ticket, "comments")).json()["results"]] == ["We are on it"]
+        "Check the fuser",
+        "We are on it",
+    ]
+    assert [c["body"] for c in api_for(requester).get(url(ticket, "comments")).json()["results"]] == [
+        "We are on it"
+    ]
 
 
 def test_it_refuses_an_internal_note_from_a_requester(api_for, make_ticket, requester):
     ticket = make_ticket()
-    response = api_for(requester).post(url(ticket, "comments"), {"body": "psst", "internal": True}, format="json")
+    response = api_for(requester).post(
+        url(ticket, "comments"), {"body": "psst", "internal": True}, format="json"
+    )
     assert response.status_code == 403
     assert response.json()["detail"] == "Only agents write internal notes."
     assert not Comment.objects.exists()
@@ -59,7 +66,10 @@ def test_it_refuses_bad_comments(api_for, make_ticket, agent, payload):
 def test_it_refuses_comments_from_viewers_and_strangers(api_for, make_ticket, viewer, other_requester):
     ticket = make_ticket()
     assert api_for(viewer).post(url(ticket, "comments"), {"body": "hi"}, format="json").status_code == 403
-    assert api_for(other_requester).post(url(ticket, "comments"), {"body": "hi"}, format="json").status_code == 404
+    assert (
+        api_for(other_requester).post(url(ticket, "comments"), {"body": "hi"}, format="json").status_code
+        == 404
+    )
     assert not Comment.objects.exists()
 
 
@@ -67,8 +77,9 @@ def test_it_accepts_attachments_within_the_limits(api_for, make_ticket, agent, s
     settings.MEDIA_ROOT = tmp_path
     ticket = make_ticket()
     upload = SimpleUploadedFile("trace.txt", b"stack trace", content_type="text/plain")
-    response = api_for(agent).post(url(ticket, "comments"), {"body": "Trace", "attachments": [upload]},
-                                   format="multipart")
+    response = api_for(agent).post(
+        url(ticket, "comments"), {"body": "Trace", "attachments": [upload]}, format="multipart"
+    )
     assert response.status_code == 201, response.json()
     assert response.json()["attachments"][0]["filename"] == "trace.txt"
     assert Attachment.objects.get().size == 11
@@ -79,16 +90,18 @@ def test_it_refuses_attachments_over_the_limits(api_for, make_ticket, agent, set
     settings.ATTACHMENT_MAX_BYTES = 5
     ticket = make_ticket()
     upload = SimpleUploadedFile("trace.txt", b"stack trace", content_type="text/plain")
-    response = api_for(agent).post(url(ticket, "comments"), {"body": "Trace", "attachments": [upload]},
-                                   format="multipart")
+    response = api_for(agent).post(
+        url(ticket, "comments"), {"body": "Trace", "attachments": [upload]}, format="multipart"
+    )
     assert response.status_code == 400
     assert "the limit is 5 bytes" in str(response.json()["attachments"])
     assert not Comment.objects.exists() and not Attachment.objects.exists()
     assert not list(tmp_path.rglob("*.txt"))
 
 
-def test_it_lists_comments_in_a_fixed_number_of_queries(api_for, make_ticket, agent, settings, tmp_path,
-                                                        django_assert_num_queries):
+def test_it_lists_comments_in_a_fixed_number_of_queries(
+    api_for, make_ticket, agent, settings, tmp_path, django_assert_num_queries
+):
     settings.MEDIA_ROOT = tmp_path
     ticket = make_ticket()
     for index in range(5):
@@ -109,9 +122,11 @@ def test_it_shows_the_audit_trail(api_for, make_ticket, agent, team):
     do_assign_ticket(ticket, actor=agent, assignee=agent, team=team)
     entries = client.get(url(ticket, "audit")).json()
     assert [(e["field"], e["old"], e["new"]) for e in entries] == [
-        ("status", None, "new"), ("priority", None, "medium"),
+        ("status", None, "new"),
+        ("priority", None, "medium"),
         ("status", "new", "open"),
-        ("assignee", None, agent.email), ("team", None, "Service Desk"),
+        ("assignee", None, agent.email),
+        ("team", None, "Service Desk"),
     ]
     assert entries[2]["actor"] == agent.email and entries[2]["reason"] == "triaged"
     assert all(entry["at"] for entry in entries)
@@ -127,25 +142,38 @@ def test_it_keeps_the_audit_trail_from_requesters(api_for, make_ticket, requeste
 def test_it_links_tickets_by_number(api_for, make_ticket, agent):
     first, second = make_ticket("one"), make_ticket("two")
     client = api_for(agent)
-    response = client.post(url(second, "relations"), {"target": first.number, "kind": "related"}, format="json")
+    response = client.post(
+        url(second, "relations"), {"target": first.number, "kind": "related"}, format="json"
+    )
     assert response.status_code == 201
     assert response.json()["ticket"]["number"] == first.number
     listed = client.get(url(first, "relations")).json()
     assert [(r["kind"], r["direction"], r["ticket"]["number"]) for r in listed] == [
-        ("related", "incoming", second.number)]
+        ("related", "incoming", second.number)
+    ]
 
 
 def test_it_closes_a_duplicate_through_the_api(api_for, make_ticket, agent):
     original, duplicate = make_ticket("one"), make_ticket("two")
-    response = api_for(agent).post(url(duplicate, "relations"), {
-        "target": str(original.pk), "kind": "duplicate_of", "close_duplicate": True}, format="json")
+    response = api_for(agent).post(
+        url(duplicate, "relations"),
+        {"target": str(original.pk), "kind": "duplicate_of", "close_duplicate": True},
+        format="json",
+    )
     assert response.status_code == 201
     duplicate.refresh_from_db()
     assert duplicate.status == "closed" and original.number in duplicate.resolution
 
 
-@pytest.mark.parametrize("payload", [{}, {"target": "INC-999999", "kind": "related"}, {"target": "self", "kind": "x"},
-                                     {"target": "SELF", "kind": "related"}])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"target": "INC-999999", "kind": "related"},
+        {"target": "self", "kind": "x"},
+        {"target": "SELF", "kind": "related"},
+    ],
+)
 def test_it_refuses_bad_links(api_for, make_ticket, agent, payload):
     ticket = make_ticket()
     if payload.get("target") == "SELF":
@@ -158,17 +186,24 @@ def test_it_refuses_bad_links(api_for, make_ticket, agent, payload):
 def test_it_refuses_a_duplicate_link(api_for, make_ticket, agent):
     first, second = make_ticket("one"), make_ticket("two")
     do_add_relation(second, target=first, kind=RelationKind.CAUSED_BY, actor=agent)
-    response = api_for(agent).post(url(second, "relations"), {"target": first.number, "kind": "caused_by"},
-                                   format="json")
+    response = api_for(agent).post(
+        url(second, "relations"), {"target": first.number, "kind": "caused_by"}, format="json"
+    )
     assert response.status_code == 400
     assert "already" in response.json()["target"][0]
     assert TicketRelation.objects.count() == 1
 
 
-def test_it_hides_links_to_tickets_the_caller_cannot_see(api_for, make_ticket, agent, requester, other_requester):
+def test_it_hides_links_to_tickets_the_caller_cannot_see(
+    api_for, make_ticket, agent, requester, other_requester
+):
     mine, theirs = make_ticket("mine"), make_ticket("theirs", requester=other_requester)
     do_add_relation(mine, target=theirs, kind=RelationKind.RELATED, actor=agent)
     assert api_for(requester).get(url(mine, "relations")).json() == []
     assert len(api_for(agent).get(url(mine, "relations")).json()) == 1
-    assert api_for(requester).post(url(mine, "relations"), {"target": mine.number, "kind": "related"},
-                                   format="json").status_code == 403
+    assert (
+        api_for(requester)
+        .post(url(mine, "relations"), {"target": mine.number, "kind": "related"}, format="json")
+        .status_code
+        == 403
+    )

@@ -22,14 +22,24 @@ def desk(make_ticket, agent, other_agent, team, other_team, requester, other_req
     """Five tickets spread over statuses, priorities, teams, assignees, categories and tags."""
     network = Category.objects.create(name="Network")
     with time_machine.travel(dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC), tick=False):
-        vpn = make_ticket("VPN drops every hour", impact="high", urgency="high", category=network, tags=["vpn"])
+        vpn = make_ticket(
+            "VPN drops every hour", impact="high", urgency="high", category=network, tags=["vpn"]
+        )
     with time_machine.travel(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC), tick=False):
         printer = make_ticket("Printer jammed", impact="low", urgency="low", team=team)
     with time_machine.travel(dt.datetime(2026, 3, 3, 9, tzinfo=dt.UTC), tick=False):
-        laptop = make_ticket("New laptop", type="service_request", requester=other_requester, tags=["hardware"])
+        laptop = make_ticket(
+            "New laptop", type="service_request", requester=other_requester, tags=["hardware"]
+        )
     with time_machine.travel(dt.datetime(2026, 3, 4, 9, tzinfo=dt.UTC), tick=False):
-        wifi = make_ticket("Wifi slow in room B", impact="high", urgency="medium", team=other_team,
-                           category=network, tags=["vpn", "wifi"])
+        wifi = make_ticket(
+            "Wifi slow in room B",
+            impact="high",
+            urgency="medium",
+            team=other_team,
+            category=network,
+            tags=["vpn", "wifi"],
+        )
     with time_machine.travel(dt.datetime(2026, 3, 5, 9, tzinfo=dt.UTC), tick=False):
         mail = make_ticket("Mailbox full")
     do_assign_ticket(printer, actor=agent, assignee=agent)
@@ -41,7 +51,12 @@ def desk(make_ticket, agent, other_agent, team, other_team, requester, other_req
 
 def test_it_lists_newest_first(api_for, agent, desk):
     assert titles(api_for(agent).get("/api/tickets/")) == [
-        "Mailbox full", "Wifi slow in room B", "New laptop", "Printer jammed", "VPN drops every hour"]
+        "Mailbox full",
+        "Wifi slow in room B",
+        "New laptop",
+        "Printer jammed",
+        "VPN drops every hour",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -87,11 +102,23 @@ def test_it_ranks_search_results(api_for, agent, make_ticket):
 @pytest.mark.parametrize(
     ("sort", "expected"),
     [
-        ("created", ["VPN drops every hour", "Printer jammed", "New laptop", "Wifi slow in room B", "Mailbox full"]),
+        (
+            "created",
+            ["VPN drops every hour", "Printer jammed", "New laptop", "Wifi slow in room B", "Mailbox full"],
+        ),
         # Within a priority, oldest first (the queue order of a desk working critical tickets first).
-        ("priority", ["VPN drops every hour", "Wifi slow in room B", "New laptop", "Mailbox full", "Printer jammed"]),
-        ("-priority", ["Printer jammed", "Mailbox full", "New laptop", "Wifi slow in room B", "VPN drops every hour"]),
-        ("-title", ["Wifi slow in room B", "VPN drops every hour", "Printer jammed", "New laptop", "Mailbox full"]),
+        (
+            "priority",
+            ["VPN drops every hour", "Wifi slow in room B", "New laptop", "Mailbox full", "Printer jammed"],
+        ),
+        (
+            "-priority",
+            ["Printer jammed", "Mailbox full", "New laptop", "Wifi slow in room B", "VPN drops every hour"],
+        ),
+        (
+            "-title",
+            ["Wifi slow in room B", "VPN drops every hour", "Printer jammed", "New laptop", "Mailbox full"],
+        ),
     ],
 )
 def test_it_sorts_the_list(api_for, agent, desk, sort, expected):
@@ -138,19 +165,25 @@ def test_it_answers_404_for_a_page_past_the_end(api_for, agent, desk):
     assert api_for(agent).get("/api/tickets/", {"page": 9}).status_code == 404
 
 
-def test_it_lists_only_what_each_role_sees(api_for, desk, requester, other_requester, viewer, make_ticket, team,
-                                           other_agent):
+def test_it_lists_only_what_each_role_sees(
+    api_for, desk, requester, other_requester, viewer, make_ticket, team, other_agent
+):
     make_ticket("HR case", sensitive=True, team=team, requester=other_requester)
     assert set(titles(api_for(requester).get("/api/tickets/"))) == {
-        "VPN drops every hour", "Printer jammed", "Wifi slow in room B", "Mailbox full"}
+        "VPN drops every hour",
+        "Printer jammed",
+        "Wifi slow in room B",
+        "Mailbox full",
+    }
     assert set(titles(api_for(other_requester).get("/api/tickets/"))) == {"New laptop", "HR case"}
     assert "HR case" not in titles(api_for(viewer).get("/api/tickets/"))
     assert "HR case" not in titles(api_for(other_agent).get("/api/tickets/"))
 
 
 @pytest.mark.parametrize("rows", [2, 20])
-def test_it_lists_in_a_fixed_number_of_queries(api_for, agent, make_ticket, team, other_agent, rows,
-                                               django_assert_num_queries):
+def test_it_lists_in_a_fixed_number_of_queries(
+    api_for, agent, make_ticket, team, other_agent, rows, django_assert_num_queries
+):
     category = Category.objects.create(name="Hardware")
     enterprise = Organisation.objects.create(name="Big", tier="enterprise")
     for index in range(rows):
@@ -173,7 +206,11 @@ def test_it_counts_by_status_priority_category_and_team(api_for, agent, desk):
     assert body["by_status"] == {"new": 3, "open": 1, "resolved": 1}
     assert body["by_priority"] == {"critical": 1, "high": 1, "low": 1, "medium": 2}
     assert {row["name"]: row["count"] for row in body["by_category"]} == {"Network": 2, None: 3}
-    assert {row["name"]: row["count"] for row in body["by_team"]} == {None: 3, "Service Desk": 1, "Network": 1}
+    assert {row["name"]: row["count"] for row in body["by_team"]} == {
+        None: 3,
+        "Service Desk": 1,
+        "Network": 1,
+    }
 
 
 def test_it_counts_only_visible_and_filtered_tickets(api_for, requester, agent, desk):

@@ -29,7 +29,9 @@ def test_it_builds_an_export_in_the_worker_and_serves_it(api_for, agent, make_ti
     make_ticket("Printer jammed", impact="high", urgency="high")
     make_ticket("Mailbox full")
     client = api_for(agent)
-    response = client.post("/api/exports/", {"format": "csv", "filters": {"priority": ["critical"]}}, format="json")
+    response = client.post(
+        "/api/exports/", {"format": "csv", "filters": {"priority": ["critical"]}}, format="json"
+    )
     assert response.status_code == 202
     job_id = response.json()["id"]
     assert response.json()["status"] == "pending"
@@ -40,7 +42,8 @@ def test_it_builds_an_export_in_the_worker_and_serves_it(api_for, agent, make_ti
     assert body["download_url"] == f"/api/exports/{job_id}/download/"
     rows = list(csv.DictReader(io.StringIO(download(client, job_id))))
     assert [(row["title"], row["priority"], row["requester"]) for row in rows] == [
-        ("Printer jammed", "critical", "dave.user@example.com")]
+        ("Printer jammed", "critical", "dave.user@example.com")
+    ]
 
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +56,9 @@ def test_it_exports_json(agent, make_ticket, media):
     job.refresh_from_db()
     rows = json.loads(job.file.read())
     assert len(rows) == 1
-    assert {"title": "Printer jammed", "tags": ["printer", "floor3"], "assignee": None}.items() <= rows[0].items()
+    assert {"title": "Printer jammed", "tags": ["printer", "floor3"], "assignee": None}.items() <= rows[
+        0
+    ].items()
 
 
 def test_it_streams_in_chunks(agent, make_ticket, media, monkeypatch):
@@ -69,7 +74,7 @@ def test_it_streams_in_chunks(agent, make_ticket, media, monkeypatch):
 
 
 def test_it_neutralises_spreadsheet_formulas(agent, make_ticket, media):
-    make_ticket("=HYPERLINK(\"http://evil\")")
+    make_ticket('=HYPERLINK("http://evil")')
     job = actions.do_request_export(actor=agent, format="csv", filters={})
     actions.do_build_export(job.pk)
     job.refresh_from_db()
@@ -123,7 +128,9 @@ def test_it_marks_an_export_with_bad_stored_filters_failed(agent, media):
 
 def test_it_queues_the_build_in_the_same_transaction(agent):
     def queued(job_id):
-        return ProcrastinateJob.objects.filter(task_name="tickets.tasks.build_export", args={"export_id": job_id})
+        return ProcrastinateJob.objects.filter(
+            task_name="tickets.tasks.build_export", args={"export_id": job_id}
+        )
 
     with pytest.raises(RuntimeError), transaction.atomic():
         job = actions.do_request_export(actor=agent, format="csv", filters={})

@@ -169,7 +169,9 @@ def test_it_audits_changes_with_actor_and_reason(make_ticket, agent, team):
     ticket.set_priority(Priority.CRITICAL, actor=agent, reason="Outage on the trading floor")
     ticket.assign(to=agent, team=team, actor=agent)
     trail = ticket.audit_trail()
-    priority_change = next(change for change in trail if change.field == "priority" and change.event == "changed")
+    priority_change = next(
+        change for change in trail if change.field == "priority" and change.event == "changed"
+    )
     assert (priority_change.old, priority_change.new) == ("medium", "critical")
     assert priority_change.actor == agent.email
     assert priority_change.reason == "Outage on the trading floor"
@@ -194,7 +196,11 @@ def test_it_does_not_stamp_a_finished_context_on_later_changes(make_ticket, agen
 def test_it_keeps_the_audit_trail_immutable_in_the_database(make_ticket, statement):
     make_ticket()
     assert TicketAudit.objects.count() == 1
-    with pytest.raises(Exception, match="Cannot update or delete"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(Exception, match="Cannot update or delete"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(statement.format(table=TicketAudit._meta.db_table))
     assert TicketAudit.objects.get().status == "new"
 
@@ -226,8 +232,9 @@ def test_it_refuses_a_save_over_a_newer_version(make_ticket, agent, other_agent)
     assert ticket.version == 2
 
 
-def test_it_hides_tickets_by_role(make_ticket, admin_user, agent, other_agent, requester, other_requester, viewer,
-                                  team, other_team):
+def test_it_hides_tickets_by_role(
+    make_ticket, admin_user, agent, other_agent, requester, other_requester, viewer, team, other_team
+):
     plain = make_ticket("plain")
     sensitive_mine = make_ticket("HR case", sensitive=True, team=team)
     sensitive_other = make_ticket("Legal case", sensitive=True, team=other_team)

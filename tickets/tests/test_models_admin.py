@@ -17,12 +17,22 @@ def admin_client_(client, admin_user):
 
 
 def catalog_form(fields_json):
-    return {"name": "New laptop", "slug": "new-laptop", "description": "", "active": "on", "order": "1",
-            "fields": fields_json, "default_impact": "low", "default_urgency": "medium"}
+    return {
+        "name": "New laptop",
+        "slug": "new-laptop",
+        "description": "",
+        "active": "on",
+        "order": "1",
+        "fields": fields_json,
+        "default_impact": "low",
+        "default_urgency": "medium",
+    }
 
 
 def test_it_saves_a_catalog_item_with_good_fields(admin_client_):
-    fields = '[{"name": "model", "label": "Model", "type": "choice", "choices": ["13", "15"], "required": true}]'
+    fields = (
+        '[{"name": "model", "label": "Model", "type": "choice", "choices": ["13", "15"], "required": true}]'
+    )
     response = admin_client_.post("/admin/tickets/catalogitem/add/", catalog_form(fields))
     assert response.status_code == 302
     assert CatalogItem.objects.get().form_fields()[0].choices == ("13", "15")
@@ -40,8 +50,9 @@ def test_it_refuses_a_catalog_item_with_bad_fields_with_a_clear_error(admin_clie
 
 
 def test_it_edits_the_priority_matrix(admin_client_, make_ticket):
-    response = admin_client_.post("/admin/tickets/priorityrule/add/",
-                                  {"impact": "low", "urgency": "low", "priority": "high"})
+    response = admin_client_.post(
+        "/admin/tickets/priorityrule/add/", {"impact": "low", "urgency": "low", "priority": "high"}
+    )
     assert response.status_code == 302
     assert PriorityRule.objects.get().priority == "high"
     assert make_ticket(impact="low", urgency="low").priority == "high"
@@ -60,8 +71,9 @@ def test_it_shows_tickets_read_only_and_never_deletes_them(admin_client_, make_t
 
 def test_it_archives_from_the_admin(admin_client_, make_ticket):
     ticket = make_ticket()
-    response = admin_client_.post("/admin/tickets/ticket/", {"action": "archive_selected", "_selected_action": [
-        ticket.pk]})
+    response = admin_client_.post(
+        "/admin/tickets/ticket/", {"action": "archive_selected", "_selected_action": [ticket.pk]}
+    )
     assert response.status_code == 302
     ticket.refresh_from_db()
     assert ticket.archived
@@ -77,12 +89,29 @@ def test_it_never_edits_the_audit_trail_in_the_admin(admin_client_, make_ticket)
     make_ticket()
     row = TicketAudit.objects.get()
     assert admin_client_.get("/admin/tickets/ticketaudit/").status_code == 200
-    assert admin_client_.post(f"/admin/tickets/ticketaudit/{row.pk}/change/", {"status": "closed"}).status_code == 403
-    assert admin_client_.post(f"/admin/tickets/ticketaudit/{row.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert (
+        admin_client_.post(f"/admin/tickets/ticketaudit/{row.pk}/change/", {"status": "closed"}).status_code
+        == 403
+    )
+    assert (
+        admin_client_.post(f"/admin/tickets/ticketaudit/{row.pk}/delete/", {"post": "yes"}).status_code == 403
+    )
     assert TicketAudit.objects.get().status == "new"
 
 
-@pytest.mark.parametrize("page", ["category", "catalogitem", "priorityrule", "savedview", "exportjob", "comment",
-                                  "ticketrelation", "sensitiveaccess", "ticket"])
+@pytest.mark.parametrize(
+    "page",
+    [
+        "category",
+        "catalogitem",
+        "priorityrule",
+        "savedview",
+        "exportjob",
+        "comment",
+        "ticketrelation",
+        "sensitiveaccess",
+        "ticket",
+    ],
+)
 def test_it_lists_every_tickets_model(admin_client_, page):
     assert admin_client_.get(f"/admin/tickets/{page}/").status_code == 200

@@ -102,7 +102,9 @@ def test_the_requester_reopening_their_ticket_is_not_told_about_it(make_ticket, 
 
 # --- conversation --------------------------------------------------------------------------------------------
 @pytest.mark.django_db
-def test_watchers_hear_about_replies_and_agents_about_notes(make_ticket, agent, other_agent, admin_user, requester):
+def test_watchers_hear_about_replies_and_agents_about_notes(
+    make_ticket, agent, other_agent, admin_user, requester
+):
     ticket = make_ticket("Printer")
     do_watch_ticket(ticket, user=other_agent)
     do_watch_ticket(ticket, user=agent)
@@ -125,10 +127,16 @@ def test_a_requester_reply_notifies_the_watching_agents(make_ticket, agent, requ
 
 
 @pytest.mark.django_db
-def test_mentions_by_email_or_full_name_notify_the_agents(make_ticket, agent, other_agent, admin_user, requester):
+def test_mentions_by_email_or_full_name_notify_the_agents(
+    make_ticket, agent, other_agent, admin_user, requester
+):
     ticket = make_ticket("Printer")
-    do_add_comment(ticket, actor=admin_user, internal=True,
-                   body="@bob.agent@example.com and @carol network, please look. cc @Dave Requester")
+    do_add_comment(
+        ticket,
+        actor=admin_user,
+        internal=True,
+        body="@bob.agent@example.com and @carol network, please look. cc @Dave Requester",
+    )
     [for_bob] = bell(agent, "mentioned")
     assert "Alice Admin mentioned you" in for_bob.title
     assert [n.verb for n in bell(other_agent)] == ["mentioned"]
@@ -137,7 +145,9 @@ def test_mentions_by_email_or_full_name_notify_the_agents(make_ticket, agent, ot
 
 
 @pytest.mark.django_db
-def test_agents_who_cannot_see_a_sensitive_ticket_are_not_told_about_it(make_ticket, team, other_agent, admin_user):
+def test_agents_who_cannot_see_a_sensitive_ticket_are_not_told_about_it(
+    make_ticket, team, other_agent, admin_user
+):
     ticket = make_ticket("HR case", sensitive=True, team=team)
     do_add_comment(ticket, actor=admin_user, internal=True, body="@Carol Network can you check?")
     assert bell(other_agent) == []
@@ -152,8 +162,9 @@ def test_it_finds_mentions_without_false_positives(agent, other_agent):
 
 
 @pytest.mark.django_db
-def test_mail_is_only_queued_after_commit_and_a_rollback_notifies_nobody(make_ticket, agent, requester,
-                                                                         django_capture_on_commit_callbacks):
+def test_mail_is_only_queued_after_commit_and_a_rollback_notifies_nobody(
+    make_ticket, agent, requester, django_capture_on_commit_callbacks
+):
     ticket = make_ticket("Printer")
     with django_capture_on_commit_callbacks() as callbacks, pytest.raises(RuntimeError), transaction.atomic():
         do_add_comment(ticket, actor=agent, body="We are on it")

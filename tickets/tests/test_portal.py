@@ -29,11 +29,21 @@ def requester_client(client, requester):
 @pytest.fixture
 def laptop(db, team) -> CatalogItem:
     return CatalogItem.objects.create(
-        name="New laptop", slug="new-laptop", description="Order a laptop for a colleague.",
-        default_category=Category.objects.create(name="Hardware"), default_team=team,
-        default_impact="low", default_urgency="high",
+        name="New laptop",
+        slug="new-laptop",
+        description="Order a laptop for a colleague.",
+        default_category=Category.objects.create(name="Hardware"),
+        default_team=team,
+        default_impact="low",
+        default_urgency="high",
         fields=[
-            {"name": "model", "label": "Model", "type": "choice", "required": True, "choices": ["Small", "Big"]},
+            {
+                "name": "model",
+                "label": "Model",
+                "type": "choice",
+                "required": True,
+                "choices": ["Small", "Big"],
+            },
             {"name": "reason", "label": "Why", "type": "textarea", "required": True, "max_length": 200},
             {"name": "quantity", "label": "How many", "type": "number", "min": 1, "max": 5},
             {"name": "needed_by", "label": "Needed by", "type": "date"},
@@ -62,42 +72,85 @@ def test_the_catalog_lists_active_items_and_the_problem_form(requester_client, l
 
 def test_a_catalog_request_builds_its_form_from_the_definition(requester_client, laptop):
     html = requester_client.get(reverse("tickets:portal-request", args=["new-laptop"])).content.decode()
-    for field in ('name="field_model"', '<textarea name="field_reason"', 'type="number" name="field_quantity"',
-                  'type="date" name="field_needed_by"', 'type="email" name="field_manager"',
-                  'type="checkbox" name="field_docking"', 'name="field_asset_tag"', 'type="file"'):
+    for field in (
+        'name="field_model"',
+        '<textarea name="field_reason"',
+        'type="number" name="field_quantity"',
+        'type="date" name="field_needed_by"',
+        'type="email" name="field_manager"',
+        'type="checkbox" name="field_docking"',
+        'name="field_asset_tag"',
+        'type="file"',
+    ):
         assert field in html, field
 
 
-def test_a_catalog_request_opens_a_service_request_with_the_answers(requester_client, requester, laptop, team):
-    response = requester_client.post(reverse("tickets:portal-request", args=["new-laptop"]), {
-        "field_model": "Big", "field_reason": "New hire", "field_quantity": "2", "field_needed_by": "2025-06-01",
-        "field_manager": "boss@example.com", "field_docking": "on", "field_asset_tag": "",
-    })
+def test_a_catalog_request_opens_a_service_request_with_the_answers(
+    requester_client, requester, laptop, team
+):
+    response = requester_client.post(
+        reverse("tickets:portal-request", args=["new-laptop"]),
+        {
+            "field_model": "Big",
+            "field_reason": "New hire",
+            "field_quantity": "2",
+            "field_needed_by": "2025-06-01",
+            "field_manager": "boss@example.com",
+            "field_docking": "on",
+            "field_asset_tag": "",
+        },
+    )
     ticket = Ticket.objects.get()
     assert response.status_code == 302
     assert response["Location"] == page(ticket)
     assert (ticket.type, ticket.channel, ticket.requester, ticket.title) == (
-        "service_request", "portal", requester, "New laptop")
+        "service_request",
+        "portal",
+        requester,
+        "New laptop",
+    )
     assert (ticket.category, ticket.team, ticket.impact, ticket.urgency) == (
-        laptop.default_category, team, "low", "high")
+        laptop.default_category,
+        team,
+        "low",
+        "high",
+    )
     assert ticket.metadata["catalog_item"]["slug"] == "new-laptop"
     assert ticket.metadata["answers"] == {
-        "model": "Big", "reason": "New hire", "quantity": 2, "needed_by": "2025-06-01",
-        "manager": "boss@example.com", "docking": True, "asset_tag": "",
+        "model": "Big",
+        "reason": "New hire",
+        "quantity": 2,
+        "needed_by": "2025-06-01",
+        "manager": "boss@example.com",
+        "docking": True,
+        "asset_tag": "",
     }
     assert "Model: Big" in ticket.description and "With a dock: Yes" in ticket.description
     assert "Needed by: 2025-06-01" in ticket.description
 
 
 def test_a_catalog_request_is_validated_by_its_definition(requester_client, laptop):
-    response = requester_client.post(reverse("tickets:portal-request", args=["new-laptop"]), {
-        "field_model": "Huge", "field_reason": "x" * 201, "field_quantity": "9", "field_needed_by": "someday",
-        "field_manager": "not-an-email", "field_asset_tag": "123456789",
-    })
+    response = requester_client.post(
+        reverse("tickets:portal-request", args=["new-laptop"]),
+        {
+            "field_model": "Huge",
+            "field_reason": "x" * 201,
+            "field_quantity": "9",
+            "field_needed_by": "someday",
+            "field_manager": "not-an-email",
+            "field_asset_tag": "123456789",
+        },
+    )
     assert response.status_code == 400
     form = response.context["form"]
-    assert set(form.errors) == {"field_model", "field_reason", "field_quantity", "field_needed_by",
-                                "field_manager", "field_asset_tag"}
+    assert set(form.errors) == {
+        "field_model",
+        "field_reason",
+        "field_quantity",
+        "field_needed_by",
+        "field_manager",
+        "field_asset_tag",
+    }
     assert not Ticket.objects.exists()
 
 
@@ -118,13 +171,23 @@ def test_a_broken_definition_sends_the_requester_back_to_the_catalog(requester_c
 
 def test_report_a_problem_opens_an_incident(requester_client, requester, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    response = requester_client.post(REPORT, {
-        "title": "Wi-Fi drops", "description": "Every hour", "urgency": "high",
-        "attachments": SimpleUploadedFile("wifi.png", b"\x89PNG", content_type="image/png"),
-    })
+    response = requester_client.post(
+        REPORT,
+        {
+            "title": "Wi-Fi drops",
+            "description": "Every hour",
+            "urgency": "high",
+            "attachments": SimpleUploadedFile("wifi.png", b"\x89PNG", content_type="image/png"),
+        },
+    )
     ticket = Ticket.objects.get()
     assert response["Location"] == page(ticket)
-    assert (ticket.type, ticket.urgency, ticket.channel, ticket.requester) == ("incident", "high", "portal", requester)
+    assert (ticket.type, ticket.urgency, ticket.channel, ticket.requester) == (
+        "incident",
+        "high",
+        "portal",
+        requester,
+    )
     assert ticket.attachments.count() == 1
 
 
@@ -154,7 +217,9 @@ def test_the_conversation_alone_over_htmx(requester_client, make_ticket, agent):
 
 def test_a_requester_replies(requester_client, make_ticket, requester):
     ticket = make_ticket("Printer")
-    response = requester_client.post(reverse("tickets:portal-reply", args=[ticket.pk]), {"body": "Still broken"})
+    response = requester_client.post(
+        reverse("tickets:portal-reply", args=[ticket.pk]), {"body": "Still broken"}
+    )
     assert response.status_code == 302
     comment = Comment.objects.get()
     assert (comment.author, comment.internal, comment.body) == (requester, False, "Still broken")
@@ -162,14 +227,16 @@ def test_a_requester_replies(requester_client, make_ticket, requester):
 
 def test_a_reply_over_htmx_returns_the_conversation(requester_client, make_ticket):
     ticket = make_ticket("Printer")
-    response = requester_client.post(reverse("tickets:portal-reply", args=[ticket.pk]), {"body": "Hello?"},
-                                     HTTP_HX_REQUEST="true")
+    response = requester_client.post(
+        reverse("tickets:portal-reply", args=[ticket.pk]), {"body": "Hello?"}, HTTP_HX_REQUEST="true"
+    )
     html = response.content.decode()
     assert response.status_code == 200
     assert html.lstrip().startswith('<section id="conversation"')
     assert "Hello?" in html
-    empty = requester_client.post(reverse("tickets:portal-reply", args=[ticket.pk]), {"body": ""},
-                                  HTTP_HX_REQUEST="true")
+    empty = requester_client.post(
+        reverse("tickets:portal-reply", args=[ticket.pk]), {"body": ""}, HTTP_HX_REQUEST="true"
+    )
     assert empty.status_code == 400
     assert Comment.objects.count() == 1
 
@@ -187,7 +254,9 @@ def test_a_requester_reopens_a_resolved_ticket(requester_client, make_ticket):
     do_transition_ticket(ticket, TicketStatus.RESOLVED, actor=None, resolution="Replaced toner")
     html = requester_client.get(page(ticket)).content.decode()
     assert "Replaced toner" in html and "Reopen this ticket" in html
-    response = requester_client.post(reverse("tickets:portal-reopen", args=[ticket.pk]), {"reason": "Jammed again"})
+    response = requester_client.post(
+        reverse("tickets:portal-reopen", args=[ticket.pk]), {"reason": "Jammed again"}
+    )
     assert response.status_code == 302
     ticket.refresh_from_db()
     assert (ticket.status, ticket.reopen_count) == (TicketStatus.OPEN, 1)

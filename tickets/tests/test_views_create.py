@@ -22,19 +22,38 @@ def agent_client(client, agent):
 def test_an_agent_opens_a_ticket_for_a_requester(agent_client, agent, requester, team, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     category = Category.objects.create(name="Email")
-    response = agent_client.post(NEW, {
-        "title": "Outlook crashes", "description": "On start", "type": "incident", "impact": "high",
-        "urgency": "medium", "category": category.pk, "requester": requester.email.upper(), "assignee": agent.pk,
-        "team": team.pk, "tags": "Outlook, crash", "attachments": SimpleUploadedFile(
-            "shot.png", b"\x89PNG", content_type="image/png"),
-    })
+    response = agent_client.post(
+        NEW,
+        {
+            "title": "Outlook crashes",
+            "description": "On start",
+            "type": "incident",
+            "impact": "high",
+            "urgency": "medium",
+            "category": category.pk,
+            "requester": requester.email.upper(),
+            "assignee": agent.pk,
+            "team": team.pk,
+            "tags": "Outlook, crash",
+            "attachments": SimpleUploadedFile("shot.png", b"\x89PNG", content_type="image/png"),
+        },
+    )
     ticket = Ticket.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("tickets:ticket-detail", args=[ticket.pk])
     assert (ticket.title, ticket.requester, ticket.assignee, ticket.team, ticket.category) == (
-        "Outlook crashes", requester, agent, team, category)
-    assert (ticket.priority, ticket.tags, ticket.channel, ticket.created_by) == ("high", ["outlook", "crash"], "web",
-                                                                               agent)
+        "Outlook crashes",
+        requester,
+        agent,
+        team,
+        category,
+    )
+    assert (ticket.priority, ticket.tags, ticket.channel, ticket.created_by) == (
+        "high",
+        ["outlook", "crash"],
+        "web",
+        agent,
+    )
     assert ticket.organisation == requester.organisation
     assert Attachment.objects.get().ticket == ticket
 
@@ -45,8 +64,16 @@ def test_without_a_requester_the_agent_is_the_requester(agent_client, agent):
 
 
 def test_the_form_shows_errors_and_creates_nothing_on_bad_input(agent_client, requester):
-    response = agent_client.post(NEW, {"title": "", "type": "problem", "impact": "huge", "urgency": "low",
-                                       "requester": "nobody@example.com"})
+    response = agent_client.post(
+        NEW,
+        {
+            "title": "",
+            "type": "problem",
+            "impact": "huge",
+            "urgency": "low",
+            "requester": "nobody@example.com",
+        },
+    )
     assert response.status_code == 400
     html = response.content.decode()
     assert "This field is required." in html
@@ -56,16 +83,25 @@ def test_the_form_shows_errors_and_creates_nothing_on_bad_input(agent_client, re
 
 
 def test_a_non_agent_assignee_is_refused(agent_client, requester):
-    response = agent_client.post(NEW, {"title": "x", "type": "incident", "impact": "low", "urgency": "low",
-                                       "assignee": requester.pk})
+    response = agent_client.post(
+        NEW, {"title": "x", "type": "incident", "impact": "low", "urgency": "low", "assignee": requester.pk}
+    )
     assert response.status_code == 400
     assert not Ticket.objects.exists()
 
 
 def test_a_forbidden_attachment_creates_nothing(agent_client, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    response = agent_client.post(NEW, {"title": "x", "type": "incident", "impact": "low", "urgency": "low",
-                                       "attachments": SimpleUploadedFile("a.html", b"<script>", content_type="text/html")})
+    response = agent_client.post(
+        NEW,
+        {
+            "title": "x",
+            "type": "incident",
+            "impact": "low",
+            "urgency": "low",
+            "attachments": SimpleUploadedFile("a.html", b"<script>", content_type="text/html"),
+        },
+    )
     assert response.status_code == 400
     assert "are not accepted" in response.content.decode()
     assert not Ticket.objects.exists() and not Attachment.objects.exists()
@@ -74,10 +110,16 @@ def test_a_forbidden_attachment_creates_nothing(agent_client, settings, tmp_path
 def test_only_agents_open_tickets_here(client, viewer, requester):
     client.force_login(viewer)
     assert client.get(NEW).status_code == 403
-    assert client.post(NEW, {"title": "x", "type": "incident", "impact": "low", "urgency": "low"}).status_code == 403
+    assert (
+        client.post(NEW, {"title": "x", "type": "incident", "impact": "low", "urgency": "low"}).status_code
+        == 403
+    )
     client.force_login(requester)
     assert client.get(NEW).status_code == 302  # to the portal
-    assert client.post(NEW, {"title": "x", "type": "incident", "impact": "low", "urgency": "low"}).status_code == 403
+    assert (
+        client.post(NEW, {"title": "x", "type": "incident", "impact": "low", "urgency": "low"}).status_code
+        == 403
+    )
     assert not Ticket.objects.exists()
 
 

@@ -62,8 +62,9 @@ def test_the_page_shows_content_timeline_and_actions(agent_client, ticket, agent
     assert f'name="version" value="{Ticket.objects.get(pk=ticket.pk).version}"' in html
 
 
-def test_an_edited_comment_is_marked_edited_for_agents_and_the_requester(agent_client, client, ticket, agent,
-                                                                          requester):
+def test_an_edited_comment_is_marked_edited_for_agents_and_the_requester(
+    agent_client, client, ticket, agent, requester
+):
     reply = do_add_comment(ticket, actor=agent, body="Restart Outlook")
     assert 'data-testid="edited"' not in agent_client.get(detail(ticket)).content.decode()
     do_edit_comment(reply, actor=agent, body="Restart Outlook in safe mode")
@@ -79,8 +80,12 @@ def test_the_page_keeps_a_fixed_number_of_queries(agent_client, ticket, agent, r
 
     def add(count: int) -> None:
         for index in range(count):
-            do_add_comment(ticket, actor=agent if index % 2 else requester, body=f"message {index}", attachments=[
-                SimpleUploadedFile(f"f{index}.txt", b"x", content_type="text/plain")])
+            do_add_comment(
+                ticket,
+                actor=agent if index % 2 else requester,
+                body=f"message {index}",
+                attachments=[SimpleUploadedFile(f"f{index}.txt", b"x", content_type="text/plain")],
+            )
             do_assign_ticket(ticket, actor=agent, assignee=None if index % 2 else agent)
 
     def count() -> int:
@@ -108,8 +113,9 @@ def test_viewing_a_sensitive_ticket_is_audited(client, agent, make_ticket, team)
     assert SensitiveAccess.objects.filter(ticket=secret, user=agent).count() == 1
 
 
-def test_requesters_are_sent_to_the_portal_for_their_own_and_404_for_others(client, requester, other_requester,
-                                                                          ticket):
+def test_requesters_are_sent_to_the_portal_for_their_own_and_404_for_others(
+    client, requester, other_requester, ticket
+):
     client.force_login(requester)
     response = client.get(detail(ticket))
     assert response.status_code == 302
@@ -123,9 +129,14 @@ def test_viewers_read_but_cannot_change(client, viewer, ticket):
     html = client.get(detail(ticket)).content.decode()
     assert "Mail is slow" in html
     assert 'id="assign-form"' not in html and 'id="reply-form"' not in html
-    for name, data in [("ticket-assign", {"version": 1}), ("ticket-status", {"status": "open", "version": 1}),
-                       ("ticket-priority", {"priority": "low", "reason": "x", "version": 1}),
-                       ("ticket-comment", {"body": "hi"}), ("ticket-watch", {}), ("ticket-presence", {})]:
+    for name, data in [
+        ("ticket-assign", {"version": 1}),
+        ("ticket-status", {"status": "open", "version": 1}),
+        ("ticket-priority", {"priority": "low", "reason": "x", "version": 1}),
+        ("ticket-comment", {"body": "hi"}),
+        ("ticket-watch", {}),
+        ("ticket-presence", {}),
+    ]:
         assert client.post(url(name, ticket), data).status_code == 403, name
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.NEW
@@ -133,8 +144,14 @@ def test_viewers_read_but_cannot_change(client, viewer, ticket):
 
 
 def test_change_urls_refuse_get(agent_client, ticket):
-    for name in ("ticket-assign", "ticket-status", "ticket-priority", "ticket-comment", "ticket-watch",
-                 "ticket-presence"):
+    for name in (
+        "ticket-assign",
+        "ticket-status",
+        "ticket-priority",
+        "ticket-comment",
+        "ticket-watch",
+        "ticket-presence",
+    ):
         assert agent_client.get(url(name, ticket)).status_code == 405, name
     assert agent_client.post(detail(ticket)).status_code == 405
 
@@ -159,8 +176,11 @@ def test_it_renders_the_ticket_page_in_french(agent_client, ticket):
 
 # --- inline changes ----------------------------------------------------------------------------------------
 def test_assigning_over_htmx_swaps_the_sidebar_and_announces_the_change(agent_client, ticket, agent):
-    response = agent_client.post(url("ticket-assign", ticket), {"assignee": agent.pk, "version": ticket.version},
-                                 HTTP_HX_REQUEST="true")
+    response = agent_client.post(
+        url("ticket-assign", ticket),
+        {"assignee": agent.pk, "version": ticket.version},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 200
     assert "ticketUpdated" in response["HX-Trigger"]
     html = response.content.decode()
@@ -172,7 +192,9 @@ def test_assigning_over_htmx_swaps_the_sidebar_and_announces_the_change(agent_cl
 
 
 def test_assigning_without_javascript_redirects_back(agent_client, ticket, agent):
-    response = agent_client.post(url("ticket-assign", ticket), {"assignee": agent.pk, "version": ticket.version})
+    response = agent_client.post(
+        url("ticket-assign", ticket), {"assignee": agent.pk, "version": ticket.version}
+    )
     assert response.status_code == 302
     assert response["Location"] == detail(ticket)
     ticket.refresh_from_db()
@@ -182,8 +204,9 @@ def test_assigning_without_javascript_redirects_back(agent_client, ticket, agent
 def test_a_stale_save_is_refused_instead_of_overwriting(agent_client, ticket, agent, other_agent, admin_user):
     seen_version = ticket.version
     do_assign_ticket(ticket, actor=admin_user, assignee=other_agent)  # someone else saves first
-    response = agent_client.post(url("ticket-assign", ticket), {"assignee": agent.pk, "version": seen_version},
-                                 HTTP_HX_REQUEST="true")
+    response = agent_client.post(
+        url("ticket-assign", ticket), {"assignee": agent.pk, "version": seen_version}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 409
     html = response.content.decode()
     assert "was changed by someone else" in html
@@ -198,14 +221,20 @@ def test_a_stale_save_is_refused_instead_of_overwriting(agent_client, ticket, ag
 
 
 def test_resolving_needs_a_resolution_and_says_so(agent_client, ticket):
-    response = agent_client.post(url("ticket-status", ticket), {"status": "resolved", "version": ticket.version},
-                                 HTTP_HX_REQUEST="true")
+    response = agent_client.post(
+        url("ticket-status", ticket),
+        {"status": "resolved", "version": ticket.version},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 409
     assert "Resolving a ticket needs a resolution summary." in response.content.decode()
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.NEW
-    ok = agent_client.post(url("ticket-status", ticket), {"status": "resolved", "resolution": "Relay restarted",
-                                                          "version": ticket.version}, HTTP_HX_REQUEST="true")
+    ok = agent_client.post(
+        url("ticket-status", ticket),
+        {"status": "resolved", "resolution": "Relay restarted", "version": ticket.version},
+        HTTP_HX_REQUEST="true",
+    )
     assert ok.status_code == 200
     ticket.refresh_from_db()
     assert (ticket.status, ticket.resolution) == (TicketStatus.RESOLVED, "Relay restarted")
@@ -214,7 +243,9 @@ def test_resolving_needs_a_resolution_and_says_so(agent_client, ticket):
 def test_an_illegal_move_names_the_allowed_ones(agent_client, ticket):
     do_transition_ticket(ticket, TicketStatus.RESOLVED, actor=None, resolution="done")
     ticket.refresh_from_db()
-    response = agent_client.post(url("ticket-status", ticket), {"status": "in_progress", "version": ticket.version})
+    response = agent_client.post(
+        url("ticket-status", ticket), {"status": "in_progress", "version": ticket.version}
+    )
     assert response.status_code == 409
     html = response.content.decode()
     assert "Allowed moves: Open, Closed." in html
@@ -223,22 +254,33 @@ def test_an_illegal_move_names_the_allowed_ones(agent_client, ticket):
 
 
 def test_a_priority_override_needs_a_reason(agent_client, ticket):
-    response = agent_client.post(url("ticket-priority", ticket), {"priority": "critical", "version": ticket.version},
-                                 HTTP_HX_REQUEST="true")
+    response = agent_client.post(
+        url("ticket-priority", ticket),
+        {"priority": "critical", "version": ticket.version},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 400
     assert "Overriding the priority needs a reason." in response.content.decode()
     ticket.refresh_from_db()
     assert ticket.priority == "medium"
-    agent_client.post(url("ticket-priority", ticket), {"priority": "critical", "reason": "CEO",
-                                                       "version": ticket.version})
+    agent_client.post(
+        url("ticket-priority", ticket), {"priority": "critical", "reason": "CEO", "version": ticket.version}
+    )
     ticket.refresh_from_db()
     assert (ticket.priority, ticket.priority_reason) == ("critical", "CEO")
 
 
 def test_bad_change_input_is_a_400_and_changes_nothing(agent_client, ticket):
-    assert agent_client.post(url("ticket-status", ticket), {"status": "bogus", "version": 1}).status_code == 400
-    assert agent_client.post(url("ticket-assign", ticket), {"assignee": 999999, "version": 1}).status_code == 400
-    assert agent_client.post(url("ticket-priority", ticket), {"priority": "low", "reason": "x"}).status_code == 400
+    assert (
+        agent_client.post(url("ticket-status", ticket), {"status": "bogus", "version": 1}).status_code == 400
+    )
+    assert (
+        agent_client.post(url("ticket-assign", ticket), {"assignee": 999999, "version": 1}).status_code == 400
+    )
+    assert (
+        agent_client.post(url("ticket-priority", ticket), {"priority": "low", "reason": "x"}).status_code
+        == 400
+    )
     ticket.refresh_from_db()
     assert (ticket.status, ticket.assignee, ticket.priority, ticket.version) == ("new", None, "medium", 1)
 
@@ -247,7 +289,9 @@ def test_bad_change_input_is_a_400_and_changes_nothing(agent_client, ticket):
 def test_an_agent_replies_with_an_attachment(agent_client, ticket, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     upload = SimpleUploadedFile("log.txt", b"relay timeout", content_type="text/plain")
-    response = agent_client.post(url("ticket-comment", ticket), {"body": "Please see the log", "attachments": upload})
+    response = agent_client.post(
+        url("ticket-comment", ticket), {"body": "Please see the log", "attachments": upload}
+    )
     assert response.status_code == 302
     comment = Comment.objects.get()
     assert (comment.body, comment.internal) == ("Please see the log", False)
@@ -257,8 +301,9 @@ def test_an_agent_replies_with_an_attachment(agent_client, ticket, settings, tmp
 
 
 def test_an_internal_note_over_htmx_returns_a_fresh_form_and_refreshes_the_timeline(agent_client, ticket):
-    response = agent_client.post(url("ticket-comment", ticket), {"body": "Looks like DNS", "internal": "on"},
-                                 HTTP_HX_REQUEST="true")
+    response = agent_client.post(
+        url("ticket-comment", ticket), {"body": "Looks like DNS", "internal": "on"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     assert "ticketUpdated" in response["HX-Trigger"]
     assert response.content.decode().lstrip().startswith('<form id="reply-form"')
@@ -269,23 +314,36 @@ def test_an_empty_reply_or_a_forbidden_file_is_refused(agent_client, ticket, set
     settings.MEDIA_ROOT = tmp_path
     assert agent_client.post(url("ticket-comment", ticket), {"body": "  "}).status_code == 400
     bad = SimpleUploadedFile("run.exe", b"MZ", content_type="application/x-msdownload")
-    response = agent_client.post(url("ticket-comment", ticket), {"body": "see file", "attachments": bad},
-                                 HTTP_HX_REQUEST="true")
+    response = agent_client.post(
+        url("ticket-comment", ticket), {"body": "see file", "attachments": bad}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 400
     assert "are not accepted" in response.content.decode()
     settings.ATTACHMENT_MAX_BYTES = 3
     big = SimpleUploadedFile("big.txt", b"12345", content_type="text/plain")
-    assert agent_client.post(url("ticket-comment", ticket), {"body": "x", "attachments": big}).status_code == 400
+    assert (
+        agent_client.post(url("ticket-comment", ticket), {"body": "x", "attachments": big}).status_code == 400
+    )
     assert not Comment.objects.exists() and not Attachment.objects.exists()
 
 
-def test_attachments_are_served_only_through_the_permission_check(client, agent, requester, other_requester, ticket,
-                                                                   settings, tmp_path):
+def test_attachments_are_served_only_through_the_permission_check(
+    client, agent, requester, other_requester, ticket, settings, tmp_path
+):
     settings.MEDIA_ROOT = tmp_path
-    public = do_add_comment(ticket, actor=agent, body="log", attachments=[
-        SimpleUploadedFile("public.txt", b"public bytes", content_type="text/plain")])
-    note = do_add_comment(ticket, actor=agent, body="secret", internal=True, attachments=[
-        SimpleUploadedFile("note.txt", b"note bytes", content_type="text/plain")])
+    public = do_add_comment(
+        ticket,
+        actor=agent,
+        body="log",
+        attachments=[SimpleUploadedFile("public.txt", b"public bytes", content_type="text/plain")],
+    )
+    note = do_add_comment(
+        ticket,
+        actor=agent,
+        body="secret",
+        internal=True,
+        attachments=[SimpleUploadedFile("note.txt", b"note bytes", content_type="text/plain")],
+    )
     public_file, note_file = public.attachments.get(), note.attachments.get()
 
     def download(user, attachment):
@@ -314,7 +372,9 @@ def test_an_agent_watches_and_unwatches(agent_client, ticket, agent):
     assert not Watcher.objects.filter(ticket=ticket, user=agent).exists()
 
 
-def test_relations_show_only_tickets_the_user_may_see(agent_client, ticket, make_ticket, other_team, admin_user):
+def test_relations_show_only_tickets_the_user_may_see(
+    agent_client, ticket, make_ticket, other_team, admin_user
+):
     related = make_ticket("Mail relay down")
     secret = make_ticket("Secret incident", sensitive=True, team=other_team)
     do_add_relation(ticket, target=related, kind="related", actor=None)
@@ -325,10 +385,16 @@ def test_relations_show_only_tickets_the_user_may_see(agent_client, ticket, make
 
 
 def test_registered_panels_load_lazily_with_a_plain_link(agent_client, ticket, monkeypatch):
-    monkeypatch.setitem(extensions.detail_panels, "history", extensions.DetailPanel(
-        name="history", label="History", url_name="tickets:ticket-timeline"))
-    monkeypatch.setitem(extensions.detail_panels, "broken", extensions.DetailPanel(
-        name="broken", label="Broken", url_name="nowhere:missing"))
+    monkeypatch.setitem(
+        extensions.detail_panels,
+        "history",
+        extensions.DetailPanel(name="history", label="History", url_name="tickets:ticket-timeline"),
+    )
+    monkeypatch.setitem(
+        extensions.detail_panels,
+        "broken",
+        extensions.DetailPanel(name="broken", label="Broken", url_name="nowhere:missing"),
+    )
     html = agent_client.get(detail(ticket)).content.decode()
     timeline_url = url("ticket-timeline", ticket)
     assert f'hx-get="{timeline_url}" hx-trigger="load, ticketUpdated from:body"' in html
@@ -346,11 +412,16 @@ def test_presence_shows_who_else_is_here_and_expires(client, agent, admin_user, 
         assert "Also here:" in html and "Alice Admin (editing)" in html
         assert 'hx-trigger="every 20s"' in html
     with time_machine.travel(datetime.datetime(2025, 3, 3, 9, 0, 50, tzinfo=datetime.UTC), tick=False):
-        ping = client.post(url("ticket-presence", ticket), {"editing": "0", "version": ticket.version},
-                           HTTP_HX_REQUEST="true")
+        ping = client.post(
+            url("ticket-presence", ticket),
+            {"editing": "0", "version": ticket.version},
+            HTTP_HX_REQUEST="true",
+        )
         assert "Alice Admin (editing)" in ping.content.decode()
     with time_machine.travel(datetime.datetime(2025, 3, 3, 9, 1, 5, tzinfo=datetime.UTC), tick=False):
-        ping = client.post(url("ticket-presence", ticket), {"version": ticket.version}, HTTP_HX_REQUEST="true")
+        ping = client.post(
+            url("ticket-presence", ticket), {"version": ticket.version}, HTTP_HX_REQUEST="true"
+        )
         assert "Alice Admin" not in ping.content.decode()
     assert TicketPresence.objects.get(ticket=ticket, user=agent).editing is False
 
@@ -361,5 +432,7 @@ def test_the_ping_says_when_someone_else_changed_the_ticket(agent_client, ticket
     ping = agent_client.post(url("ticket-presence", ticket), {"version": seen}, HTTP_HX_REQUEST="true")
     assert 'data-testid="changed-elsewhere"' in ping.content.decode()
     ticket.refresh_from_db()
-    ping = agent_client.post(url("ticket-presence", ticket), {"version": ticket.version}, HTTP_HX_REQUEST="true")
+    ping = agent_client.post(
+        url("ticket-presence", ticket), {"version": ticket.version}, HTTP_HX_REQUEST="true"
+    )
     assert 'data-testid="changed-elsewhere"' not in ping.content.decode()

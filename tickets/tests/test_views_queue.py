@@ -67,12 +67,16 @@ def test_it_refuses_post_on_the_list(agent_client):
     assert agent_client.post(LIST).status_code == 405
 
 
-def test_it_runs_a_fixed_number_of_queries_for_2_or_20_rows(agent_client, make_ticket, agent, team, monkeypatch):
+def test_it_runs_a_fixed_number_of_queries_for_2_or_20_rows(
+    agent_client, make_ticket, agent, team, monkeypatch
+):
     # A registered column with its prefetch must not add queries per row either.
     monkeypatch.setitem(
-        extensions.queue_columns, "watchers",
-        extensions.QueueColumn(name="watchers", label="Watchers", template="tickets/_pills.html",
-                               prefetch=["watchers"]),
+        extensions.queue_columns,
+        "watchers",
+        extensions.QueueColumn(
+            name="watchers", label="Watchers", template="tickets/_pills.html", prefetch=["watchers"]
+        ),
     )
     for index in range(2):
         make_ticket(f"Ticket {index}", assignee=agent, team=team, tags=["vpn"])
@@ -90,7 +94,9 @@ def test_it_runs_a_fixed_number_of_queries_for_2_or_20_rows(agent_client, make_t
     assert len(agent_client.get(LIST).context["tickets"]) == 20
 
 
-def test_the_query_count_is_pinned(agent_client, make_ticket, agent, team, django_assert_num_queries, monkeypatch):
+def test_the_query_count_is_pinned(
+    agent_client, make_ticket, agent, team, django_assert_num_queries, monkeypatch
+):
     # Without the columns other apps register (each adds its one prefetch query, tested above).
     monkeypatch.setattr(extensions, "queue_columns", {})
     for index in range(20):
@@ -131,14 +137,22 @@ def test_my_team_is_empty_for_an_agent_without_a_team(client, make_ticket, other
     assert "You are not in any team yet." in response.content.decode()
 
 
-def test_it_filters_by_every_field(agent_client, make_ticket, agent, team, other_team, requester, other_requester,
-                                   enterprise):
+def test_it_filters_by_every_field(
+    agent_client, make_ticket, agent, team, other_team, requester, other_requester, enterprise
+):
     network = Category.objects.create(name="Network")
     big = other_requester
     big.organisation = enterprise
     big.save()
-    a = make_ticket("Alpha", impact="high", urgency="high", team=team, assignee=agent, category=network,
-                    tags=["vpn", "remote"])
+    a = make_ticket(
+        "Alpha",
+        impact="high",
+        urgency="high",
+        team=team,
+        assignee=agent,
+        category=network,
+        tags=["vpn", "remote"],
+    )
     b = make_ticket("Beta", type="service_request", team=other_team, requester=big, tags=["laptop"])
     Ticket.objects.filter(pk=b.pk).update(created_at=datetime.datetime(2024, 1, 10, tzinfo=datetime.UTC))
 
@@ -236,8 +250,10 @@ def test_it_renders_the_queue_in_french(agent_client, make_ticket):
 def test_an_agent_saves_the_current_filters_as_a_view_and_uses_it(agent_client, agent, make_ticket):
     critical = make_ticket("Down", impact="high", urgency="high")
     make_ticket("Meh", impact="low", urgency="low")
-    response = agent_client.post(reverse("tickets:saved-view-create"),
-                                 {"name": "Fires", "query": "priority=critical&search=&page=3&bogus=1"})
+    response = agent_client.post(
+        reverse("tickets:saved-view-create"),
+        {"name": "Fires", "query": "priority=critical&search=&page=3&bogus=1"},
+    )
     view = SavedView.objects.get(owner__email="bob.agent@example.com")
     assert view.filters == {"priority": ["critical"]}
     assert response["Location"] == f"{LIST}?saved={view.pk}"
@@ -255,7 +271,9 @@ def test_shared_views_without_owner_are_listed_for_everyone(agent_client, make_t
 
 
 def test_nobody_uses_or_deletes_someone_elses_view(agent_client, other_agent, make_ticket):
-    theirs = SavedView.objects.create(owner=other_agent, name="Carol's", slug="carol", filters={"tags": ["x"]})
+    theirs = SavedView.objects.create(
+        owner=other_agent, name="Carol's", slug="carol", filters={"tags": ["x"]}
+    )
     make_ticket()
     assert len(numbers(agent_client.get(LIST, {"saved": theirs.pk}))) == 1  # their filter is not applied
     assert "Carol&#x27;s" not in agent_client.get(LIST).content.decode()
@@ -286,8 +304,15 @@ def test_viewers_cannot_save_views(client, viewer):
 # --- bulk actions --------------------------------------------------------------------------------------
 def test_bulk_assign_changes_every_selected_ticket(agent_client, make_ticket, agent):
     first, second = make_ticket("One"), make_ticket("Two")
-    response = agent_client.post(BULK, {"ids": [first.pk, second.pk], "action": "assign", "assignee": agent.pk,
-                                        "next": f"{LIST}?status=new"})
+    response = agent_client.post(
+        BULK,
+        {
+            "ids": [first.pk, second.pk],
+            "action": "assign",
+            "assignee": agent.pk,
+            "next": f"{LIST}?status=new",
+        },
+    )
     assert response.status_code == 302
     assert response["Location"] == f"{LIST}?status=new"
     assert set(Ticket.objects.values_list("assignee", flat=True)) == {agent.pk}
@@ -315,7 +340,9 @@ def test_bulk_is_all_or_nothing_and_names_the_failures(agent_client, make_ticket
     good = make_ticket("Good")
     final = make_ticket("Final")
     do_transition_ticket(final, TicketStatus.CANCELLED, actor=None)
-    response = agent_client.post(BULK, {"ids": [good.pk, final.pk], "action": "status", "status": "in_progress"})
+    response = agent_client.post(
+        BULK, {"ids": [good.pk, final.pk], "action": "status", "status": "in_progress"}
+    )
     assert response.status_code == 409
     html = response.content.decode()
     assert "Nothing was changed" in html
@@ -349,8 +376,11 @@ def test_bulk_with_bad_input_changes_nothing(agent_client, make_ticket):
 
 def test_bulk_over_htmx_answers_with_the_table_and_a_message(agent_client, make_ticket):
     ticket = make_ticket()
-    response = agent_client.post(BULK, {"ids": [ticket.pk], "action": "tag", "tag": "vip", "next": f"{LIST}?tags=vip"},
-                                 HTTP_HX_REQUEST="true")
+    response = agent_client.post(
+        BULK,
+        {"ids": [ticket.pk], "action": "tag", "tag": "vip", "next": f"{LIST}?tags=vip"},
+        HTTP_HX_REQUEST="true",
+    )
     html = response.content.decode()
     assert response.status_code == 200
     assert html.lstrip().startswith('<div id="ticket-queue"')
@@ -361,8 +391,9 @@ def test_bulk_over_htmx_answers_with_the_table_and_a_message(agent_client, make_
 def test_bulk_refusal_over_htmx_is_a_409_with_the_message(agent_client, make_ticket):
     ticket = make_ticket()
     do_transition_ticket(ticket, TicketStatus.CANCELLED, actor=None)
-    response = agent_client.post(BULK, {"ids": [ticket.pk], "action": "status", "status": "open"},
-                                 HTTP_HX_REQUEST="true")
+    response = agent_client.post(
+        BULK, {"ids": [ticket.pk], "action": "status", "status": "open"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 409
     assert ticket.number in response.content.decode()
 
@@ -382,8 +413,9 @@ def test_bulk_refuses_get(agent_client):
 
 def test_bulk_ignores_an_outside_next_url(agent_client, make_ticket):
     ticket = make_ticket()
-    response = agent_client.post(BULK, {"ids": [ticket.pk], "action": "tag", "tag": "x",
-                                        "next": "https://evil.example/"})
+    response = agent_client.post(
+        BULK, {"ids": [ticket.pk], "action": "tag", "tag": "x", "next": "https://evil.example/"}
+    )
     assert response["Location"] == LIST
 
 

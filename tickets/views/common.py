@@ -77,8 +77,12 @@ def domain_error_message(error: Exception) -> str:
                 return gettext("Resolving a ticket needs a resolution summary.")
             return error.message
         allowed = ", ".join(status_label(status) for status in error.allowed) or gettext("none (it is final)")
-        return gettext("This ticket cannot move from %(current)s to %(requested)s. Allowed moves: %(allowed)s.") % {
-            "current": status_label(error.current), "requested": status_label(error.requested), "allowed": allowed,
+        return gettext(
+            "This ticket cannot move from %(current)s to %(requested)s. Allowed moves: %(allowed)s."
+        ) % {
+            "current": status_label(error.current),
+            "requested": status_label(error.requested),
+            "allowed": allowed,
         }
     if isinstance(error, ValidationError):
         return " ".join(error.messages)

@@ -55,7 +55,9 @@ def record_presence(ticket: Ticket, user: Any, *, editing: bool = False) -> None
     # One upsert: two tabs pinging at once cannot collide on the unique (ticket, user) pair.
     TicketPresence.objects.bulk_create(
         [TicketPresence(ticket=ticket, user=user, editing=editing, seen_at=timezone.now())],
-        update_conflicts=True, unique_fields=["ticket", "user"], update_fields=["editing", "seen_at"],
+        update_conflicts=True,
+        unique_fields=["ticket", "user"],
+        update_fields=["editing", "seen_at"],
     )
 
 
@@ -63,7 +65,9 @@ def others_present(ticket: Ticket, user: Any) -> list[TicketPresence]:
     since = timezone.now() - PRESENCE_TTL
     return list(
         TicketPresence.objects.filter(ticket=ticket, seen_at__gte=since)
-        .exclude(user=user).select_related("user").order_by("-editing", "user__full_name")
+        .exclude(user=user)
+        .select_related("user")
+        .order_by("-editing", "user__full_name")
     )
 
 
@@ -82,8 +86,10 @@ def _shown(field: str, value: Any) -> str:
 def build_timeline(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
     """Comments the user may read and the audited changes (grouped per save), oldest first."""
     comments = (
-        Comment.objects.visible_to(user).filter(ticket=ticket)
-        .select_related("author").prefetch_related("attachments")
+        Comment.objects.visible_to(user)
+        .filter(ticket=ticket)
+        .select_related("author")
+        .prefetch_related("attachments")
     )
     entries: list[dict[str, Any]] = [
         {"kind": "note" if comment.internal else "reply", "at": comment.created_at, "comment": comment}
@@ -92,13 +98,27 @@ def build_timeline(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
     labels = {name: Ticket._meta.get_field(name).verbose_name for name in AUDITED_FIELDS}
     for change in ticket.audit_trail():
         last = entries[-1] if entries else None
-        if not (last and last["kind"] in ("created", "change") and last["at"] == change.at
-                and last["actor"] == (change.actor or gettext("system"))):
-            last = {"kind": "created" if change.event == "created" else "change", "at": change.at,
-                    "actor": change.actor or gettext("system"), "reason": change.reason, "changes": []}
+        if not (
+            last
+            and last["kind"] in ("created", "change")
+            and last["at"] == change.at
+            and last["actor"] == (change.actor or gettext("system"))
+        ):
+            last = {
+                "kind": "created" if change.event == "created" else "change",
+                "at": change.at,
+                "actor": change.actor or gettext("system"),
+                "reason": change.reason,
+                "changes": [],
+            }
             entries.append(last)
-        last["changes"].append({"field": labels.get(change.field, change.field),
-                                "before": _shown(change.field, change.old), "after": _shown(change.field, change.new)})
+        last["changes"].append(
+            {
+                "field": labels.get(change.field, change.field),
+                "before": _shown(change.field, change.old),
+                "after": _shown(change.field, change.new),
+            }
+        )
     entries.sort(key=lambda entry: entry["at"])
     return entries
 
@@ -167,8 +187,13 @@ def ticket_timeline(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- inline changes (assign, status, priority) ---------------------------------------------------------
-def _change(request: HttpRequest, pk: int, form_class: type[Form], form_key: str,
-            apply: Callable[[Ticket, dict[str, Any]], object]) -> HttpResponse:
+def _change(
+    request: HttpRequest,
+    pk: int,
+    form_class: type[Form],
+    form_key: str,
+    apply: Callable[[Ticket, dict[str, Any]], object],
+) -> HttpResponse:
     """Validate, apply one action with the edited ``version``, answer with the sidebar (HTMX) or page."""
     ticket = get_ticket_for_user(request, pk)
     form = form_class(request.POST, ticket=ticket)
@@ -194,14 +219,23 @@ def _change(request: HttpRequest, pk: int, form_class: type[Form], form_key: str
         if not request.htmx:
             messages.success(request, gettext("Saved."))
             return redirect("tickets:ticket-detail", pk=ticket.pk)
-        response = render(request, "tickets/ticket_detail.html#sidebar",
-                          detail_context(request, ticket, timeline=False, change_saved=True))
+        response = render(
+            request,
+            "tickets/ticket_detail.html#sidebar",
+            detail_context(request, ticket, timeline=False, change_saved=True),
+        )
         return trigger_client_event(response, "ticketUpdated", {"id": ticket.pk})
     if request.htmx:
-        return render(request, "tickets/ticket_detail.html#sidebar",
-                      detail_context(request, ticket, timeline=False, **overrides), status=status)
+        return render(
+            request,
+            "tickets/ticket_detail.html#sidebar",
+            detail_context(request, ticket, timeline=False, **overrides),
+            status=status,
+        )
     messages.error(request, error)
-    return render(request, "tickets/ticket_detail.html", detail_context(request, ticket, **overrides), status=status)
+    return render(
+        request, "tickets/ticket_detail.html", detail_context(request, ticket, **overrides), status=status
+    )
 
 
 @login_required
@@ -210,9 +244,19 @@ def _change(request: HttpRequest, pk: int, form_class: type[Form], form_key: str
 @agents_only
 @require_http_methods(["POST"])
 def ticket_assign(request: HttpRequest, pk: int) -> HttpResponse:
-    return _change(request, pk, AssignForm, "assign_form", lambda ticket, data: actions.do_assign_ticket(
-        ticket, actor=request.user, assignee=data["assignee"], team=data["team"], expected_version=data["version"],
-    ))
+    return _change(
+        request,
+        pk,
+        AssignForm,
+        "assign_form",
+        lambda ticket, data: actions.do_assign_ticket(
+            ticket,
+            actor=request.user,
+            assignee=data["assignee"],
+            team=data["team"],
+            expected_version=data["version"],
+        ),
+    )
 
 
 @login_required
@@ -221,10 +265,20 @@ def ticket_assign(request: HttpRequest, pk: int) -> HttpResponse:
 @agents_only
 @require_http_methods(["POST"])
 def ticket_status(request: HttpRequest, pk: int) -> HttpResponse:
-    return _change(request, pk, StatusForm, "status_form", lambda ticket, data: actions.do_transition_ticket(
-        ticket, data["status"], actor=request.user, resolution=data["resolution"], reason=data["reason"],
-        expected_version=data["version"],
-    ))
+    return _change(
+        request,
+        pk,
+        StatusForm,
+        "status_form",
+        lambda ticket, data: actions.do_transition_ticket(
+            ticket,
+            data["status"],
+            actor=request.user,
+            resolution=data["resolution"],
+            reason=data["reason"],
+            expected_version=data["version"],
+        ),
+    )
 
 
 @login_required
@@ -233,10 +287,19 @@ def ticket_status(request: HttpRequest, pk: int) -> HttpResponse:
 @agents_only
 @require_http_methods(["POST"])
 def ticket_priority(request: HttpRequest, pk: int) -> HttpResponse:
-    return _change(request, pk, PriorityForm, "priority_form", lambda ticket, data: actions.do_change_priority(
-        ticket, actor=request.user, priority=data["priority"], reason=data["reason"],
-        expected_version=data["version"],
-    ))
+    return _change(
+        request,
+        pk,
+        PriorityForm,
+        "priority_form",
+        lambda ticket, data: actions.do_change_priority(
+            ticket,
+            actor=request.user,
+            priority=data["priority"],
+            reason=data["reason"],
+            expected_version=data["version"],
+        ),
+    )
 
 
 # --- conversation ------------------------------------------------------------------------------------------
@@ -251,20 +314,35 @@ def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         internal = form.cleaned_data["internal"] and request.user.is_agent
         try:
-            actions.do_add_comment(ticket, actor=request.user, body=form.cleaned_data["body"], internal=internal,
-                                   attachments=form.cleaned_data["attachments"])
+            actions.do_add_comment(
+                ticket,
+                actor=request.user,
+                body=form.cleaned_data["body"],
+                internal=internal,
+                attachments=form.cleaned_data["attachments"],
+            )
         except ValidationError as invalid:
             add_domain_error(form, invalid)
     if form.is_valid() and not form.errors:
         if not request.htmx:
-            messages.success(request, gettext("Note added.") if form.cleaned_data["internal"] else gettext("Reply sent."))
+            messages.success(
+                request, gettext("Note added.") if form.cleaned_data["internal"] else gettext("Reply sent.")
+            )
             return redirect(f"{reverse('tickets:ticket-detail', args=[ticket.pk])}#timeline")
-        response = render(request, "tickets/ticket_detail.html#reply", detail_context(request, ticket, timeline=False))
+        response = render(
+            request, "tickets/ticket_detail.html#reply", detail_context(request, ticket, timeline=False)
+        )
         return trigger_client_event(response, "ticketUpdated", {"id": ticket.pk})
     if request.htmx:
-        return render(request, "tickets/ticket_detail.html#reply",
-                      detail_context(request, ticket, timeline=False, comment_form=form), status=400)
-    return render(request, "tickets/ticket_detail.html", detail_context(request, ticket, comment_form=form), status=400)
+        return render(
+            request,
+            "tickets/ticket_detail.html#reply",
+            detail_context(request, ticket, timeline=False, comment_form=form),
+            status=400,
+        )
+    return render(
+        request, "tickets/ticket_detail.html", detail_context(request, ticket, comment_form=form), status=400
+    )
 
 
 @login_required
@@ -272,7 +350,9 @@ def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
 def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
     """Attachments leave only through here: the ticket must be visible, and notes hidden from requesters."""
     attachment = get_object_or_404(
-        Attachment.objects.select_related("comment"), pk=pk, ticket__in=Ticket.objects.visible_to(request.user)
+        Attachment.objects.select_related("comment"),
+        pk=pk,
+        ticket__in=Ticket.objects.visible_to(request.user),
     )
     if attachment.comment_id and attachment.comment.internal and request.user.is_requester:
         raise Http404
@@ -280,8 +360,12 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
         handle = attachment.file.open("rb")
     except (FileNotFoundError, ValueError) as missing:
         raise Http404 from missing
-    return FileResponse(handle, as_attachment=True, filename=attachment.filename,
-                        content_type=attachment.content_type or "application/octet-stream")
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type=attachment.content_type or "application/octet-stream",
+    )
 
 
 # --- watchers and presence -----------------------------------------------------------------------------------
@@ -296,7 +380,9 @@ def ticket_watch(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         actions.do_watch_ticket(ticket, user=request.user)
     if request.htmx:
-        return render(request, "tickets/ticket_detail.html#watchers", detail_context(request, ticket, timeline=False))
+        return render(
+            request, "tickets/ticket_detail.html#watchers", detail_context(request, ticket, timeline=False)
+        )
     return redirect("tickets:ticket-detail", pk=ticket.pk)
 
 
@@ -312,6 +398,13 @@ def ticket_presence(request: HttpRequest, pk: int) -> HttpResponse:
     changed = seen_version.isdigit() and int(seen_version) < ticket.version
     if not request.htmx:
         return redirect("tickets:ticket-detail", pk=ticket.pk)
-    return render(request, "tickets/ticket_detail.html#presence",
-                  {"ticket": ticket, "present": others_present(ticket, request.user), "changed_elsewhere": changed,
-                   "can_write": True})
+    return render(
+        request,
+        "tickets/ticket_detail.html#presence",
+        {
+            "ticket": ticket,
+            "present": others_present(ticket, request.user),
+            "changed_elsewhere": changed,
+            "can_write": True,
+        },
+    )

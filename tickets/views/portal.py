@@ -39,7 +39,9 @@ from tickets.views.detail import record_sensitive_view
 
 def get_own_ticket(request: HttpRequest, pk: int) -> Ticket:
     """A ticket the user requested (and may see); anyone else's is a 404."""
-    queryset = Ticket.objects.visible_to(request.user).requested_by(request.user).select_related(*TICKET_RELATED)
+    queryset = (
+        Ticket.objects.visible_to(request.user).requested_by(request.user).select_related(*TICKET_RELATED)
+    )
     return get_object_or_404(queryset, pk=pk)
 
 
@@ -47,8 +49,11 @@ def get_own_ticket(request: HttpRequest, pk: int) -> Ticket:
 @require_http_methods(["GET"])
 def portal_home(request: HttpRequest) -> HttpResponse:
     tickets = (
-        Ticket.objects.visible_to(request.user).requested_by(request.user).active()
-        .select_related("assignee").order_by("-updated_at", "-id")
+        Ticket.objects.visible_to(request.user)
+        .requested_by(request.user)
+        .active()
+        .select_related("assignee")
+        .order_by("-updated_at", "-id")
     )
     page = Paginator(tickets, 25).get_page(request.GET.get("page"))
     return render(request, "tickets/portal_home.html", {"page": page, "tickets": page.object_list})
@@ -62,7 +67,9 @@ def portal_catalog(request: HttpRequest) -> HttpResponse:
 
 
 def _create(request: HttpRequest, **fields: Any) -> Ticket:
-    return actions.do_create_ticket(actor=request.user, requester=request.user, channel=Channel.PORTAL, **fields)
+    return actions.do_create_ticket(
+        actor=request.user, requester=request.user, channel=Channel.PORTAL, **fields
+    )
 
 
 @login_required
@@ -70,14 +77,16 @@ def _create(request: HttpRequest, **fields: Any) -> Ticket:
 @require_http_methods(["GET", "POST"])
 def portal_request(request: HttpRequest, slug: str) -> HttpResponse:
     """A service request from a catalog item: its form is built from the item's definition."""
-    item = get_object_or_404(CatalogItem.objects.select_related("default_category", "default_team"),
-                             slug=slug, active=True)
+    item = get_object_or_404(
+        CatalogItem.objects.select_related("default_category", "default_team"), slug=slug, active=True
+    )
     try:
         form = CatalogRequestForm(request.POST or None, request.FILES or None, item=item)
     except ValidationError:
         # The item's definition is broken (the admin refuses such JSON; this guards old rows).
-        messages.error(request, gettext("This request form is not available right now. "
-                                        "Please report a problem instead."))
+        messages.error(
+            request, gettext("This request form is not available right now. Please report a problem instead.")
+        )
         return redirect("tickets:portal-catalog")
     if request.method == "POST" and form.is_valid():
         try:
@@ -90,14 +99,18 @@ def portal_request(request: HttpRequest, slug: str) -> HttpResponse:
                 urgency=item.default_urgency,
                 category=item.default_category,
                 team=item.default_team,
-                metadata={"catalog_item": {"id": item.pk, "slug": item.slug, "name": item.name},
-                          "answers": form.answers()},
+                metadata={
+                    "catalog_item": {"id": item.pk, "slug": item.slug, "name": item.name},
+                    "answers": form.answers(),
+                },
                 attachments=form.cleaned_data["attachments"],
             )
         except ValidationError as invalid:
             add_domain_error(form, invalid)
         else:
-            messages.success(request, gettext("Your request %(number)s was sent.") % {"number": ticket.number})
+            messages.success(
+                request, gettext("Your request %(number)s was sent.") % {"number": ticket.number}
+            )
             return redirect("tickets:portal-ticket", pk=ticket.pk)
     status = 400 if request.method == "POST" else 200
     return render(request, "tickets/portal_request.html", {"item": item, "form": form}, status=status)
@@ -112,13 +125,21 @@ def portal_report(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            ticket = _create(request, title=data["title"], description=data["description"],
-                             type=TicketType.INCIDENT, impact=Impact.LOW, urgency=data["urgency"],
-                             attachments=data["attachments"])
+            ticket = _create(
+                request,
+                title=data["title"],
+                description=data["description"],
+                type=TicketType.INCIDENT,
+                impact=Impact.LOW,
+                urgency=data["urgency"],
+                attachments=data["attachments"],
+            )
         except ValidationError as invalid:
             add_domain_error(form, invalid)
         else:
-            messages.success(request, gettext("Your ticket %(number)s was opened.") % {"number": ticket.number})
+            messages.success(
+                request, gettext("Your ticket %(number)s was opened.") % {"number": ticket.number}
+            )
             return redirect("tickets:portal-ticket", pk=ticket.pk)
     status = 400 if request.method == "POST" else 200
     return render(request, "tickets/portal_report.html", {"form": form}, status=status)
@@ -126,7 +147,10 @@ def portal_report(request: HttpRequest) -> HttpResponse:
 
 def _conversation_context(ticket: Ticket, **overrides: Any) -> dict[str, Any]:
     comments = (
-        Comment.objects.public().filter(ticket=ticket).select_related("author").prefetch_related("attachments")
+        Comment.objects.public()
+        .filter(ticket=ticket)
+        .select_related("author")
+        .prefetch_related("attachments")
     )
     context = {
         "ticket": ticket,
@@ -160,8 +184,12 @@ def portal_reply(request: HttpRequest, pk: int) -> HttpResponse:
         form.add_error(None, gettext("This ticket is closed; please open a new one."))
     elif form.is_valid():
         try:
-            actions.do_add_comment(ticket, actor=request.user, body=form.cleaned_data["body"],
-                                   attachments=form.cleaned_data["attachments"])
+            actions.do_add_comment(
+                ticket,
+                actor=request.user,
+                body=form.cleaned_data["body"],
+                attachments=form.cleaned_data["attachments"],
+            )
         except ValidationError as invalid:
             add_domain_error(form, invalid)
     if form.is_valid() and not form.errors:
@@ -193,7 +221,11 @@ def portal_reopen(request: HttpRequest, pk: int) -> HttpResponse:
         error, status = " ".join(message for messages_ in form.errors.values() for message in messages_), 400
     if error:
         messages.error(request, error)
-        return render(request, "tickets/portal_ticket.html", _conversation_context(ticket, reopen_form=form),
-                      status=status)
+        return render(
+            request,
+            "tickets/portal_ticket.html",
+            _conversation_context(ticket, reopen_form=form),
+            status=status,
+        )
     messages.success(request, gettext("We reopened %(number)s.") % {"number": ticket.number})
     return redirect("tickets:portal-ticket", pk=ticket.pk)

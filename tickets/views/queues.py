@@ -49,9 +49,13 @@ def _my_team(user: Any) -> dict[str, list[str]] | None:
 
 BUILTIN_VIEWS: tuple[BuiltinView, ...] = (
     BuiltinView("my-open", gettext_lazy("My open"), lambda user: {"assignee": ["me"], "status": OPEN}),
-    BuiltinView("unassigned", gettext_lazy("Unassigned"), lambda user: {"assignee": ["none"], "status": OPEN}),
+    BuiltinView(
+        "unassigned", gettext_lazy("Unassigned"), lambda user: {"assignee": ["none"], "status": OPEN}
+    ),
     BuiltinView("my-team", gettext_lazy("My team"), _my_team),
-    BuiltinView("critical", gettext_lazy("Critical"), lambda user: {"priority": ["critical"], "status": OPEN}),
+    BuiltinView(
+        "critical", gettext_lazy("Critical"), lambda user: {"priority": ["critical"], "status": OPEN}
+    ),
     BuiltinView("recently-updated", gettext_lazy("Recently updated"), lambda user: {"sort": ["-updated"]}),
 )
 BUILTIN_BY_SLUG = {view.slug: view for view in BUILTIN_VIEWS}
@@ -64,7 +68,9 @@ def query_keys() -> set[str]:
 
 def _clean_params(params: QueryDict) -> dict[str, list[str]]:
     keys = query_keys()
-    cleaned = {key: [value for value in params.getlist(key) if value.strip()] for key in params if key in keys}
+    cleaned = {
+        key: [value for value in params.getlist(key) if value.strip()] for key in params if key in keys
+    }
     return {key: values for key, values in cleaned.items() if values}
 
 
@@ -154,14 +160,20 @@ def queue_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
 
 def _sort_choices() -> list[tuple[str, str]]:
     labels = {
-        "created": gettext("Created"), "updated": gettext("Updated"), "priority": gettext("Priority"),
-        "number": gettext("Number"), "title": gettext("Title"), "status": gettext("Status"),
+        "created": gettext("Created"),
+        "updated": gettext("Updated"),
+        "priority": gettext("Priority"),
+        "number": gettext("Number"),
+        "title": gettext("Title"),
+        "status": gettext("Status"),
     }
     choices = [("", gettext("Best match / newest"))]
     for key in SORTS:
         label = labels.get(key, key)
-        choices += [(f"-{key}", gettext("%(field)s, newest or highest first") % {"field": label}),
-                    (key, gettext("%(field)s, oldest or lowest first") % {"field": label})]
+        choices += [
+            (f"-{key}", gettext("%(field)s, newest or highest first") % {"field": label}),
+            (key, gettext("%(field)s, oldest or lowest first") % {"field": label}),
+        ]
     for key, extra in extensions.queue_sorts.items():
         choices += [(key, str(extra.label)), (f"-{key}", f"{extra.label} ↓")]
     return choices
@@ -179,8 +191,10 @@ def _extra_filters(data: QueryDict) -> list[dict[str, Any]]:
 @require_http_methods(["GET"])
 def ticket_list(request: HttpRequest) -> HttpResponse:
     context = queue_context(request, request.GET)
-    template = "tickets/ticket_list.html#queue" if request.htmx and not request.htmx.boosted else (
-        "tickets/ticket_list.html"
+    template = (
+        "tickets/ticket_list.html#queue"
+        if request.htmx and not request.htmx.boosted
+        else ("tickets/ticket_list.html")
     )
     return render(request, template, context)
 
@@ -198,8 +212,12 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
     filters = _clean_params(QueryDict(form.cleaned_data["query"]))
     name = form.cleaned_data["name"].strip()
     base = slugify(name)[:40] or "view"
-    taken = set(SavedView.objects.filter(owner=request.user, slug__startswith=base).values_list("slug", flat=True))
-    slug = next(candidate for candidate in [base, *(f"{base}-{n}" for n in range(2, 1000))] if candidate not in taken)
+    taken = set(
+        SavedView.objects.filter(owner=request.user, slug__startswith=base).values_list("slug", flat=True)
+    )
+    slug = next(
+        candidate for candidate in [base, *(f"{base}-{n}" for n in range(2, 1000))] if candidate not in taken
+    )
     try:
         with transaction.atomic():
             view = SavedView.objects.create(owner=request.user, name=name, slug=slug, filters=filters)
@@ -230,9 +248,16 @@ def apply_bulk_action(ids: list[int], data: dict[str, Any], *, actor: Any) -> li
     """One action on every ticket through ``do_bulk_action``: all or nothing; returns the refusals."""
     try:
         actions.do_bulk_action(
-            ids, actor=actor, action=data["action"], assignee=data.get("assignee"), team=data.get("team"),
-            status=data.get("status") or "", resolution=data.get("resolution") or "", reason=data.get("reason") or "",
-            priority=data.get("priority") or "", tags=[data["tag"]] if data.get("tag") else [],
+            ids,
+            actor=actor,
+            action=data["action"],
+            assignee=data.get("assignee"),
+            team=data.get("team"),
+            status=data.get("status") or "",
+            resolution=data.get("resolution") or "",
+            reason=data.get("reason") or "",
+            priority=data.get("priority") or "",
+            tags=[data["tag"]] if data.get("tag") else [],
         )
     except actions.BulkActionError as refused:
         return [
@@ -260,22 +285,29 @@ def ticket_bulk(request: HttpRequest) -> HttpResponse:
     next_url = _safe_next(request)
     status = 200
     if not form.is_valid():
-        errors = "; ".join(f"{form.fields[name].label if name in form.fields else ''} {' '.join(errs)}".strip()
-                           for name, errs in form.errors.items())
+        errors = "; ".join(
+            f"{form.fields[name].label if name in form.fields else ''} {' '.join(errs)}".strip()
+            for name, errs in form.errors.items()
+        )
         messages.error(request, gettext("Nothing was changed: %(errors)s") % {"errors": errors})
         status = 400
     else:
         ids = form.cleaned_data["ids"]
         failures = apply_bulk_action(ids, form.cleaned_data, actor=request.user)
         if failures:
-            messages.error(request, gettext("Nothing was changed; %(count)s ticket(s) refused the action: %(list)s")
-                           % {"count": len(failures), "list": " · ".join(failures)})
+            messages.error(
+                request,
+                gettext("Nothing was changed; %(count)s ticket(s) refused the action: %(list)s")
+                % {"count": len(failures), "list": " · ".join(failures)},
+            )
             status = 409
         else:
             messages.success(request, gettext("Updated %(count)s ticket(s).") % {"count": len(ids)})
     if request.htmx:
         params = QueryDict(urlsplit(next_url).query)
-        return render(request, "tickets/ticket_list.html#queue", queue_context(request, params), status=status)
+        return render(
+            request, "tickets/ticket_list.html#queue", queue_context(request, params), status=status
+        )
     if status == 200:
         return redirect(next_url)
     params = QueryDict(urlsplit(next_url).query)

@@ -10,8 +10,12 @@ def make_article(agent, minilm):  # noqa: F811
     from ai.knowledge.indexing import do_index_source
     from ai.knowledge.models import ArticleStatus, Audience, SourceType
 
-    def make(title, body, *, status=ArticleStatus.PUBLISHED, audience=Audience.PUBLIC, actor=None, index=True):
-        article = do_create_article(actor=actor or agent, title=title, body=body, status=status, audience=audience)
+    def make(
+        title, body, *, status=ArticleStatus.PUBLISHED, audience=Audience.PUBLIC, actor=None, index=True
+    ):
+        article = do_create_article(
+            actor=actor or agent, title=title, body=body, status=status, audience=audience
+        )
         if index:
             do_index_source(SourceType.ARTICLE, article.pk)
         return article

@@ -13,8 +13,12 @@ URL = "/api/ai/articles/"
 def articles(make_article):
     return {
         "public": make_article("Reset your VPN token", "1. Open the portal.", index=False),
-        "internal": make_article("Firewall changes", "CAB approval.", audience=Audience.INTERNAL, index=False),
-        "draft": make_article("Draft", "Unfinished.", status=ArticleStatus.DRAFT, audience=Audience.PUBLIC, index=False),
+        "internal": make_article(
+            "Firewall changes", "CAB approval.", audience=Audience.INTERNAL, index=False
+        ),
+        "draft": make_article(
+            "Draft", "Unfinished.", status=ArticleStatus.DRAFT, audience=Audience.PUBLIC, index=False
+        ),
     }
 
 
@@ -22,8 +26,9 @@ def ids(response):
     return {row["id"] for row in response.json()["results"]}
 
 
-def test_agents_list_every_article_with_a_fixed_number_of_queries(api_for, agent, articles, make_article,
-                                                                   django_assert_num_queries):
+def test_agents_list_every_article_with_a_fixed_number_of_queries(
+    api_for, agent, articles, make_article, django_assert_num_queries
+):
     client = api_for(agent)
     client.get(URL)  # the first use of a token also records when it was used
     with django_assert_num_queries(3):  # token, count, page (authors joined)
@@ -48,7 +53,9 @@ def test_requesters_and_viewers_read_published_public_articles(api_for, request,
 
 def test_agents_create_update_and_delete(api_for, agent):
     client = api_for(agent)
-    response = client.post(URL, {"title": "Printer jam", "body": "Open tray 2.", "audience": "public"}, format="json")
+    response = client.post(
+        URL, {"title": "Printer jam", "body": "Open tray 2.", "audience": "public"}, format="json"
+    )
     assert response.status_code == 201
     body = response.json()
     assert (body["status"], body["author"], body["url"]) == ("draft", agent.email, f"/ai/kb/{body['id']}/")
@@ -67,9 +74,15 @@ def test_filters_by_status_and_audience(api_for, agent, articles):
 
 @pytest.mark.parametrize(
     ("payload", "field"),
-    [({"body": "x"}, "title"), ({"title": "x"}, "body"), ({"title": " ", "body": "x"}, "title"),
-     ({"title": "x", "body": "y", "status": "live"}, "status"), ({"title": "x", "body": "y", "audience": "all"}, "audience"),
-     ({"title": "x", "body": "y", "category": 999999}, "category"), ({"title": "x" * 300, "body": "y"}, "title")],
+    [
+        ({"body": "x"}, "title"),
+        ({"title": "x"}, "body"),
+        ({"title": " ", "body": "x"}, "title"),
+        ({"title": "x", "body": "y", "status": "live"}, "status"),
+        ({"title": "x", "body": "y", "audience": "all"}, "audience"),
+        ({"title": "x", "body": "y", "category": 999999}, "category"),
+        ({"title": "x" * 300, "body": "y"}, "title"),
+    ],
 )
 def test_bad_input_is_a_400_and_creates_nothing(api_for, agent, payload, field):
     response = api_for(agent).post(URL, payload, format="json")
@@ -86,7 +99,10 @@ def test_a_vote_through_the_api_counts_once(api_for, requester, articles):
     again = client.post(url, {"helpful": True}, format="json")
     assert again.json()["changed"] is False and again.json()["helpful_votes"] == 1
     assert client.post(url, {"helpful": "perhaps"}, format="json").status_code == 400
-    assert client.post(f"{URL}{articles['internal'].pk}/vote/", {"helpful": True}, format="json").status_code == 404
+    assert (
+        client.post(f"{URL}{articles['internal'].pk}/vote/", {"helpful": True}, format="json").status_code
+        == 404
+    )
 
 
 def test_viewers_cannot_vote(api_for, viewer, articles):
@@ -97,5 +113,9 @@ def test_viewers_cannot_vote(api_for, viewer, articles):
 
 def test_the_schema_documents_the_ai_endpoints(api_for, agent):
     schema = api_for(agent).get("/api/schema/", {"format": "json"}).json()
-    assert {"/api/ai/search/", "/api/ai/articles/", "/api/ai/articles/{id}/vote/",
-            "/api/ai/tickets/{id}/draft-reply/"} <= set(schema["paths"])
+    assert {
+        "/api/ai/search/",
+        "/api/ai/articles/",
+        "/api/ai/articles/{id}/vote/",
+        "/api/ai/tickets/{id}/draft-reply/",
+    } <= set(schema["paths"])

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def content(make_article, resolved_ticket):
-    articles = [make_article(f"Article {n}", f"How to fix problem number {n}.", index=False) for n in range(3)]
+    articles = [
+        make_article(f"Article {n}", f"How to fix problem number {n}.", index=False) for n in range(3)
+    ]
     draft = make_article("Draft", "Not yet.", status=ArticleStatus.DRAFT, index=False)
     tickets = [resolved_ticket(f"Ticket {n}", f"Problem {n}", f"Fixed {n}", index=False) for n in range(2)]
     return {"articles": articles, "draft": draft, "tickets": tickets}
@@ -48,8 +50,15 @@ def test_it_resumes_where_it_stopped(content):
 def test_force_reembeds_everything_and_orphans_are_removed(content):
     backfill()
     Chunk.objects.filter(source_type=SourceType.ARTICLE).update(text="stale")
-    Chunk.objects.create(source_type=SourceType.ARTICLE, source_id=999999, position=0, title="gone", text="gone",
-                         embedding=[0.1] * 384, embedding_model="local:all-MiniLM-L6-v2")
+    Chunk.objects.create(
+        source_type=SourceType.ARTICLE,
+        source_id=999999,
+        position=0,
+        title="gone",
+        text="gone",
+        embedding=[0.1] * 384,
+        embedding_model="local:all-MiniLM-L6-v2",
+    )
     out = backfill("--sources", "article", "--force")
     assert "3 passages embedded" in out
     assert not Chunk.objects.filter(text="stale").exists()
@@ -65,8 +74,12 @@ def test_chunks_of_another_embedding_model_are_redone(content):
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--sources", "wiki"], "Unknown source type"), (["--sources", ","], "Unknown source type"),
-     (["--batch-size", "0"], "at least 1"), (["--limit", "-1"], "cannot be negative")],
+    [
+        (["--sources", "wiki"], "Unknown source type"),
+        (["--sources", ","], "Unknown source type"),
+        (["--batch-size", "0"], "at least 1"),
+        (["--limit", "-1"], "cannot be negative"),
+    ],
 )
 def test_bad_arguments_are_refused_and_nothing_is_written(content, args, message):
     with pytest.raises(CommandError, match=message):

@@ -12,8 +12,12 @@ PASSWORD = "a-long-browser-pass-2026"
 
 
 def test_leaving_the_page_after_suggestions_counts_one_deflection(browser_page, make_article, minilm):
-    article = make_article("Reset your VPN token", "When the VPN says authentication failed:\n\n1. Open the portal.")
-    user = User.objects.create_user(email="rita@example.com", password=PASSWORD, role=Role.USER, full_name="Rita")
+    article = make_article(
+        "Reset your VPN token", "When the VPN says authentication failed:\n\n1. Open the portal."
+    )
+    user = User.objects.create_user(
+        email="rita@example.com", password=PASSWORD, role=Role.USER, full_name="Rita"
+    )
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     page = browser_page
     page.goto("/accounts/login/")
@@ -37,7 +41,9 @@ def test_leaving_the_page_after_suggestions_counts_one_deflection(browser_page, 
 def test_submitting_the_form_is_not_a_deflection(browser_page, make_article, minilm):
     """A page holding the suggestions inside its form: submitting it sends no beacon."""
     make_article("Reset your VPN token", "When the VPN says authentication failed:\n\n1. Open the portal.")
-    user = User.objects.create_user(email="rita@example.com", password=PASSWORD, role=Role.USER, full_name="Rita")
+    user = User.objects.create_user(
+        email="rita@example.com", password=PASSWORD, role=Role.USER, full_name="Rita"
+    )
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     page = browser_page
     page.goto("/accounts/login/")

@@ -19,9 +19,14 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 @pytest.fixture
 def articles(make_article):
     return {
-        "vpn": make_article("Reset your VPN token", "When the VPN says authentication failed:\n\n1. Open the portal."),
-        "internal": make_article("VPN concentrator failover", "Internal: VPN authentication failed on the cluster.",
-                                 audience=Audience.INTERNAL),
+        "vpn": make_article(
+            "Reset your VPN token", "When the VPN says authentication failed:\n\n1. Open the portal."
+        ),
+        "internal": make_article(
+            "VPN concentrator failover",
+            "Internal: VPN authentication failed on the cluster.",
+            audience=Audience.INTERNAL,
+        ),
     }
 
 
@@ -35,7 +40,9 @@ def token_in(content: str) -> str:
 
 def test_it_suggests_public_articles_for_what_the_requester_types(client, requester, articles):
     client.force_login(requester)
-    content = suggest(client, title="VPN authentication failed", description="cannot connect").content.decode()
+    content = suggest(
+        client, title="VPN authentication failed", description="cannot connect"
+    ).content.decode()
     assert content.lstrip().startswith('<div id="kb-suggestions"')
     assert articles["vpn"].title in content
     assert articles["internal"].title not in content
@@ -63,7 +70,11 @@ def test_leaving_after_suggestions_counts_one_deflection(client, requester, arti
     response = client.post(reverse("ai:kb-deflection"), {"token": token})
     assert response.status_code == 201
     (event,) = DeflectionEvent.objects.all()
-    assert (event.user, event.article_ids, event.query) == (requester, [articles["vpn"].pk], "VPN authentication failed")
+    assert (event.user, event.article_ids, event.query) == (
+        requester,
+        [articles["vpn"].pk],
+        "VPN authentication failed",
+    )
     # The beacon again (a retried pagehide): nothing changes.
     assert client.post(reverse("ai:kb-deflection"), {"token": token}).status_code == 200
     assert DeflectionEvent.objects.count() == 1
@@ -76,15 +87,21 @@ def test_the_counts_show_to_agents(client, requester, agent, articles):
     client.post(reverse("ai:kb-deflection"), {"token": token})
     client.force_login(agent)
     assert "1 ticket deflected" in client.get(reverse("ai:kb-article-list")).content.decode()
-    assert "suggested in 1 deflected request" in client.get(articles["vpn"].get_absolute_url()).content.decode()
+    assert (
+        "suggested in 1 deflected request" in client.get(articles["vpn"].get_absolute_url()).content.decode()
+    )
 
 
 def test_a_bad_or_foreign_token_is_refused_and_counts_nothing(client, requester, other_requester, articles):
     foreign = issue_suggestion_token(other_requester, "vpn", [articles["vpn"].pk])
     empty = issue_suggestion_token(requester, "vpn", [])
     client.force_login(requester)
-    for token, message in ((foreign, "someone else"), ("forged:token", "not a suggestion"), ("", "not a suggestion"),
-                           (empty, "Nothing was suggested")):
+    for token, message in (
+        (foreign, "someone else"),
+        ("forged:token", "not a suggestion"),
+        ("", "not a suggestion"),
+        (empty, "Nothing was suggested"),
+    ):
         response = client.post(reverse("ai:kb-deflection"), {"token": token})
         assert response.status_code == 400
         assert message in response.content.decode()

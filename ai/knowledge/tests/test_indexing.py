@@ -49,7 +49,9 @@ def test_it_keeps_passages_under_the_size_limit():
     chunks = split_text(text, max_chars=400)
     assert all(len(chunk) <= 400 for chunk in chunks)
     assert "".join(chunks).count("x") == 2500
-    assert ticket_passages("t", "short problem", "restarted it") == ["short problem\n\nResolution: restarted it"]
+    assert ticket_passages("t", "short problem", "restarted it") == [
+        "short problem\n\nResolution: restarted it"
+    ]
 
 
 # --- the writer ------------------------------------------------------------------------------------
@@ -63,7 +65,9 @@ def test_it_indexes_a_published_article_once_and_only_reembeds_what_changed(make
     again = do_index_source(SourceType.ARTICLE, article.pk)
     assert (again.embedded, again.unchanged, again.deleted) == (0, 2, 0)
 
-    do_update_article(article, actor=agent, fields={"body": VPN_BODY.replace("Call the service desk.", "Call 555.")})
+    do_update_article(
+        article, actor=agent, fields={"body": VPN_BODY.replace("Call the service desk.", "Call 555.")}
+    )
     changed = do_index_source(SourceType.ARTICLE, article.pk)
     assert (changed.embedded, changed.unchanged) == (1, 1)
     assert Chunk.objects.get(source_id=article.pk, position=1).text.endswith("Call 555.")
@@ -88,7 +92,9 @@ def test_drafts_and_unpublished_articles_have_no_chunks(make_article, agent):
 
 
 def test_resolved_tickets_are_indexed_with_their_resolution_and_dropped_when_reopened(resolved_ticket, agent):
-    ticket = resolved_ticket("Printer jams", "The printer on floor 3 jams on every job.", "Replaced the fuser unit.")
+    ticket = resolved_ticket(
+        "Printer jams", "The printer on floor 3 jams on every job.", "Replaced the fuser unit."
+    )
     (chunk,) = Chunk.objects.of_source(SourceType.TICKET, ticket.pk)
     assert chunk.title == f"{ticket.number} Printer jams"
     assert chunk.text.endswith("Resolution: Replaced the fuser unit.")
@@ -100,7 +106,9 @@ def test_resolved_tickets_are_indexed_with_their_resolution_and_dropped_when_reo
 
 
 def test_sensitive_and_open_tickets_are_never_indexed(resolved_ticket, make_ticket, agent):
-    secret = resolved_ticket("Salary export", "HR data", "Fixed the export.", sensitive=True, team=agent.teams.first())
+    secret = resolved_ticket(
+        "Salary export", "HR data", "Fixed the export.", sensitive=True, team=agent.teams.first()
+    )
     open_ticket = make_ticket("Still open", description="nothing yet")
     stats = do_index_sources([(SourceType.TICKET, secret.pk), (SourceType.TICKET, open_ticket.pk)])
     assert stats.embedded == 0
@@ -113,7 +121,9 @@ def test_an_unknown_source_type_is_refused(minilm):
 
 
 # --- when the worker is asked ------------------------------------------------------------------------
-def test_saving_an_article_defers_one_index_job_after_commit(make_article, agent, django_capture_on_commit_callbacks):
+def test_saving_an_article_defers_one_index_job_after_commit(
+    make_article, agent, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         article = make_article("VPN token", VPN_BODY, index=False)
         do_update_article(article, actor=agent, fields={"title": "VPN token reset"})
@@ -124,14 +134,20 @@ def test_saving_an_article_defers_one_index_job_after_commit(make_article, agent
     assert job.queue_name == "ai"
 
 
-def test_nothing_is_deferred_when_the_transaction_rolls_back(make_article, django_capture_on_commit_callbacks):
+def test_nothing_is_deferred_when_the_transaction_rolls_back(
+    make_article, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         article = make_article("VPN token", VPN_BODY, index=False)
     assert len(ours(callbacks)) == 1
-    assert not index_jobs(source_type="article", source_id=article.pk).exists()  # the callback never ran: no commit
+    assert not index_jobs(
+        source_type="article", source_id=article.pk
+    ).exists()  # the callback never ran: no commit
 
 
-def test_resolving_reopening_and_editing_tickets_defer_index_jobs(make_ticket, agent, django_capture_on_commit_callbacks):
+def test_resolving_reopening_and_editing_tickets_defer_index_jobs(
+    make_ticket, agent, django_capture_on_commit_callbacks
+):
     ticket = make_ticket("Printer jams", description="floor 3", actor=agent)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         do_update_ticket(ticket, actor=agent, fields={"title": "Printer jams a lot"})
@@ -154,8 +170,12 @@ def test_votes_do_not_reindex(make_article, requester, django_capture_on_commit_
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_the_worker_embeds_a_resolved_ticket_and_forgets_it_when_reopened(make_ticket, agent, minilm, run_worker):
-    ticket = make_ticket("Outlook keeps asking for a password", description="Since this morning.", actor=agent)
+def test_the_worker_embeds_a_resolved_ticket_and_forgets_it_when_reopened(
+    make_ticket, agent, minilm, run_worker
+):
+    ticket = make_ticket(
+        "Outlook keeps asking for a password", description="Since this morning.", actor=agent
+    )
     do_transition_ticket(ticket, "resolved", actor=agent, resolution="Cleared the credential manager entry.")
     run_worker(queues=["ai"])
     assert Chunk.objects.of_source(SourceType.TICKET, ticket.pk).count() == 1
@@ -169,8 +189,9 @@ def test_the_worker_embeds_a_resolved_ticket_and_forgets_it_when_reopened(make_t
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_when_the_embeddings_endpoint_is_down_the_job_waits_and_is_retried(settings, fake_openai, make_ticket, agent,
-                                                                             run_worker):
+def test_when_the_embeddings_endpoint_is_down_the_job_waits_and_is_retried(
+    settings, fake_openai, make_ticket, agent, run_worker
+):
     settings.AI_EMBEDDINGS_PROVIDER = "openai"
     settings.AI_EMBEDDINGS_BASE_URL = fake_openai.base_url
     settings.AI_LLM_RETRIES = 0

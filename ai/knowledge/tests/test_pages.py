@@ -21,7 +21,9 @@ def vpn(make_article):
 
 @pytest.fixture
 def internal(make_article):
-    return make_article("Firewall change procedure", "Firewall rules need CAB approval.", audience=Audience.INTERNAL)
+    return make_article(
+        "Firewall change procedure", "Firewall rules need CAB approval.", audience=Audience.INTERNAL
+    )
 
 
 def login(client, user):
@@ -30,8 +32,9 @@ def login(client, user):
 
 
 # --- list -----------------------------------------------------------------------------------------
-def test_agents_list_every_article_with_a_fixed_number_of_queries(client, agent, make_article,
-                                                                   django_assert_num_queries):
+def test_agents_list_every_article_with_a_fixed_number_of_queries(
+    client, agent, make_article, django_assert_num_queries
+):
     for n in range(3):
         make_article(f"Article {n}", BODY, status=ArticleStatus.DRAFT, index=False)
     login(client, agent)
@@ -66,7 +69,9 @@ def test_the_list_filters_and_answers_htmx_with_the_results_partial(client, agen
 
 # --- detail -------------------------------------------------------------------------------------
 def test_the_article_page_renders_markdown_safely(client, agent, make_article):
-    article = make_article("Careful", "# Steps\n\n1. **Bold** step\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1))")
+    article = make_article(
+        "Careful", "# Steps\n\n1. **Bold** step\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1))"
+    )
     content = login(client, agent).get(article.get_absolute_url()).content.decode()
     assert "<strong>Bold</strong>" in content
     assert "<script>alert(1)</script>" not in content and "&lt;script&gt;" in content
@@ -82,9 +87,16 @@ def test_requesters_cannot_open_internal_or_draft_articles(client, requester, in
 
 # --- create and edit ------------------------------------------------------------------------------
 def test_agents_create_an_article(client, agent):
-    response = login(client, agent).post(reverse("ai:kb-article-create"), {
-        "title": "Printer jam", "body": "Open tray 2.", "audience": "public", "status": "published", "category": "",
-    })
+    response = login(client, agent).post(
+        reverse("ai:kb-article-create"),
+        {
+            "title": "Printer jam",
+            "body": "Open tray 2.",
+            "audience": "public",
+            "status": "published",
+            "category": "",
+        },
+    )
     article = KnowledgeArticle.objects.get(title="Printer jam")
     assert response.status_code == 302 and response["Location"] == article.get_absolute_url()
     assert (article.author, article.status, article.published_at is not None) == (agent, "published", True)
@@ -92,9 +104,15 @@ def test_agents_create_an_article(client, agent):
 
 
 def test_bad_article_input_is_refused_and_nothing_is_created(client, agent):
-    response = login(client, agent).post(reverse("ai:kb-article-create"), {
-        "title": "  ", "body": "", "audience": "everyone", "status": "published",
-    })
+    response = login(client, agent).post(
+        reverse("ai:kb-article-create"),
+        {
+            "title": "  ",
+            "body": "",
+            "audience": "everyone",
+            "status": "published",
+        },
+    )
     assert response.status_code == 400
     assert not KnowledgeArticle.objects.exists()
     assert "This field is required." in response.content.decode()
@@ -102,12 +120,22 @@ def test_bad_article_input_is_refused_and_nothing_is_created(client, agent):
 
 def test_agents_edit_an_article_and_publish_it(client, agent, other_agent, make_article):
     article = make_article("Printer jam", "Open tray 2.", status=ArticleStatus.DRAFT, index=False)
-    response = login(client, other_agent).post(reverse("ai:kb-article-edit", args=[article.pk]), {
-        "title": "Printer paper jam", "body": "Open tray 2.", "audience": "public", "status": "published",
-    })
+    response = login(client, other_agent).post(
+        reverse("ai:kb-article-edit", args=[article.pk]),
+        {
+            "title": "Printer paper jam",
+            "body": "Open tray 2.",
+            "audience": "public",
+            "status": "published",
+        },
+    )
     assert response.status_code == 302
     article.refresh_from_db()
-    assert (article.title, article.status, article.updated_by) == ("Printer paper jam", "published", other_agent)
+    assert (article.title, article.status, article.updated_by) == (
+        "Printer paper jam",
+        "published",
+        other_agent,
+    )
     assert article.published_at is not None
     assert list(article.events.values_list("title", flat=True)) == ["Printer jam", "Printer paper jam"]
 
@@ -117,7 +145,10 @@ def test_only_agents_write_articles(client, request, persona, vpn):
     login(client, request.getfixturevalue(persona))
     assert client.get(reverse("ai:kb-article-create")).status_code == 403
     assert client.post(reverse("ai:kb-article-create"), {"title": "x", "body": "y"}).status_code == 403
-    assert client.post(reverse("ai:kb-article-edit", args=[vpn.pk]), {"title": "x", "body": "y"}).status_code == 403
+    assert (
+        client.post(reverse("ai:kb-article-edit", args=[vpn.pk]), {"title": "x", "body": "y"}).status_code
+        == 403
+    )
     vpn.refresh_from_db()
     assert vpn.title == "Reset your VPN token"
     assert KnowledgeArticle.objects.count() == 1
@@ -149,7 +180,9 @@ def test_a_vote_counts_once_per_person_and_can_change(client, requester, vpn):
 def test_a_bad_vote_is_refused(client, requester, viewer, vpn, internal):
     login(client, requester)
     assert client.post(reverse("ai:kb-article-vote", args=[vpn.pk]), {"helpful": "maybe"}).status_code == 400
-    assert client.post(reverse("ai:kb-article-vote", args=[internal.pk]), {"helpful": "yes"}).status_code == 404
+    assert (
+        client.post(reverse("ai:kb-article-vote", args=[internal.pk]), {"helpful": "yes"}).status_code == 404
+    )
     login(client, viewer)
     assert client.post(reverse("ai:kb-article-vote", args=[vpn.pk]), {"helpful": "yes"}).status_code == 403
     assert not ArticleVote.objects.exists()
@@ -175,9 +208,15 @@ def test_the_ticket_page_panels_are_registered():
     assert reverse(panels["ai-similar-tickets"].url_name, args=[1]) == "/ai/kb/tickets/1/similar/"
 
 
-def test_the_panels_show_similar_tickets_and_suggested_articles(client, agent, vpn, resolved_ticket, make_ticket):
-    similar = resolved_ticket("VPN authentication failed again", "VPN says authentication failed.", "Re-synced token.")
-    ticket = make_ticket("VPN authentication failed", description="The VPN client says authentication failed.")
+def test_the_panels_show_similar_tickets_and_suggested_articles(
+    client, agent, vpn, resolved_ticket, make_ticket
+):
+    similar = resolved_ticket(
+        "VPN authentication failed again", "VPN says authentication failed.", "Re-synced token."
+    )
+    ticket = make_ticket(
+        "VPN authentication failed", description="The VPN client says authentication failed."
+    )
     login(client, agent)
     tickets_panel = client.get(reverse("ai:kb-ticket-similar", args=[ticket.pk]), **HTMX).content.decode()
     assert tickets_panel.lstrip().startswith(f'<section class="panel" id="similar-tickets-{ticket.pk}"')
@@ -188,8 +227,9 @@ def test_the_panels_show_similar_tickets_and_suggested_articles(client, agent, v
     assert b"<html" in full.content and vpn.title.encode() in full.content
 
 
-def test_panels_follow_ticket_visibility(client, agent, other_agent, requester, other_requester, team, make_ticket,
-                                         vpn):
+def test_panels_follow_ticket_visibility(
+    client, agent, other_agent, requester, other_requester, team, make_ticket, vpn
+):
     hidden = make_ticket("Payroll", description="secret", sensitive=True, team=team, actor=agent)
     login(client, other_agent)
     assert client.get(reverse("ai:kb-ticket-similar", args=[hidden.pk])).status_code == 404
@@ -202,7 +242,9 @@ def test_panels_follow_ticket_visibility(client, agent, other_agent, requester, 
 
 
 def test_draft_a_reply_fills_a_textarea_and_sends_nothing(client, agent, vpn, make_ticket):
-    ticket = make_ticket("VPN authentication failed", description="The VPN client says authentication failed.")
+    ticket = make_ticket(
+        "VPN authentication failed", description="The VPN client says authentication failed."
+    )
     login(client, agent)
     panel = client.get(reverse("ai:kb-ticket-draft", args=[ticket.pk]), **HTMX).content.decode()
     assert "Draft a reply" in panel and f'hx-post="/ai/kb/tickets/{ticket.pk}/reply/"' in panel
@@ -213,9 +255,13 @@ def test_draft_a_reply_fills_a_textarea_and_sends_nothing(client, agent, vpn, ma
 
 
 def test_the_edited_draft_is_sent_as_a_public_reply(client, agent, make_ticket):
-    ticket = make_ticket("VPN authentication failed", description="The VPN client says authentication failed.")
+    ticket = make_ticket(
+        "VPN authentication failed", description="The VPN client says authentication failed."
+    )
     login(client, agent)
-    response = client.post(reverse("ai:kb-ticket-send-reply", args=[ticket.pk]), {"body": "Edited by Bob."}, **HTMX)
+    response = client.post(
+        reverse("ai:kb-ticket-send-reply", args=[ticket.pk]), {"body": "Edited by Bob."}, **HTMX
+    )
     assert response.status_code == 200 and response["HX-Trigger"] == '{"ticketUpdated": {}}'
     (comment,) = Comment.objects.filter(ticket=ticket)
     assert (comment.body, comment.internal, comment.author) == ("Edited by Bob.", False, agent)
@@ -229,5 +275,8 @@ def test_requesters_and_viewers_cannot_draft_or_send(client, requester, viewer, 
     for user in (requester, viewer):
         login(client, user)
         assert client.post(reverse("ai:kb-ticket-draft", args=[ticket.pk])).status_code == 403
-        assert client.post(reverse("ai:kb-ticket-send-reply", args=[ticket.pk]), {"body": "hi"}).status_code == 403
+        assert (
+            client.post(reverse("ai:kb-ticket-send-reply", args=[ticket.pk]), {"body": "hi"}).status_code
+            == 403
+        )
     assert not Comment.objects.filter(ticket=ticket).exists()

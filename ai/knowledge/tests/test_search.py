@@ -33,11 +33,15 @@ def corpus(make_article, resolved_ticket, requester, other_requester, agent):
         ),
         "draft": make_article("VPN token draft", "Unfinished VPN notes.", status=ArticleStatus.DRAFT),
         "own_ticket": resolved_ticket(
-            "VPN disconnects every hour", "My VPN drops every hour.", "Updated the VPN client to 5.2.",
+            "VPN disconnects every hour",
+            "My VPN drops every hour.",
+            "Updated the VPN client to 5.2.",
             requester=requester,
         ),
         "other_ticket": resolved_ticket(
-            "VPN keeps disconnecting", "The VPN connection drops all the time.", "Replaced the home router.",
+            "VPN keeps disconnecting",
+            "The VPN connection drops all the time.",
+            "Replaced the home router.",
             requester=other_requester,
         ),
     }
@@ -74,8 +78,12 @@ def test_a_requester_sees_public_articles_and_their_own_tickets_only(corpus, req
     found = set(keys(hybrid_search(requester, "VPN connection drops disconnects", k=20)))
     assert (SourceType.TICKET, corpus["own_ticket"].pk) in found
     assert (SourceType.TICKET, corpus["other_ticket"].pk) not in found
-    assert (SourceType.ARTICLE, corpus["firewall"].pk) not in hybrid_search_keys(requester, "FW-4711 firewall rule")
-    assert (SourceType.ARTICLE, corpus["vpn"].pk) in hybrid_search_keys(requester, "VPN authentication failed")
+    assert (SourceType.ARTICLE, corpus["firewall"].pk) not in hybrid_search_keys(
+        requester, "FW-4711 firewall rule"
+    )
+    assert (SourceType.ARTICLE, corpus["vpn"].pk) in hybrid_search_keys(
+        requester, "VPN authentication failed"
+    )
 
 
 def hybrid_search_keys(user, query):
@@ -84,23 +92,35 @@ def hybrid_search_keys(user, query):
 
 def test_agents_see_internal_articles_and_every_ticket_viewers_no_internal_articles(corpus, agent, viewer):
     agent_keys = hybrid_search_keys(agent, "VPN disconnects firewall FW-4711")
-    assert {(SourceType.ARTICLE, corpus["firewall"].pk), (SourceType.TICKET, corpus["own_ticket"].pk),
-            (SourceType.TICKET, corpus["other_ticket"].pk)} <= agent_keys
+    assert {
+        (SourceType.ARTICLE, corpus["firewall"].pk),
+        (SourceType.TICKET, corpus["own_ticket"].pk),
+        (SourceType.TICKET, corpus["other_ticket"].pk),
+    } <= agent_keys
     viewer_keys = hybrid_search_keys(viewer, "VPN disconnects firewall FW-4711")
     assert (SourceType.ARTICLE, corpus["firewall"].pk) not in viewer_keys
     assert (SourceType.TICKET, corpus["other_ticket"].pk) in viewer_keys
 
 
 def test_drafts_never_show_and_an_unpublished_article_disappears_before_reindexing(corpus, agent, requester):
-    assert (SourceType.ARTICLE, corpus["draft"].pk) not in hybrid_search_keys(agent, "VPN token notes unfinished")
+    assert (SourceType.ARTICLE, corpus["draft"].pk) not in hybrid_search_keys(
+        agent, "VPN token notes unfinished"
+    )
     # Unpublished a moment ago, its chunks still in the index: access is checked on the article.
     do_update_article(corpus["vpn"], actor=agent, fields={"status": ArticleStatus.DRAFT})
-    assert (SourceType.ARTICLE, corpus["vpn"].pk) not in hybrid_search_keys(requester, "VPN authentication failed")
+    assert (SourceType.ARTICLE, corpus["vpn"].pk) not in hybrid_search_keys(
+        requester, "VPN authentication failed"
+    )
 
 
 def test_it_can_exclude_a_source_and_limit_source_types(corpus, agent):
-    result = hybrid_search(agent, "VPN drops every hour", k=10, sources=["ticket"],
-                           exclude=[(SourceType.TICKET, corpus["own_ticket"].pk)])
+    result = hybrid_search(
+        agent,
+        "VPN drops every hour",
+        k=10,
+        sources=["ticket"],
+        exclude=[(SourceType.TICKET, corpus["own_ticket"].pk)],
+    )
     assert keys(result) == [(SourceType.TICKET, corpus["other_ticket"].pk)]
 
 
@@ -117,9 +137,15 @@ def test_it_falls_back_to_full_text_when_embeddings_are_unavailable(corpus, agen
 
 @pytest.mark.parametrize(
     ("query", "k", "sources", "message"),
-    [("", 5, None, "empty"), ("x" * 2001, 5, None, "longer than"), ("vpn", 0, None, "k must"),
-     ("vpn", 51, None, "k must"), ("vpn", "3", None, "k must"), ("vpn", 5, ["wiki"], "Unknown source"),
-     ("vpn", 5, [], "at least one")],
+    [
+        ("", 5, None, "empty"),
+        ("x" * 2001, 5, None, "longer than"),
+        ("vpn", 0, None, "k must"),
+        ("vpn", 51, None, "k must"),
+        ("vpn", "3", None, "k must"),
+        ("vpn", 5, ["wiki"], "Unknown source"),
+        ("vpn", 5, [], "at least one"),
+    ],
 )
 def test_it_refuses_bad_input(agent, query, k, sources, message):
     with pytest.raises(SearchInputError, match=message):
@@ -128,20 +154,32 @@ def test_it_refuses_bad_input(agent, query, k, sources, message):
 
 # --- POST /api/ai/search/ --------------------------------------------------------------------------
 def test_the_search_api_answers_with_ranked_results(corpus, api_for, agent):
-    response = api_for(agent).post(SEARCH_URL, {"query": "printer paper jam", "k": 2, "sources": ["article"]},
-                                   format="json")
+    response = api_for(agent).post(
+        SEARCH_URL, {"query": "printer paper jam", "k": 2, "sources": ["article"]}, format="json"
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["mode"] == "hybrid"
     assert len(body["results"]) == 2
     first = body["results"][0]
     assert (first["source_type"], first["source_id"]) == ("article", corpus["printer"].pk)
-    assert set(first) == {"source_type", "source_id", "title", "snippet", "position", "score", "similarity",
-                          "text_rank", "url"}
+    assert set(first) == {
+        "source_type",
+        "source_id",
+        "title",
+        "snippet",
+        "position",
+        "score",
+        "similarity",
+        "text_rank",
+        "url",
+    }
 
 
 def test_the_search_api_filters_by_caller(corpus, api_for, requester):
-    body = api_for(requester).post(SEARCH_URL, {"query": "firewall FW-4711 VPN", "k": 20}, format="json").json()
+    body = (
+        api_for(requester).post(SEARCH_URL, {"query": "firewall FW-4711 VPN", "k": 20}, format="json").json()
+    )
     found = {(row["source_type"], row["source_id"]) for row in body["results"]}
     assert ("article", corpus["firewall"].pk) not in found
     assert ("ticket", corpus["other_ticket"].pk) not in found
@@ -149,9 +187,16 @@ def test_the_search_api_filters_by_caller(corpus, api_for, requester):
 
 @pytest.mark.parametrize(
     ("payload", "field"),
-    [({}, "query"), ({"query": "   "}, "query"), ({"query": "vpn", "k": 0}, "k"), ({"query": "vpn", "k": 99}, "k"),
-     ({"query": "vpn", "k": "many"}, "k"), ({"query": "vpn", "sources": ["wiki"]}, "sources"),
-     ({"query": "vpn", "sources": []}, "sources"), ({"query": "x" * 2001}, "query")],
+    [
+        ({}, "query"),
+        ({"query": "   "}, "query"),
+        ({"query": "vpn", "k": 0}, "k"),
+        ({"query": "vpn", "k": 99}, "k"),
+        ({"query": "vpn", "k": "many"}, "k"),
+        ({"query": "vpn", "sources": ["wiki"]}, "sources"),
+        ({"query": "vpn", "sources": []}, "sources"),
+        ({"query": "x" * 2001}, "query"),
+    ],
 )
 def test_the_search_api_answers_400_naming_the_bad_field(api_for, agent, payload, field):
     response = api_for(agent).post(SEARCH_URL, payload, format="json")

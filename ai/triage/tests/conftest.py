@@ -28,7 +28,9 @@ PRINTING_TEXTS = [
 
 @pytest.fixture
 def network(db, other_team):
-    return Category.objects.create(name="Network", keywords="vpn, wifi, switch, firewall", default_team=other_team)
+    return Category.objects.create(
+        name="Network", keywords="vpn, wifi, switch, firewall", default_team=other_team
+    )
 
 
 @pytest.fixture
@@ -57,14 +59,22 @@ def history(db, requester, agent, other_agent, team, other_team, network, printi
         tickets = []
         for round_ in range(copies):
             for texts, category, chosen_team, urgency in (
-                (NETWORK_TEXTS, network, other_team, "high"), (PRINTING_TEXTS, printing, team, "low"),
+                (NETWORK_TEXTS, network, other_team, "high"),
+                (PRINTING_TEXTS, printing, team, "low"),
             ):
                 for title, description in texts:
                     ticket = do_create_ticket(
-                        actor=None, requester=requester, title=f"{title} #{round_}", description=description,
-                        category=category, team=chosen_team, urgency=urgency,
+                        actor=None,
+                        requester=requester,
+                        title=f"{title} #{round_}",
+                        description=description,
+                        category=category,
+                        team=chosen_team,
+                        urgency=urgency,
                     )
-                    do_transition_ticket(ticket, "resolved", actor=None, resolution="fixed", actor_label="system:test")
+                    do_transition_ticket(
+                        ticket, "resolved", actor=None, resolution="fixed", actor_label="system:test"
+                    )
                     tickets.append(ticket)
         return tickets
 

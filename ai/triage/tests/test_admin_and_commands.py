@@ -35,16 +35,27 @@ def test_an_admin_switches_a_field_to_auto_and_a_bad_threshold_is_refused(client
     settings_row = TriageSettings.load()
     rows = list(FieldSetting.objects.order_by("field"))
     form = {
-        "min_training_tickets": 50, "target_precision": 0.95, "retrain_automatically": "on",
-        "sentiment_action": "tag", "sentiment_threshold": -0.5, "sentiment_tiers": "enterprise",
+        "min_training_tickets": 50,
+        "target_precision": 0.95,
+        "retrain_automatically": "on",
+        "sentiment_action": "tag",
+        "sentiment_threshold": -0.5,
+        "sentiment_tiers": "enterprise",
         "attention_tag": "attention",
-        "fields-TOTAL_FORMS": len(rows), "fields-INITIAL_FORMS": len(rows), "fields-MIN_NUM_FORMS": 0,
+        "fields-TOTAL_FORMS": len(rows),
+        "fields-INITIAL_FORMS": len(rows),
+        "fields-MIN_NUM_FORMS": 0,
         "fields-MAX_NUM_FORMS": len(rows),
     }
     for index, row in enumerate(rows):
-        form.update({f"fields-{index}-id": row.pk, f"fields-{index}-triage_settings": settings_row.pk,
-                     f"fields-{index}-mode": "auto" if row.field == "category" else row.mode,
-                     f"fields-{index}-threshold": 1.5 if row.field == "category" else row.threshold})
+        form.update(
+            {
+                f"fields-{index}-id": row.pk,
+                f"fields-{index}-triage_settings": settings_row.pk,
+                f"fields-{index}-mode": "auto" if row.field == "category" else row.mode,
+                f"fields-{index}-threshold": 1.5 if row.field == "category" else row.threshold,
+            }
+        )
     url = f"/admin/triage/triagesettings/{settings_row.pk}/change/"
     refused = client.post(url, form)
     assert refused.status_code == 200  # the form again, with the error
@@ -60,7 +71,11 @@ def test_the_admin_shows_models_and_results(client, admin_user, history, train_s
     history(copies=2)
     call_command("ai_train")
     assert client.login(email=admin_user.email, password=PASSWORD)
-    for url in ("/admin/triage/triagemodel/", "/admin/triage/triageresult/", "/admin/triage/messagesentiment/"):
+    for url in (
+        "/admin/triage/triagemodel/",
+        "/admin/triage/triageresult/",
+        "/admin/triage/messagesentiment/",
+    ):
         assert client.get(url).status_code == 200
     model = TriageModel.objects.get()
     assert client.get(f"/admin/triage/triagemodel/{model.pk}/change/").status_code == 200

@@ -16,8 +16,9 @@ def _fresh_model_cache():
 
 
 def test_classify_predicts_every_field_without_storing(api_for, agent, network, other_team, other_agent):
-    response = api_for(agent).post("/api/ai/classify/", {"title": "VPN down", "description": "vpn firewall"},
-                                   format="json")
+    response = api_for(agent).post(
+        "/api/ai/classify/", {"title": "VPN down", "description": "vpn firewall"}, format="json"
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["model_version"] == "rules-v1"
@@ -37,8 +38,13 @@ def test_classify_predicts_every_field_without_storing(api_for, agent, network, 
 
 @pytest.mark.parametrize(
     ("payload", "field"),
-    [({}, "title"), ({"title": ""}, "title"), ({"title": "x" * 256}, "title"),
-     ({"title": "ok", "type": "bogus"}, "type"), ({"title": "ok", "description": ["a"]}, "description")],
+    [
+        ({}, "title"),
+        ({"title": ""}, "title"),
+        ({"title": "x" * 256}, "title"),
+        ({"title": "ok", "type": "bogus"}, "type"),
+        ({"title": "ok", "description": ["a"]}, "description"),
+    ],
 )
 def test_classify_explains_bad_input(api_for, agent, payload, field):
     response = api_for(agent).post("/api/ai/classify/", payload, format="json")
@@ -62,8 +68,9 @@ def test_classify_refuses_get(api_for, agent):
     assert api_for(agent).get("/api/ai/classify/").status_code == 405
 
 
-def test_metrics_report_accuracy_and_auto_no_correction(api_for, admin_user, make_ticket, network, field_mode,
-                                                         django_assert_max_num_queries):
+def test_metrics_report_accuracy_and_auto_no_correction(
+    api_for, admin_user, make_ticket, network, field_mode, django_assert_max_num_queries
+):
     field_mode("category", "auto", threshold=0.5)
     right = make_ticket("VPN down", description="vpn firewall")
     do_triage_ticket(right)
@@ -89,7 +96,9 @@ def test_metrics_are_for_admins(api_for, request, who):
     assert api_for(request.getfixturevalue(who)).get("/api/ai/metrics/").status_code == 403
 
 
-def test_an_agent_lists_and_accepts_a_suggestion(api_for, agent, make_ticket, network, django_assert_num_queries):
+def test_an_agent_lists_and_accepts_a_suggestion(
+    api_for, agent, make_ticket, network, django_assert_num_queries
+):
     ticket = make_ticket("VPN down")
     do_triage_ticket(ticket)
     client = api_for(agent)
@@ -120,8 +129,9 @@ def test_rejecting_through_the_api(api_for, agent, make_ticket, network):
     assert result.status == SuggestionStatus.REJECTED
 
 
-def test_suggestions_of_invisible_tickets_are_not_found(api_for, agent, other_agent, other_team, make_ticket,
-                                                         network):
+def test_suggestions_of_invisible_tickets_are_not_found(
+    api_for, agent, other_agent, other_team, make_ticket, network
+):
     secret = make_ticket("VPN down", sensitive=True, team=other_team)
     do_triage_ticket(secret)
     result = TriageResult.objects.get(ticket=secret, field="category")

@@ -16,7 +16,9 @@ PASSWORD = "a-long-browser-pass-2026"
 def test_an_agent_accepts_a_suggestion_in_the_panel(browser_page):
     team = Team.objects.create(name="Network")
     network = Category.objects.create(name="Network", keywords="vpn", default_team=team)
-    agent = User.objects.create_user(email="nina@example.com", password=PASSWORD, role=Role.AGENT, full_name="Nina")
+    agent = User.objects.create_user(
+        email="nina@example.com", password=PASSWORD, role=Role.AGENT, full_name="Nina"
+    )
     EmailAddress.objects.create(user=agent, email=agent.email, verified=True, primary=True)
     requester = User.objects.create_user(email="rob@example.com", password=PASSWORD, role=Role.USER)
     ticket = do_create_ticket(actor=requester, title="VPN down", description="the vpn refuses me")

@@ -43,8 +43,11 @@ def write_ata(directory, rows_per_group=40, caller_leak=False):
 
 def write_endava(directory):
     rng = random.Random(3)
-    categories = {"4": ["access", "permission", "account", "grant"], "5": ["laptop", "monitor", "cable", "dock"],
-                  "6": ["server", "restart", "memory", "cpu"]}
+    categories = {
+        "4": ["access", "permission", "account", "grant"],
+        "5": ["laptop", "monitor", "cable", "dock"],
+        "6": ["server", "restart", "memory", "cpu"],
+    }
     data, splits = [], []
     for index in range(150):
         category = list(categories)[index % 3]
@@ -52,14 +55,38 @@ def write_endava(directory):
         incident = index % 2 == 0
         urgency = ("1" if "restart" in words else "2") if incident else "3"
         row_id = f"H{index:05d}"
-        data.append([row_id, " ".join(rng.sample(words, 2)), " ".join(rng.sample(words, 3)),
-                     "0" if incident else "1", category, "1", "1", "1", urgency, "3" if incident else "4"])
+        data.append(
+            [
+                row_id,
+                " ".join(rng.sample(words, 2)),
+                " ".join(rng.sample(words, 3)),
+                "0" if incident else "1",
+                category,
+                "1",
+                "1",
+                "1",
+                urgency,
+                "3" if incident else "4",
+            ]
+        )
         split = "test" if index % 5 == 0 else ("val" if index % 5 == 1 else "train")
         splits.append([row_id, f"k{index}", index % 100, split])
     with (directory / "endava_all_tickets_subset.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["row_id", "title", "body", "ticket_type", "category", "sub_category1", "sub_category2",
-                         "business_service", "urgency", "impact"])
+        writer.writerow(
+            [
+                "row_id",
+                "title",
+                "body",
+                "ticket_type",
+                "category",
+                "sub_category1",
+                "sub_category2",
+                "business_service",
+                "urgency",
+                "impact",
+            ]
+        )
         writer.writerows(data)
     with (directory / "endava_all_tickets_subset.splits.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -71,8 +98,18 @@ def json_lines(output):
     return [json.loads(line) for line in output.strip().splitlines()]
 
 
-KEYS = {"field", "accuracy", "macro_f1", "weighted_f1", "top3_accuracy", "threshold", "precision_at_threshold",
-        "coverage_at_threshold", "train_rows", "test_rows"}
+KEYS = {
+    "field",
+    "accuracy",
+    "macro_f1",
+    "weighted_f1",
+    "top3_accuracy",
+    "threshold",
+    "precision_at_threshold",
+    "coverage_at_threshold",
+    "train_rows",
+    "test_rows",
+}
 
 
 def test_it_prints_one_json_object_per_field_for_ata(tmp_path, capsys):
@@ -91,7 +128,9 @@ def test_it_prints_one_json_object_per_field_for_ata(tmp_path, capsys):
 
 def test_it_evaluates_category_and_priority_on_incidents_for_endava(tmp_path, capsys):
     write_endava(tmp_path)
-    call_command("ai_evaluate", "--dataset", "endava", "--data-dir", str(tmp_path), "--json", "--no-embeddings")
+    call_command(
+        "ai_evaluate", "--dataset", "endava", "--data-dir", str(tmp_path), "--json", "--no-embeddings"
+    )
     lines = {line["field"]: line for line in json_lines(capsys.readouterr().out)}
     assert list(lines) == ["category", "urgency", "impact"]
     assert lines["category"]["test_rows"] == 30
@@ -122,8 +161,9 @@ def test_it_never_fits_on_test_rows(tmp_path, monkeypatch):
 
     monkeypatch.setattr(TextClassifier, "fit", spy)
     stages = []
-    evaluation.evaluate_dataset("ata", tmp_path, on_fit=lambda stage, ids: stages.append((stage, set(ids))),
-                                embed=fake_embed)
+    evaluation.evaluate_dataset(
+        "ata", tmp_path, on_fit=lambda stage, ids: stages.append((stage, set(ids))), embed=fake_embed
+    )
     assert [stage for stage, _ids in stages] == ["tune"] * 5 + ["final"]
     train_and_val = {i for i, split in split_of.items() if split in ("train", "val")}
     # The folds cover train + val, each row held out once; the final fit is on all of it.
@@ -186,7 +226,9 @@ def test_the_command_embeds_with_the_configured_provider_and_caches(tmp_path, ca
     settings.AI_EVALUATION_CACHE_DIR = str(tmp_path / "cache")
     write_ata(tmp_path, rows_per_group=20)
     seen = []
-    monkeypatch.setattr(ai_evaluate, "embed_texts", lambda texts: seen.append(len(texts)) or fake_embed(texts))
+    monkeypatch.setattr(
+        ai_evaluate, "embed_texts", lambda texts: seen.append(len(texts)) or fake_embed(texts)
+    )
     call_command("ai_evaluate", "--dataset", "ata", "--data-dir", str(tmp_path), "--jobs", "2")
     out = capsys.readouterr()
     assert "with embeddings" in out.out
@@ -275,7 +317,9 @@ def test_the_fast_metrics_agree_with_scikit_learn():
     assert figures["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
     assert figures["macro_f1"] == pytest.approx(f1_score(truth, predicted, average="macro"))
     assert figures["weighted_f1"] == pytest.approx(f1_score(truth, predicted, average="weighted"))
-    assert figures["top3_accuracy"] == pytest.approx(top_k_accuracy_score(truth, probabilities, k=3, labels=classes))
+    assert figures["top3_accuracy"] == pytest.approx(
+        top_k_accuracy_score(truth, probabilities, k=3, labels=classes)
+    )
 
 
 def test_folds_are_grouped_by_the_published_split_key(tmp_path):

@@ -20,8 +20,9 @@ def login(client, user):
     return client
 
 
-def test_the_panel_lists_suggestions_with_accept_buttons(client, agent, make_ticket, network,
-                                                          django_assert_num_queries):
+def test_the_panel_lists_suggestions_with_accept_buttons(
+    client, agent, make_ticket, network, django_assert_num_queries
+):
     ticket = make_ticket("VPN down", description="vpn client error")
     do_triage_ticket(ticket)
     login(client, agent)

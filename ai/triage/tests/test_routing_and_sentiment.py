@@ -19,11 +19,16 @@ def make_user(email, role, **extra):
 @pytest.fixture
 def network_team(db, other_team):
     members = {
-        "busy": make_user("busy@example.com", "agent", full_name="Busy Skilled", skills=["network"], capacity=5),
-        "idle": make_user("idle@example.com", "agent", full_name="Idle Skilled", skills=["Network"], capacity=5),
+        "busy": make_user(
+            "busy@example.com", "agent", full_name="Busy Skilled", skills=["network"], capacity=5
+        ),
+        "idle": make_user(
+            "idle@example.com", "agent", full_name="Idle Skilled", skills=["Network"], capacity=5
+        ),
         "generalist": make_user("gen@example.com", "agent", full_name="Gen Eralist", skills=["general"]),
-        "away": make_user("away@example.com", "agent", full_name="Away Skilled", skills=["network"],
-                          is_available=False),
+        "away": make_user(
+            "away@example.com", "agent", full_name="Away Skilled", skills=["network"], is_available=False
+        ),
         "requester": make_user("req@example.com", "user", full_name="Not An Agent", skills=["network"]),
     }
     other_team.members.add(*members.values())
@@ -36,7 +41,9 @@ def load(user, count, requester):
         do_assign_ticket(ticket, actor=None, assignee=user, actor_label="system:test")
 
 
-def test_it_routes_to_the_least_loaded_available_agent_with_the_skill(network_team, other_team, network, requester):
+def test_it_routes_to_the_least_loaded_available_agent_with_the_skill(
+    network_team, other_team, network, requester
+):
     load(network_team["busy"], 3, requester)
     load(network_team["idle"], 1, requester)
     suggestion = suggest_assignee(other_team, network)
@@ -132,7 +139,9 @@ def test_raising_the_priority_is_an_org_setting(enterprise_requester):
 
 def test_other_tiers_and_calm_messages_raise_nothing(requester, enterprise_requester):
     standard = do_create_ticket(actor=requester, title="Still broken", description=ANGRY)
-    calm = do_create_ticket(actor=enterprise_requester, title="Printer", description="The printer needs toner.")
+    calm = do_create_ticket(
+        actor=enterprise_requester, title="Printer", description="The printer needs toner."
+    )
     assert do_score_sentiment(standard).raised_attention is False
     assert do_score_sentiment(calm).raised_attention is False
     standard.refresh_from_db()
@@ -145,7 +154,9 @@ def test_a_ticket_is_raised_once_and_each_message_scored_once(enterprise_request
     ticket = do_create_ticket(actor=enterprise_requester, title="Still broken", description=ANGRY)
     first = do_score_sentiment(ticket)
     assert do_score_sentiment(ticket).pk == first.pk
-    reply = do_add_comment(ticket, actor=enterprise_requester, body="Furious. Unacceptable, useless, worst service!")
+    reply = do_add_comment(
+        ticket, actor=enterprise_requester, body="Furious. Unacceptable, useless, worst service!"
+    )
     second = do_score_sentiment(ticket, reply)
     assert second.comment == reply and second.raised_attention is False
     assert MessageSentiment.objects.filter(ticket=ticket).count() == 2
@@ -154,6 +165,8 @@ def test_a_ticket_is_raised_once_and_each_message_scored_once(enterprise_request
 
 def test_agent_notes_and_replies_are_not_scored(enterprise_requester, agent):
     ticket = do_create_ticket(actor=enterprise_requester, title="Printer", description="toner")
-    note = do_add_comment(ticket, actor=agent, body="This customer is furious and unacceptable", internal=True)
+    note = do_add_comment(
+        ticket, actor=agent, body="This customer is furious and unacceptable", internal=True
+    )
     assert do_score_sentiment(ticket, note) is None
     assert not MessageSentiment.objects.filter(comment=note).exists()

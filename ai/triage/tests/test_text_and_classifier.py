@@ -16,10 +16,26 @@ from ai.triage.classifier import (
 )
 from ai.triage.text import clean_body, language_of, repair_mojibake, ticket_text
 
-NETWORK = ["vpn tunnel down", "cannot reach vpn gateway", "wifi keeps dropping", "network switch port dead",
-           "vpn client error 809", "wifi access point offline", "firewall blocks vpn", "network cable unplugged"]
-PRINTING = ["printer jammed on floor 3", "toner empty in printer", "printer queue stuck", "cannot print pdf",
-            "printer offline again", "print job disappears", "replace toner cartridge", "printer paper jam"]
+NETWORK = [
+    "vpn tunnel down",
+    "cannot reach vpn gateway",
+    "wifi keeps dropping",
+    "network switch port dead",
+    "vpn client error 809",
+    "wifi access point offline",
+    "firewall blocks vpn",
+    "network cable unplugged",
+]
+PRINTING = [
+    "printer jammed on floor 3",
+    "toner empty in printer",
+    "printer queue stuck",
+    "cannot print pdf",
+    "printer offline again",
+    "print job disappears",
+    "replace toner cartridge",
+    "printer paper jam",
+]
 
 
 def toy_rows():
@@ -30,8 +46,10 @@ def toy_rows():
 
 
 def test_it_drops_mail_headers_personal_addresses_and_signatures():
-    body = ("\n\nreceived from: abcdefgh.ijklmnop@gmail.com\n\nhello team,\nmy vpn does not connect.\n"
-            "best regards\nJohn Smith\nSenior Engineer")
+    body = (
+        "\n\nreceived from: abcdefgh.ijklmnop@gmail.com\n\nhello team,\nmy vpn does not connect.\n"
+        "best regards\nJohn Smith\nSenior Engineer"
+    )
     cleaned = clean_body(body)
     assert "abcdefgh" not in cleaned
     assert "vpn does not connect" in cleaned
@@ -90,7 +108,8 @@ def test_the_blend_tuner_prefers_the_member_that_is_right_on_held_out_rows():
     held_texts = [ticket_text("vpn down for everybody", ""), ticket_text("toner low", "")]
     held_labels = np.array(["network", "printing"])
     probabilities = classifier.member_probabilities_by_temperature(
-        held_texts, ["vpn down for everybody", "toner low"], (2.0, 5.0))
+        held_texts, ["vpn down for everybody", "toner low"], (2.0, 5.0)
+    )
 
     def objective(blended):
         accuracy = float(np.mean(classifier.classes_[blended.argmax(axis=1)] == held_labels))
@@ -121,15 +140,22 @@ def test_probabilities_by_temperature_only_sharpen_the_svms():
 
 def _toy_embeddings(texts):
     """Two directions, one per topic, as a sentence model would place them."""
-    vectors = np.array([[1.0, 0.1, 0.0] if ("vpn" in t or "network" in t or "wifi" in t) else [0.1, 1.0, 0.0]
-                        for t in texts], dtype=np.float32)
+    vectors = np.array(
+        [
+            [1.0, 0.1, 0.0] if ("vpn" in t or "network" in t or "wifi" in t) else [0.1, 1.0, 0.0]
+            for t in texts
+        ],
+        dtype=np.float32,
+    )
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def test_embedding_members_vote_in_embedding_space_and_need_the_vectors():
     texts, titles, labels = toy_rows()
-    config = ClassifierConfig(members=[Member("svm"), Member("knn", k=3, space="embedding", similarity_power=6)],
-                              embedding_weight=1.0)
+    config = ClassifierConfig(
+        members=[Member("svm"), Member("knn", k=3, space="embedding", similarity_power=6)],
+        embedding_weight=1.0,
+    )
     assert config.needs_embeddings
     with pytest.raises(ValueError, match="uses text embeddings"):
         TextClassifier(config).fit(texts, titles, labels)
@@ -145,7 +171,9 @@ def test_embedding_members_vote_in_embedding_space_and_need_the_vectors():
     assert knn.max() > 0.99  # similarity ** 6: the far topic's votes all but vanish
     # The SVMs saw the embedding columns: their weights span the TF-IDF blocks and 3 more.
     svm = next(iter(classifier.svms_.values()))
-    tfidf_width = sum(v.transform(["x"]).shape[1] for v in (classifier.word_, classifier.title_, classifier.char_))
+    tfidf_width = sum(
+        v.transform(["x"]).shape[1] for v in (classifier.word_, classifier.title_, classifier.char_)
+    )
     assert svm.coef_.shape[1] == tfidf_width + 3
 
 
@@ -191,7 +219,9 @@ def test_the_conservative_threshold_wants_the_precision_above_target_with_confid
     assert correct[covered].mean() > 0.95
     assert wilson_lower_bound(correct[covered].sum(), covered.sum(), CONSERVATIVE_Z) >= 0.95
     # Five right answers out of five are not enough evidence for 95%.
-    assert choose_threshold(np.array([0.99] * 5), np.ones(5), target=0.95, min_rows=1, z=CONSERVATIVE_Z) == 1.01
+    assert (
+        choose_threshold(np.array([0.99] * 5), np.ones(5), target=0.95, min_rows=1, z=CONSERVATIVE_Z) == 1.01
+    )
 
 
 def test_the_wilson_bound_is_below_the_observed_proportion_and_tightens_with_rows():
@@ -210,5 +240,8 @@ def test_a_pickled_classifier_predicts_the_same_in_half_the_space():
     assert next(iter(restored.svms_.values())).coef_.dtype == np.float32
     assert next(iter(classifier.svms_.values())).coef_.dtype == np.float64  # the live model is untouched
     query = [ticket_text("printer toner empty", "")]
-    assert np.allclose(restored.predict_proba(query, ["printer toner empty"]),
-                       classifier.predict_proba(query, ["printer toner empty"]), atol=1e-3)
+    assert np.allclose(
+        restored.predict_proba(query, ["printer toner empty"]),
+        classifier.predict_proba(query, ["printer toner empty"]),
+        atol=1e-3,
+    )

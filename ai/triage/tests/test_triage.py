@@ -30,7 +30,9 @@ def results_by_field(ticket):
 
 
 # --- rules, before any history -------------------------------------------------------------------
-def test_it_uses_the_category_keywords_and_says_so_without_history(make_ticket, network, printing, other_team):
+def test_it_uses_the_category_keywords_and_says_so_without_history(
+    make_ticket, network, printing, other_team
+):
     ticket = make_ticket("VPN down", description="The vpn gateway refuses me, firewall change?")
     do_triage_ticket(ticket)
     results = results_by_field(ticket)
@@ -141,7 +143,9 @@ def test_auto_mode_applies_a_confident_prediction_as_the_system(make_ticket, net
     assert ticket.category_id == network.pk
     assert result.applied is True
     assert result.status == SuggestionStatus.APPLIED
-    event = AutomationEvent.objects.get(subject_type="ticket", subject_id=str(ticket.pk), action="ai.triage.applied")
+    event = AutomationEvent.objects.get(
+        subject_type="ticket", subject_id=str(ticket.pk), action="ai.triage.applied"
+    )
     assert event.actor == "system:ai"
     assert event.before == {"category": ""}
     assert event.after["category"] == str(network.pk)
@@ -195,7 +199,9 @@ def test_resolving_compares_predictions_with_the_final_values(make_ticket, netwo
 
 
 # --- trained models -----------------------------------------------------------------------------------
-def test_training_on_resolved_tickets_replaces_the_rules(history, train_settings, make_ticket, network, other_team):
+def test_training_on_resolved_tickets_replaces_the_rules(
+    history, train_settings, make_ticket, network, other_team
+):
     past = history()
     model, outcome = do_train_models()
     assert model is not None and model.version == 1 and model.is_active
@@ -266,7 +272,9 @@ def test_trained_models_read_the_ticket_embedding(history, train_settings, make_
     vector = predict.ticket_vector(text, outcome.models)
     assert vector.shape == (1, 384) and abs(float(np.linalg.norm(vector)) - 1) < 1e-3
     with_vector = classifier.predict_proba([text], [title_text("VPN gateway unreachable")], embeddings=vector)
-    without = classifier.predict_proba([text], [title_text("VPN gateway unreachable")], embeddings=np.zeros((1, 384)))
+    without = classifier.predict_proba(
+        [text], [title_text("VPN gateway unreachable")], embeddings=np.zeros((1, 384))
+    )
     assert not np.allclose(with_vector, without)  # the embedding is evidence the SVM weighs
     ticket = make_ticket("VPN gateway unreachable", description="the vpn client cannot connect")
     do_triage_ticket(ticket)
@@ -274,7 +282,8 @@ def test_trained_models_read_the_ticket_embedding(history, train_settings, make_
 
 
 def test_training_goes_on_with_words_alone_when_the_embeddings_provider_is_down(
-        history, train_settings, make_ticket, network, embeddings_down):
+    history, train_settings, make_ticket, network, embeddings_down
+):
     history()
     model, outcome = do_train_models()
     assert model is not None
@@ -288,7 +297,8 @@ def test_training_goes_on_with_words_alone_when_the_embeddings_provider_is_down(
 
 
 def test_triage_decides_on_the_words_when_the_provider_goes_down_after_training(
-        history, train_settings, make_ticket, network, settings):
+    history, train_settings, make_ticket, network, settings
+):
     history()
     do_train_models()
     settings.AI_EMBEDDINGS_PROVIDER = "openai"

@@ -48,12 +48,15 @@ def test_nothing_is_deferred_when_the_creation_rolls_back():
 @pytest.mark.django_db(transaction=True)
 def test_a_requester_reply_is_scored_by_the_worker(run_worker):
     organisation = Organisation.objects.create(name="BigCorp", tier="enterprise")
-    requester = User.objects.create_user(email="r@example.com", password="x-pass-123", role="user",
-                                         organisation=organisation)
+    requester = User.objects.create_user(
+        email="r@example.com", password="x-pass-123", role="user", organisation=organisation
+    )
     agent = User.objects.create_user(email="a@example.com", password="x-pass-123", role="agent")
     ticket = do_create_ticket(actor=requester, title="Printer", description="toner please")
     do_add_comment(ticket, actor=agent, body="On it.")
-    reply = do_add_comment(ticket, actor=requester, body="Unacceptable! Still broken, useless, I am furious!!!")
+    reply = do_add_comment(
+        ticket, actor=requester, body="Unacceptable! Still broken, useless, I am furious!!!"
+    )
     run_worker()
     row = MessageSentiment.objects.get(comment=reply)
     assert row.label == "very_negative"
@@ -92,8 +95,9 @@ def test_the_nightly_training_trains_when_tickets_were_resolved(run_worker):
     requester = User.objects.create_user(email="r@example.com", password="x-pass-123", role="user")
     for texts, category in ((NETWORK_TEXTS, network), (PRINTING_TEXTS, printing)):
         for title, description in texts * 2:
-            ticket = do_create_ticket(actor=None, requester=requester, title=title, description=description,
-                                      category=category)
+            ticket = do_create_ticket(
+                actor=None, requester=requester, title=title, description=description, category=category
+            )
             do_transition_ticket(ticket, "resolved", actor=None, resolution="done", actor_label="system:test")
     ProcrastinateJob.objects.all().delete()  # only the training job below
     train_triage_models.defer(timestamp=0)

@@ -59,12 +59,20 @@ def deliver(client):
     """``deliver(payload, identifier=…)`` posts a signed delivery as Jira does; returns the response."""
     counter = {"n": 0}
 
-    def post(data: dict | bytes, *, identifier: str | None = None, headers: dict | None = None,
-             path: str = "/api/integrations/jira/webhook/", signed: bool = True):
+    def post(
+        data: dict | bytes,
+        *,
+        identifier: str | None = None,
+        headers: dict | None = None,
+        path: str = "/api/integrations/jira/webhook/",
+        signed: bool = True,
+    ):
         counter["n"] += 1
         body = data if isinstance(data, bytes) else json.dumps(data, separators=(",", ":")).encode()
-        extra = {"HTTP_X_ATLASSIAN_WEBHOOK_IDENTIFIER": identifier or f"delivery-{counter['n']}",
-                 "HTTP_X_ATLASSIAN_WEBHOOK_FLOW": "Primary"}
+        extra = {
+            "HTTP_X_ATLASSIAN_WEBHOOK_IDENTIFIER": identifier or f"delivery-{counter['n']}",
+            "HTTP_X_ATLASSIAN_WEBHOOK_FLOW": "Primary",
+        }
         if signed:
             extra["HTTP_X_HUB_SIGNATURE"] = sign(body)
         for name, value in (headers or {}).items():

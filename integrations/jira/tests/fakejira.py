@@ -64,7 +64,9 @@ class FakeJira:
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -80,26 +82,53 @@ class FakeJira:
         self.server.server_close()
 
     # --- scripting --------------------------------------------------------------------------
-    def fail(self, method: str, prefix: str, status: int, *, times: int = 1, headers: dict | None = None,
-             body: Any = None) -> None:
+    def fail(
+        self,
+        method: str,
+        prefix: str,
+        status: int,
+        *,
+        times: int = 1,
+        headers: dict | None = None,
+        body: Any = None,
+    ) -> None:
         self.failures.append(Failure(method, prefix, status, headers or {}, body, times))
 
-    def add_issue(self, key: str, *, issue_id: str | None = None, summary: str = "An issue",
-                  updated: str = "2025-03-14T10:00:00.000+0000", status: str = "Waiting for support",
-                  category: str = "new", priority: str = "Medium", **fields: Any) -> dict:
+    def add_issue(
+        self,
+        key: str,
+        *,
+        issue_id: str | None = None,
+        summary: str = "An issue",
+        updated: str = "2025-03-14T10:00:00.000+0000",
+        status: str = "Waiting for support",
+        category: str = "new",
+        priority: str = "Medium",
+        **fields: Any,
+    ) -> dict:
         issue_id = issue_id or str(self._new_id())
         issue = {
-            "id": issue_id, "key": key, "self": f"{self.url}/rest/api/3/issue/{issue_id}",
+            "id": issue_id,
+            "key": key,
+            "self": f"{self.url}/rest/api/3/issue/{issue_id}",
             "fields": {
                 "summary": summary,
-                "description": {"type": "doc", "version": 1, "content": [
-                    {"type": "paragraph", "content": [{"type": "text", "text": f"Description of {key}"}]}]},
+                "description": {
+                    "type": "doc",
+                    "version": 1,
+                    "content": [
+                        {"type": "paragraph", "content": [{"type": "text", "text": f"Description of {key}"}]}
+                    ],
+                },
                 "status": {"name": status, "id": "1", "statusCategory": {"key": category}},
                 "priority": {"name": priority, "id": "3"},
                 "issuetype": {"name": "[System] Incident", "id": "10006"},
                 "project": {"key": key.split("-")[0], "id": "10002"},
-                "labels": [], "components": [], "assignee": None,
-                "created": "2025-03-14T09:00:00.000+0000", "updated": updated,
+                "labels": [],
+                "components": [],
+                "assignee": None,
+                "created": "2025-03-14T09:00:00.000+0000",
+                "updated": updated,
                 "comment": {"comments": [], "maxResults": 0, "total": 0, "startAt": 0},
                 **fields,
             },
@@ -143,7 +172,9 @@ class FakeJira:
                     body = json.loads(raw) if raw else None
                 except ValueError:
                     body = None
-                jira.requests.append(Seen(method, parsed.path, parse_qs(parsed.query), body, dict(self.headers)))
+                jira.requests.append(
+                    Seen(method, parsed.path, parse_qs(parsed.query), body, dict(self.headers))
+                )
                 for prefix, seconds in jira.slow.items():
                     if parsed.path.startswith(prefix):
                         jira.release.wait(seconds)
@@ -177,17 +208,25 @@ class FakeJira:
 
     def route(self, method: str, path: str, query: dict, body: Any) -> tuple[int, Any]:
         parts = [part for part in path.split("/") if part]
-        not_found = {"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}}
+        not_found = {
+            "errorMessages": ["Issue does not exist or you do not have permission to see it."],
+            "errors": {},
+        }
         if path == "/rest/api/3/issue" and method == "POST":
             return self.create(body)
         if path == "/rest/api/3/search/jql" and method == "POST":
             return self.search(body)
         if path.startswith("/rest/api/3/search") and path != "/rest/api/3/search/jql":
-            return 410, {"errorMessages": ["The requested API has been removed. Please migrate to the "
-                                           "/rest/api/3/search/jql API."], "errors": {}}
+            return 410, {
+                "errorMessages": [
+                    "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API."
+                ],
+                "errors": {},
+            }
         if parts[:4] == ["rest", "api", "3", "issue"] and len(parts) >= 5:
             issue = self.issues.get(parts[4]) or next(
-                (item for item in self.issues.values() if item["id"] == parts[4]), None)
+                (item for item in self.issues.values() if item["id"] == parts[4]), None
+            )
             if issue is None:
                 return 404, not_found
             if len(parts) == 5 and method == "GET":
@@ -204,9 +243,15 @@ class FakeJira:
             values = self.slas[parts[3]]
             start = int((query.get("start") or ["0"])[0])
             limit = int((query.get("limit") or ["50"])[0])
-            page = values[start:start + limit]
-            return 200, {"size": len(page), "start": start, "limit": limit,
-                         "isLastPage": start + limit >= len(values), "values": page, "_links": {}}
+            page = values[start : start + limit]
+            return 200, {
+                "size": len(page),
+                "start": start,
+                "limit": limit,
+                "isLastPage": start + limit >= len(values),
+                "values": page,
+                "_links": {},
+            }
         return 404, {"errorMessages": [f"No route {method} {path}"], "errors": {}}
 
     def create(self, body: Any) -> tuple[int, Any]:
@@ -216,11 +261,19 @@ class FakeJira:
             errors["summary"] = "You must specify a summary of the issue."
         missing = [name for name in self.required if name not in fields]
         if errors or missing:
-            return 400, {"errorMessages": [f"Field '{name}' is required" for name in missing], "errors": errors}
+            return 400, {
+                "errorMessages": [f"Field '{name}' is required" for name in missing],
+                "errors": errors,
+            }
         issue_id = str(self._new_id())
         key = f"{fields['project']['key']}-{len(self.issues) + 1}"
-        self.add_issue(key, issue_id=issue_id, summary=fields["summary"], description=fields.get("description"),
-                       labels=fields.get("labels", []))
+        self.add_issue(
+            key,
+            issue_id=issue_id,
+            summary=fields["summary"],
+            description=fields.get("description"),
+            labels=fields.get("labels", []),
+        )
         return 201, {"id": issue_id, "key": key, "self": f"{self.url}/rest/api/3/issue/{issue_id}"}
 
     def comment(self, issue: dict, body: Any) -> tuple[int, Any]:
@@ -238,16 +291,25 @@ class FakeJira:
         wanted = str(((body or {}).get("transition") or {}).get("id") or "")
         for transition in self.transitions:
             if transition["id"] == wanted:
-                issue["fields"]["status"] = {"name": transition["to"]["name"], "id": transition["to"]["id"],
-                                             "statusCategory": transition["to"]["statusCategory"]}
+                issue["fields"]["status"] = {
+                    "name": transition["to"]["name"],
+                    "id": transition["to"]["id"],
+                    "statusCategory": transition["to"]["statusCategory"],
+                }
                 return 204, None
-        return 400, {"errorMessages": [f"Transition id '{wanted}' is not valid for this issue."], "errors": {}}
+        return 400, {
+            "errorMessages": [f"Transition id '{wanted}' is not valid for this issue."],
+            "errors": {},
+        }
 
     def search(self, body: Any) -> tuple[int, Any]:
         body = body or {}
         if "startAt" in body or not body.get("jql"):
-            return 400, {"errorMessages": ["Invalid request payload. Refer to the REST API documentation and try "
-                                           "again."]}
+            return 400, {
+                "errorMessages": [
+                    "Invalid request payload. Refer to the REST API documentation and try again."
+                ]
+            }
         size = int(body.get("maxResults") or 50)
         token = body.get("nextPageToken")
         offset = 0
@@ -256,7 +318,7 @@ class FakeJira:
                 return 400, {"errorMessages": ["Invalid format of nextPageToken"], "errors": {}}
             offset = int(str(token)[5:])
         issues = sorted(self.issues.values(), key=lambda issue: issue["fields"]["updated"])
-        page = issues[offset:offset + size]
+        page = issues[offset : offset + size]
         answer: dict[str, Any] = {"issues": copy.deepcopy(page), "isLast": offset + size >= len(issues)}
         if not answer["isLast"]:
             answer["nextPageToken"] = f"page-{offset + size}"

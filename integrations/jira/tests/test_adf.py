@@ -62,18 +62,72 @@ def test_an_empty_text_gives_an_empty_document():
 
 
 def test_it_survives_unknown_and_malformed_nodes():
-    document = {"type": "doc", "version": 1, "content": [
-        {"type": "mysteryBlock", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "inside"}]}]},
-        {"type": "paragraph", "content": [{"type": "mysteryInline", "attrs": {}, "content": [
-            {"type": "text", "text": "deep"}]}, "not a node", {"type": "text"}]},
-        {"type": "orderedList", "attrs": {"order": "x"}, "content": [{"type": "listItem", "content": [
-            {"type": "paragraph", "content": [{"type": "text", "text": "one"}]},
-            {"type": "bulletList", "content": [{"type": "listItem", "content": [
-                {"type": "paragraph", "content": [{"type": "text", "text": "nested"}]}]}]}]}]},
-        {"type": "table", "content": [{"type": "tableRow", "content": [
-            {"type": "tableHeader", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "a"}]}]},
-            {"type": "tableCell", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "b"}]}]}]}]},
-    ]}
+    document = {
+        "type": "doc",
+        "version": 1,
+        "content": [
+            {
+                "type": "mysteryBlock",
+                "content": [{"type": "paragraph", "content": [{"type": "text", "text": "inside"}]}],
+            },
+            {
+                "type": "paragraph",
+                "content": [
+                    {"type": "mysteryInline", "attrs": {}, "content": [{"type": "text", "text": "deep"}]},
+                    "not a node",
+                    {"type": "text"},
+                ],
+            },
+            {
+                "type": "orderedList",
+                "attrs": {"order": "x"},
+                "content": [
+                    {
+                        "type": "listItem",
+                        "content": [
+                            {"type": "paragraph", "content": [{"type": "text", "text": "one"}]},
+                            {
+                                "type": "bulletList",
+                                "content": [
+                                    {
+                                        "type": "listItem",
+                                        "content": [
+                                            {
+                                                "type": "paragraph",
+                                                "content": [{"type": "text", "text": "nested"}],
+                                            }
+                                        ],
+                                    }
+                                ],
+                            },
+                        ],
+                    }
+                ],
+            },
+            {
+                "type": "table",
+                "content": [
+                    {
+                        "type": "tableRow",
+                        "content": [
+                            {
+                                "type": "tableHeader",
+                                "content": [
+                                    {"type": "paragraph", "content": [{"type": "text", "text": "a"}]}
+                                ],
+                            },
+                            {
+                                "type": "tableCell",
+                                "content": [
+                                    {"type": "paragraph", "content": [{"type": "text", "text": "b"}]}
+                                ],
+                            },
+                        ],
+                    }
+                ],
+            },
+        ],
+    }
     assert adf_to_text(document) == "inside\n\ndeep\n\n1. one\n   - nested\n\na | b"
     assert adf_to_text(None) == ""
     assert adf_to_text({"type": "doc", "content": "nope"}) == ""
@@ -96,8 +150,10 @@ def test_it_reads_the_wiki_markup_of_webhook_comments():
 
 
 def test_it_reads_wiki_blocks_tables_and_mentions():
-    markup = ("h2. Title\n* a\n** b\n* c\n{code:java}\nx = *y*;\n{code}\n||h1||h2||\n|a|b|\n"
-              "line\\\\break [~accountid:5b10] _it_ snake_case_name {color:red}red{color}")
+    markup = (
+        "h2. Title\n* a\n** b\n* c\n{code:java}\nx = *y*;\n{code}\n||h1||h2||\n|a|b|\n"
+        "line\\\\break [~accountid:5b10] _it_ snake_case_name {color:red}red{color}"
+    )
     assert wiki_to_text(markup, mention=lambda account: "@Alex") == (
         "Title\n- a\n  - b\n- c\nx = *y*;\nh1 | h2\na | b\nline\nbreak @Alex it snake_case_name red"
     )

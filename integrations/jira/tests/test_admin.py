@@ -20,8 +20,19 @@ from integrations.jira.tasks import sweep_waiting
 from integrations.jira.tests.fakejira import fixture
 
 pytestmark = pytest.mark.django_db
-MODELS = ["statusmapping", "prioritymapping", "issuetypemapping", "fieldmapping", "accountmapping", "projectkey",
-          "jiralink", "jiracomment", "webhookreceipt", "outboundchange", "reconcilerun"]
+MODELS = [
+    "statusmapping",
+    "prioritymapping",
+    "issuetypemapping",
+    "fieldmapping",
+    "accountmapping",
+    "projectkey",
+    "jiralink",
+    "jiracomment",
+    "webhookreceipt",
+    "outboundchange",
+    "reconcilerun",
+]
 
 
 @pytest.fixture
@@ -32,8 +43,9 @@ def admin_client(client, admin_user):
 
 def fail_jobs(task: str) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE procrastinate_jobs SET status = 'failed' WHERE task_name = %s AND status = 'todo'",
-                       [task])
+        cursor.execute(
+            "UPDATE procrastinate_jobs SET status = 'failed' WHERE task_name = %s AND status = 'todo'", [task]
+        )
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -51,8 +63,10 @@ def test_agents_cannot_open_the_jira_admin(client, agent):
 
 def test_a_mapping_edited_in_the_admin_changes_what_inbound_does(admin_client, deliver, process):
     row = StatusMapping.objects.get(jira_status="Waiting for support")
-    response = admin_client.post(f"/admin/jira/statusmapping/{row.pk}/change/",
-                                 {"jira_status": "Waiting for support", "local_status": "in_progress"})
+    response = admin_client.post(
+        f"/admin/jira/statusmapping/{row.pk}/change/",
+        {"jira_status": "Waiting for support", "local_status": "in_progress"},
+    )
     assert response.status_code == 302
     Mappings.load()
     deliver(fixture("jira-webhook-issue-created.json"))
@@ -64,16 +78,25 @@ def test_the_defaults_map_every_ticket_status_for_pushing():
     pushed = dict(StatusMapping.objects.filter(push=True).values_list("local_status", "jira_status"))
     assert pushed["resolved"] == "Resolved"
     assert pushed["pending_customer"] == "Waiting for customer"
-    assert set(pushed) == {"open", "in_progress", "pending_customer", "pending_vendor", "resolved", "closed",
-                           "cancelled"}
+    assert set(pushed) == {
+        "open",
+        "in_progress",
+        "pending_customer",
+        "pending_vendor",
+        "resolved",
+        "closed",
+        "cancelled",
+    }
 
 
 def test_failed_changes_can_be_retried_from_the_admin(admin_client, fake_jira, make_ticket, new_jobs):
     ticket = make_ticket("VPN down")
     OutboundChange.objects.update(state=ChangeState.FAILED, last_error="Field 'x' is required")
     fail_jobs("integrations.jira.tasks.push_ticket")
-    response = admin_client.post("/admin/jira/outboundchange/", {
-        "action": "retry", "_selected_action": list(OutboundChange.objects.values_list("pk", flat=True))})
+    response = admin_client.post(
+        "/admin/jira/outboundchange/",
+        {"action": "retry", "_selected_action": list(OutboundChange.objects.values_list("pk", flat=True))},
+    )
     assert response.status_code == 302
     assert OutboundChange.objects.get().state == ChangeState.PENDING
     assert new_jobs("integrations.jira.tasks.push_ticket", status="todo", ticket=ticket) == 1
@@ -83,8 +106,9 @@ def test_a_receipt_can_be_processed_again_from_the_admin(admin_client, deliver, 
     deliver(fixture("jira-webhook-issue-created.json"))
     process()
     receipt = WebhookReceipt.objects.get()
-    response = admin_client.post("/admin/jira/webhookreceipt/", {
-        "action": "process_again", "_selected_action": [receipt.pk]})
+    response = admin_client.post(
+        "/admin/jira/webhookreceipt/", {"action": "process_again", "_selected_action": [receipt.pk]}
+    )
     assert response.status_code == 302
     receipt.refresh_from_db()
     assert receipt.state == "pending"
@@ -107,7 +131,9 @@ def test_the_sweep_requeues_work_whose_jobs_gave_up(fake_jira, deliver, make_tic
 
 def test_two_push_targets_for_one_status_are_refused_in_the_admin(admin_client):
     row = StatusMapping.objects.get(jira_status="Done")
-    response = admin_client.post(f"/admin/jira/statusmapping/{row.pk}/change/",
-                                 {"jira_status": "Done", "local_status": "resolved", "push": "on"})
+    response = admin_client.post(
+        f"/admin/jira/statusmapping/{row.pk}/change/",
+        {"jira_status": "Done", "local_status": "resolved", "push": "on"},
+    )
     assert response.status_code == 200  # the form comes back with the error
     assert StatusMapping.objects.get(pk=row.pk).push is False

@@ -24,8 +24,10 @@ def test_issue_created_makes_a_ticket_through_the_actions(deliver, process):
     assert outcome.result == "created"
     ticket = ticket_of()
     assert ticket.title == "VPN connection times out for all users on floor 3"
-    assert ticket.description.startswith("Users on floor 3 cannot connect to the VPN since 09:00.\n\nSteps to reproduce\n"
-                                          "1. Open the VPN client")
+    assert ticket.description.startswith(
+        "Users on floor 3 cannot connect to the VPN since 09:00.\n\nSteps to reproduce\n"
+        "1. Open the VPN client"
+    )
     assert "See status page (https://status.example.com) for details." in ticket.description
     assert (ticket.channel, ticket.external_key, ticket.type) == ("jira", "ITSUP-42", "incident")
     assert ticket.priority == "high"  # Jira "High"
@@ -49,7 +51,9 @@ def test_the_ticket_api_shows_the_issue_key(deliver, process, agent, api_for):
 
 
 def test_issue_updated_changes_status_priority_assignee_and_labels(deliver, process, agent):
-    AccountMapping.objects.create(account_id="5b109f2e9729b51b54dc274d", display_name="Alex Agent", user=agent)
+    AccountMapping.objects.create(
+        account_id="5b109f2e9729b51b54dc274d", display_name="Alex Agent", user=agent
+    )
     deliver(fixture("jira-webhook-issue-created.json"))
     deliver(fixture("jira-webhook-issue-updated.json"))
     outcomes = process()
@@ -60,7 +64,9 @@ def test_issue_updated_changes_status_priority_assignee_and_labels(deliver, proc
     assert ticket.assignee == agent
     assert ticket.tags == ["major-incident", "network", "vpn"]
     assert set(outcomes[1].changes) == {"tags", "priority", "assignee", "status"}
-    statuses = list(TicketAudit.objects.filter(pgh_obj=ticket).order_by("pgh_id").values_list("status", flat=True))
+    statuses = list(
+        TicketAudit.objects.filter(pgh_obj=ticket).order_by("pgh_id").values_list("status", flat=True)
+    )
     assert statuses[-1] == "in_progress"
 
 
@@ -119,8 +125,16 @@ def test_comments_become_replies_and_internal_comments_internal_notes(deliver, p
     process()
     ticket = ticket_of()
     reply, note = ticket.comments.order_by("created_at")
-    assert reply.body == "Hi Sam, we are restarting the VPN concentrator now! ETA 15 min.\n\nWorkaround: use the guest Wi-Fi."
-    assert (reply.internal, reply.source, reply.external_id, reply.author_label) == (False, "jira", "10310", "Alex Agent")
+    assert (
+        reply.body
+        == "Hi Sam, we are restarting the VPN concentrator now! ETA 15 min.\n\nWorkaround: use the guest Wi-Fi."
+    )
+    assert (reply.internal, reply.source, reply.external_id, reply.author_label) == (
+        False,
+        "jira",
+        "10310",
+        "Alex Agent",
+    )
     assert reply.author is None
     assert note.internal is True and note.external_id == "10311"
     assert "openssl x509" in note.body
@@ -196,15 +210,20 @@ def test_the_documented_example_shape_is_understood(deliver, process):
     (outcome,) = process()
     assert outcome.result == "created"
     ticket = ticket_of("ITSUP-43")
-    assert (ticket.title, ticket.description, ticket.tags) == ("Printer queue stuck", "Jobs stay in pending forever",
-                                                               ["printing"])
+    assert (ticket.title, ticket.description, ticket.tags) == (
+        "Printer queue stuck",
+        "Jobs stay in pending forever",
+        ["printing"],
+    )
     assert ticket.priority == "medium"
 
 
 def test_a_resolved_issue_walks_the_allowed_moves(deliver, process):
-    data = payload("jira-webhook-issue-created.json", status={
-        "name": "Resolved", "id": "10005", "statusCategory": {"key": "done"}},
-        resolution={"name": "Done", "id": "1"})
+    data = payload(
+        "jira-webhook-issue-created.json",
+        status={"name": "Resolved", "id": "10005", "statusCategory": {"key": "done"}},
+        resolution={"name": "Done", "id": "1"},
+    )
     deliver(data)
     process()
     ticket = ticket_of()
@@ -213,14 +232,22 @@ def test_a_resolved_issue_walks_the_allowed_moves(deliver, process):
 
 
 def test_an_unmapped_status_falls_back_on_its_category(deliver, process):
-    deliver(payload("jira-webhook-issue-created.json", status={
-        "name": "Investigating", "id": "99", "statusCategory": {"key": "indeterminate"}}))
+    deliver(
+        payload(
+            "jira-webhook-issue-created.json",
+            status={"name": "Investigating", "id": "99", "statusCategory": {"key": "indeterminate"}},
+        )
+    )
     process()
     assert ticket_of().status == "in_progress"
 
 
 def test_a_move_the_ticket_cannot_make_is_recorded_not_forced(deliver, process):
-    deliver(payload("jira-webhook-issue-created.json", status={"name": "Closed", "statusCategory": {"key": "done"}}))
+    deliver(
+        payload(
+            "jira-webhook-issue-created.json", status={"name": "Closed", "statusCategory": {"key": "done"}}
+        )
+    )
     process()
     assert ticket_of().status == "closed"
     reopened = payload("jira-webhook-issue-updated.json")
@@ -246,7 +273,9 @@ def test_status_paths_follow_the_machine():
 
 
 def test_mentions_in_comments_read_as_names(deliver, process, agent):
-    AccountMapping.objects.create(account_id="5b109f2e9729b51b54dc274d", display_name="Alex Agent", user=agent)
+    AccountMapping.objects.create(
+        account_id="5b109f2e9729b51b54dc274d", display_name="Alex Agent", user=agent
+    )
     deliver(fixture("jira-webhook-issue-created.json"))
     data = fixture("jira-webhook-comment-created.json")
     data["comment"]["body"] = "[~accountid:5b109f2e9729b51b54dc274d] please check [~accountid:unknown-1]"

@@ -25,13 +25,16 @@ def echo_of(fake_jira, key: str, **changes) -> dict:
     data = copy.deepcopy(fixture("jira-webhook-issue-created.json"))
     data["issue"]["id"], data["issue"]["key"] = issue["id"], key
     fields = data["issue"]["fields"]
-    ticket = Ticket.objects.get(number=issue["fields"]["labels"][1][len("itsm-"):].upper())
-    fields.update({
-        "summary": issue["fields"]["summary"],
-        "description": f"{ticket.description}\n\nCreated from ITSM ticket [{ticket.number}|http://127.0.0.1:8000/tickets/{ticket.pk}/]",
-        "labels": issue["fields"]["labels"], "priority": {"name": "Medium", "id": "3"},
-        "updated": "2025-03-14T10:00:00.000+0000",
-    })
+    ticket = Ticket.objects.get(number=issue["fields"]["labels"][1][len("itsm-") :].upper())
+    fields.update(
+        {
+            "summary": issue["fields"]["summary"],
+            "description": f"{ticket.description}\n\nCreated from ITSM ticket [{ticket.number}|http://127.0.0.1:8000/tickets/{ticket.pk}/]",
+            "labels": issue["fields"]["labels"],
+            "priority": {"name": "Medium", "id": "3"},
+            "updated": "2025-03-14T10:00:00.000+0000",
+        }
+    )
     fields.update(changes)
     return data
 
@@ -72,13 +75,19 @@ def test_the_push_creates_the_issue_and_links_the_ticket(fake_jira, make_ticket)
     ticket.refresh_from_db()
     assert ticket.external_key == "ITSUP-1"
     link = ticket.jira_link
-    assert (link.issue_key, link.origin, link.issue_id) == ("ITSUP-1", "local", fake_jira.issues["ITSUP-1"]["id"])
+    assert (link.issue_key, link.origin, link.issue_id) == (
+        "ITSUP-1",
+        "local",
+        fake_jira.issues["ITSUP-1"]["id"],
+    )
     assert OutboundChange.objects.get().state == ChangeState.DONE
 
 
 @pytest.mark.django_db
 def test_a_400_about_fields_is_retried_once_with_a_minimal_payload(fake_jira, make_ticket):
-    fake_jira.refuse_fields = {"priority": "Field 'priority' cannot be set. It is not on the appropriate screen."}
+    fake_jira.refuse_fields = {
+        "priority": "Field 'priority' cannot be set. It is not on the appropriate screen."
+    }
     ticket = make_ticket("VPN down")
     push_changes(ticket.pk)
     first, second = creates(fake_jira)
@@ -108,7 +117,9 @@ def test_when_the_minimal_payload_is_refused_too_the_change_fails_visibly(fake_j
 def test_public_replies_follow_and_internal_notes_do_not(fake_jira, make_ticket, agent):
     ticket = make_ticket("VPN down")
     push_changes(ticket.pk)
-    reply = do_add_comment(ticket, actor=agent, body="Restarting the concentrator, see https://status.example.com")
+    reply = do_add_comment(
+        ticket, actor=agent, body="Restarting the concentrator, see https://status.example.com"
+    )
     do_add_comment(ticket, actor=agent, body="internal: cert expired", internal=True)
     push_changes(ticket.pk)
     (request,) = fake_jira.requests_to("POST", "/rest/api/3/issue/ITSUP-1/comment")
@@ -154,21 +165,33 @@ def test_the_webhook_echo_of_our_push_changes_nothing(fake_jira, make_ticket, ag
     comment_echo = copy.deepcopy(fixture("jira-webhook-comment-created.json"))
     comment_echo["issue"]["id"], comment_echo["issue"]["key"] = fake_jira.issues["ITSUP-1"]["id"], "ITSUP-1"
     answer = fixture("jira-add-comment-response.json")  # what the fake answered to our POST
-    comment_echo["comment"].update({"id": JiraComment.objects.get().jira_comment_id, "body": "On my way",
-                                    "created": answer["created"], "updated": answer["updated"]})
+    comment_echo["comment"].update(
+        {
+            "id": JiraComment.objects.get().jira_comment_id,
+            "body": "On my way",
+            "created": answer["created"],
+            "updated": answer["updated"],
+        }
+    )
     deliver(comment_echo)
     outcomes = process()
     assert [outcome.result for outcome in outcomes] == ["unchanged", "unchanged"]
     fresh = Ticket.objects.get(pk=ticket.pk)
     assert (fresh.title, fresh.description, fresh.status, fresh.priority) == (
-        ticket.title, ticket.description, ticket.status, ticket.priority)
+        ticket.title,
+        ticket.description,
+        ticket.status,
+        ticket.priority,
+    )
     assert list(fresh.comments.all()) == [reply]
     assert Ticket.objects.count() == 1
     assert OutboundChange.objects.count() == 2  # nothing new to push: no loop
 
 
 @pytest.mark.django_db
-def test_an_echo_arriving_before_the_push_stored_its_answer_is_adopted(fake_jira, make_ticket, deliver, process):
+def test_an_echo_arriving_before_the_push_stored_its_answer_is_adopted(
+    fake_jira, make_ticket, deliver, process
+):
     ticket = make_ticket("Printer on floor 3 is jammed")
     # Jira created the issue, its webhook is here, but our push has not stored the key yet.
     fake_jira.add_issue("ITSUP-7", summary=ticket.title, labels=["itsm-sync", f"itsm-{ticket.number}"])
@@ -182,7 +205,9 @@ def test_an_echo_arriving_before_the_push_stored_its_answer_is_adopted(fake_jira
 
 
 @pytest.mark.django_db
-def test_a_reply_echo_arriving_before_the_push_stored_it_is_adopted(fake_jira, make_ticket, agent, deliver, process):
+def test_a_reply_echo_arriving_before_the_push_stored_it_is_adopted(
+    fake_jira, make_ticket, agent, deliver, process
+):
     ticket = make_ticket("VPN down")
     push_changes(ticket.pk)
     reply = do_add_comment(ticket, actor=agent, body="On my way!")
@@ -252,7 +277,11 @@ def test_local_replies_on_a_jira_ticket_are_pushed(fake_jira, deliver, process, 
 @pytest.mark.parametrize("switch", ["unconfigured", "push-disabled", "no-project"])
 def test_nothing_is_pushed_when_the_integration_is_off(settings, make_ticket, switch):
     if switch != "unconfigured":
-        settings.JIRA_BASE_URL, settings.JIRA_EMAIL, settings.JIRA_API_TOKEN = "http://127.0.0.1:9", "a@b.c", "t"
+        settings.JIRA_BASE_URL, settings.JIRA_EMAIL, settings.JIRA_API_TOKEN = (
+            "http://127.0.0.1:9",
+            "a@b.c",
+            "t",
+        )
     if switch == "push-disabled":
         settings.JIRA_PUSH_ENABLED = False
     if switch == "no-project":
@@ -278,7 +307,10 @@ def test_jira_down_then_back_loses_nothing(fake_jira, mappings, make_ticket, age
     with connection.cursor() as cursor:
         cursor.execute("UPDATE procrastinate_jobs SET scheduled_at = now() WHERE status = 'todo'")
     run_worker(queues=["jira"])
-    assert [change.state for change in OutboundChange.objects.order_by("pk")] == [ChangeState.DONE, ChangeState.DONE]
+    assert [change.state for change in OutboundChange.objects.order_by("pk")] == [
+        ChangeState.DONE,
+        ChangeState.DONE,
+    ]
     assert len(fake_jira.issues) == 1
     assert len(fake_jira.requests_to("POST", "/rest/api/3/issue/ITSUP-1/comment")) == 1
     assert Ticket.objects.get(pk=ticket.pk).external_key == "ITSUP-1"

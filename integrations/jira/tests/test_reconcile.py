@@ -25,11 +25,15 @@ def since(days: int = 2):
 def test_it_pulls_every_page_and_creates_the_missing_tickets(fake_jira, settings):
     settings.JIRA_RECONCILE_PAGE_SIZE = 2
     for number in range(1, 6):
-        fake_jira.add_issue(f"ITSUP-{number}", summary=f"Issue {number}", updated=f"2025-03-14T10:0{number}:00.000+0000")
+        fake_jira.add_issue(
+            f"ITSUP-{number}", summary=f"Issue {number}", updated=f"2025-03-14T10:0{number}:00.000+0000"
+        )
     with time_machine.travel(timezone.now(), tick=False):
         run = run_reconcile(since=since(), trigger="command")
     assert (run.ok, run.pages, run.seen, run.created, run.updated, run.unchanged) == (True, 3, 5, 5, 0, 0)
-    assert sorted(Ticket.objects.values_list("external_key", flat=True)) == [f"ITSUP-{n}" for n in range(1, 6)]
+    assert sorted(Ticket.objects.values_list("external_key", flat=True)) == [
+        f"ITSUP-{n}" for n in range(1, 6)
+    ]
     assert Ticket.objects.get(external_key="ITSUP-3").description == "Description of ITSUP-3"
     assert [item["kind"] for item in run.drift] == ["missing"] * 5
     bodies = [seen.body for seen in fake_jira.requests_to("POST", "/rest/api/3/search/jql")]
@@ -43,8 +47,13 @@ def test_a_second_pass_repairs_only_what_drifted(fake_jira):
         fake_jira.add_issue(f"ITSUP-{number}", summary=f"Issue {number}")
     run_reconcile(since=since(), trigger="command")
     issue = fake_jira.issues["ITSUP-2"]["fields"]
-    issue.update({"summary": "Issue 2 (renamed)", "updated": "2025-03-14T11:00:00.000+0000",
-                  "status": {"name": "In Progress", "statusCategory": {"key": "indeterminate"}}})
+    issue.update(
+        {
+            "summary": "Issue 2 (renamed)",
+            "updated": "2025-03-14T11:00:00.000+0000",
+            "status": {"name": "In Progress", "statusCategory": {"key": "indeterminate"}},
+        }
+    )
     issue["comment"]["comments"].append(fixture("jira-add-comment-response.json"))
     run = run_reconcile(since=since(), trigger="command")
     assert (run.created, run.updated, run.unchanged) == (0, 1, 2)
@@ -61,9 +70,15 @@ def test_a_second_pass_repairs_only_what_drifted(fake_jira):
 def test_it_repairs_a_ticket_whose_webhook_was_missed(fake_jira, deliver, process):
     deliver(fixture("jira-webhook-issue-created.json"))
     process()
-    fake_jira.add_issue("ITSUP-42", issue_id="10042", summary="VPN connection times out for all users on floor 3",
-                        updated="2025-03-14T12:00:00.000+0000", priority="Highest",
-                        status="Resolved", category="done")
+    fake_jira.add_issue(
+        "ITSUP-42",
+        issue_id="10042",
+        summary="VPN connection times out for all users on floor 3",
+        updated="2025-03-14T12:00:00.000+0000",
+        priority="Highest",
+        status="Resolved",
+        category="done",
+    )
     run = run_reconcile(since=since(), trigger="api")
     assert run.updated == 1
     ticket = Ticket.objects.get(external_key="ITSUP-42")
@@ -71,8 +86,12 @@ def test_it_repairs_a_ticket_whose_webhook_was_missed(fake_jira, deliver, proces
 
 
 def test_a_jira_error_ends_the_run_with_the_message(fake_jira):
-    fake_jira.fail("POST", "/rest/api/3/search/jql", 400, body={"errorMessages": ["Invalid JQL. Bad request."],
-                                                                 "errors": {}})
+    fake_jira.fail(
+        "POST",
+        "/rest/api/3/search/jql",
+        400,
+        body={"errorMessages": ["Invalid JQL. Bad request."], "errors": {}},
+    )
     run = run_reconcile(since=since(), trigger="command")
     assert run.ok is False
     assert "Invalid JQL" in run.error
@@ -82,7 +101,8 @@ def test_a_jira_error_ends_the_run_with_the_message(fake_jira):
 def test_the_jql_window_does_not_depend_on_the_jira_user_time_zone():
     now = timezone.now()
     assert build_jql(["B", "A"], now - timedelta(minutes=90, seconds=1), now) == (
-        'project in ("A", "B") AND updated >= "-91m" ORDER BY updated ASC')
+        'project in ("A", "B") AND updated >= "-91m" ORDER BY updated ASC'
+    )
 
 
 # --- the endpoint ---------------------------------------------------------------------------

@@ -45,7 +45,10 @@ def test_the_sync_endpoint_reads_the_jsm_sla_into_the_clocks(fake_jira, linked, 
     assert response_clock.state == "met"
     resolution = TicketSLA.objects.get(ticket=linked, metric="resolution")
     assert (resolution.source, resolution.due_at, resolution.stopped_at) == (
-        "jira", at("2025-03-14T13:26:53.118+00:00"), None)
+        "jira",
+        at("2025-03-14T13:26:53.118+00:00"),
+        None,
+    )
     assert JiraLink.objects.get().sla_synced_at is not None
 
 
@@ -78,8 +81,15 @@ def test_paused_breached_and_unstarted_slas(linked):
     paused = copy.deepcopy(EXAMPLES["ongoing_paused"])
     breached = copy.deepcopy(EXAMPLES["ongoing_breached"])
     breached["name"] = "Time to first response"
-    applied = apply_issue_sla_fields(linked, link, {"customfield_10030": paused, "customfield_10031": breached,
-                                                    "customfield_10032": EXAMPLES["not_started"]})
+    applied = apply_issue_sla_fields(
+        linked,
+        link,
+        {
+            "customfield_10030": paused,
+            "customfield_10031": breached,
+            "customfield_10032": EXAMPLES["not_started"],
+        },
+    )
     assert len(applied) == 2
     resolution = TicketSLA.objects.get(ticket=linked, metric="resolution")
     assert resolution.state == "paused" and resolution.paused_since is not None
@@ -160,5 +170,8 @@ def test_the_jsm_sla_endpoint_is_read_page_by_page(fake_jira):
     fake_jira.slas["ITSUP-42"] = fixture("jsm-sla-response.json")["values"]
     values = JiraClient().get_request_slas("ITSUP-42", limit=1)
     assert [value["name"] for value in values] == ["Time to first response", "Time to resolution"]
-    starts = [seen.query["start"] for seen in fake_jira.requests_to("GET", "/rest/servicedeskapi/request/ITSUP-42/sla")]
+    starts = [
+        seen.query["start"]
+        for seen in fake_jira.requests_to("GET", "/rest/servicedeskapi/request/ITSUP-42/sla")
+    ]
     assert starts == [["0"], ["1"]]

@@ -22,8 +22,16 @@ def slept():
 
 @pytest.fixture
 def transport(fake_jira, slept):
-    return Transport(base_url=fake_jira.url, email=EMAIL, api_token=TOKEN, timeout=2, max_retries=3,
-                     backoff=1.0, max_retry_after=60, sleep=slept.append)
+    return Transport(
+        base_url=fake_jira.url,
+        email=EMAIL,
+        api_token=TOKEN,
+        timeout=2,
+        max_retries=3,
+        backoff=1.0,
+        max_retry_after=60,
+        sleep=slept.append,
+    )
 
 
 def test_it_sends_basic_auth_and_reads_json(fake_jira, transport):
@@ -45,7 +53,9 @@ def test_wrong_credentials_raise_an_auth_error_without_retrying(fake_jira, slept
 def test_it_parses_the_error_collection_of_a_400(fake_jira, transport):
     fake_jira.refuse_fields = {"priority": "Priority name 'Urgentest' is not valid"}
     with pytest.raises(JiraBadRequest) as error:
-        JiraClient(transport).create_issue({"project": {"key": "ITSUP"}, "summary": "x", "priority": {"name": "U"}})
+        JiraClient(transport).create_issue(
+            {"project": {"key": "ITSUP"}, "summary": "x", "priority": {"name": "U"}}
+        )
     assert error.value.status == 400
     assert error.value.errors == {"priority": "Priority name 'Urgentest' is not valid"}
     assert "priority: Priority name 'Urgentest' is not valid" in str(error.value)
@@ -53,8 +63,12 @@ def test_it_parses_the_error_collection_of_a_400(fake_jira, transport):
 
 
 def test_it_parses_an_error_body_without_the_errors_key(fake_jira, transport):
-    fake_jira.fail("POST", "/rest/api/3/search/jql", 400,
-                   body={"errorMessages": ["Invalid request payload. Refer to the REST API documentation."]})
+    fake_jira.fail(
+        "POST",
+        "/rest/api/3/search/jql",
+        400,
+        body={"errorMessages": ["Invalid request payload. Refer to the REST API documentation."]},
+    )
     with pytest.raises(JiraBadRequest) as error:
         JiraClient(transport).search_page("project = ITSUP")
     assert error.value.error_messages == ["Invalid request payload. Refer to the REST API documentation."]
@@ -69,7 +83,9 @@ def test_a_missing_issue_is_not_found(fake_jira, transport):
 
 def test_it_waits_what_retry_after_says_on_a_429(fake_jira, transport, slept):
     fake_jira.add_issue("ITSUP-1")
-    fake_jira.fail("GET", "/rest/api/3/issue/ITSUP-1", 429, headers={"Retry-After": "17", "X-RateLimit-Remaining": "0"})
+    fake_jira.fail(
+        "GET", "/rest/api/3/issue/ITSUP-1", 429, headers={"Retry-After": "17", "X-RateLimit-Remaining": "0"}
+    )
     assert JiraClient(transport).get_issue("ITSUP-1")["key"] == "ITSUP-1"
     assert slept == [17.0]
     assert len(fake_jira.requests) == 2
@@ -105,8 +121,15 @@ def test_a_long_retry_after_is_left_to_the_queue(fake_jira, transport, slept):
 def test_slow_answers_time_out_and_are_retried(fake_jira, slept):
     fake_jira.add_issue("ITSUP-1")
     fake_jira.slow["/rest/api/3/issue/ITSUP-1"] = 5
-    transport = Transport(base_url=fake_jira.url, email=EMAIL, api_token=TOKEN, timeout=0.2, max_retries=1,
-                          backoff=0.01, sleep=slept.append)
+    transport = Transport(
+        base_url=fake_jira.url,
+        email=EMAIL,
+        api_token=TOKEN,
+        timeout=0.2,
+        max_retries=1,
+        backoff=0.01,
+        sleep=slept.append,
+    )
     with pytest.raises(JiraUnavailable) as error:
         transport.request("GET", "/rest/api/3/issue/ITSUP-1")
     assert "did not answer" in str(error.value)
@@ -114,8 +137,15 @@ def test_slow_answers_time_out_and_are_retried(fake_jira, slept):
 
 
 def test_a_refused_connection_is_unavailable(slept):
-    transport = Transport(base_url="http://127.0.0.1:9", email=EMAIL, api_token=TOKEN, timeout=0.5, max_retries=1,
-                          backoff=0.0, sleep=slept.append)
+    transport = Transport(
+        base_url="http://127.0.0.1:9",
+        email=EMAIL,
+        api_token=TOKEN,
+        timeout=0.5,
+        max_retries=1,
+        backoff=0.0,
+        sleep=slept.append,
+    )
     with pytest.raises(JiraUnavailable):
         transport.request("GET", "/rest/api/3/myself")
     assert len(slept) == 1
@@ -133,7 +163,9 @@ def test_search_follows_the_next_page_token_until_the_last_page(fake_jira, trans
 
 
 def test_search_reads_the_contract_pages(fake_jira, transport):
-    first = __import__("integrations.jira.tests.fakejira", fromlist=["fixture"]).fixture("jira-search-jql-response.json")
+    first = __import__("integrations.jira.tests.fakejira", fromlist=["fixture"]).fixture(
+        "jira-search-jql-response.json"
+    )
     fake_jira.fail("POST", "/rest/api/3/search/jql", 200, body=first)
     page = JiraClient(transport).search_page("project = ITSUP")
     assert [issue["key"] for issue in page.issues] == ["ITSUP-40", "ITSUP-41"]

@@ -34,8 +34,9 @@ def test_it_checks_the_signature_vectors(vector):
 
 def test_the_documented_vector_passes_the_endpoint_then_fails_as_not_json(client, settings):
     settings.JIRA_WEBHOOK_SECRET = "It's a Secret to Everybody"
-    response = client.post(URL, data=b"Hello World!", content_type="application/json",
-                           HTTP_X_HUB_SIGNATURE=VECTORS[0]["header"])
+    response = client.post(
+        URL, data=b"Hello World!", content_type="application/json", HTTP_X_HUB_SIGNATURE=VECTORS[0]["header"]
+    )
     assert response.status_code == 400  # the signature is good; the body is not a Jira delivery
     assert WebhookReceipt.objects.count() == 0
 
@@ -46,7 +47,11 @@ def test_a_signed_delivery_is_stored_and_queued(deliver, queued_jobs):
     assert response.json()["status"] == "queued"
     receipt = WebhookReceipt.objects.get()
     assert (receipt.identifier, receipt.event, receipt.issue_key, receipt.state) == (
-        "7d1b3f6a-8f52", "jira:issue_created", "ITSUP-42", "pending")
+        "7d1b3f6a-8f52",
+        "jira:issue_created",
+        "ITSUP-42",
+        "pending",
+    )
     assert receipt.flow == "Primary"
     assert queued_jobs() == 1
     assert Ticket.objects.count() == 0  # heavy work waits for the worker
@@ -59,21 +64,35 @@ def test_the_upsert_alias_takes_deliveries_too(deliver):
 
 
 def test_the_shared_secret_header_is_accepted(deliver):
-    response = deliver(fixture("jira-webhook-comment-created.json"), signed=False,
-                       headers={"X-Jira-Webhook-Secret": SECRET})
+    response = deliver(
+        fixture("jira-webhook-comment-created.json"), signed=False, headers={"X-Jira-Webhook-Secret": SECRET}
+    )
     assert response.status_code == 202
 
 
-@pytest.mark.parametrize("headers", [
-    {"X-Hub-Signature": "sha256=" + "0" * 64},
-    {"X-Hub-Signature": "md5=" + "0" * 32},
-    {"X-Hub-Signature": "sha1=" + "0" * 40},
-    {"X-Hub-Signature": "garbage"},
-    {"X-Hub-Signature": ""},
-    {"X-Hub-Signature-256": "sha256=" + "0" * 64},
-    {"X-Jira-Webhook-Secret": "not-the-secret"},
-    {},
-], ids=["wrong-hmac", "md5", "sha1", "no-method", "empty", "github-header", "wrong-shared-secret", "unsigned"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Hub-Signature": "sha256=" + "0" * 64},
+        {"X-Hub-Signature": "md5=" + "0" * 32},
+        {"X-Hub-Signature": "sha1=" + "0" * 40},
+        {"X-Hub-Signature": "garbage"},
+        {"X-Hub-Signature": ""},
+        {"X-Hub-Signature-256": "sha256=" + "0" * 64},
+        {"X-Jira-Webhook-Secret": "not-the-secret"},
+        {},
+    ],
+    ids=[
+        "wrong-hmac",
+        "md5",
+        "sha1",
+        "no-method",
+        "empty",
+        "github-header",
+        "wrong-shared-secret",
+        "unsigned",
+    ],
+)
 def test_unsigned_or_badly_signed_deliveries_get_401_and_change_nothing(deliver, queued_jobs, headers):
     response = deliver(fixture("jira-webhook-issue-created.json"), signed=False, headers=headers)
     assert response.status_code == 401
@@ -85,7 +104,9 @@ def test_unsigned_or_badly_signed_deliveries_get_401_and_change_nothing(deliver,
 def test_a_signature_over_other_bytes_is_refused(client):
     body = json.dumps(fixture("jira-webhook-issue-created.json")).encode()
     tampered = body.replace(b"VPN", b"WAN")
-    response = client.post(URL, data=tampered, content_type="application/json", HTTP_X_HUB_SIGNATURE=sign(body))
+    response = client.post(
+        URL, data=tampered, content_type="application/json", HTTP_X_HUB_SIGNATURE=sign(body)
+    )
     assert response.status_code == 401
     assert WebhookReceipt.objects.count() == 0
 
@@ -103,9 +124,16 @@ def test_without_a_secret_configured_the_webhook_is_unavailable(deliver, setting
     assert WebhookReceipt.objects.count() == 0
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"issue": {}}',
-                                  b'{"webhookEvent": "jira:issue_created", "issue": {"key": "ITSUP-1"}}',
-                                  b'{"webhookEvent": "comment_created", "issue": {"id": "1", "key": "ITSUP-1"}}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"issue": {}}',
+        b'{"webhookEvent": "jira:issue_created", "issue": {"key": "ITSUP-1"}}',
+        b'{"webhookEvent": "comment_created", "issue": {"id": "1", "key": "ITSUP-1"}}',
+    ],
+)
 def test_bodies_that_are_not_jira_deliveries_get_400(deliver, body):
     response = deliver(body)
     assert response.status_code == 400

@@ -22,10 +22,42 @@ TEAMS = [
 
 # persona -> (email, full name, role, organisation, teams, skills, seniority)
 PERSONAS = {
-    "admin": ("admin@demo.example", "Ada Admin", Role.ADMIN, "Northwind Traders", ["Service Desk"], [], "lead"),
-    "agent": ("agent@demo.example", "Alex Agent", Role.AGENT, "Northwind Traders", ["Service Desk", "Network"], ["network", "vpn", "accounts"], "senior"),
-    "agent2": ("sam@demo.example", "Sam Support", Role.AGENT, "Northwind Traders", ["Applications"], ["software", "email"], "mid"),
-    "agent3": ("hana@demo.example", "Hana Hardware", Role.AGENT, "Northwind Traders", ["Hardware"], ["hardware", "laptop", "printer"], "junior"),
+    "admin": (
+        "admin@demo.example",
+        "Ada Admin",
+        Role.ADMIN,
+        "Northwind Traders",
+        ["Service Desk"],
+        [],
+        "lead",
+    ),
+    "agent": (
+        "agent@demo.example",
+        "Alex Agent",
+        Role.AGENT,
+        "Northwind Traders",
+        ["Service Desk", "Network"],
+        ["network", "vpn", "accounts"],
+        "senior",
+    ),
+    "agent2": (
+        "sam@demo.example",
+        "Sam Support",
+        Role.AGENT,
+        "Northwind Traders",
+        ["Applications"],
+        ["software", "email"],
+        "mid",
+    ),
+    "agent3": (
+        "hana@demo.example",
+        "Hana Hardware",
+        Role.AGENT,
+        "Northwind Traders",
+        ["Hardware"],
+        ["hardware", "laptop", "printer"],
+        "junior",
+    ),
     "requester": ("user@demo.example", "Riley Requester", Role.USER, "Contoso Retail", [], [], "mid"),
     "requester2": ("olivia@demo.example", "Olivia Owner", Role.USER, "Northwind Traders", [], [], "mid"),
     "viewer": ("viewer@demo.example", "Victor Viewer", Role.VIEWER, "Northwind Traders", [], [], "mid"),
@@ -50,7 +82,15 @@ class Command(BaseCommand):
             for name, skills in TEAMS:
                 teams[name], _ = Team.objects.update_or_create(name=name, defaults={"skills": skills})
             users = {}
-            for persona, (email, full_name, role, organisation, team_names, skills, seniority) in PERSONAS.items():
+            for persona, (
+                email,
+                full_name,
+                role,
+                organisation,
+                team_names,
+                skills,
+                seniority,
+            ) in PERSONAS.items():
                 user = User.objects.filter(email=email).first()
                 if user is None:
                     user = User.objects.create_user(email=email, password=DEMO_PASSWORD)
@@ -73,6 +113,8 @@ class Command(BaseCommand):
                 team.save(update_fields=["lead"])
             demo_seeded.send(sender=self.__class__, users=users, teams=teams, stdout=self.stdout)
 
-        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Sign in with (password for all: {DEMO_PASSWORD}):"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo data ready. Sign in with (password for all: {DEMO_PASSWORD}):")
+        )
         for user in users.values():
             self.stdout.write(f"  {user.role:<7} {user.email}")

@@ -23,9 +23,20 @@ class Command(BaseCommand):
         python = sys.executable
         commands = {
             "web": [
-                python, "-m", "gunicorn", "itsm.wsgi:application",
-                "--bind", f"{host}:{port}", "--workers", web_workers, "--threads", "4",
-                "--access-logfile", "-", "--graceful-timeout", "10",
+                python,
+                "-m",
+                "gunicorn",
+                "itsm.wsgi:application",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                web_workers,
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+                "--graceful-timeout",
+                "10",
             ],
             "worker": [python, "manage.py", "procrastinate", "worker"],
         }

@@ -20,12 +20,21 @@ class Command(BaseCommand):
     help = "Embed knowledge articles and resolved tickets into the search index (batched, resumable)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--sources", default="article,ticket",
-                            help="Comma-separated source types: article, ticket (default both).")
+        parser.add_argument(
+            "--sources",
+            default="article,ticket",
+            help="Comma-separated source types: article, ticket (default both).",
+        )
         parser.add_argument("--batch-size", type=int, default=64, help="Sources per batch (default 64).")
-        parser.add_argument("--force", action="store_true", help="Re-embed every source, not only missing ones.")
-        parser.add_argument("--start-after", type=int, default=0, help="Skip sources with an id up to this one.")
-        parser.add_argument("--limit", type=int, default=0, help="Stop after this many sources (0: no limit).")
+        parser.add_argument(
+            "--force", action="store_true", help="Re-embed every source, not only missing ones."
+        )
+        parser.add_argument(
+            "--start-after", type=int, default=0, help="Skip sources with an id up to this one."
+        )
+        parser.add_argument(
+            "--limit", type=int, default=0, help="Stop after this many sources (0: no limit)."
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         sources = [source.strip() for source in str(options["sources"]).split(",") if source.strip()]
@@ -46,11 +55,18 @@ class Command(BaseCommand):
             raise CommandError(f"Embeddings provider misconfigured: {error}") from error
 
         for source_type in sources:
-            self._backfill(source_type, model=model, batch_size=batch_size, force=bool(options["force"]),
-                           start_after=int(options["start_after"]), limit=limit)  # type: ignore[arg-type]
+            self._backfill(
+                source_type,
+                model=model,
+                batch_size=batch_size,
+                force=bool(options["force"]),
+                start_after=int(options["start_after"]),
+                limit=limit,
+            )  # type: ignore[arg-type]
 
-    def _backfill(self, source_type: str, *, model: str, batch_size: int, force: bool, start_after: int,
-                  limit: int) -> None:
+    def _backfill(
+        self, source_type: str, *, model: str, batch_size: int, force: bool, start_after: int, limit: int
+    ) -> None:
         wanted = indexable_ids(source_type) or []
         indexed = Chunk.objects.filter(source_type=source_type)
         current = set(indexed.filter(embedding_model=model).values_list("source_id", flat=True).distinct())
@@ -62,8 +78,10 @@ class Command(BaseCommand):
         if limit:
             todo = todo[:limit]
         total = len(todo)
-        self.stdout.write(f"{source_type}: {len(wanted)} indexable, {len(current - stale)} already current, "
-                          f"{total} to process ({len(orphans)} to remove) with {model}")
+        self.stdout.write(
+            f"{source_type}: {len(wanted)} indexable, {len(current - stale)} already current, "
+            f"{total} to process ({len(orphans)} to remove) with {model}"
+        )
         started = time.monotonic()
         embedded = done = 0
         for start in range(0, total, batch_size):
@@ -84,4 +102,6 @@ class Command(BaseCommand):
                 f"{source_type}: {done}/{total} ({done * 100 // max(total, 1)}%) "
                 f"{embedded} passages embedded, {rate:.1f} sources/s, ETA {eta:.0f}s, last id {batch[-1]}"
             )
-        self.stdout.write(self.style.SUCCESS(f"{source_type}: done, {done} sources, {embedded} passages embedded."))
+        self.stdout.write(
+            self.style.SUCCESS(f"{source_type}: done, {done} sources, {embedded} passages embedded.")
+        )

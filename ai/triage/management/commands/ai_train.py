@@ -10,14 +10,21 @@ from ai.triage.actions import do_train_models
 
 
 class Command(BaseCommand):
-    help = ("Trains category, impact, urgency and team classifiers on the resolved tickets, calibrates their "
-            "confidence on out-of-fold predictions and stores the result as a new active model version. "
-            "Fields with too few resolved tickets keep the keyword rules.")
+    help = (
+        "Trains category, impact, urgency and team classifiers on the resolved tickets, calibrates their "
+        "confidence on out-of-fold predictions and stores the result as a new active model version. "
+        "Fields with too few resolved tickets keep the keyword rules."
+    )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
-        parser.add_argument("--if-new-data", action="store_true",
-                            help="do nothing unless tickets were resolved since the active model (as the nightly task)")
-        parser.add_argument("--limit", type=int, default=None, help="newest resolved tickets to read (default setting)")
+        parser.add_argument(
+            "--if-new-data",
+            action="store_true",
+            help="do nothing unless tickets were resolved since the active model (as the nightly task)",
+        )
+        parser.add_argument(
+            "--limit", type=int, default=None, help="newest resolved tickets to read (default setting)"
+        )
         parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
@@ -51,5 +58,8 @@ class Command(BaseCommand):
         if model is None:
             self.stdout.write("No field had enough history: the keyword rules stay in use.")
         else:
-            self.stdout.write(self.style.SUCCESS(f"Activated {model.label} ({model.size_bytes} bytes, "
-                                                 f"{outcome.seconds:.1f}s)."))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Activated {model.label} ({model.size_bytes} bytes, {outcome.seconds:.1f}s)."
+                )
+            )
