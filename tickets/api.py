@@ -45,6 +45,7 @@ from tickets.serializers import (
     BulkResultSerializer,
     BulkSerializer,
     CommentCreateSerializer,
+    CommentEditSerializer,
     CommentSerializer,
     ExportCreateSerializer,
     ExportSerializer,
@@ -362,6 +363,30 @@ class TicketViewSet(
         )
         comment = Comment.objects.select_related("author").prefetch_related("attachments").get(pk=comment.pk)
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Edit the text of one of your own comments (marked edited; mirrored to Jira when linked)",
+        request=CommentEditSerializer,
+        responses={200: CommentSerializer, **REFUSED},
+    )
+    @action(detail=True, methods=["patch"], url_path=r"comments/(?P<comment_id>[0-9]+)")
+    def edit_comment(
+        self, request: Request, pk: str | None = None, comment_id: str | None = None
+    ) -> Response:
+        ticket = self.get_object()
+        comment = (
+            Comment.objects.visible_to(request.user)
+            .filter(ticket=ticket, pk=comment_id)
+            .select_related("ticket")
+            .first()
+        )
+        if comment is None:
+            raise exceptions.NotFound("No such comment on this ticket.")
+        data = CommentEditSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        actions.do_edit_comment(comment, actor=request.user, body=data.validated_data["body"])
+        comment = Comment.objects.select_related("author").prefetch_related("attachments").get(pk=comment.pk)
+        return Response(CommentSerializer(comment).data)
 
     @extend_schema(
         summary="The audit trail: every change of status, priority, assignee, team, category, sensitive flag",

@@ -395,8 +395,23 @@ class CommentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Comment
-        fields = ["id", "author", "body", "internal", "source", "created_at", "attachments"]
+        fields = [
+            "id",
+            "author",
+            "body",
+            "internal",
+            "source",
+            "created_at",
+            "updated_at",
+            "edited",
+            "attachments",
+        ]
         read_only_fields = fields
+
+    edited = serializers.SerializerMethodField(help_text="The text was changed after it was written.")
+
+    def get_edited(self, comment: Comment) -> bool:
+        return comment.updated_at > comment.created_at
 
     def get_author(self, comment: Comment) -> str:
         return comment.author.email if comment.author_id else (comment.author_label or "system")
@@ -413,6 +428,10 @@ class CommentCreateSerializer(StrictInputSerializer):
         default=list,
         help_text="Files, with a multipart request.",
     )
+
+
+class CommentEditSerializer(StrictInputSerializer):
+    body = serializers.CharField(max_length=100_000, help_text="The new text (your own comments only).")
 
 
 class AuditEntrySerializer(serializers.Serializer):

@@ -60,6 +60,12 @@ class JiraClient:
             "POST", f"/rest/api/3/issue/{quote(key)}/comment", json={"body": body_adf}
         )
 
+    def update_comment(self, key: str, comment_id: str, body_adf: dict) -> dict:
+        """``PUT /rest/api/3/issue/{key}/comment/{id}`` (200, the comment)."""
+        return self.transport.request(
+            "PUT", f"/rest/api/3/issue/{quote(key)}/comment/{quote(comment_id)}", json={"body": body_adf}
+        )
+
     def get_transitions(self, key: str) -> list[dict]:
         body = self.transport.request("GET", f"/rest/api/3/issue/{quote(key)}/transitions") or {}
         transitions = body.get("transitions") or []

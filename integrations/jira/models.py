@@ -174,6 +174,7 @@ class WebhookReceipt(models.Model):
 class ChangeKind(models.TextChoices):
     CREATE_ISSUE = "create_issue", _("Create the issue")
     ADD_COMMENT = "add_comment", _("Add a public reply")
+    EDIT_COMMENT = "edit_comment", _("Edit a public reply")
     TRANSITION = "transition", _("Change the status")
 
 

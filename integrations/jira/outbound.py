@@ -83,6 +83,25 @@ def on_comment_added(sender: Any, ticket: Ticket, comment: Any, actor_label: str
     queue_change(ticket, ChangeKind.ADD_COMMENT, comment=comment, body_hash=text_hash(comment.body))
 
 
+def on_comment_edited(
+    sender: Any, ticket: Ticket, comment: Any, actor_label: str = "", **kwargs: Any
+) -> None:
+    """A public reply already in Jira was edited here: the Jira comment follows. (One still
+    waiting to be pushed needs nothing: the push sends the text as it is then.)"""
+    if comment.internal or comment.source == CommentSource.JIRA or actor_label == ACTOR:
+        return
+    if not is_push_enabled():
+        return
+    in_jira = JiraComment.objects.filter(comment=comment, deleted_at=None).exists()
+    # Being sent right now, with the old text: the edit follows once the push stored its id.
+    being_sent = OutboundChange.objects.filter(
+        comment=comment, kind=ChangeKind.ADD_COMMENT, state=ChangeState.SENDING
+    ).exists()
+    if not (in_jira or being_sent):
+        return
+    queue_change(ticket, ChangeKind.EDIT_COMMENT, comment=comment, body_hash=text_hash(comment.body))
+
+
 def on_status_changed(sender: Any, ticket: Ticket, status: str, actor_label: str = "", **kwargs: Any) -> None:
     if actor_label == ACTOR or not is_push_enabled():
         return
@@ -164,6 +183,8 @@ def send_change(change: OutboundChange, client: jira_client.JiraClient) -> str:
         raise WaitForIssue(f"{link.issue_key} was deleted in Jira")
     if change.kind == ChangeKind.ADD_COMMENT:
         return send_comment(change, link, client)
+    if change.kind == ChangeKind.EDIT_COMMENT:
+        return send_comment_edit(change, link, client)
     return send_transition(change, link, client)
 
 
@@ -261,6 +282,30 @@ def send_comment(change: OutboundChange, link: JiraLink, client: jira_client.Jir
             },
         )
     return f"Jira comment {comment_id}"
+
+
+def send_comment_edit(change: OutboundChange, link: JiraLink, client: jira_client.JiraClient) -> str:
+    comment = change.comment
+    if comment is None:
+        return "the reply no longer exists"
+    known = JiraComment.objects.filter(comment=comment).first()
+    if known is None:
+        return "the reply is not in Jira"
+    if known.deleted_at is not None:
+        return f"Jira comment {known.jira_comment_id} was deleted in Jira"
+    body_hash = text_hash(comment.body)
+    if known.body_hash == body_hash:
+        return f"Jira comment {known.jira_comment_id} already says this"  # a later edit sent it, or an echo
+    start(change)
+    answer = client.update_comment(link.issue_key, known.jira_comment_id, text_to_adf(comment.body))
+    with transaction.atomic():
+        lock_issue(link.issue_id)
+        # Stored before the echo is applied (same lock): the comment_updated echo changes nothing.
+        JiraComment.objects.filter(pk=known.pk).update(
+            body_hash=body_hash,
+            last_seen_updated=parse_jira_datetime((answer or {}).get("updated")) or known.last_seen_updated,
+        )
+    return f"Jira comment {known.jira_comment_id} edited"
 
 
 def pick_transition(transitions: list[dict], target_name: str, category: str) -> dict | None:

@@ -56,6 +56,63 @@ def test_it_lets_the_requester_reply(api_for, make_ticket, requester):
     assert Ticket.objects.get(pk=ticket.pk).first_response_at is None
 
 
+def test_the_author_edits_a_comment_and_it_shows_as_edited(api_for, make_ticket, agent, requester):
+    ticket = make_ticket()
+    comment = do_add_comment(ticket, actor=agent, body="Restart the printer")
+    listed = api_for(requester).get(url(ticket, "comments")).json()["results"]
+    assert listed[0]["edited"] is False
+    response = api_for(agent).patch(
+        url(ticket, f"comments/{comment.pk}"),
+        {"body": "Restart the printer, then the spooler"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert (
+        response.json()["body"] == "Restart the printer, then the spooler"
+        and response.json()["edited"] is True
+    )
+    listed = api_for(requester).get(url(ticket, "comments")).json()["results"]
+    assert [(c["body"], c["edited"]) for c in listed] == [("Restart the printer, then the spooler", True)]
+
+
+@pytest.mark.parametrize(
+    ("who", "payload", "status"),
+    [
+        ("other_agent", {"body": "Rewritten"}, 403),
+        ("requester", {"body": "Rewritten"}, 403),
+        ("agent", {"body": "  "}, 400),
+        ("agent", {"body": "x", "internal": True}, 400),  # the text only: unknown fields are refused
+        ("agent", {}, 400),
+    ],
+)
+def test_it_refuses_bad_comment_edits_and_changes_nothing(
+    api_for, make_ticket, agent, other_agent, requester, team, who, payload, status
+):
+    ticket = make_ticket(team=team)
+    comment = do_add_comment(ticket, actor=agent, body="Checking the relay")
+    actor = {"agent": agent, "other_agent": other_agent, "requester": requester}[who]
+    response = api_for(actor).patch(url(ticket, f"comments/{comment.pk}"), payload, format="json")
+    assert response.status_code == status, response.content
+    comment.refresh_from_db()
+    assert comment.body == "Checking the relay" and comment.updated_at == comment.created_at
+
+
+def test_an_internal_note_is_not_found_for_the_requester_nor_a_comment_of_another_ticket(
+    api_for, make_ticket, agent, requester
+):
+    ticket, other = make_ticket(), make_ticket()
+    note = do_add_comment(ticket, actor=agent, body="Check the fuser", internal=True)
+    assert (
+        api_for(requester).patch(url(ticket, f"comments/{note.pk}"), {"body": "x"}, format="json").status_code
+        == 404
+    )
+    assert (
+        api_for(agent).patch(url(other, f"comments/{note.pk}"), {"body": "x"}, format="json").status_code
+        == 404
+    )
+    assert Comment.objects.get(pk=note.pk).body == "Check the fuser"
+
+
 @pytest.mark.parametrize("payload", [{}, {"body": "   "}, {"body": "x", "internal": "maybe"}, {"text": "hi"}])
 def test_it_refuses_bad_comments(api_for, make_ticket, agent, payload):
     ticket = make_ticket()

@@ -236,6 +236,8 @@ class FakeJira:
                 return 200, copy.deepcopy(issue)
             if parts[5:] == ["comment"] and method == "POST":
                 return self.comment(issue, body)
+            if parts[5:6] == ["comment"] and len(parts) == 7 and method == "PUT":
+                return self.edit_comment(issue, parts[6], body)
             if parts[5:] == ["transitions"] and method == "GET":
                 return 200, {"expand": "transitions", "transitions": copy.deepcopy(self.transitions)}
             if parts[5:] == ["transitions"] and method == "POST":
@@ -289,6 +291,20 @@ class FakeJira:
         answer.update({"id": comment_id, "body": body["body"]})
         issue["fields"]["comment"]["comments"].append(answer)
         return 201, answer
+
+    def edit_comment(self, issue: dict, comment_id: str, body: Any) -> tuple[int, Any]:
+        """``PUT …/comment/{id}``: 400 without an ADF body, 404 for a comment not on the issue."""
+        if not isinstance((body or {}).get("body"), dict):
+            return 400, {"errorMessages": ["Comment body can not be empty!"], "errors": {}}
+        for comment in issue["fields"]["comment"]["comments"]:
+            if str(comment.get("id")) == comment_id:
+                comment["body"] = body["body"]
+                comment["updated"] = "2025-03-14T12:00:00.000+0000"
+                return 200, copy.deepcopy(comment)
+        return 404, {
+            "errorMessages": ["Can not find a comment for the id: " + comment_id + "."],
+            "errors": {},
+        }
 
     def transition(self, issue: dict, body: Any) -> tuple[int, Any]:
         wanted = str(((body or {}).get("transition") or {}).get("id") or "")

@@ -9,7 +9,8 @@ from integrations.jira.models import ChangeState, JiraComment, JiraLink, Outboun
 from integrations.jira.outbound import push_changes
 from integrations.jira.tests.fakejira import fixture
 from integrations.jira.transport import JiraAuthError, JiraUnavailable
-from tickets.actions import do_add_comment, do_transition_ticket
+from itsm.models import AutomationEvent
+from tickets.actions import do_add_comment, do_edit_comment, do_transition_ticket
 from tickets.models import Comment, Ticket
 
 PUSH = "integrations.jira.tasks.push_ticket"
@@ -127,6 +128,81 @@ def test_public_replies_follow_and_internal_notes_do_not(fake_jira, make_ticket,
     assert nodes[0]["text"] == "Restarting the concentrator, see "
     assert nodes[1]["marks"][0]["attrs"]["href"] == "https://status.example.com"
     assert JiraComment.objects.get().comment == reply
+
+
+def edits_of(fake_jira, comment_id: str):
+    return fake_jira.requests_to("PUT", f"/rest/api/3/issue/ITSUP-1/comment/{comment_id}")
+
+
+def pushed_reply(fake_jira, make_ticket, agent, body="Restarting the concentrator"):
+    ticket = make_ticket("VPN down")
+    push_changes(ticket.pk)
+    reply = do_add_comment(ticket, actor=agent, body=body)
+    push_changes(ticket.pk)
+    return ticket, reply, JiraComment.objects.get(comment=reply).jira_comment_id
+
+
+def test_an_edited_reply_follows_in_jira_and_its_echo_changes_nothing(
+    fake_jira, make_ticket, agent, deliver, process
+):
+    ticket, reply, jira_id = pushed_reply(fake_jira, make_ticket, agent)
+    do_edit_comment(reply, actor=agent, body="Restarting the concentrator, back in 10 minutes")
+    push_changes(ticket.pk)
+    (request,) = edits_of(fake_jira, jira_id)
+    assert request.body["body"]["content"][0]["content"][0]["text"] == (
+        "Restarting the concentrator, back in 10 minutes"
+    )
+    echo = copy.deepcopy(fixture("jira-webhook-comment-updated.json"))
+    echo["issue"]["id"], echo["issue"]["key"] = fake_jira.issues["ITSUP-1"]["id"], "ITSUP-1"
+    echo["comment"].update(
+        {"id": jira_id, "body": "Restarting the concentrator, back in 10 minutes", "jsdPublic": True}
+    )
+    echo["comment"]["updated"] = "2025-03-14T12:00:00.000+0000"
+    deliver(echo)
+    (outcome,) = process()
+    assert outcome.result == "unchanged"
+    assert not AutomationEvent.objects.filter(action="jira.comment_edited").exists()
+    reply.refresh_from_db()
+    assert reply.body == "Restarting the concentrator, back in 10 minutes"
+
+
+def test_edits_before_the_push_travel_with_it_and_repeated_edits_are_sent_once(fake_jira, make_ticket, agent):
+    ticket = make_ticket("VPN down")
+    push_changes(ticket.pk)
+    reply = do_add_comment(ticket, actor=agent, body="First words")
+    do_edit_comment(reply, actor=agent, body="Second words")
+    push_changes(ticket.pk)
+    (post,) = fake_jira.requests_to("POST", "/rest/api/3/issue/ITSUP-1/comment")
+    assert post.body["body"]["content"][0]["content"][0]["text"] == "Second words"
+    jira_id = JiraComment.objects.get().jira_comment_id
+    assert edits_of(fake_jira, jira_id) == []
+    do_edit_comment(reply, actor=agent, body="Third words")
+    do_edit_comment(reply, actor=agent, body="Fourth words")
+    push_changes(ticket.pk)
+    (put,) = edits_of(fake_jira, jira_id)  # the first edit sent the latest text; the second had nothing left
+    assert put.body["body"]["content"][0]["content"][0]["text"] == "Fourth words"
+    assert list(OutboundChange.objects.filter(kind="edit_comment").values_list("state", flat=True)) == [
+        "done",
+        "done",
+    ]
+
+
+def test_an_edit_waits_while_jira_is_down_and_is_refused_once_the_comment_is_gone(
+    fake_jira, make_ticket, agent
+):
+    ticket, reply, jira_id = pushed_reply(fake_jira, make_ticket, agent)
+    do_edit_comment(reply, actor=agent, body="Better words")
+    fake_jira.fail("PUT", "/rest/api/3/issue/ITSUP-1/comment", 503, times=10)
+    with pytest.raises(JiraUnavailable):
+        push_changes(ticket.pk)
+    assert OutboundChange.objects.get(kind="edit_comment").state == ChangeState.PENDING
+    fake_jira.failures.clear()
+    fake_jira.issues["ITSUP-1"]["fields"]["comment"]["comments"].clear()  # deleted in Jira meanwhile
+    push_changes(ticket.pk)
+    change = OutboundChange.objects.get(kind="edit_comment")
+    assert change.state == ChangeState.FAILED and "404" in change.last_error
+    reply.refresh_from_db()
+    assert reply.body == "Better words"  # the local edit stands
 
 
 @pytest.mark.django_db
