@@ -72,6 +72,21 @@ def test_an_agent_works_a_ticket_and_the_requester_reads_the_reply(browser_page)
     page.click("#reply-form button[type=submit]")
     page.wait_for_selector("#ticket-timeline [data-testid=reply]:has-text('Please restart the printer')")
 
+    # Edits the reply in place: an empty text is refused where it was typed, then saved.
+    reply = page.locator("#ticket-timeline [data-testid=reply]")
+    reply.locator("summary:has-text('Edit')").click()
+    reply.locator("textarea[name=body]").fill("")
+    reply.locator("textarea[name=body]").evaluate("element => element.removeAttribute('required')")
+    reply.locator("button:has-text('Save')").click()
+    page.wait_for_selector(
+        "#ticket-timeline [data-testid=reply] .errorlist:has-text('This field is required')"
+    )
+    reply.locator("textarea[name=body]").fill("Please restart the printer, then try again. Tray 2 too.")
+    reply.locator("button:has-text('Save')").click()
+    page.wait_for_selector("#ticket-timeline [data-testid=reply] [data-testid=edited]")
+    assert "Tray 2 too." in reply.locator(".prose").inner_text()
+    assert page.url.endswith(f"/tickets/{ticket.pk}/")
+
     # Resolving needs a resolution: refused first, with the domain's message, then done.
     page.select_option("#status-form select[name=status]", "resolved")
     page.click("#status-form button[type=submit]")
@@ -101,6 +116,10 @@ def test_an_agent_works_a_ticket_and_the_requester_reads_the_reply(browser_page)
     page.click("nav >> text=My tickets")
     page.click(f"text={ticket.number}")
     page.wait_for_url(f"**/tickets/portal/{ticket.pk}/")
-    assert "Please restart the printer, then try again." in page.locator("#conversation").inner_text()
+    assert (
+        "Please restart the printer, then try again. Tray 2 too."
+        in page.locator("#conversation").inner_text()
+    )
+    assert page.locator("#conversation [data-testid=edited]").count() == 1
     assert page.get_by_test_id("status").inner_text() == "Resolved"
     assert "Printer restarted; queue cleared." in page.get_by_test_id("resolution").inner_text()

@@ -171,6 +171,10 @@ class CommentForm(forms.Form):
     attachments = MultipleFileField(label=_("Attachments"))
 
 
+class CommentEditForm(forms.Form):
+    body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 4}))
+
+
 class SavedViewForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=120)
     query = forms.CharField(required=False, widget=forms.HiddenInput)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:pk>/status/", views.ticket_status, name="ticket-status"),
     path("<int:pk>/priority/", views.ticket_priority, name="ticket-priority"),
     path("<int:pk>/comments/", views.ticket_comment, name="ticket-comment"),
+    path("<int:pk>/comments/<int:comment_pk>/edit/", views.comment_edit, name="comment-edit"),
     path("<int:pk>/watch/", views.ticket_watch, name="ticket-watch"),
     path("<int:pk>/presence/", views.ticket_presence, name="ticket-presence"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment-download"),

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -73,6 +74,45 @@ def test_an_edited_comment_is_marked_edited_for_agents_and_the_requester(
     client.force_login(requester)
     html = client.get(reverse("tickets:portal-ticket", args=[ticket.pk])).content.decode()
     assert "Restart Outlook in safe mode" in html and 'data-testid="edited"' in html
+
+
+def edit_url(ticket: Ticket, comment: Comment) -> str:
+    return reverse("tickets:comment-edit", args=[ticket.pk, comment.pk])
+
+
+def test_an_author_edits_a_comment_in_place_over_htmx_and_without_javascript(
+    agent_client, ticket, agent, requester
+):
+    mine = do_add_comment(ticket, actor=agent, body="Restart Outlook")
+    theirs = do_add_comment(ticket, actor=requester, body="Still slow")
+    html = agent_client.get(detail(ticket)).content.decode()
+    assert html.count('class="comment-edit"') == 1 and edit_url(ticket, mine) in html  # only on one's own
+    response = agent_client.post(
+        edit_url(ticket, mine), {"body": "Restart Outlook in safe mode"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    fragment = response.content.decode()
+    assert fragment.lstrip().startswith(f'<li class="public" id="comment-{mine.pk}"')
+    assert "Restart Outlook in safe mode" in fragment and 'data-testid="edited"' in fragment
+    response = agent_client.post(edit_url(ticket, mine), {"body": "Restart Outlook, then Windows"})
+    assert response.status_code == 302 and response["Location"].endswith(f"#comment-{mine.pk}")
+    assert Comment.objects.get(pk=mine.pk).body == "Restart Outlook, then Windows"
+    assert Comment.objects.get(pk=theirs.pk).body == "Still slow"
+
+
+def test_a_comment_edit_is_refused_when_empty_or_not_ones_own(agent_client, ticket, agent, requester):
+    mine = do_add_comment(ticket, actor=agent, body="Restart Outlook")
+    theirs = do_add_comment(ticket, actor=requester, body="Still slow")
+    response = agent_client.post(edit_url(ticket, mine), {"body": "  "}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert (
+        "This field is required." in response.content.decode()
+        and '<details class="comment-edit" open>' in (response.content.decode())
+    )
+    assert agent_client.post(edit_url(ticket, theirs), {"body": "Rewritten"}).status_code == 403
+    assert agent_client.get(edit_url(ticket, mine)).status_code == 405
+    assert [c.body for c in Comment.objects.order_by("pk")] == ["Restart Outlook", "Still slow"]
+    assert not Comment.objects.filter(updated_at__gt=F("created_at")).exists()
 
 
 def test_the_page_keeps_a_fixed_number_of_queries(agent_client, ticket, agent, requester, settings, tmp_path):

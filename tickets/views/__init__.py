@@ -4,6 +4,7 @@ from tickets.views.common import get_ticket_for_user
 from tickets.views.create import ticket_create
 from tickets.views.detail import (
     attachment_download,
+    comment_edit,
     ticket_assign,
     ticket_comment,
     ticket_detail,
@@ -26,6 +27,7 @@ from tickets.views.queues import saved_view_create, saved_view_delete, ticket_bu
 
 __all__ = [
     "attachment_download",
+    "comment_edit",
     "get_ticket_for_user",
     "portal_catalog",
     "portal_home",

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
 
 from tickets import actions, extensions
-from tickets.forms import AssignForm, CommentForm, PriorityForm, StatusForm, add_domain_error
+from tickets.forms import AssignForm, CommentEditForm, CommentForm, PriorityForm, StatusForm, add_domain_error
 from tickets.models import (
     AUDITED_FIELDS,
     Attachment,
@@ -343,6 +343,35 @@ def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request, "tickets/ticket_detail.html", detail_context(request, ticket, comment_form=form), status=400
     )
+
+
+@login_required
+@require_http_methods(["POST"])
+def comment_edit(request: HttpRequest, pk: int, comment_pk: int) -> HttpResponse:
+    """The author changes the text of a comment; it stays in its place, marked edited."""
+    ticket = get_ticket_for_user(request, pk)
+    comment = get_object_or_404(
+        Comment.objects.visible_to(request.user).filter(ticket=ticket).select_related("ticket", "author"),
+        pk=comment_pk,
+    )
+    form = CommentEditForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.do_edit_comment(comment, actor=request.user, body=form.cleaned_data["body"])
+        except ValidationError as invalid:
+            add_domain_error(form, invalid)
+    saved = form.is_valid() and not form.errors
+    if not request.htmx:
+        if saved:
+            messages.success(request, gettext("Comment edited."))
+        else:
+            messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
+        return redirect(f"{reverse('tickets:ticket-detail', args=[ticket.pk])}#comment-{comment.pk}")
+    entry = {"kind": "note" if comment.internal else "reply", "at": comment.created_at, "comment": comment}
+    context = {"ticket": ticket, "entry": entry, "can_write": request.user.can_write()}
+    if not saved:
+        context["edit_form"] = form
+    return render(request, "tickets/ticket_detail.html#comment", context, status=200 if saved else 400)
 
 
 @login_required
