@@ -514,7 +514,8 @@ def do_edit_comment(
         return comment
     previous_body, previous_internal = comment.body, comment.internal
     comment.body, comment.internal, comment.updated_at = body, internal, timezone.now()
-    comment.save(update_fields=["body", "internal", "updated_at"])
+    with audited(actor, reason="comment edited", actor_label=actor_label):
+        comment.save(update_fields=["body", "internal", "updated_at"])  # the old text → CommentRevision
     Ticket.objects.filter(pk=comment.ticket_id).update(updated_at=comment.updated_at)
     signals.comment_edited.send(
         sender=Ticket,

@@ -29,6 +29,7 @@ from tickets.models import (
 from tickets.models.priority import DEFAULT_MATRIX
 
 TicketAudit = apps.get_model("tickets", "TicketAudit")
+CommentRevision = apps.get_model("tickets", "CommentRevision")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -280,6 +281,16 @@ class TicketRelationAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     search_fields = ["=source__number", "=target__number"]
     list_select_related = ["source", "target", "created_by"]
+
+
+@admin.register(CommentRevision)
+class CommentRevisionAdmin(ReadOnlyAdmin):
+    """A comment's earlier texts, one row per edit (append-only, written by a database trigger)."""
+
+    list_display = ["pgh_created_at", "pgh_obj", "internal", "body", "pgh_context"]
+    search_fields = ["=pgh_obj__ticket__number", "body"]
+    list_select_related = ["pgh_obj"]
+    show_full_result_count = False
 
 
 @admin.register(TicketAudit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pghistory
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -27,6 +28,15 @@ class CommentQuerySet(models.QuerySet):
         return self
 
 
+@pghistory.track(
+    # The text as it was before each edit, with who edited (the same context as TicketAudit).
+    pghistory.UpdateEvent("edited", row=pghistory.Old),
+    fields=["body", "internal"],
+    model_name="CommentRevision",
+    obj_field=pghistory.ObjForeignKey(related_name="revisions", db_index=True),
+    context_field=pghistory.ContextJSONField(),
+    append_only=True,
+)
 class Comment(models.Model):
     ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="comments")
     author = models.ForeignKey(

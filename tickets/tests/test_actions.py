@@ -135,6 +135,10 @@ def test_it_edits_a_comment_in_place_and_tells_listeners(make_ticket, agent, req
     assert (comment.body, comment.internal) == ("Restart the mail relay", False)
     assert comment.updated_at > comment.created_at
     assert [(kw["previous_body"], kw["previous_internal"]) for kw in heard] == [("Restart the relay", True)]
+    # The earlier text is kept, with who changed it (append-only, written by the database).
+    (revision,) = comment.revisions.all()
+    assert (revision.body, revision.internal) == ("Restart the relay", True)
+    assert revision.pgh_context["actor"] == agent.email and revision.pgh_context["reason"] == "comment edited"
     assert Comment.objects.visible_to(requester).get() == comment
 
 

@@ -3,6 +3,7 @@
 import pytest
 from django.apps import apps
 
+from tickets import actions
 from tickets.models import CatalogItem, PriorityRule, SensitiveAccess
 
 pytestmark = pytest.mark.django_db
@@ -115,3 +116,13 @@ def test_it_never_edits_the_audit_trail_in_the_admin(admin_client_, make_ticket)
 )
 def test_it_lists_every_tickets_model(admin_client_, page):
     assert admin_client_.get(f"/admin/tickets/{page}/").status_code == 200
+
+
+def test_it_lists_the_earlier_texts_of_edited_comments(admin_client_, make_ticket, agent):
+    ticket = make_ticket()
+    comment = actions.do_add_comment(ticket, actor=agent, body="Reboot the NAS")
+    actions.do_edit_comment(comment, actor=agent, body="Reboot the NAS after the backup")
+    listing = admin_client_.get("/admin/tickets/commentrevision/", {"q": ticket.number})
+    assert listing.status_code == 200
+    html = listing.content.decode()
+    assert "Reboot the NAS" in html and "after the backup" not in html
