@@ -115,6 +115,24 @@ def test_a_comment_edit_is_refused_when_empty_or_not_ones_own(agent_client, tick
     assert not Comment.objects.filter(updated_at__gt=F("created_at")).exists()
 
 
+def test_the_requester_edits_a_reply_in_the_portal(client, ticket, agent, requester):
+    mine = do_add_comment(ticket, actor=requester, body="Still slow at noon")
+    theirs = do_add_comment(ticket, actor=agent, body="Checking the relay")
+    client.force_login(requester)
+    page = reverse("tickets:portal-ticket", args=[ticket.pk])
+    html = client.get(page).content.decode()
+    assert html.count('class="comment-edit"') == 1 and edit_url(ticket, mine) in html
+    response = client.post(edit_url(ticket, mine), {"body": "Still slow at 2 pm"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    fragment = response.content.decode()
+    assert f'id="comment-{mine.pk}"' in fragment and "Still slow at 2 pm" in fragment and "You" in fragment
+    assert "Public reply" not in fragment  # the portal's rendering, not the agents' (which has the pill)
+    response = client.post(edit_url(ticket, mine), {"body": "Still slow at 3 pm"})
+    assert response.status_code == 302 and response["Location"] == f"{page}#comment-{mine.pk}"
+    assert client.post(edit_url(ticket, theirs), {"body": "Fixed"}).status_code == 403
+    assert Comment.objects.get(pk=theirs.pk).body == "Checking the relay"
+
+
 def test_the_page_keeps_a_fixed_number_of_queries(agent_client, ticket, agent, requester, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 

@@ -366,12 +366,16 @@ def comment_edit(request: HttpRequest, pk: int, comment_pk: int) -> HttpResponse
             messages.success(request, gettext("Comment edited."))
         else:
             messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
-        return redirect(f"{reverse('tickets:ticket-detail', args=[ticket.pk])}#comment-{comment.pk}")
+        page = "tickets:portal-ticket" if request.user.is_requester else "tickets:ticket-detail"
+        return redirect(f"{reverse(page, args=[ticket.pk])}#comment-{comment.pk}")
+    status = 200 if saved else 400
+    edit_form = {} if saved else {"edit_form": form}
+    if request.user.is_requester:  # the portal's own rendering of a reply
+        context = {"ticket": ticket, "comment": comment, "can_reply": True, **edit_form}
+        return render(request, "tickets/portal_ticket.html#portal_comment", context, status=status)
     entry = {"kind": "note" if comment.internal else "reply", "at": comment.created_at, "comment": comment}
-    context = {"ticket": ticket, "entry": entry, "can_write": request.user.can_write()}
-    if not saved:
-        context["edit_form"] = form
-    return render(request, "tickets/ticket_detail.html#comment", context, status=200 if saved else 400)
+    context = {"ticket": ticket, "entry": entry, "can_write": request.user.can_write(), **edit_form}
+    return render(request, "tickets/ticket_detail.html#comment", context, status=status)
 
 
 @login_required
