@@ -88,6 +88,20 @@ def notice_for(event: str, data: dict[str, Any]) -> Notice:
             open_ticket,
             "attention" if event == Event.SLA_BREACHED else "warning",
         )
+    if event in (Event.COMMENT_ADDED, Event.COMMENT_EDITED):
+        comment = data.get("comment") or {}
+        values = {"number": number, "author": comment.get("author", "")}
+        if comment.get("internal"):
+            headline = _("Internal note on %(number)s by %(author)s") % values
+        else:
+            headline = _("Reply on %(number)s by %(author)s") % values
+        if event == Event.COMMENT_EDITED:
+            headline = _("%(headline)s (edited)") % {"headline": headline}
+        body = comment.get("body") or ""
+        text = body if len(body) <= 600 else body[:600].rstrip() + "…"
+        return Notice(
+            headline, text or title, _ticket_facts(ticket), ticket.get("url", ""), open_ticket, "accent"
+        )
     if event == Event.PROBLEM_DETECTED:
         problem = data.get("problem") or {}
         incidents = data.get("incidents") or []

@@ -41,6 +41,8 @@ class Event(models.TextChoices):
     SLA_AT_RISK = "sla.at_risk", _("SLA at risk")
     SLA_BREACHED = "sla.breached", _("SLA breached")
     PROBLEM_DETECTED = "problem.detected", _("Problem detected")
+    COMMENT_ADDED = "comment.added", _("Reply or internal note added")
+    COMMENT_EDITED = "comment.edited", _("Reply or internal note edited")
 
 
 # What a new Teams/Slack channel listens to unless told otherwise.
@@ -165,6 +167,20 @@ def ticket_summary(ticket: Any) -> dict[str, Any]:
     }
 
 
+def comment_data(comment: Any, ticket: Any) -> dict[str, Any]:
+    """A reply or internal note (``internal`` says which); the text of sensitive tickets is left out."""
+    return {
+        "id": comment.pk,
+        "internal": comment.internal,
+        "source": comment.source,
+        "author": comment.author.email if comment.author_id else (comment.author_label or "system"),
+        "body": "" if ticket.sensitive else (comment.body or "")[:DESCRIPTION_EXCERPT],
+        "created_at": iso(comment.created_at),
+        "updated_at": iso(comment.updated_at),
+        "edited": comment.updated_at > comment.created_at,
+    }
+
+
 def problem_data(problem: Any, incidents: list[Any]) -> dict[str, Any]:
     team = getattr(problem, "team", None)
     return {
@@ -254,6 +270,33 @@ def on_ticket_updated(
     )
 
 
+def _comment_event(name: str) -> Callable[..., None]:
+    def receiver(
+        sender: Any, ticket: Any, comment: Any, actor: Any = None, actor_label: str = "", **kwargs: Any
+    ) -> None:
+        who = actor_name(actor, actor_label)
+        # Once per comment, and once per edit (its time): a retried signal queues nothing new.
+        moment = comment.created_at if name == Event.COMMENT_ADDED else comment.updated_at
+        raise_events(
+            OutboundEvent(
+                name,
+                lambda: {
+                    "ticket": ticket_data(ticket),
+                    "comment": comment_data(comment, ticket),
+                    "actor": who,
+                },
+                dedupe_key=f"{name}:{comment.pk}:{iso(moment)}",
+            )
+        )
+
+    receiver.__name__ = f"on_{name.replace('.', '_')}"
+    return receiver
+
+
+on_comment_added = _comment_event(Event.COMMENT_ADDED)
+on_comment_edited = _comment_event(Event.COMMENT_EDITED)
+
+
 def _sla_event(name: str, state: str) -> Callable[..., None]:
     def receiver(
         sender: Any,
@@ -314,6 +357,8 @@ _ticket_updated = guarded(on_ticket_updated, writes=False)
 _sla_at_risk = guarded(on_sla_at_risk, writes=False)
 _sla_breached = guarded(on_sla_breached, writes=False)
 _problem_detected = guarded(on_problem_detected, writes=False)
+_comment_added = guarded(on_comment_added, writes=False)
+_comment_edited = guarded(on_comment_edited, writes=False)
 
 
 def connect_domain_signals() -> None:
@@ -326,6 +371,8 @@ def connect_domain_signals() -> None:
         _ticket_priority_changed, dispatch_uid="outbound.ticket_priority_changed"
     )
     ticket_signals.ticket_updated.connect(_ticket_updated, dispatch_uid="outbound.ticket_updated")
+    ticket_signals.comment_added.connect(_comment_added, dispatch_uid="outbound.comment_added")
+    ticket_signals.comment_edited.connect(_comment_edited, dispatch_uid="outbound.comment_edited")
     sla_signals.sla_at_risk.connect(_sla_at_risk, dispatch_uid="outbound.sla_at_risk")
     sla_signals.sla_breached.connect(_sla_breached, dispatch_uid="outbound.sla_breached")
     problem_signals.problem_detected.connect(_problem_detected, dispatch_uid="outbound.problem_detected")

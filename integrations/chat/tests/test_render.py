@@ -88,3 +88,19 @@ def test_problem_detection_names_the_problem_and_its_incidents():
     assert slack.render(notice_for("problem.detected", data))["text"].startswith(
         "Problem PRB-000007 detected"
     )
+
+
+def test_a_comment_event_names_its_kind_and_author_and_shortens_the_text():
+    comment = {"internal": True, "author": "alex@example.com", "body": "Rebooted the core switch. " * 40}
+    card = teams.render(notice_for("comment.edited", {"ticket": TICKET, "comment": comment}))["attachments"][
+        0
+    ]
+    texts = [block.get("text", "") for block in card["content"]["body"]]
+    assert texts[0] == "Internal note on INC-000123 by alex@example.com (edited)"
+    assert (
+        texts[1].startswith("Rebooted the core switch.") and texts[1].endswith("…") and len(texts[1]) == 601
+    )
+    reply = {"internal": False, "author": "dave@example.com", "body": "Works again, thanks"}
+    assert slack.render(notice_for("comment.added", {"ticket": TICKET, "comment": reply}))["text"].startswith(
+        "Reply on INC-000123 by dave@example.com: Works again, thanks"
+    )

@@ -12,7 +12,8 @@ from integrations.webhooks.models import DeliveryStatus, WebhookDelivery, Webhoo
 from problems.models import Problem
 from problems.signals import problem_detected
 from sla.signals import sla_at_risk, sla_breached
-from tickets.actions import do_change_priority, do_update_ticket
+from tickets import signals as ticket_signals
+from tickets.actions import do_add_comment, do_change_priority, do_edit_comment, do_update_ticket
 
 ALL_EVENTS = [str(event) for event in events.Event]
 
@@ -74,6 +75,36 @@ def test_it_sends_nothing_to_inactive_or_unsubscribed_receivers(db, make_ticket)
 def test_it_leaves_the_description_of_sensitive_tickets_out(subscription, make_ticket):
     make_ticket("HR case", description="salary details", sensitive=True)
     assert delivered("ticket.created")[0].payload["ticket"]["description"] == ""
+
+
+def test_it_queues_comment_events_once_each_with_the_comment(subscription, make_ticket, agent):
+    ticket = make_ticket("Mail slow")
+    reply = do_add_comment(ticket, actor=agent, body="Looking at the relay")
+    do_add_comment(ticket, actor=agent, body="Relay queue at 40k", internal=True)
+    added = delivered("comment.added")
+    assert [(d.payload["comment"]["body"], d.payload["comment"]["internal"]) for d in added] == [
+        ("Looking at the relay", False),
+        ("Relay queue at 40k", True),
+    ]
+    assert added[0].payload["comment"]["author"] == agent.email and added[0].payload["actor"] == agent.email
+    assert added[0].payload["ticket"]["number"] == ticket.number
+    do_edit_comment(reply, actor=agent, body="Looking at the relay and the spam filter")
+    do_edit_comment(
+        reply, actor=agent, body="Looking at the relay and the spam filter"
+    )  # no change: no event
+    (edited,) = delivered("comment.edited")
+    assert edited.payload["comment"]["body"] == "Looking at the relay and the spam filter"
+    assert edited.payload["comment"]["edited"] is True
+    # The same signal delivered again (a retried job, say) queues nothing twice.
+    ticket_signals.comment_added.send(sender=type(ticket), ticket=ticket, actor=agent, comment=reply)
+    assert len(delivered("comment.added")) == 2
+
+
+def test_it_leaves_the_text_of_comments_on_sensitive_tickets_out(subscription, make_ticket, agent, team):
+    ticket = make_ticket("HR case", sensitive=True, team=team)
+    do_add_comment(ticket, actor=agent, body="salary details", internal=True)
+    (added,) = delivered("comment.added")
+    assert added.payload["comment"]["body"] == "" and added.payload["comment"]["internal"] is True
 
 
 def test_it_queues_sla_events_once_per_clock_and_due_time(subscription, make_ticket):
