@@ -331,6 +331,10 @@ def main() -> None:
         load_tickets(args.rows, ids)
         print(f"Loaded and analysed in {time.perf_counter() - loading:,.0f} s", flush=True)
     total = Ticket.objects.count()
+    if total < 1_000:
+        raise SystemExit(
+            f"{connection.settings_dict['NAME']} holds {total:,} tickets: run without --reuse to load them first."
+        )
     print(f"{total:,} tickets ready in {time.perf_counter() - began:,.0f} s", flush=True)
 
     agent = User.objects.get(email="agent0100@bench.example")  # in "Network"
