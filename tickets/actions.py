@@ -509,6 +509,9 @@ def do_edit_comment(
     internal = comment.internal if internal is None else internal
     if actor is not None and comment.author_id != actor.pk:
         raise PermissionDenied("You may only edit your own comments.")
+    if actor is not None and comment.ticket.status in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
+        # Final tickets keep their conversation as it was (a mirrored Jira edit still applies).
+        raise ValidationError({"body": "The ticket is closed: its conversation can no longer be edited."})
     check_can_comment(comment.ticket, actor, internal=internal)
     if body == comment.body and internal == comment.internal:
         return comment

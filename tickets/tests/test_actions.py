@@ -142,6 +142,18 @@ def test_it_edits_a_comment_in_place_and_tells_listeners(make_ticket, agent, req
     assert Comment.objects.visible_to(requester).get() == comment
 
 
+def test_it_refuses_edits_once_the_ticket_is_closed_but_mirrors_jira_edits(make_ticket, agent):
+    ticket = make_ticket()
+    comment = actions.do_add_comment(ticket, actor=agent, body="Replaced the toner")
+    actions.do_transition_ticket(ticket, TicketStatus.CANCELLED, actor=agent, reason="duplicate")
+    comment.refresh_from_db()
+    with pytest.raises(ValidationError, match="closed"):
+        actions.do_edit_comment(comment, actor=agent, body="Replaced the toner and the drum")
+    assert Comment.objects.get(pk=comment.pk).body == "Replaced the toner"
+    actions.do_edit_comment(comment, actor=None, body="Replaced the drum", actor_label="system:jira")
+    assert Comment.objects.get(pk=comment.pk).body == "Replaced the drum"
+
+
 def test_it_refuses_an_empty_edit_and_other_peoples_comments(make_ticket, agent, other_agent, requester):
     ticket = make_ticket()
     comment = actions.do_add_comment(ticket, actor=agent, body="Checking")

@@ -111,6 +111,10 @@ def test_a_comment_edit_is_refused_when_empty_or_not_ones_own(agent_client, tick
     )
     assert agent_client.post(edit_url(ticket, theirs), {"body": "Rewritten"}).status_code == 403
     assert agent_client.get(edit_url(ticket, mine)).status_code == 405
+    do_transition_ticket(ticket, "cancelled", actor=agent, reason="duplicate")
+    assert 'class="comment-edit"' not in agent_client.get(detail(ticket)).content.decode()
+    response = agent_client.post(edit_url(ticket, mine), {"body": "Rewritten"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400 and "can no longer be edited" in response.content.decode()
     assert [c.body for c in Comment.objects.order_by("pk")] == ["Restart Outlook", "Still slow"]
     assert not Comment.objects.filter(updated_at__gt=F("created_at")).exists()
 
