@@ -72,6 +72,13 @@ CONFLICT = OpenApiResponse(
 )
 
 
+def comment_json(pk: int) -> dict[str, Any]:
+    """A comment as the API answers it, read back with its author and attachments."""
+    return CommentSerializer(
+        Comment.objects.select_related("author").prefetch_related("attachments").get(pk=pk)
+    ).data
+
+
 class TicketPagination(PageNumberPagination):
     """Pages whose ``count`` stops at 10,000 (``count_is_exact`` false beyond): a million-row
     list must not scan every visible ticket to count them on each request."""
@@ -361,8 +368,7 @@ class TicketViewSet(
             source="api",
             attachments=values["attachments"],
         )
-        comment = Comment.objects.select_related("author").prefetch_related("attachments").get(pk=comment.pk)
-        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+        return Response(comment_json(comment.pk), status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Edit the text of one of your own comments (marked edited; mirrored to Jira when linked)",
@@ -385,8 +391,7 @@ class TicketViewSet(
         data = CommentEditSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         actions.do_edit_comment(comment, actor=request.user, body=data.validated_data["body"])
-        comment = Comment.objects.select_related("author").prefetch_related("attachments").get(pk=comment.pk)
-        return Response(CommentSerializer(comment).data)
+        return Response(comment_json(comment.pk))
 
     @extend_schema(
         summary="The audit trail: every change of status, priority, assignee, team, category, sensitive flag",

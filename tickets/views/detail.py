@@ -83,6 +83,11 @@ def _shown(field: str, value: Any) -> str:
     return str(value)
 
 
+def comment_entry(comment: Comment) -> dict[str, Any]:
+    """A reply or note as the timeline shows it."""
+    return {"kind": "note" if comment.internal else "reply", "at": comment.created_at, "comment": comment}
+
+
 def build_timeline(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
     """Comments the user may read and the audited changes (grouped per save), oldest first."""
     comments = (
@@ -91,10 +96,7 @@ def build_timeline(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
         .select_related("author")
         .prefetch_related("attachments")
     )
-    entries: list[dict[str, Any]] = [
-        {"kind": "note" if comment.internal else "reply", "at": comment.created_at, "comment": comment}
-        for comment in comments
-    ]
+    entries: list[dict[str, Any]] = [comment_entry(comment) for comment in comments]
     labels = {name: Ticket._meta.get_field(name).verbose_name for name in AUDITED_FIELDS}
     for change in ticket.audit_trail():
         last = entries[-1] if entries else None
@@ -351,7 +353,10 @@ def comment_edit(request: HttpRequest, pk: int, comment_pk: int) -> HttpResponse
     """The author changes the text of a comment; it stays in its place, marked edited."""
     ticket = get_ticket_for_user(request, pk)
     comment = get_object_or_404(
-        Comment.objects.visible_to(request.user).filter(ticket=ticket).select_related("ticket", "author"),
+        Comment.objects.visible_to(request.user)
+        .filter(ticket=ticket)
+        .select_related("ticket", "author")
+        .prefetch_related("attachments"),
         pk=comment_pk,
     )
     form = CommentEditForm(request.POST)
@@ -373,8 +378,12 @@ def comment_edit(request: HttpRequest, pk: int, comment_pk: int) -> HttpResponse
     if request.user.is_requester:  # the portal's own rendering of a reply
         context = {"ticket": ticket, "comment": comment, "can_reply": True, **edit_form}
         return render(request, "tickets/portal_ticket.html#portal_comment", context, status=status)
-    entry = {"kind": "note" if comment.internal else "reply", "at": comment.created_at, "comment": comment}
-    context = {"ticket": ticket, "entry": entry, "can_write": request.user.can_write(), **edit_form}
+    context = {
+        "ticket": ticket,
+        "entry": comment_entry(comment),
+        "can_write": request.user.can_write(),
+        **edit_form,
+    }
     return render(request, "tickets/ticket_detail.html#comment", context, status=status)
 
 
