@@ -230,11 +230,10 @@ def do_retry_chat_message(message: ChatMessage, *, actor: User | None) -> ChatMe
         next_attempt_at=now,
         max_attempts=message.attempts + settings.CHAT_MAX_ATTEMPTS,
     )
-    AutomationEvent.objects.create(
-        actor=actor.email if actor is not None else "system:chat",
+    AutomationEvent.objects.record(
+        actor=actor or "system:chat",
         action="chat.retry",
-        subject_type="chat_message",
-        subject_id=str(message.pk),
+        subject=message,
         before={"status": message.status},
         after={"status": MessageStatus.PENDING},
         trace_id=message.trace_id,

@@ -258,11 +258,10 @@ def do_redeliver(delivery: WebhookDelivery, *, actor: User | None) -> WebhookDel
         max_attempts=settings.WEBHOOK_MAX_ATTEMPTS,
         next_attempt_at=now,
     )
-    AutomationEvent.objects.create(
-        actor=actor.email if actor is not None else "system:webhooks",
+    AutomationEvent.objects.record(
+        actor=actor or "system:webhooks",
         action="webhook.redeliver",
-        subject_type="webhook_delivery",
-        subject_id=str(delivery.pk),
+        subject=delivery,
         before={"status": delivery.status},
         after={"redelivery": str(copy.delivery_id)},
         trace_id=delivery.trace_id,
