@@ -8,6 +8,7 @@ from django.conf import settings
 
 from ai.triage.tasks import score_sentiment, triage_ticket
 from itsm.lib.tasks import defer_once_on_commit
+from tickets import signals
 from tickets.models import TicketStatus
 
 
@@ -36,3 +37,9 @@ def on_ticket_status_changed(sender: Any, ticket: Any, status: str, **kwargs: An
         from ai.triage.actions import do_record_outcome
 
         do_record_outcome(ticket)
+
+
+def connect() -> None:
+    signals.ticket_created.connect(on_ticket_created, dispatch_uid="ai-triage-created")
+    signals.comment_added.connect(on_comment_added, dispatch_uid="ai-triage-comment")
+    signals.ticket_status_changed.connect(on_ticket_status_changed, dispatch_uid="ai-triage-status")
