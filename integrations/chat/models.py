@@ -27,9 +27,6 @@ class ChatChannelQuerySet(models.QuerySet):
     def active(self) -> ChatChannelQuerySet:
         return self.filter(active=True)
 
-    def subscribed_to(self, event: str) -> ChatChannelQuerySet:
-        return self.filter(events__contains=[event])
-
     def subscribed_to_any(self, events: list[str]) -> ChatChannelQuerySet:
         return self.filter(events__overlap=events)
 

@@ -58,9 +58,6 @@ class WebhookSubscriptionQuerySet(models.QuerySet):
     def active(self) -> WebhookSubscriptionQuerySet:
         return self.filter(active=True)
 
-    def subscribed_to(self, event: str) -> WebhookSubscriptionQuerySet:
-        return self.filter(events__contains=[event])
-
     def subscribed_to_any(self, events: list[str]) -> WebhookSubscriptionQuerySet:
         return self.filter(events__overlap=events)
 
