@@ -27,12 +27,15 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
 
 from django.db import IntegrityError, models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from procrastinate.tasks import Task
 
 from integrations.webhooks.transport import HttpResult, backoff_delay
 from itsm.lib.tasks import defer_once
+from itsm.models import Role, User
+from itsm.notify import notify
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +102,28 @@ def status_field(choices: type[models.TextChoices] | None = None) -> models.Char
     """The ``status`` column; each kind declares it again with its own choices."""
     return models.CharField(
         _("status"), max_length=12, choices=choices.choices if choices else None, default=PENDING
+    )
+
+
+def indexes(prefix: str, receiver: str, receiver_short: str) -> list[models.Index]:
+    """The indexes an outbox table needs: newest first (all, per receiver, per status) and
+    the due rows the loop and the sweep read (``<prefix>_due_idx``)."""
+    return [
+        models.Index(fields=["-created_at", "-id"], name=f"{prefix}_created_idx"),
+        models.Index(fields=[receiver, "-created_at"], name=f"{prefix}_{receiver_short}_idx"),
+        models.Index(fields=["status", "-created_at"], name=f"{prefix}_status_idx"),
+        models.Index(
+            fields=["next_attempt_at"],
+            name=f"{prefix}_due_idx",
+            condition=Q(status__in=[*WAITING, SENDING]),
+        ),
+    ]
+
+
+def dedupe_constraint(prefix: str, receiver: str) -> models.UniqueConstraint:
+    """One row per receiver and fact: ``add(…, deduplicate=True)`` relies on it."""
+    return models.UniqueConstraint(
+        fields=[receiver, "dedupe_key"], condition=~Q(dedupe_key=""), name=f"{prefix}_dedupe_unique"
     )
 
 
@@ -219,6 +244,21 @@ class Outbox(Generic[Message, Attempt]):
 
     def describe(self, message: Message) -> str:
         return f"{self.lock_prefix} {message.pk} ({message.event})"
+
+    def tell_admins(
+        self, *, verb: str, title: str, url: str, subject: tuple[str, int], once_a_day: str
+    ) -> None:
+        """Put a failure in the bell of every active admin; one per day and ``once_a_day`` key
+        (the receiver), however many of its messages fail."""
+        notify(
+            User.objects.active().filter(role=Role.ADMIN),
+            verb=verb,
+            title=title[:300],
+            url=url,
+            subject_type=subject[0],
+            subject_id=subject[1],
+            dedupe_key=f"{once_a_day}:{timezone.now():%Y-%m-%d}",
+        )
 
     # --- queueing ---
     def lock(self, pk: int) -> str:

@@ -25,7 +25,6 @@ from integrations.chat.notice import Notice, notice_for
 from integrations.webhooks import transport
 from integrations.webhooks.events import OutboundEvent
 from itsm.models import AutomationEvent, User
-from itsm.notify import notify
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -106,14 +105,12 @@ class ChatOutbox(outbox.Outbox[ChatMessage, outbox.Sent]):
     def gave_up(self, message: ChatMessage, reason: str) -> None:
         """A channel that fails for good shows up in the admins' bell (once a day per channel)."""
         channel = message.channel
-        notify(
-            User.objects.active().filter(role="admin"),
+        self.tell_admins(
             verb="chat.failed",
-            title=f"Chat channel {channel.name} failed: {reason}"[:300],
+            title=f"Chat channel {channel.name} failed: {reason}",
             url=f"/admin/chat/chatchannel/{channel.pk}/change/",
-            subject_type="chat_channel",
-            subject_id=channel.pk,
-            dedupe_key=f"chat-failed:{channel.pk}:{timezone.now():%Y-%m-%d}",
+            subject=("chat_channel", channel.pk),
+            once_a_day=f"chat-failed:{channel.pk}",
         )
 
     def describe(self, message: ChatMessage) -> str:

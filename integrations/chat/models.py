@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -87,23 +86,8 @@ class ChatMessage(outbox.OutboxMessage):
 
     class Meta(outbox.OutboxMessage.Meta):
         verbose_name = _("chat message")
-        indexes = [
-            models.Index(fields=["-created_at", "-id"], name="chat_message_created_idx"),
-            models.Index(fields=["channel", "-created_at"], name="chat_message_channel_idx"),
-            models.Index(fields=["status", "-created_at"], name="chat_message_status_idx"),
-            models.Index(
-                fields=["next_attempt_at"],
-                name="chat_message_due_idx",
-                condition=Q(status__in=["pending", "retrying", "sending"]),
-            ),
-        ]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["channel", "dedupe_key"],
-                condition=~Q(dedupe_key=""),
-                name="chat_message_dedupe_unique",
-            ),
-        ]
+        indexes = outbox.indexes("chat_message", "channel", "channel")
+        constraints = [outbox.dedupe_constraint("chat_message", "channel")]
 
     def __str__(self) -> str:
         return f"{self.event} → {self.channel_id} ({self.status})"

@@ -29,7 +29,6 @@ from integrations.webhooks.models import (
     WebhookSubscription,
 )
 from itsm.models import AutomationEvent, User
-from itsm.notify import notify
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -126,14 +125,12 @@ class WebhookOutbox(outbox.Outbox[WebhookDelivery, WebhookSent]):
     def gave_up(self, delivery: WebhookDelivery, reason: str) -> None:
         """A dead letter shows up in the admins' bell (once a day per subscription)."""
         subscription = delivery.subscription
-        notify(
-            User.objects.active().filter(role="admin"),
+        self.tell_admins(
             verb="webhook.dead",
-            title=f"Webhook {subscription.name}: {delivery.event} dead-lettered ({reason})"[:300],
+            title=f"Webhook {subscription.name}: {delivery.event} dead-lettered ({reason})",
             url=f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/",
-            subject_type="webhook_delivery",
-            subject_id=delivery.pk,
-            dedupe_key=f"webhook-dead:{subscription.pk}:{timezone.now():%Y-%m-%d}",
+            subject=("webhook_delivery", delivery.pk),
+            once_a_day=f"webhook-dead:{subscription.pk}",
         )
 
     def describe(self, delivery: WebhookDelivery) -> str:

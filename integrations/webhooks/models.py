@@ -11,7 +11,6 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -139,23 +138,8 @@ class WebhookDelivery(outbox.OutboxMessage):
     class Meta(outbox.OutboxMessage.Meta):
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
-        indexes = [
-            models.Index(fields=["-created_at", "-id"], name="webhook_delivery_created_idx"),
-            models.Index(fields=["subscription", "-created_at"], name="webhook_delivery_sub_idx"),
-            models.Index(fields=["status", "-created_at"], name="webhook_delivery_status_idx"),
-            models.Index(
-                fields=["next_attempt_at"],
-                name="webhook_delivery_due_idx",
-                condition=Q(status__in=["pending", "retrying", "sending"]),
-            ),
-        ]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["subscription", "dedupe_key"],
-                condition=~Q(dedupe_key=""),
-                name="webhook_delivery_dedupe_unique",
-            ),
-        ]
+        indexes = outbox.indexes("webhook_delivery", "subscription", "sub")
+        constraints = [outbox.dedupe_constraint("webhook_delivery", "subscription")]
 
     def __str__(self) -> str:
         return f"{self.event} → {self.subscription_id} ({self.status})"
