@@ -1,4 +1,4 @@
-"""Fixtures shared by the integrations' tests (webhooks, chat, email)."""
+"""Fixtures shared by the integrations' tests (webhooks, chat, email): fake receivers, fast retries."""
 
 import pytest
 
@@ -24,3 +24,21 @@ def service():
 def clean_queue(transactional_db):
     yield
     empty_queue()
+
+
+@pytest.fixture
+def fast_webhooks(settings):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
+    settings.WEBHOOK_MAX_ATTEMPTS = 3
+    settings.WEBHOOK_BACKOFF_BASE_SECONDS = 30
+    settings.WEBHOOK_BACKOFF_MAX_SECONDS = 3600
+    return settings
+
+
+@pytest.fixture
+def fast_chat(settings):
+    settings.CHAT_TIMEOUT_SECONDS = 0.5
+    settings.CHAT_MAX_ATTEMPTS = 3
+    settings.CHAT_BACKOFF_BASE_SECONDS = 30
+    settings.CHAT_BACKOFF_MAX_SECONDS = 3600
+    return settings

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -291,8 +293,58 @@ class Notification(models.Model):
             self.save(update_fields=["read_at"])
 
 
+# What an automation event is about: a saved object, or (its type, its id) when only the id is at hand.
+Subject = models.Model | tuple[str, object]
+
+REASON_MAX_CHARS = 2000
+
+
+def subject_type_of(obj: models.Model) -> str:
+    """``Ticket`` → ``ticket``, ``WebhookDelivery`` → ``webhook_delivery`` (as notifications name them)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(obj).__name__).lower()
+
+
+class AutomationEventQuerySet(models.QuerySet):
+    def record(
+        self,
+        *,
+        actor: str | AbstractBaseUser,
+        action: str,
+        subject: Subject,
+        before: dict | None = None,
+        after: dict | None = None,
+        reason: str = "",
+        trace_id: uuid.UUID | str | None = None,
+        at: datetime | None = None,
+    ) -> AutomationEvent:
+        """Write one automation event (see ``AutomationEvent.entry`` for the arguments)."""
+        event = AutomationEvent.entry(
+            actor=actor,
+            action=action,
+            subject=subject,
+            before=before,
+            after=after,
+            reason=reason,
+            trace_id=trace_id,
+            at=at,
+        )
+        event.save(force_insert=True)
+        return event
+
+
+def _subject_key(subject: Subject) -> tuple[str, str]:
+    if isinstance(subject, models.Model):
+        return subject_type_of(subject), str(subject.pk)
+    subject_type, subject_id = subject
+    return subject_type, str(subject_id)
+
+
 class AutomationEvent(models.Model):
-    """Every automated change, with who did it (``system:sla``, ``system:jira`` …) and why."""
+    """Every automated change, with who did it (``system:sla``, ``system:jira`` …) and why.
+
+    Written with ``AutomationEvent.objects.record(…)`` (or ``AutomationEvent.entry(…)`` rows
+    given to ``bulk_create``), never field by field.
+    """
 
     actor = models.CharField(max_length=60)
     action = models.CharField(max_length=80)
@@ -304,6 +356,8 @@ class AutomationEvent(models.Model):
     trace_id = models.UUIDField(default=uuid.uuid4)
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = AutomationEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [
@@ -312,6 +366,41 @@ class AutomationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {self.subject_type}:{self.subject_id}"
+
+    @classmethod
+    def entry(
+        cls,
+        *,
+        actor: str | AbstractBaseUser,
+        action: str,
+        subject: Subject,
+        before: dict | None = None,
+        after: dict | None = None,
+        reason: str = "",
+        trace_id: uuid.UUID | str | None = None,
+        at: datetime | None = None,
+    ) -> AutomationEvent:
+        """An unsaved event: ``actor`` is a ``system:…`` label or a user (recorded by email);
+        ``subject`` an object or ``(type, id)``; ``trace_id`` ties the events of one run together
+        (a new one when None); ``at`` defaults to now. Texts are cut to what the columns hold."""
+        if isinstance(actor, AbstractBaseUser):
+            actor = actor.get_username()
+        subject_type, subject_id = _subject_key(subject)
+        return cls(
+            actor=_fit(cls, "actor", actor),
+            action=_fit(cls, "action", action),
+            subject_type=_fit(cls, "subject_type", subject_type),
+            subject_id=_fit(cls, "subject_id", subject_id),
+            before=before or {},
+            after=after or {},
+            reason=reason[:REASON_MAX_CHARS],
+            trace_id=trace_id or uuid.uuid4(),
+            created_at=at or timezone.now(),
+        )
+
+
+def _fit(model: type[models.Model], field: str, value: str) -> str:
+    return value[: model._meta.get_field(field).max_length]
 
 
 class WorkerHeartbeat(models.Model):

@@ -265,7 +265,6 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Background work: procrastinate on the same PostgreSQL database.
-PROCRASTINATE_ON_APP_READY = "itsm.tasks.on_app_ready"
 WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=180)
 
 # Security headers. The CSP allows only our own origin: htmx and our scripts are static files.

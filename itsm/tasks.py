@@ -6,16 +6,11 @@ import logging
 import socket
 
 from django.utils import timezone
-from procrastinate import App
 from procrastinate.contrib.django import app
 
 from itsm.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
-
-
-def on_app_ready(procrastinate_app: App) -> None:
-    """Hook for procrastinate's Django app (PROCRASTINATE_ON_APP_READY)."""
 
 
 def worker_name() -> str:

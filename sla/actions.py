@@ -221,16 +221,15 @@ def do_retarget_clocks(ticket: Ticket, *, reason: str, now: datetime | None = No
         before, after = befores[clock.pk], _snapshot(clock)
         if before != after:
             events.append(
-                AutomationEvent(
+                AutomationEvent.entry(
                     actor=ACTOR,
                     action="sla.retargeted",
-                    subject_type="ticket",
-                    subject_id=str(ticket.pk),
+                    subject=ticket,
                     before=before,
                     after=after,
                     reason=reason,
                     trace_id=trace_id,
-                    created_at=now,
+                    at=now,
                 )
             )
     AutomationEvent.objects.bulk_create(events)
@@ -284,11 +283,10 @@ def apply_remote_clock(
         clock.breached_at = None
     clock.settle(now)
     clock.save()
-    AutomationEvent.objects.create(
+    AutomationEvent.objects.record(
         actor=f"system:{source}",
         action="sla.synced",
-        subject_type="ticket",
-        subject_id=str(ticket.pk),
+        subject=ticket,
         before=before,
         after=_snapshot(clock),
         reason=f"{metric} clock taken from {source}",

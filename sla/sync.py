@@ -58,11 +58,6 @@ def register_sync_provider(provider: SyncProvider) -> SyncProvider:
     return provider
 
 
-def unregister_sync_provider(provider: SyncProvider) -> None:
-    if provider in _providers:
-        _providers.remove(provider)
-
-
 def providers() -> list[SyncProvider]:
     return list(_providers)
 

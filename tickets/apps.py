@@ -9,7 +9,7 @@ class TicketsConfig(AppConfig):
 
     def ready(self) -> None:
         from itsm.navigation import NavItem, register
-        from tickets import demo, notifications  # noqa: F401 - demo connects its seed_demo receiver
+        from tickets import receivers
 
         # Labels are translated when the menu is rendered (base.html), so mark them only.
         staff = frozenset({"agent", "admin", "viewer"})
@@ -38,4 +38,4 @@ class TicketsConfig(AppConfig):
                 roles=frozenset({"user"}),
             )
         )
-        notifications.connect()
+        receivers.connect()

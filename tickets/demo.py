@@ -6,10 +6,8 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from django.dispatch import receiver
 from django.utils import timezone
 
-from itsm.signals import demo_seeded
 from tickets import actions
 from tickets.models import CatalogItem, Category, Ticket, TicketStatus
 
@@ -164,7 +162,6 @@ TICKETS = [
 ]
 
 
-@receiver(demo_seeded, dispatch_uid="tickets-demo")
 def seed_tickets(sender: Any, users: dict, teams: dict, stdout: Any = None, **kwargs: Any) -> None:
     categories = {}
     for name, team_name, keywords in CATEGORIES:

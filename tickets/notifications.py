@@ -1,6 +1,6 @@
 """Who hears about what happens to a ticket: the bell, and mail to requesters.
 
-Listens to ``tickets.signals`` (connected in ``TicketsConfig.ready``). Notifications are
+Listens to ``tickets.signals`` (connected by ``tickets.receivers``). Notifications are
 written in the transaction of the change (a rolled-back change notifies nobody); mail is
 sent by the worker after commit (``itsm.notify``). The actor never hears about their own action.
 
@@ -26,7 +26,6 @@ from django.utils.translation import gettext
 
 from itsm.models import User
 from itsm.notify import notify
-from tickets import signals
 from tickets.models import Comment, Ticket, TicketStatus
 
 REPLY_EMAIL = "tickets/email/reply"
@@ -34,13 +33,6 @@ RESOLVED_EMAIL = "tickets/email/resolved"
 
 MENTION_EMAIL = re.compile(r"(?<![\w.])@([\w.+-]+@[\w-]+(?:\.[\w-]+)+)")
 MENTION_NAME = re.compile(r"(?<![\w.])@([^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*){0,3})")
-
-
-def connect() -> None:
-    signals.ticket_created.connect(on_ticket_created, dispatch_uid="tickets.notifications.created")
-    signals.ticket_assigned.connect(on_ticket_assigned, dispatch_uid="tickets.notifications.assigned")
-    signals.ticket_status_changed.connect(on_status_changed, dispatch_uid="tickets.notifications.status")
-    signals.comment_added.connect(on_comment_added, dispatch_uid="tickets.notifications.comment")
 
 
 def ticket_path(user: User, ticket: Ticket) -> str:

@@ -10,24 +10,11 @@ class KnowledgeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_delete, post_save
-
         from ai.knowledge import receivers
-        from ai.knowledge.models import KnowledgeArticle
         from itsm import navigation
-        from tickets import extensions, signals
+        from tickets import extensions
 
-        # Keep the chunk index current: resolved tickets and article edits are re-embedded by the worker.
-        signals.ticket_status_changed.connect(
-            receivers.on_ticket_status_changed, dispatch_uid="kb-ticket-status"
-        )
-        signals.ticket_updated.connect(receivers.on_ticket_updated, dispatch_uid="kb-ticket-updated")
-        post_save.connect(
-            receivers.on_article_saved, sender=KnowledgeArticle, dispatch_uid="kb-article-saved"
-        )
-        post_delete.connect(
-            receivers.on_article_deleted, sender=KnowledgeArticle, dispatch_uid="kb-article-deleted"
-        )
+        receivers.connect()
 
         extensions.register_detail_panel(
             extensions.DetailPanel(

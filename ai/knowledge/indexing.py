@@ -77,16 +77,11 @@ def ticket_documents(ids: Iterable[int]) -> dict[int, Document]:
     return documents
 
 
-# Jira issues arrive as tickets in this product; another app may register a loader for
-# ``jira_issue`` sources (ids -> documents) without this module importing it.
+# Jira issues arrive as tickets in this product, so ``jira_issue`` sources have no loader.
 LOADERS: dict[str, Callable[[Iterable[int]], dict[int, Document]]] = {
     SourceType.ARTICLE: article_documents,
     SourceType.TICKET: ticket_documents,
 }
-
-
-def register_loader(source_type: str, loader: Callable[[Iterable[int]], dict[int, Document]]) -> None:
-    LOADERS[source_type] = loader
 
 
 def indexable_ids(source_type: str) -> list[int] | None:

@@ -17,17 +17,3 @@ def _renderer() -> MarkdownIt:
 
 def render_markdown(text: str) -> SafeString:
     return mark_safe(_renderer().render(text or ""))  # noqa: S308 - the renderer escapes its input
-
-
-def plain_text(text: str) -> str:
-    """Markdown reduced to its words, for snippets and embeddings."""
-    tokens = _renderer().parse(text or "")
-    parts: list[str] = []
-    for token in tokens:
-        if token.type == "inline" and token.children is not None:
-            parts.append(
-                "".join(child.content for child in token.children if child.type in {"text", "code_inline"})
-            )
-        elif token.type in {"code_block", "fence"}:
-            parts.append(token.content.strip())
-    return "\n".join(part for part in parts if part)

@@ -130,9 +130,6 @@ class KnowledgeArticle(models.Model):
             return False
         return user.is_agent or (self.is_published and self.is_public)
 
-    def can_be_edited_by(self, user: User) -> bool:
-        return user.is_authenticated and user.is_agent
-
     def rendered_body(self) -> str:
         from ai.knowledge.markdown import render_markdown
 
@@ -187,9 +184,6 @@ class SourceType(models.TextChoices):
 class ChunkQuerySet(models.QuerySet):
     def of_source(self, source_type: str, source_id: int) -> ChunkQuerySet:
         return self.filter(source_type=source_type, source_id=source_id)
-
-    def of_types(self, source_types: list[str]) -> ChunkQuerySet:
-        return self.filter(source_type__in=source_types)
 
 
 class Chunk(models.Model):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models.signals import post_delete, post_save
+
 from ai.knowledge.indexing import INDEXED_TICKET_STATUSES
-from ai.knowledge.models import SourceType
+from ai.knowledge.models import KnowledgeArticle, SourceType
 from ai.knowledge.tasks import schedule_index
+from tickets import signals
 
 # Ticket fields whose change alters what a resolved ticket contributes to the index.
 TICKET_TEXT_FIELDS = {"title", "description", "resolution", "sensitive"}
@@ -33,3 +36,11 @@ def on_article_saved(
 
 def on_article_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
     schedule_index(SourceType.ARTICLE, instance.pk)
+
+
+def connect() -> None:
+    """Keep the chunk index current: resolved tickets and article edits are re-embedded by the worker."""
+    signals.ticket_status_changed.connect(on_ticket_status_changed, dispatch_uid="kb-ticket-status")
+    signals.ticket_updated.connect(on_ticket_updated, dispatch_uid="kb-ticket-updated")
+    post_save.connect(on_article_saved, sender=KnowledgeArticle, dispatch_uid="kb-article-saved")
+    post_delete.connect(on_article_deleted, sender=KnowledgeArticle, dispatch_uid="kb-article-deleted")

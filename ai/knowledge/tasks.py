@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
-from procrastinate.exceptions import AlreadyEnqueued
+
+from itsm.lib.tasks import defer_once_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -28,19 +28,13 @@ def index_source(source_type: str, source_id: int) -> None:
 def schedule_index(source_type: str, source_id: int) -> None:
     """Defers ``index_source`` once the current transaction commits (nothing on rollback).
 
-    One waiting job per source is enough (it reads the source when it runs): the queueing lock
-    turns a second request into a no-op, and the lock runs two jobs of one source in turn.
+    One waiting job per source is enough (it reads the source when it runs): a second request
+    is dropped while one waits, and two jobs of one source run in turn (``serial``).
     """
-    key = f"kb-index:{source_type}:{source_id}"
-
-    def defer() -> None:
-        try:
-            # A savepoint: the refused duplicate must not abort a surrounding transaction.
-            with transaction.atomic():
-                index_source.configure(queueing_lock=key, lock=key).defer(
-                    source_type=source_type, source_id=source_id
-                )
-        except AlreadyEnqueued:
-            pass
-
-    transaction.on_commit(defer)
+    defer_once_on_commit(
+        index_source,
+        lock=f"kb-index:{source_type}:{source_id}",
+        serial=True,
+        source_type=source_type,
+        source_id=source_id,
+    )

@@ -12,13 +12,9 @@ class TriageConfig(AppConfig):
     def ready(self) -> None:
         from ai.triage import receivers
         from itsm import navigation
-        from tickets import extensions, signals
+        from tickets import extensions
 
-        signals.ticket_created.connect(receivers.on_ticket_created, dispatch_uid="ai-triage-created")
-        signals.comment_added.connect(receivers.on_comment_added, dispatch_uid="ai-triage-comment")
-        signals.ticket_status_changed.connect(
-            receivers.on_ticket_status_changed, dispatch_uid="ai-triage-status"
-        )
+        receivers.connect()
         extensions.register_detail_panel(
             extensions.DetailPanel(
                 name="ai-triage", label=_("AI triage"), url_name="ai:triage-panel", order=30

@@ -95,15 +95,6 @@ class ClassifierConfig:
             m.kind == "knn" and m.space == "embedding" and m.weight > 0 for m in self.members
         )
 
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ClassifierConfig:
-        data = dict(data)
-        data["members"] = [Member(**member) for member in data.get("members", [])]
-        return cls(**data)
-
 
 def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
     scaled = scores * temperature

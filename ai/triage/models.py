@@ -192,10 +192,6 @@ class TriageResultQuerySet(models.QuerySet):
         """Compared with the final value of a resolved ticket."""
         return self.filter(correct__isnull=False)
 
-    def suggested(self) -> TriageResultQuerySet:
-        """Open suggestions an agent can still accept or reject."""
-        return self.filter(status=SuggestionStatus.PENDING)
-
     def applied(self) -> TriageResultQuerySet:
         return self.filter(applied=True)
 

@@ -6,24 +6,26 @@ from typing import Any
 
 from django.conf import settings
 
-from ai.triage.tasks import defer_on_commit, score_sentiment, triage_ticket
+from ai.triage.tasks import score_sentiment, triage_ticket
+from itsm.lib.tasks import defer_once_on_commit
+from tickets import signals
 from tickets.models import TicketStatus
 
 
 def on_ticket_created(sender: Any, ticket: Any, **kwargs: Any) -> None:
     if settings.AI_TRIAGE_ENABLED:
-        defer_on_commit(triage_ticket, f"ai-triage:{ticket.pk}", ticket_id=ticket.pk)
+        defer_once_on_commit(triage_ticket, lock=f"ai-triage:{ticket.pk}", ticket_id=ticket.pk)
     if settings.AI_SENTIMENT_ENABLED:
-        defer_on_commit(score_sentiment, f"ai-sentiment:{ticket.pk}:-", ticket_id=ticket.pk)
+        defer_once_on_commit(score_sentiment, lock=f"ai-sentiment:{ticket.pk}:-", ticket_id=ticket.pk)
 
 
 def on_comment_added(sender: Any, ticket: Any, comment: Any, **kwargs: Any) -> None:
     from ai.triage.actions import is_requester_message
 
     if settings.AI_SENTIMENT_ENABLED and is_requester_message(ticket, comment):
-        defer_on_commit(
+        defer_once_on_commit(
             score_sentiment,
-            f"ai-sentiment:{ticket.pk}:{comment.pk}",
+            lock=f"ai-sentiment:{ticket.pk}:{comment.pk}",
             ticket_id=ticket.pk,
             comment_id=comment.pk,
         )
@@ -35,3 +37,9 @@ def on_ticket_status_changed(sender: Any, ticket: Any, status: str, **kwargs: An
         from ai.triage.actions import do_record_outcome
 
         do_record_outcome(ticket)
+
+
+def connect() -> None:
+    signals.ticket_created.connect(on_ticket_created, dispatch_uid="ai-triage-created")
+    signals.comment_added.connect(on_comment_added, dispatch_uid="ai-triage-comment")
+    signals.ticket_status_changed.connect(on_ticket_status_changed, dispatch_uid="ai-triage-status")

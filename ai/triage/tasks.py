@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.db import transaction
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
-from procrastinate.exceptions import AlreadyEnqueued
 
 logger = logging.getLogger(__name__)
 
@@ -60,16 +58,3 @@ def train_triage_models(timestamp: int | None = None) -> None:
         logger.info("trained triage %s on %s", model.label, model.training_rows)
     elif outcome is not None:
         logger.info("triage training skipped every field: %s", outcome.skipped)
-
-
-def defer_on_commit(task, key: str, **kwargs: object) -> None:  # type: ignore[no-untyped-def]
-    """Defer after the transaction that created the ticket or comment commits (nothing on rollback)."""
-
-    def defer() -> None:
-        try:
-            with transaction.atomic():
-                task.configure(queueing_lock=key).defer(**kwargs)
-        except AlreadyEnqueued:
-            pass
-
-    transaction.on_commit(defer)

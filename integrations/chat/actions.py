@@ -1,14 +1,13 @@
 """Chat workflows: queue a message per subscribed channel, send one, retry by hand, test a channel.
 
-Same delivery discipline as the webhooks: the message row and its job are written in the
-transaction of the change; an attempt claims the row by compare-and-set, so a retried job
-never posts a message that was already sent.
+Messages go through the shared outbox (``integrations.outbox``), as webhook deliveries do;
+what is particular to chat is here: the card or blocks of each service, how each service's
+answer is read (a permanent error fails at once), and the channel's last success or error.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,6 @@ from integrations import outbox
 from integrations.chat import slack, teams
 from integrations.chat.models import ChannelKind, ChatChannel, ChatMessage, MessageStatus
 from integrations.chat.notice import Notice, notice_for
-from integrations.chat.verdict import RETRY, SENT, Verdict
 from integrations.webhooks import transport
 from integrations.webhooks.events import OutboundEvent
 from itsm.models import AutomationEvent, User
@@ -31,7 +29,7 @@ from itsm.models import AutomationEvent, User
 if TYPE_CHECKING:
     from datetime import datetime
 
-logger = logging.getLogger(__name__)
+    from procrastinate.tasks import Task
 
 
 def render(kind: str, notice: Notice) -> dict[str, Any]:
@@ -40,7 +38,7 @@ def render(kind: str, notice: Notice) -> dict[str, Any]:
     return teams.render(notice)
 
 
-def classify(kind: str, result: transport.HttpResult) -> Verdict:
+def classify(kind: str, result: transport.HttpResult) -> outbox.Verdict:
     if kind == ChannelKind.SLACK:
         return slack.classify(result)
     if kind == ChannelKind.TEAMS_LEGACY:
@@ -48,7 +46,80 @@ def classify(kind: str, result: transport.HttpResult) -> Verdict:
     return teams.classify_workflows(result)
 
 
-# --- queueing -----------------------------------------------------------------------------
+# --- the outbox of chat messages -----------------------------------------------------------------
+class ChatOutbox(outbox.Outbox[ChatMessage, outbox.Sent]):
+    """The JSON each service expects; what an answer means depends on the service (``classify``):
+    429, 5xx and network errors are retried, another 4xx fails at once."""
+
+    model = ChatMessage
+    lock_prefix = "chat-message"
+    argument = "message_id"
+    succeeded_at = "sent_at"
+
+    def job(self) -> Task:
+        from integrations.chat.tasks import send_chat_message
+
+        return send_chat_message
+
+    def policy(self) -> outbox.Policy:
+        return outbox.Policy(
+            timeout=settings.CHAT_TIMEOUT_SECONDS,
+            backoff_base=settings.CHAT_BACKOFF_BASE_SECONDS,
+            backoff_max=settings.CHAT_BACKOFF_MAX_SECONDS,
+        )
+
+    def load(self, pk: int) -> ChatMessage:
+        return ChatMessage.objects.select_related("channel").get(pk=pk)
+
+    def cancel_reason(self, message: ChatMessage) -> str:
+        if message.channel.active:
+            return ""
+        return "The channel was deactivated before this message was sent."
+
+    def send(self, message: ChatMessage, *, attempt: int, now: datetime, timeout: float) -> outbox.Sent:
+        channel = message.channel
+        body = json.dumps(message.body, cls=DjangoJSONEncoder, ensure_ascii=False).encode()
+        result = transport.post(
+            channel.webhook_url, body, {"X-ITSM-Trace-Id": str(message.trace_id)}, timeout=timeout
+        )
+        return outbox.Sent(result, classify(channel.kind, result))
+
+    def recorded(
+        self,
+        message: ChatMessage,
+        sent: outbox.Sent,
+        *,
+        attempt: int,
+        outcome: str,
+        started: datetime,
+        finished: datetime,
+    ) -> None:
+        """The channel shows its last success or error to the admin."""
+        if outcome == outbox.SENT:
+            ChatChannel.objects.filter(pk=message.channel_id).update(last_success_at=finished)
+        else:
+            ChatChannel.objects.filter(pk=message.channel_id).update(
+                last_error=sent.verdict.reason[:1000], last_error_at=finished
+            )
+
+    def gave_up(self, message: ChatMessage, reason: str) -> None:
+        """A channel that fails for good shows up in the admins' bell (once a day per channel)."""
+        channel = message.channel
+        self.tell_admins(
+            verb="chat.failed",
+            title=f"Chat channel {channel.name} failed: {reason}",
+            url=f"/admin/chat/chatchannel/{channel.pk}/change/",
+            subject=("chat_channel", channel.pk),
+            once_a_day=f"chat-failed:{channel.pk}",
+        )
+
+    def describe(self, message: ChatMessage) -> str:
+        return f"chat {message.channel.kind} message {message.pk} ({message.event})"
+
+
+CHATS = ChatOutbox()
+
+
 def do_queue_chat_messages(events: list[OutboundEvent]) -> list[ChatMessage]:
     """One message per active channel and event (one query to find the channels of a change)."""
     channels = list(ChatChannel.objects.active().subscribed_to_any([e.name for e in events]))
@@ -73,114 +144,13 @@ def do_queue_chat_messages(events: list[OutboundEvent]) -> list[ChatMessage]:
                 )
                 for channel in listening
             ]
-            created += outbox.insert_once(ChatMessage, rows, deduplicate=bool(event.dedupe_key))
-        for message in created:
-            # A new message has no job yet: no queueing-lock conflict is possible here.
-            _send_job().configure(queueing_lock=f"chat-message-{message.pk}").defer(message_id=message.pk)
+            created += CHATS.add(rows, deduplicate=bool(event.dedupe_key))
     return created
 
 
-def _send_job():  # type: ignore[no-untyped-def]
-    from integrations.chat.tasks import send_chat_message
-
-    return send_chat_message
-
-
-def schedule_attempt(message_id: int, at: datetime | None = None) -> bool:
-    return outbox.schedule(_send_job(), f"chat-message-{message_id}", at, message_id=message_id)
-
-
-# --- one attempt ----------------------------------------------------------------------------
 def do_attempt_chat_message(message_id: int) -> ChatMessage | None:
-    now = timezone.now()
-    timeout = settings.CHAT_TIMEOUT_SECONDS
-    if not outbox.claim(ChatMessage, message_id, now=now, timeout=timeout):
-        return None
-    message = ChatMessage.objects.select_related("channel").get(pk=message_id)
-    channel = message.channel
-    if not channel.active:
-        ChatMessage.objects.filter(pk=message.pk).update(
-            status=MessageStatus.CANCELLED,
-            claimed_until=None,
-            next_attempt_at=None,
-            error="The channel was deactivated before this message was sent.",
-        )
-        return message
-
-    attempt = message.attempts + 1
-    body = json.dumps(message.body, cls=DjangoJSONEncoder, ensure_ascii=False).encode()
-    result = transport.post(
-        channel.webhook_url, body, {"X-ITSM-Trace-Id": str(message.trace_id)}, timeout=timeout
-    )
-    finished = timezone.now()
-    verdict = classify(channel.kind, result)
-    if verdict.outcome == RETRY and attempt >= message.max_attempts:
-        verdict = Verdict.failed(f"gave up after {attempt} attempts: {verdict.reason}")
-
-    fields: dict[str, Any] = {
-        "attempts": attempt,
-        "last_attempt_at": now,
-        "claimed_until": None,
-        "response_code": result.status_code,
-        "response_excerpt": result.body,
-        "error": verdict.reason,
-    }
-    next_attempt_at = None
-    if verdict.outcome == SENT:
-        fields.update(status=MessageStatus.SENT, sent_at=finished, next_attempt_at=None)
-    elif verdict.outcome == RETRY:
-        delay = transport.backoff_delay(
-            attempt,
-            base=settings.CHAT_BACKOFF_BASE_SECONDS,
-            maximum=settings.CHAT_BACKOFF_MAX_SECONDS,
-            retry_after=result.retry_after_seconds(finished),
-        )
-        next_attempt_at = finished + delay
-        fields.update(status=MessageStatus.RETRYING, next_attempt_at=next_attempt_at)
-    else:
-        fields.update(status=MessageStatus.FAILED, next_attempt_at=None)
-
-    with transaction.atomic():
-        ChatMessage.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(**fields)
-        if verdict.outcome == SENT:
-            ChatChannel.objects.filter(pk=channel.pk).update(last_success_at=finished)
-        else:
-            ChatChannel.objects.filter(pk=channel.pk).update(
-                last_error=verdict.reason[:1000], last_error_at=finished
-            )
-        if next_attempt_at is not None:
-            schedule_attempt(message.pk, at=next_attempt_at)
-        elif verdict.outcome != SENT:
-            _tell_admins(channel, verdict.reason)
-    log = logger.info if verdict.outcome == SENT else logger.warning
-    log(
-        "chat %s message %s (%s) attempt %s: %s %s (trace %s)",
-        channel.kind,
-        message.pk,
-        message.event,
-        attempt,
-        verdict.outcome,
-        verdict.reason,
-        message.trace_id,
-    )
-    for name, value in fields.items():
-        setattr(message, name, value)
-    return message
-
-
-def _tell_admins(channel: ChatChannel, reason: str) -> None:
-    """A channel that fails for good shows up in the admins' bell (once a day per channel)."""
-    from itsm.notify import notify
-
-    notify(
-        User.objects.active().filter(role="admin"),
-        verb="chat.failed",
-        title=f"Chat channel {channel.name} failed: {reason}"[:300],
-        url=f"/admin/chat/chatchannel/{channel.pk}/change/",
-        subject_type="chat_channel",
-        subject_id=channel.pk,
-        dedupe_key=f"chat-failed:{channel.pk}:{timezone.now():%Y-%m-%d}",
-    )
+    """Send one waiting message once; returns None when there was nothing to send."""
+    return CHATS.attempt(message_id)
 
 
 # --- by hand --------------------------------------------------------------------------------
@@ -209,7 +179,7 @@ def do_send_test_message(channel: ChatChannel, *, actor: User | None) -> ChatMes
         trace_id=uuid.uuid4(),
         max_attempts=settings.CHAT_MAX_ATTEMPTS,
     )
-    schedule_attempt(message.pk)
+    CHATS.schedule(message.pk)
     return message
 
 
@@ -230,19 +200,18 @@ def do_retry_chat_message(message: ChatMessage, *, actor: User | None) -> ChatMe
         next_attempt_at=now,
         max_attempts=message.attempts + settings.CHAT_MAX_ATTEMPTS,
     )
-    AutomationEvent.objects.create(
-        actor=actor.email if actor is not None else "system:chat",
+    AutomationEvent.objects.record(
+        actor=actor or "system:chat",
         action="chat.retry",
-        subject_type="chat_message",
-        subject_id=str(message.pk),
+        subject=message,
         before={"status": message.status},
         after={"status": MessageStatus.PENDING},
         trace_id=message.trace_id,
     )
-    schedule_attempt(message.pk)
+    CHATS.schedule(message.pk)
     message.refresh_from_db()
     return message
 
 
 def do_requeue_stalled_chat(now: datetime | None = None) -> int:
-    return outbox.requeue_stalled(ChatMessage, schedule_attempt, now or timezone.now())
+    return CHATS.requeue_stalled(now)

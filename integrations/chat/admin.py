@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from integrations.chat import actions
 from integrations.chat.models import ChatChannel, ChatMessage
-from integrations.webhooks.admin import URL_FIELD_OVERRIDES, https_url_fields
+from integrations.webhooks.admin import OUTBOX_FIELDS, URL_FIELD_OVERRIDES, error_text, https_url_fields
 from integrations.webhooks.events import Event
 
 
@@ -18,10 +18,6 @@ class ChatChannelForm(forms.ModelForm):
         model = ChatChannel
         formfield_callback = https_url_fields
         fields = ["name", "kind", "webhook_url", "events", "active"]
-
-
-def _messages(error: Exception) -> str:
-    return " ".join(getattr(error, "messages", [str(error)]))
 
 
 @admin.register(ChatChannel)
@@ -43,7 +39,7 @@ class ChatChannelAdmin(admin.ModelAdmin):
             try:
                 actions.do_send_test_message(channel, actor=request.user)
             except (ValidationError, PermissionDenied) as error:
-                self.message_user(request, f"{channel}: {_messages(error)}", messages.ERROR)
+                self.message_user(request, f"{channel}: {error_text(error)}", messages.ERROR)
             else:
                 self.message_user(
                     request, _("Test message queued for %(name)s.") % {"name": channel}, messages.SUCCESS
@@ -63,15 +59,7 @@ class ChatMessageAdmin(admin.ModelAdmin):
         "event",
         "body",
         "trace_id",
-        "status",
-        "attempts",
-        "max_attempts",
-        "next_attempt_at",
-        "claimed_until",
-        "last_attempt_at",
-        "response_code",
-        "response_excerpt",
-        "error",
+        *OUTBOX_FIELDS,
         "sent_at",
         "dedupe_key",
         "created_at",
@@ -87,4 +75,4 @@ class ChatMessageAdmin(admin.ModelAdmin):
             try:
                 actions.do_retry_chat_message(message, actor=request.user)
             except (ValidationError, PermissionDenied) as error:
-                self.message_user(request, f"#{message.pk}: {_messages(error)}", messages.WARNING)
+                self.message_user(request, f"#{message.pk}: {error_text(error)}", messages.WARNING)

@@ -9,6 +9,5 @@ class ChatConfig(AppConfig):
 
     def ready(self) -> None:
         from integrations.chat import receivers
-        from integrations.webhooks.events import event_raised
 
-        event_raised.connect(receivers.queue_chat_messages, dispatch_uid="chat.queue")
+        receivers.connect()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from integrations.webhooks.events import OutboundEvent, guarded
+from integrations.webhooks.events import OutboundEvent, event_raised, guarded
 
 
 @functools.partial(guarded, writes=False)  # the action takes a savepoint when it writes
@@ -13,3 +13,7 @@ def queue_chat_messages(sender: Any, events: list[OutboundEvent], **kwargs: Any)
     from integrations.chat.actions import do_queue_chat_messages
 
     do_queue_chat_messages(events)
+
+
+def connect() -> None:
+    event_raised.connect(queue_chat_messages, dispatch_uid="chat.queue")

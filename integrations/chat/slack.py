@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from integrations.chat.notice import Notice
-from integrations.chat.verdict import Verdict
+from integrations.outbox import Verdict
 from integrations.webhooks.transport import HttpResult
 
 MAX_TEXT = 2900  # section text is limited to 3000 characters

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from integrations.chat.notice import Notice
-from integrations.chat.verdict import Verdict
+from integrations.outbox import Verdict
 from integrations.webhooks.transport import HttpResult
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"

@@ -8,8 +8,9 @@ class MailConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from integrations.email import checks, receivers  # noqa: F401  (checks register on import)
-        from tickets import signals
+        from django.core import checks as django_checks
 
-        signals.ticket_created.connect(receivers.acknowledge_email_ticket, dispatch_uid="mail.acknowledge")
-        signals.comment_added.connect(receivers.mail_public_reply, dispatch_uid="mail.reply")
+        from integrations.email import checks, receivers
+
+        receivers.connect()
+        django_checks.register(checks.one_reply_mailer, django_checks.Tags.compatibility)

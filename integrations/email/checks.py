@@ -1,10 +1,12 @@
-"""Deployment checks of the email channel (`manage.py check --deploy` and every start)."""
+"""Deployment checks of the email channel (`manage.py check --deploy` and every start).
+
+Registered in ``MailConfig.ready()``.
+"""
 
 from django.conf import settings
 from django.core import checks
 
 
-@checks.register(checks.Tags.compatibility)
 def one_reply_mailer(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """A requester must not receive every agent reply twice.
 

@@ -18,14 +18,6 @@ class ReceiptStatus(models.TextChoices):
     REJECTED = "rejected", _("Rejected")
 
 
-class EmailReceiptQuerySet(models.QuerySet):
-    def ignored(self) -> EmailReceiptQuerySet:
-        return self.filter(status__in=[ReceiptStatus.AUTO_REPLY, ReceiptStatus.BOUNCE, ReceiptStatus.LOOP])
-
-    def rejected(self) -> EmailReceiptQuerySet:
-        return self.filter(status=ReceiptStatus.REJECTED)
-
-
 class EmailReceipt(models.Model):
     """An inbound message, recorded once by its Message-ID whatever became of it."""
 
@@ -47,8 +39,6 @@ class EmailReceipt(models.Model):
     attachments_kept = models.PositiveIntegerField(default=0)
     attachments_dropped = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(default=timezone.now)
-
-    objects = EmailReceiptQuerySet.as_manager()
 
     class Meta:
         ordering = ["-received_at", "-id"]

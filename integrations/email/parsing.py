@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 from html.parser import HTMLParser
 from pathlib import PurePosixPath, PureWindowsPath
 
@@ -325,7 +325,3 @@ def trim_reply(text: str) -> str:
             break
     result = normalise_text("\n".join(kept))
     return result or normalise_text(text)
-
-
-def addresses(value: str) -> list[str]:
-    return [address.lower() for _name, address in getaddresses([value]) if "@" in address]

@@ -13,6 +13,7 @@ from django.conf import settings
 
 from integrations.email.models import MailKind
 from integrations.webhooks.events import guarded
+from tickets import signals
 from tickets.models import Channel, CommentSource
 
 
@@ -43,3 +44,8 @@ def _queue(ticket: Any, **kwargs: Any) -> None:
     from integrations.email.actions import do_queue_ticket_email
 
     do_queue_ticket_email(ticket, **kwargs)
+
+
+def connect() -> None:
+    signals.ticket_created.connect(acknowledge_email_ticket, dispatch_uid="mail.acknowledge")
+    signals.comment_added.connect(mail_public_reply, dispatch_uid="mail.reply")

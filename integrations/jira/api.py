@@ -40,6 +40,7 @@ from integrations.jira.inbound import (
 from integrations.jira.models import OutboundChange, ReceiptState, ReconcileTrigger, WebhookReceipt
 from integrations.jira.outbound import is_push_enabled
 from integrations.jira.reconcile import ReconcileError, run_reconcile
+from itsm.lib.tasks import defer_once
 from itsm.permissions import IsAgent
 
 logger = logging.getLogger(__name__)
@@ -202,13 +203,12 @@ def reconcile(request: Request) -> Response:
             status=status.HTTP_409_CONFLICT,
         )
     if serializer.validated_data["background"]:
-        from procrastinate.exceptions import AlreadyEnqueued
-
         from integrations.jira.tasks import reconcile as reconcile_task
 
-        try:
-            job_id = reconcile_task.defer(since=since.isoformat(), trigger=ReconcileTrigger.API)
-        except AlreadyEnqueued:
+        job_id = defer_once(
+            reconcile_task, lock="jira-reconcile", since=since.isoformat(), trigger=ReconcileTrigger.API
+        )
+        if job_id is None:
             return Response(
                 {"detail": _("A reconcile is already waiting to run.")}, status=status.HTTP_409_CONFLICT
             )

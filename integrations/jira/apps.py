@@ -8,13 +8,9 @@ class JiraConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from integrations.jira import outbound
-        from tickets import signals
+        from integrations.jira import receivers
 
-        signals.ticket_created.connect(outbound.on_ticket_created, dispatch_uid="jira-ticket-created")
-        signals.comment_added.connect(outbound.on_comment_added, dispatch_uid="jira-comment-added")
-        signals.comment_edited.connect(outbound.on_comment_edited, dispatch_uid="jira-comment-edited")
-        signals.ticket_status_changed.connect(outbound.on_status_changed, dispatch_uid="jira-status-changed")
+        receivers.connect()
         self.register_sla_provider()
 
     def register_sla_provider(self) -> None:

@@ -35,12 +35,6 @@ class JiraLinkQuerySet(models.QuerySet):
         """Links that know their Jira issue (pushed or received)."""
         return self.exclude(issue_id=None)
 
-    def for_issue(self, issue_id: str | None, issue_key: str | None = None) -> JiraLinkQuerySet:
-        lookup = Q(issue_id=str(issue_id)) if issue_id else Q(pk__in=[])
-        if issue_key:
-            lookup |= Q(issue_key=issue_key)
-        return self.filter(lookup)
-
     def sla_stale(self, before: object) -> JiraLinkQuerySet:
         """Linked open tickets whose JSM SLA copy is older than ``before`` (or never read)."""
         from tickets.models.ticket import OPEN_STATUSES
@@ -84,18 +78,9 @@ class JiraLink(models.Model):
     def __str__(self) -> str:
         return f"{self.issue_key or '(not pushed)'} ↔ ticket {self.ticket_id}"
 
-    @property
-    def is_linked(self) -> bool:
-        return bool(self.issue_id)
-
     def is_older_than_held(self, updated: object) -> bool:
         """A delivery describing a state older than the one already applied."""
         return bool(updated and self.last_seen_updated and updated < self.last_seen_updated)
-
-    def browse_url(self) -> str:
-        if not (settings.JIRA_BASE_URL and self.issue_key):
-            return ""
-        return f"{settings.JIRA_BASE_URL}/browse/{self.issue_key}"
 
 
 class JiraComment(models.Model):

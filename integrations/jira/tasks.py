@@ -11,13 +11,13 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from django.utils import timezone
 from procrastinate import BaseRetryStrategy, RetryDecision
 from procrastinate.contrib.django import app
-from procrastinate.exceptions import AlreadyEnqueued
 
 from integrations.jira.transport import JiraAuthError, JiraUnavailable
+from itsm.lib.tasks import defer_once
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +69,7 @@ def process_receipt(receipt_id: int) -> str:
 
 def defer_receipt(receipt_id: int) -> bool:
     """Queue a receipt's processing (inside the transaction that stored it), once."""
-    try:
-        with transaction.atomic():
-            process_receipt.configure(queueing_lock=f"jira-receipt-{receipt_id}").defer(receipt_id=receipt_id)
-    except AlreadyEnqueued:
-        return False
-    return True
+    return defer_once(process_receipt, lock=f"jira-receipt-{receipt_id}", receipt_id=receipt_id) is not None
 
 
 @app.task(queue=QUEUE, retry=RETRY, pass_context=False)
@@ -86,15 +81,11 @@ def push_ticket(ticket_id: int) -> list[str]:
 
 
 def defer_push(ticket_id: int) -> bool:
-    """Queue a push for the ticket unless one is already waiting (one job sends them all)."""
-    try:
-        with transaction.atomic():
-            push_ticket.configure(
-                queueing_lock=f"jira-push-{ticket_id}", lock=f"jira-push-{ticket_id}"
-            ).defer(ticket_id=ticket_id)
-    except AlreadyEnqueued:
-        return False
-    return True
+    """Queue a push for the ticket unless one is already waiting (one job sends them all);
+    pushes of one ticket run one at a time."""
+    return (
+        defer_once(push_ticket, lock=f"jira-push-{ticket_id}", serial=True, ticket_id=ticket_id) is not None
+    )
 
 
 @app.task(queue=QUEUE, retry=RETRY, pass_context=False, queueing_lock="jira-reconcile")

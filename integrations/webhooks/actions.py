@@ -1,18 +1,17 @@
 """Webhook workflows: queue deliveries for an event, attempt one, redeliver, requeue the lost.
 
-Delivery is at least once. A delivery row and its job are written in the transaction of the
-change (the job only becomes visible to workers at commit; a rollback leaves neither). An
-attempt first claims the row with a compare-and-set on its status, so two workers (or a
-retried job) never send the same delivery twice at once, and a delivery that succeeded is
-never sent again.
+Deliveries go through the shared outbox (``integrations.outbox``): written with their job in
+the transaction of the change, claimed by compare-and-set before each attempt, retried with
+exponential backoff, dead-lettered after the last attempt. What is particular to webhooks is
+here: the signed envelope, the attempt log, and that every non-2xx answer is retried.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import uuid
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -25,7 +24,6 @@ from integrations.webhooks import transport
 from integrations.webhooks.events import OutboundEvent, iso
 from integrations.webhooks.models import (
     AttemptOutcome,
-    DeliveryStatus,
     WebhookAttempt,
     WebhookDelivery,
     WebhookSubscription,
@@ -35,14 +33,113 @@ from itsm.models import AutomationEvent, User
 if TYPE_CHECKING:
     from datetime import datetime
 
-logger = logging.getLogger(__name__)
+    from procrastinate.tasks import Task
 
 
 class DeliveryNotFinished(Exception):
     """Redelivery asked for a delivery that is still being delivered."""
 
 
-# --- queueing -----------------------------------------------------------------------------
+# --- the outbox of webhook deliveries --------------------------------------------------------
+@dataclass
+class WebhookSent(outbox.Sent):
+    run_id: uuid.UUID
+    headers: dict[str, str]
+
+    def fields(self) -> dict[str, Any]:
+        return {"run_id": self.run_id}
+
+
+ATTEMPT_OUTCOME = {outbox.SENT: AttemptOutcome.SUCCEEDED, outbox.RETRY: AttemptOutcome.RETRY}
+
+
+class WebhookOutbox(outbox.Outbox[WebhookDelivery, WebhookSent]):
+    """Signed JSON POSTs. Any answer but 2xx is retried: n8n answers 404 while its workflow is
+    inactive, and a receiver's 4xx is usually a deployment that will be fixed."""
+
+    model = WebhookDelivery
+    lock_prefix = "webhook-delivery"
+    argument = "delivery_id"
+    succeeded_at = "succeeded_at"
+
+    def job(self) -> Task:
+        from integrations.webhooks.tasks import deliver_webhook
+
+        return deliver_webhook
+
+    def policy(self) -> outbox.Policy:
+        return outbox.Policy(
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+            backoff_base=settings.WEBHOOK_BACKOFF_BASE_SECONDS,
+            backoff_max=settings.WEBHOOK_BACKOFF_MAX_SECONDS,
+        )
+
+    def load(self, pk: int) -> WebhookDelivery:
+        return WebhookDelivery.objects.select_related("subscription", "redelivery_of").get(pk=pk)
+
+    def cancel_reason(self, delivery: WebhookDelivery) -> str:
+        if delivery.subscription.active:
+            return ""
+        return "The subscription was deactivated before this delivery was sent."
+
+    def send(self, delivery: WebhookDelivery, *, attempt: int, now: datetime, timeout: float) -> WebhookSent:
+        run_id = uuid.uuid4()
+        body = render_body(delivery, run_id=run_id, attempt=attempt)
+        headers = request_headers(
+            delivery, body, run_id=run_id, attempt=attempt, timestamp=int(now.timestamp())
+        )
+        result = transport.post(delivery.subscription.url, body, headers, timeout=timeout)
+        if result.is_2xx:
+            verdict = outbox.Verdict.sent()
+        else:
+            verdict = outbox.Verdict.retry(result.error or f"HTTP {result.status_code}")
+        return WebhookSent(result, verdict, run_id=run_id, headers=headers)
+
+    def recorded(
+        self,
+        delivery: WebhookDelivery,
+        sent: WebhookSent,
+        *,
+        attempt: int,
+        outcome: str,
+        started: datetime,
+        finished: datetime,
+    ) -> None:
+        secret_header = delivery.subscription.auth_header_name
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            number=attempt,
+            run_id=sent.run_id,
+            started_at=started,
+            duration_ms=sent.result.duration_ms,
+            # The receiver's shared auth header is not logged.
+            request_headers={
+                name: ("***" if name == secret_header else value) for name, value in sent.headers.items()
+            },
+            response_code=sent.result.status_code,
+            response_excerpt=sent.result.body,
+            error=sent.result.error,
+            outcome=ATTEMPT_OUTCOME.get(outcome, AttemptOutcome.DEAD),
+        )
+
+    def gave_up(self, delivery: WebhookDelivery, reason: str) -> None:
+        """A dead letter shows up in the admins' bell (once a day per subscription)."""
+        subscription = delivery.subscription
+        self.tell_admins(
+            verb="webhook.dead",
+            title=f"Webhook {subscription.name}: {delivery.event} dead-lettered ({reason})",
+            url=f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/",
+            subject=("webhook_delivery", delivery.pk),
+            once_a_day=f"webhook-dead:{subscription.pk}",
+        )
+
+    def describe(self, delivery: WebhookDelivery) -> str:
+        return f"webhook {delivery.event} {delivery.delivery_id} to {delivery.subscription.url}"
+
+
+WEBHOOKS = WebhookOutbox()
+
+
 def do_queue_deliveries(events: list[OutboundEvent]) -> list[WebhookDelivery]:
     """One delivery per active subscription and event; jobs deferred in this transaction.
 
@@ -69,27 +166,10 @@ def do_queue_deliveries(events: list[OutboundEvent]) -> list[WebhookDelivery]:
                 for subscription in subscriptions
                 if event.name in subscription.events
             ]
-            created += outbox.insert_once(WebhookDelivery, rows, deduplicate=bool(event.dedupe_key))
-        for delivery in created:
-            # A new delivery has no job yet: no queueing-lock conflict is possible here.
-            _deliver_job().configure(queueing_lock=f"webhook-delivery-{delivery.pk}").defer(
-                delivery_id=delivery.pk
-            )
+            created += WEBHOOKS.add(rows, deduplicate=bool(event.dedupe_key))
     return created
 
 
-def _deliver_job():  # type: ignore[no-untyped-def]
-    from integrations.webhooks.tasks import deliver_webhook
-
-    return deliver_webhook
-
-
-def schedule_attempt(delivery_id: int, at: datetime | None = None) -> bool:
-    """Defer the delivery job (at most one waiting job per delivery, by queueing lock)."""
-    return outbox.schedule(_deliver_job(), f"webhook-delivery-{delivery_id}", at, delivery_id=delivery_id)
-
-
-# --- one attempt ----------------------------------------------------------------------------
 def render_body(delivery: WebhookDelivery, *, run_id: uuid.UUID, attempt: int) -> bytes:
     envelope = {
         "event": delivery.event,
@@ -124,114 +204,7 @@ def request_headers(
 
 def do_attempt_delivery(delivery_id: int) -> WebhookDelivery | None:
     """Send one waiting delivery once; returns None when there was nothing to send."""
-    now = timezone.now()
-    timeout = settings.WEBHOOK_TIMEOUT_SECONDS
-    # Claim: only a waiting, due delivery moves to "sending"; a second job (or a retried one)
-    # finds nothing to claim, so a succeeded delivery is never sent again.
-    if not outbox.claim(WebhookDelivery, delivery_id, now=now, timeout=timeout):
-        return None
-    delivery = WebhookDelivery.objects.select_related("subscription", "redelivery_of").get(pk=delivery_id)
-    subscription = delivery.subscription
-    if not subscription.active:
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            status=DeliveryStatus.CANCELLED,
-            claimed_until=None,
-            next_attempt_at=None,
-            error="The subscription was deactivated before this delivery was sent.",
-        )
-        return delivery
-
-    attempt = delivery.attempts + 1
-    run_id = uuid.uuid4()
-    body = render_body(delivery, run_id=run_id, attempt=attempt)
-    headers = request_headers(delivery, body, run_id=run_id, attempt=attempt, timestamp=int(now.timestamp()))
-    result = transport.post(subscription.url, body, headers, timeout=timeout)
-    finished = timezone.now()
-
-    if result.is_2xx:
-        outcome = AttemptOutcome.SUCCEEDED
-    elif attempt >= delivery.max_attempts:
-        outcome = AttemptOutcome.DEAD
-    else:
-        outcome = AttemptOutcome.RETRY  # any non-2xx is retryable (n8n answers 404 while inactive)
-    error = result.error or ("" if result.is_2xx else f"HTTP {result.status_code}")
-    logged_headers = {
-        name: ("***" if name == subscription.auth_header_name else value) for name, value in headers.items()
-    }
-    fields = {
-        "attempts": attempt,
-        "run_id": run_id,
-        "last_attempt_at": now,
-        "claimed_until": None,
-        "response_code": result.status_code,
-        "response_excerpt": result.body,
-        "error": error,
-    }
-    next_attempt_at = None
-    if outcome == AttemptOutcome.SUCCEEDED:
-        fields.update(status=DeliveryStatus.SUCCEEDED, succeeded_at=finished, next_attempt_at=None)
-    elif outcome == AttemptOutcome.DEAD:
-        fields.update(status=DeliveryStatus.DEAD, next_attempt_at=None)
-    else:
-        delay = transport.backoff_delay(
-            attempt,
-            base=settings.WEBHOOK_BACKOFF_BASE_SECONDS,
-            maximum=settings.WEBHOOK_BACKOFF_MAX_SECONDS,
-            retry_after=result.retry_after_seconds(finished),
-        )
-        next_attempt_at = finished + delay
-        fields.update(status=DeliveryStatus.RETRYING, next_attempt_at=next_attempt_at)
-
-    with transaction.atomic():
-        WebhookAttempt.objects.create(
-            delivery=delivery,
-            number=attempt,
-            run_id=run_id,
-            started_at=now,
-            duration_ms=result.duration_ms,
-            request_headers=logged_headers,
-            response_code=result.status_code,
-            response_excerpt=result.body,
-            error=result.error,
-            outcome=outcome,
-        )
-        WebhookDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(**fields)
-        if next_attempt_at is not None:
-            schedule_attempt(delivery.pk, at=next_attempt_at)
-        elif outcome == AttemptOutcome.DEAD:
-            _tell_admins(delivery, error)
-    log = logger.info if outcome == AttemptOutcome.SUCCEEDED else logger.warning
-    log(
-        "webhook %s %s attempt %s to %s: %s %s (trace %s)",
-        delivery.event,
-        delivery.delivery_id,
-        attempt,
-        subscription.url,
-        outcome,
-        error or result.status_code,
-        delivery.trace_id,
-    )
-    for name, value in fields.items():
-        setattr(delivery, name, value)
-    return delivery
-
-
-def _tell_admins(delivery: WebhookDelivery, error: str) -> None:
-    """A dead letter shows up in the admins' bell (once a day per subscription)."""
-    from itsm.notify import notify
-
-    subscription = delivery.subscription
-    notify(
-        User.objects.active().filter(role="admin"),
-        verb="webhook.dead",
-        title=f"Webhook {subscription.name}: {delivery.event} dead-lettered after {delivery.max_attempts} attempts ({error})"[
-            :300
-        ],
-        url=f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/",
-        subject_type="webhook_delivery",
-        subject_id=delivery.pk,
-        dedupe_key=f"webhook-dead:{subscription.pk}:{timezone.now():%Y-%m-%d}",
-    )
+    return WEBHOOKS.attempt(delivery_id)
 
 
 # --- by hand and by the sweeper -------------------------------------------------------------
@@ -258,22 +231,21 @@ def do_redeliver(delivery: WebhookDelivery, *, actor: User | None) -> WebhookDel
         max_attempts=settings.WEBHOOK_MAX_ATTEMPTS,
         next_attempt_at=now,
     )
-    AutomationEvent.objects.create(
-        actor=actor.email if actor is not None else "system:webhooks",
+    AutomationEvent.objects.record(
+        actor=actor or "system:webhooks",
         action="webhook.redeliver",
-        subject_type="webhook_delivery",
-        subject_id=str(delivery.pk),
+        subject=delivery,
         before={"status": delivery.status},
         after={"redelivery": str(copy.delivery_id)},
         trace_id=delivery.trace_id,
     )
-    schedule_attempt(copy.pk)
+    WEBHOOKS.schedule(copy.pk)
     return copy
 
 
 def do_requeue_stalled(now: datetime | None = None) -> int:
     """Give lost work back to the queue: expired claims and overdue waiting deliveries."""
-    return outbox.requeue_stalled(WebhookDelivery, schedule_attempt, now or timezone.now())
+    return WEBHOOKS.requeue_stalled(now)
 
 
 @transaction.atomic
@@ -295,5 +267,5 @@ def do_ping_subscription(subscription: WebhookSubscription, *, actor: User | Non
             "subscription": {"id": subscription.pk, "name": subscription.name, "events": subscription.events},
         },
     )
-    schedule_attempt(delivery.pk)
+    WEBHOOKS.schedule(delivery.pk)
     return delivery

@@ -24,6 +24,24 @@ def https_url_fields(db_field, **kwargs):  # type: ignore[no-untyped-def]
 
 URL_FIELD_OVERRIDES = {models.URLField: {"assume_scheme": "https"}}
 
+# How an outbox row stands (shared by deliveries and chat messages).
+OUTBOX_FIELDS = [
+    "status",
+    "attempts",
+    "max_attempts",
+    "next_attempt_at",
+    "claimed_until",
+    "last_attempt_at",
+    "response_code",
+    "response_excerpt",
+    "error",
+]
+
+
+def error_text(error: Exception) -> str:
+    """A refused admin action's reason, for ``message_user``."""
+    return " ".join(getattr(error, "messages", [str(error)]))
+
 
 class WebhookSubscriptionForm(EventsFormMixin):
     class Meta:
@@ -68,7 +86,7 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
             except (ValidationError, PermissionDenied) as error:
                 self.message_user(
                     request,
-                    f"{subscription}: {' '.join(getattr(error, 'messages', [str(error)]))}",
+                    f"{subscription}: {error_text(error)}",
                     messages.ERROR,
                 )
             else:
@@ -138,15 +156,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "occurred_at",
         "trace_id",
         "run_id",
-        "status",
-        "attempts",
-        "max_attempts",
-        "next_attempt_at",
-        "claimed_until",
-        "last_attempt_at",
-        "response_code",
-        "response_excerpt",
-        "error",
+        *OUTBOX_FIELDS,
         "succeeded_at",
         "dedupe_key",
         "redelivery_of",
@@ -165,9 +175,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
                 actions.do_redeliver(delivery, actor=request.user)
                 sent += 1
             except (actions.DeliveryNotFinished, ValidationError, PermissionDenied) as error:
-                refused.append(
-                    f"{delivery.delivery_id}: {' '.join(getattr(error, 'messages', [str(error)]))}"
-                )
+                refused.append(f"{delivery.delivery_id}: {error_text(error)}")
         if sent:
             self.message_user(
                 request, _("%(count)d delivery(ies) queued again.") % {"count": sent}, messages.SUCCESS

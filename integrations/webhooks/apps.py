@@ -8,14 +8,12 @@ class WebhooksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from integrations.webhooks import events, receivers
-
-        events.connect_domain_signals()
-        events.event_raised.connect(receivers.queue_webhooks, dispatch_uid="webhooks.queue")
-
         from django.utils.translation import gettext_noop
 
+        from integrations.webhooks import receivers
         from itsm.navigation import NavItem, register
+
+        receivers.connect()
 
         register(
             NavItem(

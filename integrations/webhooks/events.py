@@ -1,8 +1,8 @@
 """The platform events sent outside (webhooks, Teams, Slack), built from the domain signals.
 
 The domain apps send ``tickets.signals``, ``sla.signals`` and ``problems.signals`` inside the
-transaction that made the change. ``connect_domain_signals()`` (called from
-``WebhooksConfig.ready()``) translates them into ``OutboundEvent``s and sends
+transaction that made the change. The translators below (connected by
+``integrations.webhooks.receivers``) turn them into ``OutboundEvent``s and send
 ``event_raised`` once per change (a ticket created critical is two events at once); the
 webhook and chat apps listen to it and queue their deliveries in the same transaction, so a
 rolled-back change sends nothing.
@@ -347,32 +347,3 @@ def on_problem_detected(
             dedupe_key=f"{Event.PROBLEM_DETECTED}:{problem.pk}",
         )
     )
-
-
-# Kept at module level: Django signals hold weak references by default. The translators only
-# build events (no queries); the event_raised receivers that write are guarded by savepoints.
-_ticket_created = guarded(on_ticket_created, writes=False)
-_ticket_priority_changed = guarded(on_ticket_priority_changed, writes=False)
-_ticket_updated = guarded(on_ticket_updated, writes=False)
-_sla_at_risk = guarded(on_sla_at_risk, writes=False)
-_sla_breached = guarded(on_sla_breached, writes=False)
-_problem_detected = guarded(on_problem_detected, writes=False)
-_comment_added = guarded(on_comment_added, writes=False)
-_comment_edited = guarded(on_comment_edited, writes=False)
-
-
-def connect_domain_signals() -> None:
-    from problems import signals as problem_signals
-    from sla import signals as sla_signals
-    from tickets import signals as ticket_signals
-
-    ticket_signals.ticket_created.connect(_ticket_created, dispatch_uid="outbound.ticket_created")
-    ticket_signals.ticket_priority_changed.connect(
-        _ticket_priority_changed, dispatch_uid="outbound.ticket_priority_changed"
-    )
-    ticket_signals.ticket_updated.connect(_ticket_updated, dispatch_uid="outbound.ticket_updated")
-    ticket_signals.comment_added.connect(_comment_added, dispatch_uid="outbound.comment_added")
-    ticket_signals.comment_edited.connect(_comment_edited, dispatch_uid="outbound.comment_edited")
-    sla_signals.sla_at_risk.connect(_sla_at_risk, dispatch_uid="outbound.sla_at_risk")
-    sla_signals.sla_breached.connect(_sla_breached, dispatch_uid="outbound.sla_breached")
-    problem_signals.problem_detected.connect(_problem_detected, dispatch_uid="outbound.problem_detected")

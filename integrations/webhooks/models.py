@@ -5,17 +5,16 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from integrations import outbox
 from integrations.webhooks.events import Event
 
 
@@ -57,9 +56,6 @@ def validate_auth_header_name(value: str) -> None:
 class WebhookSubscriptionQuerySet(models.QuerySet):
     def active(self) -> WebhookSubscriptionQuerySet:
         return self.filter(active=True)
-
-    def subscribed_to(self, event: str) -> WebhookSubscriptionQuerySet:
-        return self.filter(events__contains=[event])
 
     def subscribed_to_any(self, events: list[str]) -> WebhookSubscriptionQuerySet:
         return self.filter(events__overlap=events)
@@ -112,95 +108,44 @@ class WebhookSubscription(models.Model):
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    SENDING = "sending", _("Sending")
-    RETRYING = "retrying", _("Retrying")
+    PENDING = outbox.PENDING, _("Pending")
+    SENDING = outbox.SENDING, _("Sending")
+    RETRYING = outbox.RETRYING, _("Retrying")
     SUCCEEDED = "succeeded", _("Succeeded")
     DEAD = "dead", _("Dead letter")
-    CANCELLED = "cancelled", _("Cancelled")
+    CANCELLED = outbox.CANCELLED, _("Cancelled")
 
 
-WAITING_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
-FINAL_STATUSES = (DeliveryStatus.SUCCEEDED, DeliveryStatus.DEAD, DeliveryStatus.CANCELLED)
+class WebhookDelivery(outbox.OutboxMessage):
+    """One event for one subscription; sent by the outbox loop (``integrations.outbox``)."""
 
+    SUCCEEDED = DeliveryStatus.SUCCEEDED
+    GAVE_UP = DeliveryStatus.DEAD
 
-class WebhookDeliveryQuerySet(models.QuerySet):
-    def waiting(self) -> WebhookDeliveryQuerySet:
-        return self.filter(status__in=WAITING_STATUSES)
-
-    def overdue(self, now: datetime, grace: timedelta) -> WebhookDeliveryQuerySet:
-        """Waiting deliveries whose job should have run by now (a lost job, a dead worker)."""
-        return self.waiting().filter(next_attempt_at__lte=now - grace)
-
-    def stuck_sending(self, now: datetime) -> WebhookDeliveryQuerySet:
-        """Claimed by a worker that died mid-send: the claim has expired."""
-        return self.filter(status=DeliveryStatus.SENDING, claimed_until__lt=now)
-
-    def dead(self) -> WebhookDeliveryQuerySet:
-        return self.filter(status=DeliveryStatus.DEAD)
-
-
-class WebhookDelivery(models.Model):
     delivery_id = models.UUIDField(_("delivery id"), default=uuid.uuid4, unique=True, editable=False)
     subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
     event = models.CharField(_("event"), max_length=40, choices=Event.choices)
+    status = outbox.status_field(DeliveryStatus)
     payload = models.JSONField(_("payload"), default=dict)
     occurred_at = models.DateTimeField(default=timezone.now)
-    trace_id = models.UUIDField(_("trace id"), default=uuid.uuid4)
     # The id of the latest attempt (each attempt carries its own run_id).
     run_id = models.UUIDField(_("run id"), null=True, blank=True)
-    status = models.CharField(
-        _("status"), max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
-    )
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    max_attempts = models.PositiveIntegerField(default=8)
-    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True, default=timezone.now)
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    response_code = models.PositiveIntegerField(_("response code"), null=True, blank=True)
-    response_excerpt = models.TextField(_("response body (excerpt)"), blank=True)
-    error = models.TextField(_("error"), blank=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)
-    # The same fact signalled twice (an SLA sweep re-run) queues nothing twice.
-    dedupe_key = models.CharField(max_length=200, blank=True)
     redelivery_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="redeliveries"
     )
-    created_at = models.DateTimeField(default=timezone.now)
 
-    objects = WebhookDeliveryQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(outbox.OutboxMessage.Meta):
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
-        indexes = [
-            models.Index(fields=["-created_at", "-id"], name="webhook_delivery_created_idx"),
-            models.Index(fields=["subscription", "-created_at"], name="webhook_delivery_sub_idx"),
-            models.Index(fields=["status", "-created_at"], name="webhook_delivery_status_idx"),
-            models.Index(
-                fields=["next_attempt_at"],
-                name="webhook_delivery_due_idx",
-                condition=Q(status__in=["pending", "retrying", "sending"]),
-            ),
-        ]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["subscription", "dedupe_key"],
-                condition=~Q(dedupe_key=""),
-                name="webhook_delivery_dedupe_unique",
-            ),
-        ]
+        indexes = outbox.indexes("webhook_delivery", "subscription", "sub")
+        constraints = [outbox.dedupe_constraint("webhook_delivery", "subscription")]
 
     def __str__(self) -> str:
         return f"{self.event} → {self.subscription_id} ({self.status})"
 
-    @property
-    def is_final(self) -> bool:
-        return self.status in FINAL_STATUSES
-
     def can_be_redelivered(self) -> bool:
-        return self.status in (DeliveryStatus.SUCCEEDED, DeliveryStatus.DEAD, DeliveryStatus.CANCELLED)
+        return self.is_final
 
 
 class AttemptOutcome(models.TextChoices):

@@ -16,11 +16,6 @@ class AccessChannel(models.TextChoices):
     EXPORT = "export", _("Export")
 
 
-class SensitiveAccessQuerySet(models.QuerySet):
-    def of(self, ticket: object) -> SensitiveAccessQuerySet:
-        return self.filter(ticket=ticket)
-
-
 class SensitiveAccess(models.Model):
     """A view of a sensitive ticket. Rows can be inserted, never changed or deleted (trigger)."""
 
@@ -39,8 +34,6 @@ class SensitiveAccess(models.Model):
     user_email = models.CharField(max_length=254)
     channel = models.CharField(max_length=10, choices=AccessChannel.choices, default=AccessChannel.WEB)
     at = models.DateTimeField(default=timezone.now)
-
-    objects = SensitiveAccessQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -125,12 +125,6 @@ class TicketQuerySet(models.QuerySet):
     def unassigned(self) -> TicketQuerySet:
         return self.filter(assignee__isnull=True)
 
-    def assigned_to(self, user: User) -> TicketQuerySet:
-        return self.filter(assignee=user)
-
-    def for_teams_of(self, user: User) -> TicketQuerySet:
-        return self.filter(team__in=user.teams.all())
-
     def critical(self) -> TicketQuerySet:
         return self.filter(priority=Priority.CRITICAL)
 

@@ -9,7 +9,6 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.urls import reverse
 from django.utils.translation import gettext
 
 from tickets.models import IllegalTransition, StaleTicket, Ticket, TicketStatus
@@ -17,7 +16,7 @@ from tickets.models import IllegalTransition, StaleTicket, Ticket, TicketStatus
 TICKET_RELATED = ("requester", "assignee", "team", "category", "organisation", "created_by")
 
 
-def get_ticket_for_user(request: HttpRequest, pk: int, *, for_update: bool = False) -> Ticket:
+def get_ticket_for_user(request: HttpRequest, pk: int) -> Ticket:
     """The ticket if ``request.user`` may see it, else 404 (never 403: its existence stays hidden)."""
     queryset = Ticket.objects.visible_to(request.user).select_related(*TICKET_RELATED)
     return get_object_or_404(queryset, pk=pk)
@@ -87,10 +86,3 @@ def domain_error_message(error: Exception) -> str:
     if isinstance(error, ValidationError):
         return " ".join(error.messages)
     return str(error)
-
-
-def ticket_url_for(user: Any, ticket: Ticket) -> str:
-    """Agents and viewers work on the agent page; requesters follow their ticket in the portal."""
-    if getattr(user, "is_requester", False):
-        return reverse("tickets:portal-ticket", args=[ticket.pk])
-    return reverse("tickets:ticket-detail", args=[ticket.pk])

@@ -7,6 +7,7 @@ from ai.knowledge.actions import do_update_article
 from ai.knowledge.chunking import article_passages, split_text, ticket_passages
 from ai.knowledge.indexing import do_index_source, do_index_sources
 from ai.knowledge.models import ArticleStatus, Audience, Chunk, SourceType
+from ai.knowledge.tasks import index_source
 from tickets.actions import do_transition_ticket, do_update_ticket
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +28,7 @@ Call the service desk.
 
 def ours(callbacks):
     """Our on-commit callbacks (other apps listen to the same changes)."""
-    return [callback for callback in callbacks if callback.__qualname__.startswith("schedule_index")]
+    return [callback for callback in callbacks if getattr(callback, "task", None) is index_source]
 
 
 def index_jobs(**args):
