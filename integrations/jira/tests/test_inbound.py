@@ -313,7 +313,7 @@ def test_an_unexpected_error_marks_the_delivery_failed(deliver, process, monkeyp
     def broken(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("integrations.jira.inbound.apply_issue", broken)
+    monkeypatch.setattr("integrations.jira.inbound.apply.apply_issue", broken)
     deliver(fixture("jira-webhook-issue-created.json"))
     assert process() == [None]
     receipt = WebhookReceipt.objects.get()

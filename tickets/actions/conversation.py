@@ -1,0 +1,159 @@
+"""The conversation: replies and internal notes, their edits, watchers, and views of sensitive tickets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from tickets import signals
+from tickets.actions.attachments import check_attachment, store_attachment
+from tickets.actions.tickets import check_choice, do_transition_ticket
+from tickets.models import (
+    AccessChannel,
+    Comment,
+    CommentSource,
+    SensitiveAccess,
+    Ticket,
+    TicketStatus,
+    Watcher,
+)
+from tickets.models.ticket import audited
+
+if TYPE_CHECKING:
+    from django.core.files.uploadedfile import UploadedFile
+
+    from itsm.models import User
+
+
+def check_can_comment(ticket: Ticket, actor: User | None, *, internal: bool) -> None:
+    if actor is None:
+        return
+    if not ticket.is_visible_to(actor) or not actor.can_write():
+        raise PermissionDenied("You may not comment on this ticket.")
+    if internal and not actor.is_agent:
+        raise PermissionDenied("Only agents write internal notes.")
+
+
+def do_record_sensitive_view(
+    ticket: Ticket, user: User, *, channel: str = AccessChannel.WEB
+) -> SensitiveAccess | None:
+    """Every view of a sensitive ticket leaves an append-only row; other tickets leave none.
+
+    Call it from every place that shows a ticket's content: the detail page, the API, the admin.
+    """
+    if not ticket.sensitive:
+        return None
+    check_choice(channel, AccessChannel.values, "channel")
+    return SensitiveAccess.objects.create(
+        ticket=ticket,
+        user=user if user.is_authenticated else None,
+        user_email=getattr(user, "email", "") or "anonymous",
+        channel=channel,
+    )
+
+
+# --- conversation ----------------------------------------------------------------------------
+@transaction.atomic
+def do_add_comment(
+    ticket: Ticket,
+    *,
+    actor: User | None,
+    body: str,
+    internal: bool = False,
+    source: str = CommentSource.WEB,
+    external_id: str = "",
+    author_label: str = "",
+    attachments: Iterable[UploadedFile] = (),
+    created_at: Any = None,
+) -> Comment:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": "The message is empty."})
+    check_can_comment(ticket, actor, internal=internal)
+    uploads = list(attachments)
+    for upload in uploads:
+        check_attachment(upload)
+    now = created_at or timezone.now()
+    comment = Comment.objects.create(
+        ticket=ticket,
+        author=actor,
+        author_label=author_label,
+        body=body,
+        internal=internal,
+        source=source,
+        external_id=external_id,
+        created_at=now,
+        updated_at=now,
+    )
+    for upload in uploads:
+        store_attachment(ticket, upload, uploaded_by=actor, comment=comment)
+    if not internal and actor is not None and actor.is_agent and ticket.requester_id != actor.pk:
+        # The first public reply of an agent is the first response (SLA response clock).
+        ticket.mark_first_response(now)
+    Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
+    signals.comment_added.send(
+        sender=Ticket, ticket=ticket, actor=actor, actor_label=author_label, comment=comment
+    )
+    if (
+        actor is not None
+        and not internal
+        and actor.pk == ticket.requester_id
+        # The row, not the caller's instance: it may predate a status change.
+        and Ticket.objects.filter(pk=ticket.pk, status=TicketStatus.PENDING_CUSTOMER).exists()
+    ):
+        # The customer answered: the ticket is back with the desk (and its SLA clocks resume).
+        do_transition_ticket(
+            ticket, TicketStatus.OPEN, actor=actor, reason="requester replied", check_permission=False
+        )
+    return comment
+
+
+def do_edit_comment(
+    comment: Comment, *, actor: User | None, body: str, internal: bool | None = None, actor_label: str = ""
+) -> Comment:
+    """Change what a comment says (and whether it is an internal note); the conversation keeps
+    its place in time, ``updated_at`` marks it edited. People edit only their own comments;
+    automation (``actor=None``: a Jira comment edited in Jira) may edit the one it mirrors."""
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": "The message is empty."})
+    internal = comment.internal if internal is None else internal
+    if actor is not None and comment.author_id != actor.pk:
+        raise PermissionDenied("You may only edit your own comments.")
+    if actor is not None and comment.ticket.status in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
+        # Final tickets keep their conversation as it was (a mirrored Jira edit still applies).
+        raise ValidationError({"body": "The ticket is closed: its conversation can no longer be edited."})
+    check_can_comment(comment.ticket, actor, internal=internal)
+    if body == comment.body and internal == comment.internal:
+        return comment
+    previous_body, previous_internal = comment.body, comment.internal
+    comment.body, comment.internal, comment.updated_at = body, internal, timezone.now()
+    with audited(actor, reason="comment edited", actor_label=actor_label):
+        comment.save(update_fields=["body", "internal", "updated_at"])  # the old text → CommentRevision
+    Ticket.objects.filter(pk=comment.ticket_id).update(updated_at=comment.updated_at)
+    signals.comment_edited.send(
+        sender=Ticket,
+        ticket=comment.ticket,
+        actor=actor,
+        actor_label=actor_label,
+        comment=comment,
+        previous_body=previous_body,
+        previous_internal=previous_internal,
+    )
+    return comment
+
+
+def do_watch_ticket(ticket: Ticket, *, user: User) -> bool:
+    if not ticket.is_visible_to(user):
+        raise PermissionDenied("You may not watch this ticket.")
+    _watcher, created = Watcher.objects.get_or_create(ticket=ticket, user=user)
+    return created
+
+
+def do_unwatch_ticket(ticket: Ticket, *, user: User) -> bool:
+    deleted, _ = Watcher.objects.filter(ticket=ticket, user=user).delete()
+    return bool(deleted)
