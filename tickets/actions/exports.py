@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import io
+import secrets
+import tempfile
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import transaction
+from django.http import QueryDict
 from django.utils import timezone
+from procrastinate.contrib.django import app
 
+from tickets import extensions
 from tickets.actions.tickets import check_choice
-from tickets.models import AccessChannel, SensitiveAccess, Ticket
+from tickets.filters import SORTS, TicketFilter, sort_tickets
+from tickets.models import AccessChannel, ExportFormat, ExportJob, ExportStatus, SensitiveAccess, Ticket
+from tickets.models.exports import EXPORT_COLUMNS, write_export
 
 if TYPE_CHECKING:
     from itsm.models import User
@@ -18,16 +29,13 @@ if TYPE_CHECKING:
 # Rows fetched per round trip while streaming an export (a server-side cursor): memory stays flat.
 EXPORT_CHUNK_SIZE = 2000
 EXPORT_EXTRA_PARAMETERS = {"sort"}
+# Deferred by name through procrastinate's registry: ``tickets.tasks`` imports this module to
+# run the build, so this module does not import it back.
+BUILD_EXPORT_TASK = "tickets.tasks.build_export"
 
 
-def export_filterset(actor: User, filters: dict[str, list[str]]) -> Any:
+def export_filterset(actor: User, filters: dict[str, list[str]]) -> TicketFilter:
     """The queue's ``TicketFilter`` over what ``actor`` may see, fed with stored filters."""
-    from types import SimpleNamespace
-
-    from django.http import QueryDict
-
-    from tickets.filters import TicketFilter
-
     data = QueryDict(mutable=True)
     for key, values in filters.items():
         data.setlist(key, [str(value) for value in values])
@@ -37,9 +45,6 @@ def export_filterset(actor: User, filters: dict[str, list[str]]) -> Any:
 
 
 def check_export_filters(actor: User, filters: dict[str, list[str]]) -> None:
-    from tickets import extensions
-    from tickets.filters import SORTS, TicketFilter
-
     known = set(TicketFilter.base_filters) | set(extensions.queue_filters) | EXPORT_EXTRA_PARAMETERS
     unknown = sorted(set(filters) - known)
     if unknown:
@@ -59,38 +64,26 @@ def check_export_filters(actor: User, filters: dict[str, list[str]]) -> None:
 @transaction.atomic
 def do_request_export(
     *, actor: User, format: str = "csv", filters: dict[str, list[str]] | None = None
-) -> Any:
+) -> ExportJob:
     """Record an export and queue its build in the same transaction (no job without its row)."""
-    from tickets.models import ExportFormat, ExportJob
-    from tickets.tasks import build_export
-
     if not actor.can_write():
         raise PermissionDenied("Viewers cannot start exports.")
     check_choice(format, ExportFormat.values, "format")
     filters = {key: list(values) for key, values in (filters or {}).items()}
     check_export_filters(actor, filters)
     job = ExportJob.objects.create(requested_by=actor, format=format, filters=filters)
-    build_export.configure(queueing_lock=f"export-{job.pk}", lock=f"export-{job.pk}").defer(export_id=job.pk)
+    app.configure_task(
+        BUILD_EXPORT_TASK, allow_unknown=False, queueing_lock=f"export-{job.pk}", lock=f"export-{job.pk}"
+    ).defer(export_id=job.pk)
     return job
 
 
-def do_build_export(export_id: int) -> Any:
+def do_build_export(export_id: int) -> ExportJob | None:
     """Build one export file, streaming rows from a server-side cursor to a temporary file.
 
     Idempotent: a ready or failed job is left alone; a ``running`` one (its worker died) is
     built again. Returns the job, or None when there was nothing to do.
     """
-    import io
-    import secrets
-    import tempfile
-
-    from django.core.files import File
-    from django.core.files.storage import default_storage
-
-    from tickets.filters import sort_tickets
-    from tickets.models import ExportJob, ExportStatus
-    from tickets.models.exports import EXPORT_COLUMNS, write_export
-
     claimed = ExportJob.objects.filter(
         pk=export_id, status__in=[ExportStatus.PENDING, ExportStatus.RUNNING]
     ).update(status=ExportStatus.RUNNING, error="")

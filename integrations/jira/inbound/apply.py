@@ -40,6 +40,7 @@ from integrations.jira.models import (
     WebhookReceipt,
     stable_hash,
 )
+from integrations.jira.sla_sync import apply_issue_sla_fields
 from integrations.jira.transport import JiraBadRequest, JiraError, JiraNotFound
 from itsm.models import AutomationEvent, Role, User
 from tickets.actions import (
@@ -290,8 +291,6 @@ def apply_sla_fields(ticket: Ticket, link: JiraLink, view: IssueView) -> None:
     """JSM SLA custom fields delivered with the issue feed the ticket's clocks (source jira)."""
     sla_fields = view.sla_fields()
     if sla_fields:
-        from integrations.jira.sla_sync import apply_issue_sla_fields
-
         apply_issue_sla_fields(ticket, link, sla_fields)
 
 

@@ -18,11 +18,16 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from procrastinate.contrib.django import app
 
 from integrations.jira.inbound.apply import COMMENT_EVENTS, HANDLED_EVENTS
 from integrations.jira.models import ProjectKey, ReceiptState, WebhookReceipt
 
 logger = logging.getLogger(__name__)
+
+# Deferred by name through procrastinate's registry: ``integrations.jira.tasks`` imports the
+# worker side of this package, so the web side does not import the tasks back.
+PROCESS_RECEIPT_TASK = "integrations.jira.tasks.process_receipt"
 
 # WebSub allows these; Jira signs with sha256 today and may change ("parse the method").
 SIGNATURE_METHODS = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
@@ -138,8 +143,6 @@ def store_receipt(
     One ``INSERT … ON CONFLICT DO NOTHING`` decides atomically whether it is new (concurrent
     redeliveries of one identifier store one row); returns ``(receipt id, created)``.
     """
-    from integrations.jira.tasks import process_receipt
-
     table = connection.ops.quote_name(WebhookReceipt._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -165,5 +168,7 @@ def store_receipt(
             )
             return existing or 0, False
         # A fresh id cannot collide with a queueing lock: no savepoint needed around the defer.
-        process_receipt.configure(queueing_lock=f"jira-receipt-{row[0]}").defer(receipt_id=row[0])
+        app.configure_task(
+            PROCESS_RECEIPT_TASK, allow_unknown=False, queueing_lock=f"jira-receipt-{row[0]}"
+        ).defer(receipt_id=row[0])
     return row[0], True
