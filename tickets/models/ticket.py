@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,24 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 OPEN_STATUSES = (S.NEW, S.OPEN, S.IN_PROGRESS, S.PENDING_CUSTOMER, S.PENDING_VENDOR)
 PAUSED_STATUSES = (S.PENDING_CUSTOMER, S.PENDING_VENDOR)
 DONE_STATUSES = (S.RESOLVED, S.CLOSED, S.CANCELLED)
+
+
+def status_path(current: str, target: str) -> list[str]:
+    """The shortest chain of allowed moves from ``current`` to ``target`` (empty if none)."""
+    if current == target:
+        return []
+    seen = {current}
+    queue: deque[tuple[str, list[str]]] = deque([(current, [])])
+    while queue:
+        status, path = queue.popleft()
+        for following in TRANSITIONS.get(status, ()):
+            if following in seen:
+                continue
+            if following == target:
+                return [*path, following]
+            seen.add(following)
+            queue.append((following, [*path, following]))
+    return []
 
 
 class Channel(models.TextChoices):
@@ -363,6 +382,10 @@ class Ticket(models.Model):
 
     def can_transition_to(self, status: str) -> bool:
         return status in TRANSITIONS.get(self.status, ())
+
+    def status_path_to(self, target: str) -> list[str]:
+        """The moves that take this ticket to ``target`` one allowed step at a time (empty if none)."""
+        return status_path(self.status, target)
 
     def is_visible_to(self, user: User) -> bool:
         return Ticket.objects.visible_to(user).filter(pk=self.pk).exists()

@@ -10,7 +10,6 @@ from integrations.jira.inbound.apply import (
     integration_requester,
     lock_issue,
     process_receipt,
-    status_path,
 )
 from integrations.jira.inbound.receive import (
     HANDLED_EVENTS,
@@ -41,7 +40,6 @@ __all__ = [
     "lock_issue",
     "process_receipt",
     "project_of",
-    "status_path",
     "store_receipt",
     "verify_delivery",
     "verify_signature",

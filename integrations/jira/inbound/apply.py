@@ -10,7 +10,6 @@ All ticket writes go through ``tickets.actions`` with ``actor_label="system:jira
 from __future__ import annotations
 
 import logging
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +54,6 @@ from tickets.actions import (
     normalise_tags,
 )
 from tickets.models import Channel, Comment, CommentSource, Ticket, TicketStatus, TicketType
-from tickets.models.ticket import TRANSITIONS
 
 logger = logging.getLogger(__name__)
 
@@ -149,24 +147,6 @@ def jira_metadata(view: IssueView, previous: dict | None = None) -> dict[str, An
     if fields:
         data["fields"] = fields
     return data
-
-
-def status_path(current: str, target: str) -> list[str]:
-    """The shortest chain of allowed moves from ``current`` to ``target`` (empty if none)."""
-    if current == target:
-        return []
-    seen = {current}
-    queue: deque[tuple[str, list[str]]] = deque([(current, [])])
-    while queue:
-        status, path = queue.popleft()
-        for following in TRANSITIONS.get(status, ()):
-            if following in seen:
-                continue
-            if following == target:
-                return [*path, following]
-            seen.add(following)
-            queue.append((following, [*path, following]))
-    return []
 
 
 def find_link(view: IssueView) -> JiraLink | None:
@@ -360,7 +340,7 @@ def move_status(ticket: Ticket, view: IssueView, mappings: Mappings) -> list[str
     target = mappings.local_status(view)
     if not target or ticket.status == target or mappings.is_equivalent_status(ticket.status, view.status):
         return []
-    path = status_path(ticket.status, target)
+    path = ticket.status_path_to(target)
     if not path:
         record(
             ticket,

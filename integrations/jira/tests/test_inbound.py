@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from integrations.jira.inbound import ACTOR, integration_requester, status_path
+from integrations.jira.inbound import ACTOR, integration_requester
 from integrations.jira.models import AccountMapping, JiraComment, WebhookReceipt
 from integrations.jira.tests.conftest import payload
 from integrations.jira.tests.fakejira import fixture
@@ -264,12 +264,6 @@ def test_an_issue_without_a_summary_is_titled_by_its_key(deliver, process):
     process()
     ticket = ticket_of()
     assert ticket.title == "ITSUP-42"  # the key stands in for a missing summary
-
-
-def test_status_paths_follow_the_machine():
-    assert status_path("new", "in_progress") == ["in_progress"]
-    assert status_path("resolved", "in_progress") == ["open", "in_progress"]
-    assert status_path("closed", "open") == []
 
 
 def test_mentions_in_comments_read_as_names(deliver, process, agent):
