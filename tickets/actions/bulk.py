@@ -9,15 +9,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from tickets.actions.tickets import (
+    TicketChanges,
+    check_assignee,
     check_choice,
-    do_assign_ticket,
-    do_change_priority,
+    check_priority_override,
+    do_edit_ticket,
     do_transition_ticket,
-    do_update_ticket,
     normalise_tags,
 )
 from tickets.models import IllegalTransition, StaleTicket, Ticket, TicketStatus
-from tickets.models.priority import Priority
 
 if TYPE_CHECKING:
     from itsm.models import Team, User
@@ -77,14 +77,11 @@ def do_bulk_action(
     if action == BulkAction.STATUS:
         check_choice(status, TicketStatus.values, "status")
     if action == BulkAction.PRIORITY:
-        check_choice(priority, Priority.values, "priority")
-        if not (reason or "").strip():
-            raise ValidationError({"reason": "Overriding the priority needs a reason."})
+        check_priority_override(priority, reason, reason_field="reason")
     add, remove = normalise_tags(tags), normalise_tags(remove_tags)
     if action == BulkAction.TAG and not (add or remove):
         raise ValidationError({"tags": "Give tags to add or to remove."})
-    if assignee is not None and not assignee.is_agent:
-        raise ValidationError({"assignee": f"{assignee.email} is not an agent."})
+    check_assignee(assignee)
     if action == BulkAction.ASSIGN and assignee is None and team is None and not unassign:
         raise ValidationError({"assignee": "Give an agent, a team, or unassign."})
     if unassign and assignee is not None:
@@ -140,31 +137,34 @@ def _apply_bulk(
     remove: list[str],
     unassign: bool,
 ) -> Ticket:
+    """One ticket's part of a bulk action: one edit (closing takes the two moves it needs)."""
+    if action == BulkAction.CLOSE:
+        # Resolve first when needed (with the given resolution), then close.
+        if ticket.status == TicketStatus.CLOSED:
+            return ticket
+        if ticket.status != TicketStatus.RESOLVED:
+            do_transition_ticket(
+                ticket, TicketStatus.RESOLVED, actor=actor, resolution=resolution, reason=reason
+            )
+        return do_transition_ticket(ticket, TicketStatus.CLOSED, actor=actor, reason=reason)
+    changes: TicketChanges = {}
     if action == BulkAction.ASSIGN:
-        if assignee is None and not unassign:
-            assignee = ticket.assignee
-        return do_assign_ticket(ticket, actor=actor, assignee=assignee, team=team, reason=reason)
-    if action == BulkAction.STATUS:
-        if ticket.status == status:
-            return ticket
-        return do_transition_ticket(ticket, status, actor=actor, resolution=resolution, reason=reason)
-    if action == BulkAction.PRIORITY:
-        if ticket.priority == priority and ticket.priority_overridden:
-            return ticket
-        return do_change_priority(ticket, actor=actor, priority=priority, reason=reason)
-    if action == BulkAction.TAG:
+        if assignee is not None or unassign:
+            changes["assignee"] = assignee
+        if team is not None:
+            changes["team"] = team
+    elif action == BulkAction.STATUS and ticket.status != status:
+        changes["status"] = status
+        if resolution:
+            changes["resolution"] = resolution
+    elif action == BulkAction.PRIORITY and not (ticket.priority == priority and ticket.priority_overridden):
+        changes.update(priority=priority, priority_reason=reason)
+    elif action == BulkAction.TAG:
         tags = [tag for tag in ticket.tags if tag not in remove] + [
             tag for tag in add if tag not in ticket.tags
         ]
         if tags != ticket.tags:
-            do_update_ticket(ticket, actor=actor, fields={"tags": tags})
-            ticket.refresh_from_db()
-        return ticket
-    # close: resolve first when needed (with the given resolution), then close.
-    if ticket.status == TicketStatus.CLOSED:
-        return ticket
-    if ticket.status != TicketStatus.RESOLVED:
-        ticket = do_transition_ticket(
-            ticket, TicketStatus.RESOLVED, actor=actor, resolution=resolution, reason=reason
-        )
-    return do_transition_ticket(ticket, TicketStatus.CLOSED, actor=actor, reason=reason)
+            changes["tags"] = tags
+    if changes:
+        do_edit_ticket(ticket, changes, actor=actor, reason=reason)
+    return ticket

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -11,8 +11,17 @@ from django.utils import timezone
 
 from tickets import signals
 from tickets.actions.attachments import check_attachment, store_attachment
-from tickets.models import Channel, IllegalTransition, Ticket, TicketStatus, TicketType, Watcher
-from tickets.models.priority import Impact, Priority, Urgency
+from tickets.models import (
+    Category,
+    Channel,
+    IllegalTransition,
+    StaleTicket,
+    Ticket,
+    TicketStatus,
+    TicketType,
+    Watcher,
+)
+from tickets.models.priority import Impact, Priority, PriorityReasonRequired, Urgency, override_reason
 from tickets.models.ticket import TRANSITIONS, audited
 
 if TYPE_CHECKING:
@@ -138,7 +147,173 @@ def do_create_ticket(
     return ticket
 
 
+# --- one edit of a ticket --------------------------------------------------------------------
+class TicketChanges(TypedDict, total=False):
+    """What one edit changes: a key that is present means "change it" (``assignee: None``
+    unassigns, ``team: None`` clears the team); a key that is absent is left as it is."""
+
+    title: str
+    description: str
+    type: str
+    category: Category | None
+    service: str
+    tags: Iterable[str]
+    sensitive: bool
+    linked_entity_type: str
+    linked_entity_id: str
+    metadata: dict[str, Any]
+    # Re-derive the priority from the matrix, unless it is overridden.
+    impact: str
+    urgency: str
+    # An override of the matrix; it needs ``priority_reason``.
+    priority: str
+    priority_reason: str
+    assignee: User | None
+    team: Team | None
+    # One move the status machine allows; ``resolution`` goes with a move to resolved.
+    status: str
+    resolution: str
+
+
+PLAIN_FIELDS = (
+    "title",
+    "description",
+    "type",
+    "category",
+    "service",
+    "tags",
+    "sensitive",
+    "linked_entity_type",
+    "linked_entity_id",
+    "metadata",
+)
+CHANGEABLE = set(TicketChanges.__annotations__)
+# What ``ticket_updated`` reports: the fields a person changes, not the bookkeeping that follows.
+REPORTED_FIELDS = {*PLAIN_FIELDS, "impact", "urgency", "priority", "assignee", "team", "status"}
+
+
+def check_assignee(assignee: User | None) -> None:
+    """Tickets are assigned to agents (or to nobody)."""
+    if assignee is not None and not assignee.is_agent:
+        raise ValidationError({"assignee": f"{assignee.email} is not an agent."})
+
+
+def check_priority_override(
+    priority: str, reason: str | None, *, reason_field: str = "priority_reason"
+) -> None:
+    """A known priority and a reason for overriding the matrix (``override_reason``); the error
+    names ``reason_field``, the caller's name for the reason."""
+    check_choice(priority, Priority.values, "priority")
+    try:
+        override_reason(reason)
+    except PriorityReasonRequired as error:
+        raise ValidationError({reason_field: str(error)}) from error
+
+
+def check_changes(changes: TicketChanges) -> None:
+    """Refuse an edit that cannot apply, before anything is locked or written."""
+    values: dict[str, Any] = dict(changes)
+    unknown = set(values) - CHANGEABLE
+    if unknown:
+        raise ValidationError({name: "This field cannot be edited here." for name in sorted(unknown)})
+    if "title" in values and not str(values["title"]).strip():
+        raise ValidationError({"title": "A title is required."})
+    for name, choices in (
+        ("type", TicketType.values),
+        ("impact", Impact.values),
+        ("urgency", Urgency.values),
+    ):
+        if name in values:
+            check_choice(values[name], choices, name)
+    if "priority" in values:
+        check_priority_override(values["priority"], values.get("priority_reason"))
+    elif "priority_reason" in values:
+        raise ValidationError({"priority_reason": "Give the priority it explains."})
+    if "assignee" in values:
+        check_assignee(values["assignee"])
+    if "resolution" in values and "status" not in values:
+        raise ValidationError({"resolution": "A resolution goes with a move to resolved."})
+
+
 @transaction.atomic
+def do_edit_ticket(
+    ticket: Ticket,
+    changes: TicketChanges,
+    *,
+    actor: User | None,
+    reason: str = "",
+    expected_version: int | None = None,
+    actor_label: str = "",
+    check_permission: bool = True,
+) -> list[str]:
+    """Apply ``changes`` as one edit: one row lock, one version check (``StaleTicket`` when
+    ``expected_version`` is not the ticket's), one UPDATE (one version bump, one audit row with
+    one context), then ``ticket_status_changed``, ``ticket_priority_changed`` and
+    ``ticket_assigned`` for what they describe, each once, and one ``ticket_updated``.
+
+    Returns the names of the fields that changed (as ``ticket_updated`` tells them). Every
+    ticket edit goes through here, so each rule of a change is checked in one place.
+    ``check_permission=False`` is for callers that checked a narrower right themselves (a
+    requester reopening their own ticket, a requester's reply that reopens it).
+    """
+    if check_permission:
+        check_can_change(ticket, actor)
+    check_changes(changes)
+    caller, ticket = ticket, _locked(ticket)
+    if expected_version is not None and ticket.version != expected_version:
+        raise StaleTicket(ticket, expected_version)
+    values: dict[str, Any] = dict(changes)
+    previous_status, previous_priority = ticket.status, ticket.priority
+    previous_assignee, previous_team = (
+        (ticket.assignee, ticket.team) if {"assignee", "team"} & set(values) else (None, None)
+    )
+    plain = {name: values[name] for name in PLAIN_FIELDS if name in values}
+    if "tags" in plain:
+        plain["tags"] = normalise_tags(plain["tags"])
+    people = {name: values[name] for name in ("assignee", "team") if name in values}
+    if people.get("assignee") is not None and "team" not in people and ticket.team_id is None:
+        # An agent given a ticket without a team brings their (first) team along.
+        people["team"] = people["assignee"].teams.order_by("name").first()
+    fields = ticket.stage_fields(plain)
+    if "impact" in values or "urgency" in values:
+        fields += ticket.stage_impact_urgency(
+            impact=values.get("impact", ticket.impact), urgency=values.get("urgency", ticket.urgency)
+        )
+    if "priority" in values:
+        fields += ticket.stage_priority(values["priority"], reason=values.get("priority_reason", ""))
+    fields += ticket.stage_fields(people)
+    if "status" in values:
+        fields += ticket.stage_transition(values["status"], resolution=values.get("resolution", ""))
+    if not fields:
+        _adopt(caller, ticket)
+        return []
+    if not reason:
+        if "priority" in fields and ticket.priority_overridden:
+            reason = ticket.priority_reason
+        elif {"impact", "urgency"} & set(fields):
+            reason = f"impact {ticket.impact} × urgency {ticket.urgency}"
+    ticket.write_changes(
+        list(dict.fromkeys(fields)),
+        actor=actor,
+        reason=reason,
+        expected_version=expected_version,
+        actor_label=actor_label,
+    )
+    _adopt(caller, ticket)
+    changed = [name for name in dict.fromkeys(fields) if name in REPORTED_FIELDS]
+    who = {"sender": Ticket, "ticket": ticket, "actor": actor, "actor_label": actor_label}
+    if "status" in changed:
+        signals.ticket_status_changed.send(**who, previous=previous_status, status=ticket.status)
+    if "priority" in changed:
+        signals.ticket_priority_changed.send(**who, previous=previous_priority, priority=ticket.priority)
+    if "assignee" in changed or "team" in changed:
+        signals.ticket_assigned.send(**who, previous_assignee=previous_assignee, previous_team=previous_team)
+    if changed:
+        signals.ticket_updated.send(**who, changed=changed)
+    return changed
+
+
+# --- single changes: the pages' forms, the API's actions, automation ---------------------------
 def do_transition_ticket(
     ticket: Ticket,
     to: str,
@@ -151,23 +326,17 @@ def do_transition_ticket(
     check_permission: bool = True,
 ) -> Ticket:
     """Move a ticket through the status machine (raises IllegalTransition / StaleTicket)."""
-    if check_permission:
-        check_can_change(ticket, actor)
-    caller, ticket = ticket, _locked(ticket)
-    previous = ticket.transition_to(
-        to,
+    changes: TicketChanges = {"status": to}
+    if resolution:
+        changes["resolution"] = resolution
+    do_edit_ticket(
+        ticket,
+        changes,
         actor=actor,
         reason=reason,
-        resolution=resolution,
         expected_version=expected_version,
         actor_label=actor_label,
-    )
-    _adopt(caller, ticket)
-    signals.ticket_status_changed.send(
-        sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, previous=previous, status=to
-    )
-    signals.ticket_updated.send(
-        sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, changed=["status"]
+        check_permission=check_permission,
     )
     return ticket
 
@@ -191,7 +360,6 @@ def do_reopen_ticket(ticket: Ticket, *, actor: User, reason: str = "") -> Ticket
     return do_transition_ticket(ticket, TicketStatus.OPEN, actor=actor, reason=reason)
 
 
-@transaction.atomic
 def do_assign_ticket(
     ticket: Ticket,
     *,
@@ -202,43 +370,21 @@ def do_assign_ticket(
     reason: str = "",
     actor_label: str = "",
 ) -> Ticket:
-    check_can_change(ticket, actor)
-    if assignee is not None and not assignee.is_agent:
-        raise ValidationError({"assignee": f"{assignee.email} is not an agent."})
-    caller, ticket = ticket, _locked(ticket)
-    previous_assignee, previous_team = ticket.assignee, ticket.team
-    if team is None and assignee is not None and ticket.team_id is None:
-        team = assignee.teams.order_by("name").first()
-    ticket.assign(
-        to=assignee,
-        team=team,
+    """Set the assignee (None unassigns) and, when given, the team (None keeps it)."""
+    changes: TicketChanges = {"assignee": assignee}
+    if team is not None:
+        changes["team"] = team
+    do_edit_ticket(
+        ticket,
+        changes,
         actor=actor,
-        expected_version=expected_version,
         reason=reason,
+        expected_version=expected_version,
         actor_label=actor_label,
     )
-    _adopt(caller, ticket)
-    changed = [
-        name
-        for name, before in (("assignee", previous_assignee), ("team", previous_team))
-        if getattr(ticket, name) != before
-    ]
-    if changed:
-        signals.ticket_assigned.send(
-            sender=Ticket,
-            ticket=ticket,
-            actor=actor,
-            actor_label=actor_label,
-            previous_assignee=previous_assignee,
-            previous_team=previous_team,
-        )
-        signals.ticket_updated.send(
-            sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, changed=changed
-        )
     return ticket
 
 
-@transaction.atomic
 def do_change_priority(
     ticket: Ticket,
     *,
@@ -248,48 +394,23 @@ def do_change_priority(
     expected_version: int | None = None,
     actor_label: str = "",
 ) -> Ticket:
+    """Override the matrix priority with a reason (the error names the reason ``reason``)."""
     check_can_change(ticket, actor)
-    check_choice(priority, Priority.values, "priority")
-    if not (reason or "").strip():
-        raise ValidationError({"reason": "Overriding the priority needs a reason."})
-    caller, ticket = ticket, _locked(ticket)
-    previous = ticket.priority
-    ticket.set_priority(
-        priority, actor=actor, reason=reason, expected_version=expected_version, actor_label=actor_label
+    check_priority_override(priority, reason, reason_field="reason")
+    do_edit_ticket(
+        ticket,
+        {"priority": priority, "priority_reason": reason},
+        actor=actor,
+        expected_version=expected_version,
+        actor_label=actor_label,
+        check_permission=False,  # checked above, before the reason
     )
-    _adopt(caller, ticket)
-    if previous != priority:
-        signals.ticket_priority_changed.send(
-            sender=Ticket,
-            ticket=ticket,
-            actor=actor,
-            actor_label=actor_label,
-            previous=previous,
-            priority=priority,
-        )
-        signals.ticket_updated.send(
-            sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, changed=["priority"]
-        )
     return ticket
 
 
-EDITABLE_FIELDS = {
-    "title",
-    "description",
-    "category",
-    "service",
-    "tags",
-    "sensitive",
-    "linked_entity_type",
-    "linked_entity_id",
-    "metadata",
-    "type",
-    "impact",
-    "urgency",
-}
+EDITABLE_FIELDS = {*PLAIN_FIELDS, "impact", "urgency"}
 
 
-@transaction.atomic
 def do_update_ticket(
     ticket: Ticket,
     *,
@@ -303,51 +424,14 @@ def do_update_ticket(
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise ValidationError({name: "This field cannot be edited here." for name in unknown})
-    if "title" in fields and not str(fields["title"]).strip():
-        raise ValidationError({"title": "A title is required."})
-    for name, choices in (
-        ("type", TicketType.values),
-        ("impact", Impact.values),
-        ("urgency", Urgency.values),
-    ):
-        if name in fields:
-            check_choice(fields[name], choices, name)
-    if "tags" in fields:
-        fields = {**fields, "tags": normalise_tags(fields["tags"])}
-    caller, ticket = ticket, _locked(ticket)
-    previous_priority = ticket.priority
-    impact_urgency = {k: fields.pop(k) for k in ("impact", "urgency") if k in fields}
-    changed = ticket.update_fields(
-        fields, actor=actor, expected_version=expected_version, actor_label=actor_label
+    return do_edit_ticket(
+        ticket,
+        TicketChanges(**fields),
+        actor=actor,
+        expected_version=expected_version,
+        actor_label=actor_label,
+        check_permission=False,  # checked above, before the field names
     )
-    if impact_urgency and (
-        impact_urgency.get("impact", ticket.impact),
-        impact_urgency.get("urgency", ticket.urgency),
-    ) != (ticket.impact, ticket.urgency):
-        ticket.set_impact_urgency(
-            impact=impact_urgency.get("impact", ticket.impact),
-            urgency=impact_urgency.get("urgency", ticket.urgency),
-            actor=actor,
-            expected_version=None if changed else expected_version,
-            actor_label=actor_label,
-        )
-        changed += list(impact_urgency)
-    _adopt(caller, ticket)
-    if ticket.priority != previous_priority:
-        changed.append("priority")
-        signals.ticket_priority_changed.send(
-            sender=Ticket,
-            ticket=ticket,
-            actor=actor,
-            actor_label=actor_label,
-            previous=previous_priority,
-            priority=ticket.priority,
-        )
-    if changed:
-        signals.ticket_updated.send(
-            sender=Ticket, ticket=ticket, actor=actor, actor_label=actor_label, changed=changed
-        )
-    return changed
 
 
 @transaction.atomic

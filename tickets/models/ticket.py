@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from tickets.models.priority import Impact, Priority, Urgency, priority_for
+from tickets.models.priority import Impact, Priority, Urgency, override_reason, priority_for
 
 if TYPE_CHECKING:
     from itsm.models import User
@@ -394,8 +394,62 @@ class Ticket(models.Model):
         """Agents change tickets; requesters only reply and reopen their own (not here)."""
         return user.is_agent and self.is_visible_to(user)
 
-    # --- writes ---------------------------------------------------------------
-    def _write(
+    # --- changes ----------------------------------------------------------------
+    # Each ``stage_*`` checks its rule, sets the attributes and returns the fields that changed;
+    # nothing is saved until ``write_changes``. The verbs below stage and write one change; an
+    # edit of several fields (``tickets.actions.do_edit_ticket``) stages them all, then writes once.
+    def stage_fields(self, values: dict[str, object]) -> list[str]:
+        """Plain values (title, tags, assignee, team…); returns the names whose value differs."""
+        changed = [name for name, value in values.items() if getattr(self, name) != value]
+        for name in changed:
+            setattr(self, name, values[name])
+        return changed
+
+    def stage_transition(self, status: str, *, resolution: str = "") -> list[str]:
+        """Move to ``status`` if the machine allows it, with the timestamps that go with it."""
+        if status not in TicketStatus.values:
+            raise IllegalTransition(
+                self.status, status, TRANSITIONS[self.status], f"Unknown status {status!r}."
+            )
+        if not self.can_transition_to(status):
+            raise IllegalTransition(self.status, status, TRANSITIONS[self.status])
+        resolution = (resolution or "").strip()
+        if status == TicketStatus.RESOLVED and not resolution:
+            # Every resolution says what fixed it, also after a reopen (the old text did not fix it).
+            raise ResolutionRequired(self.status, TRANSITIONS[self.status])
+        previous = self.status
+        now = timezone.now()
+        fields = ["status"]
+        self.status = status
+        if status == TicketStatus.RESOLVED:
+            self.resolved_at = now
+            self.resolution = resolution
+            fields += ["resolved_at", "resolution"]
+        elif status == TicketStatus.CLOSED:
+            self.closed_at = now
+            fields.append("closed_at")
+        elif previous == TicketStatus.RESOLVED and status == TicketStatus.OPEN:
+            self.reopen_count += 1
+            self.resolved_at = None
+            fields += ["reopen_count", "resolved_at"]
+        return fields
+
+    def stage_priority(self, priority: str, *, reason: str) -> list[str]:
+        """Override the matrix priority; an override needs a reason (``override_reason``)."""
+        if priority not in Priority.values:
+            raise ValueError(f"Unknown priority {priority!r}.")
+        return self.stage_fields(
+            {"priority": priority, "priority_overridden": True, "priority_reason": override_reason(reason)}
+        )
+
+    def stage_impact_urgency(self, *, impact: str, urgency: str) -> list[str]:
+        """New impact/urgency; the matrix re-derives the priority unless it was overridden."""
+        values: dict[str, object] = {"impact": impact, "urgency": urgency}
+        if not self.priority_overridden:
+            values["priority"] = priority_for(impact, urgency)
+        return self.stage_fields(values)
+
+    def write_changes(
         self,
         fields: list[str],
         *,
@@ -404,7 +458,8 @@ class Ticket(models.Model):
         expected_version: int | None = None,
         actor_label: str = "",
     ) -> None:
-        """Save ``fields`` with a compare-and-set on ``version`` and the audit context."""
+        """Save ``fields`` in one UPDATE: a compare-and-set on ``version`` (bumped once) and one
+        audit context, so the audit trail gets one row for the whole change."""
         now = timezone.now()
         self.updated_at = now
         values = {name: getattr(self, name) for name in fields}
@@ -440,34 +495,9 @@ class Ticket(models.Model):
         actor_label: str = "",
     ) -> str:
         """Move to ``status`` if the machine allows it; returns the previous status."""
-        if status not in TicketStatus.values:
-            raise IllegalTransition(
-                self.status, status, TRANSITIONS[self.status], f"Unknown status {status!r}."
-            )
-        if not self.can_transition_to(status):
-            raise IllegalTransition(self.status, status, TRANSITIONS[self.status])
-        resolution = (resolution or "").strip()
-        if status == TicketStatus.RESOLVED and not resolution:
-            # Every resolution says what fixed it, also after a reopen (the old text did not fix it).
-            raise ResolutionRequired(self.status, TRANSITIONS[self.status])
         previous = self.status
-        now = timezone.now()
-        fields = ["status"]
-        self.status = status
-        if status == TicketStatus.RESOLVED:
-            self.resolved_at = now
-            fields.append("resolved_at")
-            if resolution:
-                self.resolution = resolution
-                fields.append("resolution")
-        elif status == TicketStatus.CLOSED:
-            self.closed_at = now
-            fields.append("closed_at")
-        elif previous == TicketStatus.RESOLVED and status == TicketStatus.OPEN:
-            self.reopen_count += 1
-            self.resolved_at = None
-            fields += ["reopen_count", "resolved_at"]
-        self._write(
+        fields = self.stage_transition(status, resolution=resolution)
+        self.write_changes(
             fields, actor=actor, reason=reason, expected_version=expected_version, actor_label=actor_label
         )
         return previous
@@ -491,15 +521,10 @@ class Ticket(models.Model):
         reason: str = "",
         actor_label: str = "",
     ) -> None:
-        fields = []
-        if to != self.assignee:
-            self.assignee = to
-            fields.append("assignee")
-        if team is not None and team != self.team:
-            self.team = team
-            fields.append("team")
+        """Set the assignee (None unassigns) and, when given, the team."""
+        fields = self.stage_fields({"assignee": to, **({"team": team} if team is not None else {})})
         if fields:
-            self._write(
+            self.write_changes(
                 fields, actor=actor, reason=reason, expected_version=expected_version, actor_label=actor_label
             )
 
@@ -513,20 +538,15 @@ class Ticket(models.Model):
         actor_label: str = "",
     ) -> None:
         """Override the matrix priority; the reason is kept in the audit trail."""
-        if priority not in Priority.values:
-            raise ValueError(f"Unknown priority {priority!r}.")
-        if not reason.strip():
-            raise ValueError("Overriding the priority needs a reason.")
-        self.priority = priority
-        self.priority_overridden = True
-        self.priority_reason = reason.strip()[:500]
-        self._write(
-            ["priority", "priority_overridden", "priority_reason"],
-            actor=actor,
-            reason=reason,
-            expected_version=expected_version,
-            actor_label=actor_label,
-        )
+        fields = self.stage_priority(priority, reason=reason)
+        if fields:
+            self.write_changes(
+                fields,
+                actor=actor,
+                reason=self.priority_reason,
+                expected_version=expected_version,
+                actor_label=actor_label,
+            )
 
     def set_impact_urgency(
         self,
@@ -537,18 +557,15 @@ class Ticket(models.Model):
         expected_version: int | None = None,
         actor_label: str = "",
     ) -> None:
-        self.impact, self.urgency = impact, urgency
-        fields = ["impact", "urgency"]
-        if not self.priority_overridden:
-            self.priority = priority_for(impact, urgency)
-            fields.append("priority")
-        self._write(
-            fields,
-            actor=actor,
-            expected_version=expected_version,
-            actor_label=actor_label,
-            reason=f"impact {impact} × urgency {urgency}",
-        )
+        fields = self.stage_impact_urgency(impact=impact, urgency=urgency)
+        if fields:
+            self.write_changes(
+                fields,
+                actor=actor,
+                expected_version=expected_version,
+                actor_label=actor_label,
+                reason=f"impact {impact} × urgency {urgency}",
+            )
 
     def update_fields(
         self,
@@ -560,11 +577,9 @@ class Ticket(models.Model):
         actor_label: str = "",
     ) -> list[str]:
         """Plain field edits (title, description, category, tags, sensitive…); returns what changed."""
-        changed = [name for name, value in fields.items() if getattr(self, name) != value]
-        for name in changed:
-            setattr(self, name, fields[name])
+        changed = self.stage_fields(fields)
         if changed:
-            self._write(
+            self.write_changes(
                 changed,
                 actor=actor,
                 expected_version=expected_version,
@@ -578,14 +593,14 @@ class Ticket(models.Model):
         if self.archived:
             return False
         self.archived = True
-        self._write(["archived"], actor=actor, reason=reason, actor_label=actor_label)
+        self.write_changes(["archived"], actor=actor, reason=reason, actor_label=actor_label)
         return True
 
     def unarchive(self, *, actor: User | None, reason: str = "", actor_label: str = "") -> bool:
         if not self.archived:
             return False
         self.archived = False
-        self._write(["archived"], actor=actor, reason=reason, actor_label=actor_label)
+        self.write_changes(["archived"], actor=actor, reason=reason, actor_label=actor_label)
         return True
 
     def audit_trail(self) -> list:

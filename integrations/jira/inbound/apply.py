@@ -43,14 +43,13 @@ from integrations.jira.sla_sync import apply_issue_sla_fields
 from integrations.jira.transport import JiraBadRequest, JiraError, JiraNotFound
 from itsm.models import AutomationEvent, Role, User
 from tickets.actions import (
+    TicketChanges,
     do_add_comment,
     do_archive_ticket,
-    do_assign_ticket,
-    do_change_priority,
     do_create_ticket,
     do_edit_comment,
+    do_edit_ticket,
     do_transition_ticket,
-    do_update_ticket,
     normalise_tags,
 )
 from tickets.models import Channel, Comment, CommentSource, Ticket, TicketStatus, TicketType
@@ -253,8 +252,10 @@ def create_from_issue(view: IssueView, mappings: Mappings) -> Outcome:
         last_synced_at=timezone.now(),
     )
     changes = []
-    if "assignee" in view.present:
-        changes += apply_assignee(ticket, view)
+    assignment = assignee_change(ticket, view) if "assignee" in view.present else {}
+    if assignment:
+        do_edit_ticket(ticket, assignment, actor=None, actor_label=ACTOR)
+        changes.append("assignee")
     if "status" in view.present:
         changes += move_status(ticket, view, mappings)
     apply_sla_fields(ticket, link, view)
@@ -277,6 +278,8 @@ def apply_sla_fields(ticket: Ticket, link: JiraLink, view: IssueView) -> None:
 def apply_changes(
     ticket: Ticket, view: IssueView, changed: list[str], mappings: Mappings, *, allow_status: bool = True
 ) -> list[str]:
+    """The Jira-side changes as one edit of the ticket (fields, priority, assignee), then the
+    status moves, one step at a time."""
     values = ticket_values(view, mappings)
     edits: dict[str, Any] = {}
     for jira_name, local_name in (
@@ -297,43 +300,33 @@ def apply_changes(
     metadata = {**(ticket.metadata or {}), "jira": jira_metadata(view, (ticket.metadata or {}).get("jira"))}
     if metadata != ticket.metadata:
         edits["metadata"] = metadata
-    changes: list[str] = []
-    if edits:
-        changes += [
-            name
-            for name in do_update_ticket(ticket, actor=None, fields=edits, actor_label=ACTOR)
-            if name != "metadata"
-        ]
-        ticket.refresh_from_db()
     if "priority" in changed:
         priority = mappings.local_priority(view)
         if priority and priority != ticket.priority:
-            ticket = do_change_priority(
-                ticket,
-                actor=None,
-                priority=priority,
-                reason=f"Jira priority {view.priority}",
-                actor_label=ACTOR,
-            )
-            changes.append("priority")
+            edits.update(priority=priority, priority_reason=f"Jira priority {view.priority}")
     if "assignee" in changed:
-        changes += apply_assignee(ticket, view)
+        edits.update(assignee_change(ticket, view))
+    changes: list[str] = []
+    if edits:
+        applied = do_edit_ticket(ticket, TicketChanges(**edits), actor=None, actor_label=ACTOR)
+        # The outcome names what Jira changed: not our copy of its fields, nor the team that
+        # follows a new assignee.
+        changes = [name for name in applied if name not in ("metadata", "team")]
     if "status" in changed and allow_status and not has_pending_transition(ticket):
-        changes += move_status(Ticket.objects.get(pk=ticket.pk), view, mappings)
+        changes += move_status(ticket, view, mappings)
     return changes
 
 
-def apply_assignee(ticket: Ticket, view: IssueView) -> list[str]:
+def assignee_change(ticket: Ticket, view: IssueView) -> TicketChanges:
+    """The issue's assignee as a local one; nothing when it is ours already, or when it is a
+    Jira agent we cannot map (the local assignee stays)."""
     if view.assignee is None:
         target = None
     else:
         target = user_for(view.assignee)
         if target is None or not target.is_agent:
-            return []  # an unmapped Jira agent: keep the local assignee
-    if target == ticket.assignee:
-        return []
-    do_assign_ticket(ticket, actor=None, assignee=target, actor_label=ACTOR)
-    return ["assignee"]
+            return {}
+    return {} if target == ticket.assignee else {"assignee": target}
 
 
 def move_status(ticket: Ticket, view: IssueView, mappings: Mappings) -> list[str]:
