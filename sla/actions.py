@@ -31,13 +31,12 @@ from sla.models import (
     TierMultiplier,
 )
 from tickets.models import TicketStatus
+from tickets.models.ticket import DONE_STATUSES, PAUSED_STATUSES
 
 if TYPE_CHECKING:
     from tickets.models import Ticket
 
 ACTOR = "system:sla"
-PENDING = (TicketStatus.PENDING_CUSTOMER, TicketStatus.PENDING_VENDOR)
-FINAL = (TicketStatus.CLOSED, TicketStatus.CANCELLED)
 
 
 def schedule_of(calendar: Calendar | None) -> Schedule:
@@ -161,14 +160,14 @@ def do_follow_status(ticket: Ticket, *, previous: str, status: str, now: datetim
     if open_pause is not None:
         open_pause.ended_at = now
         open_pause.save(update_fields=["ended_at"])
-    if status in PENDING:
+    if status in PAUSED_STATUSES:
         SLAPause.objects.create(ticket=ticket, reason=status, started_at=now)
     elif status == TicketStatus.RESOLVED:
         SLAPause.objects.create(ticket=ticket, reason=PauseReason.RESOLVED, started_at=now)
 
     clocks = _locked_clocks(ticket)
     for clock in clocks:
-        if status == TicketStatus.RESOLVED or status in FINAL:
+        if status in DONE_STATUSES:
             # Resolving answers the requester too: a response clock still running stops here.
             if clock.stopped_at is None:
                 clock.stopped_at = now

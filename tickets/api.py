@@ -337,8 +337,6 @@ class TicketViewSet(
         data = CommentCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        if values["internal"] and not request.user.is_agent:
-            raise exceptions.PermissionDenied("Only agents write internal notes.")
         comment = actions.do_add_comment(
             ticket,
             actor=request.user,

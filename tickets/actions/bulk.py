@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
+from django.utils.translation import gettext_lazy as _
 
 from tickets.actions.tickets import (
     TicketChanges,
@@ -23,13 +24,14 @@ if TYPE_CHECKING:
     from itsm.models import Team, User
 
 
-class BulkAction:
-    ASSIGN = "assign"
-    STATUS = "status"
-    PRIORITY = "priority"
-    TAG = "tag"
-    CLOSE = "close"
-    ALL = (ASSIGN, STATUS, PRIORITY, TAG, CLOSE)
+class BulkAction(models.TextChoices):
+    """The actions on many tickets: the action, the page's form, the API serializer use these."""
+
+    ASSIGN = "assign", _("Assign")
+    STATUS = "status", _("Change status")
+    PRIORITY = "priority", _("Change priority")
+    TAG = "tag", _("Add tag")
+    CLOSE = "close", _("Close")
 
 
 BULK_MAX_TICKETS = 500
@@ -68,7 +70,7 @@ def do_bulk_action(
     ``assign`` sets ``assignee`` and/or ``team`` (what is not given is kept); ``unassign=True``
     removes the assignee instead.
     """
-    check_choice(action, BulkAction.ALL, "action")
+    check_choice(action, BulkAction.values, "action")
     ids = list(dict.fromkeys(int(pk) for pk in ticket_ids))
     if not ids:
         raise ValidationError({"ids": "Select at least one ticket."})

@@ -124,7 +124,7 @@ def do_edit_comment(
     internal = comment.internal if internal is None else internal
     if actor is not None and comment.author_id != actor.pk:
         raise PermissionDenied("You may only edit your own comments.")
-    if actor is not None and comment.ticket.status in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
+    if actor is not None and comment.ticket.is_final:
         # Final tickets keep their conversation as it was (a mirrored Jira edit still applies).
         raise ValidationError({"body": "The ticket is closed: its conversation can no longer be edited."})
     check_can_comment(comment.ticket, actor, internal=internal)

@@ -95,7 +95,7 @@ def do_create_ticket(
     check_choice(impact, Impact.values, "impact")
     check_choice(urgency, Urgency.values, "urgency")
     if priority is not None:
-        check_choice(priority, Priority.values, "priority")
+        check_priority_override(priority, priority_reason)
     requester = requester or actor
     if requester is None:
         raise ValidationError({"requester": "A requester is required."})
@@ -103,8 +103,7 @@ def do_create_ticket(
         raise PermissionDenied("Requesters open tickets for themselves.")
     if actor is not None and actor.is_viewer:
         raise PermissionDenied("Viewers cannot open tickets.")
-    if assignee is not None and not assignee.is_agent:
-        raise ValidationError({"assignee": f"{assignee.email} is not an agent."})
+    check_assignee(assignee)
     uploads = list(attachments)
     for upload in uploads:
         check_attachment(upload)
@@ -135,9 +134,7 @@ def do_create_ticket(
         updated_at=now,
     )
     if priority is not None:
-        ticket.priority = priority
-        ticket.priority_overridden = True
-        ticket.priority_reason = priority_reason or "set at creation"
+        ticket.stage_priority(priority, reason=priority_reason)
     with audited(actor, ticket.priority_reason, actor_label):
         ticket.save()
     Watcher.objects.get_or_create(ticket=ticket, user=requester)

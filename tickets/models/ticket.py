@@ -56,8 +56,12 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     S.CANCELLED: (),
 }
 OPEN_STATUSES = (S.NEW, S.OPEN, S.IN_PROGRESS, S.PENDING_CUSTOMER, S.PENDING_VENDOR)
+# Waiting on someone outside the desk: the SLA clocks pause.
 PAUSED_STATUSES = (S.PENDING_CUSTOMER, S.PENDING_VENDOR)
+# Work on the ticket is over: resolved (may still reopen) or final.
 DONE_STATUSES = (S.RESOLVED, S.CLOSED, S.CANCELLED)
+# Final: no move out (closed, cancelled).
+FINAL_STATUSES = tuple(status for status, moves in TRANSITIONS.items() if not moves)
 
 
 def status_path(current: str, target: str) -> list[str]:
@@ -375,7 +379,7 @@ class Ticket(models.Model):
 
     @property
     def is_final(self) -> bool:
-        return not TRANSITIONS[self.status]
+        return self.status in FINAL_STATUSES
 
     def allowed_transitions(self) -> list[str]:
         return list(TRANSITIONS[self.status])

@@ -158,7 +158,7 @@ def _conversation_context(ticket: Ticket, **overrides: Any) -> dict[str, Any]:
         "ticket_attachments": ticket.attachments.filter(comment__isnull=True),
         "reply_form": PortalReplyForm(),
         "reopen_form": ReopenForm(),
-        "can_reply": ticket.status not in (TicketStatus.CLOSED, TicketStatus.CANCELLED),
+        "can_reply": not ticket.is_final,
         "can_reopen": ticket.status == TicketStatus.RESOLVED,
     }
     context.update(overrides)
@@ -180,7 +180,7 @@ def portal_ticket(request: HttpRequest, pk: int) -> HttpResponse:
 def portal_reply(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = get_own_ticket(request, pk)
     form = PortalReplyForm(request.POST, request.FILES)
-    if ticket.status in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
+    if ticket.is_final:
         form.add_error(None, gettext("This ticket is closed; please open a new one."))
     elif form.is_valid():
         try:
