@@ -57,6 +57,18 @@ def do_record_sensitive_view(
 
 
 # --- conversation ----------------------------------------------------------------------------
+def is_desk_reply(ticket: Ticket, *, actor: User | None, internal: bool, by_desk_staff: bool) -> bool:
+    """Whether a new comment answers the requester for the desk (the first one is the ticket's
+    first response, which stops the SLA response clock): a public reply by an agent who is
+    not the requester (web, API, email), or a public comment that automation mirrors from
+    another system where its author is desk staff (a Jira agent, not a Jira customer)."""
+    if internal:
+        return False
+    if actor is None:
+        return by_desk_staff
+    return actor.is_agent and actor.pk != ticket.requester_id
+
+
 @transaction.atomic
 def do_add_comment(
     ticket: Ticket,
@@ -69,7 +81,21 @@ def do_add_comment(
     author_label: str = "",
     attachments: Iterable[UploadedFile] = (),
     created_at: Any = None,
+    by_desk_staff: bool = False,
 ) -> Comment:
+    """Add a public reply or an internal note.
+
+    ``actor`` is the person who wrote it, or None for automation that mirrors a comment written
+    elsewhere (Jira), named by ``author_label``. For such a mirrored comment, ``by_desk_staff=True``
+    says its author is desk staff in that system (a Jira agent, not a customer): a public one is
+    then a reply of the desk, as an agent's would be. People's comments are judged by their
+    role, so ``by_desk_staff`` goes with ``actor=None`` only.
+
+    The first reply of the desk (``is_desk_reply``) sets ``first_response_at`` (once) before
+    ``comment_added`` is sent, so the SLA response clock stops from that one signal.
+    """
+    if by_desk_staff and actor is not None:
+        raise ValueError("by_desk_staff describes a mirrored comment (actor=None); a person's role decides.")
     body = (body or "").strip()
     if not body:
         raise ValidationError({"body": "The message is empty."})
@@ -91,8 +117,8 @@ def do_add_comment(
     )
     for upload in uploads:
         store_attachment(ticket, upload, uploaded_by=actor, comment=comment)
-    if not internal and actor is not None and actor.is_agent and ticket.requester_id != actor.pk:
-        # The first public reply of an agent is the first response (SLA response clock).
+    if is_desk_reply(ticket, actor=actor, internal=internal, by_desk_staff=by_desk_staff):
+        # Compare-and-set: of two first replies racing, one sets it.
         ticket.mark_first_response(now)
     Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
     signals.comment_added.send(

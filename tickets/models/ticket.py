@@ -614,7 +614,8 @@ class Ticket(models.Model):
         return audit_trail(self)
 
     def mark_first_response(self, at: object = None) -> bool:
-        """Sets ``first_response_at`` once; returns whether this call set it."""
+        """Sets ``first_response_at`` once (compare-and-set); returns whether this call set it.
+        Only ``do_add_comment`` calls it, for the desk's first reply, before ``comment_added``."""
         at = at or timezone.now()
         updated = Ticket.objects.filter(pk=self.pk, first_response_at__isnull=True).update(
             first_response_at=at

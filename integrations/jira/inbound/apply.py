@@ -481,12 +481,11 @@ def add_comment(
             external_id=comment_id,
             author_label=(author.display_name if author else "Jira")[:200],
             created_at=created_at,
+            # A Jira agent's public answer is the desk's reply (its first one: the first response).
+            by_desk_staff=author is not None and not author.is_customer,
         )
     except ValidationError as error:
         return Outcome("ignored", ticket, detail=f"comment {comment_id} refused: {error}")
-    if not internal and author is not None and not author.is_customer:
-        # A public answer by a Jira agent is the desk's first response.
-        ticket.mark_first_response(created_at or timezone.now())
     JiraComment.objects.create(
         jira_comment_id=comment_id,
         link=link,
