@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from tickets import signals
 from tickets.actions.attachments import check_attachment, store_attachment
@@ -100,6 +101,8 @@ def do_add_comment(
     if not body:
         raise ValidationError({"body": "The message is empty."})
     check_can_comment(ticket, actor, internal=internal)
+    if not ticket.can_take_reply_from(actor):
+        raise ValidationError(gettext("This ticket is closed; please open a new one."))
     uploads = list(attachments)
     for upload in uploads:
         check_attachment(upload)

@@ -394,6 +394,15 @@ class Ticket(models.Model):
     def is_visible_to(self, user: User) -> bool:
         return Ticket.objects.visible_to(user).filter(pk=self.pk).exists()
 
+    def can_take_reply_from(self, user: User | None) -> bool:
+        """Which tickets take replies from whom: a final ticket (closed, cancelled) takes none
+        from its requester or anyone outside the desk (they open a new ticket); the desk
+        (agents other than the requester) and automation (a comment mirrored from Jira) may
+        still add to its record. Visibility and roles are checked apart (``check_can_comment``)."""
+        if user is None or not self.is_final:
+            return True
+        return user.is_agent and user.pk != self.requester_id
+
     def can_be_changed_by(self, user: User) -> bool:
         """Agents change tickets; requesters only reply and reopen their own (not here)."""
         return user.is_agent and self.is_visible_to(user)
