@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,6 +22,7 @@ from sla.business_time import Schedule
 from sla.models import (
     Calendar,
     ClockSource,
+    EscalationStep,
     Metric,
     PauseReason,
     SLAPause,
@@ -30,11 +30,8 @@ from sla.models import (
     TicketSLA,
     TierMultiplier,
 )
-from tickets.models import TicketStatus
+from tickets.models import Ticket, TicketStatus
 from tickets.models.ticket import DONE_STATUSES, PAUSED_STATUSES
-
-if TYPE_CHECKING:
-    from tickets.models import Ticket
 
 ACTOR = "system:sla"
 
@@ -302,8 +299,6 @@ def do_save_policy(
 ) -> SLAPolicy:
     """Create or update a policy and (when given) replace its escalation chain. Input is checked
     by the caller (``SLAPolicySerializer`` / the admin form), which run the model's clean()."""
-    from sla.models import EscalationStep
-
     policy = instance or SLAPolicy()
     for name, value in values.items():
         setattr(policy, name, value)
@@ -321,8 +316,6 @@ def do_retarget_policy_clocks(policies: Iterable[SLAPolicy], *, reason: str, lim
         .values_list("ticket_id", flat=True)
         .distinct()[:limit]
     )
-    from tickets.models import Ticket
-
     for ticket in Ticket.objects.filter(pk__in=ticket_ids).select_related("organisation"):
         do_retarget_clocks(ticket, reason=reason)
     return len(ticket_ids)

@@ -12,7 +12,7 @@ import pgtrigger
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, SearchVectorField
 from django.db import connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -209,8 +209,6 @@ class TicketQuerySet(models.QuerySet):
 
     def search(self, text: str) -> TicketQuerySet:
         """Full-text match ranked by PostgreSQL, or an exact ticket number."""
-        from django.contrib.postgres.search import SearchQuery, SearchRank
-
         text = text.strip()
         if not text:
             return self
@@ -222,8 +220,6 @@ class TicketQuerySet(models.QuerySet):
 
 
 def _next_number(ticket_type: str) -> str:
-    from django.db import connection
-
     sequence = (
         "tickets_incident_number_seq" if ticket_type == TicketType.INCIDENT else "tickets_request_number_seq"
     )
