@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,6 +22,7 @@ from sla.business_time import Schedule
 from sla.models import (
     Calendar,
     ClockSource,
+    EscalationStep,
     Metric,
     PauseReason,
     SLAPause,
@@ -30,14 +30,10 @@ from sla.models import (
     TicketSLA,
     TierMultiplier,
 )
-from tickets.models import TicketStatus
-
-if TYPE_CHECKING:
-    from tickets.models import Ticket
+from tickets.models import Ticket, TicketStatus
+from tickets.models.ticket import DONE_STATUSES, PAUSED_STATUSES
 
 ACTOR = "system:sla"
-PENDING = (TicketStatus.PENDING_CUSTOMER, TicketStatus.PENDING_VENDOR)
-FINAL = (TicketStatus.CLOSED, TicketStatus.CANCELLED)
 
 
 def schedule_of(calendar: Calendar | None) -> Schedule:
@@ -161,14 +157,14 @@ def do_follow_status(ticket: Ticket, *, previous: str, status: str, now: datetim
     if open_pause is not None:
         open_pause.ended_at = now
         open_pause.save(update_fields=["ended_at"])
-    if status in PENDING:
+    if status in PAUSED_STATUSES:
         SLAPause.objects.create(ticket=ticket, reason=status, started_at=now)
     elif status == TicketStatus.RESOLVED:
         SLAPause.objects.create(ticket=ticket, reason=PauseReason.RESOLVED, started_at=now)
 
     clocks = _locked_clocks(ticket)
     for clock in clocks:
-        if status == TicketStatus.RESOLVED or status in FINAL:
+        if status in DONE_STATUSES:
             # Resolving answers the requester too: a response clock still running stops here.
             if clock.stopped_at is None:
                 clock.stopped_at = now
@@ -301,8 +297,6 @@ def do_save_policy(
 ) -> SLAPolicy:
     """Create or update a policy and (when given) replace its escalation chain. Input is checked
     by the caller (``SLAPolicySerializer`` / the admin form), which run the model's clean()."""
-    from sla.models import EscalationStep
-
     policy = instance or SLAPolicy()
     for name, value in values.items():
         setattr(policy, name, value)
@@ -320,8 +314,6 @@ def do_retarget_policy_clocks(policies: Iterable[SLAPolicy], *, reason: str, lim
         .values_list("ticket_id", flat=True)
         .distinct()[:limit]
     )
-    from tickets.models import Ticket
-
     for ticket in Ticket.objects.filter(pk__in=ticket_ids).select_related("organisation"):
         do_retarget_clocks(ticket, reason=reason)
     return len(ticket_ids)

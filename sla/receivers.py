@@ -27,17 +27,19 @@ def on_ticket_priority_changed(
 
 
 def on_comment_added(sender: object, ticket: Any, **kwargs: Any) -> None:
-    # do_add_comment sets first_response_at for the first public agent reply before sending this.
+    # do_add_comment sets first_response_at for the desk's first reply (an agent's, or a Jira
+    # agent's mirrored one) before sending this: the one place the response clock stops.
     if ticket.first_response_at is not None:
         actions.do_record_first_response(ticket)
 
 
 def on_ticket_updated(sender: object, ticket: Any, changed: list[str], **kwargs: Any) -> None:
-    if RETARGET_FIELDS & set(changed):
+    # One edit re-targets once: when its priority changed too, ticket_priority_changed has
+    # already re-targeted the clocks against the ticket as this edit left it (type and category
+    # included), since the signals follow the edit's single write.
+    if RETARGET_FIELDS & set(changed) and "priority" not in changed:
         names = ", ".join(sorted(RETARGET_FIELDS & set(changed)))
         actions.do_retarget_clocks(ticket, reason=f"{names} changed")
-    if "first_response_at" in changed and ticket.first_response_at is not None:
-        actions.do_record_first_response(ticket)
 
 
 def connect() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
@@ -233,30 +232,10 @@ class TicketViewSet(
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         version = values.pop("version", None)
-        assignment = {name: values.pop(name) for name in ("assignee", "team") if name in values}
-        priority = {name: values.pop(name) for name in ("priority", "priority_reason") if name in values}
-        with transaction.atomic():
-            # One lock, one version check, then every part of the edit: all of it or none.
-            locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
-            if version is not None and locked.version != version:
-                raise StaleTicket(locked, version)
-            if values:
-                actions.do_update_ticket(locked, actor=request.user, fields=values)
-            if assignment:
-                locked.refresh_from_db()
-                actions.do_assign_ticket(
-                    locked,
-                    actor=request.user,
-                    assignee=assignment.get("assignee", locked.assignee),
-                    team=assignment.get("team"),
-                )
-            if priority:
-                actions.do_change_priority(
-                    locked,
-                    actor=request.user,
-                    priority=priority["priority"],
-                    reason=priority["priority_reason"],
-                )
+        # One edit: one lock, one version check, one version bump and audit row, one event.
+        actions.do_edit_ticket(
+            ticket, actions.TicketChanges(**values), actor=request.user, expected_version=version
+        )
         return Response(self.fresh(ticket))
 
     @extend_schema(
@@ -358,8 +337,6 @@ class TicketViewSet(
         data = CommentCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        if values["internal"] and not request.user.is_agent:
-            raise exceptions.PermissionDenied("Only agents write internal notes.")
         comment = actions.do_add_comment(
             ticket,
             actor=request.user,

@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from itsm.models import Team, User
-from tickets.actions import check_attachment
+from tickets.actions import BulkAction, check_attachment
 from tickets.models import (
     CatalogItem,
     Category,
@@ -196,21 +196,6 @@ class TicketIdsField(forms.Field):
         if any(ticket_id <= 0 for ticket_id in ids):
             raise ValidationError(gettext("Ticket ids are numbers."))
         return list(dict.fromkeys(ids))
-
-
-class BulkAction:
-    ASSIGN = "assign"
-    STATUS = "status"
-    PRIORITY = "priority"
-    TAG = "tag"
-    CLOSE = "close"
-    choices = [
-        (ASSIGN, _("Assign")),
-        (STATUS, _("Change status")),
-        (PRIORITY, _("Change priority")),
-        (TAG, _("Add tag")),
-        (CLOSE, _("Close")),
-    ]
 
 
 class BulkForm(forms.Form):

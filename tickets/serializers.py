@@ -251,16 +251,9 @@ class TicketCreateSerializer(StrictInputSerializer):
             attrs["requester"] = user_by_email(attrs["requester"], "requester")
         if attrs.get("assignee"):
             attrs["assignee"] = user_by_email(attrs["assignee"], "assignee")
-            if not attrs["assignee"].is_agent:
-                raise serializers.ValidationError(
-                    {"assignee": [f"{attrs['assignee'].email} is not an agent."]}
-                )
         if attrs.get("team") is not None:
             attrs["team"] = team_by_reference(attrs["team"])
-        if "priority" in attrs and not (attrs.get("priority_reason") or "").strip():
-            raise serializers.ValidationError(
-                {"priority_reason": ["Overriding the priority needs a reason."]}
-            )
+        # An assignee who is not an agent, a priority without its reason: refused by the action.
         return attrs
 
 
@@ -326,12 +319,7 @@ class TicketUpdateSerializer(StrictInputSerializer):
             attrs["assignee"] = user_by_email(attrs["assignee"], "assignee")
         if "team" in attrs:
             attrs["team"] = team_by_reference(attrs["team"])
-        if "priority" in attrs and not (attrs.get("priority_reason") or "").strip():
-            raise serializers.ValidationError(
-                {"priority_reason": ["Overriding the priority needs a reason."]}
-            )
-        if "priority_reason" in attrs and "priority" not in attrs:
-            raise serializers.ValidationError({"priority_reason": ["Give the priority it explains."]})
+        # The edit's own rules (an agent as assignee, a reason with a priority…) are the action's.
         return attrs
 
 
@@ -374,11 +362,6 @@ class PrioritySerializer(StrictInputSerializer):
         max_length=500, help_text="Why the matrix priority is overridden (audited)."
     )
     version = serializers.IntegerField(required=False, min_value=1)
-
-    def validate_reason(self, value: str) -> str:
-        if not value.strip():
-            raise serializers.ValidationError("Overriding the priority needs a reason.")
-        return value
 
 
 # --- conversation ---------------------------------------------------------------------------------
@@ -489,7 +472,7 @@ class BulkSerializer(StrictInputSerializer):
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), min_length=1, max_length=BULK_MAX_TICKETS
     )
-    action = serializers.ChoiceField(choices=BulkAction.ALL)
+    action = serializers.ChoiceField(choices=BulkAction.values)
     assignee = serializers.EmailField(
         required=False, allow_null=True, help_text="assign: an agent's email or null."
     )

@@ -1,8 +1,10 @@
 """What the tickets app tells the rest of the product. Listeners (sla, ai, integrations,
 notifications) plug in here; tickets imports none of them.
 
-All are sent inside the transaction that made the change, after the change is written:
-a listener that writes rows joins that transaction; a listener with an outside effect
+All are sent inside the transaction that made the change, after the change is written. One
+edit (``tickets.actions.do_edit_ticket``) sends each ticket signal at most once, after its
+single write: a listener of several of them sees the ticket as the whole edit left it.
+A listener that writes rows joins that transaction; a listener with an outside effect
 (mail, HTTP) must defer it with ``transaction.on_commit`` or a procrastinate task.
 
 Common kwargs: ``ticket``, ``actor`` (a User or None for automation), ``actor_label``

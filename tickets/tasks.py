@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
 from procrastinate.contrib.django import app
+
+from tickets.actions.exports import do_build_export
+from tickets.models import TicketPresence
 
 
 @app.task(queue="exports", retry=3, pass_context=False)
 def build_export(export_id: int) -> None:
     """Build one ticket export (idempotent: a ready or failed export is left alone)."""
-    from tickets.actions import do_build_export
-
     do_build_export(export_id)
 
 
@@ -17,11 +21,5 @@ def build_export(export_id: int) -> None:
 @app.task(queue="default", queueing_lock="ticket-presence-cleanup", pass_context=False)
 def forget_old_presence(timestamp: int | None = None) -> int:
     """Hourly: drop "who is on this ticket" rows nobody has refreshed for a day."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from tickets.models import TicketPresence
-
     deleted, _ = TicketPresence.objects.filter(seen_at__lt=timezone.now() - timedelta(days=1)).delete()
     return deleted

@@ -30,6 +30,7 @@ from ai.triage.models import (
 )
 from itsm.models import AutomationEvent, Team, User
 from tickets import actions as ticket_actions
+from tickets.actions import TicketChanges
 from tickets.models import Category, Comment, Priority, Ticket, TicketStatus
 
 if TYPE_CHECKING:
@@ -69,13 +70,13 @@ def current_value(ticket: Ticket, field: str) -> str:
     return "" if value is None else str(value)
 
 
-def _is_unset(ticket: Ticket, field: str, initial: str) -> bool:
+def _is_unset(field: str, current: str, initial: str, *, priority_overridden: bool) -> bool:
     """Auto mode fills what nobody chose; it never overrides a person's choice."""
     if field in (TriageField.CATEGORY, TriageField.TEAM, TriageField.ASSIGNEE):
-        return current_value(ticket, field) == ""
+        return current == ""
     # Impact and urgency always have a value: auto may change them while they are still what
     # the ticket was opened with and nobody pinned the priority by hand.
-    return current_value(ticket, field) == initial and not ticket.priority_overridden
+    return current == initial and not priority_overridden
 
 
 # --- triage --------------------------------------------------------------------------------------
@@ -134,21 +135,49 @@ def do_triage_ticket(ticket: Ticket) -> list[TriageResult]:
 
 
 def _apply_automatically(ticket: Ticket, results: list[TriageResult], objects: dict) -> None:
+    """Every confident suggestion for a field nobody set, applied as one edit of the ticket
+    (one version, one audit row, one ``ticket_updated``), in ``FIELD_ORDER``: a team that
+    drops the assignee leaves the assignee free for its own suggestion."""
+    current = {field: current_value(ticket, field) for field in FIELD_ORDER}
+    assignee = ticket.assignee
+    changes: TicketChanges = {}
+    chosen: list[tuple[TriageResult, str]] = []
     for result in results:
         if result.status != SuggestionStatus.PENDING or not result.is_confident():
             continue
-        ticket.refresh_from_db()
-        if not _is_unset(ticket, result.field, result.initial_value):
+        if not _is_unset(
+            result.field,
+            current[result.field],
+            result.initial_value,
+            priority_overridden=ticket.priority_overridden,
+        ):
             continue
-        before = current_value(ticket, result.field)
         try:
-            _apply(ticket, result, actor=None, objects=objects)
-        except (ValidationError, PermissionDenied) as error:
+            change = _change_for(result, _resolve_object(result, objects), assignee=assignee)
+            ticket_actions.check_changes(change)
+        except ValidationError as error:
             logger.warning("AI triage could not apply %s to %s: %s", result.field, ticket.number, error)
             continue
+        chosen.append((result, current[result.field]))
+        changes.update(change)
+        current[result.field] = result.predicted_value
+        if "assignee" in change:
+            assignee = change["assignee"]
+            current[TriageField.ASSIGNEE] = "" if assignee is None else str(assignee.pk)
+    if not chosen:
+        return
+    try:
+        ticket_actions.do_edit_ticket(
+            ticket, changes, actor=None, actor_label=SYSTEM_ACTOR, reason=_reason_for(changes)
+        )
+    except (ValidationError, PermissionDenied) as error:
+        logger.warning("AI triage could not apply its suggestions to %s: %s", ticket.number, error)
+        return
+    now = timezone.now()
+    for result, before in chosen:
         result.status = SuggestionStatus.APPLIED
         result.applied = True
-        result.decided_at = timezone.now()
+        result.decided_at = now
         result.save(update_fields=["status", "applied", "decided_at"])
         AutomationEvent.objects.create(
             actor=SYSTEM_ACTOR,
@@ -179,39 +208,39 @@ def _resolve_object(result: TriageResult, objects: dict | None = None) -> object
     return result.predicted_value
 
 
-def _apply(ticket: Ticket, result: TriageResult, *, actor: User | None, objects: dict | None = None) -> None:
-    label = "" if actor is not None else SYSTEM_ACTOR
-    target = _resolve_object(result, objects)
+def _change_for(result: TriageResult, target: object, *, assignee: User | None) -> TicketChanges:
+    """The edit that applies one suggestion (``assignee``: the ticket's assignee at that point)."""
     if target is None:
         raise ValidationError(
             _("The suggested %(field)s no longer exists.") % {"field": result.get_field_display()}
         )
     if result.field == TriageField.CATEGORY:
-        ticket_actions.do_update_ticket(ticket, actor=actor, fields={"category": target}, actor_label=label)
-    elif result.field in (TriageField.IMPACT, TriageField.URGENCY):
-        ticket_actions.do_update_ticket(ticket, actor=actor, fields={result.field: target}, actor_label=label)
-    elif result.field == TriageField.TEAM:
-        assignee = ticket.assignee
+        return {"category": target}
+    if result.field == TriageField.IMPACT:
+        return {"impact": str(target)}
+    if result.field == TriageField.URGENCY:
+        return {"urgency": str(target)}
+    if result.field == TriageField.TEAM:
         if assignee is not None and not assignee.teams.filter(pk=target.pk).exists():
-            assignee = None  # the assignee does not belong to the new team
-        ticket_actions.do_assign_ticket(
-            ticket,
-            actor=actor,
-            assignee=assignee,
-            team=target,
-            actor_label=label,
-            reason=_("AI triage suggestion"),
-        )
-    elif result.field == TriageField.ASSIGNEE:
-        team = ticket.team if ticket.team_id and target.teams.filter(pk=ticket.team_id).exists() else None
-        ticket_actions.do_assign_ticket(
-            ticket,
-            actor=actor,
-            assignee=target,
-            team=team,
-            actor_label=label,
-            reason=_("AI triage suggestion"),
-        )
+            return {"team": target, "assignee": None}  # the assignee does not belong to the new team
+        return {"team": target}
+    # An assignee keeps the ticket's team; a ticket without one takes the assignee's.
+    return {"assignee": target}
+
+
+def _reason_for(changes: TicketChanges) -> str:
+    return _("AI triage suggestion") if {"assignee", "team"} & set(changes) else ""
+
+
+def _apply(ticket: Ticket, result: TriageResult, *, actor: User | None) -> None:
+    changes = _change_for(result, _resolve_object(result), assignee=ticket.assignee)
+    ticket_actions.do_edit_ticket(
+        ticket,
+        changes,
+        actor=actor,
+        actor_label="" if actor is not None else SYSTEM_ACTOR,
+        reason=_reason_for(changes),
+    )
 
 
 @transaction.atomic
@@ -386,20 +415,17 @@ def _raise_attention(ticket: Ticket, row: MessageSentiment, triage_settings: Tri
         "terms": ", ".join(row.terms[:6]),
     }
     before = {"tags": list(ticket.tags), "priority": ticket.priority}
+    changes: TicketChanges = {}
     if action in (SentimentAction.TAG, SentimentAction.TAG_AND_RAISE):
         tag = triage_settings.attention_tag.strip().lower() or "attention"
         if tag not in ticket.tags:
-            ticket_actions.do_update_ticket(
-                ticket, actor=None, fields={"tags": [*ticket.tags, tag]}, actor_label=SYSTEM_ACTOR
-            )
+            changes["tags"] = [*ticket.tags, tag]
     if action in (SentimentAction.RAISE_PRIORITY, SentimentAction.TAG_AND_RAISE):
-        ticket.refresh_from_db()
         higher = PRIORITY_UP.get(ticket.priority)
         if higher is not None:
-            ticket_actions.do_change_priority(
-                ticket, actor=None, priority=higher, reason=reason[:500], actor_label=SYSTEM_ACTOR
-            )
-    ticket.refresh_from_db()
+            changes.update(priority=higher, priority_reason=reason[:500])
+    if changes:
+        ticket_actions.do_edit_ticket(ticket, changes, actor=None, actor_label=SYSTEM_ACTOR)
     row.raised_attention = True
     row.save(update_fields=["raised_attention"])
     AutomationEvent.objects.create(

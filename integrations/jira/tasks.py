@@ -8,7 +8,7 @@ failures (down, 429, 5xx, bad credentials) are retried with exponential backoff,
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -16,6 +16,10 @@ from django.utils import timezone
 from procrastinate import BaseRetryStrategy, RetryDecision
 from procrastinate.contrib.django import app
 
+from integrations.jira import client as jira_client
+from integrations.jira.inbound.apply import process_receipt as apply_receipt
+from integrations.jira.models import OutboundChange, ReconcileRun, ReconcileTrigger, WebhookReceipt
+from integrations.jira.sla_sync import sync_stale
 from integrations.jira.transport import JiraAuthError, JiraUnavailable
 from itsm.lib.tasks import defer_once
 
@@ -50,10 +54,6 @@ RETRY = JiraRetry()
 @app.task(queue=QUEUE, retry=RETRY, pass_context=False)
 def process_receipt(receipt_id: int) -> str:
     """Apply one stored webhook delivery."""
-    from integrations.jira import client as jira_client
-    from integrations.jira.inbound import process_receipt as apply_receipt
-    from integrations.jira.models import WebhookReceipt
-
     receipt = WebhookReceipt.objects.filter(pk=receipt_id).first()
     if receipt is None:
         return "gone"
@@ -75,6 +75,7 @@ def defer_receipt(receipt_id: int) -> bool:
 @app.task(queue=QUEUE, retry=RETRY, pass_context=False)
 def push_ticket(ticket_id: int) -> list[str]:
     """Send a ticket's waiting changes (create, replies, status) to Jira, in order."""
+    # outbound queues its pushes through defer_push below: imported when run, not at load.
     from integrations.jira.outbound import push_changes
 
     return push_changes(ticket_id)
@@ -90,8 +91,7 @@ def defer_push(ticket_id: int) -> bool:
 
 @app.task(queue=QUEUE, retry=RETRY, pass_context=False, queueing_lock="jira-reconcile")
 def reconcile(since: str, trigger: str = "periodic") -> dict:
-    from datetime import datetime
-
+    # reconcile re-queues through sweep_waiting below: imported when run, not at load.
     from integrations.jira.reconcile import run_reconcile
 
     return run_reconcile(since=datetime.fromisoformat(since), trigger=trigger).report()
@@ -101,8 +101,7 @@ def reconcile(since: str, trigger: str = "periodic") -> dict:
 @app.task(queue=QUEUE, queueing_lock="jira-auto-reconcile", pass_context=False)
 def auto_reconcile(timestamp: int | None = None) -> str:
     """When enabled, reconcile the lookback window every JIRA_AUTO_RECONCILE_INTERVAL_SECONDS."""
-    from integrations.jira import client as jira_client
-    from integrations.jira.models import ReconcileRun, ReconcileTrigger
+    # reconcile re-queues through sweep_waiting below: imported when run, not at load.
     from integrations.jira.reconcile import run_reconcile
 
     if not settings.JIRA_AUTO_RECONCILE_ENABLED or not jira_client.is_configured():
@@ -125,9 +124,6 @@ def requeue_waiting(timestamp: int | None = None) -> dict:
 
 
 def sweep_waiting(*, older_than: timedelta = STALE_AFTER) -> dict:
-    from integrations.jira import client as jira_client
-    from integrations.jira.models import OutboundChange, WebhookReceipt
-
     before = timezone.now() - older_than
     waiting = WebhookReceipt.objects.waiting_since(before).values_list("pk", flat=True)[:500]
     receipts = sum(defer_receipt(receipt_id) for receipt_id in waiting)
@@ -144,6 +140,4 @@ def sweep_waiting(*, older_than: timedelta = STALE_AFTER) -> dict:
 @app.task(queue=QUEUE, queueing_lock="jira-sla-sync", pass_context=False)
 def sla_sync_batch(timestamp: int | None = None) -> dict:
     """Refresh the JSM SLA of linked open tickets whose copy is older than the staleness limit."""
-    from integrations.jira.sla_sync import sync_stale
-
     return sync_stale()

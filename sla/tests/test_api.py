@@ -9,7 +9,7 @@ import pytest
 from itsm.models import AutomationEvent
 from sla import sync
 from sla.actions import apply_remote_clock
-from sla.models import ClockSource, EscalationStep, SLAPolicy, TicketSLA
+from sla.models import ClockSource, EscalationStep, SLAEvent, SLAPolicy, TicketSLA
 from sla.sweep import run_sweep
 from sla.tests.conftest import T0
 from tickets.actions import do_add_comment, do_transition_ticket
@@ -59,6 +59,30 @@ def test_status_words_cover_paused_completed_and_unknown(make_ticket, agent, api
         ("response", "unknown", None),
         ("resolution", "unknown", None),
     ]
+
+
+@pytest.mark.parametrize(("persona", "answered"), [("agent", True), ("requester", False)])
+def test_a_reply_through_the_api_by_an_agent_stops_the_response_clock(
+    request, make_ticket, agent, api_for, clock_at, policies, persona, answered
+):
+    with clock_at(T0):
+        ticket = critical(make_ticket)  # 15 minutes to respond
+    with clock_at(T0 + timedelta(minutes=5)):
+        response = api_for(request.getfixturevalue(persona)).post(
+            f"/api/tickets/{ticket.pk}/comments/", {"body": "Restarting the switch now."}, format="json"
+        )
+        assert response.status_code == 201
+        clocks = {
+            c["metric"]: c for c in api_for(agent).get(f"/api/sla/ticket/{ticket.pk}/").json()["clocks"]
+        }
+    assert clocks["response"]["status"] == ("completed" if answered else "ok")
+    with clock_at(T0 + timedelta(minutes=20)):  # past the response target
+        run_sweep(risk=False)
+        clocks = {
+            c["metric"]: c for c in api_for(agent).get(f"/api/sla/ticket/{ticket.pk}/").json()["clocks"]
+        }
+    breaches = SLAEvent.objects.filter(clock__ticket=ticket, clock__metric="response", kind="breach").count()
+    assert (breaches, clocks["response"]["status"]) == ((0, "completed") if answered else (1, "breached"))
 
 
 def test_it_reports_the_escalation_level_after_a_sweep(make_ticket, agent, api_for, clock_at, policies):

@@ -25,6 +25,23 @@ class Priority(models.TextChoices):
     LOW = "low", _("Low")
 
 
+class PriorityReasonRequired(ValueError):
+    """A priority override without a reason: every override says why (the audit trail keeps it)."""
+
+    def __init__(self) -> None:
+        super().__init__("Overriding the priority needs a reason.")
+
+
+def override_reason(reason: str | None) -> str:
+    """The reason of a priority override as it is kept (trimmed); raises ``PriorityReasonRequired``
+    when there is none. The one place this rule is written: pages, API, bulk and automation all
+    reach it through the ticket's ``stage_priority`` or the actions' check."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise PriorityReasonRequired
+    return reason[:500]
+
+
 PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LOW: 3}
 
 DEFAULT_MATRIX: dict[tuple[str, str], str] = {

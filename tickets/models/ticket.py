@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -11,13 +12,13 @@ import pgtrigger
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, SearchVectorField
 from django.db import connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from tickets.models.priority import Impact, Priority, Urgency, priority_for
+from tickets.models.priority import Impact, Priority, Urgency, override_reason, priority_for
 
 if TYPE_CHECKING:
     from itsm.models import User
@@ -55,8 +56,30 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     S.CANCELLED: (),
 }
 OPEN_STATUSES = (S.NEW, S.OPEN, S.IN_PROGRESS, S.PENDING_CUSTOMER, S.PENDING_VENDOR)
+# Waiting on someone outside the desk: the SLA clocks pause.
 PAUSED_STATUSES = (S.PENDING_CUSTOMER, S.PENDING_VENDOR)
+# Work on the ticket is over: resolved (may still reopen) or final.
 DONE_STATUSES = (S.RESOLVED, S.CLOSED, S.CANCELLED)
+# Final: no move out (closed, cancelled).
+FINAL_STATUSES = tuple(status for status, moves in TRANSITIONS.items() if not moves)
+
+
+def status_path(current: str, target: str) -> list[str]:
+    """The shortest chain of allowed moves from ``current`` to ``target`` (empty if none)."""
+    if current == target:
+        return []
+    seen = {current}
+    queue: deque[tuple[str, list[str]]] = deque([(current, [])])
+    while queue:
+        status, path = queue.popleft()
+        for following in TRANSITIONS.get(status, ()):
+            if following in seen:
+                continue
+            if following == target:
+                return [*path, following]
+            seen.add(following)
+            queue.append((following, [*path, following]))
+    return []
 
 
 class Channel(models.TextChoices):
@@ -180,8 +203,6 @@ class TicketQuerySet(models.QuerySet):
 
     def search(self, text: str) -> TicketQuerySet:
         """Full-text match ranked by PostgreSQL, or an exact ticket number."""
-        from django.contrib.postgres.search import SearchQuery, SearchRank
-
         text = text.strip()
         if not text:
             return self
@@ -193,8 +214,6 @@ class TicketQuerySet(models.QuerySet):
 
 
 def _next_number(ticket_type: str) -> str:
-    from django.db import connection
-
     sequence = (
         "tickets_incident_number_seq" if ticket_type == TicketType.INCIDENT else "tickets_request_number_seq"
     )
@@ -350,7 +369,7 @@ class Ticket(models.Model):
 
     @property
     def is_final(self) -> bool:
-        return not TRANSITIONS[self.status]
+        return self.status in FINAL_STATUSES
 
     def allowed_transitions(self) -> list[str]:
         return list(TRANSITIONS[self.status])
@@ -358,15 +377,82 @@ class Ticket(models.Model):
     def can_transition_to(self, status: str) -> bool:
         return status in TRANSITIONS.get(self.status, ())
 
+    def status_path_to(self, target: str) -> list[str]:
+        """The moves that take this ticket to ``target`` one allowed step at a time (empty if none)."""
+        return status_path(self.status, target)
+
     def is_visible_to(self, user: User) -> bool:
         return Ticket.objects.visible_to(user).filter(pk=self.pk).exists()
+
+    def can_take_reply_from(self, user: User | None) -> bool:
+        """Which tickets take replies from whom: a final ticket (closed, cancelled) takes none
+        from its requester or anyone outside the desk (they open a new ticket); the desk
+        (agents other than the requester) and automation (a comment mirrored from Jira) may
+        still add to its record. Visibility and roles are checked apart (``check_can_comment``)."""
+        if user is None or not self.is_final:
+            return True
+        return user.is_agent and user.pk != self.requester_id
 
     def can_be_changed_by(self, user: User) -> bool:
         """Agents change tickets; requesters only reply and reopen their own (not here)."""
         return user.is_agent and self.is_visible_to(user)
 
-    # --- writes ---------------------------------------------------------------
-    def _write(
+    # --- changes ----------------------------------------------------------------
+    # Each ``stage_*`` checks its rule, sets the attributes and returns the fields that changed;
+    # nothing is saved until ``write_changes``. The verbs below stage and write one change; an
+    # edit of several fields (``tickets.actions.do_edit_ticket``) stages them all, then writes once.
+    def stage_fields(self, values: dict[str, object]) -> list[str]:
+        """Plain values (title, tags, assignee, team…); returns the names whose value differs."""
+        changed = [name for name, value in values.items() if getattr(self, name) != value]
+        for name in changed:
+            setattr(self, name, values[name])
+        return changed
+
+    def stage_transition(self, status: str, *, resolution: str = "") -> list[str]:
+        """Move to ``status`` if the machine allows it, with the timestamps that go with it."""
+        if status not in TicketStatus.values:
+            raise IllegalTransition(
+                self.status, status, TRANSITIONS[self.status], f"Unknown status {status!r}."
+            )
+        if not self.can_transition_to(status):
+            raise IllegalTransition(self.status, status, TRANSITIONS[self.status])
+        resolution = (resolution or "").strip()
+        if status == TicketStatus.RESOLVED and not resolution:
+            # Every resolution says what fixed it, also after a reopen (the old text did not fix it).
+            raise ResolutionRequired(self.status, TRANSITIONS[self.status])
+        previous = self.status
+        now = timezone.now()
+        fields = ["status"]
+        self.status = status
+        if status == TicketStatus.RESOLVED:
+            self.resolved_at = now
+            self.resolution = resolution
+            fields += ["resolved_at", "resolution"]
+        elif status == TicketStatus.CLOSED:
+            self.closed_at = now
+            fields.append("closed_at")
+        elif previous == TicketStatus.RESOLVED and status == TicketStatus.OPEN:
+            self.reopen_count += 1
+            self.resolved_at = None
+            fields += ["reopen_count", "resolved_at"]
+        return fields
+
+    def stage_priority(self, priority: str, *, reason: str) -> list[str]:
+        """Override the matrix priority; an override needs a reason (``override_reason``)."""
+        if priority not in Priority.values:
+            raise ValueError(f"Unknown priority {priority!r}.")
+        return self.stage_fields(
+            {"priority": priority, "priority_overridden": True, "priority_reason": override_reason(reason)}
+        )
+
+    def stage_impact_urgency(self, *, impact: str, urgency: str) -> list[str]:
+        """New impact/urgency; the matrix re-derives the priority unless it was overridden."""
+        values: dict[str, object] = {"impact": impact, "urgency": urgency}
+        if not self.priority_overridden:
+            values["priority"] = priority_for(impact, urgency)
+        return self.stage_fields(values)
+
+    def write_changes(
         self,
         fields: list[str],
         *,
@@ -375,7 +461,8 @@ class Ticket(models.Model):
         expected_version: int | None = None,
         actor_label: str = "",
     ) -> None:
-        """Save ``fields`` with a compare-and-set on ``version`` and the audit context."""
+        """Save ``fields`` in one UPDATE: a compare-and-set on ``version`` (bumped once) and one
+        audit context, so the audit trail gets one row for the whole change."""
         now = timezone.now()
         self.updated_at = now
         values = {name: getattr(self, name) for name in fields}
@@ -411,34 +498,9 @@ class Ticket(models.Model):
         actor_label: str = "",
     ) -> str:
         """Move to ``status`` if the machine allows it; returns the previous status."""
-        if status not in TicketStatus.values:
-            raise IllegalTransition(
-                self.status, status, TRANSITIONS[self.status], f"Unknown status {status!r}."
-            )
-        if not self.can_transition_to(status):
-            raise IllegalTransition(self.status, status, TRANSITIONS[self.status])
-        resolution = (resolution or "").strip()
-        if status == TicketStatus.RESOLVED and not resolution:
-            # Every resolution says what fixed it, also after a reopen (the old text did not fix it).
-            raise ResolutionRequired(self.status, TRANSITIONS[self.status])
         previous = self.status
-        now = timezone.now()
-        fields = ["status"]
-        self.status = status
-        if status == TicketStatus.RESOLVED:
-            self.resolved_at = now
-            fields.append("resolved_at")
-            if resolution:
-                self.resolution = resolution
-                fields.append("resolution")
-        elif status == TicketStatus.CLOSED:
-            self.closed_at = now
-            fields.append("closed_at")
-        elif previous == TicketStatus.RESOLVED and status == TicketStatus.OPEN:
-            self.reopen_count += 1
-            self.resolved_at = None
-            fields += ["reopen_count", "resolved_at"]
-        self._write(
+        fields = self.stage_transition(status, resolution=resolution)
+        self.write_changes(
             fields, actor=actor, reason=reason, expected_version=expected_version, actor_label=actor_label
         )
         return previous
@@ -462,15 +524,10 @@ class Ticket(models.Model):
         reason: str = "",
         actor_label: str = "",
     ) -> None:
-        fields = []
-        if to != self.assignee:
-            self.assignee = to
-            fields.append("assignee")
-        if team is not None and team != self.team:
-            self.team = team
-            fields.append("team")
+        """Set the assignee (None unassigns) and, when given, the team."""
+        fields = self.stage_fields({"assignee": to, **({"team": team} if team is not None else {})})
         if fields:
-            self._write(
+            self.write_changes(
                 fields, actor=actor, reason=reason, expected_version=expected_version, actor_label=actor_label
             )
 
@@ -484,20 +541,15 @@ class Ticket(models.Model):
         actor_label: str = "",
     ) -> None:
         """Override the matrix priority; the reason is kept in the audit trail."""
-        if priority not in Priority.values:
-            raise ValueError(f"Unknown priority {priority!r}.")
-        if not reason.strip():
-            raise ValueError("Overriding the priority needs a reason.")
-        self.priority = priority
-        self.priority_overridden = True
-        self.priority_reason = reason.strip()[:500]
-        self._write(
-            ["priority", "priority_overridden", "priority_reason"],
-            actor=actor,
-            reason=reason,
-            expected_version=expected_version,
-            actor_label=actor_label,
-        )
+        fields = self.stage_priority(priority, reason=reason)
+        if fields:
+            self.write_changes(
+                fields,
+                actor=actor,
+                reason=self.priority_reason,
+                expected_version=expected_version,
+                actor_label=actor_label,
+            )
 
     def set_impact_urgency(
         self,
@@ -508,18 +560,15 @@ class Ticket(models.Model):
         expected_version: int | None = None,
         actor_label: str = "",
     ) -> None:
-        self.impact, self.urgency = impact, urgency
-        fields = ["impact", "urgency"]
-        if not self.priority_overridden:
-            self.priority = priority_for(impact, urgency)
-            fields.append("priority")
-        self._write(
-            fields,
-            actor=actor,
-            expected_version=expected_version,
-            actor_label=actor_label,
-            reason=f"impact {impact} × urgency {urgency}",
-        )
+        fields = self.stage_impact_urgency(impact=impact, urgency=urgency)
+        if fields:
+            self.write_changes(
+                fields,
+                actor=actor,
+                expected_version=expected_version,
+                actor_label=actor_label,
+                reason=f"impact {impact} × urgency {urgency}",
+            )
 
     def update_fields(
         self,
@@ -531,11 +580,9 @@ class Ticket(models.Model):
         actor_label: str = "",
     ) -> list[str]:
         """Plain field edits (title, description, category, tags, sensitive…); returns what changed."""
-        changed = [name for name, value in fields.items() if getattr(self, name) != value]
-        for name in changed:
-            setattr(self, name, fields[name])
+        changed = self.stage_fields(fields)
         if changed:
-            self._write(
+            self.write_changes(
                 changed,
                 actor=actor,
                 expected_version=expected_version,
@@ -549,14 +596,14 @@ class Ticket(models.Model):
         if self.archived:
             return False
         self.archived = True
-        self._write(["archived"], actor=actor, reason=reason, actor_label=actor_label)
+        self.write_changes(["archived"], actor=actor, reason=reason, actor_label=actor_label)
         return True
 
     def unarchive(self, *, actor: User | None, reason: str = "", actor_label: str = "") -> bool:
         if not self.archived:
             return False
         self.archived = False
-        self._write(["archived"], actor=actor, reason=reason, actor_label=actor_label)
+        self.write_changes(["archived"], actor=actor, reason=reason, actor_label=actor_label)
         return True
 
     def audit_trail(self) -> list:
@@ -566,7 +613,8 @@ class Ticket(models.Model):
         return audit_trail(self)
 
     def mark_first_response(self, at: object = None) -> bool:
-        """Sets ``first_response_at`` once; returns whether this call set it."""
+        """Sets ``first_response_at`` once (compare-and-set); returns whether this call set it.
+        Only ``do_add_comment`` calls it, for the desk's first reply, before ``comment_added``."""
         at = at or timezone.now()
         updated = Ticket.objects.filter(pk=self.pk, first_response_at__isnull=True).update(
             first_response_at=at

@@ -75,6 +75,33 @@ def test_it_keeps_the_creation_priority_override_reason(agent, requester):
     assert (created.reason, created.actor) == ("Payday", agent.email)
 
 
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ("create", "priority_reason"),
+        ("edit", "priority_reason"),
+        ("change_priority", "reason"),
+        ("bulk", "reason"),
+    ],
+)
+def test_every_way_of_overriding_the_priority_needs_a_reason(make_ticket, agent, requester, entry, field):
+    ticket = make_ticket()
+    attempts = {
+        "create": lambda: actions.do_create_ticket(
+            actor=agent, requester=requester, title="VPN", priority=Priority.HIGH, priority_reason=" "
+        ),
+        "edit": lambda: actions.do_edit_ticket(ticket, {"priority": Priority.HIGH}, actor=agent),
+        "change_priority": lambda: actions.do_change_priority(
+            ticket, actor=agent, priority=Priority.HIGH, reason=""
+        ),
+        "bulk": lambda: actions.do_bulk_action([ticket.pk], actor=agent, action="priority", priority="high"),
+    }
+    with pytest.raises(ValidationError) as refused:
+        attempts[entry]()
+    assert refused.value.message_dict == {field: ["Overriding the priority needs a reason."]}
+    assert list(Ticket.objects.values_list("priority", "version")) == [(Priority.MEDIUM, 1)]
+
+
 # --- conversation ------------------------------------------------------------------------------
 def test_it_sets_first_response_on_the_first_public_agent_reply_only(
     make_ticket, agent, other_agent, requester

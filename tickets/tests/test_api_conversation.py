@@ -3,7 +3,7 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tickets.actions import do_add_comment, do_add_relation, do_assign_ticket
+from tickets.actions import do_add_comment, do_add_relation, do_assign_ticket, do_transition_ticket
 from tickets.models import Attachment, Comment, RelationKind, Ticket, TicketRelation
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +22,23 @@ def test_it_adds_a_reply_and_sets_the_first_response(api_for, make_ticket, agent
         response.json().items()
     )
     assert Ticket.objects.get(pk=ticket.pk).first_response_at is not None
+
+
+@pytest.mark.parametrize("final", ["closed", "cancelled"])
+def test_a_final_ticket_takes_no_reply_from_its_requester(api_for, make_ticket, agent, requester, final):
+    ticket = make_ticket()
+    if final == "closed":
+        do_transition_ticket(ticket, "resolved", actor=agent, resolution="Replaced the fuser")
+    do_transition_ticket(ticket, final, actor=agent)
+    response = api_for(requester).post(
+        url(ticket, "comments"), {"body": "It jams again", "attachments": []}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"detail": ["This ticket is closed; please open a new one."]}
+    assert not Comment.objects.exists()
+    assert Ticket.objects.get(pk=ticket.pk).status == final
+    # The desk may still add to the record of a final ticket.
+    assert api_for(agent).post(url(ticket, "comments"), {"body": "Noted"}, format="json").status_code == 201
 
 
 def test_it_keeps_internal_notes_from_the_requester(api_for, make_ticket, agent, requester):

@@ -9,6 +9,7 @@ from django.db import transaction
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from tickets import actions
+from tickets.actions import exports as export_actions
 from tickets.models import ExportJob, SensitiveAccess
 
 
@@ -62,7 +63,7 @@ def test_it_exports_json(agent, make_ticket, media):
 
 
 def test_it_streams_in_chunks(agent, make_ticket, media, monkeypatch):
-    monkeypatch.setattr(actions, "EXPORT_CHUNK_SIZE", 2)
+    monkeypatch.setattr(export_actions, "EXPORT_CHUNK_SIZE", 2)
     for index in range(5):
         make_ticket(f"Ticket {index}")
     job = actions.do_request_export(actor=agent, format="csv", filters={"sort": ["created"]})

@@ -17,6 +17,7 @@ from tickets.models import (
     TicketStatus,
     priority_for,
 )
+from tickets.models.ticket import DONE_STATUSES, FINAL_STATUSES, OPEN_STATUSES, PAUSED_STATUSES, status_path
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +106,25 @@ def test_it_keeps_a_closed_ticket_closed(make_ticket, agent):
     for status in TicketStatus.values:
         with pytest.raises(IllegalTransition):
             ticket.transition_to(status, actor=agent, resolution="again")
+
+
+def test_the_final_statuses_are_the_ones_without_a_move_out():
+    assert FINAL_STATUSES == (TicketStatus.CLOSED, TicketStatus.CANCELLED)
+    assert set(PAUSED_STATUSES) < set(OPEN_STATUSES)
+    assert set(FINAL_STATUSES) < set(DONE_STATUSES)
+
+
+def test_status_paths_follow_the_machine():
+    assert status_path("new", "in_progress") == ["in_progress"]
+    assert status_path("resolved", "in_progress") == ["open", "in_progress"]
+    assert status_path("closed", "open") == []
+
+
+def test_a_ticket_finds_its_way_to_a_status(make_ticket):
+    ticket = put_in(make_ticket(), TicketStatus.RESOLVED)
+    assert ticket.status_path_to(TicketStatus.IN_PROGRESS) == ["open", "in_progress"]
+    assert ticket.status_path_to(TicketStatus.RESOLVED) == []
+    assert put_in(ticket, TicketStatus.CANCELLED).status_path_to(TicketStatus.OPEN) == []
 
 
 @pytest.mark.parametrize(

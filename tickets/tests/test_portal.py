@@ -249,6 +249,19 @@ def test_a_closed_ticket_takes_no_more_replies(requester_client, make_ticket):
     assert not Comment.objects.exists()
 
 
+def test_the_portal_says_why_a_closed_ticket_takes_no_reply(requester_client, make_ticket, agent):
+    ticket = make_ticket("Printer")
+    do_transition_ticket(ticket, TicketStatus.RESOLVED, actor=agent, resolution="Replaced toner")
+    do_transition_ticket(ticket, TicketStatus.CLOSED, actor=agent)
+    assert "Send reply" not in requester_client.get(page(ticket)).content.decode()
+    response = requester_client.post(
+        reverse("tickets:portal-reply", args=[ticket.pk]), {"body": "Hello?"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 400
+    assert "This ticket is closed" in response.content.decode()
+    assert not Comment.objects.exists()
+
+
 def test_a_requester_reopens_a_resolved_ticket(requester_client, make_ticket):
     ticket = make_ticket("Printer")
     do_transition_ticket(ticket, TicketStatus.RESOLVED, actor=None, resolution="Replaced toner")

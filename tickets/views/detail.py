@@ -314,13 +314,12 @@ def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = get_ticket_for_user(request, pk)
     form = CommentForm(request.POST, request.FILES)
     if form.is_valid():
-        internal = form.cleaned_data["internal"] and request.user.is_agent
         try:
             actions.do_add_comment(
                 ticket,
                 actor=request.user,
                 body=form.cleaned_data["body"],
-                internal=internal,
+                internal=form.cleaned_data["internal"],
                 attachments=form.cleaned_data["attachments"],
             )
         except ValidationError as invalid:

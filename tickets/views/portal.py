@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -35,6 +35,9 @@ from tickets.models import (
 )
 from tickets.views.common import TICKET_RELATED, domain_error_message, writers_only
 from tickets.views.detail import record_sensitive_view
+
+if TYPE_CHECKING:
+    from itsm.models import User
 
 
 def get_own_ticket(request: HttpRequest, pk: int) -> Ticket:
@@ -145,7 +148,7 @@ def portal_report(request: HttpRequest) -> HttpResponse:
     return render(request, "tickets/portal_report.html", {"form": form}, status=status)
 
 
-def _conversation_context(ticket: Ticket, **overrides: Any) -> dict[str, Any]:
+def _conversation_context(ticket: Ticket, user: User, **overrides: Any) -> dict[str, Any]:
     comments = (
         Comment.objects.public()
         .filter(ticket=ticket)
@@ -158,7 +161,7 @@ def _conversation_context(ticket: Ticket, **overrides: Any) -> dict[str, Any]:
         "ticket_attachments": ticket.attachments.filter(comment__isnull=True),
         "reply_form": PortalReplyForm(),
         "reopen_form": ReopenForm(),
-        "can_reply": ticket.status not in (TicketStatus.CLOSED, TicketStatus.CANCELLED),
+        "can_reply": ticket.can_take_reply_from(user),
         "can_reopen": ticket.status == TicketStatus.RESOLVED,
     }
     context.update(overrides)
@@ -171,7 +174,7 @@ def portal_ticket(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = get_own_ticket(request, pk)
     record_sensitive_view(ticket, request.user)
     template = "tickets/portal_ticket.html#conversation" if request.htmx else "tickets/portal_ticket.html"
-    return render(request, template, _conversation_context(ticket))
+    return render(request, template, _conversation_context(ticket, request.user))
 
 
 @login_required
@@ -180,9 +183,7 @@ def portal_ticket(request: HttpRequest, pk: int) -> HttpResponse:
 def portal_reply(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = get_own_ticket(request, pk)
     form = PortalReplyForm(request.POST, request.FILES)
-    if ticket.status in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
-        form.add_error(None, gettext("This ticket is closed; please open a new one."))
-    elif form.is_valid():
+    if form.is_valid():
         try:
             actions.do_add_comment(
                 ticket,
@@ -197,10 +198,12 @@ def portal_reply(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, gettext("Reply sent."))
             return redirect(f"{reverse('tickets:portal-ticket', args=[ticket.pk])}#conversation")
         ticket = get_own_ticket(request, pk)
-        response = render(request, "tickets/portal_ticket.html#conversation", _conversation_context(ticket))
+        response = render(
+            request, "tickets/portal_ticket.html#conversation", _conversation_context(ticket, request.user)
+        )
         return trigger_client_event(response, "ticketUpdated", {"id": ticket.pk})
     template = "tickets/portal_ticket.html#conversation" if request.htmx else "tickets/portal_ticket.html"
-    return render(request, template, _conversation_context(ticket, reply_form=form), status=400)
+    return render(request, template, _conversation_context(ticket, request.user, reply_form=form), status=400)
 
 
 @login_required
@@ -224,7 +227,7 @@ def portal_reopen(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request,
             "tickets/portal_ticket.html",
-            _conversation_context(ticket, reopen_form=form),
+            _conversation_context(ticket, request.user, reopen_form=form),
             status=status,
         )
     messages.success(request, gettext("We reopened %(number)s.") % {"number": ticket.number})

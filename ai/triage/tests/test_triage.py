@@ -184,6 +184,29 @@ def test_auto_mode_assigns_the_routed_agent(make_ticket, network, other_agent, f
     assert AutomationEvent.objects.filter(subject_id=str(ticket.pk), action="ai.triage.applied").count() == 2
 
 
+def test_auto_mode_applies_its_suggestions_as_one_edit(make_ticket, network, other_agent, field_mode):
+    for field in ("category", "urgency", "team", "assignee"):
+        field_mode(field, "auto", threshold=0.1)
+    ticket = make_ticket("VPN down", description="vpn firewall wifi, urgent please")
+    rows = TicketAudit.objects.filter(pgh_obj=ticket).count()
+    do_triage_ticket(ticket)
+    ticket.refresh_from_db()
+    assert (ticket.category, ticket.team, ticket.assignee) == (network, network.default_team, other_agent)
+    assert ticket.version == 2
+    (edit,) = TicketAudit.objects.filter(pgh_obj=ticket).order_by("pgh_id")[rows:]
+    assert (edit.category_id, edit.team_id, edit.assignee_id) == (
+        network.pk,
+        network.default_team_id,
+        other_agent.pk,
+    )
+    assert edit.pgh_context["actor"] == "system:ai"
+    applied = AutomationEvent.objects.filter(subject_id=str(ticket.pk), action="ai.triage.applied")
+    assert {event.after["label"] for event in applied} >= {network.name}
+    assert (
+        applied.count() == TriageResult.objects.filter(ticket=ticket, status=SuggestionStatus.APPLIED).count()
+    )
+
+
 # --- outcomes --------------------------------------------------------------------------------------
 def test_resolving_compares_predictions_with_the_final_values(make_ticket, network, printing, agent):
     ticket = make_ticket("VPN down", description="vpn error")

@@ -4,11 +4,12 @@ import copy
 
 import pytest
 
-from integrations.jira.inbound import ACTOR, integration_requester, status_path
+from integrations.jira.inbound import ACTOR, integration_requester
 from integrations.jira.models import AccountMapping, JiraComment, WebhookReceipt
 from integrations.jira.tests.conftest import payload
 from integrations.jira.tests.fakejira import fixture
 from itsm.models import AutomationEvent
+from tickets import signals
 from tickets.models import Comment, Ticket, TicketAudit
 
 pytestmark = pytest.mark.django_db
@@ -68,6 +69,33 @@ def test_issue_updated_changes_status_priority_assignee_and_labels(deliver, proc
         TicketAudit.objects.filter(pgh_obj=ticket).order_by("pgh_id").values_list("status", flat=True)
     )
     assert statuses[-1] == "in_progress"
+
+
+def test_an_update_is_one_edit_of_the_ticket_then_one_move_per_status_step(deliver, process, agent, team):
+    AccountMapping.objects.create(
+        account_id="5b109f2e9729b51b54dc274d", display_name="Alex Agent", user=agent
+    )
+    deliver(fixture("jira-webhook-issue-created.json"))
+    process()
+    ticket = ticket_of()
+    version, rows = ticket.version, TicketAudit.objects.filter(pgh_obj=ticket).count()
+    heard = []
+    signals.ticket_updated.connect(
+        lambda **kwargs: heard.append(kwargs["changed"]), weak=False, dispatch_uid="t"
+    )
+    try:
+        deliver(fixture("jira-webhook-issue-updated.json"))
+        process()
+    finally:
+        signals.ticket_updated.disconnect(dispatch_uid="t")
+    ticket.refresh_from_db()
+    # Labels, priority and assignee (who brings their team) in one edit; open → in progress after.
+    assert heard == [["tags", "priority", "assignee", "team"], ["status"]]
+    assert ticket.version == version + 2
+    assert TicketAudit.objects.filter(pgh_obj=ticket).count() == rows + 2
+    edit = TicketAudit.objects.filter(pgh_obj=ticket).order_by("pgh_id")[rows]
+    assert (edit.priority, edit.assignee_id, edit.team_id) == ("critical", agent.pk, team.pk)
+    assert (edit.pgh_context["actor"], edit.pgh_context["reason"]) == (ACTOR, "Jira priority Highest")
 
 
 def test_the_same_content_twice_changes_nothing(deliver, process):
@@ -266,12 +294,6 @@ def test_an_issue_without_a_summary_is_titled_by_its_key(deliver, process):
     assert ticket.title == "ITSUP-42"  # the key stands in for a missing summary
 
 
-def test_status_paths_follow_the_machine():
-    assert status_path("new", "in_progress") == ["in_progress"]
-    assert status_path("resolved", "in_progress") == ["open", "in_progress"]
-    assert status_path("closed", "open") == []
-
-
 def test_mentions_in_comments_read_as_names(deliver, process, agent):
     AccountMapping.objects.create(
         account_id="5b109f2e9729b51b54dc274d", display_name="Alex Agent", user=agent
@@ -313,7 +335,7 @@ def test_an_unexpected_error_marks_the_delivery_failed(deliver, process, monkeyp
     def broken(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("integrations.jira.inbound.apply_issue", broken)
+    monkeypatch.setattr("integrations.jira.inbound.apply.apply_issue", broken)
     deliver(fixture("jira-webhook-issue-created.json"))
     assert process() == [None]
     receipt = WebhookReceipt.objects.get()

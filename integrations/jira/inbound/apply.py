@@ -1,8 +1,4 @@
-"""Inbound Jira: verify a delivery, store it, and (in the worker) apply it to tickets.
-
-The web request only checks the signature, the project and the shape, stores a
-``WebhookReceipt`` (unique by ``X-Atlassian-Webhook-Identifier``) and defers
-``process_receipt`` in the same transaction, so a 2xx means the delivery is durable.
+"""Inbound Jira, the worker: apply a stored delivery (or a reconciled issue) to tickets.
 
 Applying is idempotent and order-safe: every issue is handled under a PostgreSQL advisory
 lock on its id; a delivery older than the ``updated`` already applied is ignored; only the
@@ -13,11 +9,7 @@ All ticket writes go through ``tickets.actions`` with ``actor_label="system:jira
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +17,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from integrations.jira.mapper import (
     Account,
@@ -44,26 +35,24 @@ from integrations.jira.models import (
     JiraLink,
     Origin,
     OutboundChange,
-    ProjectKey,
     ReceiptState,
     WebhookReceipt,
     stable_hash,
 )
+from integrations.jira.sla_sync import apply_issue_sla_fields
 from integrations.jira.transport import JiraBadRequest, JiraError, JiraNotFound
 from itsm.models import AutomationEvent, Role, User
 from tickets.actions import (
+    TicketChanges,
     do_add_comment,
     do_archive_ticket,
-    do_assign_ticket,
-    do_change_priority,
     do_create_ticket,
     do_edit_comment,
+    do_edit_ticket,
     do_transition_ticket,
-    do_update_ticket,
     normalise_tags,
 )
 from tickets.models import Channel, Comment, CommentSource, Ticket, TicketStatus, TicketType
-from tickets.models.ticket import TRANSITIONS
 
 logger = logging.getLogger(__name__)
 
@@ -72,153 +61,8 @@ ISSUE_EVENTS = {"jira:issue_created", "jira:issue_updated"}
 DELETE_EVENT = "jira:issue_deleted"
 COMMENT_EVENTS = {"comment_created", "comment_updated", "comment_deleted"}
 HANDLED_EVENTS = ISSUE_EVENTS | {DELETE_EVENT} | COMMENT_EVENTS
-# WebSub allows these; Jira signs with sha256 today and may change ("parse the method").
-SIGNATURE_METHODS = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
 
 
-# --- verification (web request) ---------------------------------------------------------
-class DeliveryRefused(Exception):
-    def __init__(self, status: int, detail: str) -> None:
-        self.status, self.detail = status, detail
-        super().__init__(detail)
-
-
-def verify_signature(body: bytes, header: str, secret: str) -> None:
-    """``X-Hub-Signature: method=hex`` over the raw body (WebSub); raises ``DeliveryRefused``."""
-    method, separator, signature = header.strip().partition("=")
-    method = method.strip().lower()
-    if not separator or not signature.strip():
-        raise DeliveryRefused(401, _("X-Hub-Signature must look like sha256=<hex digest>."))
-    if method not in SIGNATURE_METHODS:
-        raise DeliveryRefused(
-            401, _("Unsupported X-Hub-Signature method %(method)r; expected sha256.") % {"method": method}
-        )
-    expected = hmac.new(secret.encode(), body, SIGNATURE_METHODS[method]).hexdigest()
-    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
-        raise DeliveryRefused(401, _("The X-Hub-Signature does not match the body."))
-
-
-def verify_delivery(body: bytes, headers: Any) -> None:
-    """A signed delivery (X-Hub-Signature) or the shared secret in a header; else 401."""
-    secret = settings.JIRA_WEBHOOK_SECRET
-    if not secret:
-        raise DeliveryRefused(
-            503, _("The Jira webhook is not configured here (JIRA_WEBHOOK_SECRET is unset).")
-        )
-    signature = headers.get("X-Hub-Signature")
-    if signature is not None:
-        verify_signature(body, signature, secret)
-        return
-    for name in settings.JIRA_WEBHOOK_SECRET_HEADERS:
-        given = headers.get(name)
-        if given is not None:
-            if hmac.compare_digest(given.strip().encode(), secret.encode()):
-                return
-            raise DeliveryRefused(
-                401, _("The %(header)s header does not match the shared secret.") % {"header": name}
-            )
-    raise DeliveryRefused(401, _("Unsigned delivery: send X-Hub-Signature or the shared secret header."))
-
-
-def configured_projects() -> set[str]:
-    return {key.strip().upper() for key in settings.JIRA_PROJECT_KEY if key.strip()}
-
-
-def accepted_projects() -> set[str]:
-    return configured_projects() | set(ProjectKey.objects.values_list("key", flat=True))
-
-
-def accept_project(project_key: str) -> bool:
-    """Configured keys (JIRA_PROJECT_KEY or the admin); unset: pin the first project seen."""
-    project_key = project_key.upper()
-    if project_key in configured_projects():
-        return True  # the common case answers without a query
-    accepted = accepted_projects()
-    if accepted:
-        return project_key in accepted
-    with transaction.atomic():
-        # Two first deliveries may race: one pins its project, the other is then compared to it.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('jira-project-detect', 0))")
-        if not ProjectKey.objects.exists():
-            ProjectKey.objects.create(key=project_key, detected=True)
-            logger.warning(
-                "JIRA_PROJECT_KEY is unset: pinned Jira project %s from the first delivery", project_key
-            )
-        return ProjectKey.objects.filter(key=project_key).exists()
-
-
-def project_of(payload: dict) -> str:
-    issue = payload.get("issue") if isinstance(payload.get("issue"), dict) else {}
-    fields = issue.get("fields") if isinstance(issue.get("fields"), dict) else {}
-    project = fields.get("project") if isinstance(fields.get("project"), dict) else {}
-    key = project.get("key") or str(issue.get("key") or "").rsplit("-", 1)[0]
-    return str(key or "").upper()
-
-
-def check_payload(payload: Any) -> tuple[str, dict]:
-    """The event name and issue of a delivery we handle; ``ValueError`` names what is wrong."""
-    if not isinstance(payload, dict):
-        raise ValueError(_("The body must be a JSON object."))
-    event = payload.get("webhookEvent")
-    if not isinstance(event, str) or not event:
-        raise ValueError(_("The body has no webhookEvent."))
-    issue = payload.get("issue")
-    if event in HANDLED_EVENTS:
-        if not isinstance(issue, dict) or not issue.get("id") or not issue.get("key"):
-            raise ValueError(_("A %(event)s delivery needs issue.id and issue.key.") % {"event": event})
-        if event in COMMENT_EVENTS and (
-            not isinstance(payload.get("comment"), dict) or not payload["comment"].get("id")
-        ):
-            raise ValueError(_("A %(event)s delivery needs comment.id.") % {"event": event})
-    return event, issue if isinstance(issue, dict) else {}
-
-
-def delivery_identifier(headers: Any, body: bytes) -> str:
-    given = (headers.get("X-Atlassian-Webhook-Identifier") or "").strip()
-    return given[:255] if given else "sha256:" + hashlib.sha256(body).hexdigest()
-
-
-def store_receipt(
-    *, identifier: str, event: str, issue: dict, payload: dict, flow: str = "", retry_count: int = 0
-) -> tuple[int, bool]:
-    """Store a delivery once and queue its processing in the same transaction.
-
-    One ``INSERT … ON CONFLICT DO NOTHING`` decides atomically whether it is new (concurrent
-    redeliveries of one identifier store one row); returns ``(receipt id, created)``.
-    """
-    from integrations.jira.tasks import process_receipt
-
-    table = connection.ops.quote_name(WebhookReceipt._meta.db_table)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (identifier, event, issue_id, issue_key, payload, flow, retry_count, state, "  # noqa: S608 - table name from the model
-            "result, attempts, received_at) VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s, '', 0, %s) "
-            "ON CONFLICT (identifier) DO NOTHING RETURNING id",
-            [
-                identifier,
-                event[:60],
-                str(issue.get("id") or "")[:32],
-                str(issue.get("key") or "")[:64],
-                json.dumps(payload),
-                flow[:20],
-                retry_count,
-                ReceiptState.PENDING,
-                timezone.now(),
-            ],
-        )
-        row = cursor.fetchone()
-        if row is None:
-            existing = (
-                WebhookReceipt.objects.filter(identifier=identifier).values_list("pk", flat=True).first()
-            )
-            return existing or 0, False
-        # A fresh id cannot collide with a queueing lock: no savepoint needed around the defer.
-        process_receipt.configure(queueing_lock=f"jira-receipt-{row[0]}").defer(receipt_id=row[0])
-    return row[0], True
-
-
-# --- applying (worker) ------------------------------------------------------------------
 @dataclass
 class Outcome:
     result: str  # created | updated | unchanged | stale | ignored | deleted
@@ -302,24 +146,6 @@ def jira_metadata(view: IssueView, previous: dict | None = None) -> dict[str, An
     if fields:
         data["fields"] = fields
     return data
-
-
-def status_path(current: str, target: str) -> list[str]:
-    """The shortest chain of allowed moves from ``current`` to ``target`` (empty if none)."""
-    if current == target:
-        return []
-    seen = {current}
-    queue: deque[tuple[str, list[str]]] = deque([(current, [])])
-    while queue:
-        status, path = queue.popleft()
-        for following in TRANSITIONS.get(status, ()):
-            if following in seen:
-                continue
-            if following == target:
-                return [*path, following]
-            seen.add(following)
-            queue.append((following, [*path, following]))
-    return []
 
 
 def find_link(view: IssueView) -> JiraLink | None:
@@ -426,8 +252,10 @@ def create_from_issue(view: IssueView, mappings: Mappings) -> Outcome:
         last_synced_at=timezone.now(),
     )
     changes = []
-    if "assignee" in view.present:
-        changes += apply_assignee(ticket, view)
+    assignment = assignee_change(ticket, view) if "assignee" in view.present else {}
+    if assignment:
+        do_edit_ticket(ticket, assignment, actor=None, actor_label=ACTOR)
+        changes.append("assignee")
     if "status" in view.present:
         changes += move_status(ticket, view, mappings)
     apply_sla_fields(ticket, link, view)
@@ -444,14 +272,14 @@ def apply_sla_fields(ticket: Ticket, link: JiraLink, view: IssueView) -> None:
     """JSM SLA custom fields delivered with the issue feed the ticket's clocks (source jira)."""
     sla_fields = view.sla_fields()
     if sla_fields:
-        from integrations.jira.sla_sync import apply_issue_sla_fields
-
         apply_issue_sla_fields(ticket, link, sla_fields)
 
 
 def apply_changes(
     ticket: Ticket, view: IssueView, changed: list[str], mappings: Mappings, *, allow_status: bool = True
 ) -> list[str]:
+    """The Jira-side changes as one edit of the ticket (fields, priority, assignee), then the
+    status moves, one step at a time."""
     values = ticket_values(view, mappings)
     edits: dict[str, Any] = {}
     for jira_name, local_name in (
@@ -472,50 +300,40 @@ def apply_changes(
     metadata = {**(ticket.metadata or {}), "jira": jira_metadata(view, (ticket.metadata or {}).get("jira"))}
     if metadata != ticket.metadata:
         edits["metadata"] = metadata
-    changes: list[str] = []
-    if edits:
-        changes += [
-            name
-            for name in do_update_ticket(ticket, actor=None, fields=edits, actor_label=ACTOR)
-            if name != "metadata"
-        ]
-        ticket.refresh_from_db()
     if "priority" in changed:
         priority = mappings.local_priority(view)
         if priority and priority != ticket.priority:
-            ticket = do_change_priority(
-                ticket,
-                actor=None,
-                priority=priority,
-                reason=f"Jira priority {view.priority}",
-                actor_label=ACTOR,
-            )
-            changes.append("priority")
+            edits.update(priority=priority, priority_reason=f"Jira priority {view.priority}")
     if "assignee" in changed:
-        changes += apply_assignee(ticket, view)
+        edits.update(assignee_change(ticket, view))
+    changes: list[str] = []
+    if edits:
+        applied = do_edit_ticket(ticket, TicketChanges(**edits), actor=None, actor_label=ACTOR)
+        # The outcome names what Jira changed: not our copy of its fields, nor the team that
+        # follows a new assignee.
+        changes = [name for name in applied if name not in ("metadata", "team")]
     if "status" in changed and allow_status and not has_pending_transition(ticket):
-        changes += move_status(Ticket.objects.get(pk=ticket.pk), view, mappings)
+        changes += move_status(ticket, view, mappings)
     return changes
 
 
-def apply_assignee(ticket: Ticket, view: IssueView) -> list[str]:
+def assignee_change(ticket: Ticket, view: IssueView) -> TicketChanges:
+    """The issue's assignee as a local one; nothing when it is ours already, or when it is a
+    Jira agent we cannot map (the local assignee stays)."""
     if view.assignee is None:
         target = None
     else:
         target = user_for(view.assignee)
         if target is None or not target.is_agent:
-            return []  # an unmapped Jira agent: keep the local assignee
-    if target == ticket.assignee:
-        return []
-    do_assign_ticket(ticket, actor=None, assignee=target, actor_label=ACTOR)
-    return ["assignee"]
+            return {}
+    return {} if target == ticket.assignee else {"assignee": target}
 
 
 def move_status(ticket: Ticket, view: IssueView, mappings: Mappings) -> list[str]:
     target = mappings.local_status(view)
     if not target or ticket.status == target or mappings.is_equivalent_status(ticket.status, view.status):
         return []
-    path = status_path(ticket.status, target)
+    path = ticket.status_path_to(target)
     if not path:
         record(
             ticket,
@@ -663,12 +481,11 @@ def add_comment(
             external_id=comment_id,
             author_label=(author.display_name if author else "Jira")[:200],
             created_at=created_at,
+            # A Jira agent's public answer is the desk's reply (its first one: the first response).
+            by_desk_staff=author is not None and not author.is_customer,
         )
     except ValidationError as error:
         return Outcome("ignored", ticket, detail=f"comment {comment_id} refused: {error}")
-    if not internal and author is not None and not author.is_customer:
-        # A public answer by a Jira agent is the desk's first response.
-        ticket.mark_first_response(created_at or timezone.now())
     JiraComment.objects.create(
         jira_comment_id=comment_id,
         link=link,

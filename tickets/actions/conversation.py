@@ -1,0 +1,188 @@
+"""The conversation: replies and internal notes, their edits, watchers, and views of sensitive tickets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from tickets import signals
+from tickets.actions.attachments import check_attachment, store_attachment
+from tickets.actions.tickets import check_choice, do_transition_ticket
+from tickets.models import (
+    AccessChannel,
+    Comment,
+    CommentSource,
+    SensitiveAccess,
+    Ticket,
+    TicketStatus,
+    Watcher,
+)
+from tickets.models.ticket import audited
+
+if TYPE_CHECKING:
+    from django.core.files.uploadedfile import UploadedFile
+
+    from itsm.models import User
+
+
+def check_can_comment(ticket: Ticket, actor: User | None, *, internal: bool) -> None:
+    if actor is None:
+        return
+    if not ticket.is_visible_to(actor) or not actor.can_write():
+        raise PermissionDenied("You may not comment on this ticket.")
+    if internal and not actor.is_agent:
+        raise PermissionDenied("Only agents write internal notes.")
+
+
+def do_record_sensitive_view(
+    ticket: Ticket, user: User, *, channel: str = AccessChannel.WEB
+) -> SensitiveAccess | None:
+    """Every view of a sensitive ticket leaves an append-only row; other tickets leave none.
+
+    Call it from every place that shows a ticket's content: the detail page, the API, the admin.
+    """
+    if not ticket.sensitive:
+        return None
+    check_choice(channel, AccessChannel.values, "channel")
+    return SensitiveAccess.objects.create(
+        ticket=ticket,
+        user=user if user.is_authenticated else None,
+        user_email=getattr(user, "email", "") or "anonymous",
+        channel=channel,
+    )
+
+
+# --- conversation ----------------------------------------------------------------------------
+def is_desk_reply(ticket: Ticket, *, actor: User | None, internal: bool, by_desk_staff: bool) -> bool:
+    """Whether a new comment answers the requester for the desk (the first one is the ticket's
+    first response, which stops the SLA response clock): a public reply by an agent who is
+    not the requester (web, API, email), or a public comment that automation mirrors from
+    another system where its author is desk staff (a Jira agent, not a Jira customer)."""
+    if internal:
+        return False
+    if actor is None:
+        return by_desk_staff
+    return actor.is_agent and actor.pk != ticket.requester_id
+
+
+@transaction.atomic
+def do_add_comment(
+    ticket: Ticket,
+    *,
+    actor: User | None,
+    body: str,
+    internal: bool = False,
+    source: str = CommentSource.WEB,
+    external_id: str = "",
+    author_label: str = "",
+    attachments: Iterable[UploadedFile] = (),
+    created_at: Any = None,
+    by_desk_staff: bool = False,
+) -> Comment:
+    """Add a public reply or an internal note.
+
+    ``actor`` is the person who wrote it, or None for automation that mirrors a comment written
+    elsewhere (Jira), named by ``author_label``. For such a mirrored comment, ``by_desk_staff=True``
+    says its author is desk staff in that system (a Jira agent, not a customer): a public one is
+    then a reply of the desk, as an agent's would be. People's comments are judged by their
+    role, so ``by_desk_staff`` goes with ``actor=None`` only.
+
+    The first reply of the desk (``is_desk_reply``) sets ``first_response_at`` (once) before
+    ``comment_added`` is sent, so the SLA response clock stops from that one signal.
+    """
+    if by_desk_staff and actor is not None:
+        raise ValueError("by_desk_staff describes a mirrored comment (actor=None); a person's role decides.")
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": "The message is empty."})
+    check_can_comment(ticket, actor, internal=internal)
+    if not ticket.can_take_reply_from(actor):
+        raise ValidationError(gettext("This ticket is closed; please open a new one."))
+    uploads = list(attachments)
+    for upload in uploads:
+        check_attachment(upload)
+    now = created_at or timezone.now()
+    comment = Comment.objects.create(
+        ticket=ticket,
+        author=actor,
+        author_label=author_label,
+        body=body,
+        internal=internal,
+        source=source,
+        external_id=external_id,
+        created_at=now,
+        updated_at=now,
+    )
+    for upload in uploads:
+        store_attachment(ticket, upload, uploaded_by=actor, comment=comment)
+    if is_desk_reply(ticket, actor=actor, internal=internal, by_desk_staff=by_desk_staff):
+        # Compare-and-set: of two first replies racing, one sets it.
+        ticket.mark_first_response(now)
+    Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
+    signals.comment_added.send(
+        sender=Ticket, ticket=ticket, actor=actor, actor_label=author_label, comment=comment
+    )
+    if (
+        actor is not None
+        and not internal
+        and actor.pk == ticket.requester_id
+        # The row, not the caller's instance: it may predate a status change.
+        and Ticket.objects.filter(pk=ticket.pk, status=TicketStatus.PENDING_CUSTOMER).exists()
+    ):
+        # The customer answered: the ticket is back with the desk (and its SLA clocks resume).
+        do_transition_ticket(
+            ticket, TicketStatus.OPEN, actor=actor, reason="requester replied", check_permission=False
+        )
+    return comment
+
+
+def do_edit_comment(
+    comment: Comment, *, actor: User | None, body: str, internal: bool | None = None, actor_label: str = ""
+) -> Comment:
+    """Change what a comment says (and whether it is an internal note); the conversation keeps
+    its place in time, ``updated_at`` marks it edited. People edit only their own comments;
+    automation (``actor=None``: a Jira comment edited in Jira) may edit the one it mirrors."""
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": "The message is empty."})
+    internal = comment.internal if internal is None else internal
+    if actor is not None and comment.author_id != actor.pk:
+        raise PermissionDenied("You may only edit your own comments.")
+    if actor is not None and comment.ticket.is_final:
+        # Final tickets keep their conversation as it was (a mirrored Jira edit still applies).
+        raise ValidationError({"body": "The ticket is closed: its conversation can no longer be edited."})
+    check_can_comment(comment.ticket, actor, internal=internal)
+    if body == comment.body and internal == comment.internal:
+        return comment
+    previous_body, previous_internal = comment.body, comment.internal
+    comment.body, comment.internal, comment.updated_at = body, internal, timezone.now()
+    with audited(actor, reason="comment edited", actor_label=actor_label):
+        comment.save(update_fields=["body", "internal", "updated_at"])  # the old text → CommentRevision
+    Ticket.objects.filter(pk=comment.ticket_id).update(updated_at=comment.updated_at)
+    signals.comment_edited.send(
+        sender=Ticket,
+        ticket=comment.ticket,
+        actor=actor,
+        actor_label=actor_label,
+        comment=comment,
+        previous_body=previous_body,
+        previous_internal=previous_internal,
+    )
+    return comment
+
+
+def do_watch_ticket(ticket: Ticket, *, user: User) -> bool:
+    if not ticket.is_visible_to(user):
+        raise PermissionDenied("You may not watch this ticket.")
+    _watcher, created = Watcher.objects.get_or_create(ticket=ticket, user=user)
+    return created
+
+
+def do_unwatch_ticket(ticket: Ticket, *, user: User) -> bool:
+    deleted, _ = Watcher.objects.filter(ticket=ticket, user=user).delete()
+    return bool(deleted)

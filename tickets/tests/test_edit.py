@@ -1,0 +1,216 @@
+"""One edit of a ticket (``do_edit_ticket``): one lock, one version, one audit row, one event."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from itsm.models import AutomationEvent
+from sla import actions as sla_actions
+from sla.defaults import ensure_defaults
+from sla.models import TicketSLA
+from tickets import actions, signals
+from tickets.models import Category, StaleTicket, Ticket, TicketAudit, TicketStatus
+
+pytestmark = pytest.mark.django_db
+
+SIGNALS = ("ticket_updated", "ticket_status_changed", "ticket_priority_changed", "ticket_assigned")
+
+
+@pytest.fixture(autouse=True)
+def _sla_policies(db):
+    """The default SLA policies (a transactional test elsewhere may have flushed them)."""
+    ensure_defaults()
+
+
+@pytest.fixture
+def heard():
+    """The ticket signals sent while the test runs, as ``(name, kwargs)`` (real signals)."""
+    received: list[tuple[str, dict]] = []
+
+    def listener(name):
+        return lambda **kwargs: received.append((name, kwargs))
+
+    for name in SIGNALS:
+        getattr(signals, name).connect(listener(name), weak=False, dispatch_uid=f"test-edit-{name}")
+    yield received
+    for name in SIGNALS:
+        getattr(signals, name).disconnect(dispatch_uid=f"test-edit-{name}")
+
+
+@pytest.fixture
+def retargets(monkeypatch):
+    """Every time the SLA receivers re-target a ticket's clocks (the real function still runs)."""
+    calls: list[str] = []
+    real = sla_actions.do_retarget_clocks
+
+    def counting(ticket, *, reason, **kwargs):
+        calls.append(reason)
+        return real(ticket, reason=reason, **kwargs)
+
+    monkeypatch.setattr(sla_actions, "do_retarget_clocks", counting)
+    return calls
+
+
+def names(heard):
+    return [name for name, _kwargs in heard]
+
+
+def audit_rows(ticket):
+    return TicketAudit.objects.filter(pgh_obj=ticket).count()
+
+
+def test_one_patch_of_priority_and_assignee_is_one_version_one_audit_row_one_event(
+    api_for, make_ticket, agent, team, heard, retargets
+):
+    ticket = make_ticket()  # medium: response due in 2 hours
+    rows = audit_rows(ticket)
+    heard.clear()
+    response = api_for(agent).patch(
+        f"/api/tickets/{ticket.pk}/",
+        {"priority": "critical", "priority_reason": "Whole floor", "assignee": agent.email, "version": 1},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    ticket.refresh_from_db()
+    assert (ticket.version, ticket.priority, ticket.assignee, ticket.team) == (2, "critical", agent, team)
+    assert audit_rows(ticket) == rows + 1
+    change = TicketAudit.objects.filter(pgh_obj=ticket).latest("pgh_id")
+    assert (change.priority, change.assignee_id, change.pgh_context["reason"]) == (
+        "critical",
+        agent.pk,
+        "Whole floor",
+    )
+    assert sorted(names(heard)) == ["ticket_assigned", "ticket_priority_changed", "ticket_updated"]
+    (updated,) = [kwargs for name, kwargs in heard if name == "ticket_updated"]
+    assert updated["changed"] == ["priority", "assignee", "team"]
+    # The SLA clocks follow once, to the critical targets (15 minutes to respond).
+    assert len(retargets) == 1
+    response_clock = TicketSLA.objects.get(ticket=ticket, metric="response")
+    assert response_clock.due_at == ticket.created_at + timedelta(minutes=15)
+    assert AutomationEvent.objects.filter(action="sla.retargeted", subject_id=str(ticket.pk)).count() == 2
+
+
+def test_a_patch_of_category_type_and_priority_retargets_the_clocks_once(
+    api_for, make_ticket, agent, retargets
+):
+    ticket = make_ticket()
+    Category.objects.create(name="Network")
+    response = api_for(agent).patch(
+        f"/api/tickets/{ticket.pk}/",
+        {"category": "Network", "type": "service_request", "priority": "high", "priority_reason": "VIP"},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert len(retargets) == 1
+    assert TicketSLA.objects.get(ticket=ticket, metric="resolution").due_at == ticket.created_at + timedelta(
+        hours=4
+    )
+
+
+def test_an_edit_applies_fields_priority_people_and_status_at_once(make_ticket, agent, team, heard):
+    ticket = make_ticket()
+    heard.clear()
+    changed = actions.do_edit_ticket(
+        ticket,
+        {
+            "title": "Payroll export fails",
+            "tags": ["Payroll", "payroll"],
+            "impact": "high",
+            "urgency": "high",
+            "assignee": agent,
+            "status": TicketStatus.RESOLVED,
+            "resolution": "Re-ran the export.",
+        },
+        actor=agent,
+        reason="triaged",
+        expected_version=1,
+    )
+    assert changed == ["title", "tags", "impact", "urgency", "priority", "assignee", "team", "status"]
+    # The caller's instance shows what was written.
+    assert (ticket.version, ticket.status, ticket.priority, ticket.tags) == (
+        2,
+        "resolved",
+        "critical",
+        ["payroll"],
+    )
+    fresh = Ticket.objects.get(pk=ticket.pk)
+    assert (fresh.resolution, fresh.resolved_at is not None, fresh.team) == ("Re-ran the export.", True, team)
+    assert names(heard) == [
+        "ticket_status_changed",
+        "ticket_priority_changed",
+        "ticket_assigned",
+        "ticket_updated",
+    ]
+    status_kwargs = heard[0][1]
+    assert (status_kwargs["previous"], status_kwargs["status"]) == ("new", "resolved")
+    assert heard[1][1]["previous"] == "medium"
+    assert (heard[2][1]["previous_assignee"], heard[2][1]["previous_team"]) == (None, None)
+    (row,) = TicketAudit.objects.filter(pgh_obj=ticket, pgh_label="changed")
+    assert (row.pgh_context["actor"], row.pgh_context["reason"]) == (agent.email, "triaged")
+
+
+def test_unassigning_is_said_with_a_none(make_ticket, agent, team):
+    ticket = make_ticket(assignee=agent, team=team)
+    assert actions.do_edit_ticket(ticket, {"assignee": None}, actor=agent) == ["assignee"]
+    assert (ticket.assignee, ticket.team) == (None, team)
+    assert actions.do_edit_ticket(ticket, {"team": None}, actor=agent) == ["team"]
+    assert Ticket.objects.get(pk=ticket.pk).team is None
+
+
+def test_an_edit_that_changes_nothing_writes_nothing(make_ticket, agent, heard):
+    ticket = make_ticket(title="Printer")
+    heard.clear()
+    assert actions.do_edit_ticket(ticket, {"title": "Printer", "assignee": None}, actor=agent) == []
+    assert (Ticket.objects.get(pk=ticket.pk).version, heard) == (1, [])
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"title": "New", "assignee": "requester"}, "assignee"),
+        ({"title": "New", "priority": "high"}, "priority_reason"),
+        ({"title": "New", "priority": "urgent", "priority_reason": "x"}, "priority"),
+        ({"title": "New", "priority_reason": "x"}, "priority_reason"),
+        ({"title": " "}, "title"),
+        ({"title": "New", "impact": "huge"}, "impact"),
+        ({"title": "New", "resolution": "Fixed"}, "resolution"),
+        ({"title": "New", "number": "INC-1"}, "number"),
+    ],
+)
+def test_a_refused_edit_changes_nothing(make_ticket, agent, requester, heard, changes, field):
+    ticket = make_ticket()
+    heard.clear()
+    if changes.get("assignee") == "requester":
+        changes = {**changes, "assignee": requester}
+    with pytest.raises(ValidationError) as refused:
+        actions.do_edit_ticket(ticket, changes, actor=agent)
+    assert field in refused.value.message_dict
+    assert (Ticket.objects.get(pk=ticket.pk).title, heard) == ("Printer on floor 3 is jammed", [])
+
+
+def test_an_illegal_move_refuses_the_whole_edit(make_ticket, agent):
+    ticket = make_ticket()
+    with pytest.raises(Exception, match="Cannot move a new ticket to closed"):
+        actions.do_edit_ticket(ticket, {"title": "New", "status": TicketStatus.CLOSED}, actor=agent)
+    fresh = Ticket.objects.get(pk=ticket.pk)
+    assert (fresh.title, fresh.status, fresh.version) == ("Printer on floor 3 is jammed", "new", 1)
+
+
+def test_a_stale_version_is_refused_even_when_the_values_match(make_ticket, agent, other_agent):
+    ticket = make_ticket()
+    actions.do_edit_ticket(ticket, {"title": "Theirs"}, actor=other_agent)
+    with pytest.raises(StaleTicket):
+        actions.do_edit_ticket(
+            ticket, {"title": "Theirs", "urgency": "high"}, actor=agent, expected_version=1
+        )
+    fresh = Ticket.objects.get(pk=ticket.pk)
+    assert (fresh.urgency, fresh.version) == ("medium", 2)
+
+
+def test_requesters_and_other_teams_edit_nothing(make_ticket, requester, other_agent, team):
+    ticket = make_ticket(sensitive=True, team=team)
+    for actor in (requester, other_agent):
+        with pytest.raises(PermissionDenied):
+            actions.do_edit_ticket(ticket, {"title": "Mine"}, actor=actor)
+    assert Ticket.objects.get(pk=ticket.pk).version == 1
