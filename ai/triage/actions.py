@@ -179,18 +179,17 @@ def _apply_automatically(ticket: Ticket, results: list[TriageResult], objects: d
         result.applied = True
         result.decided_at = now
         result.save(update_fields=["status", "applied", "decided_at"])
-        AutomationEvent.objects.create(
+        AutomationEvent.objects.record(
             actor=SYSTEM_ACTOR,
             action="ai.triage.applied",
-            subject_type="ticket",
-            subject_id=str(ticket.pk),
+            subject=ticket,
             before={result.field: before},
             after={
                 result.field: result.predicted_value,
                 "label": result.predicted_label,
                 "confidence": round(result.confidence, 4),
             },
-            reason=result.reasoning[:2000],
+            reason=result.reasoning,
         )
 
 
@@ -428,11 +427,10 @@ def _raise_attention(ticket: Ticket, row: MessageSentiment, triage_settings: Tri
         ticket_actions.do_edit_ticket(ticket, changes, actor=None, actor_label=SYSTEM_ACTOR)
     row.raised_attention = True
     row.save(update_fields=["raised_attention"])
-    AutomationEvent.objects.create(
+    AutomationEvent.objects.record(
         actor=SYSTEM_ACTOR,
         action="ai.sentiment.attention",
-        subject_type="ticket",
-        subject_id=str(ticket.pk),
+        subject=ticket,
         before=before,
         after={"tags": list(ticket.tags), "priority": ticket.priority},
         reason=reason,

@@ -28,12 +28,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from procrastinate.contrib.django import app
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.tasks import Task
 
 
 def defer_once(
-    task: Task,
+    task: Task | str,
     *,
     lock: str,
     schedule_at: datetime | None = None,
@@ -45,7 +46,8 @@ def defer_once(
     ``schedule_at`` delays the job; ``serial`` also makes jobs of this ``lock`` run one after
     another (procrastinate's ``lock``), for work that must not run twice at the same time.
     Returns the job id, or None when a job was already waiting (this request is dropped: the
-    waiting job does the work when it runs).
+    waiting job does the work when it runs). ``task`` may be a registered task's name, for a
+    module that its task module imports (naming it avoids the import cycle).
     """
     options: dict[str, Any] = {"queueing_lock": lock}
     if schedule_at is not None:
@@ -55,6 +57,8 @@ def defer_once(
     try:
         # A savepoint: the refused duplicate must not abort the surrounding transaction.
         with transaction.atomic():
+            if isinstance(task, str):
+                return app.configure_task(task, allow_unknown=False, **options).defer(**arguments)
             return task.configure(**options).defer(**arguments)
     except AlreadyEnqueued:
         return None
@@ -63,17 +67,18 @@ def defer_once(
 class DeferOnCommit:
     """The on-commit callback of ``defer_once_on_commit`` (it names what it defers)."""
 
-    def __init__(self, task: Task, lock: str, serial: bool, arguments: dict[str, Any]) -> None:
+    def __init__(self, task: Task | str, lock: str, serial: bool, arguments: dict[str, Any]) -> None:
         self.task, self.lock, self.serial, self.arguments = task, lock, serial, arguments
 
     def __call__(self) -> None:
         defer_once(self.task, lock=self.lock, serial=self.serial, **self.arguments)
 
     def __repr__(self) -> str:
-        return f"<defer {self.task.name} once under {self.lock!r}>"
+        name = self.task if isinstance(self.task, str) else self.task.name
+        return f"<defer {name} once under {self.lock!r}>"
 
 
-def defer_once_on_commit(task: Task, *, lock: str, serial: bool = False, **arguments: Any) -> None:
+def defer_once_on_commit(task: Task | str, *, lock: str, serial: bool = False, **arguments: Any) -> None:
     """Defer ``task(**arguments)`` once the current transaction commits, unless a job then
     waits under ``lock``; a rollback defers nothing. Outside a transaction: at once."""
     transaction.on_commit(DeferOnCommit(task, lock, serial, arguments))

@@ -14,8 +14,8 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import QueryDict
 from django.utils import timezone
-from procrastinate.contrib.django import app
 
+from itsm.lib.tasks import defer_once
 from tickets import extensions
 from tickets.actions.tickets import check_choice
 from tickets.filters import SORTS, TicketFilter, sort_tickets
@@ -72,9 +72,7 @@ def do_request_export(
     filters = {key: list(values) for key, values in (filters or {}).items()}
     check_export_filters(actor, filters)
     job = ExportJob.objects.create(requested_by=actor, format=format, filters=filters)
-    app.configure_task(
-        BUILD_EXPORT_TASK, allow_unknown=False, queueing_lock=f"export-{job.pk}", lock=f"export-{job.pk}"
-    ).defer(export_id=job.pk)
+    defer_once(BUILD_EXPORT_TASK, lock=f"export-{job.pk}", serial=True, export_id=job.pk)
     return job
 
 

@@ -90,14 +90,8 @@ def lock_issue(issue_id: str) -> None:
 def record(
     ticket: Ticket, action: str, *, before: dict | None = None, after: dict | None = None, reason: str = ""
 ) -> None:
-    AutomationEvent.objects.create(
-        actor=ACTOR,
-        action=action,
-        subject_type="ticket",
-        subject_id=str(ticket.pk),
-        before=before or {},
-        after=after or {},
-        reason=reason[:2000],
+    AutomationEvent.objects.record(
+        actor=ACTOR, action=action, subject=ticket, before=before, after=after, reason=reason
     )
 
 
