@@ -39,8 +39,9 @@ class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     permission_classes = [ReadOnlyForViewers]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        queryset = Problem.objects.visible_to(self.request.user).select_related("category", "team", "owner")
-        queryset = queryset.prefetch_related("links__ticket")
+        user = self.request.user
+        queryset = Problem.objects.visible_to(user).select_related("category", "team", "owner")
+        queryset = queryset.with_incidents_for(user).order_by("-created_at", "-pk")
         status_filter = self.request.query_params.get("status")
         if status_filter:
             queryset = queryset.filter(status=status_filter)
@@ -63,7 +64,9 @@ class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             description=data.validated_data["description"],
             incidents=incidents,
         )
-        return Response(ProblemSerializer(problem).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ProblemSerializer(self.get_queryset().get(pk=problem.pk)).data, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(request=ProblemUpdateSerializer, responses=ProblemSerializer)
     def partial_update(self, request: Request, pk: str | None = None) -> Response:

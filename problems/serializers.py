@@ -34,10 +34,12 @@ class ProblemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_incidents(self, problem: Problem) -> list[str]:
-        return [link.ticket.number for link in problem.links.all()]
+        """The linked incidents the caller may see (``Problem.objects.with_incidents_for``)."""
+        return [link.ticket.number for link in problem.visible_links]
 
     def get_recurrence_count(self, problem: Problem) -> int:
-        return len(problem.links.all())
+        """Every linked incident, those the caller may not see included (a count names nothing)."""
+        return problem.linked_count
 
 
 class ProblemCreateSerializer(serializers.Serializer):

@@ -158,8 +158,12 @@ def run(request: Request) -> Response:
     dry_run = serializer.validated_data["dry_run"]
     if not dry_run and not request.user.is_admin:
         raise PermissionDenied("A real run needs an admin account; agents may ask for a dry run.")
-    report = run_sweep(dry_run=dry_run)
-    return Response(SLASweepReportSerializer(report.as_dict()).data)
+    report = run_sweep(dry_run=dry_run).as_dict()
+    # The counts cover every clock; the listed actions only tickets the caller may see.
+    ids = {action["ticket_id"] for action in report["actions"]}
+    visible = set(Ticket.objects.visible_to(request.user).filter(pk__in=ids).values_list("pk", flat=True))
+    report["actions"] = [action for action in report["actions"] if action["ticket_id"] in visible]
+    return Response(SLASweepReportSerializer(report).data)
 
 
 def _rate(row: dict[str, int]) -> dict[str, object]:
