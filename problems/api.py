@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -36,7 +37,7 @@ class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     """Problems: agents manage them; viewers read; requesters have no access."""
 
     serializer_class = ProblemSerializer
-    permission_classes = [ReadOnlyForViewers]
+    permission_classes = [IsAuthenticated, ReadOnlyForViewers]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         user = self.request.user
