@@ -229,6 +229,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON that could not be stored (NUL, lone surrogates, NaN, deep nesting) is a 400 here.
+    "DEFAULT_PARSER_CLASSES": [
+        "itsm.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "itsm.pagination.PageNumberPagination",
     "PAGE_SIZE": 25,

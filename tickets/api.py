@@ -18,12 +18,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from itsm.pagination import PageNumberPagination
+from itsm.parsers import JSONParser
 from itsm.permissions import IsAgent, ReadOnlyForViewers
 from tickets import actions, extensions
 from tickets.filters import SORTS, CappedCountPaginator, TicketFilter, sort_tickets

@@ -29,6 +29,7 @@ from tickets.models import (
     TicketType,
     Urgency,
 )
+from tickets.validation import validate_tag
 
 
 # --- references ------------------------------------------------------------------------------
@@ -89,9 +90,8 @@ class TagsField(serializers.Field):
             data = data.split(",")
         if not isinstance(data, list) or not all(isinstance(tag, str) for tag in data):
             self.fail("invalid")
-        too_long = [tag for tag in data if len(tag.strip()) > 50]
-        if too_long:
-            raise serializers.ValidationError(f"Tags are at most 50 characters: {too_long[0][:60]!r}.")
+        for tag in data:
+            validate_tag(tag)
         return [tag.strip().lower() for tag in data if tag.strip()]
 
     def to_representation(self, value: list[str]) -> list[str]:
