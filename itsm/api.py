@@ -20,6 +20,18 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
+class ErrorSerializer(serializers.Serializer):
+    """The body of every API error that is not field errors."""
+
+    detail = serializers.CharField()
+
+
+class StateConflictSerializer(ErrorSerializer):
+    """A 409 about something not in the state the request needs (``status`` says which it is in)."""
+
+    status = serializers.CharField()
+
+
 class TeamRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.db.models import Q
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -11,11 +11,13 @@ from rest_framework.response import Response
 
 from itsm.permissions import IsAgent, ReadOnlyForViewers
 from problems import actions
-from problems.models import IllegalProblemTransition, Problem
+from problems.models import IllegalProblemTransition, Problem, ProblemStatus
 from problems.serializers import (
+    DetectResultSerializer,
     DetectSerializer,
     LinkSerializer,
     ProblemCreateSerializer,
+    ProblemRefusedSerializer,
     ProblemSerializer,
     ProblemUpdateSerializer,
 )
@@ -33,6 +35,15 @@ def ticket_by_reference(user, reference: str) -> Ticket:  # type: ignore[no-unty
     return ticket
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "status", str, enum=ProblemStatus.values, description="Only problems in this status."
+            )
+        ]
+    )
+)
 class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Problems: agents manage them; viewers read; requesters have no access."""
 
@@ -69,7 +80,13 @@ class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             ProblemSerializer(self.get_queryset().get(pk=problem.pk)).data, status=status.HTTP_201_CREATED
         )
 
-    @extend_schema(request=ProblemUpdateSerializer, responses=ProblemSerializer)
+    @extend_schema(
+        request=ProblemUpdateSerializer,
+        responses={
+            200: ProblemSerializer,
+            409: OpenApiResponse(ProblemRefusedSerializer, description="Illegal move (lists `allowed`)."),
+        },
+    )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         self._require_agent(request)
         problem = self.get_object()
@@ -115,7 +132,7 @@ class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             raise ValidationError({"ticket": f"{ticket.number} is not linked to {problem.number}."})
         return Response(ProblemSerializer(self.get_queryset().get(pk=problem.pk)).data)
 
-    @extend_schema(request=DetectSerializer, responses={200: dict})
+    @extend_schema(request=DetectSerializer, responses=DetectResultSerializer)
     @action(detail=False, methods=["post"])
     def detect(self, request: Request) -> Response:
         self._require_agent(request)

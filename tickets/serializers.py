@@ -352,9 +352,14 @@ class TransitionSerializer(StrictInputSerializer):
 
 
 class TransitionRefusedSerializer(serializers.Serializer):
+    """A 409: an illegal move (``current``, ``allowed``) or a stale version (``version``)."""
+
     detail = serializers.CharField()
-    current = serializers.CharField()
-    allowed = serializers.ListField(child=serializers.CharField())
+    current = serializers.CharField(required=False, help_text="Illegal move: the status now.")
+    allowed = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Illegal move: the statuses allowed."
+    )
+    version = serializers.IntegerField(required=False, help_text="Stale version: the ticket's version now.")
 
 
 class AssignSerializer(StrictInputSerializer):
@@ -540,12 +545,6 @@ class BulkResultSerializer(serializers.Serializer):
     action = serializers.CharField()
     count = serializers.IntegerField()
     tickets = TicketSerializer(many=True)
-
-
-class BulkRefusedSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    ids = serializers.ListField(child=serializers.IntegerField())
-    errors = serializers.DictField(child=serializers.CharField())
 
 
 class CountSerializer(serializers.Serializer):

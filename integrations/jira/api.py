@@ -39,6 +39,7 @@ from integrations.jira.inbound import (
 from integrations.jira.models import OutboundChange, ReceiptState, ReconcileTrigger, WebhookReceipt
 from integrations.jira.outbound import is_push_enabled
 from integrations.jira.reconcile import ReconcileError, run_reconcile
+from itsm.api import ErrorSerializer
 from itsm.lib import safe_json
 from itsm.permissions import IsAgent
 
@@ -184,7 +185,7 @@ ReconcileReport = inline_serializer(
         200: ReconcileReport,
         202: OpenApiResponse(description="Queued (background: true)"),
         400: OpenApiResponse(description="Bad since"),
-        409: OpenApiResponse(description="Not configured"),
+        409: OpenApiResponse(ErrorSerializer, description="Not configured, or a reconcile already waits"),
         502: ReconcileReport,
     },
 )
