@@ -28,6 +28,7 @@ from integrations.webhooks.models import WebhookDelivery, WebhookSubscription
 from itsm.models import Notification
 from problems import actions as problem_actions
 from problems.models import Problem
+from sla.defaults import ensure_defaults
 from tickets import actions
 from tickets.models import Watcher
 
@@ -253,6 +254,7 @@ def test_exports_leave_out_tickets_the_requester_of_the_export_may_not_see(
 def test_the_sla_dry_run_lists_only_tickets_the_caller_may_see(
     make_ticket, agent, other_agent, team, api_for
 ):
+    ensure_defaults()  # the default policies (a transactional test elsewhere may have flushed them)
     start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     with time_machine.travel(start, tick=False):
         hidden = make_ticket(
