@@ -153,6 +153,10 @@ def _empty_the_queue_after_transactional_tests(request):
     from sla.defaults import ensure_defaults
 
     ensure_defaults()
+    # The shared cache (a table without a model: not flushed) holds rate-limit counters.
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
@@ -11,6 +18,18 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every API error that is not field errors."""
+
+    detail = serializers.CharField()
+
+
+class StateConflictSerializer(ErrorSerializer):
+    """A 409 about something not in the state the request needs (``status`` says which it is in)."""
+
+    status = serializers.CharField()
 
 
 class TeamRefSerializer(serializers.Serializer):
@@ -44,9 +63,27 @@ def me(request: Request) -> Response:
     return Response(MeSerializer(data).data)
 
 
+class RequestTooLarge(exceptions.APIException):
+    status_code = 413
+    default_code = "request_too_large"
+
+
+def too_large_message() -> str:
+    return (
+        f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes "
+        "(DATA_UPLOAD_MAX_MEMORY_SIZE); nothing was read."
+    )
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's handler, plus Django's own errors turned into JSON 4xx instead of HTML or 500."""
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge(too_large_message())
+    elif isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        exc = exceptions.ValidationError({"detail": str(exc)})
+    elif isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ParseError()
+    elif isinstance(exc, DjangoValidationError):
         if hasattr(exc, "message_dict"):
             exc = exceptions.ValidationError(exc.message_dict)
         else:

@@ -1,4 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def create_cache_tables(sender: AppConfig, using: str = "default", **kwargs: object) -> None:
+    """The database cache's table is made by `migrate` (it has no model, so no migration):
+    `make run`, deployments and the test databases all get it. Does nothing when it exists or
+    when CACHE_URL names another backend."""
+    from django.core.management import call_command
+
+    call_command("createcachetable", database=using, verbosity=0)
 
 
 class ItsmConfig(AppConfig):
@@ -8,3 +18,5 @@ class ItsmConfig(AppConfig):
 
     def ready(self) -> None:
         from itsm import schema  # noqa: F401 - registers the OpenAPI auth extension
+
+        post_migrate.connect(create_cache_tables, sender=self, dispatch_uid="itsm.create_cache_tables")

@@ -20,11 +20,15 @@ class IsAdmin(permissions.BasePermission):
 
 
 class ReadOnlyForViewers(permissions.BasePermission):
-    """Viewers may read; writes need another role."""
+    """Signed-in callers; viewers may read, writes need another role.
+
+    It checks authentication itself, so a view listing only this permission (replacing the
+    default ``IsAuthenticated``) is still closed to anonymous callers.
+    """
 
     message = "Viewers have read-only access."
 
     def has_permission(self, request, view):  # type: ignore[no-untyped-def]
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return bool(request.user and request.user.is_authenticated and request.user.can_write())
+        if not (request.user and request.user.is_authenticated):
+            return False
+        return request.method in permissions.SAFE_METHODS or request.user.can_write()

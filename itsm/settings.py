@@ -193,6 +193,11 @@ ACCOUNT_RATE_LIMITS = {
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="ITSM")
 
+# Cache: shared by every web and worker process, so allauth's rate limits and lockouts count
+# across all of them. Default: a table in PostgreSQL (itsm_cache, made by `migrate`). CACHE_URL
+# may point elsewhere (rediscache://…, pymemcache://…); locmemcache:// would count per process.
+CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://itsm_cache?max_entries=100000")}
+
 # Mail: console by default, SMTP when EMAIL_URL is set (smtp://user:pass@host:587/?tls=True).
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ITSM <itsm@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -229,6 +234,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON that could not be stored (NUL, lone surrogates, NaN, deep nesting) is a 400 here.
+    "DEFAULT_PARSER_CLASSES": [
+        "itsm.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "itsm.pagination.PageNumberPagination",
     "PAGE_SIZE": 25,

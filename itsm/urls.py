@@ -38,5 +38,9 @@ urlpatterns = [
     path("integrations/", include("integrations.urls")),
     path("ai/", include("ai.urls")),
 ]
+handler400 = "itsm.views.bad_request"
+handler403 = "itsm.views.permission_denied"
+handler404 = "itsm.views.page_not_found"
+handler500 = "itsm.views.server_error"
 # Media (attachments, exports) is never served as static files: downloads go through views
 # that check permissions.

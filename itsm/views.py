@@ -2,15 +2,18 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from itsm import health
+from itsm.api import too_large_message
 from itsm.models import Notification
 
 
@@ -117,3 +120,36 @@ def notification_read_all(request: HttpRequest) -> HttpResponse:
         )
         return trigger_client_event(response, "notificationsChanged")
     return redirect("itsm:notification-list")
+
+
+# --- error pages: JSON under /api/, HTML elsewhere ----------------------------------------------
+# DRF answers its own views' errors in JSON (itsm.api.exception_handler); these cover what never
+# reaches a DRF view: a path that matches no route, a body too large to read, a crash.
+def is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not is_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse({"detail": too_large_message()}, status=413)
+    return JsonResponse({"detail": "Malformed request."}, status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not is_api(request):
+        return defaults.permission_denied(request, exception)
+    return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not is_api(request):
+        return defaults.page_not_found(request, exception)
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if not is_api(request):
+        return defaults.server_error(request)
+    return JsonResponse({"detail": "Server error."}, status=500)

@@ -104,7 +104,12 @@ def do_transition_problem(
 
 
 def _similar_pairs(since: Any, threshold: float) -> list[tuple[int, int, float]]:
-    """Pairs of recent, unlinked incidents with similar titles (pg_trgm), in one query."""
+    """Pairs of recent, unlinked incidents with similar titles (pg_trgm), in one query.
+
+    Sensitive incidents are left out: a detected problem is read by every agent and viewer, and
+    is titled after its oldest incident, so a sensitive ticket must never seed, name or join one.
+    Agents who may see a sensitive incident link it to a problem by hand if it belongs there.
+    """
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_limit(%s)", [threshold])
         cursor.execute(
@@ -113,7 +118,7 @@ def _similar_pairs(since: Any, threshold: float) -> list[tuple[int, int, float]]
                 SELECT t.id, t.title, t.category_id FROM tickets_ticket t
                 LEFT JOIN problems_problemincident l ON l.ticket_id = t.id
                 WHERE t.type = 'incident' AND t.created_at >= %s AND NOT t.archived
-                  AND t.status <> 'cancelled' AND l.id IS NULL
+                  AND NOT t.sensitive AND t.status <> 'cancelled' AND l.id IS NULL
             )
             SELECT a.id, b.id, similarity(a.title, b.title)
             FROM recent a JOIN recent b ON a.id < b.id AND a.title %% b.title

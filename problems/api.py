@@ -1,20 +1,23 @@
 from __future__ import annotations
 
 from django.db.models import Q
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from itsm.permissions import IsAgent, ReadOnlyForViewers
 from problems import actions
-from problems.models import IllegalProblemTransition, Problem
+from problems.models import IllegalProblemTransition, Problem, ProblemStatus
 from problems.serializers import (
+    DetectResultSerializer,
     DetectSerializer,
     LinkSerializer,
     ProblemCreateSerializer,
+    ProblemRefusedSerializer,
     ProblemSerializer,
     ProblemUpdateSerializer,
 )
@@ -32,15 +35,25 @@ def ticket_by_reference(user, reference: str) -> Ticket:  # type: ignore[no-unty
     return ticket
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "status", str, enum=ProblemStatus.values, description="Only problems in this status."
+            )
+        ]
+    )
+)
 class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Problems: agents manage them; viewers read; requesters have no access."""
 
     serializer_class = ProblemSerializer
-    permission_classes = [ReadOnlyForViewers]
+    permission_classes = [IsAuthenticated, ReadOnlyForViewers]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        queryset = Problem.objects.visible_to(self.request.user).select_related("category", "team", "owner")
-        queryset = queryset.prefetch_related("links__ticket")
+        user = self.request.user
+        queryset = Problem.objects.visible_to(user).select_related("category", "team", "owner")
+        queryset = queryset.with_incidents_for(user).order_by("-created_at", "-pk")
         status_filter = self.request.query_params.get("status")
         if status_filter:
             queryset = queryset.filter(status=status_filter)
@@ -63,9 +76,17 @@ class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             description=data.validated_data["description"],
             incidents=incidents,
         )
-        return Response(ProblemSerializer(problem).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ProblemSerializer(self.get_queryset().get(pk=problem.pk)).data, status=status.HTTP_201_CREATED
+        )
 
-    @extend_schema(request=ProblemUpdateSerializer, responses=ProblemSerializer)
+    @extend_schema(
+        request=ProblemUpdateSerializer,
+        responses={
+            200: ProblemSerializer,
+            409: OpenApiResponse(ProblemRefusedSerializer, description="Illegal move (lists `allowed`)."),
+        },
+    )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         self._require_agent(request)
         problem = self.get_object()
@@ -111,7 +132,7 @@ class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             raise ValidationError({"ticket": f"{ticket.number} is not linked to {problem.number}."})
         return Response(ProblemSerializer(self.get_queryset().get(pk=problem.pk)).data)
 
-    @extend_schema(request=DetectSerializer, responses={200: dict})
+    @extend_schema(request=DetectSerializer, responses=DetectResultSerializer)
     @action(detail=False, methods=["post"])
     def detect(self, request: Request) -> Response:
         self._require_agent(request)

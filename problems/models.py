@@ -6,9 +6,11 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from tickets.models import Ticket
 
 if TYPE_CHECKING:
     from itsm.models import User
@@ -50,6 +52,19 @@ class ProblemQuerySet(models.QuerySet):
         if not user.is_authenticated or user.is_requester:
             return self.none()
         return self
+
+    def with_incidents_for(self, user: User) -> ProblemQuerySet:
+        """Each problem with ``linked_count`` (every linked incident) and ``visible_links``: the
+        links to incidents ``user`` may see, with their ticket. A problem never shows the number
+        or title of a ticket its reader may not open (another team's sensitive incident)."""
+        links = (
+            ProblemIncident.objects.filter(ticket__in=Ticket.objects.visible_to(user))
+            .select_related("ticket")
+            .order_by("linked_at", "pk")
+        )
+        return self.annotate(linked_count=Count("links")).prefetch_related(
+            Prefetch("links", queryset=links, to_attr="visible_links")
+        )
 
 
 class Problem(models.Model):

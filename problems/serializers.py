@@ -6,9 +6,9 @@ from problems.models import Problem, ProblemStatus
 class ProblemSerializer(serializers.ModelSerializer):
     incidents = serializers.SerializerMethodField()
     recurrence_count = serializers.SerializerMethodField()
-    category = serializers.CharField(source="category.name", default=None, read_only=True)
-    team = serializers.CharField(source="team.name", default=None, read_only=True)
-    owner = serializers.EmailField(source="owner.email", default=None, read_only=True)
+    category = serializers.CharField(source="category.name", default=None, read_only=True, allow_null=True)
+    team = serializers.CharField(source="team.name", default=None, read_only=True, allow_null=True)
+    owner = serializers.EmailField(source="owner.email", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = Problem
@@ -34,10 +34,12 @@ class ProblemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_incidents(self, problem: Problem) -> list[str]:
-        return [link.ticket.number for link in problem.links.all()]
+        """The linked incidents the caller may see (``Problem.objects.with_incidents_for``)."""
+        return [link.ticket.number for link in problem.visible_links]
 
     def get_recurrence_count(self, problem: Problem) -> int:
-        return len(problem.links.all())
+        """Every linked incident, those the caller may not see included (a count names nothing)."""
+        return problem.linked_count
 
 
 class ProblemCreateSerializer(serializers.Serializer):
@@ -59,3 +61,22 @@ class LinkSerializer(serializers.Serializer):
 
 class DetectSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(default=False)
+
+
+class ProblemRefusedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    allowed = serializers.ListField(child=serializers.CharField(), help_text="The statuses it may move to.")
+
+
+class ClusterSerializer(serializers.Serializer):
+    signature = serializers.CharField()
+    title = serializers.CharField()
+    tickets = serializers.ListField(child=serializers.CharField(), help_text="Incident numbers.")
+    size = serializers.IntegerField()
+    score = serializers.FloatField()
+    problem = serializers.CharField(allow_null=True, help_text="The problem opened (null on a dry run).")
+
+
+class DetectResultSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    clusters = ClusterSerializer(many=True)

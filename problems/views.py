@@ -16,7 +16,9 @@ from tickets.models import Ticket
 
 
 def get_problem_for_user(request: HttpRequest, pk: int) -> Problem:
-    return get_object_or_404(Problem.objects.visible_to(request.user), pk=pk)
+    """The problem, with ``visible_links``: only the incidents ``request.user`` may see."""
+    problems = Problem.objects.visible_to(request.user).with_incidents_for(request.user)
+    return get_object_or_404(problems, pk=pk)
 
 
 def require_staff_reader(request: HttpRequest) -> None:
@@ -60,8 +62,9 @@ def problem_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect("problems:problem-detail", problem.pk)
             except IllegalProblemTransition as error:
                 form.add_error("status", error.message)
-    links = problem.links.select_related("ticket").order_by("linked_at")
-    return render(request, "problems/problem_detail.html", {"problem": problem, "form": form, "links": links})
+    links = problem.visible_links
+    context = {"problem": problem, "form": form, "links": links, "hidden": problem.linked_count - len(links)}
+    return render(request, "problems/problem_detail.html", context)
 
 
 @login_required

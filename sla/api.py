@@ -7,13 +7,14 @@ from datetime import datetime
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from itsm.api import ErrorSerializer
 from itsm.permissions import IsAgent
 from sla import actions, sync
 from sla.models import ClockState, Metric, SLAPolicy, TicketSLA
@@ -113,7 +114,13 @@ def ticket_sla(request: Request, pk: int) -> Response:
 
 
 @extend_schema(
-    request=None, responses={200: SLASyncResultSerializer}, summary="Take the ticket's SLA clocks from Jira"
+    request=None,
+    responses={
+        200: SLASyncResultSerializer,
+        409: OpenApiResponse(ErrorSerializer, description="The ticket is not linked to Jira."),
+        503: OpenApiResponse(ErrorSerializer, description="Jira did not answer; try again later."),
+    },
+    summary="Take the ticket's SLA clocks from Jira",
 )
 @api_view(["POST"])
 @permission_classes([IsAgent])
@@ -158,8 +165,12 @@ def run(request: Request) -> Response:
     dry_run = serializer.validated_data["dry_run"]
     if not dry_run and not request.user.is_admin:
         raise PermissionDenied("A real run needs an admin account; agents may ask for a dry run.")
-    report = run_sweep(dry_run=dry_run)
-    return Response(SLASweepReportSerializer(report.as_dict()).data)
+    report = run_sweep(dry_run=dry_run).as_dict()
+    # The counts cover every clock; the listed actions only tickets the caller may see.
+    ids = {action["ticket_id"] for action in report["actions"]}
+    visible = set(Ticket.objects.visible_to(request.user).filter(pk__in=ids).values_list("pk", flat=True))
+    report["actions"] = [action for action in report["actions"] if action["ticket_id"] in visible]
+    return Response(SLASweepReportSerializer(report).data)
 
 
 def _rate(row: dict[str, int]) -> dict[str, object]:

@@ -17,12 +17,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from itsm.api import StateConflictSerializer
 from itsm.pagination import PageNumberPagination
+from itsm.parsers import JSONParser
 from itsm.permissions import IsAgent, ReadOnlyForViewers
 from tickets import actions, extensions
 from tickets.filters import SORTS, CappedCountPaginator, TicketFilter, sort_tickets
@@ -40,7 +42,6 @@ from tickets.models import (
 from tickets.serializers import (
     AssignSerializer,
     AuditEntrySerializer,
-    BulkRefusedSerializer,
     BulkResultSerializer,
     BulkSerializer,
     CommentCreateSerializer,
@@ -65,6 +66,26 @@ REFUSED = {
     400: OpenApiResponse(description="Bad input: field errors, nothing changed."),
     403: OpenApiResponse(description="Your role may not do this."),
     404: OpenApiResponse(description="No such ticket, or not visible to you."),
+}
+# A refused bulk action names the refused ids; bad input gets the usual field errors.
+BULK_REFUSED = {
+    "anyOf": [
+        {
+            "type": "object",
+            "description": "The action was refused for `ids` (their reasons in `errors`, by id).",
+            "required": ["detail", "ids", "errors"],
+            "properties": {
+                "detail": {"type": "string"},
+                "ids": {"type": "array", "items": {"type": "integer"}},
+                "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        },
+        {
+            "type": "object",
+            "description": "Field errors, by field name.",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    ]
 }
 CONFLICT = OpenApiResponse(
     TransitionRefusedSerializer, description="Illegal move (lists `allowed`) or stale version."
@@ -102,6 +123,21 @@ class TicketPagination(PageNumberPagination):
             "description": "False when there are more than 10,000 matches (count is capped).",
         }
         return response
+
+
+def extension_filter_parameters() -> list[OpenApiParameter]:
+    """The list filters other apps register (the SLA state, say): applied, so documented.
+    Read when this module is imported, after every app's ``ready()`` registered its own."""
+    return [
+        OpenApiParameter(
+            name,
+            str,
+            many=True,
+            enum=[value for value, _label in extra.choices] or None,
+            description=str(extra.label),
+        )
+        for name, extra in sorted(extensions.queue_filters.items())
+    ]
 
 
 class DomainErrorsMixin:
@@ -150,6 +186,7 @@ def require_agent(request: Request, message: str = IsAgent.message) -> None:
                 "sort", str, description=f"One of {', '.join(SORTS)}, prefixed with - for descending."
             ),
             OpenApiParameter("page_size", int, description="Rows per page (at most 200)."),
+            *extension_filter_parameters(),
         ],
     ),
     retrieve=extend_schema(summary="A ticket (a view of a sensitive ticket is audited)"),
@@ -320,7 +357,7 @@ class TicketViewSet(
         request={"application/json": CommentCreateSerializer, "multipart/form-data": CommentCreateSerializer},
         responses={201: CommentSerializer, **REFUSED},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def comments(self, request: Request, pk: str | None = None) -> Response:
         if request.method == "GET":
             ticket = self.get_ticket(viewing=True)
@@ -374,7 +411,7 @@ class TicketViewSet(
         summary="The audit trail: every change of status, priority, assignee, team, category, sensitive flag",
         responses=AuditEntrySerializer(many=True),
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def audit(self, request: Request, pk: str | None = None) -> Response:
         if request.user.is_requester:
             raise exceptions.PermissionDenied("The audit trail is for the service desk.")
@@ -404,7 +441,7 @@ class TicketViewSet(
         request=RelationCreateSerializer,
         responses={201: RelationSerializer, **REFUSED},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], filter_backends=[], pagination_class=None)
     def relations(self, request: Request, pk: str | None = None) -> Response:
         if request.method == "POST":
             ticket = self.get_object()
@@ -442,7 +479,10 @@ class TicketViewSet(
         request=BulkSerializer,
         responses={
             200: BulkResultSerializer,
-            400: OpenApiResponse(BulkRefusedSerializer, description="Nothing changed; `ids` were refused."),
+            400: OpenApiResponse(
+                BULK_REFUSED,
+                description="Nothing changed: `ids` were refused, or the input has field errors.",
+            ),
             403: REFUSED[403],
         },
     )
@@ -471,6 +511,8 @@ class TicketViewSet(
         summary="Counts by status, priority, category and team over the tickets you see "
         "(the list filters apply)",
         responses=StatsSerializer,
+        filters=True,
+        parameters=extension_filter_parameters(),
     )
     @action(detail=False, methods=["get"])
     def stats(self, request: Request) -> Response:
@@ -517,7 +559,7 @@ class ExportViewSet(
         responses={
             (200, "text/csv"): OpenApiTypes.BINARY,
             (200, "application/json"): OpenApiTypes.BINARY,
-            409: OpenApiResponse(description="Not ready yet (or failed)."),
+            409: OpenApiResponse(StateConflictSerializer, description="Not ready yet (or failed)."),
             404: REFUSED[404],
         },
     )

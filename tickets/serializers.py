@@ -29,6 +29,12 @@ from tickets.models import (
     TicketType,
     Urgency,
 )
+from tickets.validation import (
+    COMMENT_MAX_LENGTH,
+    DESCRIPTION_MAX_LENGTH,
+    validate_metadata,
+    validate_tag,
+)
 
 
 # --- references ------------------------------------------------------------------------------
@@ -89,9 +95,8 @@ class TagsField(serializers.Field):
             data = data.split(",")
         if not isinstance(data, list) or not all(isinstance(tag, str) for tag in data):
             self.fail("invalid")
-        too_long = [tag for tag in data if len(tag.strip()) > 50]
-        if too_long:
-            raise serializers.ValidationError(f"Tags are at most 50 characters: {too_long[0][:60]!r}.")
+        for tag in data:
+            validate_tag(tag)
         return [tag.strip().lower() for tag in data if tag.strip()]
 
     def to_representation(self, value: list[str]) -> list[str]:
@@ -219,7 +224,9 @@ AGENT_ONLY_CREATE = ("requester", "assignee", "team", "priority", "priority_reas
 
 class TicketCreateSerializer(StrictInputSerializer):
     title = serializers.CharField(max_length=255)
-    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=100_000)
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=DESCRIPTION_MAX_LENGTH
+    )
     type = serializers.ChoiceField(choices=TicketType.choices, default=TicketType.INCIDENT)
     impact = serializers.ChoiceField(choices=Impact.choices, default=Impact.MEDIUM)
     urgency = serializers.ChoiceField(choices=Urgency.choices, default=Urgency.MEDIUM)
@@ -228,7 +235,7 @@ class TicketCreateSerializer(StrictInputSerializer):
     tags = TagsField(required=False, default=list)
     linked_entity_type = serializers.CharField(required=False, allow_blank=True, default="", max_length=60)
     linked_entity_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
-    metadata = serializers.DictField(required=False, default=dict)
+    metadata = serializers.DictField(required=False, default=dict, validators=[validate_metadata])
     # Agents only:
     requester = serializers.EmailField(required=False, help_text="Agents: the requester's email.")
     assignee = serializers.EmailField(required=False, allow_null=True, help_text="Agents: an agent's email.")
@@ -290,7 +297,7 @@ class TicketUpdateSerializer(StrictInputSerializer):
         required=False, min_value=1, help_text="The version you edited: a newer one is refused with 409."
     )
     title = serializers.CharField(required=False, max_length=255)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=DESCRIPTION_MAX_LENGTH)
     type = serializers.ChoiceField(choices=TicketType.choices, required=False)
     impact = serializers.ChoiceField(choices=Impact.choices, required=False)
     urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
@@ -300,7 +307,7 @@ class TicketUpdateSerializer(StrictInputSerializer):
     sensitive = serializers.BooleanField(required=False)
     linked_entity_type = serializers.CharField(required=False, allow_blank=True, max_length=60)
     linked_entity_id = serializers.CharField(required=False, allow_blank=True, max_length=120)
-    metadata = serializers.DictField(required=False)
+    metadata = serializers.DictField(required=False, validators=[validate_metadata])
     assignee = serializers.EmailField(
         required=False, allow_null=True, help_text="An agent's email; null unassigns."
     )
@@ -333,9 +340,14 @@ class TransitionSerializer(StrictInputSerializer):
 
 
 class TransitionRefusedSerializer(serializers.Serializer):
+    """A 409: an illegal move (``current``, ``allowed``) or a stale version (``version``)."""
+
     detail = serializers.CharField()
-    current = serializers.CharField()
-    allowed = serializers.ListField(child=serializers.CharField())
+    current = serializers.CharField(required=False, help_text="Illegal move: the status now.")
+    allowed = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Illegal move: the statuses allowed."
+    )
+    version = serializers.IntegerField(required=False, help_text="Stale version: the ticket's version now.")
 
 
 class AssignSerializer(StrictInputSerializer):
@@ -401,7 +413,7 @@ class CommentSerializer(serializers.ModelSerializer):
 
 
 class CommentCreateSerializer(StrictInputSerializer):
-    body = serializers.CharField(max_length=100_000)
+    body = serializers.CharField(max_length=COMMENT_MAX_LENGTH)
     internal = serializers.BooleanField(
         required=False, default=False, help_text="An internal note (agents only)."
     )
@@ -414,7 +426,9 @@ class CommentCreateSerializer(StrictInputSerializer):
 
 
 class CommentEditSerializer(StrictInputSerializer):
-    body = serializers.CharField(max_length=100_000, help_text="The new text (your own comments only).")
+    body = serializers.CharField(
+        max_length=COMMENT_MAX_LENGTH, help_text="The new text (your own comments only)."
+    )
 
 
 class AuditEntrySerializer(serializers.Serializer):
@@ -514,12 +528,6 @@ class BulkResultSerializer(serializers.Serializer):
     action = serializers.CharField()
     count = serializers.IntegerField()
     tickets = TicketSerializer(many=True)
-
-
-class BulkRefusedSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    ids = serializers.ListField(child=serializers.IntegerField())
-    errors = serializers.DictField(child=serializers.CharField())
 
 
 class CountSerializer(serializers.Serializer):

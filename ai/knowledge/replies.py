@@ -2,6 +2,9 @@
 
 - Retrieval picks the best-matching sources; only passages at least ``AI_REPLY_MIN_SIMILARITY``
   similar to the ticket count. Nothing relevant: the draft says there is no grounded answer.
+- The draft is written to the requester, so it quotes only what they could read themselves:
+  articles they may read, and resolved tickets of their own organisation. It says nothing
+  rather than quote another customer's ticket or an internal article.
 - With an LLM configured, it writes the reply from those passages only, citing them as [n].
   The ticket is DATA: it travels inside a delimited block whose markers carry a random nonce
   and cannot be forged from the ticket text, and the fixed system prompt says instructions
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -115,12 +119,34 @@ def _best_sentences(text: str, query_vector: list[float], count: int = 2) -> lis
     return [sentences[i] for i in keep]
 
 
+def readable_by_requester(ticket: Ticket, hits: list[SearchHit]) -> set[tuple[str, int]]:
+    """The hits' sources the ticket's requester could read: the draft is written to them.
+
+    Articles they may read themselves (for requesters: published public ones), and tickets of
+    their own organisation (their own tickets when it has none), never a sensitive one. Another
+    customer's resolved ticket is never quoted to a requester, however similar.
+    """
+    ids: dict[str, list[int]] = {SourceType.ARTICLE: [], SourceType.TICKET: []}
+    for hit in hits:
+        ids.setdefault(hit.source_type, []).append(hit.source_id)
+    articles = KnowledgeArticle.objects.searchable_by(ticket.requester).filter(pk__in=ids[SourceType.ARTICLE])
+    if ticket.organisation_id:
+        peers = Q(organisation_id=ticket.organisation_id)
+    else:
+        peers = Q(requester_id=ticket.requester_id)
+    tickets = Ticket.objects.filter(peers, pk__in=ids[SourceType.TICKET], sensitive=False)
+    return {(SourceType.ARTICLE, pk) for pk in articles.values_list("pk", flat=True)} | {
+        (SourceType.TICKET, pk) for pk in tickets.values_list("pk", flat=True)
+    }
+
+
 def gather_passages(ticket: Ticket, *, actor: User, query_vector: list[float]) -> list[Passage]:
-    """The sources a reply may use: relevant enough, visible to the agent, never a sensitive ticket."""
+    """The sources a reply may use: relevant enough, visible to the agent, readable by the
+    requester (``readable_by_requester``), never a sensitive ticket."""
     result = hybrid_search(
         actor,
         ticket_query(ticket),
-        k=MAX_SOURCES * 2,
+        k=MAX_SOURCES * 4,
         sources=[SourceType.ARTICLE, SourceType.TICKET],
         exclude=[(SourceType.TICKET, ticket.pk)],
         query_vector=query_vector,
@@ -129,6 +155,8 @@ def gather_passages(ticket: Ticket, *, actor: User, query_vector: list[float]) -
     hits: list[SearchHit] = [
         hit for hit in result.hits if hit.similarity is not None and hit.similarity >= threshold
     ]
+    readable = readable_by_requester(ticket, hits)
+    hits = [hit for hit in hits if (hit.source_type, hit.source_id) in readable]
     hits.sort(key=lambda hit: -(hit.similarity or 0))
     hits = hits[:MAX_SOURCES]
     ticket_ids = [hit.source_id for hit in hits if hit.source_type == SourceType.TICKET]

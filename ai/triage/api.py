@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import PermissionDenied
@@ -20,6 +20,7 @@ from ai.triage.serializers import (
     ClassifyOutputSerializer,
     TriageResultSerializer,
 )
+from itsm.api import ErrorSerializer, StateConflictSerializer
 from itsm.permissions import IsAdmin, IsAgent
 from tickets.models import Ticket
 
@@ -77,6 +78,9 @@ def ticket_triage(request: Request, pk: int) -> Response:
     return Response(TriageResultSerializer(results, many=True).data)
 
 
+DECIDED = OpenApiResponse(StateConflictSerializer, description="Already decided: `status` says how.")
+
+
 def _decide(request: Request, pk: int, decide) -> Response:  # type: ignore[no-untyped-def]
     visible = Ticket.objects.visible_to(request.user)
     result = get_object_or_404(
@@ -97,7 +101,9 @@ def _decide(request: Request, pk: int, decide) -> Response:  # type: ignore[no-u
 
 
 @extend_schema(
-    request=None, responses=TriageResultSerializer, summary="Accept a triage suggestion (applies it)"
+    request=None,
+    responses={200: TriageResultSerializer, 400: ErrorSerializer, 409: DECIDED},
+    summary="Accept a triage suggestion (applies it)",
 )
 @api_view(["POST"])
 @permission_classes([IsAgent])
@@ -105,7 +111,11 @@ def accept_suggestion(request: Request, pk: int) -> Response:
     return _decide(request, pk, actions.do_accept_suggestion)
 
 
-@extend_schema(request=None, responses=TriageResultSerializer, summary="Reject a triage suggestion")
+@extend_schema(
+    request=None,
+    responses={200: TriageResultSerializer, 400: ErrorSerializer, 409: DECIDED},
+    summary="Reject a triage suggestion",
+)
 @api_view(["POST"])
 @permission_classes([IsAgent])
 def reject_suggestion(request: Request, pk: int) -> Response:

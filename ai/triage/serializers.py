@@ -34,7 +34,9 @@ class ClassifyOutputSerializer(serializers.Serializer):
 
 class TriageResultSerializer(serializers.ModelSerializer):
     ticket_number = serializers.CharField(source="ticket.number", read_only=True)
-    decided_by = serializers.EmailField(source="decided_by.email", read_only=True, default=None)
+    decided_by = serializers.EmailField(
+        source="decided_by.email", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = TriageResult

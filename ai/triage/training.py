@@ -90,11 +90,17 @@ FIELD_COLUMNS = {
 
 
 def resolved_rows(limit: int | None = None) -> tuple[list[TrainingRow], Any]:
-    """The newest resolved or closed tickets, as training rows (one query)."""
+    """The newest resolved or closed tickets, as training rows (one query).
+
+    Sensitive tickets are left out: a prediction's reasoning names its most similar training
+    tickets and decisive words to every agent who sees the predicted ticket.
+    """
     limit = limit or settings.AI_TRIAGE_MAX_TRAINING_TICKETS
     records = list(
         Ticket.objects.filter(
-            status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED], resolved_at__isnull=False
+            status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED],
+            resolved_at__isnull=False,
+            sensitive=False,
         )
         .order_by("-resolved_at", "-id")
         .values("number", "title", "description", "type", "resolved_at", *FIELD_COLUMNS.values())[:limit]

@@ -40,6 +40,9 @@ SLA_METRICS = {"response": "response", "resolution": "resolution"}
 def notice_for(event: str, data: dict[str, Any]) -> Notice:
     ticket = data.get("ticket") or {}
     number, title = ticket.get("number", ""), ticket.get("title", "")
+    if ticket.get("sensitive"):
+        # The event carries no text of a sensitive ticket (integrations.webhooks.events): say so.
+        title = _("Sensitive ticket: open it to read the details.")
     open_ticket = _("Open ticket")
     if event == Event.TICKET_CRITICAL:
         return Notice(

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -40,6 +39,8 @@ from integrations.jira.inbound import (
 from integrations.jira.models import OutboundChange, ReceiptState, ReconcileTrigger, WebhookReceipt
 from integrations.jira.outbound import is_push_enabled
 from integrations.jira.reconcile import ReconcileError, run_reconcile
+from itsm.api import ErrorSerializer
+from itsm.lib import safe_json
 from itsm.lib.tasks import defer_once
 from itsm.permissions import IsAgent
 
@@ -81,7 +82,7 @@ def webhook(request: Request) -> Response:
     except DeliveryRefused as refused:
         return Response({"status": "refused", "detail": refused.detail}, status=refused.status)
     try:
-        payload = json.loads(body)
+        payload = safe_json.loads(body)
         event, issue = check_payload(payload)
     except (ValueError, UnicodeDecodeError) as error:
         return Response({"status": "refused", "detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
@@ -185,7 +186,7 @@ ReconcileReport = inline_serializer(
         200: ReconcileReport,
         202: OpenApiResponse(description="Queued (background: true)"),
         400: OpenApiResponse(description="Bad since"),
-        409: OpenApiResponse(description="Not configured"),
+        409: OpenApiResponse(ErrorSerializer, description="Not configured, or a reconcile already waits"),
         502: ReconcileReport,
     },
 )

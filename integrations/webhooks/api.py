@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -19,6 +19,7 @@ from integrations.webhooks.serializers import (
     WebhookDeliverySerializer,
     WebhookSubscriptionSerializer,
 )
+from itsm.api import ErrorSerializer
 from itsm.permissions import IsAdmin
 
 
@@ -87,7 +88,10 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
 
     @extend_schema(
         request=None,
-        responses={201: WebhookDeliverySerializer},
+        responses={
+            201: WebhookDeliverySerializer,
+            409: OpenApiResponse(ErrorSerializer, description="The delivery is not finished yet."),
+        },
         summary="Send a finished delivery again (as a new delivery)",
     )
     @action(detail=True, methods=["post"])

@@ -126,12 +126,19 @@ def absolute_url(url_name: str, pk: int, fallback: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
+def shown_title(ticket: Any) -> str:
+    """Receivers outside see no text of a sensitive ticket: not its title either (empty)."""
+    return "" if ticket.sensitive else ticket.title
+
+
 def ticket_data(ticket: Any) -> dict[str, Any]:
-    """The ticket as webhook receivers see it (descriptions of sensitive tickets are left out)."""
+    """The ticket as webhook receivers see it. Of a sensitive ticket they get its identity and
+    workflow state (number, status, priority, team, people, links) but none of its text: no
+    title, description, tags or comment bodies (``sensitive`` is true, the text fields empty)."""
     data = {
         "id": ticket.pk,
         "number": ticket.number,
-        "title": ticket.title,
+        "title": shown_title(ticket),
         "type": ticket.type,
         "status": ticket.status,
         "priority": ticket.priority,
@@ -145,7 +152,7 @@ def ticket_data(ticket: Any) -> dict[str, Any]:
         "requester": _person(ticket.requester) if ticket.requester_id else None,
         "organisation": ticket.organisation.name if ticket.organisation_id else None,
         "tier": ticket.organisation.tier if ticket.organisation_id else None,
-        "tags": list(ticket.tags or []),
+        "tags": [] if ticket.sensitive else list(ticket.tags or []),
         "sensitive": ticket.sensitive,
         "description": "" if ticket.sensitive else (ticket.description or "")[:DESCRIPTION_EXCERPT],
         "created_at": iso(ticket.created_at),
@@ -160,7 +167,7 @@ def ticket_summary(ticket: Any) -> dict[str, Any]:
     return {
         "id": ticket.pk,
         "number": ticket.number,
-        "title": ticket.title,
+        "title": shown_title(ticket),
         "status": ticket.status,
         "priority": ticket.priority,
         "url": absolute_url("tickets:ticket-detail", ticket.pk, f"/tickets/{ticket.pk}/"),

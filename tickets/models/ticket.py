@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, SearchVectorField
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -163,7 +164,11 @@ class TicketQuerySet(models.QuerySet):
         the few dozen aggregated rows, not to every ticket.
         """
         inner = self.order_by().values(s=F("status"), p=F("priority"), c=F("category_id"), t=F("team_id"))
-        sql, params = inner.query.sql_with_params()
+        try:
+            sql, params = inner.query.sql_with_params()
+        except EmptyResultSet:
+            # A queryset that can match nothing (``none()``: an unknown assignee, say) has no SQL.
+            return {"total": 0, "by_status": {}, "by_priority": {}, "by_category": [], "by_team": []}
         category_table = self.model._meta.get_field("category").related_model._meta.db_table
         team_table = self.model._meta.get_field("team").related_model._meta.db_table
         # First one GROUP BY over the four columns (streamed in the index's order, in parallel),

@@ -8,6 +8,8 @@ from django.core.exceptions import PermissionDenied
 
 from ai.knowledge.models import Audience
 from ai.knowledge.replies import NO_GROUNDED_ANSWER, SYSTEM_PROMPT, draft_reply
+from conftest import make_user
+from itsm.models import Role
 from tickets.models import Comment, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -186,3 +188,39 @@ def test_the_draft_api_answers_agents_and_refuses_others(
     assert api_for(agent).post("/api/ai/tickets/999999/draft-reply/").status_code == 404
     assert api_for(agent).get(f"/api/ai/tickets/{vpn_ticket.pk}/draft-reply/").status_code == 405
     assert not Comment.objects.filter(ticket=vpn_ticket).exists()
+
+
+def test_a_draft_quotes_only_what_the_requester_could_read(
+    resolved_ticket, make_article, make_ticket, agent, requester, enterprise
+):
+    """Another organisation's resolved ticket and internal articles never reach the requester."""
+    outsider = make_user(
+        "olga.user@bigcorp.example", Role.USER, full_name="Olga Other", organisation=enterprise
+    )
+    theirs = resolved_ticket(
+        "Payroll VPN for BigCorp finance rejects the token",
+        "The VPN token is rejected on the BigCorp payroll laptop.",
+        "Reset the BigCorp payroll VPN token in their Okta tenant.",
+        requester=outsider,
+    )
+    internal = make_article(
+        "VPN token rejected: internal runbook",
+        "1. Open the RSA console.\n2. Re-sync the VPN token of the user.",
+        audience=Audience.INTERNAL,
+    )
+    ticket = make_ticket("VPN token rejected", description="The VPN token is rejected on my laptop.")
+    draft = draft_reply(ticket, actor=agent)
+    assert (draft.grounded, draft.mode, draft.citations) == (False, "none", [])
+    assert "BigCorp" not in draft.text and "RSA console" not in draft.text
+
+    # A resolved ticket of the requester's own organisation may be quoted.
+    ours = resolved_ticket(
+        "VPN token rejected after the password change",
+        "The VPN token is rejected on the laptop since the password change.",
+        "Re-synced the VPN token with the new password.",
+    )
+    draft = draft_reply(ticket, actor=agent)
+    cited = {(citation.source_type, citation.source_id) for citation in draft.citations}
+    assert ("ticket", ours.pk) in cited
+    assert not cited & {("ticket", theirs.pk), ("article", internal.pk)}
+    assert "BigCorp" not in draft.text and "RSA console" not in draft.text
