@@ -1,7 +1,10 @@
 """Limits on what a ticket holds, one set for every channel (API, pages, mail, Jira).
 
-Serializers and forms validate with these before anything is stored; each validator raises
-Django's ``ValidationError`` with a message for the person who sent the value.
+The ticket actions enforce them (``tickets/actions``), so no channel can store more than
+another; serializers declare the same limits so the API schema shows them. Each validator
+raises Django's ``ValidationError`` with a message for the person who sent the value. Edges
+that import text written elsewhere (mail, Jira) fit it to the limits with ``fit_text``
+before they hand it over, so a long message is cut visibly instead of being refused.
 """
 
 from __future__ import annotations
@@ -52,3 +55,30 @@ def validate_metadata(value: Any) -> None:
         raise ValidationError(
             f"Metadata is at most {METADATA_MAX_BYTES} bytes of JSON; this is {size}.", code="max_length"
         )
+
+
+def validate_description(text: str) -> None:
+    if len(text) > DESCRIPTION_MAX_LENGTH:
+        raise ValidationError(
+            f"A description is at most {DESCRIPTION_MAX_LENGTH:,} characters; this one has {len(text):,}.",
+            code="max_length",
+        )
+
+
+def validate_comment_body(text: str) -> None:
+    if len(text) > COMMENT_MAX_LENGTH:
+        raise ValidationError(
+            f"A message is at most {COMMENT_MAX_LENGTH:,} characters; this one has {len(text):,}.",
+            code="max_length",
+        )
+
+
+CUT_MARKER = "\n\n[… cut at {limit:,} characters]"
+
+
+def fit_text(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, visibly cut when longer (for imported text)."""
+    if len(text) <= limit:
+        return text
+    marker = CUT_MARKER.format(limit=limit)
+    return text[: limit - len(marker)] + marker

@@ -39,6 +39,7 @@ from integrations.webhooks.events import absolute_url
 from itsm.models import Organisation, Role, User
 from tickets.actions import check_attachment, do_add_comment, do_add_relation, do_create_ticket
 from tickets.models import Channel, Comment, CommentSource, RelationKind, Ticket
+from tickets.validation import COMMENT_MAX_LENGTH, DESCRIPTION_MAX_LENGTH, fit_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -219,7 +220,7 @@ def _add_reply(
         return do_add_comment(
             ticket,
             actor=sender,
-            body=_with_dropped(body, dropped),
+            body=fit_text(_with_dropped(body, dropped), COMMENT_MAX_LENGTH),
             source=CommentSource.EMAIL,
             external_id=parsed.message_id,
             author_label=parsed.sender_name or sender.email,
@@ -245,7 +246,7 @@ def _open_ticket(
         actor=sender,
         requester=sender,
         title=parsed.clean_subject or parsed.subject or "(no subject)",
-        description=_with_dropped(description, dropped),
+        description=fit_text(_with_dropped(description, dropped), DESCRIPTION_MAX_LENGTH),
         channel=Channel.EMAIL,
         attachments=uploads,
         metadata={"email": {"message_id": parsed.message_id, "from": parsed.sender_email}},

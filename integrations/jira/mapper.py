@@ -25,6 +25,7 @@ from integrations.jira.models import (
     stable_hash,
 )
 from tickets.models import TicketStatus
+from tickets.validation import DESCRIPTION_MAX_LENGTH, TAG_MAX_LENGTH, fit_text
 
 # Labels we put on issues we create, to find them again (never copied into ticket tags).
 MARKER_PREFIX = "itsm-"
@@ -345,11 +346,12 @@ def ticket_values(view: IssueView, mappings: Mappings) -> dict[str, Any]:
     if "summary" in view.present and view.summary:
         values["title"] = view.summary[:255]
     if "description" in view.present:
-        values["description"] = FOOTER.sub("", view.description).rstrip()
+        values["description"] = fit_text(FOOTER.sub("", view.description).rstrip(), DESCRIPTION_MAX_LENGTH)
     if "issuetype" in view.present and mappings.ticket_type(view):
         values["type"] = mappings.ticket_type(view)
     if "labels" in view.present and mappings.maps(LocalField.TAGS, "labels"):
-        values["tags"] = view.plain_labels
+        # Jira labels run to 255 characters; a ticket's tags to TAG_MAX_LENGTH.
+        values["tags"] = [label[:TAG_MAX_LENGTH] for label in view.plain_labels]
     if "components" in view.present and mappings.maps(LocalField.SERVICE, "components"):
         values["service"] = (view.components[0] if view.components else "")[:120]
     return values

@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 
 from tickets import signals
 from tickets.actions.attachments import check_attachment, store_attachment
-from tickets.actions.tickets import check_choice, do_transition_ticket
+from tickets.actions.tickets import check_choice, check_field, do_transition_ticket
 from tickets.models import (
     AccessChannel,
     Comment,
@@ -23,6 +23,7 @@ from tickets.models import (
     Watcher,
 )
 from tickets.models.ticket import audited
+from tickets.validation import validate_comment_body
 
 if TYPE_CHECKING:
     from django.core.files.uploadedfile import UploadedFile
@@ -100,6 +101,7 @@ def do_add_comment(
     body = (body or "").strip()
     if not body:
         raise ValidationError({"body": "The message is empty."})
+    check_field("body", body, validate_comment_body)
     check_can_comment(ticket, actor, internal=internal)
     if not ticket.can_take_reply_from(actor):
         raise ValidationError(gettext("This ticket is closed; please open a new one."))
@@ -150,6 +152,7 @@ def do_edit_comment(
     body = (body or "").strip()
     if not body:
         raise ValidationError({"body": "The message is empty."})
+    check_field("body", body, validate_comment_body)
     internal = comment.internal if internal is None else internal
     if actor is not None and comment.author_id != actor.pk:
         raise PermissionDenied("You may only edit your own comments.")

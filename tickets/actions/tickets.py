@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,6 +23,7 @@ from tickets.models import (
 )
 from tickets.models.priority import Impact, Priority, PriorityReasonRequired, Urgency, override_reason
 from tickets.models.ticket import TRANSITIONS, audited
+from tickets.validation import validate_description, validate_metadata, validate_tag
 
 if TYPE_CHECKING:
     from django.core.files.uploadedfile import UploadedFile
@@ -91,6 +92,9 @@ def do_create_ticket(
     title = (title or "").strip()
     if not title:
         raise ValidationError({"title": "A title is required."})
+    check_field("description", description or "", validate_description)
+    if metadata:
+        check_field("metadata", metadata, validate_metadata)
     check_choice(type, TicketType.values, "type")
     check_choice(impact, Impact.values, "impact")
     check_choice(urgency, Urgency.values, "urgency")
@@ -215,6 +219,10 @@ def check_changes(changes: TicketChanges) -> None:
         raise ValidationError({name: "This field cannot be edited here." for name in sorted(unknown)})
     if "title" in values and not str(values["title"]).strip():
         raise ValidationError({"title": "A title is required."})
+    if "description" in values:
+        check_field("description", values["description"] or "", validate_description)
+    if "metadata" in values:
+        check_field("metadata", values["metadata"], validate_metadata)
     for name, choices in (
         ("type", TicketType.values),
         ("impact", Impact.values),
@@ -461,11 +469,21 @@ def do_unarchive_ticket(
 
 
 def normalise_tags(tags: Iterable[str] | str) -> list[str]:
+    """Tags lower-cased, without blanks or repeats; a tag over the limit is refused, not cut."""
     if isinstance(tags, str):
         tags = tags.split(",")
     seen: list[str] = []
     for tag in tags:
-        tag = str(tag).strip().lower()[:50]
+        tag = str(tag).strip().lower()
+        check_field("tags", tag, validate_tag)
         if tag and tag not in seen:
             seen.append(tag)
     return seen
+
+
+def check_field(name: str, value: Any, validator: Callable[[Any], None]) -> None:
+    """Run one of ``tickets.validation``'s validators, naming the field in the error."""
+    try:
+        validator(value)
+    except ValidationError as error:
+        raise ValidationError({name: error.messages}) from None

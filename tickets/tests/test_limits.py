@@ -3,12 +3,16 @@ the limit, and nothing stored."""
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
+from tickets.actions import do_add_comment, do_edit_ticket
 from tickets.models import Comment, Ticket
 from tickets.validation import (
     COMMENT_MAX_LENGTH,
     DESCRIPTION_MAX_LENGTH,
     METADATA_MAX_BYTES,
+    TAG_MAX_LENGTH,
+    fit_text,
     metadata_size,
     validate_metadata,
 )
@@ -76,3 +80,91 @@ def test_descriptions_and_comments_share_the_limit(api_for, agent, make_ticket):
     response = client.post(f"/api/tickets/{ticket.pk}/comments/", {"body": body}, format="json")
     assert response.status_code == 400 and "body" in response.json()
     assert not Comment.objects.filter(ticket=ticket).exists()
+
+
+# --- every channel has the same limits: pages and mail as the API ---------------------------
+def test_the_create_page_refuses_a_description_over_the_limit(client, agent, requester):
+    client.force_login(agent)
+    response = client.post(
+        reverse("tickets:ticket-create"),
+        {
+            "title": "Printer",
+            "description": "x" * (DESCRIPTION_MAX_LENGTH + 1),
+            "type": "incident",
+            "impact": "low",
+            "urgency": "low",
+            "requester": requester.email,
+        },
+    )
+    assert response.status_code == 400
+    assert f"at most {DESCRIPTION_MAX_LENGTH:,} characters" in response.content.decode()
+    assert not Ticket.objects.exists()
+
+
+def test_the_create_page_refuses_a_long_tag_instead_of_cutting_it(client, agent, requester):
+    client.force_login(agent)
+    long_tag = "t" * (TAG_MAX_LENGTH + 1)
+    response = client.post(
+        reverse("tickets:ticket-create"),
+        {
+            "title": "Printer",
+            "type": "incident",
+            "impact": "low",
+            "urgency": "low",
+            "requester": requester.email,
+            "tags": f"printer, {long_tag}",
+        },
+    )
+    assert response.status_code == 400
+    assert f"at most {TAG_MAX_LENGTH} characters" in response.content.decode()
+    assert not Ticket.objects.exists()
+
+
+def test_a_reply_over_the_limit_is_refused_on_the_ticket_page_and_in_the_portal(
+    client, agent, requester, make_ticket
+):
+    ticket = make_ticket()
+    client.force_login(agent)
+    too_long = "y" * (COMMENT_MAX_LENGTH + 1)
+    response = client.post(reverse("tickets:ticket-comment", args=[ticket.pk]), {"body": too_long})
+    assert response.status_code == 400
+    client.force_login(requester)
+    response = client.post(reverse("tickets:portal-reply", args=[ticket.pk]), {"body": too_long})
+    assert f"at most {COMMENT_MAX_LENGTH:,} characters" in response.content.decode()
+    assert not Comment.objects.exists()
+
+
+def test_actions_enforce_the_limits_whoever_calls_them(make_ticket, agent):
+    with pytest.raises(ValidationError) as refused:
+        make_ticket(description="d" * (DESCRIPTION_MAX_LENGTH + 1))
+    assert "description" in refused.value.message_dict
+    ticket = make_ticket()
+    with pytest.raises(ValidationError) as refused:
+        do_edit_ticket(ticket, {"metadata": {"blob": "b" * METADATA_MAX_BYTES}}, actor=agent)
+    assert "metadata" in refused.value.message_dict
+    with pytest.raises(ValidationError) as refused:
+        do_add_comment(ticket, actor=agent, body="c" * (COMMENT_MAX_LENGTH + 1))
+    assert "body" in refused.value.message_dict
+    ticket.refresh_from_db()
+    assert (ticket.metadata, ticket.version, ticket.comments.count()) == ({}, 1, 0)
+
+
+def test_a_long_mail_is_cut_visibly_not_refused(requester):
+    from integrations.email.actions import do_ingest_email
+
+    message = (
+        "From: Dave Requester <dave.user@example.com>\r\nTo: ITSM <itsm@localhost>\r\n"
+        "Subject: Huge log\r\nMessage-ID: <huge-log-1@mail.example.com>\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: text/plain; charset="utf-8"\r\n\r\n'
+        + "log line 42 failed\r\n"
+        * 8000
+    ).encode()
+    ticket = do_ingest_email(message, source="test:huge").receipt.ticket
+    assert len(ticket.description) == DESCRIPTION_MAX_LENGTH
+    assert ticket.description.endswith(f"[… cut at {DESCRIPTION_MAX_LENGTH:,} characters]")
+
+
+def test_fit_text_keeps_short_text_and_cuts_long_text_to_the_limit():
+    assert fit_text("short", 100) == "short"
+    cut = fit_text("z" * 500, 100)
+    assert len(cut) == 100 and cut.startswith("z") and cut.endswith("[… cut at 100 characters]")

@@ -53,6 +53,7 @@ from tickets.actions import (
     normalise_tags,
 )
 from tickets.models import Channel, Comment, CommentSource, Ticket, TicketStatus, TicketType
+from tickets.validation import COMMENT_MAX_LENGTH, fit_text
 
 logger = logging.getLogger(__name__)
 
@@ -405,7 +406,7 @@ def apply_comment(event: str, comment: dict, issue: dict, *, fetch_issue: Any = 
             return Outcome("ignored", link.ticket, detail=f"{view.key} was deleted in Jira")
         ticket = Ticket.objects.get(pk=link.ticket_id)
         known = JiraComment.objects.select_for_update().filter(jira_comment_id=comment_id).first()
-        text = rich_to_text(comment.get("body")).strip()
+        text = fit_text(rich_to_text(comment.get("body")).strip(), COMMENT_MAX_LENGTH)
         internal = is_internal(comment)
         updated = parse_jira_datetime(comment.get("updated")) or parse_jira_datetime(comment.get("created"))
         body_hash = text_hash(text, internal=internal)
