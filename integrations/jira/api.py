@@ -13,7 +13,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
@@ -31,6 +31,7 @@ from integrations.jira.inbound import (
     accept_project,
     accepted_projects,
     check_payload,
+    content_key,
     delivery_identifier,
     project_of,
     store_receipt,
@@ -105,7 +106,16 @@ def webhook(request: Request) -> Response:
             issue=issue,
             payload=payload,
             flow=request.headers.get("X-Atlassian-Webhook-Flow", ""),
-            retry_count=_int(request.headers.get("X-Atlassian-Webhook-Retry")),
+            retry_count=retry_count(request.headers.get("X-Atlassian-Webhook-Retry")),
+            content_key=content_key(event, payload, body),
+        )
+    except DataError as error:
+        # The database refuses this content itself: retrying can never store it, so the answer
+        # is a 4xx (Jira stops retrying) rather than a 503 that would be retried forever.
+        logger.warning("Refused a Jira delivery the database cannot store: %s", error)
+        return Response(
+            {"status": "refused", "detail": _("The delivery cannot be stored: %(error)s") % {"error": error}},
+            status=status.HTTP_400_BAD_REQUEST,
         )
     except DatabaseError:
         logger.exception("Could not store a Jira delivery")
@@ -120,9 +130,14 @@ def webhook(request: Request) -> Response:
     return Response({"status": "queued", "receipt": receipt_id}, status=status.HTTP_202_ACCEPTED)
 
 
-def _int(value: str | None) -> int:
+# Jira retries a delivery a handful of times; anything beyond this is not a real count.
+MAX_RETRY_COUNT = 1000
+
+
+def retry_count(value: str | None) -> int:
+    """``X-Atlassian-Webhook-Retry`` as a count: garbage is 0, an absurd number is capped."""
     try:
-        return max(0, int(value or 0))
+        return min(max(0, int((value or "0").strip())), MAX_RETRY_COUNT)
     except ValueError:
         return 0
 

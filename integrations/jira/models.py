@@ -120,9 +120,12 @@ class WebhookReceiptQuerySet(models.QuerySet):
 
 
 class WebhookReceipt(models.Model):
-    """One stored delivery, keyed by ``X-Atlassian-Webhook-Identifier`` (same across retries)."""
+    """One stored delivery, keyed by ``X-Atlassian-Webhook-Identifier`` (same across retries)
+    and by ``content_key``, a digest of what the signed body says happened: the same signed
+    body sent again under another identifier is the same delivery."""
 
     identifier = models.CharField(max_length=255, unique=True)
+    content_key = models.CharField(max_length=71, blank=True)
     event = models.CharField(max_length=60)
     issue_id = models.CharField(max_length=32, blank=True)
     issue_key = models.CharField(max_length=64, blank=True)
@@ -145,6 +148,11 @@ class WebhookReceipt(models.Model):
             models.Index(
                 fields=["received_at"], name="jira_receipt_pending_idx", condition=Q(state="pending")
             ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["content_key"], condition=~Q(content_key=""), name="jira_receipt_content_unique"
+            )
         ]
 
     def __str__(self) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from procrastinate.contrib.django import app
@@ -135,22 +136,55 @@ def delivery_identifier(headers: Any, body: bytes) -> str:
     return given[:255] if given else "sha256:" + hashlib.sha256(body).hexdigest()
 
 
+def content_key(event: str, payload: dict, body: bytes) -> str:
+    """What the signed body says happened: the event, the issue, its ``updated`` time or the
+    comment and its time, and the delivery's ``timestamp``. The identifier header is not
+    signed, so a replayed body under a new identifier must still be recognised by this."""
+    issue = payload.get("issue") if isinstance(payload.get("issue"), dict) else {}
+    fields = issue.get("fields") if isinstance(issue.get("fields"), dict) else {}
+    comment = payload.get("comment") if isinstance(payload.get("comment"), dict) else {}
+    facts = [
+        str(value or "")
+        for value in (
+            issue.get("id"),
+            fields.get("updated"),
+            comment.get("id"),
+            comment.get("updated"),
+            payload.get("timestamp"),
+        )
+    ]
+    if not any(facts):
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+    return "sha256:" + hashlib.sha256("\x1f".join([event, *facts]).encode()).hexdigest()
+
+
 def store_receipt(
-    *, identifier: str, event: str, issue: dict, payload: dict, flow: str = "", retry_count: int = 0
+    *,
+    identifier: str,
+    event: str,
+    issue: dict,
+    payload: dict,
+    flow: str = "",
+    retry_count: int = 0,
+    content_key: str = "",
 ) -> tuple[int, bool]:
     """Store a delivery once and queue its processing in the same transaction.
 
-    One ``INSERT … ON CONFLICT DO NOTHING`` decides atomically whether it is new (concurrent
-    redeliveries of one identifier store one row); returns ``(receipt id, created)``.
+    One ``INSERT … ON CONFLICT DO NOTHING`` decides atomically whether it is new: concurrent
+    redeliveries of one identifier, or of one signed content under several identifiers,
+    store one row. Returns ``(receipt id, created)``.
     """
     table = connection.ops.quote_name(WebhookReceipt._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (identifier, event, issue_id, issue_key, payload, flow, retry_count, state, "  # noqa: S608 - table name from the model
-            "result, attempts, received_at) VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s, '', 0, %s) "
-            "ON CONFLICT (identifier) DO NOTHING RETURNING id",
+            f"INSERT INTO {table} (identifier, content_key, event, issue_id, issue_key, payload, flow, "  # noqa: S608 - table name from the model
+            "retry_count, state, result, attempts, received_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, '', 0, %s) "
+            # No conflict target: a clash on the identifier or on the content is a duplicate.
+            "ON CONFLICT DO NOTHING RETURNING id",
             [
                 identifier,
+                content_key,
                 event[:60],
                 str(issue.get("id") or "")[:32],
                 str(issue.get("key") or "")[:64],
@@ -163,9 +197,8 @@ def store_receipt(
         )
         row = cursor.fetchone()
         if row is None:
-            existing = (
-                WebhookReceipt.objects.filter(identifier=identifier).values_list("pk", flat=True).first()
-            )
+            same = Q(identifier=identifier) | (Q(content_key=content_key) if content_key else Q(pk__in=[]))
+            existing = WebhookReceipt.objects.filter(same).values_list("pk", flat=True).first()
             return existing or 0, False
         # A fresh id cannot collide with a queueing lock: no savepoint needed around the defer.
         app.configure_task(

@@ -193,7 +193,8 @@ def test_only_post_is_allowed(client):
 
 def test_a_delivery_costs_a_fixed_handful_of_queries(deliver, django_assert_max_num_queries):
     data = fixture("jira-webhook-issue-updated.json")
-    deliver(data)  # warm up
+    # Warm up with another delivery: the same signed content again would be a duplicate.
+    deliver({**data, "timestamp": data["timestamp"] - 1})
     with django_assert_max_num_queries(4):  # insert-if-new, defer, and the transaction around them
         assert deliver(data).status_code == 202
 
@@ -208,3 +209,49 @@ def test_the_worker_applies_stored_deliveries(deliver, mappings, run_worker):
     ticket = Ticket.objects.get(external_key="ITSUP-42")
     assert ticket.comments.count() == 1
     assert set(WebhookReceipt.objects.values_list("state", flat=True)) == {"processed"}
+
+
+# --- the signed content decides what is a duplicate; poison deliveries are acknowledged -------
+def test_the_same_signed_body_under_a_new_identifier_is_a_duplicate(deliver, queued_jobs):
+    data = fixture("jira-webhook-issue-updated.json")
+    assert deliver(data, identifier="first-id").status_code == 202
+    replay = deliver(data, identifier="another-id")
+    assert replay.status_code == 200 and replay.json()["status"] == "duplicate"
+    assert WebhookReceipt.objects.count() == 1
+    assert queued_jobs() == 1
+
+
+def test_a_later_update_of_the_same_issue_is_a_new_delivery(deliver):
+    data = fixture("jira-webhook-issue-updated.json")
+    assert deliver(data).status_code == 202
+    later = json.loads(json.dumps(data))
+    later["timestamp"] = data["timestamp"] + 60_000
+    later["issue"]["fields"]["updated"] = "2031-01-01T10:00:00.000+0000"
+    assert deliver(later).status_code == 202
+    comment = fixture("jira-webhook-comment-created.json")
+    assert deliver(comment).status_code == 202
+    assert WebhookReceipt.objects.count() == 3
+    assert len(set(WebhookReceipt.objects.values_list("content_key", flat=True))) == 3
+
+
+@pytest.mark.parametrize("retry", ["99999999999999999999999", "-5", "many"])
+def test_an_absurd_retry_header_is_stored_not_answered_503_forever(deliver, retry):
+    response = deliver(
+        fixture("jira-webhook-issue-created.json"), headers={"X-Atlassian-Webhook-Retry": retry}
+    )
+    assert response.status_code == 202
+    assert 0 <= WebhookReceipt.objects.get().retry_count <= 1000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"webhookEvent": "jira:issue_updated", "issue": {"id": "1\\u0000", "key": "ITSUP-1"}}',
+        b'{"webhookEvent": "jira:issue_updated", "issue": {"id": NaN, "key": "ITSUP-1"}}',
+    ],
+    ids=["nul", "nan"],
+)
+def test_a_poison_body_is_refused_with_a_4xx_so_jira_stops_retrying(deliver, body):
+    response = deliver(body)
+    assert 400 <= response.status_code < 500
+    assert WebhookReceipt.objects.count() == 0
