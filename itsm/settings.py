@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "pghistory",
     "procrastinate.contrib.django",
     "itsm",
+    "itsm.approvals",
     "tickets",
     "sla",
     "problems",
@@ -261,6 +262,7 @@ SPECTACULAR_SETTINGS = {
         "ExportStatusEnum": "tickets.models.exports.ExportStatus",
         "MailReceiptStatusEnum": "integrations.email.models.ReceiptStatus",
         "MailOutboundStatusEnum": "integrations.email.models.OutboundStatus",
+        "ApprovalStatusEnum": "itsm.approvals.models.ApprovalStatus",
     },
 }
 
@@ -329,6 +331,13 @@ ATTACHMENT_ALLOWED_TYPES = env.list(
 DATA_UPLOAD_MAX_MEMORY_SIZE = ATTACHMENT_MAX_BYTES + 1024 * 1024
 # Mail the requester on agents' public replies (bell notifications are always on).
 TICKET_REPLY_EMAILS = env.bool("TICKET_REPLY_EMAILS", default=True)
+
+# --- Approvals (itsm.approvals) ---
+# A request expires after this many hours unless its consumer says when; the mailed one-click
+# links lapse after APPROVAL_LINK_MAX_AGE_HOURS. Approvers are mailed (the bell always rings).
+APPROVAL_DEFAULT_EXPIRY_HOURS = env.int("APPROVAL_DEFAULT_EXPIRY_HOURS", default=72)
+APPROVAL_LINK_MAX_AGE_HOURS = env.int("APPROVAL_LINK_MAX_AGE_HOURS", default=72)
+APPROVAL_EMAILS = env.bool("APPROVAL_EMAILS", default=True)
 
 # --- Problems ---
 # Recurrence detection: incidents of the last N days whose titles are this similar
