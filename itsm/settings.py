@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "itsm.approvals",
     "tickets",
     "sla",
+    "cmdb",
     "problems",
     "integrations",
     "integrations.jira",
@@ -263,6 +264,12 @@ SPECTACULAR_SETTINGS = {
         "MailReceiptStatusEnum": "integrations.email.models.ReceiptStatus",
         "MailOutboundStatusEnum": "integrations.email.models.OutboundStatus",
         "ApprovalStatusEnum": "itsm.approvals.models.ApprovalStatus",
+        "ConfigurationItemStatusEnum": "cmdb.models.ItemStatus",
+        "ConfigurationItemTypeEnum": "cmdb.models.ItemType",
+        "ItemRelationKindEnum": "cmdb.models.RelationKind",
+        "TicketItemRoleEnum": "cmdb.models.LinkRole",
+        "CmdbImportFormatEnum": "cmdb.importer.ImportFormat",
+        "ItemSuggestionStatusEnum": "cmdb.models.SuggestionStatus",
     },
 }
 
@@ -338,6 +345,13 @@ TICKET_REPLY_EMAILS = env.bool("TICKET_REPLY_EMAILS", default=True)
 APPROVAL_DEFAULT_EXPIRY_HOURS = env.int("APPROVAL_DEFAULT_EXPIRY_HOURS", default=72)
 APPROVAL_LINK_MAX_AGE_HOURS = env.int("APPROVAL_LINK_MAX_AGE_HOURS", default=72)
 APPROVAL_EMAILS = env.bool("APPROVAL_EMAILS", default=True)
+
+# --- Configuration items (cmdb) ---
+# Mentions of items are looked for in new and edited tickets by the worker.
+CMDB_EXTRACTION_ENABLED = env.bool("CMDB_EXTRACTION_ENABLED", default=True)
+# Rows (items) one import may hold, and the largest import file accepted.
+CMDB_IMPORT_MAX_ROWS = env.int("CMDB_IMPORT_MAX_ROWS", default=50000)
+CMDB_IMPORT_MAX_BYTES = env.int("CMDB_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 
 # --- Problems ---
 # Recurrence detection: incidents of the last N days whose titles are this similar
