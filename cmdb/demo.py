@@ -163,7 +163,8 @@ def seed_items(sender: Any, users: dict, teams: dict, stdout: Any = None, **kwar
             f"Demo configuration items: {report.created} created, {report.updated} updated, "
             f"{report.unchanged} unchanged, {report.relations_created} relations added"
         )
-    if Ticket.objects.filter(metadata__demo_part="cmdb").exists():
+    # Marked apart from the tickets demo's own ("demo"), which it counts and seeds once.
+    if Ticket.objects.filter(metadata__cmdb_demo=True).exists():
         return  # the demo tickets are made once
     requester = users["requester2"]
     for title, description, metadata in TICKETS:
@@ -173,7 +174,7 @@ def seed_items(sender: Any, users: dict, teams: dict, stdout: Any = None, **kwar
             title=title,
             description=description,
             channel="portal",
-            metadata={"demo": True, "demo_part": "cmdb", **metadata},
+            metadata={"cmdb_demo": True, **metadata},
         )
         # The worker would do it after commit; the demo shows the panel filled at once.
         do_extract_ticket_items(ticket)

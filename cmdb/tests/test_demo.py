@@ -16,7 +16,7 @@ def test_the_demo_has_items_relations_and_tickets_with_suggestions(capsys):
     assert ItemRelation.objects.count() >= 10
     portal = ConfigurationItem.objects.get(name="Customer Portal")
     assert {r.target.name for r in portal.relations_out.all()} == {"nginx", "Payroll DB", "Payments API"}
-    tickets = Ticket.objects.filter(metadata__demo_part="cmdb")
+    tickets = Ticket.objects.filter(metadata__cmdb_demo=True)
     assert tickets.count() == 4
     first = tickets.get(title__startswith="Customer portal answers 502")
     assert {s.item.name for s in ItemSuggestion.objects.filter(ticket=first).of_items()} >= {
@@ -41,4 +41,4 @@ def test_seeding_again_changes_nothing(capsys):
         ItemRelation.objects.count(),
         ItemSuggestion.objects.count(),
     ) == counts
-    assert Ticket.objects.filter(metadata__demo_part="cmdb").count() == 4
+    assert Ticket.objects.filter(metadata__cmdb_demo=True).count() == 4
