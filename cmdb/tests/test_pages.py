@@ -85,6 +85,33 @@ def test_the_item_page_shows_attributes_relations_tickets_and_history(client, ag
     assert "changed" in content and agent.email in content  # the history, with who
 
 
+def test_the_item_page_reads_a_fixed_number_of_queries(
+    client, agent, team, make_item, make_ticket, django_assert_num_queries
+):
+    item = make_item("nginx", "service", owner_team=team)
+
+    def grow(n: int) -> None:
+        actions.do_add_item_relation(item, make_item(f"host{n}"), kind="runs_on", actor=agent)
+        actions.do_add_item_relation(
+            make_item(f"app{n}", "application"), item, kind="depends_on", actor=agent
+        )
+        actions.do_link_ticket_item(make_ticket(f"ticket {n}"), item, actor=agent)
+
+    grow(0)
+    login(client, agent)
+    url = reverse("cmdb:item-detail", args=[item.pk])
+    client.get(url)
+    # session, user (+ its teams for visibility), item, relations out, relations in, open
+    # tickets, history, the bell
+    with django_assert_num_queries(9):
+        client.get(url)
+    for n in range(1, 8):
+        grow(n)
+    with django_assert_num_queries(9):
+        content = client.get(url).content.decode()
+    assert content.count('data-testid="open-ticket"') == 8
+
+
 def test_the_item_page_has_a_slot_other_apps_fill(client, viewer, make_item):
     item = make_item("web01")
     extensions.register_item_panel(
