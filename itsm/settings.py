@@ -92,8 +92,10 @@ INSTALLED_APPS = [
     "pghistory",
     "procrastinate.contrib.django",
     "itsm",
+    "itsm.approvals",
     "tickets",
     "sla",
+    "cmdb",
     "problems",
     "integrations",
     "integrations.jira",
@@ -272,6 +274,13 @@ SPECTACULAR_SETTINGS = {
         "ExportStatusEnum": "tickets.models.exports.ExportStatus",
         "MailReceiptStatusEnum": "integrations.email.models.ReceiptStatus",
         "MailOutboundStatusEnum": "integrations.email.models.OutboundStatus",
+        "ApprovalStatusEnum": "itsm.approvals.models.ApprovalStatus",
+        "ConfigurationItemStatusEnum": "cmdb.models.ItemStatus",
+        "ConfigurationItemTypeEnum": "cmdb.models.ItemType",
+        "ItemRelationKindEnum": "cmdb.models.RelationKind",
+        "TicketItemRoleEnum": "cmdb.models.LinkRole",
+        "CmdbImportFormatEnum": "cmdb.importer.ImportFormat",
+        "ItemSuggestionStatusEnum": "cmdb.models.SuggestionStatus",
     },
 }
 
@@ -339,6 +348,20 @@ ATTACHMENT_ALLOWED_TYPES = env.list(
 DATA_UPLOAD_MAX_MEMORY_SIZE = ATTACHMENT_MAX_BYTES + 1024 * 1024
 # Mail the requester on agents' public replies (bell notifications are always on).
 TICKET_REPLY_EMAILS = env.bool("TICKET_REPLY_EMAILS", default=True)
+
+# --- Approvals (itsm.approvals) ---
+# A request expires after this many hours unless its consumer says when; the mailed one-click
+# links lapse after APPROVAL_LINK_MAX_AGE_HOURS. Approvers are mailed (the bell always rings).
+APPROVAL_DEFAULT_EXPIRY_HOURS = env.int("APPROVAL_DEFAULT_EXPIRY_HOURS", default=72)
+APPROVAL_LINK_MAX_AGE_HOURS = env.int("APPROVAL_LINK_MAX_AGE_HOURS", default=72)
+APPROVAL_EMAILS = env.bool("APPROVAL_EMAILS", default=True)
+
+# --- Configuration items (cmdb) ---
+# Mentions of items are looked for in new and edited tickets by the worker.
+CMDB_EXTRACTION_ENABLED = env.bool("CMDB_EXTRACTION_ENABLED", default=True)
+# Rows (items) one import may hold, and the largest import file accepted.
+CMDB_IMPORT_MAX_ROWS = env.int("CMDB_IMPORT_MAX_ROWS", default=50000)
+CMDB_IMPORT_MAX_BYTES = env.int("CMDB_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 
 # --- Problems ---
 # Recurrence detection: incidents of the last N days whose titles are this similar
