@@ -204,7 +204,23 @@ class ItemViewSet(
 
     @extend_schema(
         request={"multipart/form-data": ImportSerializer, "application/json": ImportSerializer},
-        responses={200: ImportReportSerializer, 400: ImportReportSerializer},
+        responses={
+            200: ImportReportSerializer,
+            400: OpenApiResponse(
+                {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/ImportReport"},
+                        {
+                            "type": "object",
+                            "description": "Field errors by field name: a list of messages, or "
+                            "messages by row for `items` (nothing was imported).",
+                            "additionalProperties": {"type": ["array", "object"]},
+                        },
+                    ]
+                },
+                description="Nothing was imported: the rows' problems (a report), or field errors.",
+            ),
+        },
         summary="Import or update items from CSV or JSON (all or nothing)",
     )
     @action(detail=False, methods=["post"], url_path="import")

@@ -8,12 +8,11 @@ class CmdbConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from cmdb import demo, receivers  # noqa: F401 - demo connects its seed_demo receiver
+        from cmdb import receivers
         from itsm import navigation
-        from tickets import extensions, signals
+        from tickets import extensions
 
-        signals.ticket_created.connect(receivers.on_ticket_created, dispatch_uid="cmdb-extract-created")
-        signals.ticket_updated.connect(receivers.on_ticket_updated, dispatch_uid="cmdb-extract-updated")
+        receivers.connect()
         # The menu translates its labels when rendered (base.html); the ticket page does not.
         navigation.register(
             navigation.NavItem(

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.dispatch import receiver
-
 from cmdb import importer
 from cmdb.actions import do_extract_ticket_items
-from itsm.signals import demo_seeded
 from tickets import actions as ticket_actions
 from tickets.models import Ticket
 
@@ -154,7 +151,6 @@ TICKETS = [
 ]
 
 
-@receiver(demo_seeded, dispatch_uid="cmdb-demo")
 def seed_items(sender: Any, users: dict, teams: dict, stdout: Any = None, **kwargs: Any) -> None:
     # Items first (in the order relations need them), through the importer: an upsert.
     report = importer.do_import_items(_as_json(ITEMS), format="json", actor=None, actor_label="system:demo")
