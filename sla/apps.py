@@ -7,7 +7,8 @@ class SlaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from sla import queue, receivers
+        from sla import kpis, queue, receivers
 
         receivers.connect()
         queue.register()
+        kpis.register()

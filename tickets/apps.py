@@ -39,3 +39,6 @@ class TicketsConfig(AppConfig):
             )
         )
         notifications.connect()
+        from tickets import kpis
+
+        kpis.register()
