@@ -19,6 +19,7 @@ from itsm import kpis
 from itsm.kpis import KPI, Computed, Grouping, Kind, Unit, Window
 from tickets.models.ticket import OPEN_STATUSES
 
+AGE_KEYS = ("lt_1d", "1_3d", "3_7d", "gt_7d")
 OPEN = "(" + ", ".join(f"'{status}'" for status in OPEN_STATUSES) + ")"
 ORGANISATION_JOIN = "LEFT JOIN itsm_organisation org ON org.id = t.organisation_id"
 
@@ -164,6 +165,8 @@ def compute_backlog(window: Window, names: Sequence[str]) -> Computed:
     result: Computed = {}
     now = timezone.now()
     if window.interval is None and window.ends_now(now):
+        if window.group_by is None:  # measured now: an empty desk is a zero, not a gap
+            result[(None, None)] = {"backlog_open": 0, "backlog_age": dict.fromkeys(AGE_KEYS, 0)}
         # The level now: the open tickets themselves (the status index), with their ages.
         sql = (
             f"SELECT {group} AS g, count(*),"  # noqa: S608

@@ -12,11 +12,12 @@ class KnowledgeConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from ai.knowledge import receivers
+        from ai.knowledge import kpis, receivers
         from ai.knowledge.models import KnowledgeArticle
         from itsm import navigation
         from tickets import extensions, signals
 
+        kpis.register()
         # Keep the chunk index current: resolved tickets and article edits are re-embedded by the worker.
         signals.ticket_status_changed.connect(
             receivers.on_ticket_status_changed, dispatch_uid="kb-ticket-status"

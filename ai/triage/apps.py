@@ -10,10 +10,11 @@ class TriageConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from ai.triage import receivers
+        from ai.triage import kpis, receivers
         from itsm import navigation
         from tickets import extensions, signals
 
+        kpis.register()
         signals.ticket_created.connect(receivers.on_ticket_created, dispatch_uid="ai-triage-created")
         signals.comment_added.connect(receivers.on_comment_added, dispatch_uid="ai-triage-comment")
         signals.ticket_status_changed.connect(
