@@ -348,7 +348,7 @@ def _shape(names: list[str], window: Window, merged: Computed) -> Result:
         group_keys: list[Any] = [None]
     else:
         group_keys = sorted({group for _bucket, group in merged}, key=_sort_key)
-    labels = _labels(window.group_by, group_keys)
+    labels = labels_for(window.group_by, group_keys)
     rows = []
     for group in group_keys:
         for bucket in buckets:
@@ -370,7 +370,8 @@ def _sort_key(value: Any) -> tuple[int, str]:
     return (value is None, str(value))
 
 
-def _labels(group_by: str | None, keys: list[Any]) -> dict[Any, str]:
+def labels_for(group_by: str | None, keys: list[Any]) -> dict[Any, str]:
+    """Names of a grouping's keys, for people (one query at most)."""
     if group_by is None:
         return {}
     item = _groupings[group_by]

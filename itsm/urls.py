@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from itsm import api, views
+from itsm.analytics import api as analytics_api
 
 core_patterns = [
     path("notifications/", views.notification_list, name="notification-list"),
@@ -13,6 +14,8 @@ core_patterns = [
 
 api_patterns = [
     path("me/", api.me, name="api-me"),
+    path("kpis/", analytics_api.kpi_summary, name="api-kpis"),
+    path("kpis/timeseries/", analytics_api.kpi_timeseries, name="api-kpis-timeseries"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("tickets.api_urls")),
