@@ -7,8 +7,10 @@ class SlaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from sla import kpis, queue, receivers
+        from itsm.analytics.metrics import register_collector
+        from sla import kpis, prometheus, queue, receivers
 
         receivers.connect()
         queue.register()
         kpis.register()
+        register_collector("sla", prometheus.collect)

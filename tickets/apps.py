@@ -39,6 +39,8 @@ class TicketsConfig(AppConfig):
             )
         )
         notifications.connect()
-        from tickets import kpis
+        from itsm.analytics.metrics import register_collector
+        from tickets import kpis, prometheus
 
         kpis.register()
+        register_collector("tickets", prometheus.collect)

@@ -15,6 +15,10 @@ class TriageConfig(AppConfig):
         from tickets import extensions, signals
 
         kpis.register()
+        from ai.triage import prometheus
+        from itsm.analytics.metrics import register_collector
+
+        register_collector("triage", prometheus.collect)
         signals.ticket_created.connect(receivers.on_ticket_created, dispatch_uid="ai-triage-created")
         signals.comment_added.connect(receivers.on_comment_added, dispatch_uid="ai-triage-comment")
         signals.ticket_status_changed.connect(
