@@ -323,7 +323,9 @@ class Ticket(models.Model):
             models.Index(
                 fields=["resolved_at"], name="ticket_resolved_idx", condition=Q(resolved_at__isnull=False)
             ),
-            models.Index(fields=["closed_at"], name="ticket_closed_idx", condition=Q(closed_at__isnull=False)),
+            models.Index(
+                fields=["closed_at"], name="ticket_closed_idx", condition=Q(closed_at__isnull=False)
+            ),
             models.Index(
                 fields=["team", "-created_at"],
                 name="ticket_unassigned_idx",
