@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from itsm import api, views
 from itsm.analytics import api as analytics_api
+from itsm.analytics import views as analytics_views
 
 core_patterns = [
     path("notifications/", views.notification_list, name="notification-list"),
@@ -28,6 +29,9 @@ api_patterns = [
 urlpatterns = [
     path("", views.root, name="root"),
     path("home/", views.home, name="home"),
+    path("dashboard/", analytics_views.dashboard, name="dashboard"),
+    path("dashboard/compare/", analytics_views.dashboard_compare, name="dashboard-compare"),
+    path("dashboard/<slug:table>.csv", analytics_views.dashboard_csv, name="dashboard-csv"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
     path("admin/", admin.site.urls),

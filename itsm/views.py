@@ -25,10 +25,18 @@ def root(request: HttpRequest) -> HttpResponse:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """The landing page after sign-in: who you are and where to go next."""
+    from itsm.analytics.home import sections_for
+
+    sections = sections_for(request.user)  # agents: their work summary; others: the links
     return render(
         request,
         "itsm/home.html",
-        {"teams": request.user.teams.order_by("name"), "now": timezone.now()},
+        {
+            "teams": request.user.teams.order_by("name"),
+            "now": timezone.now(),
+            "sections": sections,
+            "notifications": Notification.objects.for_user(request.user)[:6] if sections else [],
+        },
     )
 
 

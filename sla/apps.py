@@ -8,9 +8,10 @@ class SlaConfig(AppConfig):
 
     def ready(self) -> None:
         from itsm.analytics.metrics import register_collector
-        from sla import kpis, prometheus, queue, receivers
+        from sla import home, kpis, prometheus, queue, receivers
 
         receivers.connect()
         queue.register()
         kpis.register()
+        home.register()
         register_collector("sla", prometheus.collect)

@@ -40,7 +40,8 @@ class TicketsConfig(AppConfig):
         )
         notifications.connect()
         from itsm.analytics.metrics import register_collector
-        from tickets import kpis, prometheus
+        from tickets import home, kpis, prometheus
 
         kpis.register()
+        home.register()
         register_collector("tickets", prometheus.collect)
