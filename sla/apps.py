@@ -8,7 +8,7 @@ class SlaConfig(AppConfig):
 
     def ready(self) -> None:
         from itsm.analytics.metrics import register_collector
-        from sla import home, kpis, prometheus, queue, receivers
+        from sla import demo, home, kpis, prometheus, queue, receivers  # noqa: F401 - demo connects its receiver
 
         receivers.connect()
         queue.register()
