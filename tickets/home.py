@@ -83,7 +83,7 @@ def my_work(user: Any) -> list[Tile]:
         Tile(
             "week_frt",
             _("My median first response"),
-            rounded(frt, 0),
+            None if frt is None else round(frt),
             queue_url(assignee="me", sort="-updated"),
             unit=_("min"),
             hint=_("First replies this week"),

@@ -15,7 +15,7 @@ from typing import Any
 from django.utils.formats import date_format
 
 WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 28
+LEFT, RIGHT, TOP, BOTTOM = 48, 16, 24, 28
 
 
 @dataclass
@@ -53,14 +53,15 @@ class Chart:
 
 
 def nice_ceiling(value: float) -> float:
-    """1, 2, 2.5 or 5 × a power of ten, at least ``value`` (axes end on round numbers)."""
+    """The top of an axis with four round steps (1, 2 or 5 × a power of ten each) reaching ``value``."""
     if value <= 0:
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * power:
-            return step * power
-    return 10 * power
+    quarter = value / 4
+    power = 10 ** math.floor(math.log10(quarter))
+    for step in (1, 2, 5, 10):
+        if quarter <= step * power:
+            return 4 * step * power
+    return 40 * power
 
 
 def _format(value: float) -> str:
@@ -100,7 +101,10 @@ def line_chart(
         chart.y_ticks.append((y_of(value), f"{round(value * 100)}%" if percent else _format(value)))
     if days:
         wanted = sorted({0, len(days) // 2, len(days) - 1}) if len(days) > 2 else list(range(len(days)))
-        chart.x_ticks = [(x_of(index), date_format(days[index], "M j")) for index in wanted]
+        anchors = {0: "start", len(days) - 1: "end"}
+        chart.x_ticks = [
+            (x_of(index), date_format(days[index], "M j"), anchors.get(index, "middle")) for index in wanted
+        ]
     for line in chart.series:
         segment: list[str] = []
         for index, value in enumerate(line.values):
