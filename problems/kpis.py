@@ -28,7 +28,7 @@ def compute_links(window: Window, names: Sequence[str]) -> Computed:
         f"{conditions}) AS events GROUP BY 1, 2"
     )
     return {
-        (bucket, key): {"incidents_linked": linked, "recurrences": recurred}
+        (bucket, key): {"incidents_linked": int(linked), "recurrences": int(recurred)}
         for bucket, key, linked, recurred in run(sql, window.params)
     }
 
@@ -41,7 +41,9 @@ def compute_known_errors(window: Window, names: Sequence[str]) -> Computed:
     """Problems in the known-error state now (only a window ending now)."""
     if not window.ends_now(timezone.now()):
         return {}
-    group = PROBLEM_COLUMNS.get(window.group_by or "", "NULL")
+    if window.group_sets and not window.includes_desk:
+        return {}
+    group = "NULL" if window.group_sets else PROBLEM_COLUMNS.get(window.group_by or "", "NULL")
     conditions = "".join(
         f" AND {PROBLEM_COLUMNS[name]} = %(filter_{index})s"
         for index, (name, _key) in enumerate(window.filters)
@@ -51,9 +53,9 @@ def compute_known_errors(window: Window, names: Sequence[str]) -> Computed:
         f" WHERE p.status = 'known_error'{conditions} GROUP BY 1"
     )
     bucket = window.bucket_starts()[-1] if window.interval else None
-    result: Computed = {(bucket, None): {"known_errors": 0}} if window.group_by is None else {}
+    result: Computed = {(bucket, window.desk_key): {"known_errors": 0}} if window.includes_desk else {}
     for key, count in run(sql, window.params):
-        result[(bucket, key)] = {"known_errors": count}
+        result[(bucket, window.desk_key if window.group_sets else key)] = {"known_errors": count}
     return result
 
 

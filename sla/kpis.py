@@ -93,9 +93,9 @@ def compute_at_risk(window: Window, names: Sequence[str]) -> Computed:
         f" AND c.paused_since IS NULL AND c.warn_at <= %(now)s{conditions} GROUP BY 1, 2"
     )
     result: Computed = {}
-    if window.group_by is None:  # measured now: nothing running is a zero, not a gap
+    if window.includes_desk:  # measured now: nothing running is a zero, not a gap
         bucket = window.bucket_starts()[-1] if window.interval else None
-        result[(bucket, None)] = {"at_risk_now": 0, "breached_now": 0}
+        result[(bucket, window.desk_key)] = {"at_risk_now": 0, "breached_now": 0}
     for bucket, key, at_risk, breached in run(sql, {**window.params, "now": now}):
         result[(bucket, key)] = {"at_risk_now": at_risk, "breached_now": breached}
     return result

@@ -242,3 +242,14 @@ def test_rebuild_resumes_past_complete_chunks(desk):
             progress=lambda index, count, chunk, written: calls.append(written),
         )  # fmt: skip
     assert calls == [0, 0]
+
+
+def test_several_groupings_in_one_pass_give_what_each_grouping_gives_alone(desk):
+    names = kpis.names()
+    with travel(at(7, 12)):
+        together = kpis.compute_sets(names, at(0, 0), at(7, 13), [None, "team", "priority", "tier"], user=None)
+        for grouping in (None, "team", "priority", "tier"):
+            alone = kpis.compute(names, at(0, 0), at(7, 13), grouping, user=None)
+            assert [(row.group, row.label, row.values) for row in together[grouping].rows] == [
+                (row.group, row.label, row.values) for row in alone.rows
+            ], grouping

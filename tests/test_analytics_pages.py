@@ -20,6 +20,14 @@ from tickets.models import TicketStatus
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _sla_defaults():
+    """The default policies of the data migration (a transactional test may have flushed them)."""
+    from sla.defaults import ensure_defaults
+
+    ensure_defaults()
+
+
 @pytest.fixture
 def tickets(agent, requester, team):
     made = []

@@ -39,6 +39,22 @@ def scope(window: Window) -> tuple[str, str, str]:
         if item.joins and item.joins not in joins:
             joins.append(item.joins)
         conditions.append(f" AND {item.column} = %(filter_{index})s")
+    if window.group_sets:
+        # Each ticket once per grouping (last in FROM, so lateral lookups before it run once per ticket).
+        rows = []
+        for name in window.group_sets:
+            if name is None:
+                rows.append("(NULL::text, NULL::text)")
+                continue
+            item = kpis.grouping(name)
+            if item.joins and item.joins not in joins:
+                joins.append(item.joins)
+            rows.append(f"('{name}', ({item.column})::text)")
+        joins.append(f"CROSS JOIN LATERAL (VALUES {', '.join(rows)}) AS group_set(grouping, key)")
+        group = (
+            f"coalesce(group_set.grouping, '') || chr({ord(kpis.GROUP_SEPARATOR)})"
+            f" || coalesce(group_set.key, chr({ord(kpis.NO_KEY)}))"
+        )
     return " ".join(joins), group, "".join(conditions)
 
 
@@ -110,17 +126,16 @@ def compute_resolved(window: Window, names: Sequence[str]) -> Computed:
     """tickets_resolved, reopen_rate, mttr_hours, fcr_rate, tickets_per_agent: tickets whose
     (latest) resolution falls in the window."""
     joins, group, conditions = scope(window)
-    fcr = (
-        f"avg(CASE WHEN t.reopen_count = 0 AND {AGENT_REPLIES} <= 1 THEN 1.0 ELSE 0.0 END)"
-        if "fcr_rate" in names
-        else "NULL"
-    )
+    fcr, replies = "NULL", ""
+    if "fcr_rate" in names:
+        fcr = "avg(CASE WHEN t.reopen_count = 0 AND replies.n <= 1 THEN 1.0 ELSE 0.0 END)"
+        replies = f" CROSS JOIN LATERAL (SELECT {AGENT_REPLIES} AS n) AS replies"
     sql = (
         f"SELECT {window.bucket('t.resolved_at')} AS b, {group} AS g, count(*),"  # noqa: S608
         " avg(CASE WHEN t.reopen_count > 0 THEN 1.0 ELSE 0.0 END),"
         f" {stats_sql(hours('t.resolved_at - t.created_at'))}, {fcr},"
         " count(DISTINCT t.assignee_id)"
-        f" FROM tickets_ticket t {joins}"
+        f" FROM tickets_ticket t{replies} {joins}"
         " WHERE t.resolved_at >= %(start)s AND t.resolved_at < %(end)s"
         f" AND t.status IN ('resolved', 'closed'){conditions}"
         " GROUP BY 1, 2"
@@ -165,8 +180,8 @@ def compute_backlog(window: Window, names: Sequence[str]) -> Computed:
     result: Computed = {}
     now = timezone.now()
     if window.interval is None and window.ends_now(now):
-        if window.group_by is None:  # measured now: an empty desk is a zero, not a gap
-            result[(None, None)] = {"backlog_open": 0, "backlog_age": dict.fromkeys(AGE_KEYS, 0)}
+        if window.includes_desk:  # measured now: an empty desk is a zero, not a gap
+            result[(None, window.desk_key)] = {"backlog_open": 0, "backlog_age": dict.fromkeys(AGE_KEYS, 0)}
         # The level now: the open tickets themselves (the status index), with their ages.
         sql = (
             f"SELECT {group} AS g, count(*),"  # noqa: S608
@@ -296,6 +311,7 @@ def register() -> None:
                 labels=labels,
                 resolve=resolve,
                 choices=choices,
+                integer=name in ("category", "team", "assignee"),
             )
         )
 

@@ -13,6 +13,8 @@ from tickets.kpis import run
 
 def compute_deflection(window: Window, names: Sequence[str]) -> Computed:
     """Deflections and portal tickets per bucket (a deflection belongs to no ticket: no grouping)."""
+    if not window.includes_desk:
+        return {}
     sql = (
         f"SELECT b, sum(deflected), sum(submitted) FROM ("  # noqa: S608
         f" SELECT {window.bucket('d.created_at')} AS b, 1 AS deflected, 0 AS submitted"
@@ -22,7 +24,9 @@ def compute_deflection(window: Window, names: Sequence[str]) -> Computed:
         ") AS events GROUP BY 1"
     )
     return {
-        (bucket, None): {"deflection_rate": kpis.ratio(deflected, deflected + submitted)}
+        (bucket, window.desk_key): {
+            "deflection_rate": kpis.ratio(int(deflected), int(deflected) + int(submitted))
+        }
         for bucket, deflected, submitted in run(sql, window.params)
     }
 

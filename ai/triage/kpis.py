@@ -30,11 +30,14 @@ def compute_triage(window: Window, names: Sequence[str]) -> Computed:
     )
     result: Computed = {}
     for bucket, key, tickets, triaged, accepted, rejected, evaluated, kept in run(sql, window.params):
-        accepted, rejected = accepted or 0, rejected or 0
+        # SUM() of counts comes back as numeric: integers here, so the values stay plain floats.
+        accepted, rejected, evaluated, kept = (
+            int(value or 0) for value in (accepted, rejected, evaluated, kept)
+        )
         result[(bucket, key)] = {
             "ai_triage_coverage": kpis.ratio(triaged, tickets),
             "ai_triage_acceptance_rate": kpis.ratio(accepted, accepted + rejected),
-            "ai_auto_no_correction_rate": kpis.ratio(kept or 0, evaluated or 0),
+            "ai_auto_no_correction_rate": kpis.ratio(kept, evaluated),
         }
     return result
 
