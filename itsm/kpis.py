@@ -365,11 +365,39 @@ def compute(
             continue
         if any(filter_name not in kpi.groupings for filter_name, _key in window.filters):
             continue
+        if kpi.kind == Kind.STOCK and _stored_level(kpi, window, merged):
+            continue  # the level at a past midnight, as that day's snapshot recorded it
         by_function.setdefault(kpi.compute, []).append(name)
     for function, served in by_function.items():
         for key, values in function(window, served).items():
             merged.setdefault(key, {}).update({name: values[name] for name in served if name in values})
     return _shape(names, window, merged)
+
+
+def _stored_level(kpi: KPI, window: Window, merged: Computed) -> bool:
+    """A stock KPI (the backlog) at a past local midnight is read from that day's snapshot
+    rather than rebuilt from the whole history; False when there is no such row."""
+    from itsm.models import KPISnapshot
+
+    end = window.end.astimezone(ZoneInfo(window.time_zone))
+    if window.interval is not None or window.ends_now() or end.time() != time(0) or len(window.filters) > 1:
+        return False
+    rows = KPISnapshot.objects.filter(kpi=kpi.name, day=end.date() - timedelta(days=1), version=kpi.version)
+    if window.filters:
+        if window.group_by is not None:
+            return False
+        ((name, key),) = window.filters
+        rows = rows.filter(grouping=name, group="" if key is None else str(key))
+    else:
+        rows = rows.filter(grouping=window.group_by or "")
+    found = list(rows.values_list("group", "value"))
+    if not found:
+        return False
+    integer = window.group_by is not None and _groupings[window.group_by].integer
+    for stored, value in found:
+        key = None if window.group_by is None or stored == "" else (int(stored) if integer else stored)
+        merged.setdefault((None, key), {})[kpi.name] = value
+    return True
 
 
 def compute_sets(

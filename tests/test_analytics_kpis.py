@@ -247,9 +247,20 @@ def test_rebuild_resumes_past_complete_chunks(desk):
 def test_several_groupings_in_one_pass_give_what_each_grouping_gives_alone(desk):
     names = kpis.names()
     with travel(at(7, 12)):
-        together = kpis.compute_sets(names, at(0, 0), at(7, 13), [None, "team", "priority", "tier"], user=None)
+        together = kpis.compute_sets(
+            names, at(0, 0), at(7, 13), [None, "team", "priority", "tier"], user=None
+        )
         for grouping in (None, "team", "priority", "tier"):
             alone = kpis.compute(names, at(0, 0), at(7, 13), grouping, user=None)
             assert [(row.group, row.label, row.values) for row in together[grouping].rows] == [
                 (row.group, row.label, row.values) for row in alone.rows
             ], grouping
+
+
+def test_a_past_level_comes_from_that_days_snapshot_when_there_is_one(desk):
+    with travel(at(7, 12)):
+        rebuilt = kpis.compute(["backlog_open"], at(0, 0), at(2, 0), user=None).value("backlog_open")
+        snapshots.write_days(date(2026, 3, 3), date(2026, 3, 3))
+        KPISnapshot.objects.filter(kpi="backlog_open", grouping="", day=date(2026, 3, 3)).update(value=41)
+        stored = kpis.compute(["backlog_open"], at(0, 0), at(2, 0), user=None).value("backlog_open")
+    assert (rebuilt, stored) == (2, 41)
