@@ -264,3 +264,13 @@ def test_a_past_level_comes_from_that_days_snapshot_when_there_is_one(desk):
         KPISnapshot.objects.filter(kpi="backlog_open", grouping="", day=date(2026, 3, 3)).update(value=41)
         stored = kpis.compute(["backlog_open"], at(0, 0), at(2, 0), user=None).value("backlog_open")
     assert (rebuilt, stored) == (2, 41)
+
+
+def test_the_definitions_in_the_docs_are_the_registry():
+    from pathlib import Path
+
+    from itsm.analytics import docs
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "analytics.md").read_text()
+    between = text.split(docs.BEGIN, 1)[1].split(docs.END, 1)[0].strip()
+    assert between == docs.kpi_table(), "regenerate the table: itsm.analytics.docs.print_table()"
