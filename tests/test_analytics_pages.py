@@ -169,7 +169,7 @@ def test_the_dashboard_shows_tiles_charts_and_tables(client, agent, tickets):
     assert 'data-testid="tile-tickets_created" data-value="3"' in html
     assert html.count("<svg") == 4 and "<script>" not in html
     assert 'hx-trigger="every 30s"' in html
-    assert "By Team" in html and "Service Desk" in html
+    assert "By team" in html and "Service Desk" in html
     partial = client.get(reverse("dashboard"), {"days": 7}, HTTP_HX_REQUEST="true").content.decode()
     assert partial.startswith('\n<div id="dashboard-live"') or partial.lstrip().startswith(
         '<div id="dashboard-live"'

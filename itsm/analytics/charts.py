@@ -103,7 +103,7 @@ def line_chart(
         wanted = sorted({0, len(days) // 2, len(days) - 1}) if len(days) > 2 else list(range(len(days)))
         anchors = {0: "start", len(days) - 1: "end"}
         chart.x_ticks = [
-            (x_of(index), date_format(days[index], "M j"), anchors.get(index, "middle")) for index in wanted
+            (x_of(index), date_format(days[index], "MONTH_DAY_FORMAT"), anchors.get(index, "middle")) for index in wanted
         ]
     for line in chart.series:
         segment: list[str] = []
@@ -116,7 +116,7 @@ def line_chart(
             x, y = x_of(index), y_of(float(value))
             segment.append(f"{x},{y}")
             shown = f"{round(value * 100)}%" if percent else _format(float(value))
-            line.dots.append((x, y, f"{date_format(days[index], 'M j')}: {shown}"))
+            line.dots.append((x, y, f"{date_format(days[index], 'MONTH_DAY_FORMAT')}: {shown}"))
         if segment:
             line.segments.append(" ".join(segment))
     return chart
