@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-BATCH = 50_000
+BATCH = 5_000
 DAYS = 730
 
 
@@ -160,7 +160,11 @@ def load(total: int, ids: dict) -> None:
             """  # noqa: S608 - constants
             )
         done = offset + size
-        print(f"  loaded {done:>9,} tickets ({done / (time.perf_counter() - began):,.0f} rows/s)", flush=True)
+        if done % 50_000 == 0 or done == total:
+            print(
+                f"  loaded {done:>9,} tickets ({done / (time.perf_counter() - began):,.0f} rows/s)",
+                flush=True,
+            )
     with connection.cursor() as cursor:
         print("  SLA clocks for 80 % of the tickets …", flush=True)
         cursor.execute(
