@@ -16,24 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from itsm import kpis
 from itsm.kpis import KPI, Computed, Kind, Unit, Window
-from tickets.kpis import minutes, run, scope, stats_sql
-
-
-def compute_first_response(window: Window, names: Sequence[str]) -> Computed:
-    """frt_minutes: tickets created in the window that had a first public agent reply."""
-    joins, group, conditions = scope(window)
-    sql = (
-        f"SELECT {window.bucket('t.created_at')} AS b, {group} AS g,"  # noqa: S608
-        f" {stats_sql(minutes('t.first_response_at - t.created_at'))}"
-        f" FROM tickets_ticket t {joins}"
-        " WHERE t.created_at >= %(start)s AND t.created_at < %(end)s"
-        f" AND t.first_response_at IS NOT NULL{conditions} GROUP BY 1, 2"
-    )
-    return {
-        (bucket, key): {"frt_minutes": kpis.distribution(mean, median, p90)}
-        for bucket, key, mean, median, p90 in run(sql, window.params)
-    }
-
+from tickets.kpis import compute_created, run, scope, stats_sql
 
 # When a clock's fate was sealed: its breach, or else the moment it stopped in time.
 OUTCOME_AT = "coalesce(c.breached_at, c.stopped_at)"
@@ -133,7 +116,8 @@ def register() -> None:
             Unit.MINUTES,
             "Tickets created in the range with a first public agent reply: wall-clock minutes from "
             "created_at to first_response_at. Mean, median, p90.",
-            compute_first_response,
+            # Ticket columns only: computed in the same scan as the tickets created.
+            compute_created,
             distribution=True,
             better="down",
             tile_order=50,

@@ -15,17 +15,18 @@ from tickets.kpis import run, scope
 def compute_triage(window: Window, names: Sequence[str]) -> Computed:
     """Tickets created in the window and their triage results (one row per field)."""
     joins, group, conditions = scope(window)
+    # The results of the window's tickets, counted per ticket first (a join the planner may hash).
     sql = (
         f"SELECT {window.bucket('t.created_at')} AS b, {group} AS g, count(*),"  # noqa: S608
-        " count(*) FILTER (WHERE r.predictions > 0), sum(r.accepted), sum(r.rejected),"
-        " sum(r.auto_evaluated), sum(r.auto_kept)"
-        f" FROM tickets_ticket t {joins}"
-        " CROSS JOIN LATERAL (SELECT count(*) AS predictions,"
+        " count(r.ticket_id), sum(r.accepted), sum(r.rejected), sum(r.auto_evaluated), sum(r.auto_kept)"
+        f" FROM tickets_ticket t LEFT JOIN (SELECT x.ticket_id,"
         "  count(*) FILTER (WHERE x.status = 'accepted') AS accepted,"
         "  count(*) FILTER (WHERE x.status = 'rejected') AS rejected,"
         "  count(*) FILTER (WHERE x.applied AND x.correct IS NOT NULL) AS auto_evaluated,"
         "  count(*) FILTER (WHERE x.applied AND x.correct) AS auto_kept"
-        "  FROM triage_triageresult x WHERE x.ticket_id = t.id) AS r"
+        "  FROM triage_triageresult x JOIN tickets_ticket w ON w.id = x.ticket_id"
+        "  WHERE w.created_at >= %(start)s AND w.created_at < %(end)s GROUP BY 1) AS r ON r.ticket_id = t.id"
+        f" {joins}"
         f" WHERE t.created_at >= %(start)s AND t.created_at < %(end)s{conditions} GROUP BY 1, 2"
     )
     result: Computed = {}
