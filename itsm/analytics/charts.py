@@ -103,7 +103,8 @@ def line_chart(
         wanted = sorted({0, len(days) // 2, len(days) - 1}) if len(days) > 2 else list(range(len(days)))
         anchors = {0: "start", len(days) - 1: "end"}
         chart.x_ticks = [
-            (x_of(index), date_format(days[index], "MONTH_DAY_FORMAT"), anchors.get(index, "middle")) for index in wanted
+            (x_of(index), date_format(days[index], "MONTH_DAY_FORMAT"), anchors.get(index, "middle"))
+            for index in wanted
         ]
     for line in chart.series:
         segment: list[str] = []

@@ -201,17 +201,18 @@ def series(
     missing = wanted - seen
     if kpi.kind == Kind.NOW:
         missing &= {today}  # a past moment cannot be measured again
-    if not missing:
-        return values
-    if kpi.kind == Kind.NOW:
+    rows: list[kpis.Row] = []
+    if today in missing:
+        # Today as it stands: one window ending tonight (a level is counted now, not rebuilt).
         start, end = kpis.day_bounds(today, today)
-        result = kpis.compute([name], start, end, grouping, user=user, filters=filters)
-        for row in result.rows:
+        rows += kpis.compute([name], start, end, grouping, user=user, filters=filters).rows
+        for row in rows:
             row.bucket = today
-    else:
-        start, end = kpis.day_bounds(min(missing), max(missing))
-        result = kpis.compute([name], start, end, grouping, user=user, interval="day", filters=filters)
-    for row in result.rows:
+    past = missing - {today}
+    if past:
+        start, end = kpis.day_bounds(min(past), max(past))
+        rows += kpis.compute([name], start, end, grouping, user=user, interval="day", filters=filters).rows
+    for row in rows:
         if row.bucket in missing:
             key = None if grouping is None else group_key(row.group)
             values.setdefault(key, {})[row.bucket] = row.values[name]
