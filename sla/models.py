@@ -514,6 +514,13 @@ class TicketSLA(models.Model):
             models.Index(
                 fields=["breached_at"], name="sla_clock_breached_idx", condition=Q(breached_at__isnull=False)
             ),
+            # /metrics: the clocks still running (a few thousand among millions), by metric and state.
+            models.Index(
+                fields=["metric", "state"],
+                include=["due_at", "warn_at", "paused_since"],
+                name="sla_clock_unstopped_idx",
+                condition=Q(stopped_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -50,7 +50,10 @@ def my_work(user: Any) -> list[Tile]:
             " percentile_cont(0.5) WITHIN GROUP (ORDER BY CASE WHEN first_response_at >= %(since)s"
             "  THEN extract(epoch FROM first_response_at - created_at) / 60 END)"
             " FROM tickets_ticket WHERE assignee_id = %(user)s"
-            " AND (resolved_at >= %(since)s OR first_response_at >= %(since)s)",
+            # Two index ranges (resolved since Monday; first replies to tickets of the last 30 days)
+            # rather than every ticket the agent ever had.
+            " AND (resolved_at >= %(since)s"
+            "  OR (created_at >= %(since)s - interval '30 days' AND first_response_at >= %(since)s))",
             {"since": since, "user": user.pk},
         )
         resolved, mttr, frt = cursor.fetchone()

@@ -52,6 +52,10 @@ class Migration(migrations.Migration):
     operations = [
         migrations.RunSQL(BUSINESS_SECONDS, "DROP FUNCTION IF EXISTS sla_business_seconds(bigint, timestamptz, timestamptz)"),
         migrations.AddIndex(
+            model_name='ticketsla',
+            index=models.Index(condition=models.Q(('stopped_at__isnull', True)), fields=['metric', 'state'], include=('due_at', 'warn_at', 'paused_since'), name='sla_clock_unstopped_idx'),
+        ),
+        migrations.AddIndex(
             model_name='slaevent',
             index=models.Index(fields=['kind', 'created_at'], name='sla_event_kind_idx'),
         ),
