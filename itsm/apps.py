@@ -17,6 +17,18 @@ class ItsmConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.utils.translation import gettext_noop
+
         from itsm import schema  # noqa: F401 - registers the OpenAPI auth extension
 
         post_migrate.connect(create_cache_tables, sender=self, dispatch_uid="itsm.create_cache_tables")
+        from itsm.navigation import NavItem, register
+
+        register(
+            NavItem(
+                label=gettext_noop("Dashboard"),
+                url_name="dashboard",
+                order=5,
+                roles=frozenset({"agent", "admin", "viewer"}),
+            )
+        )

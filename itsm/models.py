@@ -411,3 +411,31 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class KPISnapshot(models.Model):
+    """One KPI's value for one day and one group (``itsm.kpis``); trends read these.
+
+    ``grouping`` is empty for the whole desk; ``group`` is the group's key (a team id, a priority)
+    and empty for tickets without one. Re-running a day replaces its rows (``itsm.analytics.snapshots``).
+    """
+
+    day = models.DateField()
+    kpi = models.CharField(max_length=60)
+    grouping = models.CharField(max_length=20, blank=True)
+    group = models.CharField(max_length=200, blank=True)
+    # A number, an object ({"mean", "median", "p90"}), or null when nothing was measured.
+    value = models.JSONField(null=True)
+    version = models.PositiveSmallIntegerField(default=1)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["day", "kpi", "grouping", "group"]
+        verbose_name = _("KPI snapshot")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "kpi", "grouping", "group"], name="kpi_snapshot_unique")
+        ]
+        indexes = [models.Index(fields=["kpi", "grouping", "day"], name="kpi_snapshot_series_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kpi} {self.grouping}={self.group}: {self.value}"

@@ -287,6 +287,11 @@ SPECTACULAR_SETTINGS = {
 # Background work: procrastinate on the same PostgreSQL database.
 WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=180)
 
+# /metrics answers a bearer token or listed addresses/networks. Neither set: development and
+# tests answer this machine (loopback) only; production answers nobody.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+
 # Security headers. The CSP allows only our own origin: htmx and our scripts are static files.
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"

@@ -50,3 +50,13 @@ def send_notification_email(
         subject = render_to_string(f"{template}_subject.txt", payload).strip().splitlines()[0]
         body = render_to_string(f"{template}.txt", payload)
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [recipient.email])
+
+
+@app.periodic(cron="*/30 * * * *", periodic_id="kpi-snapshot")
+@app.task(queue="default", queueing_lock="kpi-snapshot", pass_context=False)
+def snapshot_kpis(timestamp: int | None = None) -> None:
+    """Yesterday's and today's KPI snapshots (rows replaced, so re-runs and retries are harmless);
+    the figures only knowable at the moment (at risk now) are recorded for today."""
+    from itsm.analytics import snapshots
+
+    snapshots.snapshot_recent()

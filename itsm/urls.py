@@ -3,6 +3,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from itsm import api, views
+from itsm.analytics import api as analytics_api
+from itsm.analytics import views as analytics_views
 
 core_patterns = [
     path("notifications/", views.notification_list, name="notification-list"),
@@ -13,6 +15,8 @@ core_patterns = [
 
 api_patterns = [
     path("me/", api.me, name="api-me"),
+    path("kpis/", analytics_api.kpi_summary, name="api-kpis"),
+    path("kpis/timeseries/", analytics_api.kpi_timeseries, name="api-kpis-timeseries"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("itsm.approvals.api_urls")),
@@ -27,6 +31,9 @@ api_patterns = [
 urlpatterns = [
     path("", views.root, name="root"),
     path("home/", views.home, name="home"),
+    path("dashboard/", analytics_views.dashboard, name="dashboard"),
+    path("dashboard/compare/", analytics_views.dashboard_compare, name="dashboard-compare"),
+    path("dashboard/<slug:table>.csv", analytics_views.dashboard_csv, name="dashboard-csv"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
     path("admin/", admin.site.urls),

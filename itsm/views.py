@@ -28,10 +28,18 @@ def root(request: HttpRequest) -> HttpResponse:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """The landing page after sign-in: who you are and where to go next."""
+    from itsm.analytics.home import sections_for
+
+    sections = sections_for(request.user)  # agents: their work summary; others: the links
     return render(
         request,
         "itsm/home.html",
-        {"teams": request.user.teams.order_by("name"), "now": timezone.now()},
+        {
+            "teams": request.user.teams.order_by("name"),
+            "now": timezone.now(),
+            "sections": sections,
+            "notifications": Notification.objects.for_user(request.user)[:6] if sections else [],
+        },
     )
 
 
@@ -57,30 +65,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus text exposition."""
-    database = health.check_database()
-    lines = [
-        "# HELP itsm_database_up Whether the database answered.",
-        "# TYPE itsm_database_up gauge",
-        f"itsm_database_up {int(database.ok)}",
-    ]
-    if database.ok:
-        lines += [
-            "# HELP itsm_database_latency_seconds Round trip of SELECT 1.",
-            "# TYPE itsm_database_latency_seconds gauge",
-            f"itsm_database_latency_seconds {database.latency_ms / 1000:.6f}",
-        ]
-        age = health.heartbeat_age_seconds()
-        lines += [
-            "# HELP itsm_worker_heartbeat_age_seconds Age of the latest worker heartbeat.",
-            "# TYPE itsm_worker_heartbeat_age_seconds gauge",
-            f"itsm_worker_heartbeat_age_seconds {age if age is not None else 'NaN'}",
-            "# HELP itsm_queue_jobs Background jobs by status.",
-            "# TYPE itsm_queue_jobs gauge",
-        ]
-        for status, count in health.queue_depth().items():
-            lines.append(f'itsm_queue_jobs{{status="{status}"}} {count}')
-    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4")
+    """Prometheus text exposition (``itsm.analytics.metrics``): bearer token or allowed addresses."""
+    from itsm.analytics import metrics as exposition
+
+    return exposition.respond(request)
 
 
 @login_required

@@ -10,7 +10,10 @@ class ProblemsConfig(AppConfig):
         from django.utils.translation import gettext_noop
 
         from itsm import navigation
+        from problems import kpis
         from tickets import extensions
+
+        kpis.register()
 
         navigation.register(
             navigation.NavItem(

@@ -7,7 +7,11 @@ class SlaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from sla import queue, receivers
+        from itsm.analytics.metrics import register_collector
+        from sla import home, kpis, prometheus, queue, receivers
 
         receivers.connect()
         queue.register()
+        kpis.register()
+        home.register()
+        register_collector("sla", prometheus.collect)

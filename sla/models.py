@@ -507,6 +507,20 @@ class TicketSLA(models.Model):
             ),
             models.Index(fields=["state", "metric"], name="sla_clock_state_idx"),
             models.Index(fields=["metric", "created_at"], name="sla_clock_metric_created_idx"),
+            # KPIs: clocks whose outcome (stop in time, or breach) falls in a range.
+            models.Index(
+                fields=["stopped_at"], name="sla_clock_stopped_idx", condition=Q(stopped_at__isnull=False)
+            ),
+            models.Index(
+                fields=["breached_at"], name="sla_clock_breached_idx", condition=Q(breached_at__isnull=False)
+            ),
+            # /metrics: the clocks still running (a few thousand among millions), by metric and state.
+            models.Index(
+                fields=["metric", "state"],
+                include=["due_at", "warn_at", "paused_since"],
+                name="sla_clock_unstopped_idx",
+                condition=Q(stopped_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -669,7 +683,10 @@ class SLAEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["clock", "kind", "level", "cause"], name="sla_event_once")
         ]
-        indexes = [models.Index(fields=["ticket", "created_at"], name="sla_event_ticket_idx")]
+        indexes = [
+            models.Index(fields=["ticket", "created_at"], name="sla_event_ticket_idx"),
+            models.Index(fields=["kind", "created_at"], name="sla_event_kind_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.clock_id} {self.kind} {self.level}"

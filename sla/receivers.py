@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sla import actions
+from itsm.signals import demo_seeded
+from sla import actions, demo
 from tickets import signals
 
 RETARGET_FIELDS = {"type", "category"}
@@ -50,3 +51,5 @@ def connect() -> None:
     )
     signals.comment_added.connect(on_comment_added, dispatch_uid="sla.comment_added")
     signals.ticket_updated.connect(on_ticket_updated, dispatch_uid="sla.ticket_updated")
+    # After the tickets demo (connected first, by the tickets app): its queue's clocks follow it.
+    demo_seeded.connect(demo.seed_clocks, dispatch_uid="sla-demo")

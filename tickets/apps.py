@@ -39,3 +39,9 @@ class TicketsConfig(AppConfig):
             )
         )
         receivers.connect()
+        from itsm.analytics.metrics import register_collector
+        from tickets import home, kpis, prometheus
+
+        kpis.register()
+        home.register()
+        register_collector("tickets", prometheus.collect)

@@ -10,11 +10,12 @@ class KnowledgeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from ai.knowledge import receivers
+        from ai.knowledge import kpis, receivers
         from itsm import navigation
         from tickets import extensions
 
         receivers.connect()
+        kpis.register()
 
         extensions.register_detail_panel(
             extensions.DetailPanel(

@@ -11,3 +11,60 @@ def unread_notification_count(context: template.Context) -> int:
     if not user.is_authenticated:
         return 0
     return Notification.objects.for_user(user).unread().count()
+
+
+# --- KPI figures (dashboard, agent home) ---------------------------------------------------------
+def _number(value: float, digits: int) -> str:
+    from django.utils.formats import number_format
+
+    return number_format(
+        round(value, digits), decimal_pos=digits if value != int(value) else 0, force_grouping=True
+    )
+
+
+@register.simple_tag
+def kpi_value(value: object, kpi: object) -> str:
+    """A KPI's value for people: 87 %, 12.5 h, 45 min, 1,204; "—" when nothing was measured."""
+    from django.utils.translation import gettext as _
+
+    if isinstance(value, dict):
+        value = value.get("median")
+    if value is None:
+        return "—"
+    unit = getattr(kpi, "unit", "")
+    if unit == "rate":
+        return f"{_number(value * 100, 0)} %"
+    if unit == "hours":
+        return f"{_number(value, 1)} {_('h')}"
+    if unit == "minutes":
+        return f"{_number(value, 0)} {_('min')}"
+    if unit == "tickets":
+        return _number(value, 1)
+    return _number(value, 0)
+
+
+@register.simple_tag
+def kpi_delta(value: object, kpi: object) -> str:
+    """A change: +12, −3.5 h, +4 pts (rates change by percentage points)."""
+    from django.utils.translation import gettext as _
+
+    if value is None:
+        return ""
+    sign = "+" if value > 0 else ("−" if value < 0 else "±")
+    magnitude = abs(value)
+    unit = getattr(kpi, "unit", "")
+    if unit == "rate":
+        return f"{sign}{_number(magnitude * 100, 0)} {_('pts')}"
+    if unit == "hours":
+        return f"{sign}{_number(magnitude, 1)} {_('h')}"
+    if unit == "minutes":
+        return f"{sign}{_number(magnitude, 0)} {_('min')}"
+    return f"{sign}{_number(magnitude, 1 if unit == 'tickets' else 0)}"
+
+
+@register.filter
+def index(sequence: object, position: int) -> object:
+    try:
+        return sequence[position]  # type: ignore[index]
+    except (IndexError, TypeError, KeyError):
+        return None

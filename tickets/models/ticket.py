@@ -337,6 +337,13 @@ class Ticket(models.Model):
             models.Index(fields=["organisation"], name="ticket_organisation_idx"),
             models.Index(fields=["category"], name="ticket_category_idx"),
             models.Index(fields=["type", "-created_at"], name="ticket_type_idx"),
+            # KPIs: tickets resolved or closed in a range.
+            models.Index(
+                fields=["resolved_at"], name="ticket_resolved_idx", condition=Q(resolved_at__isnull=False)
+            ),
+            models.Index(
+                fields=["closed_at"], name="ticket_closed_idx", condition=Q(closed_at__isnull=False)
+            ),
             models.Index(
                 fields=["team", "-created_at"],
                 name="ticket_unassigned_idx",

@@ -112,6 +112,14 @@ class Command(BaseCommand):
                 team.lead = users[persona]
                 team.save(update_fields=["lead"])
             demo_seeded.send(sender=self.__class__, users=users, teams=teams, stdout=self.stdout)
+            # The dashboard's trends read daily snapshots: rebuild the demo's 90 days (rows replaced).
+            from datetime import timedelta
+
+            from itsm import kpis
+            from itsm.analytics import snapshots
+
+            today = kpis.local_today()
+            snapshots.rebuild(today - timedelta(days=91), today)
 
         self.stdout.write(
             self.style.SUCCESS(f"Demo data ready. Sign in with (password for all: {DEMO_PASSWORD}):")
