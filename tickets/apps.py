@@ -9,6 +9,8 @@ class TicketsConfig(AppConfig):
 
     def ready(self) -> None:
         from itsm.navigation import NavItem, register
+        from itsm.security.audit import watch_creation
+        from itsm.security.models import SecurityAction
         from tickets import receivers
 
         # Labels are translated when the menu is rendered (base.html), so mark them only.
@@ -39,3 +41,10 @@ class TicketsConfig(AppConfig):
             )
         )
         receivers.connect()
+        # Who exported which tickets is part of the security audit.
+        watch_creation(
+            "tickets.ExportJob",
+            action=SecurityAction.EXPORT_REQUESTED,
+            actor_field="requested_by",
+            fields=("format", "filters"),
+        )

@@ -20,7 +20,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -42,6 +42,7 @@ from integrations.jira.outbound import is_push_enabled
 from integrations.jira.reconcile import ReconcileError, run_reconcile
 from itsm.lib.tasks import defer_once
 from itsm.permissions import IsAgent
+from itsm.security.throttling import WebhookRateThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ WebhookAnswer = inline_serializer(
 @api_view(["POST"])
 @authentication_classes([])
 @permission_classes([AllowAny])
+@throttle_classes([WebhookRateThrottle])
 def webhook(request: Request) -> Response:
     body = request.body  # the raw bytes: the signature covers exactly these
     try:
