@@ -60,7 +60,7 @@ def test_anonymous_calls_are_throttled_per_address(settings):
 def test_the_jira_webhook_has_its_own_limit(settings):
     settings.API_THROTTLE_WEBHOOK = "2/min"
     settings.API_THROTTLE_ANON = "1000/min"
-    settings.JIRA_WEBHOOK_SECRET = "s3cret-for-the-test"  # pragma: allowlist secret
+    settings.JIRA_WEBHOOK_SECRET = "s3cret-for-the-test"
     webhook = APIClient(REMOTE_ADDR="192.0.2.10")
     codes = [
         webhook.post("/api/integrations/jira/webhook/", b"{}", content_type="application/json").status_code
