@@ -86,17 +86,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     """Tokens are created on the account page or with ``manage.py create_api_token``; here they
     are listed, narrowed (name, expiry, networks) and revoked, each change audited."""
 
-    list_display = [
-        "hint",
-        "name",
-        "user",
-        "scope",
-        "created_at",
-        "expires_at",
-        "last_used_at",
-        "last_used_ip",
-        "revoked_at",
-    ]
+    list_display = ["hint", "name", "user", "scope", "expires_at", "last_used_at", "last_used_ip"]
     list_filter = ["scope", "revoked_at", "expires_at"]
     search_fields = ["user__email", "name", "hint"]
     readonly_fields = ["user", "hint", "scope", "created_at", "last_used_at", "last_used_ip", "revoked_at"]

@@ -380,6 +380,9 @@ if ITSM_ENV == "test":
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     # The suite calls the API thousands of times from one address; the throttle tests set
     # their own small limits.
+    # Each test starts from the default security settings (conftest) and saves apply at once: a
+    # re-read in the middle of a slow test would only add a query to the pinned counts.
+    SECURITY_SETTINGS_CACHE_SECONDS = env.int("SECURITY_SETTINGS_CACHE_SECONDS", default=86400)
     API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="100000/min")
     API_THROTTLE_INTEGRATION = env.str("API_THROTTLE_INTEGRATION", default="100000/min")
     API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="100000/min")

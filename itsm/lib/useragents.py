@@ -9,7 +9,7 @@ _BROWSERS = [
     ("Edge", re.compile(r"\bEdg(e|A|iOS)?/")),
     ("Opera", re.compile(r"\bOPR/|\bOpera\b")),
     ("Firefox", re.compile(r"\bFirefox/|\bFxiOS/")),
-    ("Chrome", re.compile(r"\bChrome/|\bCriOS/|\bChromium/")),
+    ("Chrome", re.compile(r"(\b|Headless)Chrome/|\bCriOS/|\bChromium/")),
     ("Safari", re.compile(r"\bSafari/")),
     ("curl", re.compile(r"^curl/")),
     ("Python", re.compile(r"python-requests|python-httpx|^Python-urllib", re.IGNORECASE)),

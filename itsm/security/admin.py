@@ -68,7 +68,7 @@ class SecuritySettingsAdmin(admin.ModelAdmin):
 
 @admin.register(SignInEvent)
 class SignInEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "email", "result", "reason", "method", "ip", "agent_family", "unusual"]
+    list_display = ["created_at", "email", "result", "reason", "ip"]
     list_filter = ["result", "method", "reason", "unusual"]
     search_fields = ["email", "ip"]
     date_hierarchy = "created_at"
@@ -125,8 +125,8 @@ class SignInEventAdmin(ReadOnlyAdmin):
 
 @admin.register(SecurityEvent)
 class SecurityEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "actor_label", "action", "target_type", "target_label", "ip"]
-    list_filter = ["action", "target_type"]
+    list_display = ["created_at", "actor_label", "action", "target_label", "ip"]
+    list_filter = ["action"]
     search_fields = ["actor_label", "target_label", "target_id", "ip"]
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in SecurityEvent._meta.fields]

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SecurityConfig(AppConfig):
@@ -6,7 +7,7 @@ class SecurityConfig(AppConfig):
 
     name = "itsm.security"
     label = "security"
-    verbose_name = "Security"
+    verbose_name = _("Security")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -104,7 +104,9 @@ class SecuritySettings(models.Model):
         except DatabaseError:
             # The database is down: nothing that needs it will work anyway, and /healthz must
             # still say so. Keep what was in force (the defaults if nothing was read yet).
-            return cached[0] if cached is not None else cls()
+            fallback = cached[0] if cached is not None else cls()
+            cls.remember(fallback)  # try the database again in a while, not on every call
+            return fallback
         cls.remember(row)
         return row
 

@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from itsm.lib import useragents
 from itsm.models import ApiToken
 from itsm.security import actions
 from itsm.security.forms import ApiTokenForm
@@ -30,6 +31,11 @@ def live_sessions(user: object):  # type: ignore[no-untyped-def]
     return UserSession.objects.filter(user=user, session_key__in=alive).order_by("-last_seen_at")
 
 
+def _with_family(session: UserSession) -> UserSession:
+    session.agent_family = useragents.family(session.user_agent)  # type: ignore[attr-defined]
+    return session
+
+
 @login_required
 @require_GET
 def account(request: HttpRequest) -> HttpResponse:
@@ -40,7 +46,11 @@ def account(request: HttpRequest) -> HttpResponse:
         {
             "has_authenticator": has_authenticator_app(user),
             "sign_ins": SignInEvent.objects.of(user)[:RECENT_SIGN_INS],
-            "sessions": live_sessions(user),
+            "sessions": [
+                # Each session's browser as a family ("Firefox on Linux"): the raw string is the title.
+                _with_family(session)
+                for session in live_sessions(user)
+            ],
             "current_key": request.session.session_key,
         },
     )

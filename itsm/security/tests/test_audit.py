@@ -131,3 +131,15 @@ def test_the_security_settings_page_is_the_one_row(client, admin_user):
     page = client.get(response["Location"]).content.decode()
     assert "Two-factor authentication required for" in page
     assert client.get(reverse("admin:security_securitysettings_add")).status_code == 403
+
+
+def test_each_process_rereads_the_settings_after_the_cache_time(settings):
+    from itsm.security.models import SecuritySettings
+
+    row = save_settings(two_factor_required_for="staff")
+    assert SecuritySettings.current().two_factor_required_for == "staff"
+    # Another process saves (no signal reaches this one): seen once the cache time has passed.
+    SecuritySettings.objects.filter(pk=row.pk).update(two_factor_required_for="admins")
+    assert SecuritySettings.current().two_factor_required_for == "staff"
+    settings.SECURITY_SETTINGS_CACHE_SECONDS = 0
+    assert SecuritySettings.current().two_factor_required_for == "admins"

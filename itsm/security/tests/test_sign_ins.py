@@ -35,6 +35,10 @@ EDGE_WINDOWS = CHROME_WINDOWS + " Edg/131.0.0.0"
         (CHROME_WINDOWS, "Chrome on Windows"),
         (SAFARI_IPHONE, "Safari on iOS"),
         (EDGE_WINDOWS, "Edge on Windows"),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/131.0 Safari/537.36",
+            "Chrome on Linux",
+        ),
         ("curl/8.5.0", "curl"),
         ("", ""),
     ],
@@ -199,7 +203,7 @@ def test_the_account_page_shows_sign_ins_and_sessions(agent):
     html = laptop.get(reverse("security:account")).content.decode()
     assert html.count('id="session-') == 2
     assert "This session" in html
-    assert "198.51.100.3" in html and "iPhone" in html
+    assert "198.51.100.3" in html and "Safari on iOS" in html
     assert "Wrong email or password" in html
     assert "New place or browser" in html
 
