@@ -25,10 +25,11 @@ _SYSTEMS = [
 
 
 def family(user_agent: str) -> str:
-    """``"Firefox on Linux"``, ``"Safari on iOS"``, ``"curl"``; ``""`` when there is no User-Agent."""
+    """``"Firefox (Linux)"``, ``"Safari (iOS)"``, ``"curl"``; ``""`` when there is no User-Agent.
+    Names only, no words: the same text reads in every language."""
     user_agent = user_agent.strip()
     if not user_agent:
         return ""
     browser = next((name for name, pattern in _BROWSERS if pattern.search(user_agent)), "Other")
     system = next((name for name, pattern in _SYSTEMS if pattern.search(user_agent)), "")
-    return f"{browser} on {system}" if system else browser
+    return f"{browser} ({system})" if system else browser

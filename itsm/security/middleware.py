@@ -131,6 +131,9 @@ class RequireTwoFactorMiddleware:
                 "Your organisation requires two-factor authentication: set up an authenticator app to continue."
             ),
         )
+        if getattr(request, "htmx", False):
+            # An HTMX request would swap the set-up page into a fragment: send the whole page there.
+            return HttpResponse(status=204, headers={"HX-Redirect": reverse("mfa_activate_totp")})
         return HttpResponseRedirect(reverse("mfa_activate_totp"))
 
 

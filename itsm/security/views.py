@@ -47,7 +47,7 @@ def account(request: HttpRequest) -> HttpResponse:
             "has_authenticator": has_authenticator_app(user),
             "sign_ins": SignInEvent.objects.of(user)[:RECENT_SIGN_INS],
             "sessions": [
-                # Each session's browser as a family ("Firefox on Linux"): the raw string is the title.
+                # Each session's browser as a family ("Firefox (Linux)"): the raw string is the title.
                 _with_family(session)
                 for session in live_sessions(user)
             ],

@@ -31,13 +31,13 @@ EDGE_WINDOWS = CHROME_WINDOWS + " Edg/131.0.0.0"
 @pytest.mark.parametrize(
     ("agent_string", "expected"),
     [
-        (FIREFOX_LINUX, "Firefox on Linux"),
-        (CHROME_WINDOWS, "Chrome on Windows"),
-        (SAFARI_IPHONE, "Safari on iOS"),
-        (EDGE_WINDOWS, "Edge on Windows"),
+        (FIREFOX_LINUX, "Firefox (Linux)"),
+        (CHROME_WINDOWS, "Chrome (Windows)"),
+        (SAFARI_IPHONE, "Safari (iOS)"),
+        (EDGE_WINDOWS, "Edge (Windows)"),
         (
             "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/131.0 Safari/537.36",
-            "Chrome on Linux",
+            "Chrome (Linux)",
         ),
         ("curl/8.5.0", "curl"),
         ("", ""),
@@ -62,7 +62,7 @@ def test_a_password_sign_in_is_recorded_for_every_role(request, persona):
         user.email,
         "203.0.113.10",
     )
-    assert (event.site, event.agent_family) == ("203.0.113.0/24", "Firefox on Linux")
+    assert (event.site, event.agent_family) == ("203.0.113.0/24", "Firefox (Linux)")
     assert not event.unusual  # nothing to compare the first sign-in with
 
 
@@ -151,7 +151,7 @@ def test_a_new_place_or_browser_notifies_the_user(agent):
         "New sign-in to your account from 198.51.100.3",
         "New sign-in to your account from 203.0.113.10",
     ]
-    assert "Chrome on Windows" in notes[1].body
+    assert "Chrome (Windows)" in notes[1].body
     assert SignInEvent.objects.filter(user=agent, unusual=True).count() == 2
 
 
@@ -203,7 +203,7 @@ def test_the_account_page_shows_sign_ins_and_sessions(agent):
     html = laptop.get(reverse("security:account")).content.decode()
     assert html.count('id="session-') == 2
     assert "This session" in html
-    assert "198.51.100.3" in html and "Safari on iOS" in html
+    assert "198.51.100.3" in html and "Safari (iOS)" in html
     assert "Wrong email or password" in html
     assert "New place or browser" in html
 

@@ -64,6 +64,9 @@ def test_only_the_set_up_sign_out_and_language_stay_open(client, agent):
     response = client.get("/api/me/")
     assert response.status_code == 403
     assert "two-factor" in response.json()["detail"]
+    fragment = client.get(reverse("itsm:notification-bell"), HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 204
+    assert fragment["HX-Redirect"] == reverse("mfa_activate_totp")
     assert client.get(reverse("mfa_index")).status_code == 200
     assert client.get(reverse("mfa_activate_totp")).status_code in (200, 302)
     assert client.post(reverse("set_language"), {"language": "fr", "next": "/"}).status_code == 302
