@@ -8,6 +8,7 @@ address) on itself, and only refused tokens are logged here, at most once a minu
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -187,19 +188,29 @@ def lockout_key(email: str) -> str:
     return email.strip().lower()
 
 
-def is_locked_out(*, email: str = "", ip: str = "") -> bool:
-    """Whether allauth would refuse the next sign-in attempt for this email or from this address."""
+def locked_out(*, emails: Sequence[str] = (), ips: Sequence[str] = ()) -> set[str]:
+    """Which of these emails and addresses allauth would refuse at their next sign-in attempt
+    (one cache read for all of them)."""
     import time
 
     from allauth.core.internal import ratelimit
 
+    keys: list[tuple[str, str, object]] = [
+        (value, cache_key, rate) for value in emails for cache_key, rate in _lockout_keys(email=value)
+    ] + [(value, cache_key, rate) for value in ips for cache_key, rate in _lockout_keys(ip=value)]
+    histories = cache.get_many([cache_key for _value, cache_key, _rate in keys])
     now = time.time()
-    for cache_key, rate in _lockout_keys(email=email, ip=ip):
-        history = cache.get(cache_key, [])
-        allowed, _history = ratelimit.apply_rate(list(history), now, rate, dry_run=True)  # type: ignore[arg-type]
+    locked = set()
+    for value, cache_key, rate in keys:
+        allowed, _history = ratelimit.apply_rate(list(histories.get(cache_key, [])), now, rate, dry_run=True)  # type: ignore[arg-type]
         if not allowed:
-            return True
-    return False
+            locked.add(value)
+    return locked
+
+
+def is_locked_out(*, email: str = "", ip: str = "") -> bool:
+    """Whether allauth would refuse the next sign-in attempt for this email or from this address."""
+    return bool(locked_out(emails=[email] if email else [], ips=[ip] if ip else []))
 
 
 def lift_lockout(*, email: str = "", ip: str = "") -> int:
@@ -228,11 +239,10 @@ def failures_by(field: str, *, since: datetime, limit: int = 50) -> list[Failure
         .annotate(failures=Count("id"), last_at=Max("created_at"))
         .order_by("-failures", "-last_at")[:limit]
     )
-    summaries = []
-    for row in rows:
-        key = str(row[field])
-        locked = is_locked_out(ip=key) if field == "ip" else is_locked_out(email=key)
-        summaries.append(
-            FailureSummary(key=key, failures=row["failures"], last_at=row["last_at"], locked=locked)
-        )
-    return summaries
+    rows = list(rows)
+    values = [str(row[field]) for row in rows]
+    locked = locked_out(ips=values) if field == "ip" else locked_out(emails=values)
+    return [
+        FailureSummary(key=key, failures=row["failures"], last_at=row["last_at"], locked=key in locked)
+        for key, row in zip(values, rows, strict=True)
+    ]
