@@ -6,7 +6,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test install install-dev browser lint messages bench clean-db
+.PHONY: run test install install-dev browser lint security messages bench clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,12 @@ lint: install-dev
 test: install-dev browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python tools/security_check.py
 	ITSM_ENV=test $(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# No committed secret (detect-secrets) and no known vulnerability in the pins (pip-audit); also in `test`.
+security: install-dev
+	$(BIN)/python tools/security_check.py
 
 messages: install-dev
 	$(BIN)/python manage.py makemessages -l fr --ignore=.venv --ignore=var

@@ -1,9 +1,69 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import redirect
+
+from itsm.lib.networks import client_ip
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    """Self sign-up creates requesters (role ``user``); roles are raised by admins."""
+    """Self sign-up creates requesters (role ``user``); roles are raised by admins.
+
+    Also the sign-in policy of ``itsm.security``: the client address behind trusted proxies, failed
+    attempts counted per email whatever the host name, and refusals (agent allowlist, agents
+    on single sign-on only) recorded in the sign-in log.
+    """
 
     def is_open_for_signup(self, request):  # type: ignore[no-untyped-def]
         return settings.ACCOUNT_ALLOW_REGISTRATION
+
+    def get_client_ip(self, request):  # type: ignore[no-untyped-def]
+        return client_ip(request)
+
+    def _get_login_attempts_cache_key(self, request, **credentials):  # type: ignore[no-untyped-def]
+        # allauth keys failed attempts on host + email; one key per email lets an admin lift a
+        # lockout (itsm.security.signins.lift_lockout) and stops host-name games.
+        from itsm.security.signins import lockout_key
+
+        return lockout_key(credentials.get("email", credentials.get("username", "")))
+
+    def pre_authenticate(self, request, **credentials):  # type: ignore[no-untyped-def]
+        from django.core.exceptions import ValidationError
+
+        from itsm.security import signins
+        from itsm.security.models import FailureReason, SignInMethod, SignInResult
+
+        try:
+            super().pre_authenticate(request, **credentials)
+        except ValidationError:
+            signins.record(
+                request,
+                method=SignInMethod.PASSWORD,
+                result=SignInResult.FAILURE,
+                email=credentials.get("email", ""),
+                reason=FailureReason.RATE_LIMITED,
+            )
+            raise
+
+    def pre_login(self, request, user, **kwargs):  # type: ignore[no-untyped-def]
+        from allauth.account.internal.stagekit import clear_login
+
+        from itsm.security import policy, signins
+        from itsm.security.models import SignInMethod, SignInResult
+
+        response = super().pre_login(request, user, **kwargs)
+        if response is not None:
+            return response
+        method = (
+            SignInMethod.SSO
+            if "sociallogin" in (kwargs.get("signal_kwargs") or {})
+            else SignInMethod.PASSWORD
+        )
+        refusal = policy.sign_in_refusal(request, user, method)
+        if refusal is None:
+            return None
+        reason, message = refusal
+        signins.record(request, method=method, result=SignInResult.FAILURE, user=user, reason=reason)
+        clear_login(request)
+        messages.error(request, message)
+        return redirect(settings.LOGIN_URL)

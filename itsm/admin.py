@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.utils import timezone
+from django.contrib.auth.views import redirect_to_login
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 
 from itsm.models import (
     ApiToken,
@@ -15,6 +16,16 @@ from itsm.models import (
 
 admin.site.site_header = _("ITSM administration")
 admin.site.site_title = _("ITSM")
+
+
+@never_cache
+def _admin_login(request, extra_context=None):  # type: ignore[no-untyped-def]
+    """The admin signs in through the site's sign-in (allauth), never its own form: so two-factor,
+    single sign-on, lockouts and the sign-in log apply to admins too."""
+    return redirect_to_login(request.GET.get("next") or request.get_full_path())
+
+
+admin.site.login = _admin_login  # type: ignore[method-assign]
 
 
 @admin.register(User)
@@ -35,6 +46,20 @@ class UserAdmin(BaseUserAdmin):
         (_("Dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "role", "password1", "password2")}),)
+    actions = ["reset_two_factor"]
+
+    @admin.action(description=_("Reset two-factor authentication (lost device)"))
+    def reset_two_factor(self, request, queryset):  # type: ignore[no-untyped-def]
+        from itsm.security.actions import do_reset_two_factor
+
+        for user in queryset:
+            do_reset_two_factor(user, actor=request.user)
+        self.message_user(
+            request,
+            _("Two-factor authentication reset for %(count)d user(s); their sessions were ended.")
+            % {"count": len(queryset)},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Organisation)
@@ -58,20 +83,59 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Tokens are created with ``manage.py create_api_token``; here they are listed and revoked."""
+    """Tokens are created on the account page or with ``manage.py create_api_token``; here they
+    are listed, narrowed (name, expiry, networks) and revoked, each change audited."""
 
-    list_display = ["hint", "name", "user", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at"]
+    list_display = ["hint", "name", "user", "scope", "expires_at", "last_used_at", "last_used_ip"]
+    list_filter = ["scope", "revoked_at", "expires_at"]
     search_fields = ["user__email", "name", "hint"]
-    readonly_fields = ["user", "name", "hint", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["user", "hint", "scope", "created_at", "last_used_at", "last_used_ip", "revoked_at"]
+    fields = [
+        "user",
+        "name",
+        "hint",
+        "scope",
+        "expires_at",
+        "allowed_networks",
+        "created_at",
+        "last_used_at",
+        "last_used_ip",
+        "revoked_at",
+    ]
     actions = ["revoke"]
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
 
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False  # revoke instead: the audit keeps naming the token
+
+    def get_form(self, request, obj=None, change=False, **kwargs):  # type: ignore[no-untyped-def]
+        from itsm.lib.networks import parse_networks
+
+        form = super().get_form(request, obj, change, **kwargs)
+
+        def clean_allowed_networks(self):  # type: ignore[no-untyped-def]
+            value = self.cleaned_data["allowed_networks"]
+            parse_networks(value)
+            return value.strip()
+
+        return type(form.__name__, (form,), {"clean_allowed_networks": clean_allowed_networks})
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        from itsm.security.actions import do_change_api_token, token_state
+
+        before = token_state(ApiToken.objects.get(pk=obj.pk))
+        super().save_model(request, obj, form, change)
+        do_change_api_token(obj, before, actor=request.user)
+
     @admin.action(description=_("Revoke selected tokens"))
     def revoke(self, request, queryset):  # type: ignore[no-untyped-def]
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        from itsm.security.actions import do_revoke_api_token
+
+        count = sum(
+            do_revoke_api_token(token, actor=request.user) for token in queryset.select_related("user")
+        )
         self.message_user(request, _("%(count)d token(s) revoked.") % {"count": count}, messages.SUCCESS)
 
 

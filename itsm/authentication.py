@@ -1,4 +1,9 @@
-"""API token authentication: ``Authorization: Token <key>`` or ``Bearer <key>``; keys stored hashed."""
+"""API token authentication: ``Authorization: Token <key>`` or ``Bearer <key>``; keys stored hashed.
+
+A token is refused when it is unknown, revoked, expired, its user is deactivated, or the caller's
+address is outside the token's allowed networks (or, for agents and admins, outside the agent
+allowlist). A request beyond the token's scope is refused with 403 (``itsm.security.scopes``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
+from itsm.lib.networks import address_allowed, client_ip, parse_networks
 from itsm.models import ApiToken, User
 
 # Writing last_used_at on every request would turn each read into a write; once a minute is enough.
@@ -28,18 +34,52 @@ class HashedTokenAuthentication(BaseAuthentication):
             key = parts[1].decode()
         except UnicodeError as error:
             raise exceptions.AuthenticationFailed(_("Invalid token header.")) from error
-        return self.authenticate_key(key)
+        user, token = self.authenticate_key(key, request)
+        self.check_scope(token, request)
+        return user, token
 
-    def authenticate_key(self, key: str) -> tuple[User, ApiToken]:
+    def authenticate_key(self, key: str, request) -> tuple[User, ApiToken]:  # type: ignore[no-untyped-def]
+        from itsm.security import signins
+
+        ip = client_ip(request)
         token = ApiToken.objects.select_related("user").filter(digest=ApiToken.hash_key(key)).first()
         if token is None or token.is_revoked:
+            signins.record_token_failure(request, token)
             raise exceptions.AuthenticationFailed(_("Invalid or revoked token."))
+        if token.is_expired:
+            signins.record_token_failure(request, token)
+            raise exceptions.AuthenticationFailed(_("This token has expired."))
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive."))
+        if not self.network_allowed(token, ip):
+            signins.record_token_failure(request, token, refused_network=True)
+            raise exceptions.PermissionDenied(_("Access from this address is not allowed."))
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            # Compare-and-set on the old value: of concurrent first calls in a minute, one writes.
+            ApiToken.objects.filter(pk=token.pk, last_used_at=token.last_used_at).update(
+                last_used_at=now, last_used_ip=ip
+            )
         return token.user, token
+
+    @staticmethod
+    def network_allowed(token: ApiToken, ip: str) -> bool:
+        from itsm.security.models import SecuritySettings
+
+        if not address_allowed(ip, parse_networks(token.allowed_networks)):
+            return False
+        if token.user.is_agent:
+            return address_allowed(ip, SecuritySettings.current().agent_networks())
+        return True
+
+    @staticmethod
+    def check_scope(token: ApiToken, request) -> None:  # type: ignore[no-untyped-def]
+        from itsm.security.scopes import refusal
+
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        message = refusal(token.scope, request.method, request.path, view)
+        if message is not None:
+            raise exceptions.PermissionDenied(message)
 
     def authenticate_header(self, request):  # type: ignore[no-untyped-def]
         # Makes DRF answer 401 (with WWW-Authenticate) rather than 403 to anonymous calls.

@@ -192,9 +192,36 @@ class Team(models.Model):
         return self.name
 
 
+class TokenScope(models.TextChoices):
+    """What an API token may do, on top of what its user's role allows (``itsm.security.scopes``)."""
+
+    READ = "read", _("Read only")
+    TICKETS = "tickets", _("Tickets")
+    INTEGRATIONS = "integrations", _("Integrations")
+    ADMIN = "admin", _("Admin")
+
+    @classmethod
+    def rank(cls, scope: str) -> int:
+        return list(cls.values).index(scope)
+
+    @classmethod
+    def offered_to(cls, user: User) -> list[TokenScope]:
+        """The scopes worth giving a token of this user: none above what the role can do."""
+        if user.is_admin:
+            return list(cls)
+        if user.is_agent:
+            return [cls.READ, cls.TICKETS, cls.INTEGRATIONS]
+        return [cls.READ, cls.TICKETS]
+
+
 class ApiTokenQuerySet(models.QuerySet):
     def usable(self) -> ApiTokenQuerySet:
-        return self.filter(revoked_at__isnull=True, user__is_active=True)
+        return self.filter(revoked_at__isnull=True, user__is_active=True).exclude(
+            expires_at__lte=timezone.now()
+        )
+
+    def of(self, user: User) -> ApiTokenQuerySet:
+        return self.filter(user=user)
 
 
 class ApiToken(models.Model):
@@ -203,12 +230,20 @@ class ApiToken(models.Model):
     PREFIX = "itsm_"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(max_length=100, default="api")
+    name = models.CharField(_("name"), max_length=100, default="api")
     digest = models.CharField(max_length=64, unique=True, editable=False)
     hint = models.CharField(max_length=12, editable=False, help_text=_("First characters of the key."))
-    created_at = models.DateTimeField(default=timezone.now)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    scope = models.CharField(_("scope"), max_length=12, choices=TokenScope.choices, default=TokenScope.READ)
+    allowed_networks = models.TextField(
+        _("allowed networks"),
+        blank=True,
+        help_text=_("One IPv4 or IPv6 range per line (e.g. 10.0.0.0/8). Empty: any address."),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(_("last used from"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
 
@@ -224,19 +259,49 @@ class ApiToken(models.Model):
         return hashlib.sha256(key.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, user: User, name: str = "api") -> tuple[ApiToken, str]:
+    def issue(
+        cls,
+        user: User,
+        name: str = "api",
+        *,
+        scope: str | None = None,
+        expires_at: datetime | None = None,
+        allowed_networks: str = "",
+    ) -> tuple[ApiToken, str]:
+        """A new token and its key (shown once). Without a scope, the widest the user's role can use."""
         key = cls.PREFIX + secrets.token_urlsafe(32)
-        token = cls.objects.create(user=user, name=name, digest=cls.hash_key(key), hint=key[:12])
+        token = cls.objects.create(
+            user=user,
+            name=name,
+            digest=cls.hash_key(key),
+            hint=key[:12],
+            scope=scope or TokenScope.offered_to(user)[-1],
+            expires_at=expires_at,
+            allowed_networks=allowed_networks,
+        )
         return token, key
 
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
 
-    def revoke(self) -> None:
-        if self.revoked_at is None:
-            self.revoked_at = timezone.now()
-            self.save(update_fields=["revoked_at"])
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_usable(self) -> bool:
+        return not self.is_revoked and not self.is_expired
+
+    def revoke(self) -> bool:
+        """Revoke the token; False when it already was (a second click changes nothing)."""
+        now = timezone.now()
+        # Compare-and-set: of two concurrent revocations (two tabs, the admin and the owner) one
+        # wins, so the audit records the revocation once.
+        revoked = ApiToken.objects.filter(pk=self.pk, revoked_at__isnull=True).update(revoked_at=now)
+        if revoked:
+            self.revoked_at = now
+        return bool(revoked)
 
 
 class NotificationQuerySet(models.QuerySet):

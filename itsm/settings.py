@@ -88,11 +88,15 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.usersessions",
     "pgtrigger",
     "pghistory",
     "procrastinate.contrib.django",
     "itsm",
     "itsm.approvals",
+    "itsm.security",
     "tickets",
     "sla",
     "cmdb",
@@ -119,6 +123,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "itsm.security.middleware.RequestContextMiddleware",
+    "itsm.security.middleware.NetworkAllowlistMiddleware",
+    "itsm.security.middleware.RequireTwoFactorMiddleware",
     "itsm.middleware.SecurityHeadersMiddleware",
 ]
 
@@ -199,6 +206,74 @@ MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="ITSM")
 # across all of them. Default: a table in PostgreSQL (itsm_cache, made by `migrate`). CACHE_URL
 # may point elsewhere (rediscache://…, pymemcache://…); locmemcache:// would count per process.
 CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://itsm_cache?max_entries=100000")}
+# --- Security (itsm.security; see docs/security.md) ---
+# Proxies in front of the site that append to X-Forwarded-For (0: the client is REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+# Each process re-reads the security settings row (admin) at most this often.
+SECURITY_SETTINGS_CACHE_SECONDS = env.int("SECURITY_SETTINGS_CACHE_SECONDS", default=10)
+# A sign-in from a network range or browser unseen in this many days counts as unusual.
+SIGN_IN_HISTORY_DAYS = env.int("SIGN_IN_HISTORY_DAYS", default=90)
+USERSESSIONS_TRACK_ACTIVITY = False
+
+# Single sign-on: OpenID Connect (Entra ID, Google Workspace, Okta, Keycloak …) through allauth.
+# Configure one provider here (SSO_OIDC_SERVER_URL…) or any number as social applications in
+# the admin; claims map to roles and teams (itsm/security/oidc/claims.py).
+SOCIALACCOUNT_ADAPTER = "itsm.security.oidc.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True  # an existing account is joined by a verified email
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"  # the identity provider vouches for the address
+SOCIALACCOUNT_EMAIL_REQUIRED = True
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = env.int("SSO_OIDC_TIMEOUT_SECONDS", default=10)
+SSO_CREATE_USERS = env.bool("SSO_CREATE_USERS", default=True)
+
+
+def _pairs(name: str) -> dict[str, str]:
+    """``"group-a=admin,group-b=agent"`` from the environment as a dict."""
+    pairs = {}
+    for part in env.str(name, default="").split(","):
+        if part.strip():
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise ImproperlyConfigured(
+                    f"{name}: expected group=value pairs separated by commas, not {part!r}"
+                )
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+_sso_apps = []
+if env.str("SSO_OIDC_SERVER_URL", default=""):
+    _sso_apps.append(
+        {
+            "provider_id": env.str("SSO_OIDC_PROVIDER_ID", default="sso"),
+            "name": env.str("SSO_OIDC_NAME", default="Single sign-on"),
+            "client_id": env.str("SSO_OIDC_CLIENT_ID"),
+            "secret": env.str("SSO_OIDC_CLIENT_SECRET", default=""),
+            "settings": {
+                "server_url": env.str("SSO_OIDC_SERVER_URL"),
+                "groups_claim": env.str("SSO_OIDC_GROUPS_CLAIM", default="groups"),
+                "role_map": _pairs("SSO_OIDC_ROLE_MAP"),
+                "team_map": _pairs("SSO_OIDC_TEAM_MAP"),
+                "trust_email": env.bool("SSO_OIDC_TRUST_EMAIL", default=False),
+                "scope": env.list("SSO_OIDC_SCOPES", default=["openid", "profile", "email"]),
+                **(
+                    {"token_auth_method": env.str("SSO_OIDC_TOKEN_AUTH_METHOD")}
+                    if env.str("SSO_OIDC_TOKEN_AUTH_METHOD", default="")
+                    else {}
+                ),
+            },
+        }
+    )
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {
+        "provider_class": "itsm.security.oidc.provider.StrictOpenIDConnectProvider",
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": _sso_apps,
+    }
+}
 
 # Mail: console by default, SMTP when EMAIL_URL is set (smtp://user:pass@host:587/?tls=True).
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ITSM <itsm@localhost>")
@@ -247,6 +322,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 25,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "itsm.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["itsm.security.throttling.ApiRateThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -284,6 +360,14 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# API throttles (itsm/security/throttling.py), counted in the default cache: requests per
+# second/minute/hour/day ("600/min") per token or signed-in user, per integrations or admin
+# token, per address for anonymous calls, and per sender address for inbound webhooks.
+API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="600/min")
+API_THROTTLE_INTEGRATION = env.str("API_THROTTLE_INTEGRATION", default="3000/min")
+API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="60/min")
+API_THROTTLE_WEBHOOK = env.str("API_THROTTLE_WEBHOOK", default="1200/min")
+
 # Background work: procrastinate on the same PostgreSQL database.
 WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=180)
 
@@ -318,6 +402,15 @@ if PRODUCTION:
 if ITSM_ENV == "test":
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # The suite calls the API thousands of times from one address; the throttle tests set
+    # their own small limits.
+    # Each test starts from the default security settings (conftest) and saves apply at once: a
+    # re-read in the middle of a slow test would only add a query to the pinned counts.
+    SECURITY_SETTINGS_CACHE_SECONDS = env.int("SECURITY_SETTINGS_CACHE_SECONDS", default=86400)
+    API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="100000/min")
+    API_THROTTLE_INTEGRATION = env.str("API_THROTTLE_INTEGRATION", default="100000/min")
+    API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="100000/min")
+    API_THROTTLE_WEBHOOK = env.str("API_THROTTLE_WEBHOOK", default="100000/min")
 
 LOGGING = {
     "version": 1,

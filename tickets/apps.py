@@ -9,6 +9,8 @@ class TicketsConfig(AppConfig):
 
     def ready(self) -> None:
         from itsm.navigation import NavItem, register
+        from itsm.security.audit import watch_creation
+        from itsm.security.models import SecurityAction
         from tickets import receivers
 
         # Labels are translated when the menu is rendered (base.html), so mark them only.
@@ -45,3 +47,10 @@ class TicketsConfig(AppConfig):
         kpis.register()
         home.register()
         register_collector("tickets", prometheus.collect)
+        # Who exported which tickets is part of the security audit.
+        watch_creation(
+            "tickets.ExportJob",
+            action=SecurityAction.EXPORT_REQUESTED,
+            actor_field="requested_by",
+            fields=("format", "filters"),
+        )

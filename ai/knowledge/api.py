@@ -23,6 +23,7 @@ from ai.knowledge.serializers import (
     VoteInputSerializer,
 )
 from itsm.permissions import IsAgent
+from itsm.security.scopes import read_scope
 from tickets.models import Ticket
 
 
@@ -37,6 +38,7 @@ class AgentsWrite(permissions.BasePermission):
         return bool(request.user.is_authenticated and request.user.is_agent)
 
 
+@read_scope  # a search changes nothing: read-only tokens may call it
 @extend_schema(
     request=SearchInputSerializer,
     responses=SearchOutputSerializer,

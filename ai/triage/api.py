@@ -22,6 +22,7 @@ from ai.triage.serializers import (
 )
 from itsm.api import ErrorSerializer, StateConflictSerializer
 from itsm.permissions import IsAdmin, IsAgent
+from itsm.security.scopes import read_scope
 from tickets.models import Ticket
 
 
@@ -45,6 +46,7 @@ def classify_payload(title: str, description: str, ticket_type: str) -> dict:
     }
 
 
+@read_scope  # nothing is stored: read-only tokens may call it
 @extend_schema(
     request=ClassifyInputSerializer,
     responses=ClassifyOutputSerializer,

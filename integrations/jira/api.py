@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -44,6 +44,7 @@ from itsm.api import ErrorSerializer
 from itsm.lib import safe_json
 from itsm.lib.tasks import defer_once
 from itsm.permissions import IsAgent
+from itsm.security.throttling import WebhookRateThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ WebhookAnswer = inline_serializer(
 @api_view(["POST"])
 @authentication_classes([])
 @permission_classes([AllowAny])
+@throttle_classes([WebhookRateThrottle])
 def webhook(request: Request) -> Response:
     body = request.body  # the raw bytes: the signature covers exactly these
     try:

@@ -1,0 +1,62 @@
+"""API throttles, counted in the default cache (shared by every web process).
+
+- ``ApiRateThrottle`` (every API view): per token, or per signed-in user for session calls
+  (``API_THROTTLE_USER``); higher for ``integrations`` and ``admin`` tokens
+  (``API_THROTTLE_INTEGRATION``); per client address for anonymous calls (``API_THROTTLE_ANON``).
+- ``WebhookRateThrottle``: inbound webhooks, per sender address (``API_THROTTLE_WEBHOOK``).
+
+Over the limit the API answers 429 with ``Retry-After`` (DRF's ``Throttled``).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework.throttling import SimpleRateThrottle
+
+from itsm.lib.networks import client_ip
+from itsm.models import ApiToken, TokenScope
+
+HIGH_VOLUME_SCOPES = {TokenScope.INTEGRATIONS, TokenScope.ADMIN}
+
+
+class _RequestRateThrottle(SimpleRateThrottle):
+    """A throttle whose rate depends on the request (DRF's is fixed per class)."""
+
+    def __init__(self) -> None:  # DRF reads a fixed rate here; ours is chosen per request
+        pass
+
+    def rate_for(self, request) -> str:  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+    def allow_request(self, request, view):  # type: ignore[no-untyped-def]
+        self.rate = self.rate_for(request)
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+
+class ApiRateThrottle(_RequestRateThrottle):
+    def rate_for(self, request) -> str:  # type: ignore[no-untyped-def]
+        token = request.auth if isinstance(request.auth, ApiToken) else None
+        if token is not None and token.scope in HIGH_VOLUME_SCOPES:
+            return settings.API_THROTTLE_INTEGRATION
+        if request.user and request.user.is_authenticated:
+            return settings.API_THROTTLE_USER
+        return settings.API_THROTTLE_ANON
+
+    def get_cache_key(self, request, view) -> str:  # type: ignore[no-untyped-def]
+        token = request.auth if isinstance(request.auth, ApiToken) else None
+        if token is not None:
+            ident = f"token:{token.pk}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user:{request.user.pk}"
+        else:
+            ident = f"ip:{client_ip(request._request)}"
+        return f"itsm:throttle:api:{ident}"
+
+
+class WebhookRateThrottle(_RequestRateThrottle):
+    def rate_for(self, request) -> str:  # type: ignore[no-untyped-def]
+        return settings.API_THROTTLE_WEBHOOK
+
+    def get_cache_key(self, request, view) -> str:  # type: ignore[no-untyped-def]
+        return f"itsm:throttle:webhook:{client_ip(request._request)}"
