@@ -321,9 +321,6 @@ class SLAPolicy(models.Model):
         minutes = self.response_minutes if metric == Metric.RESPONSE else self.resolution_minutes
         return max(int(Decimal(minutes) * 60 * multiplier), 1)
 
-    def steps_for(self, metric: str) -> list[EscalationStep]:
-        return [step for step in self.escalation_steps.all() if step.metric in (StepMetric.ANY, metric)]
-
 
 class StepAction(models.TextChoices):
     NOTIFY_TEAM_LEAD = "notify_team_lead", _("Notify the assignee's team lead")
@@ -426,15 +423,6 @@ class ClockSource(models.TextChoices):
 
 RUNNING_STATES = (ClockState.ON_TRACK, ClockState.AT_RISK)
 
-# Words of the API and the badges; ``unknown`` is for a metric without a clock (no policy applies).
-STATUS_WORDS = {
-    ClockState.ON_TRACK: "ok",
-    ClockState.AT_RISK: "at_risk",
-    ClockState.BREACHED: "breached",
-    ClockState.MET: "completed",
-    ClockState.PAUSED: "paused",
-}
-
 
 class TicketSLAQuerySet(models.QuerySet):
     def running(self) -> TicketSLAQuerySet:
@@ -453,9 +441,6 @@ class TicketSLAQuerySet(models.QuerySet):
             paused_since__isnull=True,
             next_escalation_at__lte=now,
         )
-
-    def breaching_before(self, instant: datetime) -> TicketSLAQuerySet:
-        return self.running().filter(due_at__lte=instant)
 
     def local(self) -> TicketSLAQuerySet:
         return self.filter(source=ClockSource.LOCAL)

@@ -25,8 +25,6 @@ class Priority(models.TextChoices):
     LOW = "low", _("Low")
 
 
-PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LOW: 3}
-
 DEFAULT_MATRIX: dict[tuple[str, str], str] = {
     ("high", "high"): Priority.CRITICAL,
     ("high", "medium"): Priority.HIGH,
