@@ -167,3 +167,39 @@ def test_a_period_that_does_not_exist_on_the_spring_forward_night_adds_nothing()
     assert business_time.add(schedule, sunday, 0) == datetime(2026, 4, 5, 0, 15, tzinfo=UTC)
     assert business_time.add(schedule, sunday, 60) == datetime(2026, 4, 5, 0, 16, tzinfo=UTC)
     assert not business_time.is_working(schedule, datetime(2026, 3, 29, 1, 0, tzinfo=UTC))
+
+
+def test_a_period_starting_at_a_skipped_local_time_starts_exactly_at_the_change():
+    # 02:00:01 does not exist on 29 March 2026 in Paris: the period starts when the clocks jump,
+    # 03:00 CEST (01:00:00 UTC), to the second.
+    weekly = tuple(((time(2, 0, 1), time(4, 0)),) if day == 6 else () for day in range(7))
+    schedule = Schedule(time_zone="Europe/Paris", weekly=weekly)
+    sunday = paris(2026, 3, 29, 0, 0)
+    assert business_time.between(schedule, sunday, paris(2026, 3, 29, 12, 0)) == 3600
+    assert business_time.add(schedule, sunday, 0) == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
+
+
+def test_a_calendar_with_three_years_of_holidays_has_no_working_time():
+    # The search for working time looks 3 × 366 days ahead, from the day before the start.
+    start = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    first = date(2026, 3, 1)
+    last_searched = first + timedelta(days=3 * 366 - 1)
+
+    def holidays_until(day: date) -> frozenset[date]:
+        return frozenset(first + timedelta(days=n) for n in range((day - first).days + 1))
+
+    open_on_the_last_day = Schedule.around_the_clock("UTC", holidays_until(last_searched - timedelta(days=1)))
+    assert business_time.add(open_on_the_last_day, start, 60) == datetime.combine(
+        last_searched, time(0, 1), tzinfo=UTC
+    )
+    never_open = Schedule.around_the_clock("UTC", holidays_until(last_searched))
+    with pytest.raises(NoWorkingTime):
+        business_time.add(never_open, start, 60)
+    assert business_time.between(never_open, start, start + timedelta(days=3000)) == 0
+
+
+def test_a_schedule_is_immutable():
+    schedule = office()
+    with pytest.raises(AttributeError):
+        schedule.time_zone = "UTC"
+    assert hash(schedule) == hash(office())
