@@ -9,10 +9,11 @@ from unittest import mock
 
 import pytest
 from django.db import connection
+from django.urls import include, path
 
 from itsm.models import AutomationEvent, Notification, Role
 from sla import signals
-from sla.models import ClockState, EscalationStep, SLAEvent, SLARiskEvaluation, TicketSLA
+from sla.models import ClockState, EscalationStep, SLAEvent, SLAPolicy, SLARiskEvaluation, TicketSLA
 from sla.sweep import run_sweep
 from sla.tests.conftest import T0
 from tickets.models import Ticket
@@ -649,3 +650,202 @@ def test_a_chain_shortened_after_a_breach_leaves_no_clock_to_pick_up(
     with clock_at(later + timedelta(minutes=1)):
         run_sweep(risk=False)
     assert clock_of(ticket, "response").updated_at == later
+
+
+def test_warnings_go_to_the_assignee_else_the_team_lead_else_the_team(
+    make_ticket, agent, other_agent, team, lead, clock_at, policies
+):
+    team.members.add(other_agent)
+    with clock_at(T0):
+        assigned = critical(make_ticket, title="Assigned", assignee=agent, team=team)
+        led = critical(make_ticket, title="Team with a lead", team=team)
+    with clock_at(T0 + timedelta(minutes=13)):
+        run_sweep(risk=False)
+    recipients = {
+        ticket.pk: set(
+            Notification.objects.filter(verb="sla.at_risk", subject_id=str(ticket.pk)).values_list(
+                "recipient__email", flat=True
+            )
+        )
+        for ticket in (assigned, led)
+    }
+    assert recipients == {assigned.pk: {agent.email}, led.pk: {lead.email}}
+    assert SLAEvent.objects.get(kind="warning", ticket=assigned).detail == {
+        "metric": "response",
+        "due_at": (T0 + timedelta(minutes=15)).isoformat(),
+        "state": "at_risk",
+    }
+    with clock_at(T0 + timedelta(minutes=16)):
+        run_sweep(risk=False)
+    assert SLAEvent.objects.get(kind="breach", ticket=assigned).detail == {
+        "metric": "response",
+        "due_at": (T0 + timedelta(minutes=15)).isoformat(),
+        "state": "breached",
+    }
+    breached = set(
+        Notification.objects.filter(verb="sla.breached", subject_id=str(assigned.pk)).values_list(
+            "recipient__email", flat=True
+        )
+    )
+    assert breached == {agent.email, lead.email}
+
+
+def test_the_advisory_risk_pass_follows_its_switch_and_batch(
+    make_ticket, agent, team, clock_at, policies, settings
+):
+    with clock_at(T0):
+        for n in range(2):
+            make_ticket(title=f"Slow VPN {n}", assignee=agent, team=team)
+    now = T0 + timedelta(minutes=5)
+    settings.SLA_RISK_BATCH = 0
+    with clock_at(now):
+        assert run_sweep(dry_run=True).risk_evaluations == 0
+        assert run_sweep().risk_evaluations == 0
+    settings.SLA_RISK_BATCH = 1
+    with clock_at(now):
+        assert run_sweep(risk=False).risk_evaluations == 0
+        assert not SLARiskEvaluation.objects.exists()
+        assert run_sweep(dry_run=True).risk_evaluations == 1
+        assert run_sweep().risk_evaluations == 1
+    assert SLARiskEvaluation.objects.count() == 1
+
+
+def test_the_report_times_the_run_in_milliseconds(make_ticket, clock_at, policies):
+    from sla import sweep
+
+    with mock.patch.object(sweep.time, "perf_counter", side_effect=[10.0, 10.123456]):
+        report = run_sweep(now=T0, risk=False)
+    assert report.duration_ms == 123.5
+
+
+def test_a_raise_that_gives_the_clock_more_time_ends_its_chain(make_ticket, agent, team, clock_at, policies):
+    """A raised priority re-targets the clock; when the new target is later than now (a policy
+    with a longer target), the clock is no longer breached and no further step is scheduled."""
+    from tickets.actions import do_add_comment
+
+    medium, high = policies["medium"], policies["high"]
+    SLAPolicy.objects.filter(pk=medium.pk).update(resolution_minutes=120)
+    SLAPolicy.objects.filter(pk=high.pk).update(resolution_minutes=600)
+    medium.escalation_steps.all().delete()
+    EscalationStep.objects.bulk_create(
+        [
+            EscalationStep(
+                policy=medium, position=1, after_minutes=0, action="raise_priority", metric="resolution"
+            ),
+            EscalationStep(
+                policy=medium,
+                position=2,
+                after_minutes=30,
+                action="notify_role",
+                role="admin",
+                metric="resolution",
+            ),
+        ]
+    )
+    with clock_at(T0):
+        ticket = make_ticket(assignee=agent, team=team)
+        do_add_comment(ticket, actor=agent, body="Looking")
+    with clock_at(T0 + timedelta(hours=2, minutes=1)):
+        assert run_sweep(risk=False).escalations == 1
+    clock = clock_of(ticket, "resolution")
+    assert (clock.state, clock.due_at, clock.next_escalation_at) == (
+        ClockState.ON_TRACK,
+        T0 + timedelta(hours=10),
+        None,
+    )
+    with clock_at(T0 + timedelta(hours=3)):
+        assert run_sweep(risk=False).escalations == 0
+
+
+def test_a_reassignment_notifies_the_new_teams_lead_only(
+    make_ticket, agent, team, other_team, other_agent, clock_at, policies
+):
+    from conftest import make_user
+
+    other_team.members.add(make_user("nina.network@example.com", Role.AGENT))
+    other_team.lead = other_agent
+    other_team.save()
+    policy = policies["critical"]
+    policy.escalation_steps.all().delete()
+    EscalationStep.objects.create(
+        policy=policy, position=1, after_minutes=0, action="reassign_team", team=other_team
+    )
+    with clock_at(T0):
+        critical(make_ticket, assignee=agent, team=team)
+    with clock_at(T0 + timedelta(minutes=16)):
+        run_sweep(risk=False)
+    assert list(
+        Notification.objects.filter(verb="sla.escalated").values_list("recipient__email", flat=True)
+    ) == [other_agent.email]
+    # Without a lead, the whole new team hears of it.
+    other_team.lead = None
+    other_team.save()
+    with clock_at(T0 + timedelta(minutes=20)):
+        critical(make_ticket, title="Second", assignee=agent, team=team)
+    with clock_at(T0 + timedelta(minutes=36)):
+        run_sweep(risk=False)
+    assert set(
+        Notification.objects.filter(verb="sla.escalated", title__contains="escalation step 1")
+        .exclude(recipient=other_agent)
+        .values_list("recipient__email", flat=True)
+    ) == {"nina.network@example.com"}
+
+
+urlpatterns = [path("sla/", include("sla.urls"))]  # a site without the ticket pages (see below)
+
+
+def test_notifications_link_to_the_sla_panel_when_the_ticket_pages_are_not_installed(
+    make_ticket, agent, team, clock_at, policies
+):
+    from django.test import override_settings
+
+    with clock_at(T0):
+        ticket = critical(make_ticket, assignee=agent, team=team)
+    with clock_at(T0 + timedelta(minutes=13)), override_settings(ROOT_URLCONF="sla.tests.test_sweep"):
+        run_sweep(risk=False)
+    assert Notification.objects.get(verb="sla.at_risk").url == f"/sla/ticket/{ticket.pk}/panel/"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_clock_locked_by_a_ticket_edit_is_left_for_the_next_run(
+    make_ticket, agent, team, lead, clock_at, policies
+):
+    from django.db import transaction
+
+    with clock_at(T0):
+        edited = critical(make_ticket, title="Being edited", assignee=agent, team=team)
+        free = critical(make_ticket, title="Free", assignee=agent, team=team)
+    holding, release = threading.Event(), threading.Event()
+
+    def edit() -> None:
+        try:
+            with transaction.atomic():
+                list(TicketSLA.objects.select_for_update().filter(ticket=edited))
+                holding.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    editor = threading.Thread(target=edit)
+    editor.start()
+    assert holding.wait(timeout=10)
+    now = T0 + timedelta(minutes=16)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")  # waiting on the editor would fail, not hang
+        report = run_sweep(now=now, risk=False)
+    finally:
+        release.set()
+        editor.join(timeout=30)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+    assert {action.ticket_number for action in report.actions} == {free.number}
+    assert (state_of(edited, "response"), state_of(free, "response")) == (
+        ClockState.ON_TRACK,
+        ClockState.BREACHED,
+    )
+    later = run_sweep(now=now, risk=False)
+    assert {(action.action, action.ticket_number) for action in later.actions} == {
+        ("breach", edited.number),
+        ("escalate", edited.number),
+    }
