@@ -71,8 +71,8 @@ class SweepAction:
     metric: str
     clock_id: int
     due_at: str | None
-    level: int = 0
-    step: str = ""
+    level: int
+    step: str
 
 
 @dataclass
@@ -199,10 +199,11 @@ def _claim_breaches(now: datetime, *, limit: int) -> list[int]:
     )
 
 
+# Warnings and breaches: one event per clock (level 0, no cause), exactly once.
 INSERT_EVENTS = f"""
 INSERT INTO {EVENT_TABLE} (clock_id, ticket_id, kind, level, cause, detail, trace_id, created_at)
-SELECT clock.id, clock.ticket_id, %(kind)s, %(level)s, '',
-       jsonb_build_object('metric', clock.metric, 'due_at', clock.due_at, 'state', clock.state) || %(extra)s,
+SELECT clock.id, clock.ticket_id, %(kind)s, 0, '',
+       jsonb_build_object('metric', clock.metric, 'due_at', clock.due_at, 'state', clock.state),
        %(trace_id)s, %(now)s
 FROM {CLOCK_TABLE} AS clock WHERE clock.id = ANY(%(ids)s)
 ON CONFLICT (clock_id, kind, level, cause) DO NOTHING
@@ -210,28 +211,10 @@ RETURNING clock_id
 """  # noqa: S608
 
 
-def _insert_events(
-    ids: list[int],
-    *,
-    kind: str,
-    now: datetime,
-    trace_id: str,
-    level: int = 0,
-    detail: dict[str, object] | None = None,
-) -> list[int]:
+def _insert_events(ids: list[int], *, kind: str, now: datetime, trace_id: str) -> list[int]:
     if not ids:
         return []
-    return _returning(
-        INSERT_EVENTS,
-        {
-            "ids": ids,
-            "kind": kind,
-            "level": level,
-            "trace_id": trace_id,
-            "now": now,
-            "extra": Jsonb(detail or {}),
-        },
-    )
+    return _returning(INSERT_EVENTS, {"ids": ids, "kind": kind, "trace_id": trace_id, "now": now})
 
 
 def _load(ids: Iterable[int]) -> list[TicketSLA]:
