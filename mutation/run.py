@@ -11,10 +11,12 @@ plus one, a loop that never runs…); the module's own test files run against it
 The score of a module is the share of its mutants they kill, leaving out the mutants listed as
 equivalent in ``modules.toml`` (they change no behaviour). A module under the floor fails the run.
 
-Mutants are applied in a copy of the working tree (``var/mutation/tree``), never to the files you
-are editing, and the tests use their own database (``test_itsm_mutation``): you can keep working
-and testing while it runs. Sessions are kept in ``var/mutation/``: an interrupted run resumes, and
-a module whose source or tests changed starts over.
+Mutants are applied in a copy of the working tree (``var/mutation/trees/<module>``), never to
+the files you are editing, and the tests use a database of their own per module
+(``test_mutation_sla_sweep``…): you can keep working and testing while it runs, and run two
+modules at once. Sessions are kept in ``var/mutation/``: an interrupted run resumes, a module
+whose source changed starts over, and when only its tests changed the mutants that survived are
+tested again.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = Path(__file__).with_name("modules.toml")
 WORK = ROOT / "var" / "mutation"
-TREE = WORK / "tree"
+TREES = WORK / "trees"
 BIN = Path(sys.executable).parent
 
 # Selective mutation: the operators whose mutants say something about the tests. Replacing `+` by
@@ -85,29 +87,33 @@ def slug(module: str) -> str:
     return module.replace("/", ".").removesuffix(".py")
 
 
-def copy_tree() -> None:
-    """The files git knows of (committed or not, ignored ones left out), as they are now."""
+def copy_tree(module: str) -> Path:
+    """A copy of the files git knows of (committed or not, ignored ones left out), as they are now:
+    one per module, so that two modules can be run at once."""
+    tree = TREES / slug(module)
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
         cwd=ROOT,
         capture_output=True,
         check=True,
     ).stdout.decode()
-    shutil.rmtree(TREE, ignore_errors=True)
+    shutil.rmtree(tree, ignore_errors=True)
     for name in filter(None, listed.split("\0")):
         source = ROOT / name
         if source.is_file() and not source.is_symlink():
-            target = TREE / name
+            target = tree / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
+    return tree
 
 
-def environment() -> dict[str, str]:
+def environment(module: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         ITSM_ENV="test",
         ITSM_VAR_DIR=str(ROOT / "var"),  # the embedded server and secret key of this working tree
-        EMBEDDED_DATABASE_NAME="itsm_mutation",  # tests get test_itsm_mutation, not the usual one
+        # Tests get their own database per module (test_mutation_sla_sweep…), not the usual one.
+        EMBEDDED_DATABASE_NAME="mutation_" + slug(module).replace(".", "_"),
         PYTHONDONTWRITEBYTECODE="1",
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
@@ -155,10 +161,16 @@ def run_module(module: str, tests: list[str], *, fresh: bool) -> bool:
     """Mutate one module and run its tests against each mutant; False when its baseline fails."""
     session = WORK / f"{slug(module)}.sqlite"
     stamp = WORK / f"{slug(module)}.stamp"
+    tree = copy_tree(module)
     print(f"\n== {module}: tests {' '.join(tests)}", flush=True)
     began = time.perf_counter()
     baseline = subprocess.run(
-        test_command(tests).split(), cwd=TREE, env=environment(), capture_output=True, text=True, check=False
+        test_command(tests).split(),
+        cwd=tree,
+        env=environment(module),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     seconds = time.perf_counter() - began
     if baseline.returncode != 0:
@@ -170,14 +182,16 @@ def run_module(module: str, tests: list[str], *, fresh: bool) -> bool:
     stamp_source, stamp_tests = ([*stamp.read_text().split(), "", ""] if stamp.exists() else ["", ""])[:2]
     if fresh or not session.exists() or stamp_source != source:
         session.unlink(missing_ok=True)
-        subprocess.run([BIN / "cosmic-ray", "init", config, session], cwd=TREE, check=True)
-        subprocess.run([BIN / "cr-filter-operators", session, config], cwd=TREE, check=True)
+        subprocess.run([BIN / "cosmic-ray", "init", config, session], cwd=tree, check=True)
+        subprocess.run([BIN / "cr-filter-operators", session, config], cwd=tree, check=True)
     elif stamp_tests != tested:
         retest_survivors(session)
     stamp.write_text(f"{source} {tested}")
     total, done = progress(session)
     print(f"   baseline {seconds:.1f} s; {total} mutants, {done} already done", flush=True)
-    worker = subprocess.Popen([BIN / "cosmic-ray", "exec", config, session], cwd=TREE, env=environment())
+    worker = subprocess.Popen(
+        [BIN / "cosmic-ray", "exec", config, session], cwd=tree, env=environment(module)
+    )
     while worker.poll() is None:
         time.sleep(30)
         total, done = progress(session)
@@ -282,7 +296,6 @@ def main() -> None:
     modules = args.modules or list(listed)
     WORK.mkdir(parents=True, exist_ok=True)
     if not args.report:
-        copy_tree()
         for module in modules:
             if not run_module(module, listed[module], fresh=args.fresh):
                 raise SystemExit(1)
