@@ -150,8 +150,9 @@ def test_adding_zero_or_negative_seconds_adds_nothing():
     monday_ten = paris(2026, 3, 2, 10, 0)
     assert business_time.add(office(), monday_ten, 0) == monday_ten
     assert business_time.add(office(), monday_ten, -3600) == monday_ten
-    # Outside working time, nothing to add still lands on the next opening.
+    # Outside working time (closing time included), nothing to add still lands on the next opening.
     assert business_time.add(office(), paris(2026, 3, 2, 20, 0), 0) == paris(2026, 3, 3, 9, 0)
+    assert business_time.add(office(), paris(2026, 3, 2, 17, 0), 0) == paris(2026, 3, 3, 9, 0)
     start = datetime(2026, 3, 2, 23, 0, tzinfo=UTC)
     assert business_time.add(Schedule.around_the_clock(), start, -60) == start
     assert business_time.add(Schedule.around_the_clock(), start, 0) == start
