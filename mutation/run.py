@@ -22,6 +22,7 @@ tested again.
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import os
 import shutil
@@ -233,6 +234,45 @@ def is_signature_marker(operator: str, before: str, after: str) -> bool:
     )
 
 
+def annotation_spans(module: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Where the type annotations of a module are, if it never evaluates them
+    (``from __future__ import annotations``): a mutant inside one (``int | None`` → ``int & None``)
+    changes nothing at run time and is counted with the equivalent ones."""
+    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+    postponed = any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "__future__"
+        and any(alias.name == "annotations" for alias in node.names)
+        for node in tree.body
+    )
+    if not postponed:
+        return []
+    annotations: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            arguments = node.args
+            every = [
+                *arguments.posonlyargs,
+                *arguments.args,
+                *arguments.kwonlyargs,
+                arguments.vararg,
+                arguments.kwarg,
+            ]
+            annotations.extend(
+                argument.annotation
+                for argument in every
+                if argument is not None and argument.annotation is not None
+            )
+            if node.returns is not None:
+                annotations.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            annotations.append(node.annotation)
+    return [
+        ((node.lineno, node.col_offset), (node.end_lineno or node.lineno, node.end_col_offset or 0))
+        for node in annotations
+    ]
+
+
 def results(module: str, equivalents: dict[tuple[str, str, str], str]) -> Result | None:
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome
@@ -241,6 +281,7 @@ def results(module: str, equivalents: dict[tuple[str, str, str], str]) -> Result
     if not session.exists():
         return None
     result = Result(module)
+    annotations = annotation_spans(module)
     with use_db(str(session), WorkDB.Mode.open) as db:
         result.pending = len(db.pending_work_items)
         for item, outcome in db.completed_work_items:
@@ -249,7 +290,12 @@ def results(module: str, equivalents: dict[tuple[str, str, str], str]) -> Result
             mutation = item.mutations[0]
             before, after = changed_lines(outcome.diff)
             mutant = Mutant(mutation.start_pos[0], mutation.operator_name, before, after)
-            if (module, before, after) in equivalents or is_signature_marker(mutant.operator, before, after):
+            in_annotation = any(start <= tuple(mutation.start_pos) < end for start, end in annotations)
+            if (
+                (module, before, after) in equivalents
+                or is_signature_marker(mutant.operator, before, after)
+                or in_annotation
+            ):
                 result.equivalent.append(mutant)
             elif outcome.test_outcome == TestOutcome.SURVIVED:
                 result.survived.append(mutant)
