@@ -75,7 +75,7 @@ def test_cancelled_and_closed_are_final(make_ticket, status):
     assert ticket.is_paused == (status in ("pending_customer", "pending_vendor"))
 
 
-def test_a_transition_advances_the_stored_and_in_memory_updated_at(make_ticket, agent):
+def test_a_transition_advances_the_stored_and_in_memory_updated_at_and_version(make_ticket, agent):
     created = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     with time_machine.travel(created, tick=False):
         ticket = make_ticket()
@@ -83,9 +83,11 @@ def test_a_transition_advances_the_stored_and_in_memory_updated_at(make_ticket, 
     moved = created + timedelta(minutes=5)
     with time_machine.travel(moved, tick=False):
         ticket.transition_to("in_progress", actor=agent)
-    assert ticket.updated_at == moved
-    assert Ticket.objects.get(pk=ticket.pk).updated_at == moved
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert ticket.updated_at == stored.updated_at == moved
+    assert ticket.version == stored.version == 2
     with time_machine.travel(moved + timedelta(minutes=5), tick=False):
         ticket.transition_to("resolved", actor=agent, resolution="Replaced the toner.")
     stored = Ticket.objects.get(pk=ticket.pk)
     assert ticket.updated_at == stored.updated_at == stored.resolved_at == moved + timedelta(minutes=5)
+    assert ticket.version == stored.version == 3
