@@ -6,7 +6,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test install install-dev browser lint security messages bench clean-db
+.PHONY: run test install install-dev browser lint security messages bench mutation clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ messages: install-dev
 
 bench: install-dev
 	$(BIN)/python bench/run.py
+
+# Mutation testing of the core modules (slow; not part of `make test`): the score per module and
+# the surviving mutants. `make mutation MODULES=sla/sweep.py` for one; the list is mutation/modules.toml.
+mutation: install-dev
+	$(BIN)/python mutation/run.py $(MODULES)
 
 clean-db:
 	-$(BIN)/python manage.py embedded_db stop

@@ -185,14 +185,14 @@ def backlog(percent: float, sweep_at) -> int:
 
 
 def plan_of_claim(sweep_at) -> str:
-    from django.db import connection
+    """The plan of the sweep's own breach claim (the SQL it compiles from the QuerySet)."""
+    from django.db import connection, transaction
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "EXPLAIN SELECT id FROM sla_ticketsla WHERE state IN ('on_track', 'at_risk') AND due_at <= %s "
-            "ORDER BY due_at LIMIT 1000 FOR UPDATE SKIP LOCKED",
-            [sweep_at],
-        )
+    from sla.sweep import claim_sql, crossing_into_breach
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        sql, params = claim_sql(crossing_into_breach(sweep_at), limit=1000)
+        cursor.execute("EXPLAIN " + sql, params)
         return "\n".join("      " + row[0] for row in cursor.fetchall())
 
 

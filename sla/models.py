@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, time, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -21,6 +21,8 @@ from sla.business_time import Schedule
 from tickets.models import Priority, TicketType
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from tickets.models import Ticket
 
 
@@ -166,25 +168,55 @@ class TierMultiplier(models.Model):
         return value if value is not None else cls.DEFAULTS.get(tier, Decimal("1"))
 
 
+class PolicyCriteria(Protocol):
+    """What a policy matches on: an ``SLAPolicy`` row or a candidate of the simulator."""
+
+    priority: str
+    ticket_type: str
+    category_id: int | None
+    organisation_id: int | None
+
+
+P = TypeVar("P", bound=PolicyCriteria)
+
+
+def policy_matches(policy: PolicyCriteria, ticket: Ticket) -> bool:
+    """The policy applies to the ticket: same priority, and each other criterion blank or equal."""
+    return (
+        policy.priority == ticket.priority
+        and policy.ticket_type in ("", ticket.type)
+        and policy.category_id in (None, ticket.category_id)
+        and policy.organisation_id in (None, ticket.organisation_id)
+    )
+
+
+def policy_specificity(policy: PolicyCriteria) -> int:
+    """Organisation beats category beats ticket type (and any two of them beat the third)."""
+    return (
+        (4 if policy.organisation_id else 0)
+        + (2 if policy.category_id else 0)
+        + (1 if policy.ticket_type else 0)
+    )
+
+
+def best_policy(policies: Iterable[P], ticket: Ticket) -> P | None:
+    """The most specific of the policies that apply to the ticket (the first given on a tie).
+
+    The one matching rule: the live clocks (``SLAPolicyQuerySet.best_for``) and the simulator
+    (``sla.simulate.PolicySet.best_for``) both pick with it."""
+    matching = [policy for policy in policies if policy_matches(policy, ticket)]
+    return max(matching, key=policy_specificity, default=None)
+
+
 class SLAPolicyQuerySet(models.QuerySet):
     def active(self) -> SLAPolicyQuerySet:
         return self.filter(is_active=True)
 
-    def matching(self, ticket: Ticket) -> SLAPolicyQuerySet:
-        """Active policies that apply to the ticket (blank criteria match anything)."""
-        return self.active().filter(
-            Q(priority=ticket.priority),
-            Q(ticket_type="") | Q(ticket_type=ticket.type),
-            Q(category__isnull=True) | Q(category_id=ticket.category_id),
-            Q(organisation__isnull=True) | Q(organisation_id=ticket.organisation_id),
-        )
-
     def best_for(self, ticket: Ticket) -> SLAPolicy | None:
-        """The most specific matching policy: organisation beats category beats ticket type."""
-        candidates = list(self.matching(ticket).select_related("calendar"))
-        if not candidates:
-            return None
-        return min(candidates, key=lambda policy: (-policy.specificity, policy.pk))
+        """The most specific active policy that applies to the ticket (see ``best_policy``).
+        Only the ticket's priority is filtered in SQL, to read few rows; the rule is ``policy_matches``."""
+        candidates = self.active().filter(priority=ticket.priority).select_related("calendar").order_by("pk")
+        return best_policy(candidates, ticket)
 
 
 class SLAPolicy(models.Model):
@@ -252,14 +284,6 @@ class SLAPolicy(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def specificity(self) -> int:
-        return (
-            (4 if self.organisation_id else 0)
-            + (2 if self.category_id else 0)
-            + (1 if self.ticket_type else 0)
-        )
-
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}
         if (
@@ -296,9 +320,6 @@ class SLAPolicy(models.Model):
         """The target in working seconds, scaled by the customer tier's multiplier."""
         minutes = self.response_minutes if metric == Metric.RESPONSE else self.resolution_minutes
         return max(int(Decimal(minutes) * 60 * multiplier), 1)
-
-    def steps_for(self, metric: str) -> list[EscalationStep]:
-        return [step for step in self.escalation_steps.all() if step.metric in (StepMetric.ANY, metric)]
 
 
 class StepAction(models.TextChoices):
@@ -402,15 +423,6 @@ class ClockSource(models.TextChoices):
 
 RUNNING_STATES = (ClockState.ON_TRACK, ClockState.AT_RISK)
 
-# Words of the API and the badges; ``unknown`` is for a metric without a clock (no policy applies).
-STATUS_WORDS = {
-    ClockState.ON_TRACK: "ok",
-    ClockState.AT_RISK: "at_risk",
-    ClockState.BREACHED: "breached",
-    ClockState.MET: "completed",
-    ClockState.PAUSED: "paused",
-}
-
 
 class TicketSLAQuerySet(models.QuerySet):
     def running(self) -> TicketSLAQuerySet:
@@ -429,9 +441,6 @@ class TicketSLAQuerySet(models.QuerySet):
             paused_since__isnull=True,
             next_escalation_at__lte=now,
         )
-
-    def breaching_before(self, instant: datetime) -> TicketSLAQuerySet:
-        return self.running().filter(due_at__lte=instant)
 
     def local(self) -> TicketSLAQuerySet:
         return self.filter(source=ClockSource.LOCAL)

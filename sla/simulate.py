@@ -42,7 +42,15 @@ from django.utils import timezone
 from itsm.models import CustomerTier, Organisation
 from sla import business_time
 from sla.business_time import Schedule
-from sla.models import Calendar, Metric, PauseReason, SLAPause, SLAPolicy, TierMultiplier
+from sla.models import (
+    Calendar,
+    Metric,
+    PauseReason,
+    SLAPause,
+    SLAPolicy,
+    TierMultiplier,
+    best_policy,
+)
 from tickets.models import Category, Priority, Ticket, TicketStatus, TicketType
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -65,22 +73,6 @@ class CandidatePolicy:
     category_id: int | None = None
     organisation_id: int | None = None
 
-    @property
-    def specificity(self) -> int:
-        return (
-            (4 if self.organisation_id else 0)
-            + (2 if self.category_id else 0)
-            + (1 if self.ticket_type else 0)
-        )
-
-    def matches(self, ticket: Ticket) -> bool:
-        return (
-            self.priority == ticket.priority
-            and self.ticket_type in ("", ticket.type)
-            and self.category_id in (None, ticket.category_id)
-            and self.organisation_id in (None, ticket.organisation_id)
-        )
-
 
 @dataclass(frozen=True)
 class PolicySet:
@@ -89,10 +81,7 @@ class PolicySet:
     multipliers: dict[str, Decimal]
 
     def best_for(self, ticket: Ticket) -> CandidatePolicy | None:
-        matching = [(index, policy) for index, policy in enumerate(self.policies) if policy.matches(ticket)]
-        if not matching:
-            return None
-        return min(matching, key=lambda item: (-item[1].specificity, item[0]))[1]
+        return best_policy(self.policies, ticket)
 
 
 # --- parsing --------------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 How it stays correct with several workers, retries and crashes:
 
 - Clocks are claimed by a conditional ``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)
-  … RETURNING``: two sweeps at once split the rows between them, and a row whose state
-  already moved no longer matches the ``WHERE``.
+  … RETURNING`` whose ``SELECT`` is compiled from the QuerySets the dry run lists
+  (``crossing_into_risk``, ``crossing_into_breach``): two sweeps at once split the rows between
+  them, and a row whose state already moved no longer matches the ``WHERE``.
 - Each event is inserted with ``ON CONFLICT DO NOTHING`` against the unique (clock, kind,
   level, cause): only the sweep whose insert returned a row notifies, writes the
   AutomationEvent and sends the signal. Running twice acts once.
@@ -13,7 +14,7 @@ How it stays correct with several workers, retries and crashes:
 - Escalations lock the clock *and* its ticket with ``SKIP LOCKED``: a ticket being edited by a
   person is left for the next minute instead of waiting (and never deadlocks with the edit).
 
-A dry run reads the same sets with plain SELECTs and changes nothing.
+A dry run reads the same QuerySets with plain SELECTs and changes nothing.
 """
 
 from __future__ import annotations
@@ -36,13 +37,16 @@ from itsm.models import AutomationEvent, User
 from itsm.notify import notify
 from sla import signals
 from sla.models import (
+    ClockState,
     EscalationStep,
     SLAEvent,
     SLAEventKind,
     StepAction,
     StepMetric,
     TicketSLA,
+    TicketSLAQuerySet,
 )
+from tickets.actions import do_assign_ticket, do_change_priority
 from tickets.models import Priority
 
 if TYPE_CHECKING:
@@ -67,8 +71,8 @@ class SweepAction:
     metric: str
     clock_id: int
     due_at: str | None
-    level: int = 0
-    step: str = ""
+    level: int
+    step: str
 
 
 @dataclass
@@ -119,52 +123,87 @@ def run_sweep(
 
 
 # --- claims ----------------------------------------------------------------------------------------
-def _claim(sql: str, params: dict[str, object]) -> list[int]:
+# What each pass takes, in the order it takes it. The dry run lists these QuerySets and the live
+# sweep claims from their compiled SQL (below): the two read one definition and cannot drift.
+def crossing_into_risk(now: datetime) -> TicketSLAQuerySet:
+    return TicketSLA.objects.crossing_into_risk(now).order_by("warn_at", "pk")
+
+
+def crossing_into_breach(now: datetime) -> TicketSLAQuerySet:
+    return TicketSLA.objects.crossing_into_breach(now).order_by("due_at", "pk")
+
+
+def due_for_escalation(now: datetime) -> TicketSLAQuerySet:
+    return TicketSLA.objects.due_for_escalation(now).order_by("next_escalation_at", "pk")
+
+
+def claim_sql(candidates: TicketSLAQuerySet, *, limit: int) -> tuple[str, tuple[object, ...]]:
+    """The ``SELECT … FOR UPDATE SKIP LOCKED`` of the first ``limit`` clocks of ``candidates``
+    (inside a transaction): two sweeps at once split the rows between them."""
+    due = candidates.values("pk").select_for_update(skip_locked=True)[:limit]
+    sql, params = due.query.sql_with_params()
+    return sql, tuple(params)
+
+
+def _claim(candidates: TicketSLAQuerySet, *, limit: int, assignments: str, params: list[object]) -> list[int]:
+    """Move the claimed clocks with one ``UPDATE … FROM (the claim) … RETURNING``.
+
+    The claim locks the rows it returns and PostgreSQL re-checks their ``WHERE`` once locked,
+    so a clock whose state moved meanwhile (a ticket answered, another sweep) is left out.
+    """
+    due_sql, due_params = claim_sql(candidates, limit=limit)
+    sql = (
+        f"WITH due(id) AS ({due_sql}) "  # noqa: S608 - SQL compiled by the ORM, table names from the models
+        f"UPDATE {CLOCK_TABLE} AS clock SET {assignments} FROM due WHERE clock.id = due.id RETURNING clock.id"
+    )
+    return _returning(sql, [*due_params, *params])
+
+
+def _returning(sql: str, params: list[object] | dict[str, object]) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
 
 
-CLAIM_WARNINGS = f"""
-WITH due AS (
-    SELECT id FROM {CLOCK_TABLE}
-    WHERE state = 'on_track' AND warn_at <= %(now)s AND due_at > %(now)s
-    ORDER BY warn_at LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE {CLOCK_TABLE} AS clock SET state = 'at_risk', updated_at = %(now)s
-FROM due WHERE clock.id = due.id
-RETURNING clock.id
-"""  # noqa: S608 - table names come from the models
+def _claim_warnings(now: datetime, *, limit: int) -> list[int]:
+    return _claim(
+        crossing_into_risk(now),
+        limit=limit,
+        assignments="state = %s, updated_at = %s",
+        params=[ClockState.AT_RISK, now],
+    )
+
 
 # The first escalation step is scheduled in the same statement: breach time plus the
 # ``after_minutes`` of the next step of the chain that applies to this clock's metric.
-CLAIM_BREACHES = f"""
-WITH due AS (
-    SELECT id FROM {CLOCK_TABLE}
-    WHERE state IN ('on_track', 'at_risk') AND due_at <= %(now)s
-    ORDER BY due_at LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE {CLOCK_TABLE} AS clock
-SET state = 'breached',
+BREACH_ASSIGNMENTS = f"""
+    state = %s,
     breached_at = clock.due_at,
-    updated_at = %(now)s,
+    updated_at = %s,
     escalation_policy_id = COALESCE(clock.escalation_policy_id, clock.policy_id),
     next_escalation_at = clock.due_at + make_interval(mins => (
         SELECT step.after_minutes FROM {STEP_TABLE} AS step
         WHERE step.policy_id = COALESCE(clock.escalation_policy_id, clock.policy_id)
-          AND step.metric IN ('any', clock.metric)
+          AND step.metric IN (%s, clock.metric)
         ORDER BY step.position OFFSET clock.escalation_level LIMIT 1
     ))
-FROM due WHERE clock.id = due.id
-RETURNING clock.id
-"""  # noqa: S608
+"""  # noqa: S608 - table names come from the models
 
+
+def _claim_breaches(now: datetime, *, limit: int) -> list[int]:
+    return _claim(
+        crossing_into_breach(now),
+        limit=limit,
+        assignments=BREACH_ASSIGNMENTS,
+        params=[ClockState.BREACHED, now, StepMetric.ANY],
+    )
+
+
+# Warnings and breaches: one event per clock (level 0, no cause), exactly once.
 INSERT_EVENTS = f"""
 INSERT INTO {EVENT_TABLE} (clock_id, ticket_id, kind, level, cause, detail, trace_id, created_at)
-SELECT clock.id, clock.ticket_id, %(kind)s, %(level)s, '',
-       jsonb_build_object('metric', clock.metric, 'due_at', clock.due_at, 'state', clock.state) || %(extra)s,
+SELECT clock.id, clock.ticket_id, %(kind)s, 0, '',
+       jsonb_build_object('metric', clock.metric, 'due_at', clock.due_at, 'state', clock.state),
        %(trace_id)s, %(now)s
 FROM {CLOCK_TABLE} AS clock WHERE clock.id = ANY(%(ids)s)
 ON CONFLICT (clock_id, kind, level, cause) DO NOTHING
@@ -172,28 +211,10 @@ RETURNING clock_id
 """  # noqa: S608
 
 
-def _insert_events(
-    ids: list[int],
-    *,
-    kind: str,
-    now: datetime,
-    trace_id: str,
-    level: int = 0,
-    detail: dict[str, object] | None = None,
-) -> list[int]:
+def _insert_events(ids: list[int], *, kind: str, now: datetime, trace_id: str) -> list[int]:
     if not ids:
         return []
-    return _claim(
-        INSERT_EVENTS,
-        {
-            "ids": ids,
-            "kind": kind,
-            "level": level,
-            "trace_id": trace_id,
-            "now": now,
-            "extra": Jsonb(detail or {}),
-        },
-    )
+    return _returning(INSERT_EVENTS, {"ids": ids, "kind": kind, "trace_id": trace_id, "now": now})
 
 
 def _load(ids: Iterable[int]) -> list[TicketSLA]:
@@ -207,7 +228,7 @@ def _load(ids: Iterable[int]) -> list[TicketSLA]:
 def _warnings(report: SweepReport, *, now: datetime, batch_size: int) -> None:
     while True:
         with transaction.atomic():
-            claimed = _claim(CLAIM_WARNINGS, {"now": now, "limit": batch_size})
+            claimed = _claim_warnings(now, limit=batch_size)
             fresh = _insert_events(claimed, kind=SLAEventKind.WARNING, now=now, trace_id=report.trace_id)
             clocks = _load(fresh)
             _announce(clocks, kind=SLAEventKind.WARNING, now=now, trace_id=report.trace_id)
@@ -221,7 +242,7 @@ def _warnings(report: SweepReport, *, now: datetime, batch_size: int) -> None:
 def _breaches(report: SweepReport, *, now: datetime, batch_size: int) -> None:
     while True:
         with transaction.atomic():
-            claimed = _claim(CLAIM_BREACHES, {"now": now, "limit": batch_size})
+            claimed = _claim_breaches(now, limit=batch_size)
             clocks = record_breaches(claimed, now=now, trace_id=report.trace_id)
         report.breaches += len(clocks)
         for clock in clocks:
@@ -413,10 +434,9 @@ def _escalations(report: SweepReport, *, now: datetime, batch_size: int) -> None
             # The ticket rows are locked with the clocks (SKIP LOCKED): a ticket someone is saving
             # right now is left for the next run, and the steps below never wait on a person.
             clocks = list(
-                TicketSLA.objects.due_for_escalation(now)
+                due_for_escalation(now)
                 .select_related("ticket__team__lead", "ticket__assignee", "policy")
-                .select_for_update(skip_locked=True, of=("self", "ticket"))
-                .order_by("next_escalation_at")[:batch_size]
+                .select_for_update(skip_locked=True, of=("self", "ticket"))[:batch_size]
             )
             steps = _steps_by_policy({_chain_of(clock) for clock in clocks if _chain_of(clock)})
             batch = _EscalationBatch(clocks=clocks)
@@ -450,7 +470,7 @@ def _escalate(
         step = steps[clock.escalation_level]
         level = clock.escalation_level + 1
         detail = {"step": step.describe(), "action": step.action}
-        inserted = _claim(
+        inserted = _returning(
             INSERT_ESCALATION,
             {
                 "clock": clock.pk,
@@ -476,13 +496,83 @@ def _escalate(
             if following and clock.breached_at
             else None
         )
-        if step.action in (StepAction.RAISE_PRIORITY, StepAction.REASSIGN_TEAM):
+        if step.action in TICKET_CHANGING_STEPS:
             # A raised priority re-targets the clock (through the ticket signal): read it back.
             clock.refresh_from_db(fields=["state", "breached_at", "due_at", "stopped_at", "paused_since"])
             if clock.state != "breached":
                 clock.next_escalation_at = None
     if clock.escalation_level >= len(steps):
         clock.next_escalation_at = None
+
+
+@dataclass
+class _StepResult:
+    """What one escalation step did: its outcome, whom to tell, the ticket as it now is, and what
+    it changed (merged into the audited before/after)."""
+
+    outcome: str
+    recipients: list[User]
+    ticket: Ticket
+    before: dict[str, object] = field(default_factory=dict)
+    after: dict[str, object] = field(default_factory=dict)
+
+
+def _notify_team_lead(ticket: Ticket, step: EscalationStep, *, reason: str) -> _StepResult:
+    lead = _team_lead(ticket)
+    if lead is None:
+        return _StepResult("no team lead to notify", [], ticket)
+    return _StepResult(f"notified {lead.email}", [lead], ticket)
+
+
+def _notify_role(ticket: Ticket, step: EscalationStep, *, reason: str) -> _StepResult:
+    recipients = list(User.objects.active().filter(role=step.role))
+    return _StepResult(f"notified {len(recipients)} user(s) with role {step.role}", recipients, ticket)
+
+
+def _notify_team(ticket: Ticket, step: EscalationStep, *, reason: str) -> _StepResult:
+    recipients = list(step.team.members.active()) if step.team_id else []
+    return _StepResult(f"notified team {step.team}", recipients, ticket)
+
+
+def _reassign_team(ticket: Ticket, step: EscalationStep, *, reason: str) -> _StepResult:
+    before = {
+        "team": ticket.team.name if ticket.team_id else None,
+        "assignee": ticket.assignee.email if ticket.assignee_id else None,
+    }
+    ticket = do_assign_ticket(
+        ticket, actor=None, assignee=None, team=step.team, reason=reason, actor_label=ACTOR
+    )
+    lead = step.team.lead
+    return _StepResult(
+        f"reassigned to team {step.team}",
+        [lead] if lead else list(step.team.members.active()),
+        ticket,
+        before=before,
+        after={"team": step.team.name, "assignee": None},
+    )
+
+
+def _raise_priority(ticket: Ticket, step: EscalationStep, *, reason: str) -> _StepResult:
+    before = {"priority": ticket.priority}
+    raised = RAISE.get(ticket.priority)
+    if raised is None:
+        outcome = "already critical"
+    else:
+        ticket = do_change_priority(ticket, actor=None, priority=raised, reason=reason, actor_label=ACTOR)
+        outcome = f"priority raised to {raised}"
+    return _StepResult(outcome, [], ticket, before=before, after={"priority": ticket.priority})
+
+
+# What each action of an escalation step does. Those that save the ticket may re-target its
+# clocks (through the ticket signals): the sweep reads the clock back after them.
+STEPS = {
+    StepAction.NOTIFY_TEAM_LEAD: _notify_team_lead,
+    StepAction.NOTIFY_ROLE: _notify_role,
+    StepAction.NOTIFY_TEAM: _notify_team,
+    StepAction.REASSIGN_TEAM: _reassign_team,
+    StepAction.RAISE_PRIORITY: _raise_priority,
+}
+TICKET_CHANGING_STEPS = frozenset({StepAction.REASSIGN_TEAM, StepAction.RAISE_PRIORITY})
 
 
 def _take_step(
@@ -494,65 +584,31 @@ def _take_step(
     trace_id: str,
     batch: _EscalationBatch,
 ) -> str:
-    from tickets.actions import do_assign_ticket, do_change_priority
-
-    ticket = clock.ticket  # locked with the clock; replaced below when a step saves it
+    """Take one step on a clock whose ticket is locked with it, and queue what it writes."""
+    ticket = clock.ticket
     reason = _("%(number)s: %(metric)s target breached, escalation step %(level)s") % {
         "number": ticket.number,
         "metric": clock.metric,
         "level": level,
     }
-    before: dict[str, object] = {"escalation_level": level - 1}
-    after: dict[str, object] = {"escalation_level": level, "step": step.action}
-    recipients: list[User] = []
-    if step.action == StepAction.NOTIFY_TEAM_LEAD:
-        lead = _team_lead(ticket)
-        recipients = [lead] if lead else []
-        outcome = f"notified {lead.email}" if lead else "no team lead to notify"
-    elif step.action == StepAction.NOTIFY_ROLE:
-        recipients = list(User.objects.active().filter(role=step.role))
-        outcome = f"notified {len(recipients)} user(s) with role {step.role}"
-    elif step.action == StepAction.NOTIFY_TEAM:
-        recipients = list(step.team.members.active()) if step.team_id else []
-        outcome = f"notified team {step.team}"
-    elif step.action == StepAction.REASSIGN_TEAM:
-        before.update(
-            team=ticket.team.name if ticket.team_id else None,
-            assignee=ticket.assignee.email if ticket.assignee_id else None,
-        )
-        ticket = do_assign_ticket(
-            ticket, actor=None, assignee=None, team=step.team, reason=reason, actor_label=ACTOR
-        )
-        after.update(team=step.team.name, assignee=None)
-        lead = step.team.lead
-        recipients = [lead] if lead else list(step.team.members.active())
-        outcome = f"reassigned to team {step.team}"
-    else:  # raise the priority one level
-        before["priority"] = ticket.priority
-        raised = RAISE.get(ticket.priority)
-        if raised is None:
-            outcome = "already critical"
-        else:
-            ticket = do_change_priority(ticket, actor=None, priority=raised, reason=reason, actor_label=ACTOR)
-            outcome = f"priority raised to {raised}"
-        after["priority"] = ticket.priority
-    clock.ticket = ticket
+    result = STEPS[step.action](ticket, step, reason=reason)
+    ticket = clock.ticket = result.ticket  # a step that saves the ticket hands back the saved one
     batch.automation.append(
         AutomationEvent(
             actor=ACTOR,
             action="sla.escalated",
             subject_type="ticket",
             subject_id=str(ticket.pk),
-            before=before,
-            after={**after, "outcome": outcome},
+            before={"escalation_level": level - 1, **result.before},
+            after={"escalation_level": level, "step": step.action, **result.after, "outcome": result.outcome},
             reason=reason,
             trace_id=trace_id,
             created_at=now,
         )
     )
-    if recipients:
+    if result.recipients:
         sent = notify(
-            recipients,
+            result.recipients,
             verb="sla.escalated",
             title=reason,
             body=step.describe(),
@@ -586,7 +642,7 @@ def _take_step(
             "step": step.describe(),
         }
     )
-    return outcome
+    return result.outcome
 
 
 def _team_lead(ticket: Ticket) -> User | None:
@@ -604,23 +660,20 @@ def _team_lead(ticket: Ticket) -> User | None:
 # --- dry run ----------------------------------------------------------------------------------------------
 def _plan(report: SweepReport, *, now: datetime) -> None:
     """What a real run would do now, read with plain SELECTs (no claim, no write)."""
-    base = TicketSLA.objects.select_related("ticket").order_by("due_at", "pk")
-    report.warnings = TicketSLA.objects.crossing_into_risk(now).count()
-    for clock in base.crossing_into_risk(now)[: settings.SLA_REPORT_MAX_ACTIONS]:
+    limit = settings.SLA_REPORT_MAX_ACTIONS
+    report.warnings = crossing_into_risk(now).count()
+    for clock in crossing_into_risk(now).select_related("ticket")[:limit]:
         report.add(_action("at_risk", clock))
-    if report.warnings > settings.SLA_REPORT_MAX_ACTIONS:
-        report.actions_truncated = True
-    breaching = TicketSLA.objects.crossing_into_breach(now)
-    report.breaches = breaching.count()
-    escalating = list(base.crossing_into_breach(now)[: settings.SLA_REPORT_MAX_ACTIONS])
-    for clock in escalating:
+    report.breaches = crossing_into_breach(now).count()
+    breaching = list(crossing_into_breach(now).select_related("ticket")[:limit])
+    for clock in breaching:
         report.add(_action("breach", clock))
-    if report.breaches > settings.SLA_REPORT_MAX_ACTIONS:
+    if max(report.warnings, report.breaches) > limit:
         report.actions_truncated = True
     # Escalations: clocks already due, plus those that breach in this run and whose first steps are due.
-    already = list(base.due_for_escalation(now)[: settings.SLA_REPORT_MAX_ACTIONS])
-    steps = _steps_by_policy({_chain_of(clock) for clock in already + escalating if _chain_of(clock)})
-    for clock in already + escalating:
+    already = list(due_for_escalation(now).select_related("ticket")[:limit])
+    steps = _steps_by_policy({_chain_of(clock) for clock in already + breaching if _chain_of(clock)})
+    for clock in already + breaching:
         chain = _applicable(steps.get(_chain_of(clock), []), clock.metric)
         breached_at = clock.breached_at or clock.due_at
         for index in range(clock.escalation_level, len(chain)):

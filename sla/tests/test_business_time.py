@@ -127,3 +127,80 @@ def test_it_tells_whether_an_instant_is_working_time():
     assert business_time.is_working(office(), paris(2026, 3, 2, 10, 0))
     assert not business_time.is_working(office(), paris(2026, 3, 2, 18, 0))
     assert not business_time.is_working(office(), paris(2026, 3, 7, 10, 0))
+
+
+def test_work_ending_exactly_at_closing_time_ends_that_day():
+    # Monday 16:00 + 1 working hour = Monday 17:00, not Tuesday 09:00.
+    assert business_time.add(office(), paris(2026, 3, 2, 16, 0), 3600) == paris(2026, 3, 2, 17, 0)
+    assert business_time.add(office(), paris(2026, 3, 2, 9, 0), 8 * 3600) == paris(2026, 3, 2, 17, 0)
+
+
+def test_an_instant_exactly_at_opening_time_is_working_and_closing_time_is_not():
+    assert business_time.is_working(office(), paris(2026, 3, 2, 9, 0))
+    assert not business_time.is_working(office(), paris(2026, 3, 2, 17, 0))
+    assert business_time.is_working(office(), paris(2026, 3, 2, 16, 59, 59))
+
+
+def test_a_reversed_span_inside_one_working_interval_counts_zero():
+    assert business_time.between(office(), paris(2026, 3, 2, 11, 0), paris(2026, 3, 2, 10, 0)) == 0
+    assert business_time.between(office(), paris(2026, 3, 2, 10, 0), paris(2026, 3, 2, 11, 0)) == 3600
+
+
+def test_adding_zero_or_negative_seconds_adds_nothing():
+    monday_ten = paris(2026, 3, 2, 10, 0)
+    assert business_time.add(office(), monday_ten, 0) == monday_ten
+    assert business_time.add(office(), monday_ten, -3600) == monday_ten
+    # Outside working time (closing time included), nothing to add still lands on the next opening.
+    assert business_time.add(office(), paris(2026, 3, 2, 20, 0), 0) == paris(2026, 3, 3, 9, 0)
+    assert business_time.add(office(), paris(2026, 3, 2, 17, 0), 0) == paris(2026, 3, 3, 9, 0)
+    start = datetime(2026, 3, 2, 23, 0, tzinfo=UTC)
+    assert business_time.add(Schedule.around_the_clock(), start, -60) == start
+    assert business_time.add(Schedule.around_the_clock(), start, 0) == start
+
+
+def test_a_period_that_does_not_exist_on_the_spring_forward_night_adds_nothing():
+    # 02:15–02:45 on Sunday 29 March 2026 in Paris is skipped (the clocks jump from 02:00 to 03:00):
+    # that Sunday has no working time; the next is Sunday 5 April, 02:15 CEST (00:15 UTC).
+    weekly = tuple(((time(2, 15), time(2, 45)),) if day == 6 else () for day in range(7))
+    schedule = Schedule(time_zone="Europe/Paris", weekly=weekly)
+    sunday = paris(2026, 3, 29, 0, 0)
+    assert business_time.between(schedule, sunday, paris(2026, 3, 29, 23, 0)) == 0
+    assert business_time.add(schedule, sunday, 0) == datetime(2026, 4, 5, 0, 15, tzinfo=UTC)
+    assert business_time.add(schedule, sunday, 60) == datetime(2026, 4, 5, 0, 16, tzinfo=UTC)
+    assert not business_time.is_working(schedule, datetime(2026, 3, 29, 1, 0, tzinfo=UTC))
+
+
+def test_a_period_starting_at_a_skipped_local_time_starts_exactly_at_the_change():
+    # 02:00:01 does not exist on 29 March 2026 in Paris: the period starts when the clocks jump,
+    # 03:00 CEST (01:00:00 UTC), to the second.
+    weekly = tuple(((time(2, 0, 1), time(4, 0)),) if day == 6 else () for day in range(7))
+    schedule = Schedule(time_zone="Europe/Paris", weekly=weekly)
+    sunday = paris(2026, 3, 29, 0, 0)
+    assert business_time.between(schedule, sunday, paris(2026, 3, 29, 12, 0)) == 3600
+    assert business_time.add(schedule, sunday, 0) == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
+
+
+def test_a_calendar_with_three_years_of_holidays_has_no_working_time():
+    # The search for working time looks 3 × 366 days ahead, from the day before the start.
+    start = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    first = date(2026, 3, 1)
+    last_searched = first + timedelta(days=3 * 366 - 1)
+
+    def holidays_until(day: date) -> frozenset[date]:
+        return frozenset(first + timedelta(days=n) for n in range((day - first).days + 1))
+
+    open_on_the_last_day = Schedule.around_the_clock("UTC", holidays_until(last_searched - timedelta(days=1)))
+    assert business_time.add(open_on_the_last_day, start, 60) == datetime.combine(
+        last_searched, time(0, 1), tzinfo=UTC
+    )
+    never_open = Schedule.around_the_clock("UTC", holidays_until(last_searched))
+    with pytest.raises(NoWorkingTime):
+        business_time.add(never_open, start, 60)
+    assert business_time.between(never_open, start, start + timedelta(days=3000)) == 0
+
+
+def test_a_schedule_is_immutable():
+    schedule = office()
+    with pytest.raises(AttributeError):
+        schedule.time_zone = "UTC"
+    assert hash(schedule) == hash(office())

@@ -42,8 +42,6 @@ def override_reason(reason: str | None) -> str:
     return reason[:500]
 
 
-PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LOW: 3}
-
 DEFAULT_MATRIX: dict[tuple[str, str], str] = {
     ("high", "high"): Priority.CRITICAL,
     ("high", "medium"): Priority.HIGH,
