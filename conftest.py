@@ -134,20 +134,14 @@ def make_ticket(db, requester):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_security_state(request):
+def _fresh_security_state():
     """Each test starts with the default security settings in force (no query: the row a previous
-    test saved was rolled back) and an empty cache (login lockouts and API throttles counted by
-    earlier tests from the same address must not leak into this one)."""
+    test saved was rolled back). Login lockouts (the database cache) and API throttle counters
+    (``RateCounter``) live in the database: a test's rows roll back with it, and transactional
+    tests are cleaned after (the flush, and ``_empty_the_queue_after_transactional_tests``)."""
     from itsm.security.models import SecuritySettings
 
     SecuritySettings.remember(SecuritySettings())
-    uses_database = request.node.get_closest_marker("django_db") is not None or bool(
-        {"db", "transactional_db", "live_server"} & set(request.fixturenames)
-    )
-    if uses_database:  # the cache may live in the database
-        from django.core.cache import cache
-
-        cache.clear()
     yield
     SecuritySettings.remember(SecuritySettings())
 

@@ -176,11 +176,11 @@ def test_the_list_reads_a_fixed_number_of_queries(api_for, agent, team, make_ite
     api = api_for(agent)
     make_item("a0", owner_team=team)
     api.get(ITEMS)
-    with django_assert_num_queries(3):  # token, count, page (teams joined)
+    with django_assert_num_queries(4):  # token, throttle counter, count, page (teams joined)
         api.get(ITEMS)
     for n in range(1, 30):
         make_item(f"a{n}", owner_team=team)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         assert len(api.get(ITEMS).json()["results"]) == 25
 
 

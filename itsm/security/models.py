@@ -8,7 +8,7 @@ from typing import ClassVar
 import pgtrigger
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, models
+from django.db import DatabaseError, connection, models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -278,3 +278,50 @@ class SecurityEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.action} {self.target_type}:{self.target_id}"
+
+
+class RateCounter(models.Model):
+    """How many requests one key (a token, a user, an address) made in its current window.
+
+    API throttles count here, in PostgreSQL, so every web process and node shares one count;
+    one ``INSERT … ON CONFLICT DO UPDATE`` per request counts and answers atomically (see
+    ``hit``). The table is UNLOGGED (migration 0002): counters are worth nothing after a crash,
+    and skipping the write-ahead log keeps the write cheap. Rows of windows long past are
+    purged by the ``purge-rate-counters`` periodic task.
+    """
+
+    key = models.CharField(max_length=200, primary_key=True)
+    window_start = models.BigIntegerField()  # epoch seconds, a multiple of the window's length
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("rate counter")
+        indexes = [models.Index(fields=["window_start"], name="rate_counter_window_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.hits}"
+
+    @classmethod
+    def hit(cls, key: str, seconds: int, *, at: float) -> tuple[int, float]:
+        """Count one request of ``key`` in the fixed window of ``seconds`` holding ``at`` (epoch
+        seconds). Returns ``(requests in this window, seconds until the window ends)``."""
+        start = int(at // seconds) * seconds
+        table = connection.ops.quote_name(cls._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (key, window_start, hits) VALUES (%s, %s, 1) "  # noqa: S608 - table from the model
+                "ON CONFLICT (key) DO UPDATE SET hits = CASE "
+                f"WHEN {table}.window_start = EXCLUDED.window_start THEN {table}.hits + 1 ELSE 1 END, "
+                "window_start = EXCLUDED.window_start RETURNING hits",
+                [key[:200], start],
+            )
+            hits = cursor.fetchone()[0]
+        return hits, start + seconds - at
+
+    @classmethod
+    def purge(cls, *, before: float) -> int:
+        """Forget counters whose window ended before ``before`` (epoch seconds); returns how many."""
+        table = connection.ops.quote_name(cls._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {table} WHERE window_start < %s", [int(before)])  # noqa: S608
+            return cursor.rowcount

@@ -1,20 +1,26 @@
-"""API throttles, counted in the default cache (shared by every web process).
+"""API throttles, counted in PostgreSQL (``RateCounter``: one statement per request, shared by
+every web process and node).
 
 - ``ApiRateThrottle`` (every API view): per token, or per signed-in user for session calls
   (``API_THROTTLE_USER``); higher for ``integrations`` and ``admin`` tokens
   (``API_THROTTLE_INTEGRATION``); per client address for anonymous calls (``API_THROTTLE_ANON``).
 - ``WebhookRateThrottle``: inbound webhooks, per sender address (``API_THROTTLE_WEBHOOK``).
 
-Over the limit the API answers 429 with ``Retry-After`` (DRF's ``Throttled``).
+Over the limit the API answers 429 with ``Retry-After`` (DRF's ``Throttled``). The window is
+fixed (a minute starts on the minute): simple and one row per key, at the price of allowing up
+to twice the rate across a window's edge.
 """
 
 from __future__ import annotations
+
+import time
 
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from itsm.lib.networks import client_ip
 from itsm.models import ApiToken, TokenScope
+from itsm.security.models import RateCounter
 
 HIGH_VOLUME_SCOPES = {TokenScope.INTEGRATIONS, TokenScope.ADMIN}
 
@@ -31,7 +37,13 @@ class _RequestRateThrottle(SimpleRateThrottle):
     def allow_request(self, request, view):  # type: ignore[no-untyped-def]
         self.rate = self.rate_for(request)
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+        hits, self.remaining = RateCounter.hit(
+            self.get_cache_key(request, view), self.duration, at=time.time()
+        )
+        return hits <= self.num_requests
+
+    def wait(self) -> float:
+        return max(self.remaining, 1.0)
 
 
 class ApiRateThrottle(_RequestRateThrottle):

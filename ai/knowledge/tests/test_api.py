@@ -31,12 +31,12 @@ def test_agents_list_every_article_with_a_fixed_number_of_queries(
 ):
     client = api_for(agent)
     client.get(URL)  # the first use of a token also records when it was used
-    with django_assert_num_queries(3):  # token, count, page (authors joined)
+    with django_assert_num_queries(4):  # token, throttle counter, count, page (authors joined)
         response = client.get(URL)
     assert ids(response) == {article.pk for article in articles.values()}
     for n in range(10):
         make_article(f"More {n}", "text", index=False)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         assert len(client.get(URL).json()["results"]) == 13
 
 

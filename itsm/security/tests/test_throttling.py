@@ -74,3 +74,37 @@ def test_the_jira_webhook_has_its_own_limit(settings):
         .status_code
         != 429
     )
+
+
+# --- the counter itself: one statement, shared, fixed windows, purged ---------------------------
+def test_a_counter_counts_within_its_window_and_starts_again_in_the_next():
+    from itsm.security.models import RateCounter
+
+    assert RateCounter.hit("k", 60, at=120.0) == (1, 60.0)
+    assert RateCounter.hit("k", 60, at=150.0) == (2, 30.0)
+    assert RateCounter.hit("other", 60, at=150.0) == (1, 30.0)
+    assert RateCounter.hit("k", 60, at=180.5) == (1, 59.5)  # a new minute
+    assert RateCounter.objects.count() == 2
+
+
+def test_old_counters_are_purged_and_current_ones_kept():
+    import time
+
+    from itsm.security.models import RateCounter
+    from itsm.security.tasks import purge_rate_counters
+
+    now = time.time()
+    RateCounter.hit("old", 60, at=now - 3 * 24 * 3600)
+    RateCounter.hit("current", 60, at=now)
+    assert purge_rate_counters() == 1
+    assert list(RateCounter.objects.values_list("key", flat=True)) == ["current"]
+    assert purge_rate_counters() == 0
+
+
+def test_a_throttled_call_costs_one_query(settings, agent, django_assert_num_queries):
+    settings.API_THROTTLE_USER = "1/min"
+    api = token_client(agent, TokenScope.TICKETS)
+    assert api.get("/api/me/").status_code == 200
+    # Authentication (the token with its user, one query) and the one counter statement.
+    with django_assert_num_queries(2):
+        assert api.get("/api/me/").status_code == 429
