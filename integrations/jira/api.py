@@ -2,7 +2,8 @@
 
 - ``webhook/`` (alias ``upsert/``): Jira admin webhook deliveries. Verified, stored, queued;
   answers 202 once durable (200 for a redelivery), 401 unsigned/badly signed, 400 not a Jira
-  delivery, 403 another project, 503 when it cannot store (Jira then retries).
+  delivery, 403 another project (unless an app claimed it: ``signals.project_claimed``), 503
+  when it cannot store (Jira then retries).
 - ``reconcile/``: agents and admins pull the issues updated in a window now.
 - ``status/``: what the integration is configured to do and what is waiting.
 """
@@ -29,11 +30,11 @@ from integrations.jira import client as jira_client
 from integrations.jira.inbound import (
     HANDLED_EVENTS,
     DeliveryRefused,
-    accept_project,
     accepted_projects,
     check_payload,
     delivery_identifier,
     project_of,
+    route_project,
     store_receipt,
     verify_delivery,
 )
@@ -89,7 +90,8 @@ def webhook(request: Request) -> Response:
         return Response({"status": "ignored", "detail": _("%(event)s is not handled.") % {"event": event}})
     try:
         project = project_of(payload)
-        if not accept_project(project):
+        for_tickets = route_project(project)
+        if for_tickets is None:
             return Response(
                 {
                     "status": "refused",
@@ -105,6 +107,7 @@ def webhook(request: Request) -> Response:
             payload=payload,
             flow=request.headers.get("X-Atlassian-Webhook-Flow", ""),
             retry_count=_int(request.headers.get("X-Atlassian-Webhook-Retry")),
+            for_tickets=for_tickets,
         )
     except DatabaseError:
         logger.exception("Could not store a Jira delivery")
