@@ -23,6 +23,7 @@ QUICK = [
     ["ai_embeddings.py", "--texts", "128"],
     ["ai_search.py", "--chunks", "20000"],
     ["ai_classify.py", "--no-embeddings", "--tickets", "200"],
+    ["jira_kb.py", "--issues", "200"],
 ]
 FULL = [
     ["tickets_list.py", "--rows", "1000000"],
@@ -33,6 +34,7 @@ FULL = [
     ["ai_embeddings.py"],
     ["ai_search.py", "--chunks", "1000000"],
     ["ai_classify.py"],
+    ["jira_kb.py", "--issues", "1000"],
 ]
 
 
