@@ -387,7 +387,7 @@ class JiraIssue(models.Model):
     status_category = models.CharField(max_length=20, blank=True)
     resolution = models.CharField(_("resolution"), max_length=100, blank=True)
     is_resolved = models.BooleanField(_("resolved"), default=False)
-    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     issue_type = models.CharField(_("issue type"), max_length=100, blank=True)
     priority = models.CharField(_("priority"), max_length=100, blank=True)
     labels = ArrayField(models.CharField(max_length=255), default=list, blank=True)
