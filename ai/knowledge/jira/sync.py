@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -193,6 +195,36 @@ def run_backfill(
     Jira errors propagate (``JiraError``) with the cursor saved after the last page done, so
     ``resume=True`` continues from there.
     """
+    with one_backfill_at_a_time(project.key):
+        return _run_backfill(
+            project, client=client, since=since, resume=resume, page_size=page_size, progress=progress
+        )
+
+
+@contextmanager
+def one_backfill_at_a_time(project_key: str) -> Iterator[None]:
+    """A session-level advisory lock: the command and the worker never move one cursor at once."""
+    name = f"kb-jira-backfill:{project_key}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [name])
+        if not cursor.fetchone()[0]:
+            raise SyncError(_("A backfill of %(key)s is running already.") % {"key": project_key})
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [name])
+
+
+def _run_backfill(
+    project: JiraKnowledgeProject,
+    *,
+    client: JiraClient,
+    since: datetime | None,
+    resume: bool,
+    page_size: int | None,
+    progress: Progress | None,
+) -> SyncReport:
     page_size = page_size or settings.JIRA_KB_PAGE_SIZE
     report = SyncReport(project=project.key)
     now = timezone.now()
@@ -373,6 +405,6 @@ def backfill_in_worker(project_key: str) -> dict[str, object]:
     Jira failures propagate so the job is retried (and resumes from its cursor)."""
     try:
         project = knowledge_project(project_key)
+        return run_backfill(project, client=JiraClient(), resume=True).summary()
     except SyncError as error:
         return {"error": str(error)}
-    return run_backfill(project, client=JiraClient(), resume=True).summary()

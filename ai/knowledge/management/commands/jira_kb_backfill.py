@@ -128,6 +128,8 @@ class Command(BaseCommand):
             report = run_backfill(
                 project, client=client, since=since, resume=resume, page_size=page_size, progress=progress
             )
+        except SyncError as error:
+            raise CommandError(str(error)) from error
         except (JiraError, ProviderUnavailable) as error:
             project.refresh_from_db()
             raise CommandError(

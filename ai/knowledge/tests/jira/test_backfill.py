@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connections
 
 from ai.knowledge.management.commands import jira_kb_backfill
 from ai.knowledge.models import Chunk, JiraIssue, JiraIssueComment, JiraKnowledgeProject, SourceType
@@ -272,3 +273,16 @@ def test_without_jira_or_without_a_project_it_says_what_to_configure(settings, d
     JiraKnowledgeProject.objects.create(key="OFF", enabled=False)
     with pytest.raises(CommandError, match="OFF is not an enabled Jira knowledge project"):
         call_command("jira_kb_backfill", "--project", "off")
+
+
+def test_a_second_backfill_of_the_same_project_is_refused_while_one_runs(kb_project, five_issues, backfill):
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:  # another process (the worker) holds the project's backfill
+            cursor.execute("SELECT pg_advisory_lock(hashtextextended('kb-jira-backfill:HIST', 0))")
+        with pytest.raises(CommandError, match="A backfill of HIST is running already"):
+            backfill("--project", PROJECT)
+        assert not JiraIssue.objects.exists()
+    finally:
+        other.close()
+    assert "5 issues read" in backfill("--project", PROJECT)
