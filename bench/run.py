@@ -24,6 +24,7 @@ QUICK = [
     ["ai_search.py", "--chunks", "20000"],
     ["ai_classify.py", "--no-embeddings", "--tickets", "200"],
     ["cmdb_extract.py", "--items", "10000", "--repeat", "100"],
+    ["jira_kb.py", "--issues", "200"],
 ]
 FULL = [
     ["tickets_list.py", "--rows", "1000000"],
@@ -35,6 +36,7 @@ FULL = [
     ["ai_search.py", "--chunks", "1000000"],
     ["ai_classify.py"],
     ["cmdb_extract.py", "--items", "100000"],
+    ["jira_kb.py", "--issues", "1000"],
 ]
 
 

@@ -510,6 +510,9 @@ JIRA_FALLBACK_ISSUE_TYPE = env.str("JIRA_FALLBACK_ISSUE_TYPE", default="Task")
 JIRA_SLA_SYNC_ENABLED = env.bool("JIRA_SLA_SYNC_ENABLED", default=True)
 JIRA_SLA_SYNC_STALE_SECONDS = env.int("JIRA_SLA_SYNC_STALE_SECONDS", default=300)
 JIRA_SLA_SYNC_BATCH_SIZE = env.int("JIRA_SLA_SYNC_BATCH_SIZE", default=50)
+# Jira issues as knowledge (ai.knowledge.jira; the projects and their audience are set in the admin).
+JIRA_KB_PAGE_SIZE = env.int("JIRA_KB_PAGE_SIZE", default=50)
+JIRA_KB_RECONCILE_INTERVAL_SECONDS = env.int("JIRA_KB_RECONCILE_INTERVAL_SECONDS", default=900)
 
 # --- Integrations settings (integrations.webhooks, email, chat) ---
 # Outbound webhooks: per-attempt timeout, attempts before the dead letter, backoff

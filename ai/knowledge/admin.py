@@ -1,8 +1,18 @@
 from django.contrib import admin
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from ai.knowledge import actions
-from ai.knowledge.models import ArticleStatus, Chunk, DeflectionEvent, KnowledgeArticle
+from ai.knowledge.forms import JiraKnowledgeProjectForm
+from ai.knowledge.models import (
+    ArticleStatus,
+    Chunk,
+    DeflectionEvent,
+    JiraIssue,
+    JiraKnowledgeProject,
+    KnowledgeArticle,
+)
 
 
 @admin.register(KnowledgeArticle)
@@ -83,4 +93,88 @@ class DeflectionEventAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at", "user", "query", "article_ids", "token_digest"]
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(JiraKnowledgeProject)
+class JiraKnowledgeProjectAdmin(admin.ModelAdmin):
+    """Which Jira projects feed the knowledge index, and who may read them; their sync state."""
+
+    form = JiraKnowledgeProjectForm
+
+    list_display = [
+        "key",
+        "audience",
+        "organisation",
+        "enabled",
+        "issues",
+        "backfill_finished_at",
+        "synced_until",
+        "last_error",
+    ]
+    list_filter = ["enabled", "audience"]
+    search_fields = ["key"]
+    fields = [
+        "key",
+        "audience",
+        "organisation",
+        "enabled",
+        "backfill_started_at",
+        "backfill_finished_at",
+        "cursor_done",
+        "synced_until",
+        "last_error",
+    ]
+    readonly_fields = [
+        "backfill_started_at",
+        "backfill_finished_at",
+        "cursor_done",
+        "synced_until",
+        "last_error",
+    ]
+    actions = ["load_from_jira"]
+
+    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+        counts = (
+            JiraIssue.objects.live()
+            .filter(project_key=OuterRef("key"))
+            .values("project_key")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
+        return super().get_queryset(request).annotate(issue_count=Coalesce(Subquery(counts), 0))
+
+    @admin.display(description=_("issues"), ordering="issue_count")
+    def issues(self, obj: JiraKnowledgeProject) -> int:
+        return obj.issue_count
+
+    @admin.action(description=_("Load from Jira now (backfill in the worker, resuming an interrupted one)"))
+    def load_from_jira(self, request, queryset):  # type: ignore[no-untyped-def]
+        from ai.knowledge.tasks import backfill_jira_project
+        from itsm.lib.tasks import defer_once
+
+        queued = [
+            project.key
+            for project in queryset.filter(enabled=True)
+            if defer_once(
+                backfill_jira_project, lock=f"kb-jira-backfill:{project.key}", project_key=project.key
+            )
+        ]
+        self.message_user(
+            request,
+            _("Queued: %(keys)s.") % {"keys": ", ".join(queued)} if queued else _("Nothing queued."),
+        )
+
+
+@admin.register(JiraIssue)
+class JiraIssueAdmin(admin.ModelAdmin):
+    list_display = ["key", "summary", "status", "resolution", "project_key", "jira_updated_at", "deleted_at"]
+    list_filter = ["project_key", "is_resolved"]
+    search_fields = ["key", "summary"]
+    readonly_fields = [field.name for field in JiraIssue._meta.fields]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False  # read from Jira by the backfill, the reconcile and webhooks
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

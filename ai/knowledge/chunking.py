@@ -88,3 +88,36 @@ def ticket_passages(title: str, description: str, resolution: str, max_chars: in
     if len(problem) + len(resolution_text) + 2 <= max_chars:
         return [f"{problem}\n\n{resolution_text}" if problem else resolution_text]
     return [*split_text(problem, max_chars), *split_text(resolution_text, max_chars)]
+
+
+def jira_issue_passages(
+    description: str,
+    status: str,
+    resolution: str,
+    public_comments: list[tuple[str, str]],
+    internal_comments: list[tuple[str, str]],
+    max_chars: int = MAX_CHARS,
+) -> list[tuple[str, bool]]:
+    """(passage, is public) of a Jira issue: first what a customer of the project may read (the
+    description, the status and resolution, the public comments), then the internal comments,
+    each in passages of their own so that no passage mixes the two."""
+    outcome = f"Status: {status}." if status else ""
+    if resolution:
+        outcome = f"{outcome} Resolution: {resolution}.".strip()
+    public_text = "\n\n".join(
+        part
+        for part in (
+            (description or "").strip(),
+            outcome,
+            *(f"{author or 'Comment'}: {body.strip()}" for author, body in public_comments if body.strip()),
+        )
+        if part
+    )
+    internal_text = "\n\n".join(
+        f"Internal note by {author or 'an agent'}: {body.strip()}"
+        for author, body in internal_comments
+        if body.strip()
+    )
+    return [(passage, True) for passage in split_text(public_text, max_chars)] + [
+        (passage, False) for passage in split_text(internal_text, max_chars)
+    ]

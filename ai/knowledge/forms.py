@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from ai.knowledge.models import ArticleStatus, Audience, KnowledgeArticle, SourceType
+from ai.knowledge.models import ArticleStatus, Audience, JiraKnowledgeProject, KnowledgeArticle, SourceType
 from tickets.models import Category
 
 
@@ -46,3 +46,17 @@ class VoteForm(forms.Form):
 
 class ReplyForm(forms.Form):
     body = forms.CharField(label=_("Reply"), widget=forms.Textarea(attrs={"rows": 14}), max_length=20000)
+
+
+class ProjectKeyField(forms.CharField):
+    """A Jira project key as typed, in capitals (``hist`` → ``HIST``) before it is validated."""
+
+    def to_python(self, value: object) -> str:
+        return super().to_python(value).strip().upper()
+
+
+class JiraKnowledgeProjectForm(forms.ModelForm):
+    class Meta:
+        model = JiraKnowledgeProject
+        fields = ["key", "audience", "organisation", "enabled"]
+        field_classes = {"key": ProjectKeyField}

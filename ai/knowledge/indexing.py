@@ -1,5 +1,9 @@
 """Keeping the chunk index in step with its sources (articles, resolved tickets, Jira issues).
 
+Jira issues are those of the knowledge projects as last read into ``JiraIssue`` (by the
+backfill, the reconcile or a webhook: ``ai.knowledge.jira``); their public and internal
+content land in separate passages, flagged ``is_public`` accordingly.
+
 ``do_index_sources`` is the one writer: the worker calls it when a source changes, the
 ``ai_backfill`` command calls it in batches. It is idempotent: passages whose text, title and
 embedding model are unchanged are not embedded again, and a source that should not be indexed
@@ -12,11 +16,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from ai.knowledge.chunking import article_passages, ticket_passages
-from ai.knowledge.models import Chunk, KnowledgeArticle, SourceType
+from ai.knowledge.chunking import article_passages, jira_issue_passages, ticket_passages
+from ai.knowledge.models import Chunk, JiraIssue, JiraIssueComment, KnowledgeArticle, SourceType
 from ai.providers import embed_texts, get_embedder
 from tickets.models import Ticket, TicketStatus
 
@@ -30,10 +34,15 @@ class Document:
     title: str
     passages: list[str]
     is_public: bool = False
+    # Per passage, when they differ (a Jira issue's public and internal passages).
+    passage_public: tuple[bool, ...] = ()
 
     @property
     def key(self) -> tuple[str, int]:
         return (self.source_type, self.source_id)
+
+    def is_public_at(self, position: int) -> bool:
+        return self.passage_public[position] if self.passage_public else self.is_public
 
 
 @dataclass
@@ -77,10 +86,41 @@ def ticket_documents(ids: Iterable[int]) -> dict[int, Document]:
     return documents
 
 
-# Jira issues arrive as tickets in this product, so ``jira_issue`` sources have no loader.
+def jira_issue_documents(ids: Iterable[int]) -> dict[int, Document]:
+    documents = {}
+    issues = (
+        JiraIssue.objects.in_knowledge()
+        .filter(pk__in=list(ids))
+        .prefetch_related(
+            Prefetch("comments", queryset=JiraIssueComment.objects.live().order_by("jira_created_at", "pk"))
+        )
+    )
+    for issue in issues:
+        comments = list(issue.comments.all())
+        passages = jira_issue_passages(
+            issue.description,
+            issue.status,
+            issue.resolution,
+            [(comment.author, comment.body) for comment in comments if not comment.internal],
+            [(comment.author, comment.body) for comment in comments if comment.internal],
+        )
+        if not passages:  # an issue with nothing but a summary is still found by its summary
+            passages = [(issue.summary or issue.key, True)]
+        documents[issue.pk] = Document(
+            SourceType.JIRA_ISSUE,
+            issue.pk,
+            f"{issue.key} {issue.summary}"[:255],
+            [text for text, _public in passages],
+            is_public=True,
+            passage_public=tuple(public for _text, public in passages),
+        )
+    return documents
+
+
 LOADERS: dict[str, Callable[[Iterable[int]], dict[int, Document]]] = {
     SourceType.ARTICLE: article_documents,
     SourceType.TICKET: ticket_documents,
+    SourceType.JIRA_ISSUE: jira_issue_documents,
 }
 
 
@@ -95,6 +135,8 @@ def indexable_ids(source_type: str) -> list[int] | None:
             .order_by("pk")
             .values_list("pk", flat=True)
         )
+    if source_type == SourceType.JIRA_ISSUE:
+        return list(JiraIssue.objects.in_knowledge().order_by("pk").values_list("pk", flat=True))
     return None
 
 
@@ -152,6 +194,7 @@ def do_index_sources(keys: Iterable[tuple[str, int]], *, force: bool = False) ->
         flag_only: list[tuple[int, bool]] = []
         for document in documents.values():
             for position, passage in enumerate(document.passages):
+                is_public = document.is_public_at(position)
                 row = existing.get((document.source_type, document.source_id, position))
                 same = (
                     row is not None
@@ -162,8 +205,8 @@ def do_index_sources(keys: Iterable[tuple[str, int]], *, force: bool = False) ->
                 )
                 if not same:
                     to_embed.append((document, position, passage))
-                elif row["is_public"] != document.is_public:
-                    flag_only.append((row["pk"], document.is_public))
+                elif row["is_public"] != is_public:
+                    flag_only.append((row["pk"], is_public))
                 else:
                     stats.unchanged += 1
 
@@ -178,7 +221,7 @@ def do_index_sources(keys: Iterable[tuple[str, int]], *, force: bool = False) ->
                         position=position,
                         title=document.title,
                         text=passage,
-                        is_public=document.is_public,
+                        is_public=document.is_public_at(position),
                         embedding=vector,
                         embedding_model=model_label,
                         updated_at=now,
@@ -193,7 +236,7 @@ def do_index_sources(keys: Iterable[tuple[str, int]], *, force: bool = False) ->
         for is_public in (True, False):
             pks = [pk for pk, public in flag_only if public == is_public]
             if pks:
-                # The article's audience changed, not its text: no need to embed again.
+                # The audience changed (an article's), not the text: no need to embed again.
                 Chunk.objects.filter(pk__in=pks).update(is_public=is_public)
         stats.unchanged += len(flag_only)
 

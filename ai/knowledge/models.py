@@ -10,6 +10,8 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -231,6 +233,238 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_type}:{self.source_id}#{self.position}"
+
+
+# --- Jira issues as knowledge --------------------------------------------------------------------
+class JiraAudience(models.TextChoices):
+    INTERNAL = "internal", _("Internal (agents only)")
+    ORGANISATION = "organisation", _("An organisation's requesters too")
+
+
+class JiraKnowledgeProjectQuerySet(models.QuerySet):
+    def enabled(self) -> JiraKnowledgeProjectQuerySet:
+        return self.filter(enabled=True)
+
+    def shared_with(self, organisation_id: int | None) -> JiraKnowledgeProjectQuerySet:
+        """Enabled projects whose resolved issues this organisation's requesters may read."""
+        if organisation_id is None:
+            return self.none()
+        return self.enabled().filter(audience=JiraAudience.ORGANISATION, organisation_id=organisation_id)
+
+    def due_for_reconcile(self) -> JiraKnowledgeProjectQuerySet:
+        """Enabled projects loaded once already: the periodic reconcile reads what changed since."""
+        return self.enabled().exclude(synced_until=None)
+
+
+class JiraKnowledgeProject(models.Model):
+    """A Jira project whose issues feed the knowledge index (an admin setting), and its cursor.
+
+    Audience: *internal* (agents only) or *organisation*: the requesters of that organisation
+    may also find its resolved issues, reading only their public content (summary,
+    description, public comments; JSM internal comments never). The cursor fields are the
+    backfill's resumable position and the reconcile's high-water mark; the worker and the
+    ``jira_kb_backfill`` command write them.
+    """
+
+    key = models.CharField(
+        _("Jira project key"),
+        max_length=32,
+        unique=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Z][A-Z0-9_]{0,31}$",
+                _("A Jira project key: capital letters, digits and underscores, starting with a letter."),
+            )
+        ],
+    )
+    audience = models.CharField(
+        _("audience"), max_length=12, choices=JiraAudience.choices, default=JiraAudience.INTERNAL
+    )
+    organisation = models.ForeignKey(
+        "itsm.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jira_knowledge_projects",
+        verbose_name=_("organisation"),
+        help_text=_("With the organisation audience: whose requesters may read its resolved issues."),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    # The backfill's position: the search it runs, the nextPageToken of the next page to read,
+    # and the ``updated`` of the last issue done (to start again from there if the token expired).
+    cursor_jql = models.TextField(blank=True)
+    cursor_token = models.TextField(blank=True)
+    cursor_updated = models.DateTimeField(null=True, blank=True)
+    cursor_done = models.PositiveIntegerField(default=0)
+    backfill_started_at = models.DateTimeField(_("backfill started"), null=True, blank=True)
+    backfill_finished_at = models.DateTimeField(_("backfill finished"), null=True, blank=True)
+    # Issues updated before this instant are in the index; the reconcile reads from here.
+    synced_until = models.DateTimeField(_("synchronised until"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = JiraKnowledgeProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["key"]
+        verbose_name = _("Jira knowledge project")
+        verbose_name_plural = _("Jira knowledge projects")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(audience="internal", organisation=None) | Q(audience="organisation"),
+                name="kb_jira_project_internal_has_no_organisation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: list[str], values: list[object]) -> JiraKnowledgeProject:
+        instance = super().from_db(db, field_names, values)
+        # What ``enabled`` was when loaded: a save that flips it re-indexes the project's issues.
+        instance.enabled_when_loaded = instance.__dict__.get("enabled")
+        return instance
+
+    @property
+    def enabled_changed(self) -> bool:
+        return getattr(self, "enabled_when_loaded", None) != self.enabled
+
+    @property
+    def has_cursor(self) -> bool:
+        return bool(self.cursor_jql)
+
+    def clean(self) -> None:
+        self.key = (self.key or "").strip().upper()
+        if self.audience == JiraAudience.ORGANISATION and self.organisation_id is None:
+            raise ValidationError(
+                {"organisation": _("Choose the organisation whose requesters may read it.")}
+            )
+        if self.audience == JiraAudience.INTERNAL and self.organisation_id is not None:
+            raise ValidationError(
+                {"organisation": _("An internal project is for agents only: leave the organisation empty.")}
+            )
+
+
+class JiraIssueQuerySet(models.QuerySet):
+    def live(self) -> JiraIssueQuerySet:
+        """Not deleted in Jira."""
+        return self.filter(deleted_at=None)
+
+    def resolved(self) -> JiraIssueQuerySet:
+        return self.filter(is_resolved=True)
+
+    def in_knowledge(self) -> JiraIssueQuerySet:
+        """Live issues of the enabled knowledge projects: what the index holds."""
+        return self.live().filter(project_key__in=JiraKnowledgeProject.objects.enabled().values("key"))
+
+    def searchable_by(self, user: object) -> JiraIssueQuerySet:
+        """Agents: every issue of the knowledge projects. Anyone else: the resolved issues of
+        projects shared with their organisation (of which only public passages are searched)."""
+        if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+            return self.none()
+        if getattr(user, "is_agent", False):
+            return self.in_knowledge()
+        shared = JiraKnowledgeProject.objects.shared_with(getattr(user, "organisation_id", None))
+        return self.live().resolved().filter(project_key__in=shared.values("key"))
+
+
+class JiraIssue(models.Model):
+    """A Jira issue of a knowledge project as last read (backfill, reconcile or a webhook).
+
+    The primary key is the Jira issue id, which is also the chunks' source id (source type
+    ``jira_issue``). ``jira_updated_at`` is the issue's ``updated`` held: an older delivery
+    changes nothing. An issue deleted in Jira keeps a tombstone row (``deleted_at``, no text, no
+    chunks) so that a late delivery cannot bring it back.
+    """
+
+    id = models.BigIntegerField(_("Jira issue id"), primary_key=True)
+    key = models.CharField(_("key"), max_length=64)
+    project_key = models.CharField(_("project"), max_length=32)
+    summary = models.CharField(_("summary"), max_length=500, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    status = models.CharField(_("status"), max_length=100, blank=True)
+    status_category = models.CharField(max_length=20, blank=True)
+    resolution = models.CharField(_("resolution"), max_length=100, blank=True)
+    is_resolved = models.BooleanField(_("resolved"), default=False)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    issue_type = models.CharField(_("issue type"), max_length=100, blank=True)
+    priority = models.CharField(_("priority"), max_length=100, blank=True)
+    labels = ArrayField(models.CharField(max_length=255), default=list, blank=True)
+    components = ArrayField(models.CharField(max_length=255), default=list, blank=True)
+    jira_created_at = models.DateTimeField(null=True, blank=True)
+    jira_updated_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(_("deleted in Jira"), null=True, blank=True)
+    fetched_at = models.DateTimeField(default=timezone.now)
+
+    objects = JiraIssueQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["project_key", "-jira_updated_at"]
+        verbose_name = _("Jira issue (knowledge)")
+        verbose_name_plural = _("Jira issues (knowledge)")
+        indexes = [
+            models.Index(fields=["project_key", "is_resolved"], name="kb_jira_issue_project_idx"),
+            models.Index(fields=["key"], name="kb_jira_issue_key_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.summary}"
+
+    @property
+    def url(self) -> str | None:
+        return jira_browse_url(self.key)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def public_resolution(self) -> str:
+        """What a requester may be told of how it was solved: the last public comment of a
+        resolved issue (the answer JSM sends the customer), empty when there is none."""
+        if not self.is_resolved:
+            return ""
+        comments = [comment for comment in self.comments.all() if comment.is_public and comment.body.strip()]
+        comments.sort(key=lambda comment: (comment.jira_created_at or self.fetched_at, comment.pk))
+        return comments[-1].body.strip() if comments else ""
+
+
+def jira_browse_url(key: str) -> str | None:
+    """``JIRA_BASE_URL/browse/KEY``; None when Jira's address is not configured."""
+    base = settings.JIRA_BASE_URL.rstrip("/")
+    return f"{base}/browse/{key}" if base and key else None
+
+
+class JiraIssueCommentQuerySet(models.QuerySet):
+    def live(self) -> JiraIssueCommentQuerySet:
+        return self.filter(deleted_at=None)
+
+
+class JiraIssueComment(models.Model):
+    """A comment of a knowledge Jira issue; ``internal`` ones (JSM internal comments) reach agents only."""
+
+    id = models.BigIntegerField(_("Jira comment id"), primary_key=True)
+    issue = models.ForeignKey(JiraIssue, on_delete=models.CASCADE, related_name="comments")
+    author = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    internal = models.BooleanField(_("internal"), default=False)
+    jira_created_at = models.DateTimeField(null=True, blank=True)
+    jira_updated_at = models.DateTimeField(null=True, blank=True)
+    # Deleted in Jira: the text is dropped, the row stays so a late update cannot bring it back.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = JiraIssueCommentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["issue", "jira_created_at", "id"]
+        verbose_name = _("Jira comment (knowledge)")
+
+    def __str__(self) -> str:
+        return f"comment {self.pk} on {self.issue_id}"
+
+    @property
+    def is_public(self) -> bool:
+        return not self.internal and self.deleted_at is None
 
 
 class DeflectionEventQuerySet(models.QuerySet):

@@ -1,4 +1,5 @@
-"""Smart replies: a draft answer to a ticket, grounded in knowledge articles and resolved tickets.
+"""Smart replies: a draft answer to a ticket, grounded in knowledge articles, resolved tickets
+and resolved Jira issues (those the ticket's requester may read, by their public answer).
 
 - Retrieval picks the best-matching sources; only passages at least ``AI_REPLY_MIN_SIMILARITY``
   similar to the ticket count. Nothing relevant: the draft says there is no grounded answer.
@@ -27,7 +28,7 @@ from django.db.models import Q
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from ai.knowledge.models import KnowledgeArticle, SourceType
+from ai.knowledge.models import JiraIssue, KnowledgeArticle, SourceType
 from ai.knowledge.search import SearchHit, hybrid_search
 from ai.providers import Message, ProviderUnavailable, embed_text, embed_texts, get_generator
 from tickets.models import Ticket
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from itsm.models import User
 
 NO_GROUNDED_ANSWER = "NO_GROUNDED_ANSWER"
+SOURCE_KINDS = {SourceType.ARTICLE: "knowledge article", SourceType.JIRA_ISSUE: "resolved Jira issue"}
 MAX_SOURCES = 3
 MAX_STEPS = 8
 _STEP = re.compile(r"^\s*(?:\d+[.)]|[-*+])\s+(.*\S)\s*$")
@@ -126,7 +128,7 @@ def readable_by_requester(ticket: Ticket, hits: list[SearchHit]) -> set[tuple[st
     their own organisation (their own tickets when it has none), never a sensitive one. Another
     customer's resolved ticket is never quoted to a requester, however similar.
     """
-    ids: dict[str, list[int]] = {SourceType.ARTICLE: [], SourceType.TICKET: []}
+    ids: dict[str, list[int]] = {SourceType.ARTICLE: [], SourceType.TICKET: [], SourceType.JIRA_ISSUE: []}
     for hit in hits:
         ids.setdefault(hit.source_type, []).append(hit.source_id)
     articles = KnowledgeArticle.objects.searchable_by(ticket.requester).filter(pk__in=ids[SourceType.ARTICLE])
@@ -135,9 +137,13 @@ def readable_by_requester(ticket: Ticket, hits: list[SearchHit]) -> set[tuple[st
     else:
         peers = Q(requester_id=ticket.requester_id)
     tickets = Ticket.objects.filter(peers, pk__in=ids[SourceType.TICKET], sensitive=False)
-    return {(SourceType.ARTICLE, pk) for pk in articles.values_list("pk", flat=True)} | {
-        (SourceType.TICKET, pk) for pk in tickets.values_list("pk", flat=True)
-    }
+    # Jira issues: resolved ones of a project shared with the requester's organisation.
+    issues = JiraIssue.objects.searchable_by(ticket.requester).filter(pk__in=ids[SourceType.JIRA_ISSUE])
+    return (
+        {(SourceType.ARTICLE, pk) for pk in articles.values_list("pk", flat=True)}
+        | {(SourceType.TICKET, pk) for pk in tickets.values_list("pk", flat=True)}
+        | {(SourceType.JIRA_ISSUE, pk) for pk in issues.values_list("pk", flat=True)}
+    )
 
 
 def gather_passages(ticket: Ticket, *, actor: User, query_vector: list[float]) -> list[Passage]:
@@ -147,7 +153,7 @@ def gather_passages(ticket: Ticket, *, actor: User, query_vector: list[float]) -
         actor,
         ticket_query(ticket),
         k=MAX_SOURCES * 4,
-        sources=[SourceType.ARTICLE, SourceType.TICKET],
+        sources=[SourceType.ARTICLE, SourceType.TICKET, SourceType.JIRA_ISSUE],
         exclude=[(SourceType.TICKET, ticket.pk)],
         query_vector=query_vector,
     )
@@ -167,6 +173,7 @@ def gather_passages(ticket: Ticket, *, actor: User, query_vector: list[float]) -
         .in_bulk()
     )
     articles = KnowledgeArticle.objects.filter(pk__in=article_ids).only("pk", "title", "audience").in_bulk()
+    jira_issues = reply_jira_issues(ticket, [hit.source_id for hit in hits if hit.is_jira])
     passages: list[Passage] = []
     for hit in hits:
         number = len(passages) + 1
@@ -191,14 +198,35 @@ def gather_passages(ticket: Ticket, *, actor: User, query_vector: list[float]) -
             passages.append(
                 Passage(citation, f"Problem: {other.title}\nResolution: {resolution}", [resolution])
             )
+        elif hit.is_jira and hit.source_id in jira_issues:
+            issue, answer = jira_issues[hit.source_id]
+            citation = Citation(
+                number, hit.source_type, hit.source_id, f"{issue.key} {issue.summary}", issue.url
+            )
+            passages.append(Passage(citation, f"Problem: {issue.summary}\nResolution: {answer}", [answer]))
     return passages
+
+
+def reply_jira_issues(ticket: Ticket, issue_ids: list[int]) -> dict[int, tuple[JiraIssue, str]]:
+    """Jira sources of a public reply obey the requester's rule: only issues the ticket's
+    requester may read (resolved, of a project shared with their organisation), and only their
+    public answer (``JiraIssue.public_resolution``: never an internal comment)."""
+    if not issue_ids or not ticket.requester_id:
+        return {}
+    issues = (
+        JiraIssue.objects.searchable_by(ticket.requester)
+        .filter(pk__in=issue_ids)
+        .prefetch_related("comments")
+    )
+    answers = {issue.pk: (issue, issue.public_resolution()) for issue in issues}
+    return {pk: (issue, answer) for pk, (issue, answer) in answers.items() if answer}
 
 
 def build_messages(ticket: Ticket, passages: list[Passage]) -> list[Message]:
     nonce = secrets.token_hex(6)
     sources = "\n\n".join(
         f"[{passage.citation.number}] "
-        f"({'knowledge article' if passage.citation.source_type == SourceType.ARTICLE else 'resolved ticket'}) "
+        f"({SOURCE_KINDS.get(passage.citation.source_type, 'resolved ticket')}) "
         f"{neutralise(passage.citation.title)}\n{neutralise(passage.text)}"
         for passage in passages
     )
@@ -219,6 +247,9 @@ def sources_footer(citations: list[Citation]) -> str:
         if citation.source_type == SourceType.ARTICLE:
             where = f"{settings.SITE_URL.rstrip('/')}{citation.url}" if citation.url else ""
             label = _("internal article") if citation.internal else _("knowledge article")
+        elif citation.source_type == SourceType.JIRA_ISSUE:
+            where = ""
+            label = _("resolved Jira issue")
         else:
             where = ""
             label = _("similar resolved ticket")

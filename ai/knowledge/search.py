@@ -5,10 +5,24 @@ How access is kept:
 1. Candidates are fetched per *scope* the caller may search: agents every chunk of the asked
    source types; viewers public article chunks and ticket chunks; requesters public article
    chunks and the chunks of their own tickets (an exact search over a handful of rows: the
-   HNSW graph would rarely lead to them).
+   HNSW graph would rarely lead to them). Jira issues: agents every chunk of the knowledge
+   projects; anyone else only the public passages (never a JSM internal comment) of resolved
+   issues of projects shared with their organisation, and nothing without one.
 2. Every candidate's source is then checked against the source's own rules
-   (``KnowledgeArticle.objects.searchable_by``, ``Ticket.objects.visible_to``), so a chunk
-   that is out of date (an article unpublished a second ago) is never shown.
+   (``KnowledgeArticle.objects.searchable_by``, ``Ticket.objects.visible_to``,
+   ``JiraIssue.objects.searchable_by``), so a chunk that is out of date (an article
+   unpublished a second ago, an issue deleted in Jira) is never shown.
+
+A Jira issue linked to a local ticket (``integrations.jira.models.JiraLink``) is one item: when
+both are found, the better-ranked one is kept and carries the other's identity (a ticket hit
+gets the issue's key, link, status and resolution; a Jira hit the ticket's id as
+``linked_ticket_id``); excluding a ticket excludes its issue.
+
+For callers (pages, the API, smart replies, and the copilot and quick fix): ``hybrid_search``
+returns ``SearchHit``s; a Jira item has ``source_type == "jira_issue"``, ``source_id`` = the
+Jira issue id, ``key`` (``ITSUP-42``), ``url`` = ``jira_url`` (``JIRA_BASE_URL/browse/KEY``),
+``status`` and ``resolution`` (Jira's names; ``resolution`` empty while unresolved).
+``similar_items`` is the ticket page's "similar items" question asked for any caller.
 """
 
 from __future__ import annotations
@@ -27,8 +41,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from pgvector.django import CosineDistance
 
-from ai.knowledge.models import Chunk, KnowledgeArticle, SourceType
+from ai.knowledge.models import Chunk, JiraIssue, JiraKnowledgeProject, KnowledgeArticle, SourceType
 from ai.providers import ProviderUnavailable, embed_text
+from integrations.jira.models import JiraLink
 from tickets.models import Ticket
 
 MAX_K = 50
@@ -54,10 +69,24 @@ class SearchHit:
     similarity: float | None
     text_rank: float | None
     snippet: str = ""
+    # Jira: the issue's key, browse link, status and resolution names (Jira hits, and ticket
+    # hits folded with the Jira issue they are linked to); empty otherwise.
+    key: str = ""
+    jira_url: str | None = None
+    status: str = ""
+    resolution: str = ""
+    # A Jira hit that stands for a local ticket found too (the ticket's id).
+    linked_ticket_id: int | None = None
 
     @property
     def url(self) -> str | None:
+        if self.source_type == SourceType.JIRA_ISSUE:
+            return self.jira_url
         return source_url(self.source_type, self.source_id)
+
+    @property
+    def is_jira(self) -> bool:
+        return self.source_type == SourceType.JIRA_ISSUE
 
     @property
     def similarity_percent(self) -> int | None:
@@ -129,8 +158,19 @@ def _scopes(user: object, sources: Sequence[str]) -> tuple[list[Q], list[Q]]:
                 exact.append(Q(source_type=SourceType.TICKET, source_id__in=own))
         else:
             approximate.append(Q(source_type=SourceType.TICKET))
-    if SourceType.JIRA_ISSUE in sources and is_agent:
-        approximate.append(Q(source_type=SourceType.JIRA_ISSUE))
+    if SourceType.JIRA_ISSUE in sources:
+        if is_agent:
+            approximate.append(Q(source_type=SourceType.JIRA_ISSUE))
+        elif JiraKnowledgeProject.objects.shared_with(getattr(user, "organisation_id", None)).exists():
+            # Public passages of the issues shared with the caller's organisation (a subquery:
+            # the vector index scan filters by it as it walks).
+            approximate.append(
+                Q(
+                    source_type=SourceType.JIRA_ISSUE,
+                    is_public=True,
+                    source_id__in=JiraIssue.objects.searchable_by(user).values("pk"),
+                )
+            )
     return approximate, exact
 
 
@@ -249,9 +289,56 @@ def _allowed_sources(user: object, candidates: Iterable[dict]) -> set[tuple[str,
             Ticket.objects.visible_to(user).filter(pk__in=ids[SourceType.TICKET]).values_list("pk", flat=True)
         ):
             allowed.add((SourceType.TICKET, pk))
-    if ids.get(SourceType.JIRA_ISSUE) and getattr(user, "is_agent", False):
-        allowed.update((SourceType.JIRA_ISSUE, pk) for pk in ids[SourceType.JIRA_ISSUE])
+    if ids.get(SourceType.JIRA_ISSUE):
+        for pk in (
+            JiraIssue.objects.searchable_by(user)
+            .filter(pk__in=ids[SourceType.JIRA_ISSUE])
+            .values_list("pk", flat=True)
+        ):
+            allowed.add((SourceType.JIRA_ISSUE, pk))
     return allowed
+
+
+def linked_issues_of_tickets(ticket_ids: Iterable[int]) -> dict[int, int]:
+    """{ticket id: Jira issue id} of the tickets linked to a Jira issue."""
+    ticket_ids = list(ticket_ids)
+    if not ticket_ids:
+        return {}
+    rows = JiraLink.objects.linked().filter(ticket_id__in=ticket_ids).values_list("ticket_id", "issue_id")
+    return {ticket_id: int(issue_id) for ticket_id, issue_id in rows if str(issue_id).isdigit()}
+
+
+def linked_tickets_of_issues(issue_ids: Iterable[int]) -> dict[int, int]:
+    """{Jira issue id: ticket id} of the issues linked to a local ticket."""
+    issue_ids = [str(issue_id) for issue_id in issue_ids]
+    if not issue_ids:
+        return {}
+    rows = JiraLink.objects.filter(issue_id__in=issue_ids).values_list("issue_id", "ticket_id")
+    return {int(issue_id): ticket_id for issue_id, ticket_id in rows}
+
+
+def fold_linked(best: dict[tuple[str, int], dict]) -> None:
+    """A Jira issue and its local ticket found together are one item: keep the better-ranked
+    entry (its score is the item's best) and remember the other's identity on it."""
+    issue_ids = [source_id for source_type, source_id in best if source_type == SourceType.JIRA_ISSUE]
+    for issue_id, ticket_id in linked_tickets_of_issues(issue_ids).items():
+        jira_key, ticket_key = (SourceType.JIRA_ISSUE, issue_id), (SourceType.TICKET, ticket_id)
+        if jira_key not in best or ticket_key not in best:
+            continue
+        jira_entry, ticket_entry = best[jira_key], best[ticket_key]
+        if jira_entry["score"] > ticket_entry["score"]:
+            jira_entry["linked_ticket_id"] = ticket_id
+            del best[ticket_key]
+        else:
+            ticket_entry["jira_issue_id"] = issue_id
+            del best[jira_key]
+
+
+def jira_details(issue_ids: Iterable[int]) -> dict[int, JiraIssue]:
+    issue_ids = list(issue_ids)
+    if not issue_ids:
+        return {}
+    return JiraIssue.objects.filter(pk__in=issue_ids).only("pk", "key", "status", "resolution").in_bulk()
 
 
 def snippet_for(text: str, words: Sequence[str], length: int = SNIPPET_CHARS) -> str:
@@ -289,6 +376,15 @@ def hybrid_search(
     exclude = list(exclude)
     if not getattr(user, "is_authenticated", False):
         return SearchResult([], "hybrid")
+    if SourceType.JIRA_ISSUE in sources:
+        # Excluding a ticket (the one on screen) excludes the Jira issue it is linked to.
+        excluded_tickets = [
+            source_id for source_type, source_id in exclude if source_type == SourceType.TICKET
+        ]
+        exclude += [
+            (SourceType.JIRA_ISSUE, issue_id)
+            for issue_id in linked_issues_of_tickets(excluded_tickets).values()
+        ]
     approximate, exact = _scopes(user, sources)
     scopes = approximate + exact
     if not scopes:
@@ -350,11 +446,19 @@ def hybrid_search(
         key = (entry["source_type"], entry["source_id"])
         if key not in best or entry["score"] > best[key]["score"]:
             best[key] = entry
+    if SourceType.JIRA_ISSUE in sources and SourceType.TICKET in sources:
+        fold_linked(best)
     ranked_sources = sorted(best.values(), key=lambda entry: (-entry["score"], entry.get("distance") or 2.0))[
         :k
     ]
-    hits = [
-        SearchHit(
+    issues = jira_details(
+        entry.get("jira_issue_id") or entry["source_id"]
+        for entry in ranked_sources
+        if entry["source_type"] == SourceType.JIRA_ISSUE or entry.get("jira_issue_id")
+    )
+    hits = []
+    for entry in ranked_sources:
+        hit = SearchHit(
             source_type=entry["source_type"],
             source_id=entry["source_id"],
             title=entry["title"],
@@ -365,6 +469,34 @@ def hybrid_search(
             text_rank=None if entry.get("text_rank") is None else round(float(entry["text_rank"]), 4),
             snippet=snippet_for(entry["text"], words),
         )
-        for entry in ranked_sources
-    ]
+        issue_id = entry["source_id"] if hit.is_jira else entry.get("jira_issue_id")
+        issue = issues.get(issue_id) if issue_id else None
+        if issue is not None:
+            hit.key, hit.jira_url, hit.status, hit.resolution = (
+                issue.key,
+                issue.url,
+                issue.status,
+                issue.resolution,
+            )
+        hit.linked_ticket_id = entry.get("linked_ticket_id")
+        hits.append(hit)
     return SearchResult(hits, mode)
+
+
+def similar_items(
+    user: object,
+    ticket: Ticket,
+    *,
+    k: int = 5,
+    sources: Iterable[str] = (SourceType.TICKET, SourceType.JIRA_ISSUE),
+    min_similarity: float | None = None,
+    query_vector: list[float] | None = None,
+) -> list[SearchHit]:
+    """Resolved tickets and Jira issues like this ticket (never itself, nor its own Jira issue),
+    at least ``min_similarity`` (default ``AI_SUGGEST_MIN_SIMILARITY``) similar."""
+    threshold = settings.AI_SUGGEST_MIN_SIMILARITY if min_similarity is None else min_similarity
+    query = f"{ticket.title}\n{ticket.description}".strip()[:MAX_QUERY_CHARS]
+    result = hybrid_search(
+        user, query, k=k, sources=sources, exclude=[(SourceType.TICKET, ticket.pk)], query_vector=query_vector
+    )
+    return [hit for hit in result.hits if (hit.similarity or 0) >= threshold]

@@ -31,7 +31,17 @@ class SearchHitSerializer(serializers.Serializer):
     text_rank = serializers.FloatField(
         allow_null=True, help_text="PostgreSQL full-text rank, when words matched."
     )
-    url = serializers.CharField(allow_null=True)
+    url = serializers.CharField(
+        allow_null=True, help_text="The item's page here, or for a Jira issue JIRA_BASE_URL/browse/KEY."
+    )
+    key = serializers.CharField(
+        help_text="Jira issue key (Jira issues, and tickets linked to one); empty otherwise."
+    )
+    status = serializers.CharField(help_text="The Jira issue's status, when there is a Jira issue.")
+    resolution = serializers.CharField(help_text="The Jira issue's resolution (empty while unresolved).")
+    linked_ticket_id = serializers.IntegerField(
+        allow_null=True, help_text="A Jira issue found together with the local ticket it is linked to."
+    )
 
 
 class SearchOutputSerializer(serializers.Serializer):

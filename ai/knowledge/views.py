@@ -22,7 +22,7 @@ from ai.knowledge import actions
 from ai.knowledge.forms import ArticleFilterForm, ArticleForm, ReplyForm, SearchForm, VoteForm
 from ai.knowledge.models import ArticleVote, DeflectionEvent, KnowledgeArticle, SourceType
 from ai.knowledge.replies import draft_reply, ticket_query
-from ai.knowledge.search import SearchInputError, hybrid_search, source_url
+from ai.knowledge.search import SearchInputError, hybrid_search, similar_items, source_url
 from tickets.actions import do_add_comment
 from tickets.models import Ticket
 
@@ -210,14 +210,7 @@ def _panel(request: HttpRequest, ticket: Ticket, panel: str, context: dict[str, 
 def ticket_similar(request: HttpRequest, pk: int) -> HttpResponse:
     _require_agent(request)
     ticket = _ticket_for(request, pk)
-    result = hybrid_search(
-        request.user,
-        ticket_query(ticket),
-        k=PANEL_ITEMS,
-        sources=[SourceType.TICKET],
-        exclude=[(SourceType.TICKET, ticket.pk)],
-    )
-    hits = [hit for hit in result.hits if (hit.similarity or 0) >= settings.AI_SUGGEST_MIN_SIMILARITY]
+    hits = similar_items(request.user, ticket, k=PANEL_ITEMS)
     return _panel(request, ticket, "similar-tickets", {"hits": hits})
 
 

@@ -2,7 +2,8 @@
 
 - ``webhook/`` (alias ``upsert/``): Jira admin webhook deliveries. Verified, stored, queued;
   answers 202 once durable (200 for a redelivery), 401 unsigned/badly signed, 400 not a Jira
-  delivery, 403 another project, 503 when it cannot store (Jira then retries).
+  delivery, 403 another project (unless an app claimed it: ``signals.project_claimed``), 503
+  when it cannot store (Jira then retries).
 - ``reconcile/``: agents and admins pull the issues updated in a window now.
 - ``status/``: what the integration is configured to do and what is waiting.
 """
@@ -28,12 +29,12 @@ from integrations.jira import client as jira_client
 from integrations.jira.inbound import (
     HANDLED_EVENTS,
     DeliveryRefused,
-    accept_project,
     accepted_projects,
     check_payload,
     content_key,
     delivery_identifier,
     project_of,
+    route_project,
     store_receipt,
     verify_delivery,
 )
@@ -93,7 +94,8 @@ def webhook(request: Request) -> Response:
         return Response({"status": "ignored", "detail": _("%(event)s is not handled.") % {"event": event}})
     try:
         project = project_of(payload)
-        if not accept_project(project):
+        for_tickets = route_project(project)
+        if for_tickets is None:
             return Response(
                 {
                     "status": "refused",
@@ -110,6 +112,7 @@ def webhook(request: Request) -> Response:
             flow=request.headers.get("X-Atlassian-Webhook-Flow", ""),
             retry_count=retry_count(request.headers.get("X-Atlassian-Webhook-Retry")),
             content_key=content_key(event, payload, body),
+            for_tickets=for_tickets,
         )
     except DataError as error:
         # The database refuses this content itself: retrying can never store it, so the answer

@@ -111,6 +111,38 @@ class JiraClient:
                 raise JiraError("Jira returned the same nextPageToken twice; stopping the search.")
             token = page.next_page_token
 
+    def approximate_count(self, jql: str) -> int | None:
+        """``POST /rest/api/3/search/approximate-count``: an estimate (for progress), or None."""
+        body = self.transport.request("POST", "/rest/api/3/search/approximate-count", json={"jql": jql})
+        count = (body or {}).get("count") if isinstance(body, dict) else None
+        return count if isinstance(count, int) and count >= 0 else None
+
+    def search_ids(self, jql: str, *, max_results: int = 5000, max_pages: int = 10000) -> Iterator[list[str]]:
+        """The ids of the issues matching ``jql``, a page at a time (up to 5000 a page when only
+        ``id`` is asked for)."""
+        for page in self.search(jql, fields=["id"], max_results=max_results, max_pages=max_pages):
+            yield [str(issue["id"]) for issue in page.issues if issue.get("id")]
+
+    def get_comments(self, key: str, *, page_size: int = 100) -> list[dict]:
+        """Every comment of an issue: ``GET /rest/api/3/issue/{key}/comment`` (offset pagination,
+        ``startAt``/``maxResults``/``total``), with their properties (``sd.public.comment``)."""
+        comments: list[dict] = []
+        for _page in range(1000):
+            body = (
+                self.transport.request(
+                    "GET",
+                    f"/rest/api/3/issue/{quote(key)}/comment",
+                    params={"startAt": len(comments), "maxResults": page_size, "expand": "properties"},
+                )
+                or {}
+            )
+            page = [comment for comment in body.get("comments") or [] if isinstance(comment, dict)]
+            comments.extend(page)
+            total = body.get("total")
+            if not page or not isinstance(total, int) or len(comments) >= total:
+                break
+        return comments
+
     # --- JSM ----------------------------------------------------------------------------
     def get_request_slas(self, key: str, *, limit: int = 50) -> list[dict]:
         """``GET /rest/servicedeskapi/request/{key}/sla``, all pages (``start``/``limit``/``isLastPage``)."""

@@ -97,6 +97,23 @@ def rich_to_text(value: Any) -> str:
     return ""
 
 
+def is_internal_comment(comment: dict) -> bool:
+    """A JSM internal comment, never shown to customers.
+
+    Any of: ``jsdPublic: false``; the ``sd.public.comment`` comment property with
+    ``{"internal": true}`` (present when comments are read with ``expand=properties``); or,
+    without ``jsdPublic``, a restricted ``visibility`` (role or group).
+    """
+    for prop in comment.get("properties") or []:
+        if isinstance(prop, dict) and prop.get("key") == "sd.public.comment":
+            value = prop.get("value")
+            if isinstance(value, dict) and str(value.get("internal")).lower() == "true":
+                return True
+    if "jsdPublic" in comment:
+        return comment.get("jsdPublic") is False or str(comment.get("jsdPublic")).lower() == "false"
+    return bool(comment.get("visibility"))
+
+
 @dataclass(frozen=True)
 class Account:
     account_id: str
@@ -188,6 +205,15 @@ class IssueView:
             fields=fields,
             comments=[comment for comment in comments or [] if isinstance(comment, dict)],
         )
+
+    @staticmethod
+    def project_of(issue: Any) -> str:
+        """The project key of an issue object (its ``project`` field, else the key's prefix)."""
+        if not isinstance(issue, dict):
+            return ""
+        fields = issue.get("fields") if isinstance(issue.get("fields"), dict) else {}
+        project = fields.get("project") if isinstance(fields.get("project"), dict) else {}
+        return str(project.get("key") or str(issue.get("key") or "").rsplit("-", 1)[0]).upper()
 
     @property
     def marker_numbers(self) -> list[str]:

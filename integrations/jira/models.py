@@ -131,6 +131,9 @@ class WebhookReceipt(models.Model):
     issue_key = models.CharField(max_length=64, blank=True)
     payload = models.JSONField()
     flow = models.CharField(max_length=20, blank=True)
+    # False: a project no ticket is synchronised with, whose deliveries another app claimed
+    # (``signals.project_claimed``); the worker only hands them to ``delivery_processed`` listeners.
+    for_tickets = models.BooleanField(default=True)
     retry_count = models.PositiveIntegerField(default=0)
     state = models.CharField(max_length=10, choices=ReceiptState.choices, default=ReceiptState.PENDING)
     result = models.TextField(blank=True)

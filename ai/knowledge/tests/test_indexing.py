@@ -118,7 +118,7 @@ def test_sensitive_and_open_tickets_are_never_indexed(resolved_ticket, make_tick
 
 def test_an_unknown_source_type_is_refused(minilm):
     with pytest.raises(ValueError, match="No loader"):
-        do_index_source("jira_issue", 1)
+        do_index_source("wiki", 1)
 
 
 # --- when the worker is asked ------------------------------------------------------------------------

@@ -173,7 +173,17 @@ def test_the_search_api_answers_with_ranked_results(corpus, api_for, agent):
         "similarity",
         "text_rank",
         "url",
+        "key",
+        "status",
+        "resolution",
+        "linked_ticket_id",
     }
+    assert (first["key"], first["status"], first["resolution"], first["linked_ticket_id"]) == (
+        "",
+        "",
+        "",
+        None,
+    )
 
 
 def test_the_search_api_filters_by_caller(corpus, api_for, requester):

@@ -23,6 +23,7 @@ from integrations.jira.mapper import (
     IssueView,
     Mappings,
     field_text,
+    is_internal_comment,
     parse_jira_datetime,
     rich_to_text,
     text_hash,
@@ -39,6 +40,7 @@ from integrations.jira.models import (
     WebhookReceipt,
     stable_hash,
 )
+from integrations.jira.signals import delivery_processed
 from integrations.jira.sla_sync import apply_issue_sla_fields
 from integrations.jira.transport import JiraBadRequest, JiraError, JiraNotFound
 from itsm.models import AutomationEvent, Role, User
@@ -66,7 +68,7 @@ HANDLED_EVENTS = ISSUE_EVENTS | {DELETE_EVENT} | COMMENT_EVENTS
 
 @dataclass
 class Outcome:
-    result: str  # created | updated | unchanged | stale | ignored | deleted
+    result: str  # created | updated | unchanged | stale | ignored | deleted | listeners
     ticket: Ticket | None = None
     changes: list[str] = field(default_factory=list)
     detail: str = ""
@@ -372,13 +374,6 @@ def apply_delete(issue: dict) -> Outcome:
         return Outcome("deleted", ticket, ["archived"])
 
 
-def is_internal(comment: dict) -> bool:
-    """JSM: ``jsdPublic: false`` is an internal note; a restricted ``visibility`` is too."""
-    if "jsdPublic" in comment:
-        return comment.get("jsdPublic") is False or str(comment.get("jsdPublic")).lower() == "false"
-    return bool(comment.get("visibility"))
-
-
 def apply_comment(event: str, comment: dict, issue: dict, *, fetch_issue: Any = None) -> Outcome:
     """Upsert one Jira comment as a reply (or internal note) on the issue's ticket."""
     view = IssueView.parse(issue)
@@ -407,7 +402,7 @@ def apply_comment(event: str, comment: dict, issue: dict, *, fetch_issue: Any = 
         ticket = Ticket.objects.get(pk=link.ticket_id)
         known = JiraComment.objects.select_for_update().filter(jira_comment_id=comment_id).first()
         text = fit_text(rich_to_text(comment.get("body")).strip(), COMMENT_MAX_LENGTH)
-        internal = is_internal(comment)
+        internal = is_internal_comment(comment)
         updated = parse_jira_datetime(comment.get("updated")) or parse_jira_datetime(comment.get("created"))
         body_hash = text_hash(text, internal=internal)
         if event == "comment_deleted":
@@ -546,14 +541,21 @@ def delete_comment(ticket: Ticket, known: JiraComment | None, comment_id: str) -
 
 
 def process_receipt(receipt: WebhookReceipt, *, fetch_issue: Any = None) -> Outcome | None:
-    """Apply one stored delivery; transient Jira errors propagate (the worker retries)."""
+    """Apply one stored delivery; transient Jira errors propagate (the worker retries).
+
+    A delivery of a project that is not synchronised to tickets (``for_tickets`` false) changes
+    no ticket. Every delivery processed (applied, unchanged or ignored, not refused) is then
+    announced to ``signals.delivery_processed`` in the transaction that marks it done.
+    """
     if receipt.state != ReceiptState.PENDING:
         return None
     Mappings.recent()
     payload = receipt.payload
     event = receipt.event
     try:
-        if event in ISSUE_EVENTS:
+        if not receipt.for_tickets:
+            outcome = Outcome("listeners", detail="project not synchronised to tickets")
+        elif event in ISSUE_EVENTS:
             outcome = apply_issue(payload["issue"], event=event)
         elif event == DELETE_EVENT:
             outcome = apply_delete(payload["issue"])
@@ -572,5 +574,13 @@ def process_receipt(receipt: WebhookReceipt, *, fetch_issue: Any = None) -> Outc
         receipt.finish(ReceiptState.FAILED, f"error: {error!r}")
         return None
     state = ReceiptState.IGNORED if outcome.result in ("ignored", "stale") else ReceiptState.PROCESSED
-    receipt.finish(state, outcome.describe())
+    with transaction.atomic():
+        receipt.finish(state, outcome.describe())
+        if event in HANDLED_EVENTS:
+            delivery_processed.send(
+                sender=WebhookReceipt,
+                receipt=receipt,
+                project_key=IssueView.project_of(payload.get("issue")),
+                for_tickets=receipt.for_tickets,
+            )
     return outcome

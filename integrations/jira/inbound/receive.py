@@ -22,7 +22,9 @@ from django.utils.translation import gettext as _
 from procrastinate.contrib.django import app
 
 from integrations.jira.inbound.apply import COMMENT_EVENTS, HANDLED_EVENTS
+from integrations.jira.mapper import IssueView
 from integrations.jira.models import ProjectKey, ReceiptState, WebhookReceipt
+from integrations.jira.signals import is_claimed
 
 logger = logging.getLogger(__name__)
 
@@ -105,12 +107,27 @@ def accept_project(project_key: str) -> bool:
         return ProjectKey.objects.filter(key=project_key).exists()
 
 
+def route_project(project_key: str) -> bool | None:
+    """Where a delivery of this project goes: ``True`` tickets, ``False`` only the listeners
+    that claimed the project (``signals.project_claimed``), ``None`` nowhere (refused).
+
+    A claimed project is never pinned as the ticket project when JIRA_PROJECT_KEY is unset.
+    """
+    project_key = project_key.upper()
+    if project_key in configured_projects():
+        return True
+    accepted = accepted_projects()
+    if project_key in accepted:
+        return True
+    if is_claimed(project_key):
+        return False
+    if accepted:
+        return None
+    return True if accept_project(project_key) else None
+
+
 def project_of(payload: dict) -> str:
-    issue = payload.get("issue") if isinstance(payload.get("issue"), dict) else {}
-    fields = issue.get("fields") if isinstance(issue.get("fields"), dict) else {}
-    project = fields.get("project") if isinstance(fields.get("project"), dict) else {}
-    key = project.get("key") or str(issue.get("key") or "").rsplit("-", 1)[0]
-    return str(key or "").upper()
+    return IssueView.project_of(payload.get("issue"))
 
 
 def check_payload(payload: Any) -> tuple[str, dict]:
@@ -167,6 +184,7 @@ def store_receipt(
     flow: str = "",
     retry_count: int = 0,
     content_key: str = "",
+    for_tickets: bool = True,
 ) -> tuple[int, bool]:
     """Store a delivery once and queue its processing in the same transaction.
 
@@ -178,8 +196,8 @@ def store_receipt(
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (identifier, content_key, event, issue_id, issue_key, payload, flow, "  # noqa: S608 - table name from the model
-            "retry_count, state, result, attempts, received_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, '', 0, %s) "
+            "for_tickets, retry_count, state, result, attempts, received_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, '', 0, %s) "
             # No conflict target: a clash on the identifier or on the content is a duplicate.
             "ON CONFLICT DO NOTHING RETURNING id",
             [
@@ -190,6 +208,7 @@ def store_receipt(
                 str(issue.get("key") or "")[:64],
                 json.dumps(payload),
                 flow[:20],
+                for_tickets,
                 retry_count,
                 ReceiptState.PENDING,
                 timezone.now(),

@@ -2,10 +2,19 @@
 
 Basic auth (email + API token, else 401 with no specified body), ``POST /rest/api/3/issue``
 (201 ``{id, key, self}``; 400 ``ErrorCollection`` for refused fields), ``GET`` issue (404
-ErrorCollection), comments (201), transitions (GET list, POST 204), ``POST
-/rest/api/3/search/jql`` with ``nextPageToken`` pagination (absent on the last page; 400 on a
-bad token or a ``startAt`` key), JSM ``/rest/servicedeskapi/request/{key}/sla``. Scripted
+ErrorCollection), comments (POST 201; GET with ``startAt``/``maxResults``/``total``), transitions
+(GET list, POST 204), ``POST /rest/api/3/search/jql`` with ``nextPageToken`` pagination (absent
+on the last page; 400 on a bad token or a ``startAt`` key), ``POST
+/rest/api/3/search/approximate-count``, JSM ``/rest/servicedeskapi/request/{key}/sla``. Scripted
 failures (429 with ``Retry-After``, 503, …) and slow answers are queued per path prefix.
+
+Search understands the JQL the product sends: ``project = K`` / ``project in ("A", "B")``,
+``labels = "x"``, ``updated >= "YYYY-MM-DD[ HH:MM]"`` and the relative ``updated >= "-Nm"``
+(minutes before ``now``; while a test leaves ``now`` unset, a relative window matches every
+issue), joined by ``AND``, then ``ORDER BY updated ASC`` (ties by id); anything else is a 400
+"Invalid JQL". It returns only the ``fields`` asked for (``["id"]``: ids only, up to 5000 a
+page; otherwise at most 100 a page, as Jira may return fewer than asked). Embedded comments
+are cut to ``embedded_comments`` (``total`` says how many there are), as a long thread is.
 """
 
 from __future__ import annotations
@@ -13,8 +22,10 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -60,6 +71,9 @@ class FakeJira:
         self.required: list[str] = []
         self.next_id = 10100
         self.next_comment_id = 20100
+        # The instant relative JQL windows ("-Nm") are measured from; None: they match everything.
+        self.now: datetime | None = None
+        self.embedded_comments: int | None = None
         self.release = threading.Event()
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -136,6 +150,41 @@ class FakeJira:
         with self.lock:
             self.issues[key] = issue
         return issue
+
+    def add_comment(
+        self,
+        key: str,
+        body: Any,
+        *,
+        public: bool | None = True,
+        author: str = "Alex Agent",
+        created: str = "2025-03-14T10:05:00.000+0000",
+        properties: list[dict] | None = None,
+    ) -> dict:
+        """A comment on an issue as JSM stores it (``jsdPublic``; ``public=None`` leaves it out)."""
+        with self.lock:
+            self.next_comment_id += 1
+            comment_id = str(self.next_comment_id)
+        comment: dict[str, Any] = {
+            "self": f"{self.url}/rest/api/3/issue/{self.issues[key]['id']}/comment/{comment_id}",
+            "id": comment_id,
+            "author": {"accountId": f"acc-{author.lower().replace(' ', '-')}", "displayName": author},
+            "body": body,
+            "created": created,
+            "updated": created,
+        }
+        if public is not None:
+            comment["jsdPublic"] = public
+        if properties is not None:
+            comment["properties"] = properties
+        comments = self.issues[key]["fields"]["comment"]
+        comments["comments"].append(comment)
+        comments["total"] = comments["maxResults"] = len(comments["comments"])
+        return comment
+
+    def delete_issue(self, key: str) -> dict:
+        with self.lock:
+            return self.issues.pop(key)
 
     def requests_to(self, method: str, prefix: str) -> list[Seen]:
         return [seen for seen in self.requests if seen.method == method and seen.path.startswith(prefix)]
@@ -219,6 +268,8 @@ class FakeJira:
             return self.create(body)
         if path == "/rest/api/3/search/jql" and method == "POST":
             return self.search(body)
+        if path == "/rest/api/3/search/approximate-count" and method == "POST":
+            return self.approximate_count(body)
         if path.startswith("/rest/api/3/search") and path != "/rest/api/3/search/jql":
             return 410, {
                 "errorMessages": [
@@ -236,6 +287,8 @@ class FakeJira:
                 return 200, copy.deepcopy(issue)
             if parts[5:] == ["comment"] and method == "POST":
                 return self.comment(issue, body)
+            if parts[5:] == ["comment"] and method == "GET":
+                return self.comments_page(issue, query)
             if parts[5:6] == ["comment"] and len(parts) == 7 and method == "PUT":
                 return self.edit_comment(issue, parts[6], body)
             if parts[5:] == ["transitions"] and method == "GET":
@@ -321,6 +374,59 @@ class FakeJira:
             "errors": {},
         }
 
+    def comments_page(self, issue: dict, query: dict) -> tuple[int, Any]:
+        comments = issue["fields"]["comment"]["comments"]
+        start = int((query.get("startAt") or ["0"])[0])
+        size = min(100, int((query.get("maxResults") or ["100"])[0]))
+        return 200, {
+            "comments": copy.deepcopy(comments[start : start + size]),
+            "startAt": start,
+            "maxResults": size,
+            "total": len(comments),
+        }
+
+    def matching(self, jql: str) -> list[dict] | None:
+        """The issues a JQL selects, in its order; None when the JQL is not understood."""
+        parts = re.split(r"\s+order\s+by\s+", jql.strip(), maxsplit=1, flags=re.IGNORECASE)
+        where, order = parts[0], parts[1] if len(parts) > 1 else ""
+        if order and not re.fullmatch(r"updated\s+asc(\s*,\s*id\s+asc)?", order.strip(), re.IGNORECASE):
+            return None
+        tests = []
+        for clause in re.split(r"\s+AND\s+", where.strip(), flags=re.IGNORECASE):
+            test = self._clause(clause.strip())
+            if test is None:
+                return None
+            tests.append(test)
+        issues = [issue for issue in self.issues.values() if all(test(issue) for test in tests)]
+        return sorted(issues, key=lambda issue: (issue["fields"]["updated"], int(issue["id"])))
+
+    def _clause(self, clause: str) -> Any:
+        match = re.fullmatch(r"project\s*=\s*\"?([A-Z][A-Z0-9_]*)\"?", clause, re.IGNORECASE)
+        if match:
+            key = match.group(1).upper()
+            return lambda issue: issue["fields"]["project"]["key"] == key
+        match = re.fullmatch(r"project\s+in\s*\(([^)]*)\)", clause, re.IGNORECASE)
+        if match:
+            keys = {part.strip().strip('"').upper() for part in match.group(1).split(",") if part.strip()}
+            return lambda issue: issue["fields"]["project"]["key"] in keys
+        match = re.fullmatch(r"labels\s*=\s*\"([^\"]*)\"", clause, re.IGNORECASE)
+        if match:
+            label = match.group(1)
+            return lambda issue: label in (issue["fields"].get("labels") or [])
+        match = re.fullmatch(r"updated\s*>=\s*\"-(\d+)m\"", clause, re.IGNORECASE)
+        if match:
+            if self.now is None:
+                return lambda issue: True
+            since = self.now - timedelta(minutes=int(match.group(1)))
+            return lambda issue: _jira_time(issue["fields"]["updated"]) >= since
+        match = re.fullmatch(
+            r"updated\s*>=\s*\"(\d{4}-\d{2}-\d{2})(?: (\d{2}:\d{2}))?\"", clause, re.IGNORECASE
+        )
+        if match:
+            since = datetime.fromisoformat(f"{match.group(1)}T{match.group(2) or '00:00'}:00+00:00")
+            return lambda issue: _jira_time(issue["fields"]["updated"]) >= since
+        return None
+
     def search(self, body: Any) -> tuple[int, Any]:
         body = body or {}
         if "startAt" in body or not body.get("jql"):
@@ -329,16 +435,43 @@ class FakeJira:
                     "Invalid request payload. Refer to the REST API documentation and try again."
                 ]
             }
-        size = int(body.get("maxResults") or 50)
+        issues = self.matching(str(body["jql"]))
+        if issues is None:
+            return 400, {"errorMessages": ["Invalid JQL. Bad request."], "errors": {}}
+        fields = body.get("fields")
+        ids_only = fields is not None and set(fields) <= {"id", "key"}
+        size = min(int(body.get("maxResults") or 50), 5000 if ids_only else 100)
         token = body.get("nextPageToken")
         offset = 0
         if token is not None:
             if not str(token).startswith("page-"):
                 return 400, {"errorMessages": ["Invalid format of nextPageToken"], "errors": {}}
             offset = int(str(token)[5:])
-        issues = sorted(self.issues.values(), key=lambda issue: issue["fields"]["updated"])
-        page = issues[offset : offset + size]
-        answer: dict[str, Any] = {"issues": copy.deepcopy(page), "isLast": offset + size >= len(issues)}
+        page = [self._shaped(issue, fields) for issue in issues[offset : offset + size]]
+        answer: dict[str, Any] = {"issues": page, "isLast": offset + size >= len(issues)}
         if not answer["isLast"]:
             answer["nextPageToken"] = f"page-{offset + size}"
         return 200, answer
+
+    def _shaped(self, issue: dict, fields: list[str] | None) -> dict:
+        """An issue as search returns it: only the fields asked for (``id`` alone for ids only)."""
+        if fields is not None and set(fields) <= {"id", "key"}:
+            return {name: issue[name] for name in ("id", *fields) if name in issue}
+        shaped = copy.deepcopy(issue)
+        if fields is not None and "*all" not in fields:
+            shaped["fields"] = {name: value for name, value in shaped["fields"].items() if name in fields}
+        comment = shaped["fields"].get("comment")
+        if self.embedded_comments is not None and isinstance(comment, dict):
+            comment["comments"] = comment["comments"][: self.embedded_comments]
+            comment["maxResults"] = len(comment["comments"])
+        return shaped
+
+    def approximate_count(self, body: Any) -> tuple[int, Any]:
+        issues = self.matching(str((body or {}).get("jql") or ""))
+        if issues is None:
+            return 400, {"errorMessages": ["Invalid JQL. Bad request."], "errors": {}}
+        return 200, {"count": len(issues)}
+
+
+def _jira_time(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC)

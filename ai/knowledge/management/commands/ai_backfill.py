@@ -17,13 +17,16 @@ from ai.providers import ProviderUnavailable
 
 
 class Command(BaseCommand):
-    help = "Embed knowledge articles and resolved tickets into the search index (batched, resumable)."
+    help = (
+        "Embed knowledge articles, resolved tickets and stored Jira knowledge issues into the search "
+        "index (batched, resumable). Reading issues from Jira is jira_kb_backfill's job."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--sources",
-            default="article,ticket",
-            help="Comma-separated source types: article, ticket (default both).",
+            default="article,ticket,jira_issue",
+            help="Comma-separated source types: article, ticket, jira_issue (default all three).",
         )
         parser.add_argument("--batch-size", type=int, default=64, help="Sources per batch (default 64).")
         parser.add_argument(
@@ -41,7 +44,7 @@ class Command(BaseCommand):
         unknown = [source for source in sources if source not in SourceType.values or source not in LOADERS]
         if not sources or unknown:
             raise CommandError(
-                f"Unknown source type(s): {', '.join(unknown) or '(none given)'}; use article and/or ticket."
+                f"Unknown source type(s): {', '.join(unknown) or '(none given)'}; use article, ticket, jira_issue."
             )
         batch_size = int(options["batch_size"])  # type: ignore[arg-type]
         if batch_size < 1:
