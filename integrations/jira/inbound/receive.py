@@ -154,7 +154,7 @@ def delivery_identifier(headers: Any, body: bytes) -> str:
 
 
 def content_key(event: str, payload: dict, body: bytes) -> str:
-    """What the signed body says happened: the event, the issue, its ``updated`` time or the
+    """What the signed body says happened: the event, the issue (id and key), its ``updated`` time or the
     comment and its time, and the delivery's ``timestamp``. The identifier header is not
     signed, so a replayed body under a new identifier must still be recognised by this."""
     issue = payload.get("issue") if isinstance(payload.get("issue"), dict) else {}
@@ -164,6 +164,7 @@ def content_key(event: str, payload: dict, body: bytes) -> str:
         str(value or "")
         for value in (
             issue.get("id"),
+            issue.get("key"),
             fields.get("updated"),
             comment.get("id"),
             comment.get("updated"),
