@@ -39,10 +39,12 @@ run: install
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test: install-dev browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python tools/security_check.py
 	ITSM_ENV=test $(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 

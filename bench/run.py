@@ -1,7 +1,7 @@
 """Run every benchmark one after another and print their figures (``make bench``).
 
-Default sizes are small enough for a laptop (minutes); ``--full`` uses the sizes the
-issues ask for (1,000,000 tickets, 100,000 SLA clocks, 1,000,000 chunks), which take an hour
+Default sizes are small enough for a laptop (minutes); ``--full`` uses the target
+sizes of bench/README.md (1,000,000 tickets, 100,000 SLA clocks, 1,000,000 chunks), which take an hour
 or more on two cores. Each benchmark uses its own database on the same server.
 """
 

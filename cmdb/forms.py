@@ -25,7 +25,7 @@ class ItemFilterForm(forms.Form):
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         self.fields["q"].widget.attrs.update(
             {"placeholder": _("Name, alias, host or address"), "type": "search"}
         )

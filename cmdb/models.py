@@ -198,9 +198,9 @@ class ConfigurationItem(models.Model):
         return self.name
 
     def save(self, *args: object, **kwargs: object) -> None:
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
         update_fields = kwargs.get("update_fields")
-        if update_fields is None or KEY_SOURCES & set(update_fields):  # type: ignore[call-overload]
+        if update_fields is None or KEY_SOURCES & set(update_fields):
             self.sync_keys()
 
     def sync_keys(self) -> None:

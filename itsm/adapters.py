@@ -14,20 +14,20 @@ class AccountAdapter(DefaultAccountAdapter):
     on single sign-on only) recorded in the sign-in log.
     """
 
-    def is_open_for_signup(self, request):  # type: ignore[no-untyped-def]
+    def is_open_for_signup(self, request):
         return settings.ACCOUNT_ALLOW_REGISTRATION
 
-    def get_client_ip(self, request):  # type: ignore[no-untyped-def]
+    def get_client_ip(self, request):
         return client_ip(request)
 
-    def _get_login_attempts_cache_key(self, request, **credentials):  # type: ignore[no-untyped-def]
+    def _get_login_attempts_cache_key(self, request, **credentials):
         # allauth keys failed attempts on host + email; one key per email lets an admin lift a
         # lockout (itsm.security.signins.lift_lockout) and stops host-name games.
         from itsm.security.signins import lockout_key
 
         return lockout_key(credentials.get("email", credentials.get("username", "")))
 
-    def pre_authenticate(self, request, **credentials):  # type: ignore[no-untyped-def]
+    def pre_authenticate(self, request, **credentials):
         from django.core.exceptions import ValidationError
 
         from itsm.security import signins
@@ -45,7 +45,7 @@ class AccountAdapter(DefaultAccountAdapter):
             )
             raise
 
-    def pre_login(self, request, user, **kwargs):  # type: ignore[no-untyped-def]
+    def pre_login(self, request, user, **kwargs):
         from allauth.account.internal.stagekit import clear_login
 
         from itsm.security import policy, signins

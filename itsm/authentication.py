@@ -24,7 +24,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 class HashedTokenAuthentication(BaseAuthentication):
     keywords = (b"token", b"bearer")
 
-    def authenticate(self, request):  # type: ignore[no-untyped-def]
+    def authenticate(self, request):
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() not in self.keywords:
             return None
@@ -38,7 +38,7 @@ class HashedTokenAuthentication(BaseAuthentication):
         self.check_scope(token, request)
         return user, token
 
-    def authenticate_key(self, key: str, request) -> tuple[User, ApiToken]:  # type: ignore[no-untyped-def]
+    def authenticate_key(self, key: str, request) -> tuple[User, ApiToken]:
         from itsm.security import signins
 
         ip = client_ip(request)
@@ -73,7 +73,7 @@ class HashedTokenAuthentication(BaseAuthentication):
         return True
 
     @staticmethod
-    def check_scope(token: ApiToken, request) -> None:  # type: ignore[no-untyped-def]
+    def check_scope(token: ApiToken, request) -> None:
         from itsm.security.scopes import refusal
 
         view = (getattr(request, "parser_context", None) or {}).get("view")
@@ -81,6 +81,6 @@ class HashedTokenAuthentication(BaseAuthentication):
         if message is not None:
             raise exceptions.PermissionDenied(message)
 
-    def authenticate_header(self, request):  # type: ignore[no-untyped-def]
+    def authenticate_header(self, request):
         # Makes DRF answer 401 (with WWW-Authenticate) rather than 403 to anonymous calls.
         return 'Token realm="api"'

@@ -65,7 +65,7 @@ class UserQuerySet(models.QuerySet):
         return self.active().filter(is_available=True)
 
 
-class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     use_in_migrations = True
 
     def _create_user(self, email: str, password: str | None, **extra: object) -> User:
@@ -126,7 +126,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         self.email = self.email.lower()
         if self.role == Role.ADMIN:
             self.is_staff = True
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
     def has_perm(self, perm: str, obj: object = None) -> bool:
         # The admin role manages everything in the Django admin, like a superuser.

@@ -8,14 +8,14 @@ class IsAgent(permissions.BasePermission):
 
     message = "This needs an agent or admin account."
 
-    def has_permission(self, request, view):  # type: ignore[no-untyped-def]
+    def has_permission(self, request, view):
         return bool(request.user and request.user.is_authenticated and request.user.is_agent)
 
 
 class IsAdmin(permissions.BasePermission):
     message = "This needs an admin account."
 
-    def has_permission(self, request, view):  # type: ignore[no-untyped-def]
+    def has_permission(self, request, view):
         return bool(request.user and request.user.is_authenticated and request.user.is_admin)
 
 
@@ -28,7 +28,7 @@ class ReadOnlyForViewers(permissions.BasePermission):
 
     message = "Viewers have read-only access."
 
-    def has_permission(self, request, view):  # type: ignore[no-untyped-def]
+    def has_permission(self, request, view):
         if not (request.user and request.user.is_authenticated):
             return False
         return request.method in permissions.SAFE_METHODS or request.user.can_write()

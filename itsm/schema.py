@@ -7,7 +7,7 @@ class HashedTokenScheme(OpenApiAuthenticationExtension):
     target_class = "itsm.authentication.HashedTokenAuthentication"
     name = "tokenAuth"
 
-    def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
+    def get_security_definition(self, auto_schema):
         return {
             "type": "apiKey",
             "in": "header",

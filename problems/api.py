@@ -24,7 +24,7 @@ from problems.serializers import (
 from tickets.models import Ticket
 
 
-def ticket_by_reference(user, reference: str) -> Ticket:  # type: ignore[no-untyped-def]
+def ticket_by_reference(user, reference: str) -> Ticket:
     reference = (reference or "").strip()
     lookup = Q(number__iexact=reference)
     if reference.isdigit():
@@ -50,7 +50,7 @@ class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     serializer_class = ProblemSerializer
     permission_classes = [IsAuthenticated, ReadOnlyForViewers]
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         user = self.request.user
         queryset = Problem.objects.visible_to(user).select_related("category", "team", "owner")
         queryset = queryset.with_incidents_for(user).order_by("-created_at", "-pk")

@@ -18,11 +18,11 @@ class ProblemUpdateForm(forms.Form):
     def __init__(self, *args: object, problem: Problem, **kwargs: object) -> None:
         kwargs.setdefault(
             "initial",
-            {  # type: ignore[arg-type]
+            {
                 "status": problem.status,
                 "root_cause": problem.root_cause,
                 "workaround": problem.workaround,
                 "fix": problem.fix,
             },
         )
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)

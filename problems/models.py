@@ -110,7 +110,7 @@ class Problem(models.Model):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT nextval('problems_number_seq')")
                 self.number = f"PRB-{cursor.fetchone()[0]:06d}"
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
     @property
     def recurrence_count(self) -> int:

@@ -37,7 +37,7 @@ class CanReadSLA(permissions.BasePermission):
 
     message = "SLA details need an agent, admin or viewer account."
 
-    def has_permission(self, request, view):  # type: ignore[no-untyped-def]
+    def has_permission(self, request, view):
         user = request.user
         return bool(user and user.is_authenticated and (user.is_agent or user.is_viewer))
 
@@ -47,7 +47,7 @@ class PolicyPermission(permissions.BasePermission):
 
     message = "Changing SLA policies needs an admin account."
 
-    def has_permission(self, request, view):  # type: ignore[no-untyped-def]
+    def has_permission(self, request, view):
         user = request.user
         if not (user and user.is_authenticated):
             return False

@@ -115,7 +115,7 @@ def _hours(spec: Any, where: str) -> tuple[tuple[business_time.Period, ...], ...
         for index, text in enumerate(spans):
             match = SPAN.match(str(text).strip())
             _require(match is not None, f"{where}.{day}[{index}]", f'{text!r} is not "HH:MM-HH:MM"')
-            h1, m1, h2, m2 = (int(part) for part in match.groups())  # type: ignore[union-attr]
+            h1, m1, h2, m2 = (int(part) for part in match.groups())
             ok = h1 < 24 and m1 < 60 and m2 < 60 and (h2 < 24 or (h2 == 24 and m2 == 0))
             _require(ok, f"{where}.{day}[{index}]", f"{text!r} is not a valid time span")
             start, end = time(h1, m1), None if h2 == 24 or (h2, m2) == (0, 0) else time(h2, m2)

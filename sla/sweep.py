@@ -303,16 +303,15 @@ def _announce(
     action = {SLAEventKind.WARNING: "sla.at_risk", SLAEventKind.BREACH: "sla.breached"}[kind]
     AutomationEvent.objects.bulk_create(
         [
-            AutomationEvent(
+            AutomationEvent.entry(
                 actor=ACTOR,
                 action=action,
-                subject_type="ticket",
-                subject_id=str(clock.ticket_id),
+                subject=("ticket", clock.ticket_id),
                 before={"metric": clock.metric, "state": before_state},
                 after={"metric": clock.metric, "state": after_state, "due_at": clock.due_at.isoformat()},
                 reason=_reason(clock, kind),
                 trace_id=trace_id,
-                created_at=now,
+                at=now,
             )
             for clock in clocks
         ]
@@ -594,16 +593,15 @@ def _take_step(
     result = STEPS[step.action](ticket, step, reason=reason)
     ticket = clock.ticket = result.ticket  # a step that saves the ticket hands back the saved one
     batch.automation.append(
-        AutomationEvent(
+        AutomationEvent.entry(
             actor=ACTOR,
             action="sla.escalated",
-            subject_type="ticket",
-            subject_id=str(ticket.pk),
+            subject=ticket,
             before={"escalation_level": level - 1, **result.before},
             after={"escalation_level": level, "step": step.action, **result.after, "outcome": result.outcome},
             reason=reason,
             trace_id=trace_id,
-            created_at=now,
+            at=now,
         )
     )
     if result.recipients:

@@ -117,7 +117,7 @@ def test_every_answer_matches_the_schema(live_server, agent, fixtures, settings,
             database=None,
             suppress_health_check=list(HealthCheck),
         )
-        def check(case):  # type: ignore[no-untyped-def]
+        def check(case):
             case.call_and_validate(base_url=live_server.url, headers=headers, checks=CHECKS, timeout=30)
 
         try:

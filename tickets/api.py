@@ -170,7 +170,7 @@ class DomainErrorsMixin:
             )
         if isinstance(exc, DjangoPermissionDenied):
             exc = exceptions.PermissionDenied(str(exc) or None)
-        return super().handle_exception(exc)  # type: ignore[misc]
+        return super().handle_exception(exc)
 
 
 def require_agent(request: Request, message: str = IsAgent.message) -> None:

@@ -62,7 +62,7 @@ class NameOrIdMultipleChoiceFilter(django_filters.ModelMultipleChoiceFilter):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("distinct", False)  # a foreign key joins one row: no SELECT DISTINCT needed
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
 
 
 class ChoicesFilter(django_filters.MultipleChoiceFilter):
@@ -72,7 +72,7 @@ class ChoicesFilter(django_filters.MultipleChoiceFilter):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("distinct", False)
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
 
 
 class TicketFilter(django_filters.FilterSet):
@@ -107,7 +107,7 @@ class TicketFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         self.filters["team"].queryset = Team.objects.order_by("name")
         self.filters["category"].queryset = Category.objects.filter(active=True).order_by("name")
 

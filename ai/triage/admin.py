@@ -13,7 +13,7 @@ class FieldSettingInline(admin.TabularInline):
     fields = ["field", "mode", "threshold"]
     readonly_fields = ["field"]
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None):
         return False
 
 
@@ -40,19 +40,19 @@ class TriageSettingsAdmin(admin.ModelAdmin):
     )
     actions = ["train_now"]
 
-    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+    def get_queryset(self, request):
         # The row and one line per field exist as soon as an admin looks.
         FieldSetting.all_fields()
         return super().get_queryset(request)
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request):
         return not TriageSettings.objects.exists()
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request, obj=None):
         return False
 
     @admin.action(description=_("Train the triage models now"))
-    def train_now(self, request, queryset):  # type: ignore[no-untyped-def]
+    def train_now(self, request, queryset):
         model, outcome = actions.do_train_models(force=True)
         if model is not None:
             self.message_user(
@@ -83,14 +83,14 @@ class TriageModelAdmin(admin.ModelAdmin):
     exclude = ["blob"]
     actions = ["activate"]
 
-    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+    def get_queryset(self, request):
         return super().get_queryset(request).defer("blob")
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request):
         return False
 
     @admin.action(description=_("Use this version"))
-    def activate(self, request, queryset):  # type: ignore[no-untyped-def]
+    def activate(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, _("Select exactly one version."), messages.ERROR)
             return
@@ -119,10 +119,10 @@ class TriageResultAdmin(admin.ModelAdmin):
     list_select_related = ["ticket"]
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request):
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None):
         return False
 
 
@@ -133,8 +133,8 @@ class MessageSentimentAdmin(admin.ModelAdmin):
     search_fields = ["ticket__number"]
     list_select_related = ["ticket", "comment"]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request):
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None):
         return False

@@ -83,7 +83,7 @@ def ticket_triage(request: Request, pk: int) -> Response:
 DECIDED = OpenApiResponse(StateConflictSerializer, description="Already decided: `status` says how.")
 
 
-def _decide(request: Request, pk: int, decide) -> Response:  # type: ignore[no-untyped-def]
+def _decide(request: Request, pk: int, decide) -> Response:
     visible = Ticket.objects.visible_to(request.user)
     result = get_object_or_404(
         TriageResult.objects.select_related("ticket").filter(ticket__in=visible), pk=pk

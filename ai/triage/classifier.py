@@ -4,7 +4,7 @@ TF-IDF, blended, with top-label calibration of the confidence.
 Pure scikit-learn and numpy, no Django: ``ai_evaluate`` (public datasets), ``ai_train`` (the
 organisation's own tickets) and ``POST /api/ai/classify/`` all go through ``TextClassifier``.
 
-Method (chosen by cross-validated measurement on the public datasets; README "AI triage"):
+Method (chosen by cross-validated measurement on the public datasets; docs/triage.md):
 
 * features: word 1–2-grams of the whole text, word 1–2-grams of the title alone (the title
   is the densest evidence), character 2–5-grams inside words (typos, German compounds,
@@ -353,7 +353,7 @@ class TextClassifier:
         # get_feature_names_out() rebuilds the whole list each call: keep it once per process.
         names = self.__dict__.get("_names_cache")
         if names is None:
-            names = self.word_.get_feature_names_out()  # type: ignore[union-attr]
+            names = self.word_.get_feature_names_out()
             self.__dict__["_names_cache"] = names
         return names
 
@@ -527,7 +527,7 @@ def wilson_lower_bound(successes: np.ndarray, trials: np.ndarray, z: float) -> n
 
 
 # One-sided 90%: the auto threshold is set where held-out precision is above the target with
-# that confidence, not merely equal to it on the rows at hand (README "AI triage").
+# that confidence, not merely equal to it on the rows at hand (docs/triage.md).
 CONSERVATIVE_Z = 1.2816
 
 

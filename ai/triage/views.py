@@ -83,7 +83,7 @@ def triage_run(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(_ticket_url(ticket))
 
 
-def _decide(request: HttpRequest, pk: int, decide, done: str) -> HttpResponse:  # type: ignore[no-untyped-def]
+def _decide(request: HttpRequest, pk: int, decide, done: str) -> HttpResponse:
     _require_agent(request)
     visible = Ticket.objects.visible_to(request.user)
     result = get_object_or_404(

@@ -30,11 +30,11 @@ class ChatChannelAdmin(admin.ModelAdmin):
     readonly_fields = ["last_success_at", "last_error", "last_error_at", "created_at", "updated_at"]
     actions = ["send_test"]
 
-    def get_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def get_fields(self, request, obj=None):
         return [*ChatChannelForm.Meta.fields, *self.readonly_fields]
 
     @admin.action(description=_("Post a test message"))
-    def send_test(self, request, queryset):  # type: ignore[no-untyped-def]
+    def send_test(self, request, queryset):
         for channel in queryset:
             try:
                 actions.do_send_test_message(channel, actor=request.user)
@@ -66,11 +66,11 @@ class ChatMessageAdmin(admin.ModelAdmin):
     ]
     fields = readonly_fields
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request):
         return False
 
     @admin.action(description=_("Send failed messages again"))
-    def retry(self, request, queryset):  # type: ignore[no-untyped-def]
+    def retry(self, request, queryset):
         for message in queryset:
             try:
                 actions.do_retry_chat_message(message, actor=request.user)

@@ -25,7 +25,7 @@ from itsm.permissions import IsAdmin
 class RawMessageParser(parsers.BaseParser):
     media_type = "message/rfc822"
 
-    def parse(self, stream, media_type=None, parser_context=None):  # type: ignore[no-untyped-def]
+    def parse(self, stream, media_type=None, parser_context=None):
         return stream.read() if stream is not None else b""
 
 

@@ -68,7 +68,7 @@ class NotAnEmail(ValueError):
 def parse(raw: bytes) -> ParsedEmail:
     if not raw or not raw.strip():
         raise NotAnEmail("The message is empty.")
-    message: EmailMessage = message_from_bytes(raw, policy=policy.default)  # type: ignore[assignment]
+    message: EmailMessage = message_from_bytes(raw, policy=policy.default)
     if not message.keys():
         raise NotAnEmail("No headers found: this is not an RFC 822 message.")
     sender_name, sender_email = parseaddr(_header(message, "from"))
@@ -168,7 +168,7 @@ def _attachments(message: EmailMessage, *, skip: EmailMessage | None) -> list[Pa
             return
         if part.is_multipart():
             for child in part.iter_parts():
-                visit(child)  # type: ignore[arg-type]
+                visit(child)
             return
         filename = part.get_filename()
         if not filename and part.get_content_disposition() != "attachment":

@@ -14,6 +14,7 @@ from django.conf import settings
 from integrations.email.models import MailKind
 from integrations.webhooks.events import guarded
 from tickets import signals
+from tickets.actions.conversation import is_desk_reply
 from tickets.models import Channel, CommentSource
 
 
@@ -29,12 +30,11 @@ def acknowledge_email_ticket(sender: Any, ticket: Any, **kwargs: Any) -> None:
 @functools.partial(guarded, writes=False)
 def mail_public_reply(sender: Any, ticket: Any, comment: Any, **kwargs: Any) -> None:
     """An agent's public reply written here (web or API) is mailed to the requester."""
-    if not settings.EMAIL_SEND_REPLIES or comment.internal:
+    if not settings.EMAIL_SEND_REPLIES:
         return
     if comment.source not in (CommentSource.WEB, CommentSource.API):
         return  # mail came in by mail; Jira comments are Jira's to notify
-    author = comment.author
-    if author is None or not author.is_agent or author.pk == ticket.requester_id:
+    if not is_desk_reply(ticket, actor=comment.author, internal=comment.internal, by_desk_staff=False):
         return
     _queue(ticket, kind=MailKind.REPLY, body=comment.body, comment=comment)
 

@@ -241,7 +241,7 @@ def _lines_to_blocks(lines: list[str]) -> list[dict]:
         elif bullet or ordered:
             flush_plain()
             kind = "bulletList" if bullet else "orderedList"
-            item_text = (bullet or ordered).group(1 if bullet else 2)  # type: ignore[union-attr]
+            item_text = (bullet or ordered).group(1 if bullet else 2)
             item = {"type": "listItem", "content": [_paragraph(item_text)]}
             if blocks and blocks[-1]["type"] == kind and blocks[-1].get("_open"):
                 blocks[-1]["content"].append(item)

@@ -25,10 +25,10 @@ from integrations.jira.models import (
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None):
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None):
         return False
 
 
@@ -109,7 +109,7 @@ class WebhookReceiptAdmin(ReadOnlyAdmin):
     actions = ["process_again"]
 
     @admin.action(description=_("Process the selected deliveries again"))
-    def process_again(self, request, queryset):  # type: ignore[no-untyped-def]
+    def process_again(self, request, queryset):
         from integrations.jira.tasks import defer_receipt
 
         ids = list(queryset.values_list("pk", flat=True))
@@ -139,7 +139,7 @@ class OutboundChangeAdmin(ReadOnlyAdmin):
     actions = ["retry"]
 
     @admin.action(description=_("Retry the selected changes"))
-    def retry(self, request, queryset):  # type: ignore[no-untyped-def]
+    def retry(self, request, queryset):
         from integrations.jira.tasks import defer_push
 
         ticket_ids = set(queryset.values_list("ticket_id", flat=True))

@@ -96,7 +96,7 @@ class JsmSla:
         if cycle is None:
             completed = [SlaCycle.parse(item, completed=True) for item in value.get("completedCycles") or []]
             completed = [item for item in completed if item is not None and item.stopped_at is not None]
-            cycle = max(completed, key=lambda item: item.stopped_at) if completed else None  # type: ignore[arg-type,return-value]
+            cycle = max(completed, key=lambda item: item.stopped_at) if completed else None
         return cls(field_id=field_id, name=str(value["name"]), cycle=cycle)
 
 
@@ -115,7 +115,7 @@ def apply_slas(ticket: Any, link: JiraLink, slas: list[JsmSla], *, force: bool =
         metric = mappings.sla_metric(sla.field_id, sla.name)
         if metric and sla.cycle is not None and sla.cycle.due_at is not None:
             wanted.append((metric, sla))
-    digest = stable_hash(sorted((metric, sla.name, sla.cycle.key()) for metric, sla in wanted))  # type: ignore[union-attr]
+    digest = stable_hash(sorted((metric, sla.name, sla.cycle.key()) for metric, sla in wanted))
     now = timezone.now()
     if not force and digest == link.sla_hash:
         JiraLink.objects.filter(pk=link.pk).update(sla_synced_at=now, sla_error="")
@@ -128,10 +128,10 @@ def apply_slas(ticket: Any, link: JiraLink, slas: list[JsmSla], *, force: bool =
                 ticket,
                 metric=metric,
                 due_at=cycle.due_at,
-                started_at=cycle.started_at,  # type: ignore[union-attr]
+                started_at=cycle.started_at,
                 paused=cycle.paused,
                 stopped_at=cycle.stopped_at,
-                breached=cycle.breached,  # type: ignore[union-attr]
+                breached=cycle.breached,
                 source=ClockSource.JIRA,
             )
         )

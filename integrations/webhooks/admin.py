@@ -15,7 +15,7 @@ class EventsFormMixin(forms.ModelForm):
     )
 
 
-def https_url_fields(db_field, **kwargs):  # type: ignore[no-untyped-def]
+def https_url_fields(db_field, **kwargs):
     """Model form fields, with URL fields assuming https:// when the scheme is left out."""
     if isinstance(db_field, models.URLField):
         kwargs.setdefault("assume_scheme", "https")
@@ -73,13 +73,13 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     def event_list(self, subscription: WebhookSubscription) -> str:
         return ", ".join(subscription.events)
 
-    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+    def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
     @admin.action(description=_("Send a ping event"))
-    def ping(self, request, queryset):  # type: ignore[no-untyped-def]
+    def ping(self, request, queryset):
         for subscription in queryset:
             try:
                 actions.do_ping_subscription(subscription, actor=request.user)
@@ -95,17 +95,17 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
                 )
 
     @admin.action(description=_("Rotate the signing secret"))
-    def rotate_secret(self, request, queryset):  # type: ignore[no-untyped-def]
+    def rotate_secret(self, request, queryset):
         for subscription in queryset:
             subscription.rotate_secret()
         self.message_user(request, _("New secrets generated; update the receivers."), messages.WARNING)
 
     @admin.action(description=_("Activate"))
-    def activate(self, request, queryset):  # type: ignore[no-untyped-def]
+    def activate(self, request, queryset):
         queryset.update(active=True)
 
     @admin.action(description=_("Deactivate"))
-    def deactivate(self, request, queryset):  # type: ignore[no-untyped-def]
+    def deactivate(self, request, queryset):
         queryset.update(active=False)
 
 
@@ -126,7 +126,7 @@ class WebhookAttemptInline(admin.TabularInline):
     readonly_fields = fields
     ordering = ["number"]
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None):
         return False
 
 
@@ -164,11 +164,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     ]
     fields = readonly_fields
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request):
         return False
 
     @admin.action(description=_("Redeliver (send again as a new delivery)"))
-    def redeliver(self, request, queryset):  # type: ignore[no-untyped-def]
+    def redeliver(self, request, queryset):
         sent, refused = 0, []
         for delivery in queryset.select_related("subscription"):
             try:

@@ -73,7 +73,7 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     filterset_class = WebhookDeliveryFilter
     lookup_value_regex = r"\d+"
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         queryset = WebhookDelivery.objects.select_related("subscription", "redelivery_of").order_by(
             "-created_at", "-id"
         )
@@ -83,7 +83,7 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             )
         return queryset
 
-    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+    def get_serializer_class(self):
         return WebhookDeliveryDetailSerializer if self.action == "retrieve" else WebhookDeliverySerializer
 
     @extend_schema(

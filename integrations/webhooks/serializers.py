@@ -14,10 +14,10 @@ from integrations.webhooks.models import (
 )
 
 
-def _django_validator(function):  # type: ignore[no-untyped-def]
+def _django_validator(function):
     from django.core.exceptions import ValidationError as DjangoValidationError
 
-    def run(value):  # type: ignore[no-untyped-def]
+    def run(value):
         try:
             function(value)
         except DjangoValidationError as error:

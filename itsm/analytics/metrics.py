@@ -97,7 +97,7 @@ class _Registered:
 
 def exposition() -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Registered())  # type: ignore[arg-type]
+    registry.register(_Registered())
     return generate_latest(registry)
 
 

@@ -26,13 +26,13 @@ FAILURE_WINDOW = timedelta(hours=24)
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Append-only records: listed and read, never added, changed or deleted here."""
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request):
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -49,20 +49,20 @@ class SecuritySettingsAdmin(admin.ModelAdmin):
         (_("Sign-ins"), {"fields": ("notify_unusual_sign_ins",)}),
     )
 
-    def get_form(self, request, obj=None, change=False, **kwargs):  # type: ignore[no-untyped-def]
+    def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
         # The form refuses an allowlist that shuts out the admin saving it: it needs the request.
         return type(form.__name__, (form,), {"request": request})
 
-    def changelist_view(self, request, extra_context=None):  # type: ignore[no-untyped-def]
+    def changelist_view(self, request, extra_context=None):
         # One row: the list is the row.
         row = SecuritySettings.load()
         return redirect(reverse("admin:security_securitysettings_change", args=[row.pk]))
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request):
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -75,7 +75,7 @@ class SignInEventAdmin(ReadOnlyAdmin):
     readonly_fields = [field.name for field in SignInEvent._meta.fields]
     show_full_result_count = False  # no COUNT(*) over the whole log on every page
 
-    def get_urls(self):  # type: ignore[no-untyped-def]
+    def get_urls(self):
         return [
             path(
                 "failures/",
@@ -90,14 +90,14 @@ class SignInEventAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
-    def changelist_view(self, request, extra_context=None):  # type: ignore[no-untyped-def]
+    def changelist_view(self, request, extra_context=None):
         extra_context = {
             **(extra_context or {}),
             "failures_url": reverse("admin:security_signinevent_failures"),
         }
         return super().changelist_view(request, extra_context)
 
-    def failures_view(self, request):  # type: ignore[no-untyped-def]
+    def failures_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
         since = timezone.now() - FAILURE_WINDOW
@@ -110,7 +110,7 @@ class SignInEventAdmin(ReadOnlyAdmin):
         }
         return TemplateResponse(request, "admin/security/signinevent/failures.html", context)
 
-    def lift_view(self, request):  # type: ignore[no-untyped-def]
+    def lift_view(self, request):
         if not request.user.is_admin:
             raise PermissionDenied
         email = request.POST.get("email", "").strip()[:254]

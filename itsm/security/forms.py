@@ -44,7 +44,7 @@ class ApiTokenForm(forms.Form):
     )
 
     def __init__(self, *args: object, owner: User, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         offered = TokenScope.offered_to(owner)
         self.fields["scope"].choices = [
             (scope.value, f"{scope.label} — {SCOPE_HELP[scope]}") for scope in offered
@@ -56,7 +56,7 @@ class ApiTokenForm(forms.Form):
         parse_networks(value)
         return value.strip()
 
-    def expires_at(self):  # type: ignore[no-untyped-def]
+    def expires_at(self):
         days = self.cleaned_data["expires_in"]
         return None if days == "never" else timezone.now() + timedelta(days=int(days))
 
@@ -81,7 +81,7 @@ class SecuritySettingsForm(forms.ModelForm):
 
     request = None  # set by the admin (SecuritySettingsAdmin.get_form)
 
-    def clean(self):  # type: ignore[no-untyped-def]
+    def clean(self):
         cleaned = super().clean()
         if self.request is None:
             return cleaned
@@ -107,7 +107,7 @@ class SecuritySettingsForm(forms.ModelForm):
 class SocialAppSettingsField(forms.JSONField):
     """The settings JSON of a single sign-on application, checked as ``ClaimMapping``."""
 
-    def validate(self, value):  # type: ignore[no-untyped-def]
+    def validate(self, value):
         super().validate(value)
         try:
             ClaimMapping.parse(value)

@@ -50,7 +50,7 @@ def connect() -> None:
 # --- Sign-ins ---
 
 
-def on_signed_in(sender, request, user, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def on_signed_in(sender, request, user, **kwargs) -> None:
     if request is None or not hasattr(request, "session") or "REMOTE_ADDR" not in request.META:
         return  # login() outside an HTTP request (force_login in tests, scripts): no sign-in to log
     method = signins.method_of(request)
@@ -59,7 +59,7 @@ def on_signed_in(sender, request, user, **kwargs) -> None:  # type: ignore[no-un
     signins.record(request, method=method, result=SignInResult.SUCCESS, user=user)
 
 
-def on_sign_in_failed(sender, credentials, request=None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def on_sign_in_failed(sender, credentials, request=None, **kwargs) -> None:
     if request is None:
         return  # an authenticate() call outside a request (a command, a test)
     email = str(credentials.get("email") or credentials.get("username") or "")
@@ -74,7 +74,7 @@ def on_sign_in_failed(sender, credentials, request=None, **kwargs) -> None:  # t
     )
 
 
-def on_second_factor_failed(sender, request, user, reauthentication=False, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def on_second_factor_failed(sender, request, user, reauthentication=False, **kwargs) -> None:
     if reauthentication or request is None:
         return
     signins.record(
@@ -93,12 +93,12 @@ def _values(instance: object, fields: tuple[str, ...]) -> dict:
     return {field: getattr(instance, field) for field in fields}
 
 
-def remember_privileges(sender, instance, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def remember_privileges(sender, instance, **kwargs) -> None:
     # Read from __dict__: a user loaded with .only() must not query its deferred fields here.
     instance._privileges_at_load = {field: instance.__dict__.get(field) for field in PRIVILEGE_FIELDS}
 
 
-def audit_privileges(sender, instance, created, update_fields=None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def audit_privileges(sender, instance, created, update_fields=None, **kwargs) -> None:
     before = getattr(instance, "_privileges_at_load", {})
     now = _values(instance, PRIVILEGE_FIELDS)
     instance._privileges_at_load = now
@@ -121,12 +121,12 @@ def audit_privileges(sender, instance, created, update_fields=None, **kwargs) ->
         )
 
 
-def remember_settings(sender, instance, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def remember_settings(sender, instance, **kwargs) -> None:
     old = SecuritySettings.objects.filter(pk=instance.pk).first() if instance.pk else None
     instance._before = _values(old or SecuritySettings(), ALLOWLIST_FIELDS + SETTINGS_FIELDS)
 
 
-def audit_settings(sender, instance, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def audit_settings(sender, instance, **kwargs) -> None:
     SecuritySettings.remember(instance)
     before = getattr(instance, "_before", {})
     now = _values(instance, ALLOWLIST_FIELDS + SETTINGS_FIELDS)
@@ -144,7 +144,7 @@ def audit_settings(sender, instance, **kwargs) -> None:  # type: ignore[no-untyp
             )
 
 
-def _social_app_values(app) -> dict:  # type: ignore[no-untyped-def]
+def _social_app_values(app) -> dict:
     values = _values(app, SOCIAL_APP_FIELDS)
     # The client secret is never written to the audit: only a digest, to tell that it changed.
     values["secret"] = hashlib.sha256(app.secret.encode()).hexdigest()[:12] if app.secret else ""
@@ -155,12 +155,12 @@ def _redacted(values: dict, fields: list[str]) -> dict:
     return {field: ("(changed)" if field == "secret" else values.get(field)) for field in fields}
 
 
-def remember_social_app(sender, instance, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def remember_social_app(sender, instance, **kwargs) -> None:
     old = sender.objects.filter(pk=instance.pk).first() if instance.pk else None
     instance._before = _social_app_values(old) if old is not None else {}
 
 
-def audit_social_app(sender, instance, created, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def audit_social_app(sender, instance, created, **kwargs) -> None:
     before = getattr(instance, "_before", {})
     now = _social_app_values(instance)
     changed = sorted(field for field in now if before.get(field) != now[field])
@@ -174,7 +174,7 @@ def audit_social_app(sender, instance, created, **kwargs) -> None:  # type: igno
         )
 
 
-def audit_social_app_deleted(sender, instance, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def audit_social_app_deleted(sender, instance, **kwargs) -> None:
     before = _social_app_values(instance)
     audit.record(
         SecurityAction.SSO_CHANGED,

@@ -36,7 +36,7 @@ ADMIN_WRITES = ("/api/sla/policies/",)
 def read_scope(view: Callable[..., Any]) -> Callable[..., Any]:
     """Mark an ``@api_view`` that answers a POST without changing anything (a search, a dry run),
     so ``read`` tokens may call it. Put it above ``@api_view``."""
-    view.cls.required_scope = TokenScope.READ  # type: ignore[attr-defined]
+    view.cls.required_scope = TokenScope.READ
     return view
 
 

@@ -202,7 +202,7 @@ def locked_out(*, emails: Sequence[str] = (), ips: Sequence[str] = ()) -> set[st
     now = time.time()
     locked = set()
     for value, cache_key, rate in keys:
-        allowed, _history = ratelimit.apply_rate(list(histories.get(cache_key, [])), now, rate, dry_run=True)  # type: ignore[arg-type]
+        allowed, _history = ratelimit.apply_rate(list(histories.get(cache_key, [])), now, rate, dry_run=True)
         if not allowed:
             locked.add(value)
     return locked

@@ -31,10 +31,10 @@ class _RequestRateThrottle(SimpleRateThrottle):
     def __init__(self) -> None:  # DRF reads a fixed rate here; ours is chosen per request
         pass
 
-    def rate_for(self, request) -> str:  # type: ignore[no-untyped-def]
+    def rate_for(self, request) -> str:
         raise NotImplementedError
 
-    def allow_request(self, request, view):  # type: ignore[no-untyped-def]
+    def allow_request(self, request, view):
         self.rate = self.rate_for(request)
         self.num_requests, self.duration = self.parse_rate(self.rate)
         hits, self.remaining = RateCounter.hit(
@@ -47,7 +47,7 @@ class _RequestRateThrottle(SimpleRateThrottle):
 
 
 class ApiRateThrottle(_RequestRateThrottle):
-    def rate_for(self, request) -> str:  # type: ignore[no-untyped-def]
+    def rate_for(self, request) -> str:
         token = request.auth if isinstance(request.auth, ApiToken) else None
         if token is not None and token.scope in HIGH_VOLUME_SCOPES:
             return settings.API_THROTTLE_INTEGRATION
@@ -55,7 +55,7 @@ class ApiRateThrottle(_RequestRateThrottle):
             return settings.API_THROTTLE_USER
         return settings.API_THROTTLE_ANON
 
-    def get_cache_key(self, request, view) -> str:  # type: ignore[no-untyped-def]
+    def get_cache_key(self, request, view) -> str:
         token = request.auth if isinstance(request.auth, ApiToken) else None
         if token is not None:
             ident = f"token:{token.pk}"
@@ -67,8 +67,8 @@ class ApiRateThrottle(_RequestRateThrottle):
 
 
 class WebhookRateThrottle(_RequestRateThrottle):
-    def rate_for(self, request) -> str:  # type: ignore[no-untyped-def]
+    def rate_for(self, request) -> str:
         return settings.API_THROTTLE_WEBHOOK
 
-    def get_cache_key(self, request, view) -> str:  # type: ignore[no-untyped-def]
+    def get_cache_key(self, request, view) -> str:
         return f"itsm:throttle:webhook:{client_ip(request._request)}"

@@ -25,14 +25,14 @@ from itsm.security.models import SignInEvent
 RECENT_SIGN_INS = 20
 
 
-def live_sessions(user: object):  # type: ignore[no-untyped-def]
+def live_sessions(user: object):
     """The user's sessions that still open the site (one query; ended or expired ones left out)."""
     alive = Session.objects.filter(expire_date__gt=timezone.now()).values("session_key")
     return UserSession.objects.filter(user=user, session_key__in=alive).order_by("-last_seen_at")
 
 
 def _with_family(session: UserSession) -> UserSession:
-    session.agent_family = useragents.family(session.user_agent)  # type: ignore[attr-defined]
+    session.agent_family = useragents.family(session.user_agent)
     return session
 
 

@@ -65,6 +65,6 @@ def kpi_delta(value: object, kpi: object) -> str:
 @register.filter
 def index(sequence: object, position: int) -> object:
     try:
-        return sequence[position]  # type: ignore[index]
+        return sequence[position]
     except (IndexError, TypeError, KeyError):
         return None

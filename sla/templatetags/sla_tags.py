@@ -64,7 +64,7 @@ def most_urgent(clocks: list[TicketSLA], now: datetime) -> dict[str, object] | N
 
 @register.inclusion_tag("sla/_badge.html")
 def sla_badge(ticket: object) -> dict[str, object]:
-    clocks = list(ticket.sla_clocks.all())  # type: ignore[attr-defined]
+    clocks = list(ticket.sla_clocks.all())
     return {"badge": most_urgent(clocks, timezone.now())}
 
 

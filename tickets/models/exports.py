@@ -80,7 +80,7 @@ def _plain(value: object) -> object:
     if value is None:
         return None
     if hasattr(value, "isoformat"):
-        return value.isoformat()  # type: ignore[union-attr]
+        return value.isoformat()
     return value
 
 

@@ -368,7 +368,7 @@ class Ticket(models.Model):
             self.number = _next_number(self.type)
         if not self.priority_overridden and not self.pk:
             self.priority = priority_for(self.impact, self.urgency)
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
     # --- predicates ---------------------------------------------------------
     @property
@@ -518,13 +518,13 @@ class Ticket(models.Model):
         return previous
 
     def resolve(self, *, actor: User | None, resolution: str, **kwargs: object) -> str:
-        return self.transition_to(TicketStatus.RESOLVED, actor=actor, resolution=resolution, **kwargs)  # type: ignore[arg-type]
+        return self.transition_to(TicketStatus.RESOLVED, actor=actor, resolution=resolution, **kwargs)
 
     def reopen(self, *, actor: User | None, reason: str = "", **kwargs: object) -> str:
-        return self.transition_to(TicketStatus.OPEN, actor=actor, reason=reason, **kwargs)  # type: ignore[arg-type]
+        return self.transition_to(TicketStatus.OPEN, actor=actor, reason=reason, **kwargs)
 
     def close(self, *, actor: User | None, reason: str = "", **kwargs: object) -> str:
-        return self.transition_to(TicketStatus.CLOSED, actor=actor, reason=reason, **kwargs)  # type: ignore[arg-type]
+        return self.transition_to(TicketStatus.CLOSED, actor=actor, reason=reason, **kwargs)
 
     def assign(
         self,
@@ -662,4 +662,4 @@ def audited(actor: User | None, reason: str = "", actor_label: str = "") -> Iter
 
 
 def on_commit(callback: object) -> None:
-    transaction.on_commit(callback)  # type: ignore[arg-type]
+    transaction.on_commit(callback)

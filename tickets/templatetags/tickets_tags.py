@@ -29,7 +29,7 @@ def with_query(base_query: str, **changes: object) -> str:
 def panel_url(panel: object, ticket: object) -> str:
     """The URL of a registered detail panel, or "" when its owner's URL is missing."""
     try:
-        return reverse(panel.url_name, args=[ticket.pk])  # type: ignore[attr-defined]
+        return reverse(panel.url_name, args=[ticket.pk])
     except NoReverseMatch:
         return ""
 

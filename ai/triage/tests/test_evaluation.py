@@ -1,4 +1,4 @@
-"""``ai_evaluate`` on small files shaped like the public datasets (the real run is in README)."""
+"""``ai_evaluate`` on small files shaped like the public datasets (the real run is in docs/triage.md)."""
 
 import csv
 import json

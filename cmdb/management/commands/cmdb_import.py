@@ -17,13 +17,13 @@ class Command(BaseCommand):
         "JSON file. All or nothing: any problem refuses the whole file, listed by row."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument("file", help="CSV or JSON file; - reads standard input")
         parser.add_argument("--format", choices=importer.FORMATS, help="default: from the file extension")
         parser.add_argument("--dry-run", action="store_true", help="check and count, change nothing")
         parser.add_argument("--actor", default="", help="email of the user recorded in the history")
 
-    def handle(self, *args, file: str, format: str | None, dry_run: bool, actor: str, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, file: str, format: str | None, dry_run: bool, actor: str, **options):
         file_format = format or Path(file).suffix.lower().lstrip(".")
         if file_format not in importer.FORMATS:
             raise CommandError("Say --format csv or --format json (the file name does not tell).")

@@ -190,7 +190,7 @@ def resolve(body: dict, path: str) -> object:
     value: object = body
     for step in re.findall(r"\.([a-z_]+)|\[(\d+)\]", path):
         key, index = step
-        value = value[key] if key else value[int(index)]  # type: ignore[index]
+        value = value[key] if key else value[int(index)]
     return value
 
 

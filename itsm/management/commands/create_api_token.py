@@ -34,7 +34,7 @@ class Command(BaseCommand):
         "Without --scope the token gets the widest scope the role can use."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument("email")
         parser.add_argument("--role", default=None, help=f"one of {', '.join(Role.values)}")
         parser.add_argument("--name", default="api", help="a label for the token")
@@ -56,7 +56,7 @@ class Command(BaseCommand):
         expires: str | None,
         allowed_networks: str,
         **options,
-    ):  # type: ignore[no-untyped-def]
+    ):
         if role is not None and role not in Role.values:
             raise CommandError(f"Unknown role {role!r}: valid roles are {', '.join(Role.values)}.")
         if scope is not None and scope not in TokenScope.values:

@@ -7,10 +7,10 @@ from itsm.embedded_db import stop_server
 class Command(BaseCommand):
     help = "Status or stop of the embedded PostgreSQL server (data under var/pgdata)."
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument("action", choices=["status", "stop"])
 
-    def handle(self, *args, action: str, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, action: str, **options):
         if not settings.EMBEDDED_DATABASE:
             raise CommandError("DATABASE_URL is set: no embedded server is in use.")
         if action == "stop":

@@ -14,14 +14,14 @@ class Command(BaseCommand):
         "[--group-by team] [--kpi mttr_hours --kpi tickets_resolved] [--format table|csv|json]."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument("--before", required=True, help="YYYY-MM-DD:YYYY-MM-DD (both days included)")
         parser.add_argument("--after", required=True, help="YYYY-MM-DD:YYYY-MM-DD (both days included)")
         parser.add_argument("--group-by", default="", help=f"one of {', '.join(kpis.GROUPINGS)}")
         parser.add_argument("--kpi", action="append", default=[], help="a KPI name (repeatable); default all")
         parser.add_argument("--format", default="table", choices=["table", "csv", "json"])
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options):
         try:
             before = report.parse_period(options["before"], "--before")
             after = report.parse_period(options["after"], "--after")

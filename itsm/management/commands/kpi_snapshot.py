@@ -27,13 +27,13 @@ class Command(BaseCommand):
         "bumped) is rebuilt by running this again."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument("--since", required=True, help="first day, YYYY-MM-DD")
         parser.add_argument("--until", default="", help="last day, YYYY-MM-DD (default: today)")
         parser.add_argument("--chunk-days", type=int, default=31, help="days per transaction (default 31)")
         parser.add_argument("--resume", action="store_true", help="skip chunks already complete")
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options):
         first = _day(options["since"])
         last = _day(options["until"]) if options["until"] else kpis.local_today()
         if last < first:

@@ -69,7 +69,7 @@ LEADS = {"Service Desk": "admin", "Network": "agent", "Applications": "agent2", 
 class Command(BaseCommand):
     help = "Create (or refresh) the demo organisations, teams and users of every role. Idempotent."
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options):
         from allauth.account.models import EmailAddress
 
         with transaction.atomic():

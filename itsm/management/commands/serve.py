@@ -14,12 +14,12 @@ from django.core.management.base import BaseCommand
 class Command(BaseCommand):
     help = "Run the web server (gunicorn) and a background worker together until interrupted."
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
         parser.add_argument("--web-workers", default=os.environ.get("WEB_CONCURRENCY", "2"))
 
-    def handle(self, *args, host: str, port: str, web_workers: str, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, host: str, port: str, web_workers: str, **options):
         python = sys.executable
         commands = {
             "web": [

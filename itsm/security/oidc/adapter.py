@@ -28,13 +28,13 @@ from itsm.security.oidc.provider import NONCE_STATE_KEY
 logger = logging.getLogger(__name__)
 
 
-def claims_of(sociallogin) -> dict:  # type: ignore[no-untyped-def]
+def claims_of(sociallogin) -> dict:
     """The ID token's claims, completed by the userinfo answer when there is one."""
     extra = sociallogin.account.extra_data or {}
     return {**(extra.get("id_token") or {}), **(extra.get("userinfo") or {})}
 
 
-def mapping_of(sociallogin, request: HttpRequest) -> ClaimMapping:  # type: ignore[no-untyped-def]
+def mapping_of(sociallogin, request: HttpRequest) -> ClaimMapping:
     provider = sociallogin.account.get_provider(request)
     return ClaimMapping.parse(provider.app.settings)
 
@@ -63,11 +63,11 @@ def apply_claims(user: User, claims: dict, mapping: ClaimMapping) -> None:
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
-    def is_open_for_signup(self, request, sociallogin):  # type: ignore[no-untyped-def]
+    def is_open_for_signup(self, request, sociallogin):
         # Just-in-time accounts for single sign-on, whatever ACCOUNT_ALLOW_REGISTRATION says.
         return settings.SSO_CREATE_USERS
 
-    def pre_social_login(self, request, sociallogin):  # type: ignore[no-untyped-def]
+    def pre_social_login(self, request, sociallogin):
         claims = claims_of(sociallogin)
         email = (sociallogin.user.email if sociallogin.user else "") or str(claims.get("email") or "")
         expected_nonce = (sociallogin.state or {}).get(NONCE_STATE_KEY)
@@ -99,12 +99,12 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 ),
             )
 
-    def save_user(self, request, sociallogin, form=None):  # type: ignore[no-untyped-def]
+    def save_user(self, request, sociallogin, form=None):
         user = super().save_user(request, sociallogin, form)
         apply_claims(user, claims_of(sociallogin), mapping_of(sociallogin, request))
         return user
 
-    def populate_user(self, request, sociallogin, data):  # type: ignore[no-untyped-def]
+    def populate_user(self, request, sociallogin, data):
         user = super().populate_user(request, sociallogin, data)
         name = data.get("name") or " ".join(
             part for part in (data.get("first_name"), data.get("last_name")) if part
@@ -113,7 +113,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             user.full_name = name[:200]
         return user
 
-    def on_authentication_error(self, request, provider, error=None, exception=None, extra_context=None):  # type: ignore[no-untyped-def]
+    def on_authentication_error(self, request, provider, error=None, exception=None, extra_context=None):
         logger.warning("Single sign-on failed (%s): %s", error, exception)
         signins.record(
             request, method=SignInMethod.SSO, result=SignInResult.FAILURE, reason=FailureReason.SSO_ERROR

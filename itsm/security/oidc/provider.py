@@ -24,7 +24,7 @@ NONCE_STATE_KEY = "nonce"
 
 
 class StrictOAuth2Adapter(OpenIDConnectOAuth2Adapter):
-    def complete_login(self, request, app, token, **kwargs):  # type: ignore[no-untyped-def]
+    def complete_login(self, request, app, token, **kwargs):
         try:
             return super().complete_login(request, app, token, **kwargs)
         except (KeyError, ValueError, TypeError) as error:
@@ -32,7 +32,7 @@ class StrictOAuth2Adapter(OpenIDConnectOAuth2Adapter):
             # sign-in, not a server error.
             raise OAuth2Error(f"Unusable identity provider answer: {error!r}") from error
 
-    def _decode_id_token(self, app, id_token: str) -> dict:  # type: ignore[no-untyped-def]
+    def _decode_id_token(self, app, id_token: str) -> dict:
         return jwtkit.verify_and_decode(
             credential=id_token,
             keys_url=self.openid_config["jwks_uri"],
@@ -51,7 +51,7 @@ class StrictOpenIDConnectProvider(OpenIDConnectProvider):
     def get_pkce_params(self) -> dict:
         return generate_code_challenge()
 
-    def redirect(self, request, process, next_url=None, data=None, **kwargs):  # type: ignore[no-untyped-def]
+    def redirect(self, request, process, next_url=None, data=None, **kwargs):
         nonce = get_random_string(32)
         auth_params = kwargs.pop("auth_params", None)
         if auth_params is None:
@@ -69,7 +69,7 @@ class StrictOpenIDConnectProvider(OpenIDConnectProvider):
     def mapping(self) -> ClaimMapping:
         return ClaimMapping.parse(self.app.settings)
 
-    def extract_email_addresses(self, data):  # type: ignore[no-untyped-def]
+    def extract_email_addresses(self, data):
         addresses = super().extract_email_addresses(data)
         if self.mapping().trust_email:
             # The provider owns the domain (Entra ID sends no email_verified claim).

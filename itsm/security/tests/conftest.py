@@ -37,7 +37,7 @@ def sso_app(db, oidc) -> SocialApp:
     )
 
 
-def sso_sign_in(client, provider_id: str = "sso"):  # type: ignore[no-untyped-def]
+def sso_sign_in(client, provider_id: str = "sso"):
     """Sign in through the identity provider as a browser would; returns the callback's answer."""
     start = client.post(f"/accounts/oidc/{provider_id}/login/")
     assert start.status_code == 302, start.content[:500]
@@ -46,23 +46,23 @@ def sso_sign_in(client, provider_id: str = "sso"):  # type: ignore[no-untyped-de
     return follow_callback(client, authorize.headers["Location"])
 
 
-def follow_callback(client, location: str):  # type: ignore[no-untyped-def]
+def follow_callback(client, location: str):
     url = urlparse(location)
     return client.get(f"{url.path}?{url.query}")
 
 
-def signed_in_user_id(client) -> str | None:  # type: ignore[no-untyped-def]
+def signed_in_user_id(client) -> str | None:
     return client.session.get("_auth_user_id")
 
 
-def password_sign_in(client, user, password: str = PASSWORD, **extra):  # type: ignore[no-untyped-def]
+def password_sign_in(client, user, password: str = PASSWORD, **extra):
     EmailAddress.objects.get_or_create(
         user=user, email=user.email, defaults={"verified": True, "primary": True}
     )
     return client.post(reverse("account_login"), {"login": user.email, "password": password}, **extra)
 
 
-def save_settings(**fields) -> SecuritySettings:  # type: ignore[no-untyped-def]
+def save_settings(**fields) -> SecuritySettings:
     row = SecuritySettings.load()
     for name, value in fields.items():
         setattr(row, name, value)

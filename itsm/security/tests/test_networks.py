@@ -12,7 +12,7 @@ from itsm.security.models import SecurityAction, SecurityEvent, SecuritySettings
 from itsm.security.tests.conftest import password_sign_in, save_settings, signed_in_user_id
 
 
-def request_from(remote: str, forwarded: str | None = None):  # type: ignore[no-untyped-def]
+def request_from(remote: str, forwarded: str | None = None):
     extra = {"REMOTE_ADDR": remote}
     if forwarded is not None:
         extra["HTTP_X_FORWARDED_FOR"] = forwarded

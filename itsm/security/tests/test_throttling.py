@@ -11,7 +11,7 @@ from itsm.security import actions
 pytestmark = pytest.mark.django_db
 
 
-def token_client(user, scope, **extra) -> APIClient:  # type: ignore[no-untyped-def]
+def token_client(user, scope, **extra) -> APIClient:
     _token, key = actions.do_create_api_token(user, name="t", scope=scope, actor=user)
     client = APIClient(**extra)
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")

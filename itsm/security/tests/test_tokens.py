@@ -21,13 +21,13 @@ from itsm.security.models import SecurityAction, SecurityEvent, SignInEvent
 pytestmark = pytest.mark.django_db
 
 
-def client_with(key: str, **extra) -> APIClient:  # type: ignore[no-untyped-def]
+def client_with(key: str, **extra) -> APIClient:
     client = APIClient(**extra)
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 
-def token_for(user, scope, **fields):  # type: ignore[no-untyped-def]
+def token_for(user, scope, **fields):
     return actions.do_create_api_token(user, name="test", scope=scope, actor=user, **fields)
 
 

@@ -21,7 +21,7 @@ def current_code(secret: str) -> str:
     return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
 
 
-def set_up_totp(client) -> None:  # type: ignore[no-untyped-def]
+def set_up_totp(client) -> None:
     """Go through allauth's set-up as the user would: password again, then a code."""
     client.get(reverse("mfa_activate_totp"))
     client.post(reverse("account_reauthenticate"), {"password": PASSWORD})

@@ -46,11 +46,11 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Unknown source type(s): {', '.join(unknown) or '(none given)'}; use article, ticket, jira_issue."
             )
-        batch_size = int(options["batch_size"])  # type: ignore[arg-type]
+        batch_size = int(options["batch_size"])
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        limit = int(options["limit"])  # type: ignore[arg-type]
-        if limit < 0 or int(options["start_after"]) < 0:  # type: ignore[arg-type]
+        limit = int(options["limit"])
+        if limit < 0 or int(options["start_after"]) < 0:
             raise CommandError("--limit and --start-after cannot be negative.")
         try:
             model = embedding_model_label()
@@ -65,7 +65,7 @@ class Command(BaseCommand):
                 force=bool(options["force"]),
                 start_after=int(options["start_after"]),
                 limit=limit,
-            )  # type: ignore[arg-type]
+            )
 
     def _backfill(
         self, source_type: str, *, model: str, batch_size: int, force: bool, start_after: int, limit: int

@@ -62,7 +62,7 @@ class Command(BaseCommand):
             raise CommandError(f"Embeddings provider misconfigured: {error}") from error
         transport = Transport.from_settings(
             sleep=self.wait,
-            max_retry_after=max(float(options["max_wait"]), settings.JIRA_MAX_RETRY_AFTER_SECONDS),  # type: ignore[arg-type]
+            max_retry_after=max(float(options["max_wait"]), settings.JIRA_MAX_RETRY_AFTER_SECONDS),
         )
         client = jira_client.JiraClient(transport)
         self.stdout.write(f"Jira {settings.JIRA_BASE_URL}, embeddings {model}, {page_size} issues a page")

@@ -24,7 +24,7 @@ class Command(BaseCommand):
         "and coverage."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument("--dataset", required=True, choices=sorted(DATASETS), help="endava or ata")
         parser.add_argument(
             "--data-dir",
@@ -47,7 +47,7 @@ class Command(BaseCommand):
             help="processes fitting the cross-validation folds (default: up to 2)",
         )
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options):
         dataset = options["dataset"]
         if not options["data_dir"]:
             raise CommandError("--data-dir is required (or set AI_TRIAGE_DATA_DIR).")

@@ -16,7 +16,7 @@ class Command(BaseCommand):
         "Fields with too few resolved tickets keep the keyword rules."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument(
             "--if-new-data",
             action="store_true",
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options):
         if options["limit"] is not None and options["limit"] < 1:
             raise CommandError("--limit must be a positive number.")
         model, outcome = do_train_models(force=not options["if_new_data"], limit=options["limit"])

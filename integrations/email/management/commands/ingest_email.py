@@ -30,7 +30,7 @@ class Command(BaseCommand):
         "of EMAIL_IMAP_* settings, then marked read). Each Message-ID is processed once."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument("files", nargs="*", help="message files; '-' reads one message from stdin")
         parser.add_argument("--stdin", action="store_true", help="read one message from stdin")
         parser.add_argument("--maildir", help="a Maildir folder (with cur/, new/, tmp/)")
@@ -51,7 +51,7 @@ class Command(BaseCommand):
         include_read: bool,
         imap: bool,
         **options,
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         use_stdin = stdin or "-" in files
         paths = [Path(name) for name in files if name != "-"]
         if not (paths or use_stdin or maildir or imap):

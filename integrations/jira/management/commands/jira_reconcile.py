@@ -20,12 +20,12 @@ class Command(BaseCommand):
         "repair their tickets; prints created/updated/unchanged counts and the drift found."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         window = parser.add_mutually_exclusive_group()
         window.add_argument("--since", help="YYYY-MM-DD (midnight UTC) or an ISO 8601 datetime")
         window.add_argument("--days", type=int, help="look back this many days")
 
-    def handle(self, *args, since: str | None = None, days: int | None = None, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, since: str | None = None, days: int | None = None, **options):
         if since is not None:
             try:
                 moment = parse_since(since)
