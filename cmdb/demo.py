@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from cmdb import importer
@@ -177,6 +178,4 @@ def seed_items(sender: Any, users: dict, teams: dict, stdout: Any = None, **kwar
 
 
 def _as_json(items: list[dict]) -> str:
-    import json
-
     return json.dumps(items)

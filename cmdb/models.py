@@ -28,6 +28,7 @@ from cmdb.structures import (
     phrase_keys,
     shape_key,
 )
+from tickets.models.ticket import OPEN_STATUSES
 
 if TYPE_CHECKING:
     from itsm.models import User
@@ -331,8 +332,6 @@ class ItemRelation(models.Model):
 
 class TicketItemQuerySet(models.QuerySet):
     def on_open_tickets(self) -> TicketItemQuerySet:
-        from tickets.models.ticket import OPEN_STATUSES
-
         return self.filter(ticket__status__in=OPEN_STATUSES)
 
 

@@ -9,6 +9,9 @@ from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import AlreadyEnqueued
 
+from cmdb.actions import do_extract_ticket_items
+from tickets.models import Ticket
+
 logger = logging.getLogger(__name__)
 
 # A database hiccup or a lock timeout fails the job; it is retried.
@@ -18,9 +21,6 @@ EXTRACT_RETRY = RetryStrategy(max_attempts=5, exponential_wait=2)
 @app.task(queue="cmdb", pass_context=False, retry=EXTRACT_RETRY)
 def extract_ticket_items(ticket_id: int) -> None:
     """Find the items a ticket mentions (idempotent: it reads the ticket as it is now)."""
-    from cmdb.actions import do_extract_ticket_items
-    from tickets.models import Ticket
-
     ticket = Ticket.objects.filter(pk=ticket_id).first()
     if ticket is None:
         return

@@ -30,7 +30,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from procrastinate.tasks import Task
+from procrastinate.contrib.django import app
 
 from integrations.webhooks.transport import HttpResult, backoff_delay
 from itsm.lib.tasks import defer_once
@@ -208,9 +208,9 @@ class Outbox(Generic[Message, Attempt]):
     lock_prefix: str  # the queueing lock of a row's job is "<lock_prefix>-<pk>"
     argument: str  # the job's argument naming the row
     succeeded_at: str  # the column stamped when the message was delivered
-
-    def job(self) -> Task:
-        raise NotImplementedError
+    # The name of the task that attempts one row. Named, not imported: the task module imports
+    # the outbox's actions, so the import runs one way.
+    task: str
 
     def policy(self) -> Policy:
         raise NotImplementedError
@@ -280,15 +280,16 @@ class Outbox(Generic[Message, Attempt]):
                 created.append(row)
         else:
             created = self.model.objects.bulk_create(rows)
-        job = self.job()
         for row in created:
             # A new row has no job yet: no queueing-lock conflict, so no savepoint is needed.
-            job.configure(queueing_lock=self.lock(row.pk)).defer(**{self.argument: row.pk})
+            app.configure_task(self.task, allow_unknown=False, queueing_lock=self.lock(row.pk)).defer(
+                **{self.argument: row.pk}
+            )
         return created
 
     def schedule(self, pk: int, at: datetime | None = None) -> bool:
         """Defer the row's job unless one already waits (then that one does the work)."""
-        return defer_once(self.job(), lock=self.lock(pk), schedule_at=at, **{self.argument: pk}) is not None
+        return defer_once(self.task, lock=self.lock(pk), schedule_at=at, **{self.argument: pk}) is not None
 
     # --- one attempt ---
     def attempt(self, pk: int) -> Message | None:

@@ -1,9 +1,14 @@
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal.stagekit import clear_login
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 
 from itsm.lib.networks import client_ip
+from itsm.security import policy, signins
+from itsm.security.models import FailureReason, SignInMethod, SignInResult
+from itsm.security.signins import lockout_key
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -23,16 +28,9 @@ class AccountAdapter(DefaultAccountAdapter):
     def _get_login_attempts_cache_key(self, request, **credentials):
         # allauth keys failed attempts on host + email; one key per email lets an admin lift a
         # lockout (itsm.security.signins.lift_lockout) and stops host-name games.
-        from itsm.security.signins import lockout_key
-
         return lockout_key(credentials.get("email", credentials.get("username", "")))
 
     def pre_authenticate(self, request, **credentials):
-        from django.core.exceptions import ValidationError
-
-        from itsm.security import signins
-        from itsm.security.models import FailureReason, SignInMethod, SignInResult
-
         try:
             super().pre_authenticate(request, **credentials)
         except ValidationError:
@@ -46,11 +44,6 @@ class AccountAdapter(DefaultAccountAdapter):
             raise
 
     def pre_login(self, request, user, **kwargs):
-        from allauth.account.internal.stagekit import clear_login
-
-        from itsm.security import policy, signins
-        from itsm.security.models import SignInMethod, SignInResult
-
         response = super().pre_login(request, user, **kwargs)
         if response is not None:
             return response

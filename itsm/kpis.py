@@ -34,6 +34,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
+from itsm.models import KPISnapshot
+
 # The groupings every KPI over tickets supports (the tickets app says how to compute them).
 GROUPINGS = ("priority", "category", "team", "assignee", "tier", "channel", "type")
 INTERVALS = ("day", "week", "month")
@@ -377,8 +379,6 @@ def compute(
 def _stored_level(kpi: KPI, window: Window, merged: Computed) -> bool:
     """A stock KPI (the backlog) at a past local midnight is read from that day's snapshot
     rather than rebuilt from the whole history; False when there is no such row."""
-    from itsm.models import KPISnapshot
-
     end = window.end.astimezone(ZoneInfo(window.time_zone))
     if window.interval is not None or window.ends_now() or end.time() != time(0) or len(window.filters) > 1:
         return False

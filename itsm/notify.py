@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 
 from itsm.models import Notification
+from itsm.tasks import send_notification_email
 
 if TYPE_CHECKING:
     from itsm.models import User
@@ -66,8 +67,6 @@ def notify(
 
 
 def _send_email_on_commit(notification_id: int, template: str, context: dict) -> None:
-    from itsm.tasks import send_notification_email
-
     def defer() -> None:
         send_notification_email.defer(notification_id=notification_id, template=template, context=context)
 

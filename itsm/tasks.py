@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 import socket
 
-from django.utils import timezone
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 from procrastinate.contrib.django import app
 
-from itsm.models import WorkerHeartbeat
+from itsm.analytics import snapshots
+from itsm.models import Notification, WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -29,13 +33,6 @@ def send_notification_email(
     notification_id: int, template: str = "itsm/email/notification", context: dict | None = None
 ) -> None:
     """Mail one notification in its recipient's language (templates ``<template>.txt``/``_subject.txt``)."""
-    from django.conf import settings
-    from django.core.mail import send_mail
-    from django.template.loader import render_to_string
-    from django.utils import translation
-
-    from itsm.models import Notification
-
     notification = Notification.objects.select_related("recipient").filter(pk=notification_id).first()
     if notification is None:
         return
@@ -57,6 +54,4 @@ def send_notification_email(
 def snapshot_kpis(timestamp: int | None = None) -> None:
     """Yesterday's and today's KPI snapshots (rows replaced, so re-runs and retries are harmless);
     the figures only knowable at the moment (at risk now) are recorded for today."""
-    from itsm.analytics import snapshots
-
     snapshots.snapshot_recent()

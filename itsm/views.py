@@ -13,6 +13,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from itsm import health
+from itsm.analytics import metrics as exposition
+from itsm.analytics.home import sections_for
 from itsm.api import too_large_message
 from itsm.models import Notification
 
@@ -28,8 +30,6 @@ def root(request: HttpRequest) -> HttpResponse:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """The landing page after sign-in: who you are and where to go next."""
-    from itsm.analytics.home import sections_for
-
     sections = sections_for(request.user)  # agents: their work summary; others: the links
     return render(
         request,
@@ -66,8 +66,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text exposition (``itsm.analytics.metrics``): bearer token or allowed addresses."""
-    from itsm.analytics import metrics as exposition
-
     return exposition.respond(request)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -105,8 +105,6 @@ class Problem(models.Model):
 
     def save(self, *args: object, **kwargs: object) -> None:
         if not self.number:
-            from django.db import connection
-
             with connection.cursor() as cursor:
                 cursor.execute("SELECT nextval('problems_number_seq')")
                 self.number = f"PRB-{cursor.fetchone()[0]:06d}"

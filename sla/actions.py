@@ -30,6 +30,7 @@ from sla.models import (
     TicketSLA,
     TierMultiplier,
 )
+from sla.sweep import record_breaches
 from tickets.models import Ticket, TicketStatus
 from tickets.models.ticket import DONE_STATUSES, PAUSED_STATUSES
 
@@ -108,8 +109,6 @@ def _rebuild(clocks: Iterable[TicketSLA], ticket: Ticket, *, now: datetime) -> l
 
 def _record_late_breaches(clocks: list[TicketSLA], *, now: datetime) -> None:
     if clocks:
-        from sla.sweep import record_breaches
-
         record_breaches(clocks, now=now, trace_id=str(uuid.uuid4()), notify_people=False)
 
 

@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from sla.models import Calendar, EscalationStep, SLAPolicy, TierMultiplier
+
 BUILTIN_CALENDAR = "24×7"
 MULTIPLIERS = {
     "enterprise": Decimal("0.50"),
@@ -22,8 +24,6 @@ NAMES = {"critical": "Critical", "high": "High", "medium": "Medium", "low": "Low
 
 @transaction.atomic
 def ensure_defaults() -> None:
-    from sla.models import Calendar, EscalationStep, SLAPolicy, TierMultiplier
-
     calendar = Calendar.objects.filter(builtin=True).first()
     if calendar is None:
         calendar, _created = Calendar.objects.get_or_create(

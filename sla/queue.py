@@ -3,9 +3,13 @@ a filter by clock state, a "breaching next" sort, and the SLA panel of the ticke
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from itsm.health import register_contributor
 from sla.models import ClockState, TicketSLA
 from tickets import extensions
 
@@ -43,8 +47,6 @@ def sort_by_due(queryset: QuerySet, descending: bool) -> QuerySet:
 
 
 def register() -> None:
-    from itsm.health import register_contributor
-
     register_contributor("sla", health)
     extensions.register_queue_column(
         extensions.QueueColumn(
@@ -80,10 +82,6 @@ def register() -> None:
 def health() -> dict[str, object]:
     """For /healthz: clocks running, and clocks past a threshold the sweep has not claimed yet
     (more than a few for more than a minute means the sweep is not running)."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     lagging = timezone.now() - timedelta(minutes=2)
     return {
         "running_clocks": TicketSLA.objects.running().count(),

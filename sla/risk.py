@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from sla import business_time
@@ -212,7 +212,6 @@ RETURNING clock.id
 
 def count_due_evaluations(*, now: datetime, limit: int) -> int:
     stale = now - timedelta(minutes=settings.SLA_RISK_INTERVAL_MINUTES)
-    from django.db.models import Q
 
     return min(
         TicketSLA.objects.filter(stopped_at__isnull=True, metric=Metric.RESOLUTION)
@@ -372,9 +371,10 @@ def training_rows(*, limit: int = 20_000) -> tuple[list[Snapshot], list[int]]:
 
 def train_model(*, now: datetime | None = None, min_samples: int | None = None) -> TrainingResult:
     """Fit a logistic regression on the history; keep it only if the history is large enough."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import brier_score_loss, roc_auc_score
-    from sklearn.model_selection import train_test_split
+    # scikit-learn loads in about a second: only the (nightly) training pays for it.
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+    from sklearn.metrics import brier_score_loss, roc_auc_score  # noqa: PLC0415
+    from sklearn.model_selection import train_test_split  # noqa: PLC0415
 
     now = now or timezone.now()
     min_samples = settings.SLA_RISK_MIN_SAMPLES if min_samples is None else min_samples

@@ -46,6 +46,7 @@ from sla.models import (
     TicketSLA,
     TicketSLAQuerySet,
 )
+from sla.risk import count_due_evaluations, evaluate_due_clocks
 from tickets.actions import do_assign_ticket, do_change_priority
 from tickets.models import Priority
 
@@ -112,8 +113,6 @@ def run_sweep(
         _breaches(report, now=now, batch_size=batch_size)
         _escalations(report, now=now, batch_size=batch_size)
     if risk and settings.SLA_RISK_BATCH > 0:
-        from sla.risk import count_due_evaluations, evaluate_due_clocks
-
         if dry_run:
             report.risk_evaluations = count_due_evaluations(now=now, limit=settings.SLA_RISK_BATCH)
         else:

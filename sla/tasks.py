@@ -10,14 +10,15 @@ import logging
 
 from procrastinate.contrib.django import app
 
+from sla.risk import train_model
+from sla.sweep import run_sweep
+
 logger = logging.getLogger(__name__)
 
 
 @app.periodic(cron="* * * * *", periodic_id="sla-sweep")
 @app.task(queue="sla", queueing_lock="sla-sweep", pass_context=False)
 def sla_sweep(timestamp: int | None = None) -> None:
-    from sla.sweep import run_sweep
-
     report = run_sweep()
     if report.warnings or report.breaches or report.escalations:
         logger.info(
@@ -33,7 +34,5 @@ def sla_sweep(timestamp: int | None = None) -> None:
 @app.periodic(cron="17 3 * * *", periodic_id="sla-train-risk")
 @app.task(queue="sla", queueing_lock="sla-train-risk", pass_context=False)
 def train_sla_risk_model(timestamp: int | None = None) -> None:
-    from sla.risk import train_model
-
     result = train_model()
     logger.info("SLA risk model: %s", result.message)

@@ -6,10 +6,12 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from django.db import connection
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from itsm.analytics.home import Section, Tile, register_section
 from itsm.kpis import rounded
@@ -39,7 +41,6 @@ def my_work(user: Any) -> list[Tile]:
             filter=Q(team_id__in=team_ids, assignee__isnull=True, status__in=OPEN_STATUSES, archived=False),
         ),
     )
-    from django.db import connection
 
     # My week: tickets I resolved since Monday, their median time to resolve, and my first responses.
     with connection.cursor() as cursor:
@@ -95,6 +96,4 @@ def my_work(user: Any) -> list[Tile]:
 
 
 def register() -> None:
-    from django.utils.translation import gettext_lazy
-
     register_section(Section("tickets", gettext_lazy("My work"), my_work, order=20))

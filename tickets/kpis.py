@@ -18,6 +18,8 @@ from django.utils.translation import gettext_lazy as _
 
 from itsm import kpis
 from itsm.kpis import KPI, Computed, Grouping, Kind, Unit, Window
+from itsm.models import CustomerTier, Team, User
+from tickets.models import Category, Channel, Priority, TicketType
 from tickets.models.ticket import OPEN_STATUSES
 
 AGE_KEYS = ("lt_1d", "1_3d", "3_7d", "gt_7d")
@@ -131,8 +133,6 @@ AGENT_REPLIES = (
 
 
 def agent_ids() -> list[int]:
-    from itsm.models import User
-
     return list(
         User.objects.filter(Q(role__in=["agent", "admin"]) | Q(is_superuser=True)).values_list(
             "pk", flat=True
@@ -246,42 +246,30 @@ def compute_backlog(window: Window, names: Sequence[str]) -> Computed:
 
 # --- groupings -----------------------------------------------------------------------------------------
 def _team_labels(keys: Iterable[Any]) -> dict[Any, str]:
-    from itsm.models import Team
-
     return dict(Team.objects.filter(pk__in=list(keys)).values_list("pk", "name"))
 
 
 def _category_labels(keys: Iterable[Any]) -> dict[Any, str]:
-    from tickets.models import Category
-
     return dict(Category.objects.filter(pk__in=list(keys)).values_list("pk", "name"))
 
 
 def _assignee_labels(keys: Iterable[Any]) -> dict[Any, str]:
-    from itsm.models import User
-
     return dict(User.objects.filter(pk__in=list(keys)).values_list("pk", "email"))
 
 
 def _team_by_name(value: str) -> Any:
-    from itsm.models import Team
-
     if value.isdigit():
         return int(value) if Team.objects.filter(pk=int(value)).exists() else None
     return Team.objects.filter(name__iexact=value).values_list("pk", flat=True).first()
 
 
 def _category_by_name(value: str) -> Any:
-    from tickets.models import Category
-
     if value.isdigit():
         return int(value) if Category.objects.filter(pk=int(value)).exists() else None
     return Category.objects.filter(name__iexact=value).values_list("pk", flat=True).first()
 
 
 def _assignee_by_email(value: str) -> Any:
-    from itsm.models import User
-
     if value.isdigit():
         return int(value) if User.objects.filter(pk=int(value)).exists() else None
     return User.objects.filter(email__iexact=value).values_list("pk", flat=True).first()
@@ -303,15 +291,10 @@ def _choice_resolver(choices: Any) -> Any:
 
 
 def _team_choices() -> list[tuple[Any, str]]:
-    from itsm.models import Team
-
     return list(Team.objects.order_by("name").values_list("pk", "name"))
 
 
 def register() -> None:
-    from itsm.models import CustomerTier
-    from tickets.models import Channel, Priority, TicketType
-
     for name, label, column, joins, labels, resolve, choices in (
         ("priority", _("Priority"), "t.priority", "", _choice_labels(Priority.choices), _choice_resolver(Priority.choices), None),
         ("category", _("Category"), "t.category_id", "", _category_labels, _category_by_name, None),

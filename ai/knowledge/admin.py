@@ -13,6 +13,8 @@ from ai.knowledge.models import (
     JiraKnowledgeProject,
     KnowledgeArticle,
 )
+from ai.knowledge.tasks import backfill_jira_project
+from itsm.lib.tasks import defer_once
 
 
 @admin.register(KnowledgeArticle)
@@ -150,9 +152,6 @@ class JiraKnowledgeProjectAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Load from Jira now (backfill in the worker, resuming an interrupted one)"))
     def load_from_jira(self, request, queryset):
-        from ai.knowledge.tasks import backfill_jira_project
-        from itsm.lib.tasks import defer_once
-
         queued = [
             project.key
             for project in queryset.filter(enabled=True)

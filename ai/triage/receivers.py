@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 
+from ai.triage.actions import do_record_outcome, is_requester_message
 from ai.triage.tasks import score_sentiment, triage_ticket
 from itsm.lib.tasks import defer_once_on_commit
 from tickets import signals
@@ -20,8 +21,6 @@ def on_ticket_created(sender: Any, ticket: Any, **kwargs: Any) -> None:
 
 
 def on_comment_added(sender: Any, ticket: Any, comment: Any, **kwargs: Any) -> None:
-    from ai.triage.actions import is_requester_message
-
     if settings.AI_SENTIMENT_ENABLED and is_requester_message(ticket, comment):
         defer_once_on_commit(
             score_sentiment,
@@ -34,8 +33,6 @@ def on_comment_added(sender: Any, ticket: Any, comment: Any, **kwargs: Any) -> N
 def on_ticket_status_changed(sender: Any, ticket: Any, status: str, **kwargs: Any) -> None:
     """Resolved (or closed straight away): compare the predictions with the final values."""
     if status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
-        from ai.triage.actions import do_record_outcome
-
         do_record_outcome(ticket)
 
 

@@ -8,6 +8,10 @@ from django.conf import settings
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
+from ai.triage.actions import do_score_sentiment, do_train_models, do_triage_ticket
+from ai.triage.models import TriageSettings
+from tickets.models import Comment, Ticket
+
 logger = logging.getLogger(__name__)
 
 # A database hiccup or a deadlock with an agent's edit fails the job; it is retried.
@@ -17,9 +21,6 @@ TRIAGE_RETRY = RetryStrategy(max_attempts=5, exponential_wait=2)
 @app.task(queue="ai", pass_context=False, retry=TRIAGE_RETRY)
 def triage_ticket(ticket_id: int) -> None:
     """Predict and store (and in auto mode apply) the triage of one new ticket. Idempotent."""
-    from ai.triage.actions import do_triage_ticket
-    from tickets.models import Ticket
-
     ticket = Ticket.objects.filter(pk=ticket_id).first()
     if ticket is None:
         return
@@ -30,9 +31,6 @@ def triage_ticket(ticket_id: int) -> None:
 @app.task(queue="ai", pass_context=False, retry=TRIAGE_RETRY)
 def score_sentiment(ticket_id: int, comment_id: int | None = None) -> None:
     """Score one requester message (the description when ``comment_id`` is None). Idempotent."""
-    from ai.triage.actions import do_score_sentiment
-    from tickets.models import Comment, Ticket
-
     ticket = Ticket.objects.select_related("organisation", "requester").filter(pk=ticket_id).first()
     if ticket is None:
         return
@@ -48,9 +46,6 @@ def score_sentiment(ticket_id: int, comment_id: int | None = None) -> None:
 @app.task(queue="ai", pass_context=False, queueing_lock="ai-triage-train", lock="ai-triage-train")
 def train_triage_models(timestamp: int | None = None) -> None:
     """Nightly: retrain when tickets were resolved since the active model (and the admin allows it)."""
-    from ai.triage.actions import do_train_models
-    from ai.triage.models import TriageSettings
-
     if not TriageSettings.load().retrain_automatically:
         return
     model, outcome = do_train_models()

@@ -29,8 +29,6 @@ from itsm.models import AutomationEvent, User
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from procrastinate.tasks import Task
-
 
 def render(kind: str, notice: Notice) -> dict[str, Any]:
     if kind == ChannelKind.SLACK:
@@ -56,10 +54,7 @@ class ChatOutbox(outbox.Outbox[ChatMessage, outbox.Sent]):
     argument = "message_id"
     succeeded_at = "sent_at"
 
-    def job(self) -> Task:
-        from integrations.chat.tasks import send_chat_message
-
-        return send_chat_message
+    task = "integrations.chat.tasks.send_chat_message"
 
     def policy(self) -> outbox.Policy:
         return outbox.Policy(

@@ -5,13 +5,12 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from integrations.chat.actions import do_queue_chat_messages
 from integrations.webhooks.events import OutboundEvent, event_raised, guarded
 
 
 @functools.partial(guarded, writes=False)  # the action takes a savepoint when it writes
 def queue_chat_messages(sender: Any, events: list[OutboundEvent], **kwargs: Any) -> None:
-    from integrations.chat.actions import do_queue_chat_messages
-
     do_queue_chat_messages(events)
 
 

@@ -25,6 +25,7 @@ from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from procrastinate.contrib.django import app
 
 from integrations.email import parsing
 from integrations.email.models import (
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 logger = logging.getLogger(__name__)
+
+SEND_TICKET_EMAIL = "integrations.email.tasks.send_ticket_email"
 
 
 @dataclass
@@ -282,8 +285,6 @@ def do_queue_ticket_email(
     ticket: Ticket, *, kind: str, body: str, comment: Comment | None = None, in_reply_to: str = ""
 ) -> EmailThreadMessage | None:
     """Write the outgoing mail as a thread row and defer its sending (visible at commit)."""
-    from integrations.email.tasks import send_ticket_email
-
     requester = ticket.requester
     if not requester.is_active or not requester.email:
         return None
@@ -303,7 +304,8 @@ def do_queue_ticket_email(
         references=references,
         status=OutboundStatus.PENDING,
     )
-    send_ticket_email.defer(thread_message_id=message.pk)
+    # Named, not imported: the task module imports this one. The job row commits with the mail's.
+    app.configure_task(SEND_TICKET_EMAIL, allow_unknown=False).defer(thread_message_id=message.pk)
     return message
 
 

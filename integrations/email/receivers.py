@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
+from integrations.email.actions import do_queue_ticket_email
 from integrations.email.models import MailKind
 from integrations.webhooks.events import guarded
 from tickets import signals
@@ -41,8 +42,6 @@ def mail_public_reply(sender: Any, ticket: Any, comment: Any, **kwargs: Any) -> 
 
 @guarded
 def _queue(ticket: Any, **kwargs: Any) -> None:
-    from integrations.email.actions import do_queue_ticket_email
-
     do_queue_ticket_email(ticket, **kwargs)
 
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from procrastinate import JobContext, RetryStrategy
 from procrastinate.contrib.django import app
 
-from integrations.email import actions
+from integrations.email import actions, imap
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,5 @@ def send_ticket_email(context: JobContext, thread_message_id: int) -> None:
 def poll_imap(timestamp: int | None = None) -> None:
     if not (settings.EMAIL_IMAP_POLL and settings.EMAIL_IMAP_HOST):
         return
-    from integrations.email import imap
 
     imap.fetch_unseen(lambda raw: actions.do_ingest_email(raw, source="imap"))

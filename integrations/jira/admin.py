@@ -22,6 +22,7 @@ from integrations.jira.models import (
     StatusMapping,
     WebhookReceipt,
 )
+from integrations.jira.queueing import defer_push, defer_receipt
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -110,8 +111,6 @@ class WebhookReceiptAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Process the selected deliveries again"))
     def process_again(self, request, queryset):
-        from integrations.jira.tasks import defer_receipt
-
         ids = list(queryset.values_list("pk", flat=True))
         WebhookReceipt.objects.filter(pk__in=ids).update(state=ReceiptState.PENDING, result="")
         count = sum(defer_receipt(pk) for pk in ids)
@@ -140,8 +139,6 @@ class OutboundChangeAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Retry the selected changes"))
     def retry(self, request, queryset):
-        from integrations.jira.tasks import defer_push
-
         ticket_ids = set(queryset.values_list("ticket_id", flat=True))
         # A retried create brings back the replies and status changes it had skipped.
         OutboundChange.objects.filter(

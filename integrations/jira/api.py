@@ -41,6 +41,7 @@ from integrations.jira.inbound import (
 from integrations.jira.models import OutboundChange, ReceiptState, ReconcileTrigger, WebhookReceipt
 from integrations.jira.outbound import is_push_enabled
 from integrations.jira.reconcile import ReconcileError, run_reconcile
+from integrations.jira.tasks import reconcile as reconcile_task
 from itsm.api import ErrorSerializer
 from itsm.lib import safe_json
 from itsm.lib.tasks import defer_once
@@ -224,8 +225,6 @@ def reconcile(request: Request) -> Response:
             status=status.HTTP_409_CONFLICT,
         )
     if serializer.validated_data["background"]:
-        from integrations.jira.tasks import reconcile as reconcile_task
-
         job_id = defer_once(
             reconcile_task, lock="jira-reconcile", since=since.isoformat(), trigger=ReconcileTrigger.API
         )

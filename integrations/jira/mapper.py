@@ -17,6 +17,7 @@ from django.conf import settings
 
 from integrations.jira.adf import adf_to_text, text_to_adf, wiki_to_text
 from integrations.jira.models import (
+    AccountMapping,
     FieldMapping,
     IssueTypeMapping,
     LocalField,
@@ -82,8 +83,6 @@ def text_hash(text: str, *, internal: bool = False) -> str:
 
 def mention_name(account_id: str) -> str:
     """``[~accountid:…]`` in wiki markup: the mapped account's name when we know it."""
-    from integrations.jira.models import AccountMapping
-
     name = AccountMapping.objects.filter(account_id=account_id).values_list("display_name", flat=True).first()
     return f"@{name or account_id}"
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tickets.models import TicketStatus, TicketType
 from tickets.models.priority import Priority
+from tickets.models.ticket import OPEN_STATUSES
 
 
 def stable_hash(value: object) -> str:
@@ -37,8 +38,6 @@ class JiraLinkQuerySet(models.QuerySet):
 
     def sla_stale(self, before: object) -> JiraLinkQuerySet:
         """Linked open tickets whose JSM SLA copy is older than ``before`` (or never read)."""
-        from tickets.models.ticket import OPEN_STATUSES
-
         return (
             self.linked()
             .filter(deleted_at=None, ticket__status__in=OPEN_STATUSES)

@@ -43,6 +43,7 @@ from integrations.jira.models import (
     ProjectKey,
     stable_hash,
 )
+from integrations.jira.queueing import defer_push
 from integrations.jira.transport import JiraAuthError, JiraBadRequest, JiraError, JiraUnavailable
 from tickets.models import Channel, CommentSource, Ticket
 
@@ -111,8 +112,6 @@ def on_status_changed(sender: Any, ticket: Ticket, status: str, actor_label: str
 
 
 def queue_change(ticket: Ticket, kind: str, **values: Any) -> OutboundChange | None:
-    from integrations.jira.tasks import defer_push
-
     try:
         with transaction.atomic():
             change = OutboundChange.objects.create(ticket=ticket, kind=kind, **values)

@@ -13,6 +13,7 @@ import logging
 import math
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,6 +21,7 @@ from integrations.jira import client as jira_client
 from integrations.jira.inbound import accepted_projects, apply_comment, apply_issue
 from integrations.jira.mapper import IssueView, Mappings
 from integrations.jira.models import ReconcileRun
+from integrations.jira.queueing import sweep_waiting
 from integrations.jira.transport import JiraError
 
 logger = logging.getLogger(__name__)
@@ -49,10 +51,6 @@ def run_reconcile(
     page_size: int | None = None,
 ) -> ReconcileRun:
     """Run (and record) one reconcile; Jira errors end the run with ``ok=False`` and the error."""
-    from django.conf import settings
-
-    from integrations.jira.tasks import sweep_waiting
-
     if since.tzinfo is None:
         raise ReconcileError(_("since must be an aware datetime."))
     if client is None and not jira_client.is_configured():

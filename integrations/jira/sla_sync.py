@@ -22,6 +22,9 @@ from integrations.jira import client as jira_client
 from integrations.jira.mapper import Mappings, parse_jira_datetime
 from integrations.jira.models import JiraLink, stable_hash
 from integrations.jira.transport import JiraError, JiraNotFound, JiraUnavailable
+from sla.actions import apply_remote_clock
+from sla.models import ClockSource, TicketSLA
+from sla.sync import SyncUnavailable, register_sync_provider, sync_ticket
 
 logger = logging.getLogger(__name__)
 
@@ -106,9 +109,6 @@ def parse_slas(values: list[tuple[str, Any]]) -> list[JsmSla]:
 
 def apply_slas(ticket: Any, link: JiraLink, slas: list[JsmSla], *, force: bool = False) -> list:
     """Apply the mapped SLAs to the ticket's clocks; unchanged JSM values write nothing."""
-    from sla.actions import apply_remote_clock
-    from sla.models import ClockSource, TicketSLA
-
     mappings = Mappings.current()
     wanted = []
     for sla in slas:
@@ -141,8 +141,6 @@ def apply_slas(ticket: Any, link: JiraLink, slas: list[JsmSla], *, force: bool =
 
 def jira_sla_provider(ticket: Any) -> list | None:
     """The provider registered with ``sla.sync``: None when the ticket is not linked to Jira."""
-    from sla.sync import SyncUnavailable
-
     link = JiraLink.objects.filter(ticket=ticket).exclude(issue_id=None).first()
     if link is None:
         return None
@@ -170,15 +168,11 @@ def apply_issue_sla_fields(ticket: Any, link: JiraLink, fields: dict[str, Any]) 
 
 
 def register() -> None:
-    from sla.sync import register_sync_provider
-
     register_sync_provider(jira_sla_provider)
 
 
 def sync_stale(*, limit: int | None = None) -> dict:
     """Batch: linked open tickets whose JSM SLA copy is older than JIRA_SLA_SYNC_STALE_SECONDS."""
-    from sla.sync import SyncUnavailable, sync_ticket
-
     if not settings.JIRA_SLA_SYNC_ENABLED or not jira_client.is_configured():
         return {"synced": 0, "failed": 0, "skipped": "disabled"}
     before = timezone.now() - timedelta(seconds=settings.JIRA_SLA_SYNC_STALE_SECONDS)

@@ -18,15 +18,16 @@ from procrastinate.contrib.django import app
 
 from integrations.jira import client as jira_client
 from integrations.jira.inbound.apply import process_receipt as apply_receipt
-from integrations.jira.models import OutboundChange, ReconcileRun, ReconcileTrigger, WebhookReceipt
+from integrations.jira.models import ReconcileRun, ReconcileTrigger, WebhookReceipt
+from integrations.jira.outbound import push_changes
+from integrations.jira.queueing import sweep_waiting
+from integrations.jira.reconcile import run_reconcile
 from integrations.jira.sla_sync import sync_stale
 from integrations.jira.transport import JiraAuthError, JiraUnavailable
-from itsm.lib.tasks import defer_once
 
 logger = logging.getLogger(__name__)
 
 QUEUE = "jira"
-STALE_AFTER = timedelta(minutes=5)
 
 
 class JiraRetry(BaseRetryStrategy):
@@ -67,33 +68,14 @@ def process_receipt(receipt_id: int) -> str:
     return outcome.describe() if outcome else receipt.state
 
 
-def defer_receipt(receipt_id: int) -> bool:
-    """Queue a receipt's processing (inside the transaction that stored it), once."""
-    return defer_once(process_receipt, lock=f"jira-receipt-{receipt_id}", receipt_id=receipt_id) is not None
-
-
 @app.task(queue=QUEUE, retry=RETRY, pass_context=False)
 def push_ticket(ticket_id: int) -> list[str]:
     """Send a ticket's waiting changes (create, replies, status) to Jira, in order."""
-    # outbound queues its pushes through defer_push below: imported when run, not at load.
-    from integrations.jira.outbound import push_changes
-
     return push_changes(ticket_id)
-
-
-def defer_push(ticket_id: int) -> bool:
-    """Queue a push for the ticket unless one is already waiting (one job sends them all);
-    pushes of one ticket run one at a time."""
-    return (
-        defer_once(push_ticket, lock=f"jira-push-{ticket_id}", serial=True, ticket_id=ticket_id) is not None
-    )
 
 
 @app.task(queue=QUEUE, retry=RETRY, pass_context=False, queueing_lock="jira-reconcile")
 def reconcile(since: str, trigger: str = "periodic") -> dict:
-    # reconcile re-queues through sweep_waiting below: imported when run, not at load.
-    from integrations.jira.reconcile import run_reconcile
-
     return run_reconcile(since=datetime.fromisoformat(since), trigger=trigger).report()
 
 
@@ -101,9 +83,6 @@ def reconcile(since: str, trigger: str = "periodic") -> dict:
 @app.task(queue=QUEUE, queueing_lock="jira-auto-reconcile", pass_context=False)
 def auto_reconcile(timestamp: int | None = None) -> str:
     """When enabled, reconcile the lookback window every JIRA_AUTO_RECONCILE_INTERVAL_SECONDS."""
-    # reconcile re-queues through sweep_waiting below: imported when run, not at load.
-    from integrations.jira.reconcile import run_reconcile
-
     if not settings.JIRA_AUTO_RECONCILE_ENABLED or not jira_client.is_configured():
         return "disabled"
     now = timezone.now()
@@ -121,19 +100,6 @@ def auto_reconcile(timestamp: int | None = None) -> str:
 def requeue_waiting(timestamp: int | None = None) -> dict:
     """Re-queue deliveries and pushes still waiting after their jobs gave up (nothing is lost)."""
     return sweep_waiting()
-
-
-def sweep_waiting(*, older_than: timedelta = STALE_AFTER) -> dict:
-    before = timezone.now() - older_than
-    waiting = WebhookReceipt.objects.waiting_since(before).values_list("pk", flat=True)[:500]
-    receipts = sum(defer_receipt(receipt_id) for receipt_id in waiting)
-    pushes = 0
-    if jira_client.is_configured():
-        ticket_ids = set(
-            OutboundChange.objects.waiting_since(before).values_list("ticket_id", flat=True)[:500]
-        )
-        pushes = sum(defer_push(ticket_id) for ticket_id in ticket_ids)
-    return {"receipts": receipts, "pushes": pushes}
 
 
 @app.periodic(cron="* * * * *", periodic_id="jira-sla-sync")

@@ -33,8 +33,6 @@ from itsm.models import AutomationEvent, User
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from procrastinate.tasks import Task
-
 
 class DeliveryNotFinished(Exception):
     """Redelivery asked for a delivery that is still being delivered."""
@@ -62,10 +60,7 @@ class WebhookOutbox(outbox.Outbox[WebhookDelivery, WebhookSent]):
     argument = "delivery_id"
     succeeded_at = "succeeded_at"
 
-    def job(self) -> Task:
-        from integrations.webhooks.tasks import deliver_webhook
-
-        return deliver_webhook
+    task = "integrations.webhooks.tasks.deliver_webhook"
 
     def policy(self) -> outbox.Policy:
         return outbox.Policy(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Prefetch
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -35,8 +36,6 @@ class WebhookSubscriptionViewSet(viewsets.ModelViewSet):
         serializer.save(created_by=self.request.user)
 
     def perform_update(self, serializer: WebhookSubscriptionSerializer) -> None:
-        from django.utils import timezone
-
         serializer.save(updated_at=timezone.now())
 
     @extend_schema(

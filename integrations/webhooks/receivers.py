@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from integrations.webhooks import events as outbound
+from integrations.webhooks.actions import do_queue_deliveries
 from integrations.webhooks.events import OutboundEvent, guarded
 from problems import signals as problem_signals
 from sla import signals as sla_signals
@@ -16,8 +17,6 @@ from tickets import signals as ticket_signals
 
 @functools.partial(guarded, writes=False)  # the action takes a savepoint when it writes
 def queue_webhooks(sender: Any, events: list[OutboundEvent], **kwargs: Any) -> None:
-    from integrations.webhooks.actions import do_queue_deliveries
-
     do_queue_deliveries(events)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from integrations.webhooks.events import Event
@@ -15,8 +16,6 @@ from integrations.webhooks.models import (
 
 
 def _django_validator(function):
-    from django.core.exceptions import ValidationError as DjangoValidationError
-
     def run(value):
         try:
             function(value)

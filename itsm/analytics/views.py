@@ -10,6 +10,7 @@ import io
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -49,8 +50,6 @@ class Filters:
 
     @property
     def query(self) -> str:
-        from urllib.parse import urlencode
-
         params: dict[str, Any] = {"from": self.first.isoformat(), "to": self.last.isoformat()}
         if self.team:
             params["team"] = self.team

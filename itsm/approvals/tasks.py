@@ -6,6 +6,8 @@ import logging
 
 from procrastinate.contrib.django import app
 
+from itsm.approvals.actions import do_expire_approvals
+
 logger = logging.getLogger(__name__)
 
 
@@ -13,8 +15,6 @@ logger = logging.getLogger(__name__)
 @app.task(queue="approvals", queueing_lock="approvals-expire", lock="approvals-expire", pass_context=False)
 def expire_approvals(timestamp: int | None = None) -> None:
     """Every minute: pending requests past their expiry become expired (idempotent)."""
-    from itsm.approvals.actions import do_expire_approvals
-
     count = do_expire_approvals()
     if count:
         logger.info("expired %s approval request(s)", count)

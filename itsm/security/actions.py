@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from allauth.mfa.models import Authenticator
+from allauth.usersessions.models import UserSession
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -121,9 +123,6 @@ def do_change_api_token(token: ApiToken, before: dict, *, actor: User | None) ->
 def do_reset_two_factor(user: User, *, actor: User | None) -> int:
     """Remove the user's authenticators (app, recovery codes) and end their sessions, so their
     next sign-in sets two-factor up again. Returns how many authenticators were removed."""
-    from allauth.mfa.models import Authenticator
-    from allauth.usersessions.models import UserSession
-
     with transaction.atomic():
         types = sorted(Authenticator.objects.filter(user=user).values_list("type", flat=True))
         removed, _detail = Authenticator.objects.filter(user=user).delete()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models
+from django.db.models.signals import post_save
 from django.http import HttpRequest
 
 from itsm.lib.networks import client_ip
@@ -122,8 +123,6 @@ def watch_creation(
     """Audit every new row of ``model_label`` (``"app.Model"``) as ``action``, by the user in
     ``actor_field``, with ``fields`` as the event's *after*. Domain apps call this from ``ready()``:
     the core names none of their models."""
-    from django.db.models.signals import post_save
-
     _watched[model_label.lower()] = WatchedCreation(action=action, actor_field=actor_field, fields=fields)
     post_save.connect(_on_watched_save, sender=model_label, dispatch_uid=f"security-watch-{model_label}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from allauth.socialaccount.adapter import get_adapter
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
@@ -14,8 +15,6 @@ OIDC_PROVIDER = "openid_connect"
 
 def sso_apps(request: HttpRequest | None) -> list:
     """The single sign-on applications configured (environment or admin)."""
-    from allauth.socialaccount.adapter import get_adapter
-
     return get_adapter().list_apps(request, provider=OIDC_PROVIDER)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+from allauth.mfa.signals import authentication_failed
+from allauth.socialaccount.models import SocialApp
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import post_delete, post_init, post_save, pre_save
@@ -31,9 +33,6 @@ SOCIAL_APP_FIELDS = ("provider", "provider_id", "name", "client_id", "key", "set
 
 def connect() -> None:
     """Called from ``SecurityConfig.ready()``; the ``dispatch_uid``s make a second call a no-op."""
-    from allauth.mfa.signals import authentication_failed
-    from allauth.socialaccount.models import SocialApp
-
     user_model = get_user_model()
     user_logged_in.connect(on_signed_in, dispatch_uid="security-signed-in")
     user_login_failed.connect(on_sign_in_failed, dispatch_uid="security-sign-in-failed")

@@ -8,10 +8,12 @@ address) on itself, and only refused tokens are logged here, at most once a minu
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from allauth.core.internal import ratelimit
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max, Q
@@ -23,6 +25,7 @@ from django.utils.translation import gettext as _
 from itsm.lib import useragents
 from itsm.lib.networks import client_ip, site_of
 from itsm.models import ApiToken, User
+from itsm.notify import notify
 from itsm.security.models import (
     FailureReason,
     SecuritySettings,
@@ -96,8 +99,6 @@ def is_unusual(user: User, *, site: str, agent_family: str) -> bool:
 
 
 def notify_unusual(user: User, event: SignInEvent) -> None:
-    from itsm.notify import notify
-
     with translation.override(user.language or "en"):
         title = _("New sign-in to your account from %(where)s") % {
             "where": event.ip or _("an unknown address")
@@ -154,8 +155,6 @@ def _lockout_request(ip: str) -> HttpRequest:
 
 
 def _lockout_keys(*, email: str = "", ip: str = "") -> list[tuple[str, object]]:
-    from allauth.core.internal import ratelimit
-
     keys = []
     for rate in ratelimit.get_rates(app="allauth.account", action=LOCKOUT_ACTION):
         if rate.per == "ip" and ip:
@@ -191,10 +190,6 @@ def lockout_key(email: str) -> str:
 def locked_out(*, emails: Sequence[str] = (), ips: Sequence[str] = ()) -> set[str]:
     """Which of these emails and addresses allauth would refuse at their next sign-in attempt
     (one cache read for all of them)."""
-    import time
-
-    from allauth.core.internal import ratelimit
-
     keys: list[tuple[str, str, object]] = [
         (value, cache_key, rate) for value in emails for cache_key, rate in _lockout_keys(email=value)
     ] + [(value, cache_key, rate) for value in ips for cache_key, rate in _lockout_keys(ip=value)]

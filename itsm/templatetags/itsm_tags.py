@@ -1,4 +1,6 @@
 from django import template
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 from itsm.models import Notification
 
@@ -15,8 +17,6 @@ def unread_notification_count(context: template.Context) -> int:
 
 # --- KPI figures (dashboard, agent home) ---------------------------------------------------------
 def _number(value: float, digits: int) -> str:
-    from django.utils.formats import number_format
-
     return number_format(
         round(value, digits), decimal_pos=digits if value != int(value) else 0, force_grouping=True
     )
@@ -25,8 +25,6 @@ def _number(value: float, digits: int) -> str:
 @register.simple_tag
 def kpi_value(value: object, kpi: object) -> str:
     """A KPI's value for people: 87 %, 12.5 h, 45 min, 1,204; "—" when nothing was measured."""
-    from django.utils.translation import gettext as _
-
     if isinstance(value, dict):
         value = value.get("median")
     if value is None:
@@ -46,8 +44,6 @@ def kpi_value(value: object, kpi: object) -> str:
 @register.simple_tag
 def kpi_delta(value: object, kpi: object) -> str:
     """A change: +12, −3.5 h, +4 pts (rates change by percentage points)."""
-    from django.utils.translation import gettext as _
-
     if value is None:
         return ""
     sign = "+" if value > 0 else ("−" if value < 0 else "±")

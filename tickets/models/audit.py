@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.apps import apps
+
+from itsm.models import Team, User
+from tickets.models.catalog import Category
 from tickets.models.ticket import AUDITED_FIELDS
 
 if TYPE_CHECKING:
@@ -38,11 +42,6 @@ def _snapshot(row: dict[str, Any]) -> dict[str, Any]:
 
 def audit_trail(ticket: Ticket) -> list[AuditChange]:
     """Changes oldest first; at most four queries whatever the length of the history."""
-    from django.apps import apps
-
-    from itsm.models import Team, User
-    from tickets.models.catalog import Category
-
     audit_model = apps.get_model("tickets", "TicketAudit")
     columns = ["pgh_id", "pgh_created_at", "pgh_label", "pgh_context"]
     columns += [f"{name}_id" if name in REFERENCES else name for name in AUDITED_FIELDS]

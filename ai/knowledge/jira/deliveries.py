@@ -29,6 +29,7 @@ from ai.knowledge.jira.store import (
 )
 from ai.knowledge.jira.sync import complete_comments
 from ai.knowledge.models import JiraKnowledgeProject, SourceType
+from ai.knowledge.queueing import schedule_index
 from integrations.jira import client as jira_client
 from integrations.jira.inbound.apply import COMMENT_EVENTS, DELETE_EVENT, ISSUE_EVENTS
 from integrations.jira.mapper import IssueView
@@ -36,10 +37,6 @@ from integrations.jira.models import WebhookReceipt
 from integrations.jira.transport import JiraNotFound
 
 logger = logging.getLogger(__name__)
-
-
-def receipt_lock(receipt_id: int) -> str:
-    return f"kb-jira-receipt:{receipt_id}"
 
 
 def is_knowledge_project(project_key: str) -> bool:
@@ -50,8 +47,6 @@ def is_knowledge_project(project_key: str) -> bool:
 
 def do_apply_delivery(receipt_id: int) -> str:
     """Applies one stored delivery to the knowledge issue it names; says what it did."""
-    from ai.knowledge.tasks import schedule_index
-
     receipt = WebhookReceipt.objects.filter(pk=receipt_id).first()
     if receipt is None:
         return "gone"

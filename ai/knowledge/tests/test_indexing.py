@@ -28,7 +28,7 @@ Call the service desk.
 
 def ours(callbacks):
     """Our on-commit callbacks (other apps listen to the same changes)."""
-    return [callback for callback in callbacks if getattr(callback, "task", None) is index_source]
+    return [callback for callback in callbacks if getattr(callback, "task", None) == index_source.name]
 
 
 def index_jobs(**args):

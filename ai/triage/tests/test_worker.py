@@ -114,23 +114,23 @@ def test_the_training_is_periodic():
 def test_a_failed_triage_waits_and_is_retried(run_worker, monkeypatch):
     from django.db import OperationalError
 
-    from ai.triage import actions
+    from ai.triage import tasks
 
     Category.objects.create(name="Network", keywords="vpn")
     requester = User.objects.create_user(email="r@example.com", password="x-pass-123", role="user")
-    real = actions.do_triage_ticket
+    real = tasks.do_triage_ticket
 
     def down(ticket):
         raise OperationalError("the database went away")
 
-    monkeypatch.setattr(actions, "do_triage_ticket", down)
+    monkeypatch.setattr(tasks, "do_triage_ticket", down)
     ticket = do_create_ticket(actor=requester, title="VPN is down")
     run_worker(queues=["ai"])
     job = jobs("triage_ticket").get()
     assert job.status == "todo" and job.attempts == 1 and job.scheduled_at is not None  # the retry waits
     assert not TriageResult.objects.filter(ticket=ticket).exists()
 
-    monkeypatch.setattr(actions, "do_triage_ticket", real)
+    monkeypatch.setattr(tasks, "do_triage_ticket", real)
     ProcrastinateJob.objects.filter(pk=job.pk).update(scheduled_at=None)  # its time has come
     run_worker(queues=["ai"])
     assert jobs("triage_ticket").get().status == "succeeded"

@@ -16,7 +16,7 @@ from integrations.jira.models import (
     StatusMapping,
     WebhookReceipt,
 )
-from integrations.jira.tasks import sweep_waiting
+from integrations.jira.queueing import sweep_waiting
 from integrations.jira.tests.fakejira import fixture
 
 pytestmark = pytest.mark.django_db

@@ -55,9 +55,9 @@ def test_a_rolled_back_request_mails_nobody(ask, lead, run_worker):
 def test_the_expiry_task_expires_lapsed_requests(ask, lead, run_worker):
     approval = ask([lead], expires_at=timezone.now() + datetime.timedelta(minutes=30))
     with time_machine.travel(timezone.now() + datetime.timedelta(hours=1)):
-        expire_approvals.defer()
+        job_id = expire_approvals.defer()
         run_worker(queues=["approvals"])
     approval.refresh_from_db()
     assert approval.status == ApprovalStatus.EXPIRED
-    jobs = ProcrastinateJob.objects.filter(task_name__endswith="expire_approvals")
-    assert {job.status for job in jobs} == {"succeeded"}
+    # The job asked for ran (the worker's periodic deferrer may queue the next minute's beside it).
+    assert ProcrastinateJob.objects.get(pk=job_id).status == "succeeded"

@@ -1,6 +1,11 @@
+from datetime import timedelta
+
+from allauth.account.models import EmailAddress
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from itsm import kpis
+from itsm.analytics import snapshots
 from itsm.models import Organisation, Role, Team, User
 from itsm.signals import demo_seeded
 
@@ -70,8 +75,6 @@ class Command(BaseCommand):
     help = "Create (or refresh) the demo organisations, teams and users of every role. Idempotent."
 
     def handle(self, *args, **options):
-        from allauth.account.models import EmailAddress
-
         with transaction.atomic():
             organisations = {}
             for name, tier, domain in ORGANISATIONS:
@@ -113,11 +116,6 @@ class Command(BaseCommand):
                 team.save(update_fields=["lead"])
             demo_seeded.send(sender=self.__class__, users=users, teams=teams, stdout=self.stdout)
             # The dashboard's trends read daily snapshots: rebuild the demo's 90 days (rows replaced).
-            from datetime import timedelta
-
-            from itsm import kpis
-            from itsm.analytics import snapshots
-
             today = kpis.local_today()
             snapshots.rebuild(today - timedelta(days=91), today)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
+from integrations.email import imap
 from integrations.email.actions import IngestResult, do_ingest_email
 from integrations.email.parsing import NotAnEmail
 
@@ -100,8 +101,6 @@ class Command(BaseCommand):
             box[key] = message
 
     def read_imap(self) -> None:
-        from integrations.email import imap
-
         try:
             imap.fetch_unseen(lambda raw: self.ingest(raw, "imap"))
         except (ImproperlyConfigured, OSError, imap.imaplib.IMAP4.error) as error:
