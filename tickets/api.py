@@ -26,6 +26,7 @@ from itsm.api import StateConflictSerializer
 from itsm.pagination import PageNumberPagination
 from itsm.parsers import JSONParser
 from itsm.permissions import IsAgent, ReadOnlyForViewers
+from itsm.replicas import ReplicaReadsMixin
 from tickets import actions, extensions
 from tickets.filters import SORTS, CappedCountPaginator, TicketFilter, sort_tickets
 from tickets.models import (
@@ -192,7 +193,11 @@ def require_agent(request: Request, message: str = IsAgent.message) -> None:
     retrieve=extend_schema(summary="A ticket (a view of a sensitive ticket is audited)"),
 )
 class TicketViewSet(
-    DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    DomainErrorsMixin,
+    ReplicaReadsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Requesters see their own tickets, viewers read, agents work the tickets they see, admins all."""
 
