@@ -326,6 +326,29 @@ STORAGES = {
     },
 }
 
+# Object storage (itsm/storage.py, docs/scaling.md#object-storage): stored files (attachments,
+# exports) in an S3-compatible bucket instead of MEDIA_ROOT, for several web and worker nodes.
+# STORAGE_URL=s3://bucket/prefix?endpoint_url=https://s3.example.net&region=eu-west-1, or the
+# django-storages names AWS_STORAGE_BUCKET_NAME, AWS_S3_ENDPOINT_URL, AWS_S3_REGION_NAME,
+# AWS_LOCATION. Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the machine's role).
+from itsm.storage import S3_BACKEND, s3_client_config, s3_options  # noqa: E402
+
+STORAGE_URL = env.str("STORAGE_URL", default="")
+_s3 = s3_options(
+    STORAGE_URL,
+    bucket=env.str("AWS_STORAGE_BUCKET_NAME", default=""),
+    endpoint_url=env.str("AWS_S3_ENDPOINT_URL", default=""),
+    region=env.str("AWS_S3_REGION_NAME", default=""),
+    location=env.str("AWS_LOCATION", default=""),
+)
+if _s3:
+    _s3["client_config"] = s3_client_config(
+        connect_timeout=env.float("STORAGE_CONNECT_TIMEOUT", default=3.0),
+        read_timeout=env.float("STORAGE_READ_TIMEOUT", default=30.0),
+        attempts=env.int("STORAGE_MAX_ATTEMPTS", default=2),
+    )
+    STORAGES["default"] = {"BACKEND": S3_BACKEND, "OPTIONS": _s3}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "itsm.authentication.HashedTokenAuthentication",
