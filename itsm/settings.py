@@ -223,6 +223,9 @@ ACCOUNT_RATE_LIMITS = {
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="ITSM")
 
+# Sessions in PostgreSQL (Django's default, stated): any web node serves any signed-in user.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
 # Cache: shared by every web and worker process, so allauth's rate limits and lockouts count
 # across all of them. Default: a table in PostgreSQL (itsm_cache, made by `migrate`). CACHE_URL
 # may point elsewhere (rediscache://…, pymemcache://…); locmemcache:// would count per process.
