@@ -417,6 +417,8 @@ API_THROTTLE_WEBHOOK = env.str("API_THROTTLE_WEBHOOK", default="1200/min")
 
 # Background work: procrastinate on the same PostgreSQL database.
 WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=180)
+# A worker silent this long is dead: the jobs it was running are retried (itsm.tasks.retry_stalled_jobs).
+WORKER_STALLED_SECONDS = env.int("WORKER_STALLED_SECONDS", default=60)
 
 # /metrics answers a bearer token or listed addresses/networks. Neither set: development and
 # tests answer this machine (loopback) only; production answers nobody.
