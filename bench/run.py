@@ -16,6 +16,7 @@ HERE = Path(__file__).resolve().parent
 
 QUICK = [
     ["tickets_list.py", "--rows", "20000", "--repeat", "10"],
+    ["queue_page.py", "--reuse", "--repeat", "10"],
     ["tickets_export.py"],
     ["sla_sweep.py", "--tickets", "10000"],
     ["jira_webhook.py", "--deliveries", "200", "--clients", "4"],
@@ -28,6 +29,7 @@ QUICK = [
 ]
 FULL = [
     ["tickets_list.py", "--rows", "1000000"],
+    ["queue_page.py", "--reuse"],
     ["tickets_export.py"],
     ["sla_sweep.py", "--tickets", "100000"],
     ["jira_webhook.py", "--deliveries", "2000", "--clients", "8"],

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Max
 from django.utils import timezone
 
@@ -70,3 +71,28 @@ def contributions() -> dict[str, object]:
         except Exception as error:  # noqa: BLE001 - a broken section must not break /healthz
             report[name] = {"error": error.__class__.__name__}
     return report
+
+
+# --- readiness -----------------------------------------------------------------------------------
+# Once a process has seen every migration applied it stays ready (migrations are not undone under
+# a running release); until then the plan is computed at most every few seconds (it loads the
+# migration graph, tens of milliseconds).
+_migrations = {"ready": False, "checked_at": 0.0, "pending": -1}
+MIGRATIONS_RECHECK_SECONDS = 5.0
+
+
+def pending_migrations() -> int:
+    """How many migrations of this code are not applied to the database yet."""
+    if _migrations["ready"]:
+        return 0
+    now = time.monotonic()
+    if _migrations["pending"] >= 0 and now - float(_migrations["checked_at"]) < MIGRATIONS_RECHECK_SECONDS:
+        return int(_migrations["pending"])
+    executor = MigrationExecutor(connection)
+    pending = len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+    _migrations.update(ready=pending == 0, checked_at=now, pending=pending)
+    return pending
+
+
+def forget_migrations() -> None:
+    _migrations.update(ready=False, checked_at=0.0, pending=-1)

@@ -119,6 +119,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "itsm.replicas.ReadYourWritesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -169,6 +170,26 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+# Read replicas (itsm/replicas.py, docs/scaling.md): streaming replicas of the primary that
+# read-only work (queue and list pages, dashboards, search, API lists, exports) reads from.
+DATABASE_REPLICAS = []
+for _number, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
+    _replica = env.db_url_config(_url)
+    _replica["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    _replica["CONN_HEALTH_CHECKS"] = True
+    _replica.setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=2)
+    )
+    # Tests never create a database on a replica: it mirrors the primary's.
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica_{_number}"] = _replica
+    DATABASE_REPLICAS.append(f"replica_{_number}")
+DATABASE_ROUTERS = ["itsm.replicas.ReplicaRouter"]
+# A replica further behind than this (seconds) is skipped; its health is re-checked this often.
+DATABASE_REPLICA_MAX_LAG = env.float("DATABASE_REPLICA_MAX_LAG", default=5.0)
+DATABASE_REPLICA_CHECK_SECONDS = env.float("DATABASE_REPLICA_CHECK_SECONDS", default=5.0)
+# Read-your-writes: a user who changed something reads from the primary for this long.
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=15)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "itsm.User"
@@ -201,6 +222,9 @@ ACCOUNT_RATE_LIMITS = {
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="ITSM")
+
+# Sessions in PostgreSQL (Django's default, stated): any web node serves any signed-in user.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # Cache: shared by every web and worker process, so allauth's rate limits and lockouts count
 # across all of them. Default: a table in PostgreSQL (itsm_cache, made by `migrate`). CACHE_URL
@@ -305,6 +329,29 @@ STORAGES = {
     },
 }
 
+# Object storage (itsm/storage.py, docs/scaling.md#object-storage): stored files (attachments,
+# exports) in an S3-compatible bucket instead of MEDIA_ROOT, for several web and worker nodes.
+# STORAGE_URL=s3://bucket/prefix?endpoint_url=https://s3.example.net&region=eu-west-1, or the
+# django-storages names AWS_STORAGE_BUCKET_NAME, AWS_S3_ENDPOINT_URL, AWS_S3_REGION_NAME,
+# AWS_LOCATION. Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the machine's role).
+from itsm.storage import S3_BACKEND, s3_client_config, s3_options  # noqa: E402
+
+STORAGE_URL = env.str("STORAGE_URL", default="")
+_s3 = s3_options(
+    STORAGE_URL,
+    bucket=env.str("AWS_STORAGE_BUCKET_NAME", default=""),
+    endpoint_url=env.str("AWS_S3_ENDPOINT_URL", default=""),
+    region=env.str("AWS_S3_REGION_NAME", default=""),
+    location=env.str("AWS_LOCATION", default=""),
+)
+if _s3:
+    _s3["client_config"] = s3_client_config(
+        connect_timeout=env.float("STORAGE_CONNECT_TIMEOUT", default=3.0),
+        read_timeout=env.float("STORAGE_READ_TIMEOUT", default=30.0),
+        attempts=env.int("STORAGE_MAX_ATTEMPTS", default=2),
+    )
+    STORAGES["default"] = {"BACKEND": S3_BACKEND, "OPTIONS": _s3}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "itsm.authentication.HashedTokenAuthentication",
@@ -370,6 +417,8 @@ API_THROTTLE_WEBHOOK = env.str("API_THROTTLE_WEBHOOK", default="1200/min")
 
 # Background work: procrastinate on the same PostgreSQL database.
 WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=180)
+# A worker silent this long is dead: the jobs it was running are retried (itsm.tasks.retry_stalled_jobs).
+WORKER_STALLED_SECONDS = env.int("WORKER_STALLED_SECONDS", default=60)
 
 # /metrics answers a bearer token or listed addresses/networks. Neither set: development and
 # tests answer this machine (loopback) only; production answers nobody.

@@ -28,6 +28,23 @@ def heartbeat(timestamp: int | None = None) -> None:
     WorkerHeartbeat.objects.update_or_create(worker=worker_name(), defaults={"beat_at": timezone.now()})
 
 
+@app.periodic(cron="* * * * *", periodic_id="retry-stalled-jobs")
+@app.task(queue="default", queueing_lock="retry-stalled-jobs", pass_context=False)
+async def retry_stalled_jobs(timestamp: int | None = None) -> int:
+    """Jobs left ``doing`` by a worker that died (kill -9, a lost machine) go back to ``todo``.
+
+    A live worker beats every 10 s; one silent for WORKER_STALLED_SECONDS is dead, and its jobs
+    run again on another worker. Tasks are idempotent, so a job cut off half-way and run again
+    has its effect once (a webhook receiver sees the same delivery id twice, at most)."""
+    stalled = list(
+        await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=settings.WORKER_STALLED_SECONDS)
+    )
+    for job in stalled:
+        logger.warning("job %s (%s) was left running by a dead worker; retrying it", job.id, job.task_name)
+        await app.job_manager.retry_job(job)
+    return len(stalled)
+
+
 @app.task(queue="notifications", retry=5, pass_context=False)
 def send_notification_email(
     notification_id: int, template: str = "itsm/email/notification", context: dict | None = None

@@ -35,6 +35,7 @@ urlpatterns = [
     path("dashboard/compare/", analytics_views.dashboard_compare, name="dashboard-compare"),
     path("dashboard/<slug:table>.csv", analytics_views.dashboard_csv, name="dashboard-csv"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     path("metrics", views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("itsm.security.urls")),

@@ -64,6 +64,29 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @never_cache
 @require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness for a load balancer: the database answers and every migration of this code is
+    applied (a node started before the release step ran stays out of rotation). 200 or 503."""
+    database = health.check_database()
+    body: dict[str, object] = {
+        "status": "not ready",
+        "database": {"ok": database.ok, "error": database.error},
+        "migrations": {"pending": None},
+    }
+    if database.ok:
+        try:
+            pending = health.pending_migrations()
+        except DatabaseError as error:
+            body["database"] = {"ok": False, "error": error.__class__.__name__}
+        else:
+            body["migrations"] = {"pending": pending}
+            if pending == 0:
+                body["status"] = "ready"
+    return JsonResponse(body, status=200 if body["status"] == "ready" else 503)
+
+
+@never_cache
+@require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text exposition (``itsm.analytics.metrics``): bearer token or allowed addresses."""
     return exposition.respond(request)

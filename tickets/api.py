@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import QuerySet
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
@@ -26,6 +26,8 @@ from itsm.api import StateConflictSerializer
 from itsm.pagination import PageNumberPagination
 from itsm.parsers import JSONParser
 from itsm.permissions import IsAgent, ReadOnlyForViewers
+from itsm.replicas import ReplicaReadsMixin
+from itsm.storage import StorageUnavailable, StoreDown, open_stored
 from tickets import actions, extensions
 from tickets.filters import SORTS, CappedCountPaginator, TicketFilter, sort_tickets
 from tickets.models import (
@@ -168,6 +170,11 @@ class DomainErrorsMixin:
                 {"detail": str(exc), "ids": sorted(exc.errors), "errors": exc.errors},
                 status=status.HTTP_400_BAD_REQUEST,
             )
+        if isinstance(exc, StorageUnavailable):
+            return Response(
+                {"detail": " ".join(exc.messages), **exc.message_dict},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
         if isinstance(exc, DjangoPermissionDenied):
             exc = exceptions.PermissionDenied(str(exc) or None)
         return super().handle_exception(exc)
@@ -192,7 +199,11 @@ def require_agent(request: Request, message: str = IsAgent.message) -> None:
     retrieve=extend_schema(summary="A ticket (a view of a sensitive ticket is audited)"),
 )
 class TicketViewSet(
-    DomainErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    DomainErrorsMixin,
+    ReplicaReadsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Requesters see their own tickets, viewers read, agents work the tickets they see, admins all."""
 
@@ -572,8 +583,20 @@ class ExportViewSet(
                 status=status.HTTP_409_CONFLICT,
             )
         content_type = "text/csv" if job.format == "csv" else "application/json"
+        try:
+            handle = open_stored(job.file, label=f"export {job.pk}")
+        except Http404:
+            return Response(
+                {"detail": f"The file of export {job.pk} is missing from the store."},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        except StoreDown:
+            return Response(
+                {"detail": "The file store is unavailable; try again later."},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
         return FileResponse(
-            job.file.open("rb"),
+            handle,
             as_attachment=True,
             filename=f"tickets-{job.pk}.{job.format}",
             content_type=content_type,

@@ -23,6 +23,7 @@ from ai.knowledge.forms import ArticleFilterForm, ArticleForm, ReplyForm, Search
 from ai.knowledge.models import ArticleVote, DeflectionEvent, KnowledgeArticle, SourceType
 from ai.knowledge.replies import draft_reply, ticket_query
 from ai.knowledge.search import SearchInputError, hybrid_search, similar_items, source_url
+from itsm.replicas import replica_reads
 from tickets.actions import do_add_comment
 from tickets.models import Ticket
 
@@ -136,6 +137,7 @@ def article_vote(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- search ---------------------------------------------------------------------------------
+@replica_reads
 @login_required
 @require_http_methods(["GET"])
 def search(request: HttpRequest) -> HttpResponse:

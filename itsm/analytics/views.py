@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET
 
 from itsm import kpis
 from itsm.analytics import charts, report, snapshots
+from itsm.replicas import replica_reads
 
 RANGES = (7, 30, 90)
 BREAKDOWNS = ("team", "priority", "category", "tier")
@@ -194,6 +195,7 @@ def breakdown(
     }
 
 
+@replica_reads
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -231,6 +233,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
+@replica_reads
 @login_required
 @require_GET
 def dashboard_csv(request: HttpRequest, table: str) -> HttpResponse:
@@ -267,6 +270,7 @@ def dashboard_csv(request: HttpRequest, table: str) -> HttpResponse:
     )
 
 
+@replica_reads
 @login_required
 @require_GET
 def dashboard_compare(request: HttpRequest) -> HttpResponse:

@@ -95,6 +95,9 @@ def test_it_answers_503_when_the_database_is_down(tmp_path):
         assert body["status"] == "error"
         assert body["database"]["ok"] is False
         assert body["database"]["error"]
+        ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=30)
+        assert ready.status_code == 503
+        assert ready.json()["status"] == "not ready" and ready.json()["database"]["ok"] is False
     finally:
         process.terminate()  # gunicorn stops gracefully; on a busy machine that can take a while
         try:
@@ -102,3 +105,39 @@ def test_it_answers_503_when_the_database_is_down(tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def fresh_readiness():
+    from itsm import health
+
+    health.forget_migrations()
+    yield
+    health.forget_migrations()
+
+
+def test_it_is_ready_when_every_migration_is_applied(client, fresh_readiness):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ready",
+        "database": {"ok": True, "error": None},
+        "migrations": {"pending": 0},
+    }
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_it_is_not_ready_while_a_migration_is_pending(client, fresh_readiness):
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # as if this code came before its release step
+        cursor.execute("DELETE FROM django_migrations WHERE app = 'tickets'")
+        deleted = cursor.rowcount
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "not ready"
+    assert response.json()["migrations"]["pending"] == deleted > 0
+
+
+def test_readiness_answers_get_only(client, fresh_readiness):
+    assert client.post("/readyz").status_code == 405

@@ -19,6 +19,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
 
+from itsm.storage import StoreDown, open_stored
 from tickets import actions, extensions
 from tickets.forms import AssignForm, CommentEditForm, CommentForm, PriorityForm, StatusForm, add_domain_error
 from tickets.models import (
@@ -398,9 +399,11 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
     if attachment.comment_id and attachment.comment.internal and request.user.is_requester:
         raise Http404
     try:
-        handle = attachment.file.open("rb")
-    except (FileNotFoundError, ValueError) as missing:
-        raise Http404 from missing
+        handle = open_stored(attachment.file, label=f"attachment {attachment.pk}")
+    except StoreDown:
+        return HttpResponse(
+            gettext("The file store is unavailable; try again later."), status=503, content_type="text/plain"
+        )
     return FileResponse(
         handle,
         as_attachment=True,

@@ -20,6 +20,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from itsm.replicas import replica_reads
 from tickets import actions, extensions
 from tickets.filters import SORTS, CappedCountPaginator, TicketFilter, sort_tickets
 from tickets.forms import BulkForm, SavedViewForm
@@ -186,6 +187,7 @@ def _extra_filters(data: QueryDict) -> list[dict[str, Any]]:
     ]
 
 
+@replica_reads
 @login_required
 @agent_pages
 @require_http_methods(["GET"])
