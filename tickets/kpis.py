@@ -124,9 +124,11 @@ def compute_created(window: Window, names: Sequence[str]) -> Computed:
 # --- resolved in the window ----------------------------------------------------------------------------
 # Public replies by agents and admins (ids passed as %(agents)s: the user table is not joined
 # per ticket); comment_public_author_idx answers it from the index alone.
+# Only whether there were more than one matters: the count stops at two, and a reopened ticket
+# (never first-contact) is not looked up at all.
 AGENT_REPLIES = (
-    "(SELECT count(*) FROM tickets_comment c"
-    " WHERE c.ticket_id = t.id AND NOT c.internal AND c.author_id = ANY(%(agents)s))"
+    "(SELECT count(*) FROM (SELECT 1 FROM tickets_comment c WHERE t.reopen_count = 0 AND c.ticket_id = t.id"
+    " AND NOT c.internal AND c.author_id = ANY(%(agents)s) LIMIT 2) AS two)"
 )
 
 
