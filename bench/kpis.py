@@ -12,8 +12,9 @@ cancelled), both SLA clocks for 80 % of them (a tenth under an office-hours cale
 results (category and team) for 30 %, and the agents' public replies of the last 120 days.
 
 Then it times, each beside a naive computation of the same figures (rows loaded into Python):
-``/api/kpis/`` for 30 days (whole desk and by team), the dashboard page, one day's snapshot, a
-year of ``kpi_snapshot``, and a ``/metrics`` scrape.
+``/api/kpis/`` for 30 days (whole desk and by team), the dashboard page and each of its panels
+(loaded by HTMX after the page), one day's snapshot, a year of ``kpi_snapshot``, and a
+``/metrics`` scrape. ``--only-requests`` skips the snapshots and the naive computations.
 """
 
 from __future__ import annotations
@@ -326,6 +327,11 @@ def main() -> None:
     parser.add_argument("--database", default="itsm_kpi_bench")
     parser.add_argument("--reuse", action="store_true", help="measure the loaded database again")
     parser.add_argument("--skip-year", action="store_true", help="do not time a year of kpi_snapshot")
+    parser.add_argument(
+        "--only-requests",
+        action="store_true",
+        help="time the requests only (no snapshot timings, no naive computations; needs --reuse)",
+    )
     args = parser.parse_args()
     configure(args.database)
 
@@ -364,22 +370,27 @@ def main() -> None:
         f"{comments:,} replies, {audit:,} audit rows. Two shared, loaded cores: figures vary between runs.\n"
     )
 
-    print("Snapshots (what the dashboard's trends read):")
-    yesterday = today - timedelta(days=1)
-    day_seconds = once(lambda: snapshots.write_days(yesterday, yesterday))
-    rows_per_day = KPISnapshot.objects.filter(day=yesterday).count()
-    print(f"  one day (every KPI × grouping, {rows_per_day:,} rows): {day_seconds:,.1f} s  (target ≤ 60 s)")
-    if not args.skip_year:
-        year = once(lambda: snapshots.rebuild(today - timedelta(days=364), today))
-        print(f"  a year of kpi_snapshot (365 days, chunks of 31): {year / 60:,.1f} min  (target ≤ 15 min)")
-    else:
-        snapshots.rebuild(today - timedelta(days=65), today)
-    naive_day = once(lambda: naive_kpis(*kpis.day_bounds(yesterday, yesterday)) and None)
-    naive_day_teams = once(lambda: naive_kpis(*kpis.day_bounds(yesterday, yesterday), group_by="team"))
-    print(
-        f"  naive day (six figures, two groupings, rows into Python): {naive_day + naive_day_teams:,.1f} s"
-        f" → a naive year ≈ {(naive_day + naive_day_teams) * 365 / 60:,.0f} min for a fraction of the KPIs"
-    )
+    if not args.only_requests:
+        print("Snapshots (what the dashboard's trends read):")
+        yesterday = today - timedelta(days=1)
+        day_seconds = once(lambda: snapshots.write_days(yesterday, yesterday))
+        rows_per_day = KPISnapshot.objects.filter(day=yesterday).count()
+        print(
+            f"  one day (every KPI × grouping, {rows_per_day:,} rows): {day_seconds:,.1f} s  (target ≤ 60 s)"
+        )
+        if not args.skip_year:
+            year = once(lambda: snapshots.rebuild(today - timedelta(days=364), today))
+            print(
+                f"  a year of kpi_snapshot (365 days, chunks of 31): {year / 60:,.1f} min  (target ≤ 15 min)"
+            )
+        else:
+            snapshots.rebuild(today - timedelta(days=65), today)
+        naive_day = once(lambda: naive_kpis(*kpis.day_bounds(yesterday, yesterday)) and None)
+        naive_day_teams = once(lambda: naive_kpis(*kpis.day_bounds(yesterday, yesterday), group_by="team"))
+        print(
+            f"  naive day (six figures, two groupings, rows into Python): {naive_day + naive_day_teams:,.1f} s"
+            f" → a naive year ≈ {(naive_day + naive_day_teams) * 365 / 60:,.0f} min for a fraction of the KPIs"
+        )
 
     client = Client()
     _token, key = ApiToken.issue(ids["agent"], name="bench")
@@ -390,6 +401,8 @@ def main() -> None:
     print("-" * 84)
 
     def case(label: str, function, target: str = "", repeat: int | None = None) -> None:
+        if args.only_requests and label.lstrip().startswith("naive"):
+            return
         median, p95 = timings(function, repeat or args.repeat)
         with CaptureQueriesContext(connection) as queries:
             function()
@@ -418,9 +431,22 @@ def main() -> None:
     )
     case("  naive: sla.business_time.between per ticket", lambda: naive_business_mttr(start, end), repeat=1)
     client.force_login(ids["agent"])
-    case("GET /dashboard/ (30 days)", get("/dashboard/"), "target p95 ≤ 300")
-    case("GET /dashboard/ (30 days, one team)", get("/dashboard/", {"team": ids["teams"][1]}))
-    case("GET /dashboard/ live refresh (HTMX)", get("/dashboard/", HTTP_HX_REQUEST="true"))
+    case("GET /dashboard/ (30 days): the page", get("/dashboard/"), "target p95 ≤ 300")
+    panels = ("tiles", "trends", "breakdowns")
+    for panel in panels:
+        case(f"  panel {panel} (HTMX)", get(f"/dashboard/panel/{panel}/", HTTP_HX_REQUEST="true"))
+    case(
+        "  page and its three panels, one after the other",
+        lambda: (
+            [get("/dashboard/")()]
+            + [get(f"/dashboard/panel/{panel}/", HTTP_HX_REQUEST="true")() for panel in panels]
+        ),
+        repeat=max(3, args.repeat // 4),
+    )
+    team = {"team": ids["teams"][1]}
+    case("GET /dashboard/ (30 days, one team): the page", get("/dashboard/", team))
+    for panel in panels:
+        case(f"  panel {panel}, one team", get(f"/dashboard/panel/{panel}/", team, HTTP_HX_REQUEST="true"))
     case(
         "  naive: two periods and four breakdowns in Python",
         lambda: (
