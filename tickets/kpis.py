@@ -152,11 +152,12 @@ def compute_resolved(window: Window, names: Sequence[str]) -> Computed:
     if "fcr_rate" in names:
         fcr = "count(*) FILTER (WHERE t.reopen_count = 0 AND replies.n <= 1)"
         replies = f" CROSS JOIN LATERAL (SELECT {AGENT_REPLIES} AS n) AS replies"
+    # Distinct assignees sort every resolved ticket: only when tickets per agent is asked for.
+    assignees = "count(DISTINCT t.assignee_id)" if "tickets_per_agent" in names else "NULL"
     sql = (
         f"SELECT {window.bucket('t.resolved_at')} AS b, {group} AS g, count(*),"  # noqa: S608
         " count(*) FILTER (WHERE t.reopen_count > 0),"
-        f" {stats_sql(hours('t.resolved_at - t.created_at'))}, {fcr},"
-        " count(DISTINCT t.assignee_id)"
+        f" {stats_sql(hours('t.resolved_at - t.created_at'))}, {fcr}, {assignees}"
         f" FROM tickets_ticket t{replies} {joins}"
         " WHERE t.resolved_at >= %(start)s AND t.resolved_at < %(end)s"
         f" AND t.status IN ('resolved', 'closed'){conditions}"
