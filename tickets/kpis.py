@@ -52,9 +52,11 @@ def scope(window: Window) -> tuple[str, str, str]:
                 joins.append(item.joins)
             rows.append(f"('{name}', ({item.column})::text)")
         joins.append(f"CROSS JOIN LATERAL (VALUES {', '.join(rows)}) AS group_set(grouping, key)")
+        # Compared byte by byte ("C"): the key only groups rows, and a language's collation
+        # makes sorting every ticket once per grouping several times slower.
         group = (
-            f"coalesce(group_set.grouping, '') || chr({ord(kpis.GROUP_SEPARATOR)})"
-            f" || coalesce(group_set.key, chr({ord(kpis.NO_KEY)}))"
+            f"(coalesce(group_set.grouping, '') || chr({ord(kpis.GROUP_SEPARATOR)})"
+            f' || coalesce(group_set.key, chr({ord(kpis.NO_KEY)}))) COLLATE "C"'
         )
     return " ".join(joins), group, "".join(conditions)
 
