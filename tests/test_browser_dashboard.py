@@ -33,7 +33,7 @@ def test_the_dashboard_tiles_match_the_api_and_refresh_in_place(browser_page):
     page.goto("/dashboard/?days=30")
     # Each panel loads on its own after the page: wait for the last one's figures.
     page.wait_for_selector("#dashboard-trends svg[role=img]")
-    page.wait_for_selector("#dashboard-tier table")
+    page.wait_for_selector("#dashboard-breakdowns table")
     today = kpis.local_today()
     api = page.request.get(f"/api/kpis/?from={today.fromordinal(today.toordinal() - 29)}&to={today}").json()
     (row,) = api["results"]
@@ -73,7 +73,7 @@ def test_the_dashboard_tiles_match_the_api_and_refresh_in_place(browser_page):
     page.screenshot(path=str(RESULTS / "dashboard-1400.png"), full_page=True)
     page.set_viewport_size({"width": 390, "height": 900})
     page.goto("/dashboard/?days=7")
-    page.wait_for_selector("#dashboard-tier table")
+    page.wait_for_selector("#dashboard-breakdowns table")
     page.screenshot(path=str(RESULTS / "dashboard-390.png"), full_page=True)
     page.goto("/home/")
     assert page.get_by_test_id("landing-title").inner_text() == "Welcome, Ada"
