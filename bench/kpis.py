@@ -12,8 +12,9 @@ cancelled), both SLA clocks for 80 % of them (a tenth under an office-hours cale
 results (category and team) for 30 %, and the agents' public replies of the last 120 days.
 
 Then it times, each beside a naive computation of the same figures (rows loaded into Python):
-``/api/kpis/`` for 30 days (whole desk and by team), the dashboard page, one day's snapshot, a
-year of ``kpi_snapshot``, and a ``/metrics`` scrape.
+``/api/kpis/`` for 30 days (whole desk and by team), the dashboard page and each of its panels
+(loaded by HTMX after the page), one day's snapshot, a year of ``kpi_snapshot``, and a
+``/metrics`` scrape. ``--only-requests`` skips the snapshots and the naive computations.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def configure(database: str) -> None:
     os.environ.setdefault("ITSM_ENV", "development")
     os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("LOG_LEVEL", "ERROR")
+    # One persistent connection, as a production web process keeps (CONN_MAX_AGE): the requests
+    # are timed without a new connection each, and its backend's CPU time can be read.
+    os.environ.setdefault("CONN_MAX_AGE", "600")
     if os.environ.get("BENCH_DATABASE_URL"):
         os.environ["DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]
     else:
@@ -229,16 +233,59 @@ def load(total: int, ids: dict) -> None:
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
-def timings(function, repeat: int) -> tuple[float, float]:
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat fields after the command name (field 3, the state, first)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def database_cpu_seconds() -> float | None:
+    """CPU time the database server has used, when it runs on this machine: its live processes
+    (this connection's backend among them) and the exited ones the server has reaped (the
+    parallel workers of a query), read from /proc. None when the server is elsewhere."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        server = int(_stat(backend)[1])  # the backend's parent: the postmaster
+        fields = _stat(server)
+        total = int(fields[13]) + int(fields[14])  # children reaped: cutime + cstime
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                child = _stat(int(entry.name))
+            except OSError:
+                continue  # exited meanwhile
+            if int(child[1]) == server:
+                total += int(child[11]) + int(child[12])  # utime + stime
+    except OSError:
+        return None
+    return total / ticks
+
+
+def timings(function, repeat: int) -> tuple[float, float, float | None]:
+    """Median and p95 of the wall-clock time (ms), and the mean CPU time (ms) of this process and
+    the database server per call: what the call costs whatever else the machine is doing (on an
+    idle machine a call takes about its CPU time; the server's own background work, if any ran
+    meanwhile, is counted too)."""
     for _ in range(min(2, repeat)):
         function()
     values = []
+    backend_before, cpu_before = database_cpu_seconds(), time.process_time()
     for _ in range(repeat):
         began = time.perf_counter()
         function()
         values.append((time.perf_counter() - began) * 1000)
+    cpu = time.process_time() - cpu_before
+    backend_after = database_cpu_seconds()
     values.sort()
-    return statistics.median(values), values[min(len(values) - 1, round(0.95 * len(values)) - 1)]
+    cpu_ms = None
+    if backend_before is not None and backend_after is not None and backend_after >= backend_before:
+        cpu_ms = (cpu + backend_after - backend_before) * 1000 / repeat
+    return statistics.median(values), values[min(len(values) - 1, round(0.95 * len(values)) - 1)], cpu_ms
 
 
 def once(function) -> float:
@@ -326,6 +373,11 @@ def main() -> None:
     parser.add_argument("--database", default="itsm_kpi_bench")
     parser.add_argument("--reuse", action="store_true", help="measure the loaded database again")
     parser.add_argument("--skip-year", action="store_true", help="do not time a year of kpi_snapshot")
+    parser.add_argument(
+        "--only-requests",
+        action="store_true",
+        help="time the requests only (no snapshot timings, no naive computations; needs --reuse)",
+    )
     args = parser.parse_args()
     configure(args.database)
 
@@ -364,36 +416,46 @@ def main() -> None:
         f"{comments:,} replies, {audit:,} audit rows. Two shared, loaded cores: figures vary between runs.\n"
     )
 
-    print("Snapshots (what the dashboard's trends read):")
-    yesterday = today - timedelta(days=1)
-    day_seconds = once(lambda: snapshots.write_days(yesterday, yesterday))
-    rows_per_day = KPISnapshot.objects.filter(day=yesterday).count()
-    print(f"  one day (every KPI × grouping, {rows_per_day:,} rows): {day_seconds:,.1f} s  (target ≤ 60 s)")
-    if not args.skip_year:
-        year = once(lambda: snapshots.rebuild(today - timedelta(days=364), today))
-        print(f"  a year of kpi_snapshot (365 days, chunks of 31): {year / 60:,.1f} min  (target ≤ 15 min)")
-    else:
-        snapshots.rebuild(today - timedelta(days=65), today)
-    naive_day = once(lambda: naive_kpis(*kpis.day_bounds(yesterday, yesterday)) and None)
-    naive_day_teams = once(lambda: naive_kpis(*kpis.day_bounds(yesterday, yesterday), group_by="team"))
-    print(
-        f"  naive day (six figures, two groupings, rows into Python): {naive_day + naive_day_teams:,.1f} s"
-        f" → a naive year ≈ {(naive_day + naive_day_teams) * 365 / 60:,.0f} min for a fraction of the KPIs"
-    )
+    if not args.only_requests:
+        print("Snapshots (what the dashboard's trends read):")
+        yesterday = today - timedelta(days=1)
+        day_seconds = once(lambda: snapshots.write_days(yesterday, yesterday))
+        rows_per_day = KPISnapshot.objects.filter(day=yesterday).count()
+        print(
+            f"  one day (every KPI × grouping, {rows_per_day:,} rows): {day_seconds:,.1f} s  (target ≤ 60 s)"
+        )
+        if not args.skip_year:
+            year = once(lambda: snapshots.rebuild(today - timedelta(days=364), today))
+            print(
+                f"  a year of kpi_snapshot (365 days, chunks of 31): {year / 60:,.1f} min  (target ≤ 15 min)"
+            )
+        else:
+            snapshots.rebuild(today - timedelta(days=65), today)
+        naive_day = once(lambda: naive_kpis(*kpis.day_bounds(yesterday, yesterday)) and None)
+        naive_day_teams = once(lambda: naive_kpis(*kpis.day_bounds(yesterday, yesterday), group_by="team"))
+        print(
+            f"  naive day (six figures, two groupings, rows into Python): {naive_day + naive_day_teams:,.1f} s"
+            f" → a naive year ≈ {(naive_day + naive_day_teams) * 365 / 60:,.0f} min for a fraction of the KPIs"
+        )
 
     client = Client()
     _token, key = ApiToken.issue(ids["agent"], name="bench")
     headers = {"HTTP_AUTHORIZATION": f"Token {key}"}
     first = today - timedelta(days=29)
     start, end = kpis.day_bounds(first, today)
-    print(f"\n{'case':<52} {'median ms':>10} {'p95 ms':>10} {'queries':>8}")
-    print("-" * 84)
+    print(f"\n{'case':<52} {'median ms':>10} {'p95 ms':>10} {'cpu ms':>8} {'queries':>8}")
+    print("-" * 93)
 
     def case(label: str, function, target: str = "", repeat: int | None = None) -> None:
-        median, p95 = timings(function, repeat or args.repeat)
+        if args.only_requests and label.lstrip().startswith("naive"):
+            return
+        median, p95, cpu = timings(function, repeat or args.repeat)
         with CaptureQueriesContext(connection) as queries:
             function()
-        print(f"{label:<52} {median:>10.1f} {p95:>10.1f} {len(queries):>8}  {target}", flush=True)
+        cpu_text = "—" if cpu is None else f"{cpu:.1f}"
+        print(
+            f"{label:<52} {median:>10.1f} {p95:>10.1f} {cpu_text:>8} {len(queries):>8}  {target}", flush=True
+        )
 
     def get(path: str, params: dict | None = None, **extra):
         def call():
@@ -418,9 +480,22 @@ def main() -> None:
     )
     case("  naive: sla.business_time.between per ticket", lambda: naive_business_mttr(start, end), repeat=1)
     client.force_login(ids["agent"])
-    case("GET /dashboard/ (30 days)", get("/dashboard/"), "target p95 ≤ 300")
-    case("GET /dashboard/ (30 days, one team)", get("/dashboard/", {"team": ids["teams"][1]}))
-    case("GET /dashboard/ live refresh (HTMX)", get("/dashboard/", HTTP_HX_REQUEST="true"))
+    case("GET /dashboard/ (30 days): the page", get("/dashboard/"), "target p95 ≤ 300")
+    panels = ("tiles", "trends", "breakdowns")
+    for panel in panels:
+        case(f"  panel {panel} (HTMX)", get(f"/dashboard/panel/{panel}/", HTTP_HX_REQUEST="true"))
+    case(
+        "  page and its three panels, one after the other",
+        lambda: (
+            [get("/dashboard/")()]
+            + [get(f"/dashboard/panel/{panel}/", HTTP_HX_REQUEST="true")() for panel in panels]
+        ),
+        repeat=max(3, args.repeat // 4),
+    )
+    team = {"team": ids["teams"][1]}
+    case("GET /dashboard/ (30 days, one team): the page", get("/dashboard/", team))
+    for panel in panels:
+        case(f"  panel {panel}, one team", get(f"/dashboard/panel/{panel}/", team, HTTP_HX_REQUEST="true"))
     case(
         "  naive: two periods and four breakdowns in Python",
         lambda: (

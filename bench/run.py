@@ -26,6 +26,7 @@ QUICK = [
     ["ai_classify.py", "--no-embeddings", "--tickets", "200"],
     ["cmdb_extract.py", "--items", "10000", "--repeat", "100"],
     ["jira_kb.py", "--issues", "200"],
+    ["kpis.py", "--tickets", "20000", "--repeat", "5", "--skip-year"],
 ]
 FULL = [
     ["tickets_list.py", "--rows", "1000000"],
@@ -39,6 +40,7 @@ FULL = [
     ["ai_classify.py"],
     ["cmdb_extract.py", "--items", "100000"],
     ["jira_kb.py", "--issues", "1000"],
+    ["kpis.py"],
 ]
 
 

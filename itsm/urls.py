@@ -34,6 +34,7 @@ urlpatterns = [
     path("dashboard/", analytics_views.dashboard, name="dashboard"),
     path("dashboard/compare/", analytics_views.dashboard_compare, name="dashboard-compare"),
     path("dashboard/<slug:table>.csv", analytics_views.dashboard_csv, name="dashboard-csv"),
+    path("dashboard/panel/<slug:panel>/", analytics_views.dashboard_panel, name="dashboard-panel"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", views.metrics, name="metrics"),

@@ -25,6 +25,15 @@ OUTCOME_AT = "coalesce(c.breached_at, c.stopped_at)"
 def compute_outcomes(window: Window, names: Sequence[str]) -> Computed:
     """Met rates and breaches: clocks whose outcome (breach, or stop in time) falls in the window."""
     joins, group, conditions = scope(window)
+    # The ticket is joined only to group or filter by it: every clock belongs to a ticket (the
+    # foreign key), so the whole desk's counts are the clocks' alone (one probe per clock saved).
+    # Joined as a lateral lookup (OFFSET 0 keeps it one): an index probe per clock of the range,
+    # where a hash join would read the whole ticket table to group a month's clocks.
+    tickets = (
+        ""
+        if group == "NULL" and not conditions
+        else " CROSS JOIN LATERAL (SELECT * FROM tickets_ticket x WHERE x.id = c.ticket_id OFFSET 0) AS t"
+    )
     sql = (
         f"SELECT {window.bucket(OUTCOME_AT)} AS b, {group} AS g,"  # noqa: S608
         " count(*) FILTER (WHERE c.metric = 'response'),"
@@ -32,7 +41,7 @@ def compute_outcomes(window: Window, names: Sequence[str]) -> Computed:
         " count(*) FILTER (WHERE c.metric = 'resolution'),"
         " count(*) FILTER (WHERE c.metric = 'resolution' AND c.breached_at IS NULL),"
         " count(*) FILTER (WHERE c.breached_at IS NOT NULL)"
-        f" FROM sla_ticketsla c JOIN tickets_ticket t ON t.id = c.ticket_id {joins}"
+        f" FROM sla_ticketsla c{tickets} {joins}"
         " WHERE ((c.breached_at >= %(start)s AND c.breached_at < %(end)s)"
         "  OR (c.breached_at IS NULL AND c.stopped_at >= %(start)s AND c.stopped_at < %(end)s))"
         f"{conditions} GROUP BY 1, 2"

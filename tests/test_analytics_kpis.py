@@ -121,6 +121,41 @@ def test_sla_met_rates_count_paused_time_out_of_the_clock(desk):
     assert result.value("breaches") == 2
 
 
+def test_the_whole_desk_counts_clocks_without_joining_tickets_as_the_groups_do(desk):
+    names = ["breaches", "sla_response_met_rate", "sla_resolution_met_rate"]
+    whole = week(names)
+    by_team = week(names, "team")
+    assert whole.value("breaches") == sum(row.values["breaches"] for row in by_team.rows) == 2
+    assert by_team.value("sla_resolution_met_rate", group="Service Desk") == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_triage_kpis_count_each_tickets_results_as_worked_out_by_hand(desk, other_team):
+    from ai.triage.models import TriageResult
+
+    def result(name, field, **values):
+        TriageResult.objects.create(
+            ticket=desk[name], field=field, confidence=0.9, method="model", model_version="m1",
+            mode=values.pop("mode", "assist"), **values,
+        )  # fmt: skip
+
+    result("A", "category", status="accepted")
+    result("A", "team", status="rejected")
+    result("B", "category", mode="auto", applied=True, correct=True)
+    result("C", "category", mode="auto", applied=True, correct=False)
+    result("C", "team", status="accepted", applied=True)  # applied, not yet compared: not evaluated
+    names = ["ai_triage_coverage", "ai_triage_acceptance_rate", "ai_auto_no_correction_rate"]
+    whole = week(names)
+    # A, B, C have predictions (D none); 2 accepted, 1 rejected; of 2 compared auto changes, B kept.
+    assert whole.value("ai_triage_coverage") == 0.75
+    assert whole.value("ai_triage_acceptance_rate") == pytest.approx(2 / 3, abs=1e-4)
+    assert whole.value("ai_auto_no_correction_rate") == 0.5
+    network = week(names, "team").value("ai_triage_coverage", group=other_team.pk)
+    assert network == 1.0  # C
+    assert week(names, "team").value("ai_triage_coverage", group="Service Desk") == pytest.approx(
+        2 / 3, abs=1e-4
+    )
+
+
 def test_the_backlog_is_the_open_tickets_at_the_end_of_each_day(desk):
     with travel(at(7, 12)):
         result = kpis.compute(["backlog_open"], at(0, 0), at(4, 0), user=None, interval="day")

@@ -161,20 +161,52 @@ def test_the_series_api_says_what_is_wrong(api_for, agent, params, message):
 def test_the_dashboard_is_for_agents_admins_and_viewers(client, request, persona, status, tickets):
     client.force_login(request.getfixturevalue(persona))
     assert client.get(reverse("dashboard")).status_code == status
+    for panel in ("tiles", "trends", "breakdowns"):
+        response = client.get(reverse("dashboard-panel", args=[panel]), HTTP_HX_REQUEST="true")
+        assert response.status_code == status, panel
 
 
-def test_the_dashboard_shows_tiles_charts_and_tables(client, agent, tickets):
+def test_the_dashboard_page_loads_each_panel_on_its_own(client, agent, tickets):
     client.force_login(agent)
     html = client.get(reverse("dashboard"), {"days": 7}).content.decode()
-    assert 'data-testid="tile-tickets_created" data-value="3"' in html
-    assert html.count("<svg") == 4 and "<script>" not in html
-    assert 'hx-trigger="every 30s"' in html
-    assert "By team" in html and "Service Desk" in html
-    partial = client.get(reverse("dashboard"), {"days": 7}, HTTP_HX_REQUEST="true").content.decode()
-    assert partial.startswith('\n<div id="dashboard-live"') or partial.lstrip().startswith(
-        '<div id="dashboard-live"'
+    # The page holds no figure: a placeholder per panel, loaded over HTMX, linked without JS.
+    for panel in ("tiles", "trends", "breakdowns"):
+        url = reverse("dashboard-panel", args=[panel])
+        assert f'id="dashboard-{panel}"' in html and f'hx-get="{url}?from=' in html
+        assert f'<a href="{url}?from=' in html
+    assert html.count('hx-trigger="load"') == 3 and 'data-testid="tile-' not in html
+
+
+def test_the_dashboard_panels_show_tiles_charts_and_tables(client, agent, tickets):
+    client.force_login(agent)
+
+    def panel(name, **headers):
+        response = client.get(reverse("dashboard-panel", args=[name]), {"days": 7}, **headers)
+        assert response.status_code == 200, name
+        return response.content.decode()
+
+    tiles = panel("tiles", HTTP_HX_REQUEST="true")
+    assert tiles.lstrip().startswith('<section id="dashboard-tiles"') and "<html" not in tiles
+    assert 'data-testid="tile-tickets_created" data-value="3"' in tiles
+    assert 'hx-trigger="every 30s"' in tiles  # the panel refreshes itself in place
+    trends = panel("trends", HTTP_HX_REQUEST="true")
+    assert trends.count("<svg") == 4 and "<script>" not in trends
+    breakdowns = panel("breakdowns", HTTP_HX_REQUEST="true")
+    assert "By team" in breakdowns and "Service Desk" in breakdowns
+    # Without JavaScript the placeholder's link opens the panel as a page.
+    page = panel("breakdowns")
+    assert "<html" in page and "Service Desk" in page and "Back to the dashboard" in page
+
+
+def test_a_panel_refuses_bad_input(client, agent):
+    client.force_login(agent)
+    assert client.get(reverse("dashboard-panel", args=["colour"])).status_code == 404
+    response = client.get(
+        reverse("dashboard-panel", args=["tiles"]), {"from": "2026-05-01", "to": "2026-04-01"}
     )
-    assert "<html" not in partial
+    assert response.status_code == 400
+    assert "The range ends before it starts." in response.content.decode()
+    assert client.post(reverse("dashboard-panel", args=["tiles"])).status_code == 405
 
 
 def test_the_dashboard_refuses_a_bad_range_beside_the_field(client, agent):
@@ -185,19 +217,24 @@ def test_the_dashboard_refuses_a_bad_range_beside_the_field(client, agent):
     assert "The range ends before it starts." in html and "Unknown team." in html
 
 
-def test_the_dashboard_query_count_is_fixed(
-    client, agent, requester, team, django_assert_num_queries, tickets
+# The page: session, user, the team filter's choices. Panels: the tiles compute two periods
+# (one query per compute function each, the backlog of the previous period from its snapshot,
+# the agents' ids for first-contact resolution); the trends read five series' snapshots and
+# compute today; the breakdowns one pass per compute function for the four groupings and their
+# labels.
+PAGE_QUERIES = {"page": 4, "tiles": 15, "trends": 17, "breakdowns": 7}
+
+
+@pytest.mark.parametrize("part", sorted(PAGE_QUERIES))
+def test_the_dashboard_query_counts_are_fixed(
+    client, agent, requester, team, django_assert_num_queries, tickets, part
 ):
     client.force_login(agent)
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as before:
-        client.get(reverse("dashboard"))
+    url = reverse("dashboard") if part == "page" else reverse("dashboard-panel", args=[part])
     for index in range(4):
         actions.do_create_ticket(actor=agent, requester=requester, title=f"More {index}", team=team)
-    with django_assert_num_queries(len(before)):
-        client.get(reverse("dashboard"))
+    with django_assert_num_queries(PAGE_QUERIES[part]):
+        client.get(url, HTTP_HX_REQUEST="true")
 
 
 def test_every_dashboard_table_downloads_as_csv(client, viewer, tickets):

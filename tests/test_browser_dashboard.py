@@ -31,6 +31,9 @@ def test_the_dashboard_tiles_match_the_api_and_refresh_in_place(browser_page):
     page.set_viewport_size({"width": 1400, "height": 1000})
     sign_in(page, "admin@demo.example")
     page.goto("/dashboard/?days=30")
+    # Each panel loads on its own after the page: wait for the last one's figures.
+    page.wait_for_selector("#dashboard-trends svg[role=img]")
+    page.wait_for_selector("#dashboard-breakdowns table")
     today = kpis.local_today()
     api = page.request.get(f"/api/kpis/?from={today.fromordinal(today.toordinal() - 29)}&to={today}").json()
     (row,) = api["results"]
@@ -52,14 +55,15 @@ def test_the_dashboard_tiles_match_the_api_and_refresh_in_place(browser_page):
     # Four charts, drawn as SVG under the CSP, each with its table.
     assert page.locator("svg[role=img]").count() == 4
     assert page.locator("details.chart-table").count() == 4
-    # The live region is swapped over HTMX, not the page reloaded.
+    # A panel is swapped in place over HTMX, not the page reloaded.
     page.evaluate("document.body.dataset.marker = 'kept'")
     with page.expect_response(
-        lambda response: "/dashboard/" in response.url and response.request.headers.get("hx-request")
+        lambda response: (
+            "/dashboard/panel/tiles/" in response.url and response.request.headers.get("hx-request")
+        )
     ):
-        page.evaluate("htmx.trigger('#dashboard-live', 'every 30s')")
         page.evaluate(
-            "htmx.ajax('GET', document.querySelector('#dashboard-live').getAttribute('hx-get'), {target: '#dashboard-live', swap: 'outerHTML'})"
+            "htmx.ajax('GET', document.querySelector('#dashboard-tiles').getAttribute('hx-get'), {target: '#dashboard-tiles', swap: 'outerHTML'})"
         )
     assert page.evaluate("document.body.dataset.marker") == "kept"
     assert page.get_by_test_id("tile-tickets_created").get_attribute("data-value") == str(
@@ -69,6 +73,7 @@ def test_the_dashboard_tiles_match_the_api_and_refresh_in_place(browser_page):
     page.screenshot(path=str(RESULTS / "dashboard-1400.png"), full_page=True)
     page.set_viewport_size({"width": 390, "height": 900})
     page.goto("/dashboard/?days=7")
+    page.wait_for_selector("#dashboard-breakdowns table")
     page.screenshot(path=str(RESULTS / "dashboard-390.png"), full_page=True)
     page.goto("/home/")
     assert page.get_by_test_id("landing-title").inner_text() == "Welcome, Ada"

@@ -15,17 +15,18 @@ from tickets.kpis import run, scope
 def compute_triage(window: Window, names: Sequence[str]) -> Computed:
     """Tickets created in the window and their triage results (one row per field)."""
     joins, group, conditions = scope(window)
-    # The results of the window's tickets, counted per ticket first (a join the planner may hash).
+    # Each ticket's results by an index probe (triage_result_kpi_idx, index-only): bounded by the
+    # window's tickets, where a join would read every triage result ever made.
     sql = (
         f"SELECT {window.bucket('t.created_at')} AS b, {group} AS g, count(*),"  # noqa: S608
-        " count(r.ticket_id), sum(r.accepted), sum(r.rejected), sum(r.auto_evaluated), sum(r.auto_kept)"
-        f" FROM tickets_ticket t LEFT JOIN (SELECT x.ticket_id,"
+        " count(*) FILTER (WHERE r.results > 0), sum(r.accepted), sum(r.rejected), sum(r.auto_evaluated),"
+        " sum(r.auto_kept)"
+        " FROM tickets_ticket t CROSS JOIN LATERAL (SELECT count(*) AS results,"
         "  count(*) FILTER (WHERE x.status = 'accepted') AS accepted,"
         "  count(*) FILTER (WHERE x.status = 'rejected') AS rejected,"
         "  count(*) FILTER (WHERE x.applied AND x.correct IS NOT NULL) AS auto_evaluated,"
         "  count(*) FILTER (WHERE x.applied AND x.correct) AS auto_kept"
-        "  FROM triage_triageresult x JOIN tickets_ticket w ON w.id = x.ticket_id"
-        "  WHERE w.created_at >= %(start)s AND w.created_at < %(end)s GROUP BY 1) AS r ON r.ticket_id = t.id"
+        "  FROM triage_triageresult x WHERE x.ticket_id = t.id) AS r"
         f" {joins}"
         f" WHERE t.created_at >= %(start)s AND t.created_at < %(end)s{conditions} GROUP BY 1, 2"
     )

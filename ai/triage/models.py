@@ -238,6 +238,10 @@ class TriageResult(models.Model):
         ]
         indexes = [
             models.Index(fields=["field", "created_at"], name="triage_result_field_idx"),
+            # KPIs: a ticket's results as the triage KPIs count them, from the index alone.
+            models.Index(
+                fields=["ticket"], include=["status", "applied", "correct"], name="triage_result_kpi_idx"
+            ),
             models.Index(
                 fields=["ticket", "status"], name="triage_result_pending_idx", condition=Q(status="pending")
             ),

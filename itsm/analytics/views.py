@@ -34,6 +34,8 @@ BREAKDOWN_KPIS = (
     "sla_resolution_met_rate",
 )
 MAX_DAYS = 366
+# The dashboard's panels, each loaded (and refreshed) on its own.
+PANELS = ("tiles", "trends", "breakdowns")
 
 
 def _reader(request: HttpRequest) -> None:
@@ -199,20 +201,50 @@ def breakdown(
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """The page itself: filters and a placeholder per panel, each loaded by HTMX from
+    ``dashboard_panel`` (the page answers at once; each panel's figures cost what they cost)."""
     _reader(request)
     selected = parse_filters(request)
-    current = breakdown_figures(request, selected)
     context = {
         "selected": selected,
         "ranges": RANGES,
         "teams": kpis.grouping("team").choices(),
-        "tiles": tiles(request, selected),
-        "charts": trends(request, selected),
-        "breakdowns": [breakdown(request, selected, grouping, current[grouping]) for grouping in BREAKDOWNS],
-        "refreshed_at": timezone.now(),
+        "panels": PANELS,
     }
-    template = "itsm/dashboard.html#live" if request.htmx else "itsm/dashboard.html"
-    return render(request, template, context, status=400 if selected.errors and not request.htmx else 200)
+    return render(request, "itsm/dashboard.html", context, status=400 if selected.errors else 200)
+
+
+def panel_context(request: HttpRequest, selected: Filters, panel: str) -> dict[str, Any]:
+    """The figures of one panel of the dashboard."""
+    if panel == "tiles":
+        return {"tiles": tiles(request, selected)}
+    if panel == "trends":
+        return {"charts": trends(request, selected)}
+    current = breakdown_figures(request, selected)
+    return {
+        "breakdowns": [breakdown(request, selected, grouping, current[grouping]) for grouping in BREAKDOWNS]
+    }
+
+
+@login_required
+@require_GET
+def dashboard_panel(request: HttpRequest, panel: str) -> HttpResponse:
+    """One panel of the dashboard (``tiles``, ``trends``, ``breakdowns``): the HTMX fragment that
+    replaces its placeholder and refreshes itself every 30 seconds, or (without JavaScript) a
+    page of its own."""
+    _reader(request)
+    if panel not in PANELS:
+        return HttpResponse(
+            f"Unknown panel {panel!r}; allowed: {', '.join(PANELS)}.", status=404, content_type="text/plain"
+        )
+    selected = parse_filters(request)
+    if selected.errors:
+        return HttpResponse("; ".join(selected.errors.values()), status=400, content_type="text/plain")
+    context = {"selected": selected, "panel": panel, "refreshed_at": timezone.now()}
+    context.update(panel_context(request, selected, panel))
+    if request.htmx:
+        return render(request, f"itsm/dashboard.html#panel-{panel}", context)
+    return render(request, "itsm/dashboard_panel.html", context)
 
 
 def _csv(name: str, header: list[str], rows: list[list[Any]]) -> HttpResponse:
