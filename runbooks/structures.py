@@ -10,7 +10,6 @@ HTTP paths get URL-quoted values, JSON bodies get the values as JSON strings.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -19,7 +18,8 @@ from urllib.parse import quote
 
 from django.core.exceptions import ValidationError
 
-PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+# ``{name}`` of a parameter; other braces (awk '{print $1}', JSON) are left as they are.
+PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,39})\}")
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
@@ -241,10 +241,18 @@ class Step:
         return self.rollback is not None
 
 
-def _placeholders(text: str, path: str, names: set[str]) -> None:
-    for name in PLACEHOLDER.findall(text):
-        if name not in names:
-            raise _error(path, f"{{{name}}} is not a parameter of this runbook.")
+def _placeholders(value: Any, path: str, names: set[str]) -> None:
+    """Every ``{name}`` in ``value`` (text, or the strings of a JSON body) names a parameter."""
+    if isinstance(value, list):
+        for item in value:
+            _placeholders(item, path, names)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _placeholders(item, path, names)
+    elif isinstance(value, str):
+        for name in PLACEHOLDER.findall(value):
+            if name not in names:
+                raise _error(path, f"{{{name}}} is not a parameter of this runbook.")
 
 
 def _action(raw: Any, kind: str, path: str, names: set[str]) -> Action:
@@ -263,12 +271,12 @@ def _action(raw: Any, kind: str, path: str, names: set[str]) -> Action:
             raise _error(f"{path}.path", "A path starts with /.")
         _placeholders(request_path, f"{path}.path", names)
         body = raw.get("body")
-        _placeholders(json.dumps(body), f"{path}.body", names)
+        _placeholders(body, f"{path}.body", names)
         return Action(method=method, path=request_path, body=body)
     if kind == "webhook":
         event = _text(raw.get("event"), f"{path}.event", limit=100, required=True)
         body = raw.get("body")
-        _placeholders(json.dumps(body), f"{path}.body", names)
+        _placeholders(body, f"{path}.body", names)
         return Action(event=event, body=body)
     return Action()
 

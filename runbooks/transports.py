@@ -41,10 +41,9 @@ class Outcome:
     http_status: int | None = None
     output: str = ""
     error: str = ""
-
-    @property
-    def reached(self) -> bool:
-        return not self.error
+    # Whether the action may have reached the target (a session opened, a request sent): a
+    # failed step that never did has nothing to roll back.
+    started: bool = False
 
 
 def _truncate(text: str) -> str:
@@ -95,6 +94,7 @@ class PinnedHostKeyClient(asyncssh.SSHClient):
 
 async def _ssh(connection: InfrastructureConnection, secret: str, command: str, timeout: int) -> Outcome:
     client = PinnedHostKeyClient(connection.host_key_fingerprint.strip())
+    started = False
     options: dict[str, Any] = {
         "username": connection.username,
         # Trust nothing but the pinned key: an empty trusted set makes asyncssh ask the client.
@@ -124,7 +124,7 @@ async def _ssh(connection: InfrastructureConnection, secret: str, command: str, 
                 result = await conn.run(command, check=False, timeout=timeout)
             except asyncssh.TimeoutError as error:
                 partial = f"{error.stdout or ''}{error.stderr or ''}"
-                return Outcome(output=str(partial), error=f"timed out after {timeout}s")
+                return Outcome(output=str(partial), error=f"timed out after {timeout}s", started=True)
     except (asyncssh.HostKeyNotVerifiable, ValueError) as error:
         if client.offered:
             return Outcome(
@@ -135,10 +135,12 @@ async def _ssh(connection: InfrastructureConnection, secret: str, command: str, 
     except asyncssh.PermissionDenied:
         return Outcome(error="SSH authentication refused (user or credential)")
     except (TimeoutError, asyncssh.Error, OSError) as error:
-        return Outcome(error=f"SSH error: {error.__class__.__name__}: {error}")
+        return Outcome(error=f"SSH error: {error.__class__.__name__}: {error}", started=started)
     stdout, stderr = str(result.stdout or ""), str(result.stderr or "")
     output = stdout + (f"\n[stderr]\n{stderr}" if stderr else "")
-    return Outcome(exit_code=result.exit_status if result.exit_status is not None else -1, output=output)
+    return Outcome(
+        exit_code=result.exit_status if result.exit_status is not None else -1, output=output, started=True
+    )
 
 
 def run_ssh(connection: InfrastructureConnection, command: str, timeout: int) -> Outcome:
@@ -171,7 +173,7 @@ def run_http(
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json, text/plain, */*"}
     if connection.auth_header and secret:
         headers[connection.auth_header] = secret
-    outcome = Outcome()
+    outcome = Outcome(started=True)
     try:
         with requests.request(
             method,
@@ -186,6 +188,10 @@ def run_http(
             limit = settings.RUNBOOKS_OUTPUT_MAX_CHARS * 4
             chunk = next(response.iter_content(chunk_size=limit), b"") if method != "HEAD" else b""
             outcome.output = chunk.decode(response.encoding or "utf-8", errors="replace")
+    except requests.ConnectionError as error:
+        # Refused, unresolvable, or no answer to connect: the request never left.
+        outcome.started = False
+        outcome.error = f"HTTP error: {error.__class__.__name__}: {str(error)[:300]}"
     except requests.Timeout:
         outcome.error = f"timed out after {timeout}s"
     except requests.RequestException as error:
@@ -205,7 +211,11 @@ def run_webhook(connection: InfrastructureConnection, payload: dict[str, Any], t
             secret, int(time.time()), body
         )
     result = webhook_transport.post(connection.base_url, body, headers, timeout=timeout)
-    outcome = Outcome(http_status=result.status_code, output=result.body)
+    outcome = Outcome(
+        http_status=result.status_code,
+        output=result.body,
+        started=result.status_code is not None or result.timed_out,
+    )
     if result.status_code is None:
         outcome.error = result.error or "no answer"
     return _finish(outcome, [secret])
