@@ -15,6 +15,7 @@ connection's secret, so a credential echoed by a server or quoted in an error is
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hmac
 import ipaddress
 import json
@@ -143,6 +144,17 @@ async def _ssh(connection: InfrastructureConnection, secret: str, command: str, 
     )
 
 
+def _run(coroutine: Any) -> Any:
+    """Run ``coroutine`` to completion from synchronous code, even under a running loop (a
+    worker that calls sync tasks from its loop's thread): then in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def run_ssh(connection: InfrastructureConnection, command: str, timeout: int) -> Outcome:
     secret = ""
     try:
@@ -150,7 +162,7 @@ def run_ssh(connection: InfrastructureConnection, command: str, timeout: int) ->
             return Outcome(error="no host key fingerprint is pinned: the connection refuses to connect")
         check_host_allowed(connection.host, connection.port)
         secret = connection.reveal_secret()
-        outcome = asyncio.run(_ssh(connection, secret, command, timeout))
+        outcome = _run(_ssh(connection, secret, command, timeout))
     except HostRefused as error:
         outcome = Outcome(error=str(error))
     except crypto.SecretUnreadable as error:

@@ -74,13 +74,20 @@ def panel_context(ticket: Ticket, user: Any, **extra: Any) -> dict[str, Any]:
 
 def render_panel(request: HttpRequest, ticket: Ticket, *, status: int = 200, **extra: Any) -> HttpResponse:
     template = f"{PANEL}#panel" if request.htmx else PANEL
-    return render(request, template, panel_context(ticket, request.user, **extra), status=status)
+    context = panel_context(ticket, request.user, **extra)
+    response = render(request, template, context, status=status)
+    response.context_data_polling = context["polling"]  # type: ignore[attr-defined]
+    return response
 
 
 @login_required
 @require_http_methods(["GET"])
 def ticket_panel(request: HttpRequest, ticket_pk: int) -> HttpResponse:
-    return render_panel(request, get_ticket_for_user(request, ticket_pk))
+    response = render_panel(request, get_ticket_for_user(request, ticket_pk))
+    if request.GET.get("polling") and not response.context_data_polling:  # type: ignore[attr-defined]
+        # The last poll after an execution ended: the ticket's timeline (its note) refreshes too.
+        return trigger_client_event(response, "ticketUpdated")
+    return response
 
 
 def _back_to_ticket(request: HttpRequest, ticket: Ticket, done: str = "", error: str = "") -> HttpResponse:
