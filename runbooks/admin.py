@@ -34,6 +34,7 @@ class ConnectionForm(forms.ModelForm):
         ),
     )
     clear_secret = forms.BooleanField(label=_("remove the stored credential"), required=False)
+    base_url = forms.URLField(label=_("base URL"), required=False, max_length=500, assume_scheme="https")
 
     class Meta:
         model = InfrastructureConnection
