@@ -451,7 +451,12 @@ def do_request_execution(
         )
     mode = RunbookSettings.load()
     human = needs_human(version, mode, confidence)
-    execution = RunbookExecution.objects.create(
+    if RunbookExecution.objects.active().filter(ticket=ticket, runbook=runbook).exists():
+        raise ExecutionConflict(
+            _("“%(name)s” is already waiting or running on this ticket; nothing was started.")
+            % {"name": runbook.name}
+        )
+    execution = RunbookExecution(
         runbook=runbook,
         version=version,
         ticket=ticket,
@@ -463,6 +468,15 @@ def do_request_execution(
         requested_by_label="" if actor else SYSTEM_ACTOR,
         status=ExecutionStatus.PENDING_APPROVAL if human else ExecutionStatus.QUEUED,
     )
+    try:
+        # The partial unique index settles two requests racing past the check above.
+        with transaction.atomic():
+            execution.save()
+    except IntegrityError as error:
+        raise ExecutionConflict(
+            _("“%(name)s” is already waiting or running on this ticket; nothing was started.")
+            % {"name": runbook.name}
+        ) from error
     for step in steps:
         step.execution = execution
     ExecutionStep.objects.bulk_create(steps)
@@ -661,6 +675,6 @@ def do_match_new_ticket(ticket: Ticket) -> AutoOutcome:
     best = matches[0]
     try:
         execution = do_request_execution(ticket, best.runbook, actor=None, item=best.item)
-    except (ValidationError, ApprovalError, IntegrityError) as error:
+    except (ValidationError, ApprovalError, ExecutionConflict) as error:
         return AutoOutcome(None, f"not started: {error}")
     return AutoOutcome(execution, execution.status)

@@ -405,7 +405,7 @@ def ticket_runbook_execute(request: Request, ticket_pk: int, runbook_pk: int) ->
         execution = actions.do_request_execution(
             ticket, runbook, actor=request.user, parameters=data.validated_data.get("parameters"), item=item
         )
-    except ApprovalError as error:
+    except (ApprovalError, actions.ExecutionConflict) as error:
         return conflict(error)
     fresh = execution_queryset(request.user).get(pk=execution.pk)
     return Response(ExecutionSerializer(attach_approvals([fresh])[0]).data, status=status.HTTP_202_ACCEPTED)

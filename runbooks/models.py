@@ -395,6 +395,16 @@ class RunbookExecution(models.Model):
                 condition=Q(status__in=["queued", "running", "rolling_back"]),
             ),
         ]
+        constraints = [
+            # A retried or doubled request does not run a remedy twice on the same ticket.
+            models.UniqueConstraint(
+                fields=["ticket", "runbook"],
+                condition=Q(
+                    status__in=["pending_approval", "queued", "running", "waiting_manual", "rolling_back"]
+                ),
+                name="runbook_one_active_per_ticket",
+            )
+        ]
         triggers = [pgtrigger.Protect(name="never_deleted", operation=pgtrigger.Delete)]
 
     def __str__(self) -> str:

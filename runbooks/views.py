@@ -118,7 +118,7 @@ def ticket_run(request: HttpRequest, ticket_pk: int, runbook_pk: int) -> HttpRes
         execution = actions.do_request_execution(
             ticket, runbook, actor=request.user, parameters=parameters, item=item
         )
-    except (ValidationError, PermissionDenied, ApprovalError) as error:
+    except (ValidationError, PermissionDenied, ApprovalError, actions.ExecutionConflict) as error:
         return _back_to_ticket(request, ticket, error=errors_of(error))
     done = (
         _("“%(name)s” waits for approval.")

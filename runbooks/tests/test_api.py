@@ -325,3 +325,14 @@ def test_settings_read_by_staff_changed_by_admins_and_validated(api_for, admin_u
     changed = api_for(admin_user).put(url, {"mode": "auto", "threshold": 0.9}, format="json")
     assert changed.status_code == 200 and changed.json() == {"mode": "auto", "threshold": 0.9}
     assert AutomationEvent.objects.filter(action="runbooks.settings_changed").count() == 1
+
+
+def test_a_doubled_execute_request_starts_nothing_twice(
+    api_for, agent, incident, ssh_connection, make_runbook
+):
+    runbook = make_runbook([SSH_STEP], parameters=SERVICE)
+    url = f"/api/tickets/{incident.pk}/runbooks/{runbook.pk}/execute/"
+    assert api_for(agent).post(url, {}, format="json").status_code == 202
+    again = api_for(agent).post(url, {}, format="json")
+    assert again.status_code == 409 and "already waiting or running" in again.json()["detail"]
+    assert RunbookExecution.objects.count() == 1 and ApprovalRequest.objects.count() == 1

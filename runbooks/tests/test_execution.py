@@ -433,3 +433,17 @@ def test_auto_mode_runs_a_confident_safe_runbook_on_a_new_ticket(
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.SUCCEEDED and len(ssh_server.commands) == 3
     assert timezone.now() >= execution.finished_at
+
+
+def test_a_step_past_its_timeout_fails_and_rolls_back(
+    incident, agent, lead, ssh_connection, make_runbook, ssh_server, run_worker
+):
+    steps = [THREE_STEPS[0], {"name": "Hang", "type": "ssh", "command": "sleep 3", "timeout": 1}]
+    execution = approved(request(incident, make_runbook(steps, parameters=SERVICE), agent), lead)
+    run_worker(queues=["runbooks"])
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED
+    hang = execution.step_runs.get(position=1)
+    assert hang.status == "failed" and hang.error == "timed out after 1s"
+    assert steps_of(execution)[0] == ("succeeded", "succeeded")
+    assert ssh_server.commands[-1] == "rm stop.txt"

@@ -138,3 +138,24 @@ def test_the_ticket_page_and_the_item_page_load_the_panels(client, agent, incide
     assert reverse("runbooks:ticket-panel", args=[incident.pk]) in ticket_page
     item_page = client.get(reverse("cmdb:item-detail", args=[web01.pk])).content.decode()
     assert reverse("runbooks:item-executions", args=[web01.pk]) in item_page
+
+
+def test_the_panel_reads_a_fixed_number_of_queries_whatever_the_executions(
+    client, agent, incident, runbook, make_runbook, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_runbook(STEPS, name="Another", parameters=SERVICE)
+    client.force_login(agent)
+    url = reverse("runbooks:ticket-panel", args=[incident.pk])
+    actions.do_request_execution(incident, runbook, actor=agent)
+    client.get(url, **HTMX)  # warm the session and the content-type cache
+    with CaptureQueriesContext(connection) as one:
+        client.get(url, **HTMX)
+    for _ in range(4):  # one active execution of a runbook per ticket: cancel it, ask again
+        actions.do_cancel_execution(RunbookExecution.objects.get(status="pending_approval"), actor=agent)
+        actions.do_request_execution(incident, runbook, actor=agent)
+    assert RunbookExecution.objects.count() == 5
+    with django_assert_num_queries(len(one)):
+        client.get(url, **HTMX)
