@@ -11,7 +11,7 @@ from allauth.account.models import EmailAddress
 from playwright.sync_api import expect
 
 from conftest import PASSWORD
-from runbooks.models import ExecutionStatus, RunbookExecution
+from runbooks.models import ExecutionStatus, RunbookExecution, RunbookSettings
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -76,3 +76,22 @@ def test_a_hil_run_from_the_ticket(
     page.screenshot(path="var/runbooks-ticket.png", full_page=True)
     assert RunbookExecution.objects.get().status == ExecutionStatus.SUCCEEDED
     assert ssh_server.commands == ["echo stopped apache2", "echo cleared", "echo started apache2"]
+
+
+def test_an_admin_switches_to_auto_on_the_settings_page_in_french(
+    browser_page, admin_user, live_server, settings
+):
+    page = browser_page
+    sign_in(page, admin_user)
+    page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "fr", "url": live_server.url}])
+    page.goto("/runbooks/settings/")
+    expect(page.locator("h1")).to_have_text("Réglages des runbooks")
+    page.get_by_label("Automatique si confiant, sûr et autorisé ; sinon approbation").check()
+    page.fill("input[name=threshold]", "0.9")
+    page.click("[data-testid=runbook-settings-form] button[type=submit]")
+    expect(page.locator(".message.success, [role=status]").first).to_contain_text(
+        "Réglages des runbooks enregistrés"
+    )
+    page.screenshot(path="var/runbooks-settings-fr.png", full_page=True)
+    row = RunbookSettings.load()
+    assert (row.mode, row.threshold) == ("auto", 0.9)
