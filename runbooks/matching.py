@@ -102,7 +102,8 @@ def triage_category(ticket: Ticket) -> str:
 def match_ticket(ticket: Ticket, *, versions: list[RunbookVersion] | None = None) -> list[Match]:
     """Runbooks that fit ``ticket``, best first (only those with some evidence)."""
     if versions is None:
-        versions = list(RunbookVersion.objects.current().select_related("runbook"))
+        # The steps (the bulk of a version's JSON) are not needed to match: read them only when run.
+        versions = list(RunbookVersion.objects.current().select_related("runbook").defer("steps"))
     if not versions:
         return []
     items = affected_items(ticket)
