@@ -13,7 +13,7 @@ class RunbooksConfig(AppConfig):
         from cmdb import extensions as cmdb_extensions
         from itsm import navigation
         from itsm.approvals import registry
-        from runbooks import receivers
+        from runbooks import checks, receivers  # noqa: F401 - checks registers itself
         from tickets import extensions
 
         receivers.connect()

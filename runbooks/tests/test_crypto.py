@@ -68,3 +68,16 @@ def test_mask_hides_the_secret_and_each_line_of_a_key():
     masked = crypto.mask(text, [PLAIN, key])
     assert PLAIN not in masked and "AAAABBBBCCCCDDDD" not in masked and "EEEEFFFFGGGG" not in masked
     assert masked.count(crypto.MASK) == 3
+
+
+def test_the_deploy_check_names_a_missing_or_malformed_key(settings):
+    from runbooks.checks import check_credential_keys
+
+    settings.RUNBOOKS_SECRET_KEYS = []
+    settings.PRODUCTION = True
+    assert [error.id for error in check_credential_keys()] == ["runbooks.E001"]
+    settings.RUNBOOKS_SECRET_KEYS = [Fernet.generate_key().decode(), "short"]
+    [error] = check_credential_keys()
+    assert error.id == "runbooks.E002" and "Key 2" in error.msg and "short" not in error.msg
+    settings.RUNBOOKS_SECRET_KEYS = [Fernet.generate_key().decode()]
+    assert check_credential_keys() == []
