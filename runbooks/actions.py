@@ -462,6 +462,7 @@ def do_request_execution(
         ticket=ticket,
         item=item,
         parameters=values,
+        label=f"{runbook.name} v{version.number} on {ticket.number}"[:300],
         confidence=confidence,
         mode=mode.mode,
         requested_by=actor,

@@ -19,7 +19,7 @@ class RunbooksConfig(AppConfig):
         receivers.connect()
         registry.register_target(
             "runbooks.RunbookExecution",
-            label=lambda execution: f"{execution.runbook.name} on {execution.ticket.number}",
+            label=lambda execution: execution.label or f"Runbook execution #{execution.pk}",
             url=lambda execution, user: reverse("runbooks:execution-detail", args=[execution.pk]),
         )
         extensions.register_detail_panel(

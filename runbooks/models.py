@@ -357,6 +357,8 @@ class RunbookExecution(models.Model):
         _("status"), max_length=16, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING_APPROVAL
     )
     parameters = models.JSONField(_("parameters"), default=dict)
+    # "Restart nginx v2 on INC-000042": how approvals name it, without reading two more rows.
+    label = models.CharField(max_length=300, blank=True)
     confidence = models.FloatField(null=True, blank=True)
     mode = models.CharField(max_length=4, choices=ExecutionMode.choices, default=ExecutionMode.HIL)
     requested_by = models.ForeignKey(

@@ -336,3 +336,16 @@ def test_a_doubled_execute_request_starts_nothing_twice(
     again = api_for(agent).post(url, {}, format="json")
     assert again.status_code == 409 and "already waiting or running" in again.json()["detail"]
     assert RunbookExecution.objects.count() == 1 and ApprovalRequest.objects.count() == 1
+
+
+def test_the_approvals_page_names_the_execution_without_reading_more_rows(
+    client, agent, lead, incident, ssh_connection, make_runbook
+):
+    from runbooks import actions
+
+    runbook = make_runbook([SSH_STEP], parameters=SERVICE)
+    execution = actions.do_request_execution(incident, runbook, actor=agent)
+    assert execution.label == f"Restart a service v1 on {incident.number}"
+    client.force_login(lead)
+    page = client.get("/approvals/").content.decode()
+    assert f"Restart a service v1 on {incident.number}" in page
