@@ -102,8 +102,9 @@ async def _ssh(connection: InfrastructureConnection, secret: str, command: str, 
         "known_hosts": ([], [], []),
         "agent_path": None,
         "config": [],
-        "connect_timeout": min(timeout, CONNECT_TIMEOUT),
-        "login_timeout": min(timeout, CONNECT_TIMEOUT),
+        # A step's timeout is the command's; connecting has its own bound.
+        "connect_timeout": CONNECT_TIMEOUT,
+        "login_timeout": CONNECT_TIMEOUT,
     }
     if connection.ssh_auth == SshAuth.PASSWORD:
         options |= {

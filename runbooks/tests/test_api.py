@@ -349,3 +349,22 @@ def test_the_approvals_page_names_the_execution_without_reading_more_rows(
     client.force_login(lead)
     page = client.get("/approvals/").content.decode()
     assert f"Restart a service v1 on {incident.number}" in page
+
+
+def test_an_expired_approval_leaves_the_execution_not_run(agent, incident, ssh_connection, make_runbook):
+    import datetime
+
+    import time_machine
+    from django.utils import timezone
+
+    from itsm.approvals.actions import do_expire_approvals
+    from runbooks import actions
+
+    execution = actions.do_request_execution(
+        incident, make_runbook([SSH_STEP], parameters=SERVICE), actor=agent
+    )
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=30)):
+        assert do_expire_approvals() == 1
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.REJECTED and "expired" in execution.summary
+    assert not execution.step_runs.exclude(status="skipped").exists()
