@@ -74,6 +74,10 @@ def test_a_hil_run_from_the_ticket(
         "Runbook “Restart a service”: Succeeded.", timeout=15_000
     )
     page.screenshot(path="var/runbooks-ticket.png", full_page=True)
+    page.goto(f"/runbooks/executions/{execution.pk}/")
+    expect(page.locator("[data-testid=runbook-step]")).to_have_count(3)
+    expect(page.locator("[data-testid=rollback-status]").first).to_have_text("Not needed")
+    page.screenshot(path="var/runbooks-execution.png", full_page=True)
     assert RunbookExecution.objects.get().status == ExecutionStatus.SUCCEEDED
     assert ssh_server.commands == ["echo stopped apache2", "echo cleared", "echo started apache2"]
 
