@@ -27,6 +27,7 @@ QUICK = [
     ["cmdb_extract.py", "--items", "10000", "--repeat", "100"],
     ["jira_kb.py", "--issues", "200"],
     ["kpis.py", "--tickets", "20000", "--repeat", "5", "--skip-year"],
+    ["runbooks.py", "--runbooks", "200", "--steps", "30"],
 ]
 FULL = [
     ["tickets_list.py", "--rows", "1000000"],
@@ -41,6 +42,7 @@ FULL = [
     ["cmdb_extract.py", "--items", "100000"],
     ["jira_kb.py", "--issues", "1000"],
     ["kpis.py"],
+    ["runbooks.py", "--runbooks", "2000", "--steps", "50"],
 ]
 
 

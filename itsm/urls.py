@@ -26,6 +26,7 @@ api_patterns = [
     path("", include("problems.api_urls")),
     path("", include("integrations.api_urls")),
     path("", include("ai.api_urls")),
+    path("", include("runbooks.api_urls")),
 ]
 
 urlpatterns = [
@@ -51,6 +52,7 @@ urlpatterns = [
     path("problems/", include("problems.urls")),
     path("integrations/", include("integrations.urls")),
     path("ai/", include("ai.urls")),
+    path("runbooks/", include("runbooks.urls")),
 ]
 handler400 = "itsm.views.bad_request"
 handler403 = "itsm.views.permission_denied"

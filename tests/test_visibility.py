@@ -323,3 +323,37 @@ def test_webhooks_and_chat_carry_no_text_of_a_sensitive_ticket(make_ticket, agen
         == shown.title
     )
     assert shown.title in json.dumps(ChatMessage.objects.filter(channel=channel).order_by("pk").last().body)
+
+
+# --- runbooks ----------------------------------------------------------------------------------
+def test_runbook_executions_show_only_on_tickets_the_reader_may_see(
+    client, api_for, outsider, agent, admin_user, secret
+):
+    from cmdb.actions import do_create_item, do_link_ticket_item
+    from runbooks import actions as runbook_actions
+
+    item = do_create_item(actor=None, name="payroll01", type="server")
+    do_link_ticket_item(secret, item, actor=agent)
+    runbook = runbook_actions.do_create_runbook(
+        actor=admin_user,
+        name="Check payroll",
+        version={"steps": [{"name": "Look", "type": "manual"}], "match": {"keywords": ["payroll"]}},
+    )
+    runbook_actions.do_publish_runbook(runbook, actor=admin_user)
+    execution = runbook_actions.do_request_execution(secret, runbook, actor=agent)
+    surfaces = [
+        ("api", f"/api/runbooks/executions/?runbook={runbook.pk}"),
+        ("api", f"/api/runbooks/executions/{execution.pk}/"),
+        ("page", reverse("runbooks:execution-detail", args=[execution.pk])),
+        ("page", reverse("runbooks:item-executions", args=[item.pk])),
+        ("page", reverse("runbooks:ticket-panel", args=[secret.pk])),
+    ]
+    client.force_login(agent)
+    assert leaks(client.get(surfaces[2][1]).content.decode(), secret)
+    assert leaks(client.get(surfaces[3][1]).content.decode(), secret)
+    assert api_for(agent).get(surfaces[0][1]).json()["count"] == 1
+    client.force_login(outsider)
+    for kind, url in surfaces:
+        response = api_for(outsider).get(url) if kind == "api" else client.get(url)
+        assert response.status_code in (200, 403, 404), url
+        assert not leaks(response.content.decode(), secret), url

@@ -114,6 +114,7 @@ def test_the_item_page_reads_a_fixed_number_of_queries(
 
 def test_the_item_page_has_a_slot_other_apps_fill(client, viewer, make_item):
     item = make_item("web01")
+    installed = extensions.item_panels.get("runbook-executions")  # the runbooks app's own
     extensions.register_item_panel(
         extensions.ItemPanel(
             name="runbook-executions", label="Recent runbook executions", url_name="cmdb:item-detail"
@@ -127,6 +128,8 @@ def test_the_item_page_has_a_slot_other_apps_fill(client, viewer, make_item):
     finally:
         extensions.unregister_item_panel("runbook-executions")
         extensions.unregister_item_panel("missing")
+        if installed is not None:
+            extensions.register_item_panel(installed)
     assert 'id="item-panel-runbook-executions"' in content
     assert f'hx-get="/cmdb/items/{item.pk}/"' in content
     assert "item-panel-missing" not in content  # its app is not installed: no broken link
