@@ -323,3 +323,35 @@ def test_webhooks_and_chat_carry_no_text_of_a_sensitive_ticket(make_ticket, agen
         == shown.title
     )
     assert shown.title in json.dumps(ChatMessage.objects.filter(channel=channel).order_by("pk").last().body)
+
+
+# --- copilot ------------------------------------------------------------------------------------
+COPILOT_QUESTIONS = [
+    "tickets about payroll",
+    "Tell me about {number}",
+    "SLA of {number}",
+    "tickets similar to {number}",
+    "How did we fix the payroll export?",
+    "open tickets in Service Desk",
+    "assign {number} to Bob",
+]
+
+
+def test_the_copilot_answers_as_the_asker_and_never_names_a_ticket_they_may_not_see(
+    api_for, outsider, agent, secret, ordinary
+):
+    def ask(user, question):
+        response = api_for(user).post(
+            "/api/ai/copilot/", {"question": question.format(number=secret.number)}, format="json"
+        )
+        assert response.status_code == 201
+        return response.json()
+
+    for question in COPILOT_QUESTIONS:
+        body = ask(outsider, question)
+        assert SECRET_TITLE not in json.dumps(body), question
+        assert secret.pk not in {c["id"] for c in body["citations"] if c["type"] == "ticket"}, question
+        assert body["proposals"] == [], question
+    # The control: the Service Desk agent is answered about it.
+    assert SECRET_TITLE in ask(agent, "tickets about payroll")["answer"]
+    assert ask(agent, "assign {number} to Bob")["proposals"]
