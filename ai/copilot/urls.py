@@ -1,0 +1,27 @@
+"""Copilot pages, mounted under /ai/copilot/ in the ``ai`` namespace (names start with ``copilot``)."""
+
+from django.urls import path
+
+from ai.copilot import views
+from ai.copilot.models import DecisionOutcome
+
+urlpatterns = [
+    path("", views.copilot_page, name="copilot"),
+    path("tickets/<int:pk>/", views.copilot_panel, name="copilot-panel"),
+    path("ticket/", views.ticket_from_conversation, name="copilot-ticket"),
+    path("runs/", views.run_list, name="copilot-runs"),
+    path("runs/<int:pk>/", views.run_detail, name="copilot-run"),
+    path("runs/<int:pk>/replay/", views.run_replay, name="copilot-replay"),
+    path(
+        "proposals/<int:pk>/accept/",
+        views.proposal_decide,
+        {"outcome": DecisionOutcome.ACCEPTED},
+        name="copilot-accept",
+    ),
+    path(
+        "proposals/<int:pk>/dismiss/",
+        views.proposal_decide,
+        {"outcome": DecisionOutcome.DISMISSED},
+        name="copilot-dismiss",
+    ),
+]
