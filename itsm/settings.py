@@ -584,6 +584,8 @@ AI_COPILOT_PLANNER = env.str("AI_COPILOT_PLANNER", default="auto")
 AI_COPILOT_MAX_STEPS = env.int("AI_COPILOT_MAX_STEPS", default=4)
 AI_COPILOT_STEP_TIMEOUT = env.float("AI_COPILOT_STEP_TIMEOUT", default=20.0)
 AI_COPILOT_TOTAL_TIMEOUT = env.float("AI_COPILOT_TOTAL_TIMEOUT", default=45.0)
+# When the worker writes recommendations from the KPIs and queues (cron, worker time zone).
+AI_RECOMMENDATIONS_CRON = env.str("AI_RECOMMENDATIONS_CRON", default="17 * * * *")
 
 # --- AI settings (ai.triage) ---
 # Triage new tickets in the worker (predictions stored; applied per the field modes in the admin).

@@ -8,15 +8,25 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.decorators import api_view
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ai.copilot import actions
-from ai.copilot.models import CopilotProposal, CopilotRun, DecisionOutcome, RunSource, RunStatus
+from ai.copilot.models import (
+    CopilotProposal,
+    CopilotRun,
+    DecisionOutcome,
+    Recommendation,
+    RecommendationStatus,
+    RunSource,
+    RunStatus,
+)
+from ai.copilot.recommendations import AlreadyClosed, do_close_recommendation
 from ai.copilot.serializers import (
     AskSerializer,
     DecisionSerializer,
+    RecommendationSerializer,
     ReplaySerializer,
     RunListSerializer,
     RunSerializer,
@@ -173,3 +183,69 @@ def proposal_accept(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def proposal_dismiss(request: Request, pk: int) -> Response:
     return _decide(request, pk, DecisionOutcome.DISMISSED)
+
+
+# --- recommendations ------------------------------------------------------------------------------
+def _desk_only(request: Request) -> None:
+    if request.user.is_requester:
+        raise PermissionDenied("Recommendations are for the desk.")
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("status", str, enum=RecommendationStatus.values)],
+    summary="Recommendations from the KPIs and queues (open ones by default)",
+)
+class RecommendationList(generics.ListAPIView):
+    serializer_class = RecommendationSerializer
+    pagination_class = RunPagination
+
+    def get_queryset(self) -> QuerySet[Recommendation]:
+        _desk_only(self.request)
+        state = self.request.query_params.get("status") or RecommendationStatus.OPEN
+        if state not in RecommendationStatus.values:
+            raise ValidationError({"status": [f"One of {', '.join(RecommendationStatus.values)}."]})
+        return Recommendation.objects.filter(status=state).order_by("-created_at", "-id")
+
+
+recommendation_list = RecommendationList.as_view()
+
+
+def _close(request: Request, pk: int, status_to: str) -> Response:
+    recommendation = get_object_or_404(Recommendation.objects.all(), pk=pk)
+    try:
+        recommendation = do_close_recommendation(recommendation, actor=request.user, status=status_to)
+    except AlreadyClosed as error:
+        return Response(
+            {"detail": str(error), "status": recommendation.status}, status=status.HTTP_409_CONFLICT
+        )
+    return Response(RecommendationSerializer(recommendation).data)
+
+
+@extend_schema(
+    request=None,
+    responses={
+        200: RecommendationSerializer,
+        403: ErrorSerializer,
+        404: ErrorSerializer,
+        409: StateConflictSerializer,
+    },
+    summary="Dismiss a recommendation",
+)
+@api_view(["POST"])
+def recommendation_dismiss(request: Request, pk: int) -> Response:
+    return _close(request, pk, RecommendationStatus.DISMISSED)
+
+
+@extend_schema(
+    request=None,
+    responses={
+        200: RecommendationSerializer,
+        403: ErrorSerializer,
+        404: ErrorSerializer,
+        409: StateConflictSerializer,
+    },
+    summary="Mark a recommendation done",
+)
+@api_view(["POST"])
+def recommendation_done(request: Request, pk: int) -> Response:
+    return _close(request, pk, RecommendationStatus.DONE)

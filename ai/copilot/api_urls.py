@@ -11,4 +11,7 @@ urlpatterns = [
     path("copilot/runs/<int:pk>/replay/", api.run_replay, name="ai-copilot-replay"),
     path("copilot/proposals/<int:pk>/accept/", api.proposal_accept, name="ai-copilot-accept"),
     path("copilot/proposals/<int:pk>/dismiss/", api.proposal_dismiss, name="ai-copilot-dismiss"),
+    path("recommendations/", api.recommendation_list, name="ai-recommendations"),
+    path("recommendations/<int:pk>/dismiss/", api.recommendation_dismiss, name="ai-recommendation-dismiss"),
+    path("recommendations/<int:pk>/done/", api.recommendation_done, name="ai-recommendation-done"),
 ]

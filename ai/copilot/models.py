@@ -168,3 +168,57 @@ class ProposalDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.proposal_id} {self.outcome}"
+
+
+class RecommendationKind(models.TextChoices):
+    RISING_CATEGORY = "rising_category", _("Incidents rising in a category")
+    TEAM_OVER_CAPACITY = "team_over_capacity", _("Team over capacity")
+    SLA_POLICY_BREACHED = "sla_policy_breached", _("SLA policy breached often")
+    ARTICLE_UNHELPFUL = "article_unhelpful", _("Article voted unhelpful")
+    TRIAGE_CORRECTED = "triage_corrected", _("Triage often corrected")
+    MISSING_ARTICLE = "missing_article", _("Resolved tickets without an article")
+
+
+class RecommendationStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    DISMISSED = "dismissed", _("Dismissed")
+    DONE = "done", _("Done")
+
+
+class RecommendationQuerySet(models.QuerySet):
+    def open(self) -> RecommendationQuerySet:
+        return self.filter(status=RecommendationStatus.OPEN)
+
+
+class Recommendation(models.Model):
+    """Written by the periodic task from the KPIs and queues; ``key`` names what it is about and
+    the week (or month), so the same recommendation is raised once in that period."""
+
+    kind = models.CharField(max_length=30, choices=RecommendationKind.choices)
+    key = models.CharField(max_length=120)
+    title = models.CharField(max_length=300)
+    evidence = models.JSONField(default=dict)
+    action_url = models.CharField(max_length=300, blank=True)
+    action_label = models.CharField(max_length=120, blank=True)
+    status = models.CharField(
+        max_length=10, choices=RecommendationStatus.choices, default=RecommendationStatus.OPEN
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RecommendationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("recommendation")
+        constraints = [
+            # One per key, whatever its status: dismissed this week, it is not raised again this week.
+            models.UniqueConstraint(fields=["kind", "key"], name="copilot_recommendation_unique_key")
+        ]
+        indexes = [models.Index(fields=["status", "-created_at"], name="copilot_recommendation_idx")]
+
+    def __str__(self) -> str:
+        return self.title

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from ai.copilot.actions import MAX_QUESTION_CHARS
-from ai.copilot.models import CopilotRun
+from ai.copilot.models import CopilotRun, Recommendation
 
 
 class AskSerializer(serializers.Serializer):
@@ -114,3 +114,9 @@ class RunListSerializer(serializers.ModelSerializer):
 class DecisionSerializer(serializers.Serializer):
     proposal = serializers.IntegerField()
     outcome = serializers.CharField()
+
+
+class RecommendationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Recommendation
+        fields = ["id", "kind", "title", "evidence", "action_url", "action_label", "status", "created_at"]

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from ai.copilot import views
-from ai.copilot.models import DecisionOutcome
+from ai.copilot.models import DecisionOutcome, RecommendationStatus
 
 urlpatterns = [
     path("", views.copilot_page, name="copilot"),
@@ -23,5 +23,18 @@ urlpatterns = [
         views.proposal_decide,
         {"outcome": DecisionOutcome.DISMISSED},
         name="copilot-dismiss",
+    ),
+    path("recommendations/", views.recommendation_list, name="copilot-recommendations"),
+    path(
+        "recommendations/<int:pk>/dismiss/",
+        views.recommendation_close,
+        {"status": RecommendationStatus.DISMISSED},
+        name="copilot-recommendation-dismiss",
+    ),
+    path(
+        "recommendations/<int:pk>/done/",
+        views.recommendation_close,
+        {"status": RecommendationStatus.DONE},
+        name="copilot-recommendation-done",
     ),
 ]

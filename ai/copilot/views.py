@@ -21,7 +21,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ai.copilot import actions
-from ai.copilot.models import CopilotProposal, CopilotRun, RunSource, RunStatus
+from ai.copilot.models import CopilotProposal, CopilotRun, Recommendation, RunSource, RunStatus
+from ai.copilot.recommendations import AlreadyClosed, do_close_recommendation
 from tickets.models import Category, IllegalTransition, StaleTicket, Ticket
 
 PAGE = "copilot/page.html"
@@ -227,3 +228,25 @@ def ticket_from_conversation(request: HttpRequest) -> HttpResponse:
         return redirect("ai:copilot")
     messages.success(request, _("Created %(number)s.") % {"number": ticket.number})
     return redirect("tickets:ticket-detail", pk=ticket.pk)
+
+
+@login_required
+@require_GET
+def recommendation_list(request: HttpRequest) -> HttpResponse:
+    if request.user.is_requester:
+        raise PermissionDenied(_("Recommendations are for the desk."))
+    recommendations = Recommendation.objects.open().order_by("-created_at", "-id")[:100]
+    return render(request, "copilot/recommendations.html", {"recommendations": recommendations})
+
+
+@login_required
+@require_POST
+def recommendation_close(request: HttpRequest, pk: int, status: str) -> HttpResponse:
+    recommendation = get_object_or_404(Recommendation, pk=pk)
+    try:
+        do_close_recommendation(recommendation, actor=request.user, status=status)
+    except AlreadyClosed as error:
+        messages.info(request, str(error))
+    if request.htmx:
+        return HttpResponse("")  # the row is removed in place
+    return redirect("ai:copilot-recommendations")
