@@ -355,3 +355,15 @@ def test_the_copilot_answers_as_the_asker_and_never_names_a_ticket_they_may_not_
     # The control: the Service Desk agent is answered about it.
     assert SECRET_TITLE in ask(agent, "tickets about payroll")["answer"]
     assert ask(agent, "assign {number} to Bob")["proposals"]
+
+
+def test_a_quick_fix_never_cites_a_ticket_its_reader_may_not_see(
+    api_for, make_ticket, agent, other_agent, team, other_team, secret
+):
+    actions.do_transition_ticket(secret, "resolved", actor=agent, resolution="Revoked the payroll share.")
+    mine = make_ticket("Payroll export leaked salaries again", team=other_team, actor=other_agent)
+    for reader, shown in ((other_agent, False), (agent, True)):
+        body = api_for(reader).get(f"/api/ai/tickets/{mine.pk}/quick-fix/").json()
+        cited = {source["id"] for source in body["sources"] if source["type"] == "ticket"}
+        assert (secret.pk in cited) is shown, reader
+        assert ("Revoked the payroll share." in body["steps"]) is shown, reader

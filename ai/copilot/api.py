@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.decorators import api_view
@@ -12,7 +13,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ai.copilot import actions
+from ai.copilot import actions, quickfix
 from ai.copilot.models import (
     CopilotProposal,
     CopilotRun,
@@ -26,6 +27,7 @@ from ai.copilot.recommendations import AlreadyClosed, do_close_recommendation
 from ai.copilot.serializers import (
     AskSerializer,
     DecisionSerializer,
+    QuickFixDecisionSerializer,
     RecommendationSerializer,
     ReplaySerializer,
     RunListSerializer,
@@ -249,3 +251,46 @@ def recommendation_dismiss(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def recommendation_done(request: Request, pk: int) -> Response:
     return _close(request, pk, RecommendationStatus.DONE)
+
+
+# --- quick fix ------------------------------------------------------------------------------------
+def _agent_ticket(request: Request, pk: int) -> Ticket:
+    if not request.user.is_agent:
+        raise PermissionDenied("Quick fixes are for agents.")
+    return get_object_or_404(Ticket.objects.visible_to(request.user), pk=pk)
+
+
+@extend_schema(
+    responses={200: OpenApiTypes.OBJECT, 403: ErrorSerializer, 404: ErrorSerializer},
+    summary="A ticket's quick fix",
+)
+@api_view(["GET"])
+def quick_fix(request: Request, pk: int) -> Response:
+    ticket = _agent_ticket(request, pk)
+    return Response(quickfix.suggest(ticket, user=request.user).as_dict())
+
+
+@extend_schema(
+    request=QuickFixDecisionSerializer,
+    responses={
+        201: OpenApiTypes.OBJECT,
+        400: OpenApiResponse(description="Field errors."),
+        403: ErrorSerializer,
+    },
+    summary="Record what was done with a quick fix (inserted, linked, dismissed)",
+)
+@api_view(["POST"])
+def quick_fix_decide(request: Request, pk: int) -> Response:
+    ticket = _agent_ticket(request, pk)
+    serializer = QuickFixDecisionSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    try:
+        decision = quickfix.do_decide_quick_fix(
+            ticket, actor=request.user, outcome=serializer.validated_data["outcome"]
+        )
+    except quickfix.QuickFixInputError as error:
+        raise ValidationError({"outcome": [str(error)]}) from error
+    return Response(
+        {"id": decision.pk, "outcome": decision.outcome, "confidence": decision.confidence},
+        status=status.HTTP_201_CREATED,
+    )

@@ -14,4 +14,6 @@ urlpatterns = [
     path("recommendations/", api.recommendation_list, name="ai-recommendations"),
     path("recommendations/<int:pk>/dismiss/", api.recommendation_dismiss, name="ai-recommendation-dismiss"),
     path("recommendations/<int:pk>/done/", api.recommendation_done, name="ai-recommendation-done"),
+    path("tickets/<int:pk>/quick-fix/", api.quick_fix, name="ai-quick-fix"),
+    path("tickets/<int:pk>/quick-fix/decision/", api.quick_fix_decide, name="ai-quick-fix-decision"),
 ]

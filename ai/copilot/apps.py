@@ -10,8 +10,11 @@ class CopilotConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from ai.copilot import kpis
         from itsm import navigation
         from tickets import extensions
+
+        kpis.register()
 
         # On every ticket page, requesters' included: the copilot answers as whoever reads it.
         extensions.register_detail_panel(

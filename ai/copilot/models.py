@@ -222,3 +222,28 @@ class Recommendation(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class QuickFixOutcome(models.TextChoices):
+    INSERTED = "inserted", _("Inserted into a reply")
+    LINKED = "linked", _("Known error linked")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+class QuickFixDecision(models.Model):
+    """What an agent did with a quick fix (append-only; feeds the ``quick_fix_acceptance_rate`` KPI)."""
+
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.PROTECT, related_name="quick_fix_decisions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    outcome = models.CharField(max_length=10, choices=QuickFixOutcome.choices)
+    confidence = models.FloatField()
+    sources = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("quick fix decision")
+        indexes = [models.Index(fields=["created_at"], name="copilot_quickfix_created_idx")]
+        triggers = APPEND_ONLY
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.outcome}"

@@ -120,3 +120,7 @@ class RecommendationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Recommendation
         fields = ["id", "kind", "title", "evidence", "action_url", "action_label", "status", "created_at"]
+
+
+class QuickFixDecisionSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=["inserted", "linked", "dismissed"])

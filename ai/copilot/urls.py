@@ -24,6 +24,8 @@ urlpatterns = [
         {"outcome": DecisionOutcome.DISMISSED},
         name="copilot-dismiss",
     ),
+    path("tickets/<int:pk>/quick-fix/", views.quick_fix_panel, name="copilot-quick-fix"),
+    path("tickets/<int:pk>/quick-fix/decision/", views.quick_fix_decide, name="copilot-quick-fix-decision"),
     path("recommendations/", views.recommendation_list, name="copilot-recommendations"),
     path(
         "recommendations/<int:pk>/dismiss/",

@@ -20,7 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ai.copilot import actions
+from ai.copilot import actions, quickfix
 from ai.copilot.models import CopilotProposal, CopilotRun, Recommendation, RunSource, RunStatus
 from ai.copilot.recommendations import AlreadyClosed, do_close_recommendation
 from tickets.models import Category, IllegalTransition, StaleTicket, Ticket
@@ -250,3 +250,35 @@ def recommendation_close(request: HttpRequest, pk: int, status: str) -> HttpResp
     if request.htmx:
         return HttpResponse("")  # the row is removed in place
     return redirect("ai:copilot-recommendations")
+
+
+def _agent_ticket(request: HttpRequest, pk: int) -> Ticket:
+    if not request.user.is_agent:
+        raise PermissionDenied(_("Quick fixes are for agents."))
+    return _ticket(request, pk)
+
+
+@login_required
+@require_GET
+def quick_fix_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _agent_ticket(request, pk)
+    fix = quickfix.suggest(ticket, user=request.user)
+    template = f"{PARTS}#quick-fix" if request.htmx else "copilot/quick_fix.html"
+    return render(request, template, {"ticket": ticket, "fix": fix})
+
+
+@login_required
+@require_POST
+def quick_fix_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _agent_ticket(request, pk)
+    outcome = request.POST.get("outcome", "")
+    try:
+        decision = quickfix.do_decide_quick_fix(ticket, actor=request.user, outcome=outcome)
+    except quickfix.QuickFixInputError as error:
+        return HttpResponse(str(error), status=400)
+    fix = quickfix.suggest(ticket, user=request.user)
+    context = {"ticket": ticket, "fix": fix, "decision": decision}
+    response = render(request, f"{PARTS}#quick-fix", context)
+    if decision.outcome == "linked":
+        response["HX-Trigger"] = "ticketUpdated"
+    return response if request.htmx else redirect("tickets:ticket-detail", pk=ticket.pk)
