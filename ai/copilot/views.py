@@ -110,8 +110,17 @@ def copilot_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def copilot_panel(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _ticket(request, pk)
+    # The panel reloads when the ticket changes (a confirmed proposal, say): it shows the
+    # reader's latest question about this ticket again, with the decisions taken since.
+    latest = (
+        CopilotRun.objects.filter(user=request.user, ticket=ticket, replay_of__isnull=True)
+        .order_by("-created_at", "-id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    run = _run_with_trace(request, latest) if latest else None
     template = f"{PARTS}#copilot-panel" if request.htmx else "copilot/panel.html"
-    return render(request, template, {"ticket": ticket, "run": None})
+    return render(request, template, {"ticket": ticket, **_answer_context(run, "", request.user)})
 
 
 def _proposal_response(
