@@ -1,9 +1,11 @@
 """The copilot's local planner: latency of answering the evaluation set's questions.
 
-    .venv/bin/python bench/copilot_answer.py [--rounds 5] [--database itsm_bench_copilot] [--reuse]
+    .venv/bin/python bench/copilot_answer.py [--rounds 5] [--history-copies 0] [--database itsm_bench_copilot] [--reuse]
 
 Loads the demo desk (``seed_demo``) into a database of its own (``itsm_bench_copilot`` on the
-embedded server, or ``BENCH_DATABASE_URL``). Then it asks every question of
+embedded server, or ``BENCH_DATABASE_URL``); ``--history-copies N`` adds N copies of each of the
+demo's 90 days of history tickets (one ``INSERT … SELECT``, every trigger on) for a bigger desk.
+Then it asks every question of
 ``ai/copilot/evaluation.py`` ``--rounds`` times as its demo user through ``ai.copilot.actions.answer`` (planner ``local``: intent, tools, answer; nothing is
 recorded) and prints p50/p95/max per intent and overall, the local MiniLM loaded beforehand
 (its first load is a one-off of the process, not of an answer).
@@ -42,11 +44,34 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
+def copy_history(copies: int) -> None:
+    """``copies`` copies of each demo history ticket under fresh numbers, set-based (every trigger
+    on). Copies are marked ``bench_copy`` and never copied again."""
+    from django.db import connection
+
+    columns = (
+        "type, title, description, status, impact, urgency, priority, priority_overridden, priority_reason,"
+        " category_id, service, channel, requester_id, organisation_id, assignee_id, team_id, tags,"
+        " linked_entity_type, linked_entity_id, sensitive, archived, resolution, metadata, external_key,"
+        " created_by_id, created_at, updated_at, first_response_at, resolved_at, closed_at, reopen_count, version"
+    )
+    selected = columns.replace("metadata", "metadata || jsonb_build_object('bench_copy', n)")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO tickets_ticket (number, {columns})"  # noqa: S608 - a fixed column list
+            f" SELECT 'INC-' || lpad(nextval('tickets_incident_number_seq')::text, 6, '0'), {selected}"
+            " FROM tickets_ticket, generate_series(1, %s) AS n"
+            " WHERE metadata ? 'demo_history' AND NOT metadata ? 'bench_copy'",
+            [copies],
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--history-copies", type=int, default=0, help="copies of each demo history ticket")
     parser.add_argument("--database", default="itsm_bench_copilot")
     parser.add_argument("--reuse", action="store_true", help="keep the loaded desk")
     args = parser.parse_args()
@@ -67,6 +92,8 @@ def main() -> None:
 
         ensure_defaults()
         call_command("seed_demo", verbosity=0)
+        if args.history_copies:
+            copy_history(args.history_copies)
     print(f"{Ticket.objects.count():,} tickets in {args.database}", flush=True)
     nearest_intent("warm up the local embeddings")
     numbers = evaluation.demo_numbers()

@@ -38,7 +38,7 @@ FULL = [
     ["ai_classify.py"],
     ["cmdb_extract.py", "--items", "100000"],
     ["jira_kb.py", "--issues", "1000"],
-    ["copilot_answer.py", "--rounds", "10"],
+    ["copilot_answer.py", "--rounds", "3", "--history-copies", "511"],
 ]
 
 
