@@ -5,4 +5,5 @@ app_name = "ai"
 urlpatterns = [
     path("", include("ai.knowledge.urls")),
     path("triage/", include("ai.triage.urls")),
+    path("copilot/", include("ai.copilot.urls")),
 ]

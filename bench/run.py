@@ -28,6 +28,7 @@ QUICK = [
     ["jira_kb.py", "--issues", "200"],
     ["kpis.py", "--tickets", "20000", "--repeat", "5", "--skip-year"],
     ["runbooks.py", "--runbooks", "200", "--steps", "30"],
+    ["copilot_answer.py", "--rounds", "3"],
 ]
 FULL = [
     ["tickets_list.py", "--rows", "1000000"],
@@ -43,6 +44,7 @@ FULL = [
     ["jira_kb.py", "--issues", "1000"],
     ["kpis.py"],
     ["runbooks.py", "--runbooks", "2000", "--steps", "50"],
+    ["copilot_answer.py", "--rounds", "3", "--history-copies", "511"],
 ]
 
 

@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "ai.knowledge",
     "ai.triage",
     "runbooks",
+    "ai.copilot",
 ]
 
 MIDDLEWARE = [
@@ -641,6 +642,13 @@ AI_SEARCH_EF_SEARCH = env.int("AI_SEARCH_EF_SEARCH", default=100)
 AI_SEARCH_MAX_TEXT_MATCHES = env.int("AI_SEARCH_MAX_TEXT_MATCHES", default=5000)
 AI_REPLY_MIN_SIMILARITY = env.float("AI_REPLY_MIN_SIMILARITY", default=0.45)
 AI_SUGGEST_MIN_SIMILARITY = env.float("AI_SUGGEST_MIN_SIMILARITY", default=0.3)
+# Copilot: "auto" uses the LLM (tool calling) when AI_LLM_BASE_URL is set, "local" never does.
+AI_COPILOT_PLANNER = env.str("AI_COPILOT_PLANNER", default="auto")
+AI_COPILOT_MAX_STEPS = env.int("AI_COPILOT_MAX_STEPS", default=4)
+AI_COPILOT_STEP_TIMEOUT = env.float("AI_COPILOT_STEP_TIMEOUT", default=20.0)
+AI_COPILOT_TOTAL_TIMEOUT = env.float("AI_COPILOT_TOTAL_TIMEOUT", default=45.0)
+# When the worker writes recommendations from the KPIs and queues (cron, worker time zone).
+AI_RECOMMENDATIONS_CRON = env.str("AI_RECOMMENDATIONS_CRON", default="17 * * * *")
 
 # --- AI settings (ai.triage) ---
 # Triage new tickets in the worker (predictions stored; applied per the field modes in the admin).

@@ -357,3 +357,47 @@ def test_runbook_executions_show_only_on_tickets_the_reader_may_see(
         response = api_for(outsider).get(url) if kind == "api" else client.get(url)
         assert response.status_code in (200, 403, 404), url
         assert not leaks(response.content.decode(), secret), url
+
+
+# --- copilot ------------------------------------------------------------------------------------
+COPILOT_QUESTIONS = [
+    "tickets about payroll",
+    "Tell me about {number}",
+    "SLA of {number}",
+    "tickets similar to {number}",
+    "How did we fix the payroll export?",
+    "open tickets in Service Desk",
+    "assign {number} to Bob",
+]
+
+
+def test_the_copilot_answers_as_the_asker_and_never_names_a_ticket_they_may_not_see(
+    api_for, outsider, agent, secret, ordinary
+):
+    def ask(user, question):
+        response = api_for(user).post(
+            "/api/ai/copilot/", {"question": question.format(number=secret.number)}, format="json"
+        )
+        assert response.status_code == 201
+        return response.json()
+
+    for question in COPILOT_QUESTIONS:
+        body = ask(outsider, question)
+        assert SECRET_TITLE not in json.dumps(body), question
+        assert secret.pk not in {c["id"] for c in body["citations"] if c["type"] == "ticket"}, question
+        assert body["proposals"] == [], question
+    # The control: the Service Desk agent is answered about it.
+    assert SECRET_TITLE in ask(agent, "tickets about payroll")["answer"]
+    assert ask(agent, "assign {number} to Bob")["proposals"]
+
+
+def test_a_quick_fix_never_cites_a_ticket_its_reader_may_not_see(
+    api_for, make_ticket, agent, other_agent, team, other_team, secret
+):
+    actions.do_transition_ticket(secret, "resolved", actor=agent, resolution="Revoked the payroll share.")
+    mine = make_ticket("Payroll export leaked salaries again", team=other_team, actor=other_agent)
+    for reader, shown in ((other_agent, False), (agent, True)):
+        body = api_for(reader).get(f"/api/ai/tickets/{mine.pk}/quick-fix/").json()
+        cited = {source["id"] for source in body["sources"] if source["type"] == "ticket"}
+        assert (secret.pk in cited) is shown, reader
+        assert ("Revoked the payroll share." in body["steps"]) is shown, reader

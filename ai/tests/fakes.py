@@ -1,7 +1,8 @@
 """A small local server speaking the OpenAI-compatible API (chat completions and embeddings).
 
 Tests script its answers: ``server.script("chat", [500, 429, {"content": "…"}])`` makes the next
-three chat calls answer 500, then 429, then a completion. ``"timeout"`` holds the request until
+three chat calls answer 500, then 429, then a completion; ``{"tool_calls": [{"name", "arguments"}]}``
+answers with tool calls, and a callable step is a scripted model deciding from the request body. ``"timeout"`` holds the request until
 the client gave up. Every request is recorded (path, headers, JSON body).
 """
 
@@ -63,6 +64,8 @@ class FakeOpenAI:
                     self._send(404, {"error": {"message": "unknown path"}})
                     return
                 step = fake.scripts[kind].popleft() if fake.scripts[kind] else None
+                if callable(step):  # a scripted model: decides from the request (messages, tools)
+                    step = step(body)
                 if step == "timeout":
                     fake.release.wait(5)  # hold the answer until the client has timed out
                     return
@@ -78,19 +81,36 @@ class FakeOpenAI:
                         if isinstance(step, dict)
                         else fake.default_chat
                     )
+                    message: dict[str, Any] = {"role": "assistant", "content": content}
+                    finish = "stop"
+                    if isinstance(step, dict) and step.get("tool_calls"):
+                        # Tool calling as OpenAI answers it: arguments are a JSON *string*.
+                        message = {
+                            "role": "assistant",
+                            "content": None,
+                            "tool_calls": [
+                                {
+                                    "id": f"call_{index}",
+                                    "type": "function",
+                                    "function": {
+                                        "name": call["name"],
+                                        "arguments": call["arguments"]
+                                        if isinstance(call["arguments"], str)
+                                        else json.dumps(call["arguments"]),
+                                    },
+                                }
+                                for index, call in enumerate(step["tool_calls"])
+                            ],
+                        }
+                        finish = "tool_calls"
                     self._send(
                         200,
                         {
                             "id": "chatcmpl-1",
                             "object": "chat.completion",
                             "model": body.get("model"),
-                            "choices": [
-                                {
-                                    "index": 0,
-                                    "message": {"role": "assistant", "content": content},
-                                    "finish_reason": "stop",
-                                }
-                            ],
+                            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                            "usage": {"prompt_tokens": 40, "completion_tokens": 10, "total_tokens": 50},
                         },
                     )
                     return

@@ -1,0 +1,31 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
+
+
+class CopilotConfig(AppConfig):
+    name = "ai.copilot"
+    label = "copilot"
+    verbose_name = "Copilot"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ai.copilot import kpis
+        from itsm import navigation
+        from tickets import extensions
+
+        kpis.register()
+
+        # On every ticket page, requesters' included: the copilot answers as whoever reads it.
+        extensions.register_detail_panel(
+            extensions.DetailPanel(
+                name="ai-copilot",
+                label=_("Copilot"),
+                url_name="ai:copilot-panel",
+                order=20,
+                agents_only=False,
+            )
+        )
+        navigation.register(
+            navigation.NavItem(label=gettext_noop("Copilot"), url_name="ai:copilot", order=65)
+        )
