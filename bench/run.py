@@ -25,6 +25,7 @@ QUICK = [
     ["ai_classify.py", "--no-embeddings", "--tickets", "200"],
     ["cmdb_extract.py", "--items", "10000", "--repeat", "100"],
     ["jira_kb.py", "--issues", "200"],
+    ["problems_clusters.py"],
 ]
 FULL = [
     ["tickets_list.py", "--rows", "1000000"],
@@ -37,6 +38,7 @@ FULL = [
     ["ai_classify.py"],
     ["cmdb_extract.py", "--items", "100000"],
     ["jira_kb.py", "--issues", "1000"],
+    ["problems_clusters.py"],
 ]
 
 
