@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "sla",
     "cmdb",
     "problems",
+    "changes",
     "integrations",
     "integrations.jira",
     "integrations.webhooks",
@@ -477,6 +478,12 @@ PROBLEM_DETECTION_EMBEDDING_SIMILARITY = env.float("PROBLEM_DETECTION_EMBEDDING_
 PROBLEM_DETECTION_SAME_CATEGORY = env.bool("PROBLEM_DETECTION_SAME_CATEGORY", default=False)
 # A dismissed candidate is raised again once its cluster grows by this many new incidents.
 PROBLEM_CANDIDATE_RERAISE_AFTER = env.int("PROBLEM_CANDIDATE_RERAISE_AFTER", default=3)
+
+# --- Changes ---
+# The team whose members form the change advisory board, and how many of them must approve a
+# high-risk change (bounded by the board's size).
+CHANGE_ADVISORY_BOARD = env.str("CHANGE_ADVISORY_BOARD", default="Change Advisory Board")
+CHANGE_CAB_QUORUM = env.int("CHANGE_CAB_QUORUM", default=2)
 
 # --- SLA settings (sla app) ---
 # Clocks claimed per transaction by the sweep, and the most actions a report lists.

@@ -24,6 +24,7 @@ api_patterns = [
     path("", include("cmdb.api_urls")),
     path("", include("sla.api_urls")),
     path("", include("problems.api_urls")),
+    path("", include("changes.api_urls")),
     path("", include("integrations.api_urls")),
     path("", include("ai.api_urls")),
 ]
@@ -47,6 +48,7 @@ urlpatterns = [
     path("cmdb/", include("cmdb.urls")),
     path("sla/", include("sla.urls")),
     path("problems/", include("problems.urls")),
+    path("changes/", include("changes.urls")),
     path("integrations/", include("integrations.urls")),
     path("ai/", include("ai.urls")),
 ]

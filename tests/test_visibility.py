@@ -170,6 +170,26 @@ def test_detection_is_for_agents(api_for, viewer, requester):
         )
 
 
+# --- changes -------------------------------------------------------------------------------
+def test_a_change_lists_only_incidents_the_reader_may_see(client, api_for, outsider, agent, secret, ordinary):
+    from changes.actions import do_create_change
+
+    change = do_create_change(actor=agent, title="Replace the finance switch", incidents=[secret, ordinary])
+    assert api_for(agent).get(f"/api/changes/{change.pk}/").json()["incidents"] == sorted(
+        [secret.number, ordinary.number]
+    )
+    api = api_for(outsider)
+    detail = api.get(f"/api/changes/{change.pk}/")
+    listing = api.get("/api/changes/")
+    client.force_login(outsider)
+    page = client.get(reverse("changes:change-detail", args=[change.pk]))
+    if outsider.is_requester:
+        assert (detail.status_code, listing.status_code, page.status_code) == (403, 403, 404)
+        return
+    assert detail.json()["incidents"] == [ordinary.number]
+    assert not leaks(detail.content.decode() + listing.content.decode() + page.content.decode(), secret)
+
+
 # --- relations -----------------------------------------------------------------------------
 def test_relations_show_only_tickets_the_reader_may_see(client, api_for, outsider, agent, secret, ordinary):
     actions.do_add_relation(ordinary, target=secret, kind="related", actor=agent)

@@ -1,0 +1,20 @@
+"""What the changes app listens to: the outcome of its approvals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from itsm.approvals import signals as approval_signals
+
+
+def on_approval_decided(
+    sender: Any, approval: Any, target: Any, outcome: str, actor: Any = None, **kwargs: Any
+) -> None:
+    from changes.actions import on_approval_decided as act
+
+    act(approval, target, outcome, actor)
+
+
+def connect() -> None:
+    """Called from ``ChangesConfig.ready()``; the ``dispatch_uid`` makes a second call a no-op."""
+    approval_signals.approval_decided.connect(on_approval_decided, dispatch_uid="changes-approval-decided")
