@@ -24,7 +24,7 @@ class Entry:
     at: datetime
     kind: str  # "created", "changed", "linked", "unlinked", "moved", "note"
     actor: str
-    field: str = ""
+    field: str = ""  # the field's verbose name, in the reader's language
     old: Any = None
     new: Any = None
     ticket: Any = None  # a visible Ticket, or None when the reader may not see it
@@ -53,11 +53,14 @@ def _field_changes(problem: Problem) -> list[Entry]:
     rows = list(audit.objects.filter(pgh_obj_id=problem.pk).order_by("pgh_id").values(*columns))
     names = _names(rows)
 
+    from problems.models import Problem
+
     def value(row: dict[str, Any], name: str) -> Any:
         if name in REFERENCES:
             key = row[f"{name}_id"]
             return None if key is None else names[name].get(key, f"#{key}")
-        return row[name]
+        choices = dict(Problem._meta.get_field(name).flatchoices)
+        return choices.get(row[name], row[name]) if choices else row[name]
 
     entries, previous = [], None
     for row in rows:
@@ -73,7 +76,7 @@ def _field_changes(problem: Problem) -> list[Entry]:
                             at=row["pgh_created_at"],
                             kind="changed",
                             actor=actor,
-                            field=name,
+                            field=str(Problem._meta.get_field(name).verbose_name),
                             old=old,
                             new=new,
                         )

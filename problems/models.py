@@ -106,9 +106,16 @@ class Problem(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=ProblemStatus.choices, default=ProblemStatus.NEW
     )
-    category = models.ForeignKey("tickets.Category", null=True, blank=True, on_delete=models.SET_NULL)
+    category = models.ForeignKey(
+        "tickets.Category", null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("category")
+    )
     team = models.ForeignKey(
-        "itsm.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="problems"
+        "itsm.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="problems",
+        verbose_name=_("team"),
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -116,6 +123,7 @@ class Problem(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owned_problems",
+        verbose_name=_("owner"),
     )
     priority = models.CharField(
         _("priority"), max_length=10, choices=Priority.choices, default=Priority.MEDIUM

@@ -216,9 +216,18 @@ def test_the_api_edits_every_field_and_the_history_keeps_each_change(agent, othe
     assert body["owner"] == other_agent.email and body["affected_items"] == [item.name]
     assert body["priority"] == "high" and body["status"] == "investigating"
     changes = {entry.field: entry for entry in history.timeline(problem, agent) if entry.kind == "changed"}
+    assert set(changes) == {
+        "title",
+        "owner",
+        "team",
+        "priority",
+        "affected items",
+        "root cause",
+        "status",
+    } - {"affected items"}
     assert changes["title"].old == "Mail slow" and changes["title"].actor == agent.email
     assert changes["owner"].new == other_agent.email
-    assert changes["status"].new == "investigating"
+    assert changes["status"].new == "Investigating"
 
 
 def test_bad_edits_change_nothing(agent, requester, api_for):
