@@ -54,6 +54,17 @@ class ProblemQuerySet(models.QuerySet):
         """Known errors with a workaround to offer (the ticket page's suggestions, KB search)."""
         return self.filter(status=P.KNOWN_ERROR).exclude(workaround="")
 
+    def resembling(self, text: str, threshold: float = 0.3) -> ProblemQuerySet:
+        """Those whose title resembles ``text`` (pg_trgm word similarity), closest first."""
+        from django.contrib.postgres.search import TrigramWordSimilarity
+        from django.db.models import Value
+
+        return (
+            self.annotate(resemblance=TrigramWordSimilarity(Value(text), "title"))
+            .filter(resemblance__gte=threshold)
+            .order_by("-resemblance", "-pk")
+        )
+
     def visible_to(self, user: User) -> ProblemQuerySet:
         """Problems are internal: agents, admins and viewers read them."""
         if not user.is_authenticated or user.is_requester:
@@ -165,6 +176,10 @@ class Problem(models.Model):
                 cursor.execute("SELECT nextval('problems_number_seq')")
                 self.number = f"PRB-{cursor.fetchone()[0]:06d}"
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def is_known_error(self) -> bool:
+        return self.status == P.KNOWN_ERROR and bool(self.workaround.strip())
 
     @property
     def recurrence_count(self) -> int:

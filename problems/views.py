@@ -13,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from problems import actions, history
+from problems import actions, extensions, history
 from problems.forms import DismissForm, MergeForm, NoteForm, ProblemEditForm, ProblemForm
 from problems.models import IllegalProblemTransition, Problem, ProblemIncident, RecurrenceCandidate
 from tickets.models import Ticket
@@ -67,6 +67,7 @@ def _detail_context(request: HttpRequest, problem: Problem, **forms: Any) -> dic
         "hidden": problem.linked_count - len(links),
         "timeline": history.timeline(problem, request.user),
         "duplicates": list(problem.duplicates.only("pk", "number", "title")),
+        "extra_actions": extensions.detail_actions(problem, request.user),
     }
 
 
@@ -238,8 +239,10 @@ def ticket_problem_panel(request: HttpRequest, ticket_pk: int) -> HttpResponse:
         raise Http404
     link = ProblemIncident.objects.select_related("problem").filter(ticket=ticket).first()
     open_problems = Problem.objects.active().order_by("-created_at")[:20] if link is None else []
+    # Known errors whose title resembles the ticket's: their workaround may help right away.
+    known_errors = list(Problem.objects.known_errors().resembling(ticket.title)[:3]) if link is None else []
     return render(
         request,
         "problems/_ticket_panel.html",
-        {"ticket": ticket, "link": link, "open_problems": open_problems},
+        {"ticket": ticket, "link": link, "open_problems": open_problems, "known_errors": known_errors},
     )
