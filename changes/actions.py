@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from changes import conflicts as conflict_rules
+from changes import signals
 from changes.models import (
     ChangeError,
     ChangeOutcome,
@@ -25,6 +26,7 @@ from itsm.approvals.actions import do_cancel_approval, do_decide_approval, do_re
 from itsm.approvals.approvers import resolve_approvers
 from itsm.approvals.models import ApprovalRequest, ApprovalStatus, DecisionChannel
 from itsm.models import AutomationEvent, Team
+from problems.actions import do_update_problem
 from problems.models import Problem, ProblemStatus
 from tickets.models.ticket import audited
 
@@ -256,6 +258,9 @@ def _move(change: ChangeRequest, status: str, *, actor: User | None, reason: str
         after={"status": status},
         reason=reason,
     )
+    signals.change_status_changed.send(
+        sender=ChangeRequest, change=change, previous=previous, status=status, actor=actor, reason=reason
+    )
 
 
 @transaction.atomic
@@ -309,8 +314,6 @@ def do_transition_change(
 
 
 def _resolve_addressed_problems(change: ChangeRequest, actor: User) -> None:
-    from problems.actions import do_update_problem
-
     for problem in change.problems.exclude(status__in=[ProblemStatus.RESOLVED, ProblemStatus.CLOSED]):
         if problem.fix.strip() and problem.can_transition_to(ProblemStatus.RESOLVED):
             do_update_problem(problem, actor=actor, status=ProblemStatus.RESOLVED)

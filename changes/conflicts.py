@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from django.db.models import Prefetch, Q
 
 from changes.models import PLANNED_STATUSES, ChangeRequest
-
-if TYPE_CHECKING:
-    from cmdb.models import ConfigurationItem
+from cmdb.models import ConfigurationItem
 
 
 @dataclass(frozen=True)
@@ -41,8 +38,6 @@ class Conflict:
 
 
 def with_items() -> Prefetch:
-    from cmdb.models import ConfigurationItem
-
     return Prefetch("affected_items", queryset=ConfigurationItem.objects.order_by("name"))
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pghistory
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -235,8 +235,6 @@ class ChangeRequest(models.Model):
 
     def save(self, *args: object, **kwargs: object) -> None:
         if not self.number:
-            from django.db import connection
-
             with connection.cursor() as cursor:
                 cursor.execute("SELECT nextval('changes_number_seq')")
                 self.number = f"CHG-{cursor.fetchone()[0]:06d}"

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from changes import actions
 from itsm.approvals import signals as approval_signals
 
 
 def on_approval_decided(
     sender: Any, approval: Any, target: Any, outcome: str, actor: Any = None, **kwargs: Any
 ) -> None:
-    from changes.actions import on_approval_decided as act
-
-    act(approval, target, outcome, actor)
+    actions.on_approval_decided(approval, target, outcome, actor)
 
 
 def connect() -> None:

@@ -7,6 +7,7 @@ from changes.models import ChangeOutcome, ChangeRequest, ChangeStatus, ChangeTyp
 from cmdb.models import ConfigurationItem
 from itsm.models import Team, User
 from problems.models import Problem
+from tickets.models import Ticket
 
 
 class ChangeSerializer(serializers.ModelSerializer):
@@ -123,8 +124,6 @@ class ChangeWriteSerializer(serializers.Serializer):
         return _by_names(Problem, "number", numbers)
 
     def validate_incidents(self, numbers: list[str]) -> list:  # type: ignore[type-arg]
-        from tickets.models import Ticket
-
         return _by_names(Ticket, "number", numbers, Ticket.objects.visible_to(self.context["request"].user))
 
 

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.apps import apps
 
-from problems.models import AUDITED_FIELDS
-from tickets.models import Ticket
-
-if TYPE_CHECKING:
-    from itsm.models import User
-    from problems.models import Problem
+from itsm.models import Team, User
+from problems.models import AUDITED_FIELDS, Problem
+from tickets.models import Category, Ticket
 
 # Audited foreign keys, with what names them on the timeline.
 REFERENCES = {"owner": "email", "team": "name", "category": "name", "duplicate_of": "number"}
@@ -32,10 +29,6 @@ class Entry:
 
 
 def _names(rows: list[dict[str, Any]]) -> dict[str, dict[int, str]]:
-    from itsm.models import Team, User
-    from problems.models import Problem
-    from tickets.models import Category
-
     models = {"owner": User, "team": Team, "category": Category, "duplicate_of": Problem}
     names: dict[str, dict[int, str]] = {}
     for name, model in models.items():
@@ -52,8 +45,6 @@ def _field_changes(problem: Problem) -> list[Entry]:
     columns += [f"{name}_id" if name in REFERENCES else name for name in AUDITED_FIELDS]
     rows = list(audit.objects.filter(pgh_obj_id=problem.pk).order_by("pgh_id").values(*columns))
     names = _names(rows)
-
-    from problems.models import Problem
 
     def value(row: dict[str, Any], name: str) -> Any:
         if name in REFERENCES:

@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 import pghistory
 from django.conf import settings
-from django.db import models
-from django.db.models import Count, Prefetch, Q
+from django.contrib.postgres.search import TrigramWordSimilarity
+from django.db import connection, models
+from django.db.models import Count, Prefetch, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from pgvector.django import VectorField
@@ -56,9 +57,6 @@ class ProblemQuerySet(models.QuerySet):
 
     def resembling(self, text: str, threshold: float = 0.3) -> ProblemQuerySet:
         """Those whose title resembles ``text`` (pg_trgm word similarity), closest first."""
-        from django.contrib.postgres.search import TrigramWordSimilarity
-        from django.db.models import Value
-
         return (
             self.annotate(resemblance=TrigramWordSimilarity(Value(text), "title"))
             .filter(resemblance__gte=threshold)
@@ -170,8 +168,6 @@ class Problem(models.Model):
 
     def save(self, *args: object, **kwargs: object) -> None:
         if not self.number:
-            from django.db import connection
-
             with connection.cursor() as cursor:
                 cursor.execute("SELECT nextval('problems_number_seq')")
                 self.number = f"PRB-{cursor.fetchone()[0]:06d}"

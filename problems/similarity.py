@@ -18,6 +18,9 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from problems.models import IncidentVector
+from tickets.models import Ticket
+
 Embedder = Callable[[Sequence[str]], list[list[float]]]
 
 
@@ -94,9 +97,6 @@ def ensure_vectors(ticket_ids: Iterable[int]) -> int:
     Nothing happens without a registered embedder. An embedder that fails (an unreachable
     provider) leaves the vectors missing: detection then pairs those incidents by trigram only.
     """
-    from problems.models import IncidentVector
-    from tickets.models import Ticket
-
     registered = embedder()
     ids = list(ticket_ids)
     if registered is None or not ids:
