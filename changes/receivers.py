@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from changes import actions
+from changes import actions, demo
 from itsm.approvals import signals as approval_signals
+from itsm.signals import demo_seeded
 
 
 def on_approval_decided(
@@ -17,3 +18,4 @@ def on_approval_decided(
 def connect() -> None:
     """Called from ``ChangesConfig.ready()``; the ``dispatch_uid`` makes a second call a no-op."""
     approval_signals.approval_decided.connect(on_approval_decided, dispatch_uid="changes-approval-decided")
+    demo_seeded.connect(demo.seed_changes, dispatch_uid="changes-demo")
