@@ -3,7 +3,7 @@ conflicts with. Every change of a change request is kept (pghistory), with its a
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pghistory
@@ -13,6 +13,8 @@ from django.db import connection, models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from tickets.models import Ticket
 
 if TYPE_CHECKING:
     from itsm.models import User
@@ -247,6 +249,23 @@ class ChangeRequest(models.Model):
     @property
     def needs_approval(self) -> bool:
         return self.type != ChangeType.STANDARD
+
+    def incidents_during(self, user: User, *, grace: timedelta = timedelta(hours=4)) -> models.QuerySet:
+        """Incidents ``user`` may see, created from the start of the window until ``grace`` after
+        its end, on one of the change's items: suggested as caused by the change."""
+        if not self.has_window or self.status in (ChangeStatus.DRAFT, ChangeStatus.CANCELLED):
+            return Ticket.objects.none()
+        return (
+            Ticket.objects.visible_to(user)
+            .filter(
+                type="incident",
+                created_at__gte=self.planned_start,
+                created_at__lt=self.planned_end + grace,
+                item_links__item__in=self.affected_items.all(),
+            )
+            .distinct()
+            .order_by("created_at", "id")
+        )
 
     def allowed_transitions(self) -> tuple[str, ...]:
         return CHANGE_TRANSITIONS.get(self.status, ())

@@ -113,6 +113,7 @@ def _detail_context(request: HttpRequest, change: ChangeRequest, **extra: Any) -
         "accept_form": extra.pop("accept_form", None) or AcceptConflictsForm(),
         "transition_form": TransitionForm(),
         "events": events,
+        "caused": list(change.incidents_during(request.user)[:20]),
         **extra,
     }
 

@@ -352,3 +352,25 @@ def test_the_pages_create_edit_move_and_accept_conflicts(agent, lead, item, clie
     client.force_login(lead)
     page = client.get(detail).content.decode()
     assert "Approve" in page and "Patch db-01" in page
+
+
+def test_incidents_on_its_items_during_the_window_are_suggested_as_caused(
+    make_change, agent, lead, item, make_ticket, client, team
+):
+    from cmdb.models import TicketItem
+    from tickets.models import Ticket
+
+    change = move(make_change(type="standard", affected_items=[item]), "assess", "authorize", actor=agent)
+    during, before, elsewhere = (
+        make_ticket("db-01 slow"),
+        make_ticket("db-01 slow too"),
+        make_ticket("Printer"),
+    )
+    for ticket in (during, before):
+        TicketItem.objects.create(ticket=ticket, item=item)
+    Ticket.objects.filter(pk__in=[during.pk, elsewhere.pk]).update(created_at=at(1, 11))
+    Ticket.objects.filter(pk=before.pk).update(created_at=at(1, 9))
+    assert list(change.incidents_during(agent)) == [during]
+    client.force_login(agent)
+    page = client.get(reverse("changes:change-detail", args=[change.pk])).content.decode()
+    assert during.number in page and before.number not in page
