@@ -10,11 +10,12 @@ class ChangesConfig(AppConfig):
         from django.urls import reverse
         from django.utils.translation import gettext_noop
 
-        from changes import receivers
+        from changes import kpis, receivers
         from itsm import navigation
         from itsm.approvals import registry
 
         receivers.connect()
+        kpis.register()
         registry.register_target(
             "changes.ChangeRequest",
             label=lambda change: f"{change.number} {change.title}",

@@ -374,3 +374,34 @@ def test_incidents_on_its_items_during_the_window_are_suggested_as_caused(
     client.force_login(agent)
     page = client.get(reverse("changes:change-detail", args=[change.pk])).content.decode()
     assert during.number in page and before.number not in page
+
+
+def test_the_kpis_count_closed_changes_their_success_and_the_emergency_share(make_change, agent, lead, team):
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    from itsm import kpis
+
+    outcomes = [("standard", "successful"), ("standard", "failed"), ("emergency", "successful")]
+    for index, (change_type, outcome) in enumerate(outcomes):
+        change = make_change(f"Change {index}", type=change_type)
+        move(change, "assess", "authorize", actor=agent)
+        if change_type == "emergency":
+            actions.do_decide_change(change, actor=lead, approve=True)
+        move(change, "implement", "review", actor=agent)
+        actions.do_transition_change(change, "closed", actor=agent, outcome=outcome)
+    make_change("Still a draft")
+    now = timezone.now()
+    start = datetime(now.year, now.month, now.day, tzinfo=timezone.get_current_timezone())
+    names = ["changes_closed", "change_success_rate", "emergency_change_share"]
+    result = kpis.compute(names, start - timedelta(days=1), now + timedelta(minutes=1), user=None)
+    assert result.value("changes_closed") == 3
+    assert result.value("change_success_rate") == pytest.approx(2 / 3)
+    assert result.value("emergency_change_share") == pytest.approx(1 / 3)
+    by_team = kpis.compute(names, start - timedelta(days=1), now + timedelta(minutes=1), "team", user=None)
+    assert [
+        (row.label, row.values["changes_closed"]) for row in by_team.rows if row.values["changes_closed"]
+    ] == [(team.name, 3)]
+    before = kpis.compute(names, start - timedelta(days=9), start - timedelta(days=8), user=None)
+    assert before.value("changes_closed") == 0 and before.value("change_success_rate") is None
