@@ -25,7 +25,9 @@ from problems.serializers import (
     ProblemRefusedSerializer,
     ProblemSerializer,
     ProblemUpdateSerializer,
+    SuggestionsSerializer,
 )
+from problems.suggestions import suggestions_for
 from tickets.models import Ticket
 
 
@@ -124,6 +126,13 @@ class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         data.is_valid(raise_exception=True)
         note = actions.do_add_problem_note(problem, actor=request.user, body=data.validated_data["body"])
         return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=SuggestionsSerializer)
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def suggestions(self, request: Request, pk: str | None = None) -> Response:
+        """Common factors of the linked incidents and similar past problems (suggestions only)."""
+        problem = self.get_object()
+        return Response(suggestions_for(problem, request.user).as_dict())
 
     @extend_schema(request=MergeSerializer, responses=ProblemSerializer)
     @action(detail=True, methods=["post"])

@@ -183,3 +183,28 @@ class DetectResultSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField()
     joined = JoinSerializer(many=True, help_text="Incidents that joined an open problem.")
     clusters = ClusterSerializer(many=True)
+
+
+class FactorSerializer(serializers.Serializer):
+    name = serializers.ChoiceField(choices=["category", "service", "item", "hour", "word"])
+    value = serializers.CharField()
+    share = serializers.FloatField(help_text="Of the linked incidents the caller may see.")
+    count = serializers.IntegerField()
+
+
+class PastProblemSerializer(serializers.Serializer):
+    number = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    root_cause = serializers.CharField(allow_blank=True)
+    fix = serializers.CharField(allow_blank=True)
+    workaround = serializers.CharField(allow_blank=True)
+    similarity = serializers.FloatField()
+
+
+class SuggestionsSerializer(serializers.Serializer):
+    incidents = serializers.IntegerField()
+    factors = FactorSerializer(many=True)
+    similar_problems = PastProblemSerializer(many=True)
+    source = serializers.CharField(help_text="local")
+    label = serializers.CharField()

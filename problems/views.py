@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from problems import actions, extensions, history
 from problems.forms import DismissForm, MergeForm, NoteForm, ProblemEditForm, ProblemForm
 from problems.models import IllegalProblemTransition, Problem, ProblemIncident, RecurrenceCandidate
+from problems.suggestions import suggestions_for
 from tickets.models import Ticket
 
 
@@ -68,6 +69,7 @@ def _detail_context(request: HttpRequest, problem: Problem, **forms: Any) -> dic
         "timeline": history.timeline(problem, request.user),
         "duplicates": list(problem.duplicates.only("pk", "number", "title")),
         "extra_actions": extensions.detail_actions(problem, request.user),
+        "suggestions": suggestions_for(problem, request.user),
     }
 
 

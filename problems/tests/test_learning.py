@@ -324,3 +324,40 @@ def test_detection_records_its_events_with_record(make_ticket):
     actions.do_detect_recurrences()
     event = AutomationEvent.objects.get(action="problem.detected")
     assert event.subject_type == "problem" and event.actor == "system:problems"
+
+
+# --- suggestions -----------------------------------------------------------------------------
+def test_suggestions_name_common_factors_and_similar_past_problems(
+    make_ticket, agent, other_agent, team, api_for
+):
+    from tickets.models import Category
+
+    network = Category.objects.create(name="Network")
+    incidents = [make_ticket(title, category=network, service="VPN") for title in VPN[:3]]
+    problem = actions.do_create_problem(actor=agent, title="VPN disconnects", incidents=incidents)
+    past = actions.do_create_problem(actor=agent, title="VPN disconnects at night")
+    actions.do_update_problem(
+        past, actor=agent, root_cause="Rekey interval", fix="Raised to 8 h", status="resolved"
+    )
+    body = api_for(agent).get(f"/api/problems/{problem.pk}/suggestions/").json()
+    factors = {(factor["name"], factor["value"]) for factor in body["factors"]}
+    assert {("category", "Network"), ("service", "VPN"), ("word", "vpn")} <= factors
+    assert [p["number"] for p in body["similar_problems"]] == [past.number]
+    assert body["similar_problems"][0]["root_cause"] == "Rekey interval"
+    problem.refresh_from_db()
+    assert problem.root_cause == ""  # suggestions write nothing
+    page = api_for(agent).get(f"/api/problems/{problem.pk}/suggestions/")
+    assert page.status_code == 200
+
+
+def test_suggestions_read_only_incidents_the_reader_may_see(make_ticket, agent, other_agent, team):
+    from problems.suggestions import suggestions_for
+
+    secret = [
+        make_ticket(f"Payroll export {n}", sensitive=True, team=team, actor=agent, service="Payroll")
+        for n in range(2)
+    ]
+    problem = actions.do_create_problem(actor=agent, title="Payroll export fails", incidents=secret)
+    assert suggestions_for(problem, agent).incidents == 2
+    hidden = suggestions_for(problem, other_agent)
+    assert hidden.incidents == 0 and hidden.factors == []
