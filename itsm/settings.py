@@ -473,6 +473,7 @@ PROBLEM_AUTO_CREATE = env.bool("PROBLEM_AUTO_CREATE", default=True)
 # Embeddings (from the ai app's provider) next to trigram similarity; off under tests unless a
 # test turns it on (loading the model costs every detection test seconds).
 PROBLEM_DETECTION_EMBEDDINGS = env.bool("PROBLEM_DETECTION_EMBEDDINGS", default=ITSM_ENV != "test")
+PROBLEM_DETECTION_EMBEDDING_TEXT = env.str("PROBLEM_DETECTION_EMBEDDING_TEXT", default="title+description")
 PROBLEM_DETECTION_TEXT = env.str("PROBLEM_DETECTION_TEXT", default="title")
 PROBLEM_DETECTION_EMBEDDING_SIMILARITY = env.float("PROBLEM_DETECTION_EMBEDDING_SIMILARITY", default=0.6)
 PROBLEM_DETECTION_SAME_CATEGORY = env.bool("PROBLEM_DETECTION_SAME_CATEGORY", default=False)

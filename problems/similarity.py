@@ -11,6 +11,7 @@ Which combination finds clusters best was measured on a labelled fixture
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,8 +83,21 @@ def configured_method() -> Method:
     )
 
 
+# A description repeated word for word by this many of the compared incidents is boilerplate (a
+# form's or a signature's text): it would make unrelated incidents look alike, so it is left out.
+BOILERPLATE_REPEATS = 3
+
+
+def boilerplate(descriptions: Iterable[str]) -> set[str]:
+    counts = Counter(" ".join((text or "").split()).lower() for text in descriptions)
+    return {text for text, count in counts.items() if text and count >= BOILERPLATE_REPEATS}
+
+
 def incident_text(title: str, description: str) -> str:
-    """What an incident's embedding is made of (the description's start carries the symptom)."""
+    """What an incident's embedding is made of: its title, and the start of its description when
+    ``PROBLEM_DETECTION_EMBEDDING_TEXT`` says so (boilerplate descriptions then weigh in)."""
+    if settings.PROBLEM_DETECTION_EMBEDDING_TEXT == "title":
+        return title.strip()
     return f"{title}\n{(description or '')[:500]}".strip()
 
 
@@ -109,8 +123,11 @@ def ensure_vectors(ticket_ids: Iterable[int]) -> int:
             "ticket_id", "text_hash", "model"
         )
     }
+    repeated = boilerplate(description for _pk, _title, description in rows)
     stale = []
     for pk, title, description in rows:
+        if " ".join((description or "").split()).lower() in repeated:
+            description = ""
         text = incident_text(title, description)
         if known.get(pk) != (text_hash(text), model):
             stale.append((pk, text))

@@ -65,3 +65,17 @@ def test_a_failing_embedder_leaves_detection_to_trigrams(make_ticket, settings, 
         make_ticket(title)
     assert len(actions.do_detect_recurrences()) == 1
     assert not IncidentVector.objects.exists()
+
+
+def test_a_boilerplate_description_is_left_out_of_the_embedded_text(make_ticket, embeddings_on):
+    form = "Submitted through the self-service form."
+    tickets = [
+        make_ticket(title, description=form)
+        for title in ("Mailbox full", "Account locked out", "Mouse not working")
+    ]
+    unique = make_ticket("VPN keeps disconnecting", description="Drops every few minutes.")
+    similarity.ensure_vectors([t.pk for t in [*tickets, unique]])
+    vectors = {v.ticket_id: v.text_hash for v in IncidentVector.objects.all()}
+    assert vectors[tickets[0].pk] == similarity.text_hash("Mailbox full")
+    assert vectors[unique.pk] == similarity.text_hash("VPN keeps disconnecting\nDrops every few minutes.")
+    assert actions.do_detect_recurrences(dry_run=True) == []
