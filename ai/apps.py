@@ -12,3 +12,10 @@ class AiConfig(AppConfig):
 
         # /healthz names the embeddings and generation providers in use.
         register_contributor("ai", providers.describe)
+
+        # Recurrence detection compares incidents' embeddings too (problems knows no model).
+        from ai.knowledge.indexing import embedding_model_label
+        from ai.providers.embeddings import embed_texts
+        from problems import similarity
+
+        similarity.register_embedder(embed_texts, model=embedding_model_label)

@@ -29,6 +29,7 @@ QUICK = [
     ["kpis.py", "--tickets", "20000", "--repeat", "5", "--skip-year"],
     ["runbooks.py", "--runbooks", "200", "--steps", "30"],
     ["copilot_answer.py", "--rounds", "3"],
+    ["problems_clusters.py"],
 ]
 FULL = [
     ["tickets_list.py", "--rows", "1000000"],
@@ -45,6 +46,7 @@ FULL = [
     ["kpis.py"],
     ["runbooks.py", "--runbooks", "2000", "--steps", "50"],
     ["copilot_answer.py", "--rounds", "3", "--history-copies", "511"],
+    ["problems_clusters.py"],
 ]
 
 

@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "sla",
     "cmdb",
     "problems",
+    "changes",
     "integrations",
     "integrations.jira",
     "integrations.webhooks",
@@ -532,6 +533,22 @@ PROBLEM_DETECTION_WINDOW_DAYS = env.int("PROBLEM_DETECTION_WINDOW_DAYS", default
 PROBLEM_DETECTION_SIMILARITY = env.float("PROBLEM_DETECTION_SIMILARITY", default=0.5)
 PROBLEM_DETECTION_MIN_INCIDENTS = env.int("PROBLEM_DETECTION_MIN_INCIDENTS", default=3)
 PROBLEM_AUTO_CREATE = env.bool("PROBLEM_AUTO_CREATE", default=True)
+# What detection compares (docs/problems.md; measured by bench/problems_clusters.py).
+# Embeddings (from the ai app's provider) next to trigram similarity; off under tests unless a
+# test turns it on (loading the model costs every detection test seconds).
+PROBLEM_DETECTION_EMBEDDINGS = env.bool("PROBLEM_DETECTION_EMBEDDINGS", default=ITSM_ENV != "test")
+PROBLEM_DETECTION_EMBEDDING_TEXT = env.str("PROBLEM_DETECTION_EMBEDDING_TEXT", default="title+description")
+PROBLEM_DETECTION_TEXT = env.str("PROBLEM_DETECTION_TEXT", default="title")
+PROBLEM_DETECTION_EMBEDDING_SIMILARITY = env.float("PROBLEM_DETECTION_EMBEDDING_SIMILARITY", default=0.6)
+PROBLEM_DETECTION_SAME_CATEGORY = env.bool("PROBLEM_DETECTION_SAME_CATEGORY", default=False)
+# A dismissed candidate is raised again once its cluster grows by this many new incidents.
+PROBLEM_CANDIDATE_RERAISE_AFTER = env.int("PROBLEM_CANDIDATE_RERAISE_AFTER", default=3)
+
+# --- Changes ---
+# The team whose members form the change advisory board, and how many of them must approve a
+# high-risk change (bounded by the board's size).
+CHANGE_ADVISORY_BOARD = env.str("CHANGE_ADVISORY_BOARD", default="Change Advisory Board")
+CHANGE_CAB_QUORUM = env.int("CHANGE_CAB_QUORUM", default=2)
 
 # --- SLA settings (sla app) ---
 # Clocks claimed per transaction by the sweep, and the most actions a report lists.

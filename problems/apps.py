@@ -10,10 +10,11 @@ class ProblemsConfig(AppConfig):
         from django.utils.translation import gettext_noop
 
         from itsm import navigation
-        from problems import kpis
+        from problems import kpis, receivers
         from tickets import extensions
 
         kpis.register()
+        receivers.connect()
 
         navigation.register(
             navigation.NavItem(

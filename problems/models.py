@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pghistory
 from django.conf import settings
+from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection, models
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Prefetch, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from pgvector.django import VectorField
 
 from tickets.models import Ticket
+from tickets.models.priority import Priority
 
 if TYPE_CHECKING:
     from itsm.models import User
@@ -47,6 +51,18 @@ class ProblemQuerySet(models.QuerySet):
     def active(self) -> ProblemQuerySet:
         return self.exclude(status__in=[P.RESOLVED, P.CLOSED])
 
+    def known_errors(self) -> ProblemQuerySet:
+        """Known errors with a workaround to offer (the ticket page's suggestions, KB search)."""
+        return self.filter(status=P.KNOWN_ERROR).exclude(workaround="")
+
+    def resembling(self, text: str, threshold: float = 0.3) -> ProblemQuerySet:
+        """Those whose title resembles ``text`` (pg_trgm word similarity), closest first."""
+        return (
+            self.annotate(resemblance=TrigramWordSimilarity(Value(text), "title"))
+            .filter(resemblance__gte=threshold)
+            .order_by("-resemblance", "-pk")
+        )
+
     def visible_to(self, user: User) -> ProblemQuerySet:
         """Problems are internal: agents, admins and viewers read them."""
         if not user.is_authenticated or user.is_requester:
@@ -67,6 +83,31 @@ class ProblemQuerySet(models.QuerySet):
         )
 
 
+# The fields whose every change is kept in the problem's history (a timeline on its page).
+AUDITED_FIELDS = [
+    "title",
+    "description",
+    "status",
+    "category",
+    "team",
+    "owner",
+    "priority",
+    "root_cause",
+    "workaround",
+    "fix",
+    "duplicate_of",
+]
+
+
+@pghistory.track(
+    pghistory.InsertEvent("created"),
+    pghistory.UpdateEvent("changed"),
+    fields=AUDITED_FIELDS,
+    model_name="ProblemAudit",
+    obj_field=pghistory.ObjForeignKey(related_name="audit_events", db_index=True),
+    context_field=pghistory.ContextJSONField(),
+    append_only=True,
+)
 class Problem(models.Model):
     number = models.CharField(max_length=20, unique=True, editable=False)
     title = models.CharField(_("title"), max_length=255)
@@ -74,9 +115,16 @@ class Problem(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=ProblemStatus.choices, default=ProblemStatus.NEW
     )
-    category = models.ForeignKey("tickets.Category", null=True, blank=True, on_delete=models.SET_NULL)
+    category = models.ForeignKey(
+        "tickets.Category", null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("category")
+    )
     team = models.ForeignKey(
-        "itsm.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="problems"
+        "itsm.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="problems",
+        verbose_name=_("team"),
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -84,6 +132,21 @@ class Problem(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owned_problems",
+        verbose_name=_("owner"),
+    )
+    priority = models.CharField(
+        _("priority"), max_length=10, choices=Priority.choices, default=Priority.MEDIUM
+    )
+    affected_items = models.ManyToManyField(
+        "cmdb.ConfigurationItem", blank=True, related_name="problems", verbose_name=_("affected items")
+    )
+    duplicate_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="duplicates",
+        verbose_name=_("duplicate of"),
     )
     root_cause = models.TextField(_("root cause"), blank=True)
     workaround = models.TextField(_("workaround"), blank=True)
@@ -111,6 +174,10 @@ class Problem(models.Model):
         super().save(*args, **kwargs)
 
     @property
+    def is_known_error(self) -> bool:
+        return self.status == P.KNOWN_ERROR and bool(self.workaround.strip())
+
+    @property
     def recurrence_count(self) -> int:
         return self.links.count()
 
@@ -135,6 +202,18 @@ class Problem(models.Model):
         return previous
 
 
+@pghistory.track(
+    pghistory.InsertEvent("linked"),
+    pghistory.UpdateEvent("moved"),
+    pghistory.DeleteEvent("unlinked"),
+    fields=["problem", "ticket"],
+    model_name="ProblemIncidentEvent",
+    obj_field=pghistory.ObjForeignKey(
+        related_name="events", db_constraint=False, on_delete=models.DO_NOTHING
+    ),
+    context_field=pghistory.ContextJSONField(),
+    append_only=True,
+)
 class ProblemIncident(models.Model):
     """An incident linked to a problem; an incident belongs to one problem at most."""
 
@@ -145,6 +224,11 @@ class ProblemIncident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} → {self.problem_id}"
+
+
+class RecurrenceCandidateQuerySet(models.QuerySet):
+    def awaiting_review(self) -> RecurrenceCandidateQuerySet:
+        return self.filter(state=RecurrenceCandidate.State.OPEN)
 
 
 class RecurrenceCandidate(models.Model):
@@ -165,10 +249,61 @@ class RecurrenceCandidate(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
     problem = models.ForeignKey(Problem, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    dismissed_reason = models.CharField(_("reason"), max_length=500, blank=True)
+    # The cluster's size when dismissed: it is raised again once it grows by
+    # PROBLEM_CANDIDATE_RERAISE_AFTER new incidents.
+    dismissed_size = models.PositiveIntegerField(default=0)
+
+    objects = RecurrenceCandidateQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.CheckConstraint(condition=Q(size__gte=2), name="recurrence_candidate_size")]
+        indexes = [models.Index(fields=["state", "-created_at"], name="candidate_state_idx")]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.size})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == self.State.OPEN
+
+
+class ProblemNote(models.Model):
+    """An internal note on a problem (agents, admins and viewers read them; never requesters)."""
+
+    problem = models.ForeignKey(Problem, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    body = models.TextField(_("note"))
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["problem", "created_at"], name="problem_note_idx")]
+
+    def __str__(self) -> str:
+        return f"note {self.pk} on {self.problem_id}"
+
+
+class IncidentVector(models.Model):
+    """The embedding of an incident's title and description, for recurrence detection.
+
+    Written by detection for the recent incidents it compares (``text_hash`` says which text it
+    was made from: an edited incident gets a new one); compared with pgvector's cosine distance.
+    """
+
+    ticket = models.OneToOneField(
+        "tickets.Ticket", on_delete=models.CASCADE, primary_key=True, related_name="problem_vector"
+    )
+    embedding = VectorField(dimensions=384)
+    text_hash = models.CharField(max_length=64)
+    model = models.CharField(max_length=120)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"vector of {self.ticket_id}"

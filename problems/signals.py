@@ -6,3 +6,5 @@ kwargs: ``problem`` (problems.Problem), ``incidents`` (list of tickets.Ticket), 
 from django.dispatch import Signal
 
 problem_detected = Signal()
+# A new incident joined an open problem by detection; kwargs ``problem``, ``ticket``.
+incident_joined = Signal()

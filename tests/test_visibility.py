@@ -143,11 +143,51 @@ def test_sensitive_incidents_alone_open_no_problem(make_ticket, agent, team):
     assert not Problem.objects.exists()
 
 
+def test_a_candidate_never_names_an_incident_made_sensitive_since(
+    make_ticket, agent, team, other_agent, api_for, client, settings
+):
+    settings.PROBLEM_AUTO_CREATE = False
+    incidents = [make_ticket(title) for title in VPN_TITLES[:3]]
+    problem_actions.do_detect_recurrences()
+    hidden = incidents[1]
+    type(hidden).objects.filter(pk=hidden.pk).update(sensitive=True, team=team)
+    listing = api_for(other_agent).get("/api/problems/candidates/")
+    assert listing.status_code == 200
+    assert listing.json()["results"][0]["incidents"] == [incidents[0].number, incidents[2].number]
+    assert not leaks(listing.content.decode(), hidden)
+    client.force_login(other_agent)
+    assert hidden.number not in client.get(reverse("problems:candidate-list")).content.decode()
+    candidate_id = listing.json()["results"][0]["id"]
+    promoted = api_for(other_agent).post(f"/api/problems/candidates/{candidate_id}/promote/")
+    assert promoted.status_code == 201
+    assert not Problem.objects.get().links.filter(ticket=hidden).exists()  # never joins a problem
+
+
 def test_detection_is_for_agents(api_for, viewer, requester):
     for user in (viewer, requester):
         assert (
             api_for(user).post("/api/problems/detect/", {"dry_run": True}, format="json").status_code == 403
         )
+
+
+# --- changes -------------------------------------------------------------------------------
+def test_a_change_lists_only_incidents_the_reader_may_see(client, api_for, outsider, agent, secret, ordinary):
+    from changes.actions import do_create_change
+
+    change = do_create_change(actor=agent, title="Replace the finance switch", incidents=[secret, ordinary])
+    assert api_for(agent).get(f"/api/changes/{change.pk}/").json()["incidents"] == sorted(
+        [secret.number, ordinary.number]
+    )
+    api = api_for(outsider)
+    detail = api.get(f"/api/changes/{change.pk}/")
+    listing = api.get("/api/changes/")
+    client.force_login(outsider)
+    page = client.get(reverse("changes:change-detail", args=[change.pk]))
+    if outsider.is_requester:
+        assert (detail.status_code, listing.status_code, page.status_code) == (403, 403, 404)
+        return
+    assert detail.json()["incidents"] == [ordinary.number]
+    assert not leaks(detail.content.decode() + listing.content.decode() + page.content.decode(), secret)
 
 
 # --- relations -----------------------------------------------------------------------------

@@ -12,7 +12,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ai.knowledge.models import ArticleStatus, Audience, DeflectionEvent, KnowledgeArticle
+from ai.knowledge.models import (
+    ArticleStatus,
+    Audience,
+    DeflectionEvent,
+    KnowledgeArticle,
+    PublishedKnownError,
+)
+from problems.models import Problem
 
 if TYPE_CHECKING:
     from itsm.models import User
@@ -164,3 +171,39 @@ def do_record_deflection(*, actor: User, token: str) -> tuple[DeflectionEvent, b
         # Two beacons at once: the other one wrote the row.
         return DeflectionEvent.objects.get(token_digest=digest), False
     return event, created
+
+
+def known_error_body(problem: Any) -> str:
+    """The article made of a known error: its symptoms, cause and workaround (Markdown)."""
+    parts = [f"Known error {problem.number}."]
+    if problem.description.strip():
+        parts += ["## Symptoms", problem.description.strip()]
+    if problem.root_cause.strip():
+        parts += ["## Cause", problem.root_cause.strip()]
+    parts += ["## Workaround", problem.workaround.strip()]
+    if problem.fix.strip():
+        parts += ["## Permanent fix", problem.fix.strip()]
+    return "\n\n".join(parts)
+
+
+@transaction.atomic
+def do_publish_known_error(problem: Any, *, actor: User) -> KnowledgeArticle:
+    """Publish a known error as an internal article, in one step; a second call returns the
+    article already published (two agents at once: the problem row lock orders them)."""
+    check_can_edit_articles(actor)
+    problem = Problem.objects.select_for_update().get(pk=problem.pk)
+    existing = PublishedKnownError.objects.select_related("article").filter(problem=problem).first()
+    if existing is not None:
+        return existing.article
+    if not problem.is_known_error:
+        raise ValidationError({"problem": _("Only a known error with a workaround is published.")})
+    article = do_create_article(
+        actor=actor,
+        title=f"{problem.title} ({problem.number})"[:255],
+        body=known_error_body(problem),
+        status=ArticleStatus.PUBLISHED,
+        audience=Audience.INTERNAL,
+        category=problem.category,
+    )
+    PublishedKnownError.objects.create(problem=problem, article=article, published_by=actor)
+    return article

@@ -39,6 +39,18 @@ class KnowledgeConfig(AppConfig):
                 agents_only=False,
             )
         )
+        from problems import extensions as problem_extensions
+
+        problem_extensions.register_detail_action(
+            problem_extensions.DetailAction(
+                name="publish-known-error",
+                label=gettext_noop("Publish as a knowledge article"),
+                url_name="ai:kb-publish-known-error",
+                shown=lambda problem, user: (
+                    problem.is_known_error and user.is_agent and not hasattr(problem, "published_article")
+                ),
+            )
+        )
         navigation.register(
             navigation.NavItem(label=gettext_noop("Knowledge base"), url_name="ai:kb-article-list", order=60)
         )

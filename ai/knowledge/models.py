@@ -500,3 +500,20 @@ class DeflectionEvent(models.Model):
     @staticmethod
     def digest(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
+
+
+class PublishedKnownError(models.Model):
+    """A known error (problems.Problem) published as a knowledge article: one article per
+    problem, so publishing twice shows the same article."""
+
+    problem = models.OneToOneField(
+        "problems.Problem", on_delete=models.CASCADE, related_name="published_article"
+    )
+    article = models.OneToOneField(KnowledgeArticle, on_delete=models.CASCADE, related_name="known_error")
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.problem_id} → article {self.article_id}"

@@ -13,6 +13,9 @@ urlpatterns = [
     path("kb/<int:pk>/", views.article_detail, name="kb-article-detail"),
     path("kb/<int:pk>/edit/", views.article_edit, name="kb-article-edit"),
     path("kb/<int:pk>/vote/", views.article_vote, name="kb-article-vote"),
+    path(
+        "kb/known-errors/<int:problem_pk>/publish/", views.publish_known_error, name="kb-publish-known-error"
+    ),
     path("kb/tickets/<int:pk>/similar/", views.ticket_similar, name="kb-ticket-similar"),
     path("kb/tickets/<int:pk>/articles/", views.ticket_articles, name="kb-ticket-articles"),
     path("kb/tickets/<int:pk>/reply/", views.ticket_draft, name="kb-ticket-draft"),

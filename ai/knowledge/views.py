@@ -24,6 +24,7 @@ from ai.knowledge.models import ArticleVote, DeflectionEvent, KnowledgeArticle, 
 from ai.knowledge.replies import draft_reply, ticket_query
 from ai.knowledge.search import SearchInputError, hybrid_search, similar_items, source_url
 from itsm.replicas import replica_reads
+from problems.models import Problem
 from tickets.actions import do_add_comment
 from tickets.models import Ticket
 
@@ -260,3 +261,18 @@ def ticket_send_reply(request: HttpRequest, pk: int) -> HttpResponse:
     messages.success(request, _("Reply sent."))
     url = source_url(SourceType.TICKET, ticket.pk)
     return redirect(url) if url else redirect("ai:kb-ticket-draft", pk=ticket.pk)
+
+
+@login_required
+@require_http_methods(["POST"])
+def publish_known_error(request: HttpRequest, problem_pk: int) -> HttpResponse:
+    """The problem page's *Publish as a knowledge article* button (problems.extensions)."""
+    _require_agent(request)
+    problem = get_object_or_404(Problem.objects.visible_to(request.user), pk=problem_pk)
+    try:
+        article = actions.do_publish_known_error(problem, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("problems:problem-detail", problem.pk)
+    messages.success(request, _("Published as a knowledge article."))
+    return redirect("ai:kb-article-detail", article.pk)

@@ -121,6 +121,26 @@ def notice_for(event: str, data: dict[str, Any]) -> Notice:
             _("Open problem"),
             "warning",
         )
+    if event == Event.CHANGE_STATUS_CHANGED:
+        change = data.get("change") or {}
+        facts = [
+            (_("Risk"), change.get("risk") or "-"),
+            (_("Planned start"), change.get("planned_start") or "-"),
+            (_("Team"), change.get("team") or "-"),
+        ]
+        return Notice(
+            _("Change %(number)s: %(previous)s → %(status)s")
+            % {
+                "number": change.get("number", ""),
+                "previous": data.get("from", ""),
+                "status": data.get("to", ""),
+            },
+            change.get("title", ""),
+            facts,
+            change.get("url", ""),
+            _("Open change"),
+            "accent",
+        )
     return Notice(
         data.get("headline") or _("Message from the service desk"),
         data.get("text", ""),

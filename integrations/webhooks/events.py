@@ -41,6 +41,7 @@ class Event(models.TextChoices):
     SLA_AT_RISK = "sla.at_risk", _("SLA at risk")
     SLA_BREACHED = "sla.breached", _("SLA breached")
     PROBLEM_DETECTED = "problem.detected", _("Problem detected")
+    CHANGE_STATUS_CHANGED = "change.status_changed", _("Change moved in its lifecycle")
     COMMENT_ADDED = "comment.added", _("Reply or internal note added")
     COMMENT_EDITED = "comment.edited", _("Reply or internal note edited")
 
@@ -203,6 +204,24 @@ def problem_data(problem: Any, incidents: list[Any]) -> dict[str, Any]:
     }
 
 
+def change_data(change: Any) -> dict[str, Any]:
+    team = getattr(change, "team", None)
+    return {
+        "id": change.pk,
+        "number": change.number,
+        "title": change.title,
+        "type": change.type,
+        "status": change.status,
+        "risk": change.risk,
+        "planned_start": iso(change.planned_start),
+        "planned_end": iso(change.planned_end),
+        "team": team.name if team is not None else None,
+        "outcome": change.outcome or None,
+        "url": absolute_url("changes:change-detail", change.pk, f"/changes/{change.pk}/"),
+        "api_url": settings.SITE_URL.rstrip("/") + f"/api/changes/{change.pk}/",
+    }
+
+
 def _person(user: Any) -> dict[str, Any]:
     return {"id": user.pk, "email": user.email, "name": user.full_name or user.email}
 
@@ -352,5 +371,24 @@ def on_problem_detected(
             },
             trace_id=str(trace_id or uuid.uuid4()),
             dedupe_key=f"{Event.PROBLEM_DETECTED}:{problem.pk}",
+        )
+    )
+
+
+def on_change_status_changed(
+    sender: Any, change: Any, previous: str, status: str, actor: Any = None, reason: str = "", **kwargs: Any
+) -> None:
+    raise_events(
+        OutboundEvent(
+            Event.CHANGE_STATUS_CHANGED,
+            lambda: {
+                "change": change_data(change),
+                "from": previous,
+                "to": status,
+                "actor": actor_name(actor, "system:changes"),
+                "reason": reason,
+            },
+            trace_id=str(uuid.uuid4()),
+            dedupe_key=f"{Event.CHANGE_STATUS_CHANGED}:{change.pk}:{previous}:{status}:{iso(change.updated_at)}",
         )
     )

@@ -7,6 +7,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from changes import signals as change_signals
 from integrations.webhooks import events as outbound
 from integrations.webhooks.actions import do_queue_deliveries
 from integrations.webhooks.events import OutboundEvent, guarded
@@ -41,4 +42,7 @@ def connect() -> None:
     _translate(outbound.on_sla_at_risk, sla_signals.sla_at_risk, "sla_at_risk")
     _translate(outbound.on_sla_breached, sla_signals.sla_breached, "sla_breached")
     _translate(outbound.on_problem_detected, problem_signals.problem_detected, "problem_detected")
+    _translate(
+        outbound.on_change_status_changed, change_signals.change_status_changed, "change_status_changed"
+    )
     outbound.event_raised.connect(queue_webhooks, dispatch_uid="webhooks.queue")
