@@ -289,3 +289,119 @@ def test_old_presence_rows_are_forgotten(make_ticket, agent, other_agent):
     TicketPresence.objects.create(ticket=ticket, user=other_agent)
     assert forget_old_presence() == 1
     assert list(TicketPresence.objects.values_list("user", flat=True)) == [other_agent.pk]
+
+
+def test_the_queryset_filters_pick_what_they_name(make_ticket, agent, requester, other_requester):
+    plain = make_ticket("plain")
+    assigned = make_ticket("assigned", assignee=agent)
+    critical = make_ticket("critical", impact="high", urgency="high")
+    theirs = make_ticket("theirs", requester=other_requester)
+    resolved = make_ticket("resolved")
+    resolved.resolve(actor=agent, resolution="Done.")
+    archived = make_ticket("archived")
+    archived.archive(actor=agent)
+
+    def titles(queryset):
+        return set(queryset.values_list("title", flat=True))
+
+    everything = {"plain", "assigned", "critical", "theirs", "resolved", "archived"}
+    assert titles(Ticket.objects.unassigned()) == everything - {"assigned"}
+    assert titles(Ticket.objects.critical()) == {"critical"}
+    assert titles(Ticket.objects.open()) == everything - {"resolved"}
+    assert titles(Ticket.objects.active()) == everything - {"archived"}
+    assert titles(Ticket.objects.requested_by(other_requester)) == {"theirs"}
+    assert {plain.pk, assigned.pk, critical.pk, theirs.pk} <= set(Ticket.objects.values_list("pk", flat=True))
+
+
+def test_the_breakdown_lists_the_largest_groups_first_then_by_name(make_ticket, team, other_team):
+    from tickets.models import Category
+
+    printers = Category.objects.create(name="Printers")
+    network = Category.objects.create(name="Network")
+    make_ticket("a", team=team, category=network)
+    make_ticket("b", team=other_team, category=printers)
+    make_ticket("c", team=other_team, category=printers)
+    make_ticket("d", category=network)
+    make_ticket("e")
+    breakdown = Ticket.objects.breakdown()
+    assert breakdown["total"] == 5
+    assert breakdown["by_status"] == {"new": 5}
+    assert breakdown["by_priority"] == {"medium": 5}
+    # Largest first; equal counts by name (None, shown as "", before any name).
+    assert breakdown["by_team"] == [
+        {"id": None, "name": None, "count": 2},
+        {"id": other_team.pk, "name": "Network", "count": 2},
+        {"id": team.pk, "name": "Service Desk", "count": 1},
+    ]
+    assert breakdown["by_category"] == [
+        {"id": network.pk, "name": "Network", "count": 2},
+        {"id": printers.pk, "name": "Printers", "count": 2},
+        {"id": None, "name": None, "count": 1},
+    ]
+    assert Ticket.objects.none().breakdown() == {
+        "total": 0,
+        "by_status": {},
+        "by_priority": {},
+        "by_category": [],
+        "by_team": [],
+    }
+
+
+def test_each_type_draws_its_number_from_its_own_sequence(make_ticket):
+    incident = make_ticket(type="incident")
+    request = make_ticket(type="service_request")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_value FROM tickets_incident_number_seq")
+        (incidents,) = cursor.fetchone()
+        cursor.execute("SELECT last_value FROM tickets_request_number_seq")
+        (requests,) = cursor.fetchone()
+    assert incident.number == f"INC-{incidents:06d}"
+    assert request.number == f"REQ-{requests:06d}"
+
+
+def test_assigning_a_team_only_when_one_is_given(make_ticket, agent, team, other_team):
+    ticket = make_ticket(team=team)
+    version = ticket.version
+    ticket.assign(to=agent, actor=agent)  # no team given: the team stays
+    ticket.refresh_from_db()
+    assert (ticket.assignee, ticket.team, ticket.version) == (agent, team, version + 1)
+    ticket.assign(to=agent, team=other_team, actor=agent)
+    ticket.refresh_from_db()
+    assert (ticket.assignee, ticket.team, ticket.version) == (agent, other_team, version + 2)
+    ticket.assign(to=agent, team=other_team, actor=agent)  # nothing changes: nothing written
+    ticket.refresh_from_db()
+    assert ticket.version == version + 2
+
+
+def test_unarchiving_says_whether_anything_changed(make_ticket, agent):
+    ticket = make_ticket()
+    assert ticket.unarchive(actor=agent) is False
+    assert ticket.version == 1
+    assert ticket.archive(actor=agent) is True
+    assert ticket.unarchive(actor=agent) is True
+    ticket.refresh_from_db()
+    assert not ticket.archived
+    assert ticket.version == 3
+    assert ticket.unarchive(actor=agent) is False
+
+
+def test_the_first_response_is_marked_once(make_ticket):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ticket = make_ticket()
+    first = timezone.now() - timedelta(hours=1)
+    assert ticket.mark_first_response(first) is True
+    assert ticket.first_response_at == first
+    assert ticket.mark_first_response(first + timedelta(minutes=5)) is False
+    assert ticket.first_response_at == first
+    ticket.refresh_from_db()
+    assert ticket.first_response_at == first
+
+
+def test_a_system_change_is_audited_with_its_label_and_reason(make_ticket):
+    ticket = make_ticket()
+    ticket.set_priority(Priority.HIGH, actor=None, reason="Jira priority", actor_label="jira")
+    last = ticket.audit_trail()[-1]
+    assert (last.field, last.actor, last.actor_id, last.reason) == ("priority", "jira", None, "Jira priority")
