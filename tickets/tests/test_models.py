@@ -405,3 +405,20 @@ def test_a_system_change_is_audited_with_its_label_and_reason(make_ticket):
     ticket.set_priority(Priority.HIGH, actor=None, reason="Jira priority", actor_label="jira")
     last = ticket.audit_trail()[-1]
     assert (last.field, last.actor, last.actor_id, last.reason) == ("priority", "jira", None, "Jira priority")
+
+
+def test_search_matches_the_words_or_the_exact_number(make_ticket):
+    printer = make_ticket("Printer on floor 3 is jammed")
+    vpn = make_ticket("VPN drops every hour")
+    assert list(Ticket.objects.search("printer")) == [printer]
+    assert list(Ticket.objects.search(f" {vpn.number.lower()} ")) == [vpn]
+    assert Ticket.objects.search("   ").count() == 2
+
+
+def test_saving_an_existing_ticket_keeps_its_priority(make_ticket):
+    ticket = make_ticket(impact="low", urgency="low")
+    assert ticket.priority == Priority.LOW
+    ticket.priority = Priority.HIGH  # as the admin form does
+    ticket.save()
+    ticket.refresh_from_db()
+    assert ticket.priority == Priority.HIGH
