@@ -422,3 +422,21 @@ def test_saving_an_existing_ticket_keeps_its_priority(make_ticket):
     ticket.save()
     ticket.refresh_from_db()
     assert ticket.priority == Priority.HIGH
+
+
+def test_each_verb_writes_what_changed_and_nothing_when_nothing_did(make_ticket, agent):
+    ticket = make_ticket(impact="low", urgency="low")
+    ticket.set_impact_urgency(impact="high", urgency="high", actor=agent)
+    ticket.refresh_from_db()
+    assert (ticket.impact, ticket.urgency, ticket.priority, ticket.version) == ("high", "high", "critical", 2)
+    ticket.set_impact_urgency(impact="high", urgency="high", actor=agent)
+    ticket.set_priority(Priority.LOW, actor=agent, reason="Test lab")
+    ticket.refresh_from_db()
+    assert (ticket.priority, ticket.priority_overridden, ticket.version) == ("low", True, 3)
+    ticket.set_priority(Priority.LOW, actor=agent, reason="Test lab")
+    assert ticket.update_fields({"title": "Toner"}, actor=agent) == ["title"]
+    ticket.refresh_from_db()
+    assert (ticket.title, ticket.version) == ("Toner", 4)
+    assert ticket.update_fields({"title": "Toner"}, actor=agent) == []
+    ticket.refresh_from_db()
+    assert ticket.version == 4
