@@ -440,3 +440,61 @@ def test_each_verb_writes_what_changed_and_nothing_when_nothing_did(make_ticket,
     assert ticket.update_fields({"title": "Toner"}, actor=agent) == []
     ticket.refresh_from_db()
     assert ticket.version == 4
+
+
+def test_who_may_reply_to_and_change_a_ticket(make_ticket, agent, other_agent, requester, team):
+    ticket = make_ticket(sensitive=True, team=team)
+    assert ticket.can_take_reply_from(None) and ticket.can_take_reply_from(requester)
+    assert ticket.can_be_changed_by(agent)
+    assert not ticket.can_be_changed_by(other_agent)  # an agent who cannot see it
+    assert not ticket.can_be_changed_by(requester)
+    put_in(ticket, TicketStatus.CLOSED)
+    assert not ticket.can_take_reply_from(requester)
+    assert ticket.can_take_reply_from(agent)
+    assert ticket.can_take_reply_from(None)  # automation (a comment mirrored from Jira)
+    own = put_in(make_ticket(requester=agent), TicketStatus.CANCELLED)
+    assert not own.can_take_reply_from(agent)  # an agent replying as its requester
+
+
+def test_an_inactive_or_anonymous_user_sees_no_ticket(make_ticket, agent):
+    from django.contrib.auth.models import AnonymousUser
+
+    make_ticket()
+    agent.is_active = False
+    assert not Ticket.objects.visible_to(agent).exists()
+    assert not Ticket.objects.visible_to(AnonymousUser()).exists()
+
+
+def test_the_refusals_say_what_was_refused(make_ticket, agent):
+    ticket = make_ticket()
+    with pytest.raises(IllegalTransition) as refused:
+        ticket.transition_to(TicketStatus.CLOSED, actor=agent)
+    assert refused.value.message == "Cannot move a new ticket to closed."
+    assert (refused.value.current, refused.value.requested) == ("new", "closed")
+    with pytest.raises(ValueError, match="Unknown priority 'urgent'"):
+        ticket.set_priority("urgent", actor=agent, reason="VIP")
+    Ticket.objects.filter(pk=ticket.pk).update(version=5)
+    with pytest.raises(StaleTicket) as stale:
+        ticket.update_fields({"title": "Mine"}, actor=agent, expected_version=1)
+    assert stale.value.expected_version == 1
+    assert str(stale.value) == (
+        f"{ticket.number} was changed by someone else (version 5, you edited version 1). Reload it and try again."
+    )
+    assert ticket.version == 5  # reloaded
+
+
+def test_closing_stamps_the_closing_time(make_ticket, agent):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    ticket = make_ticket()
+    ticket.resolve(actor=agent, resolution="Done.")
+    assert ticket.closed_at is None
+    closing = timezone.now() + timedelta(hours=1)
+    with time_machine.travel(closing, tick=False):
+        ticket.close(actor=agent, reason="confirmed")
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert stored.closed_at == ticket.closed_at == stored.updated_at == closing
+    assert stored.resolved_at is not None and stored.reopen_count == 0
