@@ -409,3 +409,23 @@ def test_the_tuner_ignores_gains_within_its_tolerance():
     for starts in (1, 3):
         choice = tune_blend(probabilities, members, objective, weights=(0.0, 0.5, 1.0), starts=starts)
         assert [m.weight for m in choice.members] == [1.0, 1.0]
+
+
+def test_the_features_are_the_documented_n_grams():
+    import inspect
+
+    texts, titles, labels = toy_rows()
+    classifier = TextClassifier().fit(texts, titles, labels)
+    word, title, char = classifier.word_, classifier.title_, classifier.char_
+    assert (word.ngram_range, word.min_df, word.sublinear_tf, word.dtype) == ((1, 2), 1, True, np.float32)
+    assert (title.ngram_range, title.token_pattern) == ((1, 2), word.token_pattern)
+    assert (char.analyzer, char.ngram_range, char.min_df, char.max_features) == (
+        "char_wb",
+        (2, 5),
+        2,
+        150_000,
+    )
+    assert "vp" in char.vocabulary_  # a two-letter piece of "vpn"
+    defaults = inspect.signature(tune_blend).parameters
+    assert defaults["weights"].default == (0.0, 0.25, 0.5, 0.75, 1.0)
+    assert (defaults["rounds"].default, defaults["starts"].default) == (4, 3)
