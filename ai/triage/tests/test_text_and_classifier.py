@@ -429,3 +429,12 @@ def test_the_features_are_the_documented_n_grams():
     defaults = inspect.signature(tune_blend).parameters
     assert defaults["weights"].default == (0.0, 0.25, 0.5, 0.75, 1.0)
     assert (defaults["rounds"].default, defaults["starts"].default) == (4, 3)
+
+
+def test_a_one_neighbour_vote_goes_to_the_nearest_row():
+    texts, titles, labels = toy_rows()
+    for space in ("word", "char"):
+        config = ClassifierConfig(members=[Member("knn", k=1, space=space)])
+        classifier = TextClassifier(config).fit(texts, titles, labels)
+        query = [ticket_text("toner empty in the printer", ""), ticket_text("vpn gateway down", "")]
+        assert classifier.predict_proba(query, ["", ""]).tolist() == [[0.0, 1.0], [1.0, 0.0]]
