@@ -438,3 +438,12 @@ def test_a_one_neighbour_vote_goes_to_the_nearest_row():
         classifier = TextClassifier(config).fit(texts, titles, labels)
         query = [ticket_text("toner empty in the printer", ""), ticket_text("vpn gateway down", "")]
         assert classifier.predict_proba(query, ["", ""]).tolist() == [[0.0, 1.0], [1.0, 0.0]]
+
+
+def test_the_threshold_defaults_to_95_percent_over_at_least_20_rows():
+    confidence = np.linspace(0.99, 0.80, 40)
+    correct = np.ones(40)
+    correct[20:] = 0  # right above 0.89, wrong below
+    correct[1] = 0  # one miss among the first 20: 95 % exactly
+    assert choose_threshold(confidence, correct) == pytest.approx(confidence[19])
+    assert choose_threshold(confidence[:19], np.ones(19)) == 1.01  # 19 rows are too few, even all right
