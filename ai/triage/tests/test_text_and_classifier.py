@@ -447,3 +447,20 @@ def test_the_threshold_defaults_to_95_percent_over_at_least_20_rows():
     correct[1] = 0  # one miss among the first 20: 95 % exactly
     assert choose_threshold(confidence, correct) == pytest.approx(confidence[19])
     assert choose_threshold(confidence[:19], np.ones(19)) == 1.01  # 19 rows are too few, even all right
+
+
+def test_it_keeps_only_the_estimators_its_members_use():
+    texts, titles, labels = toy_rows()
+    classifier = TextClassifier().fit(texts, titles, labels)
+    assert sorted(classifier.svms_) == ["svm(power=0,C=0.5)", "svm(power=1,C=0.5)"]
+    assert classifier.nbs_ == {}
+    config = ClassifierConfig(members=[Member("nb"), Member("knn", space="word")])
+    only_nb = TextClassifier(config).fit(texts, titles, labels)
+    assert (list(only_nb.nbs_), only_nb.svms_, only_nb.train_char_) == (["nb(alpha=0.1)"], {}, None)
+
+
+def test_a_k_nn_member_of_k_0_still_asks_one_neighbour():
+    texts, titles, labels = toy_rows()
+    config = ClassifierConfig(members=[Member("knn", k=0, space="word")])
+    classifier = TextClassifier(config).fit(texts, titles, labels)
+    assert classifier.predict_proba([texts[0]], [""]).tolist() == [[1.0, 0.0]]
