@@ -287,3 +287,12 @@ def test_a_category_brings_its_default_team_at_creation(agent, requester, team, 
     assert chosen.team == team
     by_automation = actions.do_create_ticket(actor=None, requester=requester, title="From Jira")
     assert by_automation.created_by is None and by_automation.requester == requester
+
+
+def test_assigning_keeps_the_team_unless_one_is_given(make_ticket, agent, team, other_team):
+    ticket = make_ticket(team=team)
+    actions.do_assign_ticket(ticket, actor=agent, assignee=agent)
+    assert (Ticket.objects.get(pk=ticket.pk).assignee, Ticket.objects.get(pk=ticket.pk).team) == (agent, team)
+    actions.do_assign_ticket(ticket, actor=agent, assignee=None, team=other_team)
+    fresh = Ticket.objects.get(pk=ticket.pk)
+    assert (fresh.assignee, fresh.team) == (None, other_team)
