@@ -347,3 +347,36 @@ def test_an_unexpected_error_marks_the_delivery_failed(deliver, process, monkeyp
     assert process() == [None]
     receipt = WebhookReceipt.objects.get()
     assert receipt.state == "failed" and "bug" in receipt.result
+
+
+def test_an_outcome_describes_itself_in_one_line():
+    from integrations.jira.inbound.apply import Outcome
+
+    ticket = Ticket(number="INC-000042")
+    assert Outcome("ignored").describe() == "ignored"
+    assert Outcome("ignored", detail="no link").describe() == "ignored: no link"
+    assert Outcome("stale", ticket=ticket).describe() == "stale: INC-000042"
+    assert (
+        Outcome("updated", ticket=ticket, changes=["title", "status"], detail="from reconcile").describe()
+        == "updated: INC-000042; changed title, status; from reconcile"
+    )
+    assert Outcome("unchanged", ticket=ticket, detail="same").describe() == "unchanged: INC-000042; same"
+
+
+def test_a_jira_account_is_the_mapped_active_user_else_the_same_email(agent, other_agent):
+    from integrations.jira.inbound.apply import user_for
+    from integrations.jira.mapper import Account
+
+    def account(account_id, email=""):
+        return Account(account_id=account_id, display_name="Someone", email=email, account_type="atlassian")
+
+    assert user_for(None) is None
+    assert user_for(account("", agent.email)) is None  # no account id: nobody
+    AccountMapping.objects.create(account_id="mapped", display_name="Bob", user=agent)
+    assert user_for(account("mapped")) == agent
+    assert user_for(account("other", other_agent.email.upper())) == other_agent
+    assert user_for(account("other")) is None
+    agent.is_active = False
+    agent.save()
+    assert user_for(account("mapped")) is None
+    assert user_for(account("mapped", agent.email)) is None
