@@ -213,17 +213,14 @@ def skip_equivalent_by_construction(session: Path, module: str) -> None:
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
-    lines = (ROOT / module).read_text(encoding="utf-8").splitlines()
     annotations = annotation_spans(module)
+    markers = signature_markers(module)
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item in db.pending_work_items:
             mutation = item.mutations[0]
-            line = lines[mutation.start_pos[0] - 1]
             if any(start <= tuple(mutation.start_pos) < end for start, end in annotations):
                 why = "annotation"
-            elif is_signature_marker(
-                mutation.operator_name, line.strip(), line.strip().replace("*,", "/,", 1)
-            ):
+            elif mutation.operator_name.endswith("_Mul_Div") and tuple(mutation.start_pos) in markers:
                 why = "signature marker"
             else:
                 continue
@@ -265,6 +262,26 @@ def is_signature_marker(operator: str, before: str, after: str) -> bool:
         and ("def " in before or before == "*,")
         and before.replace("*,", "/,", 1) == after
     )
+
+
+def signature_markers(module: str) -> set[tuple[int, int]]:
+    """Where the bare keyword-only markers ``*`` of the module's signatures are (line, column),
+    also in a signature wrapped over several lines, where ``is_signature_marker`` cannot tell."""
+    source = (ROOT / module).read_text(encoding="utf-8")
+    lines = source.splitlines()
+    markers: set[tuple[int, int]] = set()
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or not node.args.kwonlyargs:
+            continue
+        if node.args.vararg is not None:
+            continue  # ``*args``: no bare marker
+        for number in range(node.lineno, node.body[0].lineno):
+            line = lines[number - 1]
+            for column, char in enumerate(line):
+                after = line[column + 1 :]
+                if char == "*" and not after.startswith("*") and after.lstrip()[:1] in (",", ")"):
+                    markers.add((number, column))
+    return markers
 
 
 def annotation_spans(module: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -316,6 +333,7 @@ def results(module: str, equivalents: dict[tuple[str, str, str], str]) -> Result
     result = Result(module)
     annotations = annotation_spans(module)
     lines = (ROOT / module).read_text(encoding="utf-8").splitlines()
+    markers = signature_markers(module)
     with use_db(str(session), WorkDB.Mode.open) as db:
         result.pending = len(db.pending_work_items)
         for item, outcome in db.completed_work_items:
@@ -333,6 +351,7 @@ def results(module: str, equivalents: dict[tuple[str, str, str], str]) -> Result
             if (
                 (module, before, after) in equivalents
                 or is_signature_marker(mutant.operator, before, after)
+                or (mutant.operator.endswith("_Mul_Div") and tuple(mutation.start_pos) in markers)
                 or in_annotation
             ):
                 result.equivalent.append(mutant)
