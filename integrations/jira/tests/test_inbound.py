@@ -140,6 +140,8 @@ def test_a_delete_archives_the_ticket_once(deliver, process):
     ticket = ticket_of()
     assert ticket.archived is True
     assert ticket.jira_link.deleted_at is not None
+    (event,) = AutomationEvent.objects.filter(action="jira.issue_deleted")
+    assert (event.after, event.reason) == ({"archived": True}, "ITSUP-42 deleted in Jira")
     # Later deliveries about a deleted issue change nothing.
     deliver(fixture("jira-webhook-issue-updated.json"))
     (outcome,) = process()
