@@ -382,3 +382,30 @@ def test_a_jira_account_is_the_mapped_active_user_else_the_same_email(agent, oth
     agent.save()
     assert user_for(account("mapped")) is None
     assert user_for(account("mapped", agent.email)) is None
+
+
+def test_a_long_author_name_is_cut_to_the_label_s_200_characters(deliver, process):
+    deliver(fixture("jira-webhook-issue-created.json"))
+    comment = copy.deepcopy(fixture("jira-webhook-comment-created.json"))
+    comment["comment"]["author"]["displayName"] = "A" * 150 + "B" * 100
+    deliver(comment)
+    process()
+    (reply,) = ticket_of().comments.all()
+    assert reply.author_label == "A" * 150 + "B" * 50
+
+
+def test_each_handled_delivery_is_announced_to_the_listeners_once(deliver, process):
+    from integrations.jira.signals import delivery_processed
+
+    heard = []
+
+    def listener(**kwargs):
+        heard.append((kwargs["receipt"].event, kwargs["project_key"], kwargs["for_tickets"]))
+
+    delivery_processed.connect(listener, weak=False, dispatch_uid="test-inbound-announced")
+    try:
+        deliver(fixture("jira-webhook-issue-created.json"))
+        process()
+    finally:
+        delivery_processed.disconnect(dispatch_uid="test-inbound-announced")
+    assert heard == [("jira:issue_created", "ITSUP", True)]
