@@ -409,3 +409,13 @@ def test_each_handled_delivery_is_announced_to_the_listeners_once(deliver, proce
     finally:
         delivery_processed.disconnect(dispatch_uid="test-inbound-announced")
     assert heard == [("jira:issue_created", "ITSUP", True)]
+
+
+def test_an_update_refreshes_the_jira_metadata(deliver, process, settings):
+    deliver(fixture("jira-webhook-issue-created.json"))
+    process()
+    assert "url" not in ticket_of().metadata["jira"]
+    settings.JIRA_BASE_URL = "https://jira.example.test"
+    deliver(fixture("jira-webhook-issue-updated.json"))
+    process()
+    assert ticket_of().metadata["jira"]["url"] == "https://jira.example.test/browse/ITSUP-42"
