@@ -39,6 +39,8 @@ CONFIG = Path(__file__).with_name("modules.toml")
 WORK = ROOT / "var" / "mutation"
 TREES = WORK / "trees"
 BIN = Path(sys.executable).parent
+# The output of a mutant set aside untested because no test can kill it (see skip_equivalent…).
+EQUIVALENT_BY_CONSTRUCTION = "equivalent by construction"
 
 # Selective mutation: the operators whose mutants say something about the tests. Replacing `+` by
 # `<<` or `<` by `is` only produces mutants that crash at once; they cost a test run each and
@@ -162,6 +164,8 @@ def run_module(module: str, tests: list[str], *, fresh: bool) -> bool:
     """Mutate one module and run its tests against each mutant; False when its baseline fails."""
     session = WORK / f"{slug(module)}.sqlite"
     stamp = WORK / f"{slug(module)}.stamp"
+    # Fingerprinted before the copy: a file edited during the run is not taken as tested.
+    source, tested = fingerprint(module), fingerprint(*(name for name in tests if not name.startswith("-")))
     tree = copy_tree(module)
     print(f"\n== {module}: tests {' '.join(tests)}", flush=True)
     began = time.perf_counter()
@@ -179,7 +183,6 @@ def run_module(module: str, tests: list[str], *, fresh: bool) -> bool:
         return False
     # A mutant that makes the tests hang (a loop that never ends) is killed by the timeout.
     config = write_session_config(module, tests, timeout=max(60.0, seconds * 4))
-    source, tested = fingerprint(module), fingerprint(*tests)
     stamp_source, stamp_tests = ([*stamp.read_text().split(), "", ""] if stamp.exists() else ["", ""])[:2]
     if fresh or not session.exists() or stamp_source != source:
         session.unlink(missing_ok=True)
@@ -188,6 +191,7 @@ def run_module(module: str, tests: list[str], *, fresh: bool) -> bool:
     elif stamp_tests != tested:
         retest_survivors(session)
     stamp.write_text(f"{source} {tested}")
+    skip_equivalent_by_construction(session, module)
     total, done = progress(session)
     print(f"   baseline {seconds:.1f} s; {total} mutants, {done} already done", flush=True)
     worker = subprocess.Popen(
@@ -200,6 +204,32 @@ def run_module(module: str, tests: list[str], *, fresh: bool) -> bool:
     if worker.returncode != 0:
         raise SystemExit(f"cosmic-ray exec failed on {module} (exit {worker.returncode})")
     return True
+
+
+def skip_equivalent_by_construction(session: Path, module: str) -> None:
+    """Set aside, untested, the pending mutants that no test can kill: inside a type annotation
+    never evaluated, or a keyword-only marker made positional-only. Each would survive a whole
+    run of the module's tests (minutes on a loaded machine); the report counts them equivalent."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    annotations = annotation_spans(module)
+    markers = signature_markers(module)
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item in db.pending_work_items:
+            mutation = item.mutations[0]
+            if any(start <= tuple(mutation.start_pos) < end for start, end in annotations):
+                why = "annotation"
+            elif mutation.operator_name.endswith("_Mul_Div") and tuple(mutation.start_pos) in markers:
+                why = "signature marker"
+            else:
+                continue
+            db.set_result(
+                item.job_id,
+                WorkResult(
+                    worker_outcome=WorkerOutcome.SKIPPED, output=f"{EQUIVALENT_BY_CONSTRUCTION}: {why}"
+                ),
+            )
 
 
 def progress(session: Path) -> tuple[int, int]:
@@ -232,6 +262,26 @@ def is_signature_marker(operator: str, before: str, after: str) -> bool:
         and ("def " in before or before == "*,")
         and before.replace("*,", "/,", 1) == after
     )
+
+
+def signature_markers(module: str) -> set[tuple[int, int]]:
+    """Where the bare keyword-only markers ``*`` of the module's signatures are (line, column),
+    also in a signature wrapped over several lines, where ``is_signature_marker`` cannot tell."""
+    source = (ROOT / module).read_text(encoding="utf-8")
+    lines = source.splitlines()
+    markers: set[tuple[int, int]] = set()
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or not node.args.kwonlyargs:
+            continue
+        if node.args.vararg is not None:
+            continue  # ``*args``: no bare marker
+        for number in range(node.lineno, node.body[0].lineno):
+            line = lines[number - 1]
+            for column, char in enumerate(line):
+                after = line[column + 1 :]
+                if char == "*" and not after.startswith("*") and after.lstrip()[:1] in (",", ")"):
+                    markers.add((number, column))
+    return markers
 
 
 def annotation_spans(module: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -282,18 +332,26 @@ def results(module: str, equivalents: dict[tuple[str, str, str], str]) -> Result
         return None
     result = Result(module)
     annotations = annotation_spans(module)
+    lines = (ROOT / module).read_text(encoding="utf-8").splitlines()
+    markers = signature_markers(module)
     with use_db(str(session), WorkDB.Mode.open) as db:
         result.pending = len(db.pending_work_items)
         for item, outcome in db.completed_work_items:
-            if outcome.worker_outcome == WorkerOutcome.SKIPPED:
-                continue
             mutation = item.mutations[0]
+            if outcome.worker_outcome == WorkerOutcome.SKIPPED:
+                if (outcome.output or "").startswith(EQUIVALENT_BY_CONSTRUCTION):
+                    line = lines[mutation.start_pos[0] - 1].strip()
+                    result.equivalent.append(
+                        Mutant(mutation.start_pos[0], mutation.operator_name, line, outcome.output)
+                    )
+                continue
             before, after = changed_lines(outcome.diff)
             mutant = Mutant(mutation.start_pos[0], mutation.operator_name, before, after)
             in_annotation = any(start <= tuple(mutation.start_pos) < end for start, end in annotations)
             if (
                 (module, before, after) in equivalents
                 or is_signature_marker(mutant.operator, before, after)
+                or (mutant.operator.endswith("_Mul_Div") and tuple(mutation.start_pos) in markers)
                 or in_annotation
             ):
                 result.equivalent.append(mutant)

@@ -214,3 +214,85 @@ def test_requesters_and_other_teams_edit_nothing(make_ticket, requester, other_a
         with pytest.raises(PermissionDenied):
             actions.do_edit_ticket(ticket, {"title": "Mine"}, actor=actor)
     assert Ticket.objects.get(pk=ticket.pk).version == 1
+
+
+def test_an_agent_given_a_ticket_without_a_team_brings_their_first_team(make_ticket, agent, team, other_team):
+    other_team.members.add(agent)  # "Network" comes before "Service Desk"
+    loose = make_ticket()
+    actions.do_edit_ticket(loose, {"assignee": agent}, actor=agent)
+    assert Ticket.objects.get(pk=loose.pk).team == other_team
+    placed = make_ticket(team=team)
+    actions.do_edit_ticket(placed, {"assignee": agent}, actor=agent)
+    assert Ticket.objects.get(pk=placed.pk).team == team  # a ticket's team stays
+    chosen = make_ticket()
+    actions.do_edit_ticket(chosen, {"assignee": agent, "team": team}, actor=agent)
+    assert Ticket.objects.get(pk=chosen.pk).team == team
+    unassigned = make_ticket()
+    actions.do_edit_ticket(unassigned, {"assignee": None, "title": "Moved"}, actor=agent)
+    assert Ticket.objects.get(pk=unassigned.pk).team is None
+
+
+def test_the_reason_of_an_edit_says_what_derived_the_priority(make_ticket, agent):
+    ticket = make_ticket()
+    actions.do_edit_ticket(ticket, {"impact": "high", "urgency": "high"}, actor=agent)
+    assert ticket.audit_trail()[-1].reason == "impact high × urgency high"
+    actions.do_edit_ticket(
+        ticket, {"priority": "low", "priority_reason": "Test lab", "title": "Lab"}, actor=agent
+    )
+    assert ticket.audit_trail()[-1].reason == "Test lab"
+    actions.do_edit_ticket(ticket, {"title": "Lab printer"}, actor=agent)
+    assert Ticket.objects.get(pk=ticket.pk).impact == "high"  # an edit without impact keeps it
+    other = make_ticket(impact="high", urgency="medium")
+    actions.do_edit_ticket(other, {"urgency": "low"}, actor=agent, reason="Asked by the customer")
+    assert (other.impact, other.priority, other.audit_trail()[-1].reason) == (
+        "high",
+        "medium",
+        "Asked by the customer",
+    )
+    actions.do_edit_ticket(other, {"impact": "medium"}, actor=agent)
+    assert (other.urgency, other.priority) == ("low", "low")
+    actions.do_edit_ticket(other, {"status": "open"}, actor=agent)
+    assert other.audit_trail()[-1].reason == ""  # nothing derived: no reason
+
+
+def test_tags_are_lower_case_without_blanks_or_repeats(make_ticket, agent):
+    assert actions.normalise_tags(" VPN, wifi,,vpn ") == ["vpn", "wifi"]
+    assert actions.normalise_tags(["A", "a", " "]) == ["a"]
+    ticket = make_ticket(tags="Printer,printer")
+    assert ticket.tags == ["printer"]
+    with pytest.raises(ValidationError) as refused:
+        actions.normalise_tags(["x" * 51])
+    assert "tags" in refused.value.message_dict
+
+
+def test_the_field_edit_names_the_fields_it_refuses(make_ticket, agent):
+    ticket = make_ticket()
+    with pytest.raises(ValidationError) as refused:
+        actions.do_update_ticket(ticket, actor=agent, fields={"status": "open", "title": "New"})
+    assert list(refused.value.message_dict) == ["status"]
+    assert actions.do_update_ticket(ticket, actor=agent, fields={"urgency": "high"}) == [
+        "urgency",
+        "priority",
+    ]
+    assert Ticket.objects.get(pk=ticket.pk).title == "Printer on floor 3 is jammed"
+
+
+def test_a_category_brings_its_default_team_at_creation(agent, requester, team, other_team):
+    category = Category.objects.create(name="Network", default_team=other_team)
+    ticket = actions.do_create_ticket(actor=agent, requester=requester, title="x" * 300, category=category)
+    assert (ticket.team, len(ticket.title)) == (other_team, 255)
+    chosen = actions.do_create_ticket(
+        actor=agent, requester=requester, title="VPN", category=category, team=team
+    )
+    assert chosen.team == team
+    by_automation = actions.do_create_ticket(actor=None, requester=requester, title="From Jira")
+    assert by_automation.created_by is None and by_automation.requester == requester
+
+
+def test_assigning_keeps_the_team_unless_one_is_given(make_ticket, agent, team, other_team):
+    ticket = make_ticket(team=team)
+    actions.do_assign_ticket(ticket, actor=agent, assignee=agent)
+    assert (Ticket.objects.get(pk=ticket.pk).assignee, Ticket.objects.get(pk=ticket.pk).team) == (agent, team)
+    actions.do_assign_ticket(ticket, actor=agent, assignee=None, team=other_team)
+    fresh = Ticket.objects.get(pk=ticket.pk)
+    assert (fresh.assignee, fresh.team) == (None, other_team)

@@ -289,3 +289,212 @@ def test_old_presence_rows_are_forgotten(make_ticket, agent, other_agent):
     TicketPresence.objects.create(ticket=ticket, user=other_agent)
     assert forget_old_presence() == 1
     assert list(TicketPresence.objects.values_list("user", flat=True)) == [other_agent.pk]
+
+
+def test_the_queryset_filters_pick_what_they_name(make_ticket, agent, requester, other_requester):
+    plain = make_ticket("plain")
+    assigned = make_ticket("assigned", assignee=agent)
+    critical = make_ticket("critical", impact="high", urgency="high")
+    theirs = make_ticket("theirs", requester=other_requester)
+    resolved = make_ticket("resolved")
+    resolved.resolve(actor=agent, resolution="Done.")
+    archived = make_ticket("archived")
+    archived.archive(actor=agent)
+
+    def titles(queryset):
+        return set(queryset.values_list("title", flat=True))
+
+    everything = {"plain", "assigned", "critical", "theirs", "resolved", "archived"}
+    assert titles(Ticket.objects.unassigned()) == everything - {"assigned"}
+    assert titles(Ticket.objects.critical()) == {"critical"}
+    assert titles(Ticket.objects.open()) == everything - {"resolved"}
+    assert titles(Ticket.objects.active()) == everything - {"archived"}
+    assert titles(Ticket.objects.requested_by(other_requester)) == {"theirs"}
+    assert {plain.pk, assigned.pk, critical.pk, theirs.pk} <= set(Ticket.objects.values_list("pk", flat=True))
+
+
+def test_the_breakdown_lists_the_largest_groups_first_then_by_name(make_ticket, team, other_team):
+    from tickets.models import Category
+
+    printers = Category.objects.create(name="Printers")
+    network = Category.objects.create(name="Network")
+    make_ticket("a", team=team, category=network)
+    make_ticket("b", team=other_team, category=printers)
+    make_ticket("c", team=other_team, category=printers)
+    make_ticket("d", category=network)
+    make_ticket("e")
+    breakdown = Ticket.objects.breakdown()
+    assert breakdown["total"] == 5
+    assert breakdown["by_status"] == {"new": 5}
+    assert breakdown["by_priority"] == {"medium": 5}
+    # Largest first; equal counts by name (None, shown as "", before any name).
+    assert breakdown["by_team"] == [
+        {"id": None, "name": None, "count": 2},
+        {"id": other_team.pk, "name": "Network", "count": 2},
+        {"id": team.pk, "name": "Service Desk", "count": 1},
+    ]
+    assert breakdown["by_category"] == [
+        {"id": network.pk, "name": "Network", "count": 2},
+        {"id": printers.pk, "name": "Printers", "count": 2},
+        {"id": None, "name": None, "count": 1},
+    ]
+    assert Ticket.objects.none().breakdown() == {
+        "total": 0,
+        "by_status": {},
+        "by_priority": {},
+        "by_category": [],
+        "by_team": [],
+    }
+
+
+def test_each_type_draws_its_number_from_its_own_sequence(make_ticket):
+    incident = make_ticket(type="incident")
+    request = make_ticket(type="service_request")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_value FROM tickets_incident_number_seq")
+        (incidents,) = cursor.fetchone()
+        cursor.execute("SELECT last_value FROM tickets_request_number_seq")
+        (requests,) = cursor.fetchone()
+    assert incident.number == f"INC-{incidents:06d}"
+    assert request.number == f"REQ-{requests:06d}"
+
+
+def test_assigning_a_team_only_when_one_is_given(make_ticket, agent, team, other_team):
+    ticket = make_ticket(team=team)
+    version = ticket.version
+    ticket.assign(to=agent, actor=agent)  # no team given: the team stays
+    ticket.refresh_from_db()
+    assert (ticket.assignee, ticket.team, ticket.version) == (agent, team, version + 1)
+    ticket.assign(to=agent, team=other_team, actor=agent)
+    ticket.refresh_from_db()
+    assert (ticket.assignee, ticket.team, ticket.version) == (agent, other_team, version + 2)
+    ticket.assign(to=agent, team=other_team, actor=agent)  # nothing changes: nothing written
+    ticket.refresh_from_db()
+    assert ticket.version == version + 2
+
+
+def test_unarchiving_says_whether_anything_changed(make_ticket, agent):
+    ticket = make_ticket()
+    assert ticket.unarchive(actor=agent) is False
+    assert ticket.version == 1
+    assert ticket.archive(actor=agent) is True
+    assert ticket.unarchive(actor=agent) is True
+    ticket.refresh_from_db()
+    assert not ticket.archived
+    assert ticket.version == 3
+    assert ticket.unarchive(actor=agent) is False
+
+
+def test_the_first_response_is_marked_once(make_ticket):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ticket = make_ticket()
+    first = timezone.now() - timedelta(hours=1)
+    assert ticket.mark_first_response(first) is True
+    assert ticket.first_response_at == first
+    assert ticket.mark_first_response(first + timedelta(minutes=5)) is False
+    assert ticket.first_response_at == first
+    ticket.refresh_from_db()
+    assert ticket.first_response_at == first
+
+
+def test_a_system_change_is_audited_with_its_label_and_reason(make_ticket):
+    ticket = make_ticket()
+    ticket.set_priority(Priority.HIGH, actor=None, reason="Jira priority", actor_label="jira")
+    last = ticket.audit_trail()[-1]
+    assert (last.field, last.actor, last.actor_id, last.reason) == ("priority", "jira", None, "Jira priority")
+
+
+def test_search_matches_the_words_or_the_exact_number(make_ticket):
+    printer = make_ticket("Printer on floor 3 is jammed")
+    vpn = make_ticket("VPN drops every hour")
+    assert list(Ticket.objects.search("printer")) == [printer]
+    assert list(Ticket.objects.search(f" {vpn.number.lower()} ")) == [vpn]
+    assert Ticket.objects.search("   ").count() == 2
+
+
+def test_saving_an_existing_ticket_keeps_its_priority(make_ticket):
+    ticket = make_ticket(impact="low", urgency="low")
+    assert ticket.priority == Priority.LOW
+    ticket.priority = Priority.HIGH  # as the admin form does
+    ticket.save()
+    ticket.refresh_from_db()
+    assert ticket.priority == Priority.HIGH
+
+
+def test_each_verb_writes_what_changed_and_nothing_when_nothing_did(make_ticket, agent):
+    ticket = make_ticket(impact="low", urgency="low")
+    ticket.set_impact_urgency(impact="high", urgency="high", actor=agent)
+    ticket.refresh_from_db()
+    assert (ticket.impact, ticket.urgency, ticket.priority, ticket.version) == ("high", "high", "critical", 2)
+    ticket.set_impact_urgency(impact="high", urgency="high", actor=agent)
+    ticket.set_priority(Priority.LOW, actor=agent, reason="Test lab")
+    ticket.refresh_from_db()
+    assert (ticket.priority, ticket.priority_overridden, ticket.version) == ("low", True, 3)
+    ticket.set_priority(Priority.LOW, actor=agent, reason="Test lab")
+    assert ticket.update_fields({"title": "Toner"}, actor=agent) == ["title"]
+    ticket.refresh_from_db()
+    assert (ticket.title, ticket.version) == ("Toner", 4)
+    assert ticket.update_fields({"title": "Toner"}, actor=agent) == []
+    ticket.refresh_from_db()
+    assert ticket.version == 4
+
+
+def test_who_may_reply_to_and_change_a_ticket(make_ticket, agent, other_agent, requester, team):
+    ticket = make_ticket(sensitive=True, team=team)
+    assert ticket.can_take_reply_from(None) and ticket.can_take_reply_from(requester)
+    assert ticket.can_be_changed_by(agent)
+    assert not ticket.can_be_changed_by(other_agent)  # an agent who cannot see it
+    assert not ticket.can_be_changed_by(requester)
+    put_in(ticket, TicketStatus.CLOSED)
+    assert not ticket.can_take_reply_from(requester)
+    assert ticket.can_take_reply_from(agent)
+    assert ticket.can_take_reply_from(None)  # automation (a comment mirrored from Jira)
+    own = put_in(make_ticket(requester=agent), TicketStatus.CANCELLED)
+    assert not own.can_take_reply_from(agent)  # an agent replying as its requester
+
+
+def test_an_inactive_or_anonymous_user_sees_no_ticket(make_ticket, agent):
+    from django.contrib.auth.models import AnonymousUser
+
+    make_ticket()
+    agent.is_active = False
+    assert not Ticket.objects.visible_to(agent).exists()
+    assert not Ticket.objects.visible_to(AnonymousUser()).exists()
+
+
+def test_the_refusals_say_what_was_refused(make_ticket, agent):
+    ticket = make_ticket()
+    with pytest.raises(IllegalTransition) as refused:
+        ticket.transition_to(TicketStatus.CLOSED, actor=agent)
+    assert refused.value.message == "Cannot move a new ticket to closed."
+    assert (refused.value.current, refused.value.requested) == ("new", "closed")
+    with pytest.raises(ValueError, match="Unknown priority 'urgent'"):
+        ticket.set_priority("urgent", actor=agent, reason="VIP")
+    Ticket.objects.filter(pk=ticket.pk).update(version=5)
+    with pytest.raises(StaleTicket) as stale:
+        ticket.update_fields({"title": "Mine"}, actor=agent, expected_version=1)
+    assert stale.value.expected_version == 1
+    assert str(stale.value) == (
+        f"{ticket.number} was changed by someone else (version 5, you edited version 1). Reload it and try again."
+    )
+    assert ticket.version == 5  # reloaded
+
+
+def test_closing_stamps_the_closing_time(make_ticket, agent):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    ticket = make_ticket()
+    ticket.resolve(actor=agent, resolution="Done.")
+    assert ticket.closed_at is None
+    closing = timezone.now() + timedelta(hours=1)
+    with time_machine.travel(closing, tick=False):
+        ticket.close(actor=agent, reason="confirmed")
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert stored.closed_at == ticket.closed_at == stored.updated_at == closing
+    assert stored.resolved_at is not None and stored.reopen_count == 0

@@ -140,6 +140,8 @@ def test_a_delete_archives_the_ticket_once(deliver, process):
     ticket = ticket_of()
     assert ticket.archived is True
     assert ticket.jira_link.deleted_at is not None
+    (event,) = AutomationEvent.objects.filter(action="jira.issue_deleted")
+    assert (event.after, event.reason) == ({"archived": True}, "ITSUP-42 deleted in Jira")
     # Later deliveries about a deleted issue change nothing.
     deliver(fixture("jira-webhook-issue-updated.json"))
     (outcome,) = process()
@@ -347,3 +349,73 @@ def test_an_unexpected_error_marks_the_delivery_failed(deliver, process, monkeyp
     assert process() == [None]
     receipt = WebhookReceipt.objects.get()
     assert receipt.state == "failed" and "bug" in receipt.result
+
+
+def test_an_outcome_describes_itself_in_one_line():
+    from integrations.jira.inbound.apply import Outcome
+
+    ticket = Ticket(number="INC-000042")
+    assert Outcome("ignored").describe() == "ignored"
+    assert Outcome("ignored", detail="no link").describe() == "ignored: no link"
+    assert Outcome("stale", ticket=ticket).describe() == "stale: INC-000042"
+    assert (
+        Outcome("updated", ticket=ticket, changes=["title", "status"], detail="from reconcile").describe()
+        == "updated: INC-000042; changed title, status; from reconcile"
+    )
+    assert Outcome("unchanged", ticket=ticket, detail="same").describe() == "unchanged: INC-000042; same"
+
+
+def test_a_jira_account_is_the_mapped_active_user_else_the_same_email(agent, other_agent):
+    from integrations.jira.inbound.apply import user_for
+    from integrations.jira.mapper import Account
+
+    def account(account_id, email=""):
+        return Account(account_id=account_id, display_name="Someone", email=email, account_type="atlassian")
+
+    assert user_for(None) is None
+    assert user_for(account("", agent.email)) is None  # no account id: nobody
+    AccountMapping.objects.create(account_id="mapped", display_name="Bob", user=agent)
+    assert user_for(account("mapped")) == agent
+    assert user_for(account("other", other_agent.email.upper())) == other_agent
+    assert user_for(account("other")) is None
+    agent.is_active = False
+    agent.save()
+    assert user_for(account("mapped")) is None
+    assert user_for(account("mapped", agent.email)) is None
+
+
+def test_a_long_author_name_is_cut_to_the_label_s_200_characters(deliver, process):
+    deliver(fixture("jira-webhook-issue-created.json"))
+    comment = copy.deepcopy(fixture("jira-webhook-comment-created.json"))
+    comment["comment"]["author"]["displayName"] = "A" * 150 + "B" * 100
+    deliver(comment)
+    process()
+    (reply,) = ticket_of().comments.all()
+    assert reply.author_label == "A" * 150 + "B" * 50
+
+
+def test_each_handled_delivery_is_announced_to_the_listeners_once(deliver, process):
+    from integrations.jira.signals import delivery_processed
+
+    heard = []
+
+    def listener(**kwargs):
+        heard.append((kwargs["receipt"].event, kwargs["project_key"], kwargs["for_tickets"]))
+
+    delivery_processed.connect(listener, weak=False, dispatch_uid="test-inbound-announced")
+    try:
+        deliver(fixture("jira-webhook-issue-created.json"))
+        process()
+    finally:
+        delivery_processed.disconnect(dispatch_uid="test-inbound-announced")
+    assert heard == [("jira:issue_created", "ITSUP", True)]
+
+
+def test_an_update_refreshes_the_jira_metadata(deliver, process, settings):
+    deliver(fixture("jira-webhook-issue-created.json"))
+    process()
+    assert "url" not in ticket_of().metadata["jira"]
+    settings.JIRA_BASE_URL = "https://jira.example.test"
+    deliver(fixture("jira-webhook-issue-updated.json"))
+    process()
+    assert ticket_of().metadata["jira"]["url"] == "https://jira.example.test/browse/ITSUP-42"
