@@ -323,3 +323,21 @@ def test_webhooks_and_chat_carry_no_text_of_a_sensitive_ticket(make_ticket, agen
         == shown.title
     )
     assert shown.title in json.dumps(ChatMessage.objects.filter(channel=channel).order_by("pk").last().body)
+
+
+# --- agent productivity: macros ------------------------------------------------------------------------
+def test_macros_render_and_apply_only_on_tickets_the_agent_may_see(client, api_for, outsider, agent, secret):
+    macro = actions.do_save_macro(
+        None, {"name": "Hello", "body": "About {{ ticket.number }}: {{ ticket.title }}"}, actor=agent
+    )
+    client.force_login(outsider)
+    preview = client.get(reverse("tickets:macro-preview", args=[secret.pk]), {"macro": macro.pk})
+    assert preview.status_code in (302, 403, 404) and not leaks(preview.content.decode(), secret)
+    applied = api_for(outsider).post(
+        f"/api/tickets/{secret.pk}/apply-macro/", {"macro": macro.pk}, format="json"
+    )
+    assert applied.status_code in (403, 404) and not leaks(applied.content.decode(), secret)
+    assert not secret.comments.exists()
+    client.force_login(agent)
+    shown = client.get(reverse("tickets:macro-preview", args=[secret.pk]), {"macro": macro.pk})
+    assert shown.status_code == 200 and leaks(shown.content.decode(), secret)

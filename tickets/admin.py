@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -20,6 +21,7 @@ from tickets.models import (
     Category,
     Comment,
     ExportJob,
+    Macro,
     PriorityRule,
     SavedView,
     SensitiveAccess,
@@ -193,6 +195,57 @@ class CategoryAdmin(admin.ModelAdmin):
     search_fields = ["name", "keywords"]
     autocomplete_fields = ["parent", "default_team"]
     fields = ["name", "parent", "default_team", "keywords", "active"]
+
+
+class MacroAdminForm(forms.ModelForm):
+    class Meta:
+        model = Macro
+        fields = [
+            "name",
+            "body",
+            "internal",
+            "visibility",
+            "owner",
+            "team",
+            "set_status",
+            "resolution",
+            "set_priority",
+            "priority_reason",
+            "assign_to_me",
+            "set_assignee",
+            "set_team",
+            "add_tags",
+            "active",
+        ]
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data.get("body") or ""
+        try:
+            actions.check_macro_body(body)  # the sandbox's syntax check: a broken macro is refused here
+        except forms.ValidationError as error:
+            raise forms.ValidationError(error.messages) from None
+        return body
+
+
+@admin.register(Macro)
+class MacroAdmin(admin.ModelAdmin):
+    """Shared macros are kept here by admins; agents keep their own through the API."""
+
+    form = MacroAdminForm
+    list_display = [
+        "name",
+        "visibility",
+        "owner",
+        "team",
+        "set_status",
+        "usage_count",
+        "last_used_at",
+        "active",
+    ]
+    list_filter = ["visibility", "active", "team"]
+    search_fields = ["name", "body"]
+    autocomplete_fields = ["owner", "team", "set_assignee", "set_team"]
+    readonly_fields = ["usage_count", "last_used_at", "created_at", "updated_at"]
 
 
 @admin.register(CatalogItem)

@@ -20,6 +20,7 @@ from tickets.models import (
     CatalogItem,
     Category,
     Impact,
+    Macro,
     Priority,
     Ticket,
     TicketStatus,
@@ -216,16 +217,25 @@ class BulkForm(forms.Form):
     tag = forms.CharField(label=_("Tag"), max_length=50, required=False)
     resolution = forms.CharField(label=_("Resolution summary"), required=False)
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+    macro = forms.ModelChoiceField(label=_("Macro"), queryset=Macro.objects.none(), required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = agents()
         self.fields["team"].queryset = Team.objects.order_by("name")
+        # Only the macros this agent may use are choices: another's personal macro is "not a choice".
+        if user is not None:
+            self.fields["macro"].queryset = Macro.objects.available_to(user).active().order_by("name", "id")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         action = data.get("action")
-        needs = {BulkAction.STATUS: "status", BulkAction.PRIORITY: "priority", BulkAction.TAG: "tag"}
+        needs = {
+            BulkAction.STATUS: "status",
+            BulkAction.PRIORITY: "priority",
+            BulkAction.TAG: "tag",
+            BulkAction.MACRO: "macro",
+        }
         if action in needs and not data.get(needs[action]):
             self.add_error(needs[action], gettext("This action needs a value."))
         return data

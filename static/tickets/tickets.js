@@ -41,4 +41,29 @@
       });
     }
   });
+
+  // A search box filtering a <select> (the macro picker): options not matching are hidden
+  // and the first match is selected, so typing then Enter previews it.
+  document.addEventListener("input", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("[data-filter-select]")) {
+      return;
+    }
+    var select = document.querySelector(box.getAttribute("data-filter-select"));
+    if (!select) {
+      return;
+    }
+    var words = box.value.toLowerCase().trim();
+    var first = null;
+    Array.prototype.forEach.call(select.options, function (option) {
+      var match = !words || option.text.toLowerCase().indexOf(words) !== -1;
+      option.hidden = !match;
+      if (match && first === null) {
+        first = option;
+      }
+    });
+    if (first) {
+      select.value = first.value;
+    }
+  });
 })();

@@ -8,6 +8,7 @@ context, and sends the signals of ``tickets.signals``. One module per topic:
 - ``attachments``: the upload limits, storing a file
 - ``relations``: links between tickets
 - ``bulk``: one action on many tickets
+- ``macros``: canned replies with changes, rendered in a sandbox
 - ``exports``: ticket exports (requested here, built by the worker)
 """
 
@@ -22,6 +23,16 @@ from tickets.actions.conversation import (
     do_watch_ticket,
 )
 from tickets.actions.exports import check_export_filters, do_build_export, do_request_export, export_filterset
+from tickets.actions.macros import (
+    check_macro,
+    check_macro_body,
+    do_apply_macro,
+    do_delete_macro,
+    do_save_macro,
+    preview_macro,
+    render_macro_body,
+    usable_macros,
+)
 from tickets.actions.relations import INVERSE_KINDS, do_add_relation, do_remove_relation
 from tickets.actions.tickets import (
     EDITABLE_FIELDS,
@@ -57,6 +68,14 @@ __all__ = [
     "check_changes",
     "check_choice",
     "check_export_filters",
+    "check_macro",
+    "check_macro_body",
+    "do_apply_macro",
+    "do_delete_macro",
+    "do_save_macro",
+    "preview_macro",
+    "render_macro_body",
+    "usable_macros",
     "check_priority_override",
     "do_add_comment",
     "do_add_relation",

@@ -3,6 +3,7 @@ from tickets.models.audit import AuditChange, audit_trail
 from tickets.models.catalog import CatalogItem, Category, SavedView
 from tickets.models.conversation import Attachment, Comment, CommentSource, Watcher
 from tickets.models.exports import ExportFormat, ExportJob, ExportStatus
+from tickets.models.macros import Macro, MacroQuerySet, MacroVisibility
 from tickets.models.priority import Impact, Priority, PriorityRule, Urgency, priority_for
 from tickets.models.relations import RelationKind, TicketPresence, TicketRelation
 from tickets.models.ticket import (
@@ -38,6 +39,9 @@ __all__ = [
     "ExportJob",
     "ExportStatus",
     "IllegalTransition",
+    "Macro",
+    "MacroQuerySet",
+    "MacroVisibility",
     "Impact",
     "Priority",
     "PriorityRule",

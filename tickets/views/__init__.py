@@ -14,6 +14,7 @@ from tickets.views.detail import (
     ticket_timeline,
     ticket_watch,
 )
+from tickets.views.macros import macro_apply, macro_preview
 from tickets.views.portal import (
     portal_catalog,
     portal_home,
@@ -29,6 +30,8 @@ __all__ = [
     "attachment_download",
     "comment_edit",
     "get_ticket_for_user",
+    "macro_apply",
+    "macro_preview",
     "portal_catalog",
     "portal_home",
     "portal_reopen",

@@ -157,6 +157,7 @@ def detail_context(request: HttpRequest, ticket: Ticket, *, timeline: bool = Tru
         "priority_form": PriorityForm(ticket=ticket),
         "comment_form": CommentForm(),
         "change_error": "",
+        "macros": actions.usable_macros(user) if user.is_agent and user.can_write() else [],
     }
     if timeline:
         context["timeline"] = build_timeline(ticket, user)
