@@ -341,3 +341,20 @@ def test_macros_render_and_apply_only_on_tickets_the_agent_may_see(client, api_f
     client.force_login(agent)
     shown = client.get(reverse("tickets:macro-preview", args=[secret.pk]), {"macro": macro.pk})
     assert shown.status_code == 200 and leaks(shown.content.decode(), secret)
+
+
+def test_merging_never_reveals_or_moves_a_ticket_the_agent_may_not_see(
+    client, api_for, outsider, agent, secret, ordinary
+):
+    client.force_login(outsider)
+    page = client.get(reverse("tickets:ticket-merge", args=[ordinary.pk]), {"sources": secret.number})
+    # the number typed is echoed back as "no ticket you may see", exactly as for one that does not exist
+    assert page.status_code in (302, 400, 403, 404) and secret.title not in page.content.decode()
+    response = api_for(outsider).post(
+        f"/api/tickets/{ordinary.pk}/merge/", {"sources": [secret.number], "preview": True}, format="json"
+    )
+    assert response.status_code in (400, 403, 404) and secret.title not in response.content.decode()
+    assert secret.comments.count() == 0 and not secret.relations_out.exists()
+    client.force_login(agent)
+    shown = client.get(reverse("tickets:ticket-merge", args=[ordinary.pk]), {"sources": secret.number})
+    assert shown.status_code == 200 and leaks(shown.content.decode(), secret)

@@ -49,6 +49,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class CommentInline(admin.TabularInline):
     model = Comment
+    fk_name = "ticket"
     fields = ["created_at", "author", "author_label", "internal", "source", "body"]
     readonly_fields = fields
     extra = 0

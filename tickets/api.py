@@ -53,6 +53,9 @@ from tickets.serializers import (
     ExportCreateSerializer,
     ExportSerializer,
     MacroPreviewSerializer,
+    MergePlanSerializer,
+    MergeResultSerializer,
+    MergeSerializer,
     PrioritySerializer,
     RelationCreateSerializer,
     RelationSerializer,
@@ -527,6 +530,25 @@ class TicketViewSet(
                 "changed": changed,
             }
         )
+
+    @extend_schema(
+        summary="Merge other tickets into this one (no undo; preview says what moves)",
+        request=MergeSerializer,
+        responses={200: MergeResultSerializer, **REFUSED},
+    )
+    @action(detail=True, methods=["post"])
+    def merge(self, request: Request, pk: str | None = None) -> Response:
+        target = self.get_object()
+        require_agent(request, "Only agents merge tickets.")
+        data = MergeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        sources = [ticket_by_reference(request.user, reference, "sources") for reference in values["sources"]]
+        sources = actions.check_merge(target, sources, actor=request.user)
+        plan = MergePlanSerializer(actions.merge_plan(target, sources), many=True).data
+        if not values["preview"]:
+            actions.do_merge_tickets(target, sources, actor=request.user)
+        return Response({"preview": values["preview"], "target": self.fresh(target), "sources": plan})
 
     @extend_schema(
         summary="One action on many tickets, all or nothing",

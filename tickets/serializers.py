@@ -680,3 +680,32 @@ class ApplyMacroResultSerializer(serializers.Serializer):
     ticket = TicketSerializer()
     comment = CommentSerializer(allow_null=True)
     changed = serializers.ListField(child=serializers.CharField())
+
+
+# --- merge -----------------------------------------------------------------------------------------
+class MergeSerializer(StrictInputSerializer):
+    sources = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        min_length=1,
+        max_length=50,
+        help_text="The tickets to merge into this one, by number (INC-000042) or id.",
+    )
+    preview = serializers.BooleanField(
+        required=False, default=False, help_text="Only say what would move: nothing changes."
+    )
+
+
+class MergePlanSerializer(serializers.Serializer):
+    source = serializers.CharField(source="source.number")
+    title = serializers.CharField(source="source.title")
+    replies = serializers.IntegerField()
+    notes = serializers.IntegerField()
+    attachments = serializers.IntegerField()
+    watchers = serializers.IntegerField()
+    relations = serializers.IntegerField()
+
+
+class MergeResultSerializer(serializers.Serializer):
+    preview = serializers.BooleanField(help_text="True: nothing changed, this is what would move.")
+    target = TicketSerializer()
+    sources = MergePlanSerializer(many=True, help_text="What moves (moved) from each source.")

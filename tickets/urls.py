@@ -20,6 +20,7 @@ urlpatterns = [
     path("<int:pk>/comments/<int:comment_pk>/edit/", views.comment_edit, name="comment-edit"),
     path("<int:pk>/macro/", views.macro_preview, name="macro-preview"),
     path("<int:pk>/macro/apply/", views.macro_apply, name="macro-apply"),
+    path("<int:pk>/merge/", views.ticket_merge, name="ticket-merge"),
     path("<int:pk>/watch/", views.ticket_watch, name="ticket-watch"),
     path("<int:pk>/presence/", views.ticket_presence, name="ticket-presence"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment-download"),

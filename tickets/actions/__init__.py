@@ -9,6 +9,7 @@ context, and sends the signals of ``tickets.signals``. One module per topic:
 - ``relations``: links between tickets
 - ``bulk``: one action on many tickets
 - ``macros``: canned replies with changes, rendered in a sandbox
+- ``merge``: several tickets into one
 - ``exports``: ticket exports (requested here, built by the worker)
 """
 
@@ -33,6 +34,7 @@ from tickets.actions.macros import (
     render_macro_body,
     usable_macros,
 )
+from tickets.actions.merge import MERGE_MAX_SOURCES, MergePlan, check_merge, do_merge_tickets, merge_plan
 from tickets.actions.relations import INVERSE_KINDS, do_add_relation, do_remove_relation
 from tickets.actions.tickets import (
     EDITABLE_FIELDS,
@@ -58,6 +60,8 @@ __all__ = [
     "BULK_MAX_TICKETS",
     "EDITABLE_FIELDS",
     "INVERSE_KINDS",
+    "MERGE_MAX_SOURCES",
+    "MergePlan",
     "BulkAction",
     "BulkActionError",
     "TicketChanges",
@@ -69,6 +73,9 @@ __all__ = [
     "check_choice",
     "check_export_filters",
     "check_macro",
+    "check_merge",
+    "do_merge_tickets",
+    "merge_plan",
     "check_macro_body",
     "do_apply_macro",
     "do_delete_macro",

@@ -15,6 +15,7 @@ from tickets.views.detail import (
     ticket_watch,
 )
 from tickets.views.macros import macro_apply, macro_preview
+from tickets.views.merge import ticket_merge
 from tickets.views.portal import (
     portal_catalog,
     portal_home,
@@ -47,6 +48,7 @@ __all__ = [
     "ticket_create",
     "ticket_detail",
     "ticket_list",
+    "ticket_merge",
     "ticket_presence",
     "ticket_priority",
     "ticket_status",

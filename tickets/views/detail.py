@@ -93,7 +93,7 @@ def build_timeline(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
     comments = (
         Comment.objects.visible_to(user)
         .filter(ticket=ticket)
-        .select_related("author")
+        .select_related("author", "merged_from")
         .prefetch_related("attachments")
     )
     entries: list[dict[str, Any]] = [comment_entry(comment) for comment in comments]
