@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRefresh
 
 from tickets import actions
 from tickets.models import IllegalTransition, Macro, Priority, StaleTicket, Ticket, TicketStatus
@@ -123,5 +123,6 @@ def macro_apply(request: HttpRequest, pk: int) -> HttpResponse:
     messages.success(request, gettext("Macro “%(name)s” applied.") % {"name": macro.name})
     url = f"{reverse('tickets:ticket-detail', args=[ticket.pk])}#timeline"
     if request.htmx:
-        return HttpResponseClientRedirect(url)
+        # The whole page changed (timeline, sidebar, status forms): reload it, the message shows.
+        return HttpResponseClientRefresh()
     return redirect(url)
