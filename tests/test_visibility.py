@@ -358,3 +358,26 @@ def test_merging_never_reveals_or_moves_a_ticket_the_agent_may_not_see(
     client.force_login(agent)
     shown = client.get(reverse("tickets:ticket-merge", args=[ordinary.pk]), {"sources": secret.number})
     assert shown.status_code == 200 and leaks(shown.content.decode(), secret)
+
+
+def test_time_logged_on_a_ticket_shows_only_to_those_who_may_see_it(client, api_for, outsider, agent, secret):
+    actions.do_log_work(secret, actor=agent, minutes=45, note="Called payroll")
+    response = api_for(outsider).get(f"/api/tickets/{secret.pk}/worklogs/")
+    assert response.status_code in (403, 404) and "Called payroll" not in response.content.decode()
+    client.force_login(outsider)
+    report = client.get(reverse("tickets:time-report"), {"group": "ticket"})
+    assert not leaks(report.content.decode(), secret)
+    client.force_login(agent)
+    shown = client.get(reverse("tickets:time-report"), {"group": "ticket"})
+    assert leaks(shown.content.decode(), secret)
+
+
+def test_the_survey_link_reveals_only_the_number_and_title(client, agent, secret):
+    from tickets.actions.csat import survey_token
+    from tickets.models import SatisfactionSurvey
+
+    actions.do_transition_ticket(secret, "resolved", actor=agent, resolution="Access revoked for 40 people")
+    survey = SatisfactionSurvey.objects.get(ticket=secret)
+    html = client.get(reverse("tickets:survey", args=[survey_token(survey)])).content.decode()
+    assert secret.number in html  # the link's holder is its requester
+    assert "Salary lines" not in html and "Access revoked" not in html and "Service Desk" not in html

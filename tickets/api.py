@@ -39,6 +39,7 @@ from tickets.models import (
     StaleTicket,
     Ticket,
     TicketStatus,
+    WorkLog,
 )
 from tickets.serializers import (
     ApplyMacroResultSerializer,
@@ -65,6 +66,9 @@ from tickets.serializers import (
     TicketUpdateSerializer,
     TransitionRefusedSerializer,
     TransitionSerializer,
+    WorkLogCreateSerializer,
+    WorkLogListSerializer,
+    WorkLogSerializer,
     ticket_by_reference,
 )
 
@@ -529,6 +533,38 @@ class TicketViewSet(
                 "comment": comment_json(comment.pk) if comment else None,
                 "changed": changed,
             }
+        )
+
+    @extend_schema(
+        methods=["GET"],
+        summary="Time logged on the ticket: entries and totals (agents)",
+        responses=WorkLogListSerializer,
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Log time on the ticket, as yourself",
+        request=WorkLogCreateSerializer,
+        responses={201: WorkLogSerializer, **REFUSED},
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[], pagination_class=None)
+    def worklogs(self, request: Request, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        require_agent(request, "Time tracking is for agents.")
+        if request.method == "POST":
+            data = WorkLogCreateSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            entry = actions.do_log_work(ticket, actor=request.user, **data.validated_data)
+            return Response(WorkLogSerializer(entry).data, status=status.HTTP_201_CREATED)
+        entries = WorkLog.objects.filter(ticket=ticket).select_related("user").order_by("worked_at", "id")
+        totals = entries.totals()
+        return Response(
+            WorkLogListSerializer(
+                {
+                    "total_minutes": totals["minutes"],
+                    "billable_minutes": totals["billable"],
+                    "entries": entries,
+                }
+            ).data
         )
 
     @extend_schema(

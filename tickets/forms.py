@@ -16,7 +16,9 @@ from django.utils.translation import gettext_lazy as _
 
 from itsm.models import Team, User
 from tickets.actions import BulkAction, check_attachment
+from tickets.actions.worklogs import parse_duration
 from tickets.models import (
+    WORKLOG_MAX_MINUTES,
     CatalogItem,
     Category,
     Impact,
@@ -166,10 +168,52 @@ class PriorityForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+class DurationField(forms.CharField):
+    """Minutes, from ``45``, ``45m``, ``1h30`` or ``1.5h`` (``tickets.actions.worklogs.parse_duration``)."""
+
+    def to_python(self, value: Any) -> int:  # type: ignore[override]
+        text = super().to_python(value)[:40]
+        try:
+            minutes = parse_duration(text)
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["minutes"]) from None
+        if minutes and not 1 <= minutes <= WORKLOG_MAX_MINUTES:
+            raise ValidationError(
+                gettext("Between 1 and %(max)s minutes per entry.") % {"max": WORKLOG_MAX_MINUTES}
+            )
+        return minutes
+
+
 class CommentForm(forms.Form):
     body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 4}))
     internal = forms.BooleanField(label=_("Internal note (agents only)"), required=False)
     attachments = MultipleFileField(label=_("Attachments"))
+
+
+class AgentCommentForm(CommentForm):
+    """The agents' reply box: the time spent goes in the ticket's work log with the reply."""
+
+    time_spent = DurationField(
+        label=_("Time spent"),
+        required=False,
+        help_text=_("e.g. 15m, 1h30"),
+        widget=forms.TextInput(
+            attrs={"size": 8, "maxlength": 20, "data-timer-target": "", "autocomplete": "off"}
+        ),
+    )
+    billable = forms.BooleanField(label=_("Billable"), required=False)
+
+
+class WorkLogForm(forms.Form):
+    minutes = DurationField(
+        label=_("Time spent"),
+        help_text=_("e.g. 15m, 1h30"),
+        widget=forms.TextInput(
+            attrs={"size": 8, "maxlength": 20, "data-timer-target": "", "autocomplete": "off"}
+        ),
+    )
+    note = forms.CharField(label=_("Note"), max_length=500, required=False)
+    billable = forms.BooleanField(label=_("Billable"), required=False)
 
 
 class CommentEditForm(forms.Form):

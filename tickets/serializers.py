@@ -30,6 +30,7 @@ from tickets.models import (
     TicketStatus,
     TicketType,
     Urgency,
+    WorkLog,
 )
 from tickets.validation import (
     COMMENT_MAX_LENGTH,
@@ -709,3 +710,27 @@ class MergeResultSerializer(serializers.Serializer):
     preview = serializers.BooleanField(help_text="True: nothing changed, this is what would move.")
     target = TicketSerializer()
     sources = MergePlanSerializer(many=True, help_text="What moves (moved) from each source.")
+
+
+# --- time tracking ------------------------------------------------------------------------------------
+class WorkLogSerializer(serializers.ModelSerializer):
+    user = serializers.EmailField(source="user.email", read_only=True)
+    comment = serializers.IntegerField(source="comment_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = WorkLog
+        fields = ["id", "user", "minutes", "worked_at", "note", "billable", "comment", "created_at"]
+        read_only_fields = fields
+
+
+class WorkLogCreateSerializer(StrictInputSerializer):
+    minutes = serializers.IntegerField(min_value=1, max_value=24 * 60)
+    worked_at = serializers.DateTimeField(required=False, help_text="When the work was done (default: now).")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    billable = serializers.BooleanField(required=False, default=False)
+
+
+class WorkLogListSerializer(serializers.Serializer):
+    total_minutes = serializers.IntegerField()
+    billable_minutes = serializers.IntegerField()
+    entries = WorkLogSerializer(many=True)

@@ -10,6 +10,7 @@ context, and sends the signals of ``tickets.signals``. One module per topic:
 - ``bulk``: one action on many tickets
 - ``macros``: canned replies with changes, rendered in a sandbox
 - ``merge``: several tickets into one
+- ``worklogs``: time tracking; ``csat``: satisfaction surveys
 - ``exports``: ticket exports (requested here, built by the worker)
 """
 
@@ -55,6 +56,7 @@ from tickets.actions.tickets import (
     do_update_ticket,
     normalise_tags,
 )
+from tickets.actions.worklogs import do_delete_worklog, do_log_work, parse_duration
 
 __all__ = [
     "BULK_MAX_TICKETS",
@@ -75,6 +77,9 @@ __all__ = [
     "check_macro",
     "check_merge",
     "do_merge_tickets",
+    "do_log_work",
+    "do_delete_worklog",
+    "parse_duration",
     "merge_plan",
     "check_macro_body",
     "do_apply_macro",

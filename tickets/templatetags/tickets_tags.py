@@ -46,3 +46,19 @@ def parse_iso(value: object) -> datetime.datetime | object:
 def sort_direction(current: str, key: str) -> str:
     """The sort parameter a column header links to: toggles between descending and ascending."""
     return key if current == f"-{key}" else f"-{key}"
+
+
+@register.filter
+def duration_minutes(value: object) -> str:
+    """``95`` → ``1 h 35 min``; ``40`` → ``40 min``; empty for nothing."""
+    from django.utils.translation import gettext
+
+    if value in (None, ""):
+        return ""
+    total = int(value)  # type: ignore[call-overload]
+    hours, minutes = divmod(total, 60)
+    if not hours:
+        return gettext("%(minutes)s min") % {"minutes": minutes}
+    if not minutes:
+        return gettext("%(hours)s h") % {"hours": hours}
+    return gettext("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}

@@ -26,6 +26,8 @@ from tickets.views.portal import (
     portal_ticket,
 )
 from tickets.views.queues import saved_view_create, saved_view_delete, ticket_bulk, ticket_list
+from tickets.views.survey import survey
+from tickets.views.worklogs import ticket_worklogs, time_report, worklog_delete
 
 __all__ = [
     "attachment_download",
@@ -47,6 +49,10 @@ __all__ = [
     "ticket_comment",
     "ticket_create",
     "ticket_detail",
+    "survey",
+    "ticket_worklogs",
+    "time_report",
+    "worklog_delete",
     "ticket_list",
     "ticket_merge",
     "ticket_presence",

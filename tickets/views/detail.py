@@ -20,18 +20,29 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
 
 from tickets import actions, extensions
-from tickets.forms import AssignForm, CommentEditForm, CommentForm, PriorityForm, StatusForm, add_domain_error
+from tickets.forms import (
+    AgentCommentForm,
+    AssignForm,
+    CommentEditForm,
+    CommentForm,
+    PriorityForm,
+    StatusForm,
+    WorkLogForm,
+    add_domain_error,
+)
 from tickets.models import (
     AUDITED_FIELDS,
     Attachment,
     Comment,
     IllegalTransition,
     Priority,
+    SatisfactionSurvey,
     StaleTicket,
     Ticket,
     TicketPresence,
     TicketRelation,
     TicketStatus,
+    WorkLog,
 )
 from tickets.views.common import (
     agent_pages,
@@ -141,6 +152,18 @@ def relations_for(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
     ]
 
 
+def worklog_context(ticket: Ticket, **overrides: Any) -> dict[str, Any]:
+    """The work log panel: its entries (one query), their totals, and the form."""
+    entries = list(WorkLog.objects.filter(ticket=ticket).select_related("user").order_by("-worked_at", "-id"))
+    return {
+        "worklogs": entries,
+        "worklog_minutes": sum(entry.minutes for entry in entries),
+        "worklog_billable": sum(entry.minutes for entry in entries if entry.billable),
+        "worklog_form": WorkLogForm(),
+        **overrides,
+    }
+
+
 def detail_context(request: HttpRequest, ticket: Ticket, *, timeline: bool = True, **overrides: Any) -> dict:
     user = request.user
     watchers = list(ticket.watchers.select_related("user").order_by("created_at"))
@@ -155,10 +178,13 @@ def detail_context(request: HttpRequest, ticket: Ticket, *, timeline: bool = Tru
         "assign_form": AssignForm(ticket=ticket),
         "status_form": StatusForm(ticket=ticket),
         "priority_form": PriorityForm(ticket=ticket),
-        "comment_form": CommentForm(),
+        "comment_form": AgentCommentForm() if user.is_agent else CommentForm(),
         "change_error": "",
         "macros": actions.usable_macros(user) if user.is_agent and user.can_write() else [],
     }
+    if user.is_agent:
+        context.update(worklog_context(ticket))
+        context["survey"] = SatisfactionSurvey.objects.filter(ticket=ticket).first()
     if timeline:
         context["timeline"] = build_timeline(ticket, user)
         context["relations"] = relations_for(ticket, user)
@@ -313,7 +339,8 @@ def ticket_priority(request: HttpRequest, pk: int) -> HttpResponse:
 def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
     """A public reply or an internal note, with attachments (multipart)."""
     ticket = get_ticket_for_user(request, pk)
-    form = CommentForm(request.POST, request.FILES)
+    form_class = AgentCommentForm if request.user.is_agent else CommentForm
+    form = form_class(request.POST, request.FILES)
     if form.is_valid():
         try:
             actions.do_add_comment(
@@ -322,6 +349,8 @@ def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
                 body=form.cleaned_data["body"],
                 internal=form.cleaned_data["internal"],
                 attachments=form.cleaned_data["attachments"],
+                time_spent=form.cleaned_data.get("time_spent") or 0,
+                billable=form.cleaned_data.get("billable", False),
             )
         except ValidationError as invalid:
             add_domain_error(form, invalid)
