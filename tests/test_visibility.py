@@ -381,3 +381,18 @@ def test_the_survey_link_reveals_only_the_number_and_title(client, agent, secret
     html = client.get(reverse("tickets:survey", args=[survey_token(survey)])).content.decode()
     assert secret.number in html  # the link's holder is its requester
     assert "Salary lines" not in html and "Access revoked" not in html and "Service Desk" not in html
+
+
+def test_the_ticket_picker_and_link_form_never_offer_a_hidden_ticket(
+    client, outsider, agent, secret, ordinary
+):
+    client.force_login(outsider)
+    picked = client.get(reverse("tickets:ticket-picker"), {"q": "Payroll"})
+    assert not leaks(picked.content.decode(), secret)
+    linked = client.post(
+        reverse("tickets:relation-add", args=[ordinary.pk]), {"target": secret.number, "kind": "related"}
+    )
+    assert linked.status_code in (302, 400, 403) and secret.title not in linked.content.decode()
+    assert not secret.relations_in.exists()
+    client.force_login(agent)
+    assert leaks(client.get(reverse("tickets:ticket-picker"), {"q": "Payroll"}).content.decode(), secret)

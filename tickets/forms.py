@@ -143,12 +143,23 @@ class StatusForm(forms.Form):
         help_text=_("Required to resolve."),
     )
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+    resolve_children = forms.BooleanField(
+        label=_("Also resolve its open child tickets"), required=False, widget=forms.HiddenInput
+    )
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
-    def __init__(self, *args: Any, ticket: Ticket | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, ticket: Ticket | None = None, open_children: int = 0, **kwargs: Any
+    ) -> None:
         if ticket is not None and not args:
             kwargs.setdefault("initial", {"version": ticket.version})
         super().__init__(*args, **kwargs)
+        if open_children:
+            # A parent with open children: resolving it offers to resolve them too.
+            self.fields["resolve_children"].widget = forms.CheckboxInput()
+            self.fields["resolve_children"].label = gettext(
+                "Also resolve its %(count)s open child ticket(s)"
+            ) % {"count": open_children}
         if ticket is not None:
             # Offer the moves the machine allows; a forged value still reaches the domain check.
             labels = dict(TicketStatus.choices)

@@ -36,7 +36,13 @@ from tickets.actions.macros import (
     usable_macros,
 )
 from tickets.actions.merge import MERGE_MAX_SOURCES, MergePlan, check_merge, do_merge_tickets, merge_plan
-from tickets.actions.relations import INVERSE_KINDS, do_add_relation, do_remove_relation
+from tickets.actions.relations import (
+    INVERSE_KINDS,
+    children_of,
+    do_add_relation,
+    do_remove_relation,
+    do_resolve_with_children,
+)
 from tickets.actions.tickets import (
     EDITABLE_FIELDS,
     TicketChanges,
@@ -75,6 +81,8 @@ __all__ = [
     "check_choice",
     "check_export_filters",
     "check_macro",
+    "children_of",
+    "do_resolve_with_children",
     "check_merge",
     "do_merge_tickets",
     "do_log_work",

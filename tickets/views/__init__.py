@@ -14,6 +14,7 @@ from tickets.views.detail import (
     ticket_timeline,
     ticket_watch,
 )
+from tickets.views.links import export_download, queue_export, relation_add, relation_remove, ticket_picker
 from tickets.views.macros import macro_apply, macro_preview
 from tickets.views.merge import ticket_merge
 from tickets.views.portal import (
@@ -50,6 +51,11 @@ __all__ = [
     "ticket_create",
     "ticket_detail",
     "survey",
+    "export_download",
+    "queue_export",
+    "relation_add",
+    "relation_remove",
+    "ticket_picker",
     "ticket_worklogs",
     "time_report",
     "worklog_delete",

@@ -36,6 +36,7 @@ from tickets.models import (
     Comment,
     IllegalTransition,
     Priority,
+    RelationKind,
     SatisfactionSurvey,
     StaleTicket,
     Ticket,
@@ -144,6 +145,8 @@ def relations_for(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
     ).select_related("source", "target")
     return [
         {
+            "pk": relation.pk,
+            "kind_value": relation.kind,
             "kind": relation.get_kind_display(),
             "outgoing": relation.source_id == ticket.pk,
             "other": relation.target if relation.source_id == ticket.pk else relation.source,
@@ -176,18 +179,33 @@ def detail_context(request: HttpRequest, ticket: Ticket, *, timeline: bool = Tru
         "present": others_present(ticket, user),
         "panels": extensions.panels_for(user),
         "assign_form": AssignForm(ticket=ticket),
-        "status_form": StatusForm(ticket=ticket),
         "priority_form": PriorityForm(ticket=ticket),
         "comment_form": AgentCommentForm() if user.is_agent else CommentForm(),
         "change_error": "",
         "macros": actions.usable_macros(user) if user.is_agent and user.can_write() else [],
     }
+    relations = relations_for(ticket, user)
+    # A parent shows its children's states (from its links, no further query).
+    children = [
+        relation["other"]
+        for relation in relations
+        if (relation["outgoing"] and relation["kind_value"] == RelationKind.PARENT_OF)
+        or (not relation["outgoing"] and relation["kind_value"] == RelationKind.CHILD_OF)
+    ]
+    open_children = [child for child in children if child.is_open]
+    context.update(
+        relations=relations,
+        relation_kinds=RelationKind.choices,
+        children=children,
+        open_children=open_children,
+        status_form=StatusForm(ticket=ticket, open_children=len(open_children)),
+    )
     if user.is_agent:
         context.update(worklog_context(ticket))
         context["survey"] = SatisfactionSurvey.objects.filter(ticket=ticket).first()
     if timeline:
         context["timeline"] = build_timeline(ticket, user)
-        context["relations"] = relations_for(ticket, user)
+
         context["ticket_attachments"] = list(ticket.attachments.filter(comment__isnull=True))
     context.update(overrides)
     return context
@@ -299,13 +317,23 @@ def ticket_status(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         StatusForm,
         "status_form",
-        lambda ticket, data: actions.do_transition_ticket(
-            ticket,
-            data["status"],
-            actor=request.user,
-            resolution=data["resolution"],
-            reason=data["reason"],
-            expected_version=data["version"],
+        lambda ticket, data: (
+            actions.do_resolve_with_children(
+                ticket,
+                actor=request.user,
+                resolution=data["resolution"],
+                reason=data["reason"],
+                expected_version=data["version"],
+            )
+            if data.get("resolve_children") and data["status"] == TicketStatus.RESOLVED
+            else actions.do_transition_ticket(
+                ticket,
+                data["status"],
+                actor=request.user,
+                resolution=data["resolution"],
+                reason=data["reason"],
+                expected_version=data["version"],
+            )
         ),
     )
 
