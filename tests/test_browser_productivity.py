@@ -114,3 +114,89 @@ def test_an_agent_merges_a_ticket_after_reading_what_moves(browser_page, desk):
     assert "Still down after a restart." in page.inner_text("#ticket-timeline")
     assert Ticket.objects.get(pk=source.pk).status == TicketStatus.CLOSED
     shot(page, "merge-done-1400.png")
+
+
+def test_the_queue_and_the_ticket_page_work_from_the_keyboard(browser_page, desk):
+    page, target, source = browser_page, desk["target"], desk["source"]
+    page.set_viewport_size({"width": 1400, "height": 900})
+    sign_in(page, "ana.agent@example.com")
+    page.goto("/tickets/?sort=number")
+    page.wait_for_selector("#ticket-queue tbody tr")
+    page.keyboard.press("j")
+    first = page.locator("#ticket-queue tr.kb-current")
+    assert target.number in first.inner_text()
+    page.keyboard.press("j")
+    assert source.number in page.locator("#ticket-queue tr.kb-current").inner_text()
+    page.keyboard.press("k")
+    page.keyboard.press("x")
+    assert page.is_checked(f"#select-{target.pk}")
+    page.keyboard.press("x")
+    # "a" assigns the current ticket to me (the bulk form, without a page load)
+    page.keyboard.press("a")
+    page.wait_for_selector(f"#ticket-row-{target.pk} td:has-text('Ana Agent')")
+    assert Ticket.objects.get(pk=target.pk).assignee == desk["agent"]
+    # "/" goes to the search box; typing there never fires a shortcut
+    page.keyboard.press("/")
+    page.keyboard.type("jkx")
+    assert page.input_value(".filters input[name=search]") == "jkx"
+    page.fill(".filters input[name=search]", "")
+    page.locator("body").click(position={"x": 5, "y": 300})
+    # "?" lists the shortcuts, Escape closes the list
+    page.keyboard.press("?")
+    page.wait_for_selector("#shortcut-help[open]")
+    shot(page, "shortcuts-1400.png")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#shortcut-help:not([open])", state="attached")
+    # "j" then "o" opens the current ticket
+    page.keyboard.press("j")
+    page.keyboard.press("o")
+    page.wait_for_url(f"**/tickets/{target.pk}/")
+    # on the ticket page: n writes a note, r a reply, m the macro search, s the status
+    page.keyboard.press("n")
+    assert page.evaluate("document.activeElement.name") == "body" and page.is_checked(
+        "#reply-form [name=internal]"
+    )
+    page.keyboard.type("nrms stays text")
+    assert page.input_value("#reply-form textarea[name=body]") == "nrms stays text"
+    page.locator("h1").click()
+    page.keyboard.press("r")
+    assert not page.is_checked("#reply-form [name=internal]")
+    page.locator("h1").click()
+    page.keyboard.press("m")
+    assert page.evaluate("document.activeElement.id") == "macro-search"
+    page.locator("h1").click()
+    page.keyboard.press("s")
+    assert page.evaluate("document.activeElement.name") == "status"
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_screenshots_of_the_changed_pages(browser_page, desk, language):
+    """The pages this work changed, in both languages (test-results/*-en.png, *-fr.png)."""
+    page, target, source = browser_page, desk["target"], desk["source"]
+    agent = desk["agent"]
+    agent.language = language
+    agent.save()
+    from tickets.actions import do_add_relation, do_log_work, do_transition_ticket
+
+    do_log_work(target, actor=agent, minutes=35, note="Remote session", billable=True)
+    do_add_relation(target, target=source, kind="parent_of", actor=agent)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    sign_in(page, "ana.agent@example.com")
+    with page.expect_navigation():
+        page.select_option("#language-select", language)  # the switch submits itself
+    page.goto(f"/tickets/{target.pk}/")
+    page.wait_for_selector("#time")
+    page.click("[data-testid=macro-preview-button]")
+    page.wait_for_selector("[data-testid=macro-body]")
+    shot(page, f"ticket-page-{language}.png")
+    page.goto("/tickets/")
+    page.wait_for_selector("[data-testid=export-form]")
+    shot(page, f"queue-{language}.png")
+    page.goto("/tickets/time/")
+    shot(page, f"time-report-{language}.png")
+    do_transition_ticket(target, TicketStatus.RESOLVED, actor=agent, resolution="Profile replaced")
+    from tickets.actions.csat import survey_token
+    from tickets.models import SatisfactionSurvey
+
+    page.goto(f"/tickets/survey/{survey_token(SatisfactionSurvey.objects.get(ticket=target))}/")
+    shot(page, f"survey-{language}.png")

@@ -23,10 +23,13 @@ from tickets.models import (
     ExportJob,
     Macro,
     PriorityRule,
+    SatisfactionSettings,
+    SatisfactionSurvey,
     SavedView,
     SensitiveAccess,
     Ticket,
     TicketRelation,
+    WorkLog,
 )
 from tickets.models.priority import DEFAULT_MATRIX
 
@@ -247,6 +250,33 @@ class MacroAdmin(admin.ModelAdmin):
     search_fields = ["name", "body"]
     autocomplete_fields = ["owner", "team", "set_assignee", "set_team"]
     readonly_fields = ["usage_count", "last_used_at", "created_at", "updated_at"]
+
+
+@admin.register(SatisfactionSettings)
+class SatisfactionSettingsAdmin(admin.ModelAdmin):
+    """One row: surveys on or off, the share surveyed, who hears of low scores."""
+
+    list_display = ["__str__", "enabled", "sample_percent", "notify_lead_at_or_below", "reopen_at_or_below"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not SatisfactionSettings.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SatisfactionSurvey)
+class SatisfactionSurveyAdmin(ReadOnlyAdmin):
+    list_display = ["ticket", "requester", "sent_at", "score", "answered_at"]
+    list_filter = ["score"]
+    search_fields = ["ticket__number", "requester__email"]
+
+
+@admin.register(WorkLog)
+class WorkLogAdmin(ReadOnlyAdmin):
+    list_display = ["ticket", "user", "minutes", "billable", "worked_at"]
+    list_filter = ["billable"]
+    search_fields = ["ticket__number", "user__email", "note"]
 
 
 @admin.register(CatalogItem)

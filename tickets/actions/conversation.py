@@ -144,9 +144,12 @@ def do_add_comment(
         and not internal
         and actor.pk == ticket.requester_id
         # The row, not the caller's instance: it may predate a status change.
-        and Ticket.objects.filter(pk=ticket.pk, status=TicketStatus.PENDING_CUSTOMER).exists()
+        and Ticket.objects.filter(
+            pk=ticket.pk, status__in=[TicketStatus.PENDING_CUSTOMER, TicketStatus.RESOLVED]
+        ).exists()
     ):
-        # The customer answered: the ticket is back with the desk (and its SLA clocks resume).
+        # The customer answered (or wrote back about a resolved ticket: it is not solved for
+        # them): the ticket is back with the desk, and its SLA clocks resume.
         do_transition_ticket(
             ticket, TicketStatus.OPEN, actor=actor, reason="requester replied", check_permission=False
         )

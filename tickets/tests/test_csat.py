@@ -194,3 +194,15 @@ def test_the_kpis_average_and_response_rate(make_ticket, agent, team):
     assert result.value("csat_response_rate") == 0.5
     by_team = kpis.compute(["csat_average"], start, end, group_by="team", user=agent)
     assert by_team.value("csat_average", group=team.name) == 3.5
+
+
+def test_a_requester_reply_on_a_resolved_ticket_reopens_it(ticket, agent, requester, other_requester):
+    from tickets.actions import do_add_comment
+
+    resolve(ticket, agent)
+    do_add_comment(ticket, actor=agent, body="Anything else?")  # the desk's reply leaves it resolved
+    ticket.refresh_from_db()
+    assert ticket.status == TicketStatus.RESOLVED
+    do_add_comment(ticket, actor=requester, body="It drops again since this morning.")
+    ticket.refresh_from_db()
+    assert ticket.status == TicketStatus.OPEN and ticket.reopen_count == 1
