@@ -20,10 +20,10 @@ from tickets.models import (
     CatalogItem,
     Category,
     Comment,
+    DeskSettings,
     ExportJob,
     Macro,
     PriorityRule,
-    SatisfactionSettings,
     SatisfactionSurvey,
     SavedView,
     SensitiveAccess,
@@ -252,14 +252,21 @@ class MacroAdmin(admin.ModelAdmin):
     readonly_fields = ["usage_count", "last_used_at", "created_at", "updated_at"]
 
 
-@admin.register(SatisfactionSettings)
-class SatisfactionSettingsAdmin(admin.ModelAdmin):
+@admin.register(DeskSettings)
+class DeskSettingsAdmin(admin.ModelAdmin):
     """One row: surveys on or off, the share surveyed, who hears of low scores."""
 
-    list_display = ["__str__", "enabled", "sample_percent", "notify_lead_at_or_below", "reopen_at_or_below"]
+    list_display = [
+        "__str__",
+        "survey_enabled",
+        "survey_sample_percent",
+        "auto_close_days",
+        "notify_lead_at_or_below",
+        "reopen_at_or_below",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return not SatisfactionSettings.objects.exists()
+        return not DeskSettings.objects.exists()
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -18,7 +18,7 @@ from itsm.notify import notify
 from tickets.actions.tickets import do_transition_ticket
 from tickets.models import (
     LINK_MAX_AGE,
-    SatisfactionSettings,
+    DeskSettings,
     SatisfactionSurvey,
     Ticket,
     TicketStatus,
@@ -63,8 +63,8 @@ def do_send_survey(ticket: Ticket) -> SatisfactionSurvey | None:
     """The survey of a just-resolved ticket (one per ticket: a second resolution reuses it), or
     None when surveys are off, the ticket is not sampled, was merged, or has no active requester.
     Its link reaches the requester in the resolution mail (``tickets.notifications``)."""
-    policy = SatisfactionSettings.load()
-    if not policy.enabled or not is_sampled(ticket, policy.sample_percent):
+    policy = DeskSettings.load()
+    if not policy.survey_enabled or not is_sampled(ticket, policy.survey_sample_percent):
         return None
     if ticket.metadata.get("merged_into") or not ticket.requester.is_active or ticket.requester.is_agent:
         return None
@@ -92,7 +92,7 @@ def check_answer(score: Any, comment: str) -> tuple[int, str]:
 @transaction.atomic
 def do_answer_survey(survey: SatisfactionSurvey, *, score: Any, comment: str = "") -> SatisfactionSurvey:
     """Record the requester's answer: the first one, or a changed mind within the change window.
-    A low score tells the team lead and may reopen the ticket (``SatisfactionSettings``)."""
+    A low score tells the team lead and may reopen the ticket (``DeskSettings``)."""
     value, comment = check_answer(score, comment)
     # The row lock: two clicks at once record one answer, the second sees the first.
     survey = (
@@ -115,7 +115,7 @@ def do_answer_survey(survey: SatisfactionSurvey, *, score: Any, comment: str = "
 
 
 def _follow_up(survey: SatisfactionSurvey, score: int) -> None:
-    policy = SatisfactionSettings.load()
+    policy = DeskSettings.load()
     ticket = survey.ticket
     if policy.notify_lead_at_or_below and score <= policy.notify_lead_at_or_below:
         lead: User | None = ticket.team.lead if ticket.team_id else None

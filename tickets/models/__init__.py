@@ -2,7 +2,7 @@ from tickets.models.access import AccessChannel, SensitiveAccess
 from tickets.models.audit import AuditChange, audit_trail
 from tickets.models.catalog import CatalogItem, Category, SavedView
 from tickets.models.conversation import Attachment, Comment, CommentSource, Watcher
-from tickets.models.csat import CHANGE_WINDOW, LINK_MAX_AGE, SatisfactionSettings, SatisfactionSurvey
+from tickets.models.csat import CHANGE_WINDOW, LINK_MAX_AGE, DeskSettings, SatisfactionSurvey
 from tickets.models.exports import ExportFormat, ExportJob, ExportStatus
 from tickets.models.macros import Macro, MacroQuerySet, MacroVisibility
 from tickets.models.priority import Impact, Priority, PriorityRule, Urgency, priority_for
@@ -50,7 +50,7 @@ __all__ = [
     "Priority",
     "PriorityRule",
     "RelationKind",
-    "SatisfactionSettings",
+    "DeskSettings",
     "SatisfactionSurvey",
     "SavedView",
     "StaleTicket",

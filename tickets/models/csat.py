@@ -17,11 +17,12 @@ CHANGE_WINDOW = timedelta(days=7)
 LINK_MAX_AGE = timedelta(days=30)
 
 
-class SatisfactionSettings(models.Model):
-    """The organisation's survey policy: one row (``SatisfactionSettings.load()``), edited in the admin."""
+class DeskSettings(models.Model):
+    """The desk's policy for surveys and auto-close: one row (``DeskSettings.load()``), edited
+    in the admin."""
 
-    enabled = models.BooleanField(_("send satisfaction surveys"), default=True)
-    sample_percent = models.PositiveSmallIntegerField(
+    survey_enabled = models.BooleanField(_("send satisfaction surveys"), default=True)
+    survey_sample_percent = models.PositiveSmallIntegerField(
         _("share of resolved tickets surveyed (%)"),
         default=100,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
@@ -39,15 +40,24 @@ class SatisfactionSettings(models.Model):
         help_text=_("0: never."),
     )
 
+    auto_close_days = models.PositiveSmallIntegerField(
+        _("close resolved tickets after (days)"),
+        default=7,
+        validators=[MaxValueValidator(365)],
+        help_text=_(
+            "Resolved tickets close on their own after this many days, unless the requester replies. 0: never."
+        ),
+    )
+
     class Meta:
-        verbose_name = _("satisfaction survey settings")
-        verbose_name_plural = _("satisfaction survey settings")
+        verbose_name = _("desk settings")
+        verbose_name_plural = _("desk settings")
 
     def __str__(self) -> str:
-        return str(_("Satisfaction survey settings"))
+        return str(_("Desk settings"))
 
     @classmethod
-    def load(cls) -> SatisfactionSettings:
+    def load(cls) -> DeskSettings:
         row, _created = cls.objects.get_or_create(pk=1)
         return row
 

@@ -15,7 +15,7 @@ from itsm import tasks
 from itsm.models import Notification
 from tickets.actions import do_merge_tickets, do_transition_ticket
 from tickets.actions.csat import do_answer_survey, do_send_survey, survey_for_token, survey_token
-from tickets.models import SatisfactionSettings, SatisfactionSurvey, TicketStatus
+from tickets.models import DeskSettings, SatisfactionSurvey, TicketStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -60,13 +60,13 @@ def test_resolving_sends_one_survey_linked_from_the_resolution_mail(
 
 
 def test_settings_turn_surveys_off_or_sample_them(make_ticket, agent, team):
-    policy = SatisfactionSettings.load()
-    policy.enabled = False
+    policy = DeskSettings.load()
+    policy.survey_enabled = False
     policy.save()
     first = make_ticket("One", team=team)
     resolve(first, agent)
     assert not SatisfactionSurvey.objects.exists()
-    policy.enabled, policy.sample_percent = True, 30
+    policy.survey_enabled, policy.survey_sample_percent = True, 30
     policy.save()
     tickets = [make_ticket(f"Ticket {index}", team=team) for index in range(40)]
     for ticket in tickets:
@@ -134,7 +134,7 @@ def test_forged_and_expired_links_are_refused(client, ticket, agent):
 def test_a_low_score_tells_the_team_lead_and_reopens_per_setting(ticket, agent, team, other_agent):
     team.lead = other_agent
     team.save()
-    policy = SatisfactionSettings.load()
+    policy = DeskSettings.load()
     policy.reopen_at_or_below = 2
     policy.save()
     resolve(ticket, agent)
@@ -206,3 +206,35 @@ def test_a_requester_reply_on_a_resolved_ticket_reopens_it(ticket, agent, reques
     do_add_comment(ticket, actor=requester, body="It drops again since this morning.")
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.OPEN and ticket.reopen_count == 1
+
+
+def test_resolved_tickets_close_after_the_set_days_unless_the_requester_replied(
+    make_ticket, team, agent, requester, client
+):
+    from django.utils import timezone
+
+    from tickets.actions import do_add_comment
+    from tickets.actions.autoclose import do_auto_close_resolved
+    from tickets.tasks import auto_close_resolved
+
+    quiet, answered, recent = (make_ticket(title, team=team) for title in ("Quiet", "Answered", "Recent"))
+    with time_machine.travel(timezone.now() - datetime.timedelta(days=8)):
+        resolve(quiet, agent)
+        resolve(answered, agent)
+    resolve(recent, agent)
+    do_add_comment(answered, actor=requester, body="Still broken")  # reopens it
+    client.force_login(requester)
+    html = client.get(reverse("tickets:portal-ticket", args=[recent.pk])).content.decode()
+    assert 'data-testid="closes-at"' in html
+    assert auto_close_resolved() == 1
+    assert do_auto_close_resolved() == 0  # run again: nothing more
+    statuses = {
+        ticket.title: ticket.status
+        for ticket in type(quiet).objects.filter(pk__in=[quiet.pk, answered.pk, recent.pk])
+    }
+    assert statuses == {"Quiet": "closed", "Answered": "open", "Recent": "resolved"}
+    policy = DeskSettings.load()
+    policy.auto_close_days = 0
+    policy.save()
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=30)):
+        assert do_auto_close_resolved() == 0
