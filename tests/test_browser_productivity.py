@@ -8,8 +8,16 @@ from allauth.account.models import EmailAddress
 from django.db import connection
 
 from itsm.models import Organisation, Role, Team, User
-from tickets.actions import do_add_comment, do_create_ticket, do_save_macro
-from tickets.models import Comment, Macro, Ticket, TicketStatus
+from tickets.actions import (
+    do_add_comment,
+    do_add_relation,
+    do_create_ticket,
+    do_log_work,
+    do_save_macro,
+    do_transition_ticket,
+)
+from tickets.actions.csat import survey_token
+from tickets.models import Comment, Macro, SatisfactionSurvey, Ticket, TicketStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -176,8 +184,6 @@ def test_screenshots_of_the_changed_pages(browser_page, desk, language):
     agent = desk["agent"]
     agent.language = language
     agent.save()
-    from tickets.actions import do_add_relation, do_log_work, do_transition_ticket
-
     do_log_work(target, actor=agent, minutes=35, note="Remote session", billable=True)
     do_add_relation(target, target=source, kind="parent_of", actor=agent)
     page.set_viewport_size({"width": 1400, "height": 1000})
@@ -195,8 +201,5 @@ def test_screenshots_of_the_changed_pages(browser_page, desk, language):
     page.goto("/tickets/time/")
     shot(page, f"time-report-{language}.png")
     do_transition_ticket(target, TicketStatus.RESOLVED, actor=agent, resolution="Profile replaced")
-    from tickets.actions.csat import survey_token
-    from tickets.models import SatisfactionSurvey
-
     page.goto(f"/tickets/survey/{survey_token(SatisfactionSurvey.objects.get(ticket=target))}/")
     shot(page, f"survey-{language}.png")

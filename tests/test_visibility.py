@@ -30,7 +30,8 @@ from problems import actions as problem_actions
 from problems.models import Problem
 from sla.defaults import ensure_defaults
 from tickets import actions
-from tickets.models import Watcher
+from tickets.actions.csat import survey_token
+from tickets.models import SatisfactionSurvey, Watcher
 
 pytestmark = pytest.mark.django_db
 
@@ -373,9 +374,6 @@ def test_time_logged_on_a_ticket_shows_only_to_those_who_may_see_it(client, api_
 
 
 def test_the_survey_link_reveals_only_the_number_and_title(client, agent, secret):
-    from tickets.actions.csat import survey_token
-    from tickets.models import SatisfactionSurvey
-
     actions.do_transition_ticket(secret, "resolved", actor=agent, resolution="Access revoked for 40 people")
     survey = SatisfactionSurvey.objects.get(ticket=secret)
     html = client.get(reverse("tickets:survey", args=[survey_token(survey)])).content.decode()

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from tickets import signals
 from tickets.actions.tickets import check_can_change, check_choice, do_transition_ticket
@@ -78,8 +79,6 @@ def do_remove_relation(relation: TicketRelation, *, actor: User | None) -> None:
 
 def children_of(ticket: Ticket) -> list[Ticket]:
     """Its children, stated either way (it parent_of them, or they child_of it), oldest first."""
-    from django.db.models import Q
-
     return list(
         Ticket.objects.filter(
             Q(relations_in__source=ticket, relations_in__kind=RelationKind.PARENT_OF)

@@ -8,6 +8,7 @@ from django import template
 from django.http import QueryDict
 from django.urls import NoReverseMatch, reverse
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 
 register = template.Library()
 
@@ -51,8 +52,6 @@ def sort_direction(current: str, key: str) -> str:
 @register.filter
 def duration_minutes(value: object) -> str:
     """``95`` → ``1 h 35 min``; ``40`` → ``40 min``; empty for nothing."""
-    from django.utils.translation import gettext
-
     if value in (None, ""):
         return ""
     total = int(value)  # type: ignore[call-overload]

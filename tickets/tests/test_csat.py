@@ -10,12 +10,15 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
-from itsm import tasks
+from itsm import kpis, tasks
 from itsm.models import Notification
-from tickets.actions import do_merge_tickets, do_transition_ticket
+from tickets.actions import do_add_comment, do_merge_tickets, do_transition_ticket
+from tickets.actions.autoclose import do_auto_close_resolved
 from tickets.actions.csat import do_answer_survey, do_send_survey, survey_for_token, survey_token
 from tickets.models import DeskSettings, SatisfactionSurvey, TicketStatus
+from tickets.tasks import auto_close_resolved
 
 pytestmark = pytest.mark.django_db
 
@@ -177,10 +180,6 @@ def test_the_ticket_page_shows_the_score_to_agents(client, agent, ticket):
 
 
 def test_the_kpis_average_and_response_rate(make_ticket, agent, team):
-    from django.utils import timezone
-
-    from itsm import kpis
-
     tickets = [make_ticket(f"Ticket {index}", team=team) for index in range(4)]
     for ticket in tickets:
         resolve(ticket, agent)
@@ -197,8 +196,6 @@ def test_the_kpis_average_and_response_rate(make_ticket, agent, team):
 
 
 def test_a_requester_reply_on_a_resolved_ticket_reopens_it(ticket, agent, requester, other_requester):
-    from tickets.actions import do_add_comment
-
     resolve(ticket, agent)
     do_add_comment(ticket, actor=agent, body="Anything else?")  # the desk's reply leaves it resolved
     ticket.refresh_from_db()
@@ -211,12 +208,6 @@ def test_a_requester_reply_on_a_resolved_ticket_reopens_it(ticket, agent, reques
 def test_resolved_tickets_close_after_the_set_days_unless_the_requester_replied(
     make_ticket, team, agent, requester, client
 ):
-    from django.utils import timezone
-
-    from tickets.actions import do_add_comment
-    from tickets.actions.autoclose import do_auto_close_resolved
-    from tickets.tasks import auto_close_resolved
-
     quiet, answered, recent = (make_ticket(title, team=team) for title in ("Quiet", "Answered", "Recent"))
     with time_machine.travel(timezone.now() - datetime.timedelta(days=8)):
         resolve(quiet, agent)

@@ -3,7 +3,16 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from tickets.models import CatalogItem, Category, Ticket, TicketStatus
+from tickets.models import (
+    CatalogItem,
+    Category,
+    Macro,
+    SatisfactionSurvey,
+    Ticket,
+    TicketRelation,
+    TicketStatus,
+    WorkLog,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +31,6 @@ def test_seed_demo_creates_tickets_catalog_and_categories_once():
 
 
 def test_seed_demo_fills_the_productivity_features_once():
-    from tickets.models import Macro, SatisfactionSurvey, TicketRelation, WorkLog
-
     call_command("seed_demo", stdout=StringIO())
     counts = (
         Macro.objects.count(),

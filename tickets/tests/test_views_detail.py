@@ -18,6 +18,8 @@ from tickets.actions import (
     do_add_relation,
     do_assign_ticket,
     do_edit_comment,
+    do_log_work,
+    do_save_macro,
     do_transition_ticket,
 )
 from tickets.models import Attachment, Comment, SensitiveAccess, Ticket, TicketPresence, TicketStatus, Watcher
@@ -504,8 +506,6 @@ def test_the_ticket_page_query_count_is_pinned(
     agent_client, ticket, agent, make_ticket, team, django_assert_num_queries
 ):
     """With every panel of issue 18 filled: macros, work log, survey, links, merged comments."""
-    from tickets.actions import do_log_work, do_save_macro
-
     for index in range(3):
         do_save_macro(None, {"name": f"Macro {index}", "body": "Hi"}, actor=agent)
         do_log_work(ticket, actor=agent, minutes=10 + index)

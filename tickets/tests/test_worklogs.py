@@ -9,8 +9,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from itsm import kpis
 from tickets.actions import do_add_comment, do_delete_worklog, do_log_work, parse_duration
-from tickets.models import Comment, WorkLog
+from tickets.models import Category, Comment, WorkLog
 
 pytestmark = pytest.mark.django_db
 
@@ -236,9 +237,6 @@ def test_api_roles(api_for, requester, viewer, ticket):
 
 
 def test_the_kpis_total_time_and_time_per_ticket_by_category(make_ticket, team, agent):
-    from itsm import kpis
-    from tickets.models import Category
-
     network = Category.objects.create(name="Network")
     first = make_ticket("VPN", team=team, category=network)
     second = make_ticket("Wi-Fi", team=team, category=network)
