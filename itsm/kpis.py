@@ -53,6 +53,7 @@ class Unit:
     HOURS = "hours"
     MINUTES = "minutes"
     TICKETS = "tickets"  # a ratio expressed in tickets (tickets per agent)
+    SCORE = "score"  # an average rating out of 5 (satisfaction)
 
 
 STATS = ("mean", "median", "p90")

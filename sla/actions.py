@@ -22,6 +22,7 @@ from sla.business_time import Schedule
 from sla.models import (
     Calendar,
     ClockSource,
+    ClockState,
     EscalationStep,
     Metric,
     PauseReason,
@@ -51,9 +52,11 @@ def _pauses(ticket: Ticket) -> list[SLAPause]:
 
 
 def _locked_clocks(ticket: Ticket) -> list[TicketSLA]:
+    # A cancelled clock (its ticket merged into another) is final: nothing recomputes it.
     return list(
         TicketSLA.objects.select_for_update(of=("self",))
         .filter(ticket=ticket)
+        .exclude(state=ClockState.CANCELLED)
         .select_related("calendar")
         .prefetch_related("calendar__periods", "calendar__holidays")
         .order_by("metric")
@@ -170,6 +173,31 @@ def do_follow_status(ticket: Ticket, *, previous: str, status: str, now: datetim
         elif previous == TicketStatus.RESOLVED and clock.metric == Metric.RESOLUTION:
             clock.stopped_at = None  # reopened: the resolved gap is a pause, the clock runs on
     _record_late_breaches(_rebuild(clocks, ticket, now=now), now=now)
+
+
+@transaction.atomic
+def do_cancel_clocks(ticket: Ticket, *, reason: str, now: datetime | None = None) -> list[TicketSLA]:
+    """Stop the ticket's clocks as ``cancelled``: neither met nor breached (a ticket merged into
+    another; the target's clocks carry on). Idempotent: cancelled clocks are left alone."""
+    now = now or timezone.now()
+    clocks = _locked_clocks(ticket)
+    for clock in clocks:
+        before = _snapshot(clock)
+        clock.state = ClockState.CANCELLED
+        clock.stopped_at = clock.stopped_at or now
+        clock.breached_at = None
+        clock.next_escalation_at = None
+        clock.updated_at = now
+        clock.save(update_fields=["state", "stopped_at", "breached_at", "next_escalation_at", "updated_at"])
+        AutomationEvent.objects.record(
+            actor="system:sla",
+            action="sla.clock_cancelled",
+            subject=ticket,
+            before=before,
+            after=_snapshot(clock),
+            reason=reason,
+        )
+    return clocks
 
 
 @transaction.atomic

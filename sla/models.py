@@ -414,6 +414,8 @@ class ClockState(models.TextChoices):
     BREACHED = "breached", _("Breached")
     MET = "met", _("Met")
     PAUSED = "paused", _("Paused")
+    # Stopped without an outcome: the ticket was merged into another (neither met nor breached).
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class ClockSource(models.TextChoices):
@@ -551,6 +553,8 @@ class TicketSLA(models.Model):
         """The API/badge word, computed from the stored times (exact even between two sweeps)."""
         if self.due_at is None:
             return "unknown"
+        if self.state == ClockState.CANCELLED:
+            return "cancelled"
         if self.is_stopped:
             return "breached" if self.breached_at or self.stopped_at > self.due_at else "completed"
         if self.is_paused:

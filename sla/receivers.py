@@ -43,6 +43,11 @@ def on_ticket_updated(sender: object, ticket: Any, changed: list[str], **kwargs:
         actions.do_retarget_clocks(ticket, reason=f"{names} changed")
 
 
+def on_ticket_merged(sender: object, ticket: Any, target: Any, **kwargs: Any) -> None:
+    # Sent before the source is closed: its clocks stop as cancelled, never as met or breached.
+    actions.do_cancel_clocks(ticket, reason=f"merged into {target.number}")
+
+
 def connect() -> None:
     signals.ticket_created.connect(on_ticket_created, dispatch_uid="sla.ticket_created")
     signals.ticket_status_changed.connect(on_ticket_status_changed, dispatch_uid="sla.ticket_status_changed")
@@ -51,5 +56,6 @@ def connect() -> None:
     )
     signals.comment_added.connect(on_comment_added, dispatch_uid="sla.comment_added")
     signals.ticket_updated.connect(on_ticket_updated, dispatch_uid="sla.ticket_updated")
+    signals.ticket_merged.connect(on_ticket_merged, dispatch_uid="sla.ticket_merged")
     # After the tickets demo (connected first, by the tickets app): its queue's clocks follow it.
     demo_seeded.connect(demo.seed_clocks, dispatch_uid="sla-demo")

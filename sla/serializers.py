@@ -13,7 +13,9 @@ from sla.models import Calendar, EscalationStep, SLAPolicy, SLARiskEvaluation, c
 
 class SLAClockSerializer(serializers.Serializer):
     metric = serializers.CharField()
-    status = serializers.ChoiceField(choices=["ok", "at_risk", "breached", "completed", "paused", "unknown"])
+    status = serializers.ChoiceField(
+        choices=["ok", "at_risk", "breached", "completed", "paused", "cancelled", "unknown"]
+    )
     state = serializers.CharField(allow_null=True)
     due_at = serializers.DateTimeField(allow_null=True)
     remaining_seconds = serializers.IntegerField(allow_null=True, help_text="Negative once breached.")

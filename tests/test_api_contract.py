@@ -40,7 +40,11 @@ SKIPPED = {
     ("DELETE", "/api/sla/policies/{id}/"): "deletes a shared fixture",
 }
 # Run after every other operation: they may close the fixture tickets (closed is final).
-LAST = [("POST", "/api/tickets/{id}/transition/"), ("POST", "/api/tickets/bulk/")]
+LAST = [
+    ("POST", "/api/tickets/{id}/transition/"),
+    ("POST", "/api/tickets/bulk/"),
+    ("POST", "/api/tickets/{id}/merge/"),
+]
 
 
 @pytest.fixture

@@ -30,7 +30,8 @@ from problems import actions as problem_actions
 from problems.models import Problem
 from sla.defaults import ensure_defaults
 from tickets import actions
-from tickets.models import Watcher
+from tickets.actions.csat import survey_token
+from tickets.models import SatisfactionSurvey, Watcher
 
 pytestmark = pytest.mark.django_db
 
@@ -441,3 +442,73 @@ def test_a_quick_fix_never_cites_a_ticket_its_reader_may_not_see(
         cited = {source["id"] for source in body["sources"] if source["type"] == "ticket"}
         assert (secret.pk in cited) is shown, reader
         assert ("Revoked the payroll share." in body["steps"]) is shown, reader
+
+
+# --- agent productivity: macros ------------------------------------------------------------------------
+def test_macros_render_and_apply_only_on_tickets_the_agent_may_see(client, api_for, outsider, agent, secret):
+    macro = actions.do_save_macro(
+        None, {"name": "Hello", "body": "About {{ ticket.number }}: {{ ticket.title }}"}, actor=agent
+    )
+    client.force_login(outsider)
+    preview = client.get(reverse("tickets:macro-preview", args=[secret.pk]), {"macro": macro.pk})
+    assert preview.status_code in (302, 403, 404) and not leaks(preview.content.decode(), secret)
+    applied = api_for(outsider).post(
+        f"/api/tickets/{secret.pk}/apply-macro/", {"macro": macro.pk}, format="json"
+    )
+    assert applied.status_code in (403, 404) and not leaks(applied.content.decode(), secret)
+    assert not secret.comments.exists()
+    client.force_login(agent)
+    shown = client.get(reverse("tickets:macro-preview", args=[secret.pk]), {"macro": macro.pk})
+    assert shown.status_code == 200 and leaks(shown.content.decode(), secret)
+
+
+def test_merging_never_reveals_or_moves_a_ticket_the_agent_may_not_see(
+    client, api_for, outsider, agent, secret, ordinary
+):
+    client.force_login(outsider)
+    page = client.get(reverse("tickets:ticket-merge", args=[ordinary.pk]), {"sources": secret.number})
+    # the number typed is echoed back as "no ticket you may see", exactly as for one that does not exist
+    assert page.status_code in (302, 400, 403, 404) and secret.title not in page.content.decode()
+    response = api_for(outsider).post(
+        f"/api/tickets/{ordinary.pk}/merge/", {"sources": [secret.number], "preview": True}, format="json"
+    )
+    assert response.status_code in (400, 403, 404) and secret.title not in response.content.decode()
+    assert secret.comments.count() == 0 and not secret.relations_out.exists()
+    client.force_login(agent)
+    shown = client.get(reverse("tickets:ticket-merge", args=[ordinary.pk]), {"sources": secret.number})
+    assert shown.status_code == 200 and leaks(shown.content.decode(), secret)
+
+
+def test_time_logged_on_a_ticket_shows_only_to_those_who_may_see_it(client, api_for, outsider, agent, secret):
+    actions.do_log_work(secret, actor=agent, minutes=45, note="Called payroll")
+    response = api_for(outsider).get(f"/api/tickets/{secret.pk}/worklogs/")
+    assert response.status_code in (403, 404) and "Called payroll" not in response.content.decode()
+    client.force_login(outsider)
+    report = client.get(reverse("tickets:time-report"), {"group": "ticket"})
+    assert not leaks(report.content.decode(), secret)
+    client.force_login(agent)
+    shown = client.get(reverse("tickets:time-report"), {"group": "ticket"})
+    assert leaks(shown.content.decode(), secret)
+
+
+def test_the_survey_link_reveals_only_the_number_and_title(client, agent, secret):
+    actions.do_transition_ticket(secret, "resolved", actor=agent, resolution="Access revoked for 40 people")
+    survey = SatisfactionSurvey.objects.get(ticket=secret)
+    html = client.get(reverse("tickets:survey", args=[survey_token(survey)])).content.decode()
+    assert secret.number in html  # the link's holder is its requester
+    assert "Salary lines" not in html and "Access revoked" not in html and "Service Desk" not in html
+
+
+def test_the_ticket_picker_and_link_form_never_offer_a_hidden_ticket(
+    client, outsider, agent, secret, ordinary
+):
+    client.force_login(outsider)
+    picked = client.get(reverse("tickets:ticket-picker"), {"q": "Payroll"})
+    assert not leaks(picked.content.decode(), secret)
+    linked = client.post(
+        reverse("tickets:relation-add", args=[ordinary.pk]), {"target": secret.number, "kind": "related"}
+    )
+    assert linked.status_code in (302, 400, 403) and secret.title not in linked.content.decode()
+    assert not secret.relations_in.exists()
+    client.force_login(agent)
+    assert leaks(client.get(reverse("tickets:ticket-picker"), {"q": "Payroll"}).content.decode(), secret)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -19,12 +20,16 @@ from tickets.models import (
     CatalogItem,
     Category,
     Comment,
+    DeskSettings,
     ExportJob,
+    Macro,
     PriorityRule,
+    SatisfactionSurvey,
     SavedView,
     SensitiveAccess,
     Ticket,
     TicketRelation,
+    WorkLog,
 )
 from tickets.models.priority import DEFAULT_MATRIX
 
@@ -47,6 +52,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class CommentInline(admin.TabularInline):
     model = Comment
+    fk_name = "ticket"
     fields = ["created_at", "author", "author_label", "internal", "source", "body"]
     readonly_fields = fields
     extra = 0
@@ -193,6 +199,91 @@ class CategoryAdmin(admin.ModelAdmin):
     search_fields = ["name", "keywords"]
     autocomplete_fields = ["parent", "default_team"]
     fields = ["name", "parent", "default_team", "keywords", "active"]
+
+
+class MacroAdminForm(forms.ModelForm):
+    class Meta:
+        model = Macro
+        fields = [
+            "name",
+            "body",
+            "internal",
+            "visibility",
+            "owner",
+            "team",
+            "set_status",
+            "resolution",
+            "set_priority",
+            "priority_reason",
+            "assign_to_me",
+            "set_assignee",
+            "set_team",
+            "add_tags",
+            "active",
+        ]
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data.get("body") or ""
+        try:
+            actions.check_macro_body(body)  # the sandbox's syntax check: a broken macro is refused here
+        except forms.ValidationError as error:
+            raise forms.ValidationError(error.messages) from None
+        return body
+
+
+@admin.register(Macro)
+class MacroAdmin(admin.ModelAdmin):
+    """Shared macros are kept here by admins; agents keep their own through the API."""
+
+    form = MacroAdminForm
+    list_display = [
+        "name",
+        "visibility",
+        "owner",
+        "team",
+        "set_status",
+        "usage_count",
+        "last_used_at",
+        "active",
+    ]
+    list_filter = ["visibility", "active", "team"]
+    search_fields = ["name", "body"]
+    autocomplete_fields = ["owner", "team", "set_assignee", "set_team"]
+    readonly_fields = ["usage_count", "last_used_at", "created_at", "updated_at"]
+
+
+@admin.register(DeskSettings)
+class DeskSettingsAdmin(admin.ModelAdmin):
+    """One row: surveys on or off, the share surveyed, who hears of low scores."""
+
+    list_display = [
+        "__str__",
+        "survey_enabled",
+        "survey_sample_percent",
+        "auto_close_days",
+        "notify_lead_at_or_below",
+        "reopen_at_or_below",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not DeskSettings.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SatisfactionSurvey)
+class SatisfactionSurveyAdmin(ReadOnlyAdmin):
+    list_display = ["ticket", "requester", "sent_at", "score", "answered_at"]
+    list_filter = ["score"]
+    search_fields = ["ticket__number", "requester__email"]
+
+
+@admin.register(WorkLog)
+class WorkLogAdmin(ReadOnlyAdmin):
+    list_display = ["ticket", "user", "minutes", "billable", "worked_at"]
+    list_filter = ["billable"]
+    search_fields = ["ticket__number", "user__email", "note"]
 
 
 @admin.register(CatalogItem)

@@ -36,12 +36,16 @@ from tickets.models import (
     ExportJob,
     ExportStatus,
     IllegalTransition,
+    Macro,
     ResolutionRequired,
     StaleTicket,
     Ticket,
     TicketStatus,
+    WorkLog,
 )
 from tickets.serializers import (
+    ApplyMacroResultSerializer,
+    ApplyMacroSerializer,
     AssignSerializer,
     AuditEntrySerializer,
     BulkResultSerializer,
@@ -51,6 +55,10 @@ from tickets.serializers import (
     CommentSerializer,
     ExportCreateSerializer,
     ExportSerializer,
+    MacroPreviewSerializer,
+    MergePlanSerializer,
+    MergeResultSerializer,
+    MergeSerializer,
     PrioritySerializer,
     RelationCreateSerializer,
     RelationSerializer,
@@ -60,6 +68,9 @@ from tickets.serializers import (
     TicketUpdateSerializer,
     TransitionRefusedSerializer,
     TransitionSerializer,
+    WorkLogCreateSerializer,
+    WorkLogListSerializer,
+    WorkLogSerializer,
     ticket_by_reference,
 )
 
@@ -99,6 +110,26 @@ def comment_json(pk: int) -> dict[str, Any]:
     return CommentSerializer(
         Comment.objects.select_related("author").prefetch_related("attachments").get(pk=pk)
     ).data
+
+
+def macro_for(request: Request, macro_id: int) -> Macro:
+    """A macro the caller may use, else a 400 naming the field (never a 500, never another's)."""
+    macro = Macro.objects.available_to(request.user).active().filter(pk=macro_id).first()
+    if macro is None:
+        raise exceptions.ValidationError({"macro": [f"No macro {macro_id} you may use."]})
+    return macro
+
+
+def shown_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """A macro's changes as JSON: people by email, teams by name."""
+    shown: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name == "assignee":
+            value = value.email if value is not None else None
+        elif name == "team":
+            value = value.name if value is not None else None
+        shown[name] = list(value) if name == "tags" else value
+    return shown
 
 
 class TicketPagination(PageNumberPagination):
@@ -486,6 +517,87 @@ class TicketViewSet(
         return Response(RelationSerializer(shaped, many=True).data)
 
     @extend_schema(
+        summary="Apply a macro: its reply and its changes, as one change by you (or preview it)",
+        request=ApplyMacroSerializer,
+        responses={200: ApplyMacroResultSerializer, 409: CONFLICT, **REFUSED},
+    )
+    @action(detail=True, methods=["post"], url_path="apply-macro")
+    def apply_macro(self, request: Request, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        require_agent(request, "Only agents apply macros.")
+        data = ApplyMacroSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        macro = macro_for(request, values["macro"])
+        if values["preview"]:
+            preview = actions.preview_macro(macro, ticket, actor=request.user)
+            shaped = {
+                "body": preview.body,
+                "internal": preview.internal,
+                "changes": shown_changes(preview.changes),
+            }
+            return Response(MacroPreviewSerializer(shaped).data)
+        comment, changed = actions.do_apply_macro(ticket, macro, actor=request.user, body=values.get("body"))
+        return Response(
+            {
+                "ticket": self.fresh(ticket),
+                "comment": comment_json(comment.pk) if comment else None,
+                "changed": changed,
+            }
+        )
+
+    @extend_schema(
+        methods=["GET"],
+        summary="Time logged on the ticket: entries and totals (agents)",
+        responses=WorkLogListSerializer,
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Log time on the ticket, as yourself",
+        request=WorkLogCreateSerializer,
+        responses={201: WorkLogSerializer, **REFUSED},
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[], pagination_class=None)
+    def worklogs(self, request: Request, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        require_agent(request, "Time tracking is for agents.")
+        if request.method == "POST":
+            data = WorkLogCreateSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            entry = actions.do_log_work(ticket, actor=request.user, **data.validated_data)
+            return Response(WorkLogSerializer(entry).data, status=status.HTTP_201_CREATED)
+        entries = WorkLog.objects.filter(ticket=ticket).select_related("user").order_by("worked_at", "id")
+        totals = entries.totals()
+        return Response(
+            WorkLogListSerializer(
+                {
+                    "total_minutes": totals["minutes"],
+                    "billable_minutes": totals["billable"],
+                    "entries": entries,
+                }
+            ).data
+        )
+
+    @extend_schema(
+        summary="Merge other tickets into this one (no undo; preview says what moves)",
+        request=MergeSerializer,
+        responses={200: MergeResultSerializer, **REFUSED},
+    )
+    @action(detail=True, methods=["post"])
+    def merge(self, request: Request, pk: str | None = None) -> Response:
+        target = self.get_object()
+        require_agent(request, "Only agents merge tickets.")
+        data = MergeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        sources = [ticket_by_reference(request.user, reference, "sources") for reference in values["sources"]]
+        sources = actions.check_merge(target, sources, actor=request.user)
+        plan = MergePlanSerializer(actions.merge_plan(target, sources), many=True).data
+        if not values["preview"]:
+            actions.do_merge_tickets(target, sources, actor=request.user)
+        return Response({"preview": values["preview"], "target": self.fresh(target), "sources": plan})
+
+    @extend_schema(
         summary="One action on many tickets, all or nothing",
         request=BulkSerializer,
         responses={
@@ -508,6 +620,8 @@ class TicketViewSet(
             values["unassign"] = True  # an explicit null
         if "status" in values:
             values["status"] = str(values["status"])
+        if "macro" in values:
+            values["macro"] = macro_for(request, values["macro"])
         changed = actions.do_bulk_action(ids, actor=request.user, **values)
         tickets = self.get_queryset().filter(pk__in=[ticket.pk for ticket in changed]).order_by("pk")
         return Response(

@@ -12,6 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tickets import actions
+from tickets.demo_productivity import seed_productivity
 from tickets.models import CatalogItem, Category, Comment, Ticket, TicketAudit, TicketStatus
 from tickets.models.priority import priority_for
 
@@ -192,8 +193,10 @@ def seed_tickets(sender: Any, users: dict, teams: dict, stdout: Any = None, **kw
     if not Ticket.objects.filter(metadata__demo_history=True).exists():
         seed_history(users, teams, categories)
     if Ticket.objects.filter(metadata__demo=True).exists():
+        seed_productivity(users, teams)  # each part once (a re-run adds nothing)
         return  # tickets are seeded once; the rest above is refreshed
     seed_queue(users, categories)
+    seed_productivity(users, teams)
     if stdout is not None:
         stdout.write(
             f"Demo tickets: {Ticket.objects.filter(metadata__demo=True).count()} in the queue, "

@@ -16,10 +16,13 @@ from django.utils.translation import gettext_lazy as _
 
 from itsm.models import Team, User
 from tickets.actions import BulkAction, check_attachment
+from tickets.actions.worklogs import parse_duration
 from tickets.models import (
+    WORKLOG_MAX_MINUTES,
     CatalogItem,
     Category,
     Impact,
+    Macro,
     Priority,
     Ticket,
     TicketStatus,
@@ -140,12 +143,23 @@ class StatusForm(forms.Form):
         help_text=_("Required to resolve."),
     )
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+    resolve_children = forms.BooleanField(
+        label=_("Also resolve its open child tickets"), required=False, widget=forms.HiddenInput
+    )
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
-    def __init__(self, *args: Any, ticket: Ticket | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, ticket: Ticket | None = None, open_children: int = 0, **kwargs: Any
+    ) -> None:
         if ticket is not None and not args:
             kwargs.setdefault("initial", {"version": ticket.version})
         super().__init__(*args, **kwargs)
+        if open_children:
+            # A parent with open children: resolving it offers to resolve them too.
+            self.fields["resolve_children"].widget = forms.CheckboxInput()
+            self.fields["resolve_children"].label = gettext(
+                "Also resolve its %(count)s open child ticket(s)"
+            ) % {"count": open_children}
         if ticket is not None:
             # Offer the moves the machine allows; a forged value still reaches the domain check.
             labels = dict(TicketStatus.choices)
@@ -165,10 +179,52 @@ class PriorityForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+class DurationField(forms.CharField):
+    """Minutes, from ``45``, ``45m``, ``1h30`` or ``1.5h`` (``tickets.actions.worklogs.parse_duration``)."""
+
+    def to_python(self, value: Any) -> int:  # type: ignore[override]
+        text = super().to_python(value)[:40]
+        try:
+            minutes = parse_duration(text)
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["minutes"]) from None
+        if minutes and not 1 <= minutes <= WORKLOG_MAX_MINUTES:
+            raise ValidationError(
+                gettext("Between 1 and %(max)s minutes per entry.") % {"max": WORKLOG_MAX_MINUTES}
+            )
+        return minutes
+
+
 class CommentForm(forms.Form):
     body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 4}))
     internal = forms.BooleanField(label=_("Internal note (agents only)"), required=False)
     attachments = MultipleFileField(label=_("Attachments"))
+
+
+class AgentCommentForm(CommentForm):
+    """The agents' reply box: the time spent goes in the ticket's work log with the reply."""
+
+    time_spent = DurationField(
+        label=_("Time spent"),
+        required=False,
+        help_text=_("e.g. 15m, 1h30"),
+        widget=forms.TextInput(
+            attrs={"size": 8, "maxlength": 20, "data-timer-target": "", "autocomplete": "off"}
+        ),
+    )
+    billable = forms.BooleanField(label=_("Billable"), required=False)
+
+
+class WorkLogForm(forms.Form):
+    minutes = DurationField(
+        label=_("Time spent"),
+        help_text=_("e.g. 15m, 1h30"),
+        widget=forms.TextInput(
+            attrs={"size": 8, "maxlength": 20, "data-timer-target": "", "autocomplete": "off"}
+        ),
+    )
+    note = forms.CharField(label=_("Note"), max_length=500, required=False)
+    billable = forms.BooleanField(label=_("Billable"), required=False)
 
 
 class CommentEditForm(forms.Form):
@@ -216,16 +272,25 @@ class BulkForm(forms.Form):
     tag = forms.CharField(label=_("Tag"), max_length=50, required=False)
     resolution = forms.CharField(label=_("Resolution summary"), required=False)
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+    macro = forms.ModelChoiceField(label=_("Macro"), queryset=Macro.objects.none(), required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = agents()
         self.fields["team"].queryset = Team.objects.order_by("name")
+        # Only the macros this agent may use are choices: another's personal macro is "not a choice".
+        if user is not None:
+            self.fields["macro"].queryset = Macro.objects.available_to(user).active().order_by("name", "id")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         action = data.get("action")
-        needs = {BulkAction.STATUS: "status", BulkAction.PRIORITY: "priority", BulkAction.TAG: "tag"}
+        needs = {
+            BulkAction.STATUS: "status",
+            BulkAction.PRIORITY: "priority",
+            BulkAction.TAG: "tag",
+            BulkAction.MACRO: "macro",
+        }
         if action in needs and not data.get(needs[action]):
             self.add_error(needs[action], gettext("This action needs a value."))
         return data

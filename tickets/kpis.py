@@ -302,6 +302,45 @@ def _team_choices() -> list[tuple[Any, str]]:
     return list(Team.objects.order_by("name").values_list("pk", "name"))
 
 
+# --- time logged and satisfaction ---------------------------------------------------------------------
+def compute_time(window: Window, names: Sequence[str]) -> Computed:
+    """time_logged_hours and time_per_ticket_minutes: work log entries whose worked_at falls in
+    the range, grouped by their ticket; one query (per-ticket sums, then their statistics)."""
+    joins, group, conditions = scope(window)
+    sql = (
+        "SELECT b, g, sum(total), " + stats_sql("total") + " FROM ("  # noqa: S608
+        f" SELECT {window.bucket('w.worked_at')} AS b, {group} AS g, w.ticket_id, sum(w.minutes) AS total"
+        f" FROM tickets_worklog w JOIN tickets_ticket t ON t.id = w.ticket_id {joins}"
+        f" WHERE w.worked_at >= %(start)s AND w.worked_at < %(end)s{conditions}"
+        " GROUP BY 1, 2, 3) per_ticket GROUP BY 1, 2"
+    )
+    result: Computed = {}
+    for bucket, key, total, mean, median, p90 in run(sql, window.params):
+        result[(bucket, key)] = {
+            "time_logged_hours": kpis.rounded(float(total) / 60, 2),
+            "time_per_ticket_minutes": kpis.distribution(mean, median, p90),
+        }
+    return result
+
+
+def compute_csat(window: Window, names: Sequence[str]) -> Computed:
+    """csat_average and csat_response_rate over the surveys sent in the range; one query."""
+    joins, group, conditions = scope(window)
+    sql = (
+        f"SELECT {window.bucket('s.sent_at')} AS b, {group} AS g, count(*), count(s.score), avg(s.score)"  # noqa: S608
+        f" FROM tickets_satisfactionsurvey s JOIN tickets_ticket t ON t.id = s.ticket_id {joins}"
+        f" WHERE s.sent_at >= %(start)s AND s.sent_at < %(end)s{conditions}"
+        " GROUP BY 1, 2"
+    )
+    result: Computed = {}
+    for bucket, key, sent, answered, average in run(sql, window.params):
+        result[(bucket, key)] = {
+            "csat_average": kpis.rounded(average, 2) if average is not None else None,
+            "csat_response_rate": kpis.ratio(answered, sent),
+        }
+    return result
+
+
 def register() -> None:
     for name, label, column, joins, labels, resolve, choices in (
         ("priority", _("Priority"), "t.priority", "", _choice_labels(Priority.choices), _choice_resolver(Priority.choices), None),
@@ -418,6 +457,37 @@ def register() -> None:
             "Open tickets now by age since created_at: under 1 day, 1-3 days, 3-7 days, over 7 days.",
             compute_backlog,
             kind=Kind.NOW,
+        ),
+        KPI(
+            "time_logged_hours",
+            _("Time logged"),
+            Unit.HOURS,
+            "Hours in the work log entries whose worked_at falls in the range (grouped by their ticket).",
+            compute_time,
+        ),
+        KPI(
+            "time_per_ticket_minutes",
+            _("Time per ticket"),
+            Unit.MINUTES,
+            "Tickets with work logged in the range: minutes logged on each in the range. Mean, median, p90.",
+            compute_time,
+            distribution=True,
+        ),
+        KPI(
+            "csat_average",
+            _("Satisfaction (CSAT)"),
+            Unit.SCORE,
+            "Surveys sent in the range (sent_at) and answered: the average score, 1 to 5.",
+            compute_csat,
+            better="up",
+        ),
+        KPI(
+            "csat_response_rate",
+            _("Survey response rate"),
+            Unit.RATE,
+            "Of the satisfaction surveys sent in the range (sent_at), the share answered.",
+            compute_csat,
+            better="up",
         ),
     ):
         kpis.register(KPI(**{**kpi.__dict__, "app": "tickets"}))

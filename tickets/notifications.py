@@ -26,7 +26,8 @@ from django.utils.translation import gettext
 
 from itsm.models import User
 from itsm.notify import notify
-from tickets.models import Comment, Ticket, TicketStatus
+from tickets.actions.csat import survey_url
+from tickets.models import Comment, SatisfactionSurvey, Ticket, TicketStatus
 
 REPLY_EMAIL = "tickets/email/reply"
 RESOLVED_EMAIL = "tickets/email/resolved"
@@ -155,6 +156,11 @@ def on_status_changed(
         "resolution": ticket.resolution,
         "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else "",
     }
+    if resolved:
+        # The survey of this resolution (created just before, by tickets.actions.csat), unanswered.
+        survey = SatisfactionSurvey.objects.filter(ticket=ticket, score__isnull=True).first()
+        if survey is not None:
+            context["survey_url"] = survey_url(survey)
     _send(
         [requester],
         ticket,

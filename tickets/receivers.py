@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from itsm.signals import demo_seeded
 from tickets import demo, notifications, signals
+from tickets.actions import csat
 
 
 def connect() -> None:
@@ -14,6 +15,8 @@ def connect() -> None:
     signals.ticket_assigned.connect(
         notifications.on_ticket_assigned, dispatch_uid="tickets.notifications.assigned"
     )
+    # Before the notifications: a resolution creates the survey whose link its mail carries.
+    signals.ticket_status_changed.connect(csat.on_status_changed, dispatch_uid="tickets.csat.status")
     signals.ticket_status_changed.connect(
         notifications.on_status_changed, dispatch_uid="tickets.notifications.status"
     )

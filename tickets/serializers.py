@@ -21,6 +21,8 @@ from tickets.models import (
     ExportFormat,
     ExportJob,
     Impact,
+    Macro,
+    MacroVisibility,
     Priority,
     RelationKind,
     Ticket,
@@ -28,6 +30,7 @@ from tickets.models import (
     TicketStatus,
     TicketType,
     Urgency,
+    WorkLog,
 )
 from tickets.validation import (
     COMMENT_MAX_LENGTH,
@@ -507,10 +510,11 @@ class BulkSerializer(StrictInputSerializer):
     )
     tags = TagsField(required=False, default=list, help_text="tag: tags to add.")
     remove_tags = TagsField(required=False, default=list, help_text="tag: tags to remove.")
+    macro = serializers.IntegerField(required=False, min_value=1, help_text="macro: the macro's id.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         action = attrs["action"]
-        needs = {BulkAction.STATUS: "status", BulkAction.PRIORITY: "priority"}
+        needs = {BulkAction.STATUS: "status", BulkAction.PRIORITY: "priority", BulkAction.MACRO: "macro"}
         if action in needs and needs[action] not in attrs:
             raise serializers.ValidationError({needs[action]: [f"The {action} action needs it."]})
         if action == BulkAction.ASSIGN and "assignee" not in attrs and "team" not in attrs:
@@ -585,3 +589,148 @@ class ExportSerializer(serializers.ModelSerializer):
         if job.status != "ready":
             return None
         return f"/api/exports/{job.pk}/download/"
+
+
+# --- macros --------------------------------------------------------------------------------------
+class MacroSerializer(serializers.ModelSerializer):
+    owner = serializers.EmailField(source="owner.email", read_only=True, allow_null=True)
+    team = serializers.CharField(source="team.name", read_only=True, allow_null=True)
+    set_assignee = serializers.EmailField(source="set_assignee.email", read_only=True, allow_null=True)
+    set_team = serializers.CharField(source="set_team.name", read_only=True, allow_null=True)
+    set_status = serializers.CharField(read_only=True, help_text="A status, or empty: left as it is.")
+    set_priority = serializers.CharField(read_only=True, help_text="A priority, or empty: left as it is.")
+
+    class Meta:
+        model = Macro
+        fields = [
+            "id",
+            "name",
+            "body",
+            "internal",
+            "visibility",
+            "owner",
+            "team",
+            "set_status",
+            "resolution",
+            "set_priority",
+            "priority_reason",
+            "assign_to_me",
+            "set_assignee",
+            "set_team",
+            "add_tags",
+            "active",
+            "usage_count",
+            "last_used_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class MacroInputSerializer(StrictInputSerializer):
+    """A macro's fields; on PATCH only those given change."""
+
+    read_only_hints = {
+        name: "Read-only."
+        for name in ("id", "owner", "usage_count", "last_used_at", "created_at", "updated_at")
+    }
+    name = serializers.CharField(max_length=120)
+    body = serializers.CharField(required=False, allow_blank=True, max_length=COMMENT_MAX_LENGTH)
+    internal = serializers.BooleanField(required=False)
+    visibility = serializers.ChoiceField(choices=MacroVisibility.choices, required=False)
+    team = serializers.CharField(required=False, allow_null=True, help_text="team macros: team name or id.")
+    set_status = serializers.ChoiceField(choices=TicketStatus.choices, required=False, allow_blank=True)
+    resolution = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    set_priority = serializers.ChoiceField(choices=Priority.choices, required=False, allow_blank=True)
+    priority_reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    assign_to_me = serializers.BooleanField(required=False)
+    set_assignee = serializers.EmailField(required=False, allow_null=True, help_text="An agent's email.")
+    set_team = serializers.CharField(required=False, allow_null=True, help_text="Team name or id.")
+    add_tags = TagsField(required=False)
+    active = serializers.BooleanField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        for name in ("team", "set_team"):
+            if attrs.get(name) is not None:
+                attrs[name] = team_by_reference(attrs[name], name)
+        if attrs.get("set_assignee") is not None:
+            attrs["set_assignee"] = user_by_email(attrs["set_assignee"], "set_assignee")
+        return attrs
+
+
+class ApplyMacroSerializer(StrictInputSerializer):
+    macro = serializers.IntegerField(min_value=1, help_text="The macro's id.")
+    body = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=COMMENT_MAX_LENGTH,
+        help_text="The reply as edited after the preview (default: the macro's text, rendered).",
+    )
+    preview = serializers.BooleanField(
+        required=False, default=False, help_text="Only render: nothing changes."
+    )
+
+
+class MacroPreviewSerializer(serializers.Serializer):
+    body = serializers.CharField()
+    internal = serializers.BooleanField()
+    changes = serializers.DictField()
+
+
+class ApplyMacroResultSerializer(serializers.Serializer):
+    ticket = TicketSerializer()
+    comment = CommentSerializer(allow_null=True)
+    changed = serializers.ListField(child=serializers.CharField())
+
+
+# --- merge -----------------------------------------------------------------------------------------
+class MergeSerializer(StrictInputSerializer):
+    sources = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        min_length=1,
+        max_length=50,
+        help_text="The tickets to merge into this one, by number (INC-000042) or id.",
+    )
+    preview = serializers.BooleanField(
+        required=False, default=False, help_text="Only say what would move: nothing changes."
+    )
+
+
+class MergePlanSerializer(serializers.Serializer):
+    source = serializers.CharField(source="source.number")
+    title = serializers.CharField(source="source.title")
+    replies = serializers.IntegerField()
+    notes = serializers.IntegerField()
+    attachments = serializers.IntegerField()
+    watchers = serializers.IntegerField()
+    relations = serializers.IntegerField()
+
+
+class MergeResultSerializer(serializers.Serializer):
+    preview = serializers.BooleanField(help_text="True: nothing changed, this is what would move.")
+    target = TicketSerializer()
+    sources = MergePlanSerializer(many=True, help_text="What moves (moved) from each source.")
+
+
+# --- time tracking ------------------------------------------------------------------------------------
+class WorkLogSerializer(serializers.ModelSerializer):
+    user = serializers.EmailField(source="user.email", read_only=True)
+    comment = serializers.IntegerField(source="comment_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = WorkLog
+        fields = ["id", "user", "minutes", "worked_at", "note", "billable", "comment", "created_at"]
+        read_only_fields = fields
+
+
+class WorkLogCreateSerializer(StrictInputSerializer):
+    minutes = serializers.IntegerField(min_value=1, max_value=24 * 60)
+    worked_at = serializers.DateTimeField(required=False, help_text="When the work was done (default: now).")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    billable = serializers.BooleanField(required=False, default=False)
+
+
+class WorkLogListSerializer(serializers.Serializer):
+    total_minutes = serializers.IntegerField()
+    billable_minutes = serializers.IntegerField()
+    entries = WorkLogSerializer(many=True)

@@ -28,3 +28,6 @@ comment_added = Signal()
 comment_edited = Signal()
 # + ``relation``
 relation_added = Signal()
+# ``ticket`` is a source merged into ``target``; sent once per source, after its conversation
+# moved and before it is closed (the SLA app cancels its clocks: neither met nor breached).
+ticket_merged = Signal()

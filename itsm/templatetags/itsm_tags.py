@@ -38,6 +38,8 @@ def kpi_value(value: object, kpi: object) -> str:
         return f"{_number(value, 0)} {_('min')}"
     if unit == "tickets":
         return _number(value, 1)
+    if unit == "score":
+        return f"{_number(value, 1)} / 5"
     return _number(value, 0)
 
 
@@ -55,7 +57,7 @@ def kpi_delta(value: object, kpi: object) -> str:
         return f"{sign}{_number(magnitude, 1)} {_('h')}"
     if unit == "minutes":
         return f"{sign}{_number(magnitude, 0)} {_('min')}"
-    return f"{sign}{_number(magnitude, 1 if unit == 'tickets' else 0)}"
+    return f"{sign}{_number(magnitude, 1 if unit in ('tickets', 'score') else 0)}"
 
 
 @register.filter

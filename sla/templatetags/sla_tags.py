@@ -13,7 +13,7 @@ from sla.models import TicketSLA
 
 register = template.Library()
 
-URGENCY = {"breached": 0, "at_risk": 1, "ok": 2, "paused": 3, "completed": 4, "unknown": 5}
+URGENCY = {"breached": 0, "at_risk": 1, "ok": 2, "paused": 3, "completed": 4, "cancelled": 5, "unknown": 6}
 
 
 def short_duration(seconds: int | float) -> str:
@@ -42,6 +42,8 @@ def describe(clock: TicketSLA, now: datetime) -> dict[str, object]:
         text = _("paused")
     elif status == "completed":
         text = _("met")
+    elif status == "cancelled":
+        text = _("cancelled (merged)")
     else:
         text = _("no SLA")
     metric = _("Response") if clock.metric == "response" else _("Resolution")

@@ -41,4 +41,75 @@
       });
     }
   });
+
+  // A search box filtering a <select> (the macro picker): options not matching are hidden
+  // and the first match is selected, so typing then Enter previews it.
+  document.addEventListener("input", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("[data-filter-select]")) {
+      return;
+    }
+    var select = document.querySelector(box.getAttribute("data-filter-select"));
+    if (!select) {
+      return;
+    }
+    var words = box.value.toLowerCase().trim();
+    var first = null;
+    Array.prototype.forEach.call(select.options, function (option) {
+      var match = !words || option.text.toLowerCase().indexOf(words) !== -1;
+      option.hidden = !match;
+      if (match && first === null) {
+        first = option;
+      }
+    });
+    if (first) {
+      select.value = first.value;
+    }
+  });
+
+  // The work log timer: Start counts from now (kept across reloads of this ticket's page),
+  // Stop writes the minutes into the form's "time spent" box. Without it, type the time.
+  function timerKey() {
+    return "itsm-timer:" + location.pathname;
+  }
+  function showTimer(button) {
+    var started = sessionStorage.getItem(timerKey());
+    button.hidden = false;
+    button.textContent = started ? button.getAttribute("data-stop-label") : button.getAttribute("data-start-label");
+    button.classList.toggle("running", Boolean(started));
+  }
+  function setUpTimers(root) {
+    (root || document).querySelectorAll("[data-timer]").forEach(function (button) {
+      if (!button.getAttribute("data-start-label")) {
+        button.setAttribute("data-start-label", button.textContent);
+        button.setAttribute("data-stop-label", button.getAttribute("data-stop") || "Stop");
+      }
+      showTimer(button);
+    });
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-timer]");
+    if (!button) {
+      return;
+    }
+    var started = sessionStorage.getItem(timerKey());
+    if (started) {
+      var minutes = Math.max(1, Math.round((Date.now() - Number(started)) / 60000));
+      var target = button.form && button.form.querySelector("[data-timer-target]");
+      if (target) {
+        target.value = minutes + "m";
+        target.focus();
+      }
+      sessionStorage.removeItem(timerKey());
+    } else {
+      sessionStorage.setItem(timerKey(), String(Date.now()));
+    }
+    showTimer(button);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    setUpTimers(document);
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    setUpTimers(event.target);
+  });
 })();

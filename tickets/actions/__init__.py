@@ -8,6 +8,9 @@ context, and sends the signals of ``tickets.signals``. One module per topic:
 - ``attachments``: the upload limits, storing a file
 - ``relations``: links between tickets
 - ``bulk``: one action on many tickets
+- ``macros``: canned replies with changes, rendered in a sandbox
+- ``merge``: several tickets into one
+- ``worklogs``: time tracking; ``csat``: satisfaction surveys
 - ``exports``: ticket exports (requested here, built by the worker)
 """
 
@@ -22,7 +25,24 @@ from tickets.actions.conversation import (
     do_watch_ticket,
 )
 from tickets.actions.exports import check_export_filters, do_build_export, do_request_export, export_filterset
-from tickets.actions.relations import INVERSE_KINDS, do_add_relation, do_remove_relation
+from tickets.actions.macros import (
+    check_macro,
+    check_macro_body,
+    do_apply_macro,
+    do_delete_macro,
+    do_save_macro,
+    preview_macro,
+    render_macro_body,
+    usable_macros,
+)
+from tickets.actions.merge import MERGE_MAX_SOURCES, MergePlan, check_merge, do_merge_tickets, merge_plan
+from tickets.actions.relations import (
+    INVERSE_KINDS,
+    children_of,
+    do_add_relation,
+    do_remove_relation,
+    do_resolve_with_children,
+)
 from tickets.actions.tickets import (
     EDITABLE_FIELDS,
     TicketChanges,
@@ -42,11 +62,14 @@ from tickets.actions.tickets import (
     do_update_ticket,
     normalise_tags,
 )
+from tickets.actions.worklogs import do_delete_worklog, do_log_work, parse_duration
 
 __all__ = [
     "BULK_MAX_TICKETS",
     "EDITABLE_FIELDS",
     "INVERSE_KINDS",
+    "MERGE_MAX_SOURCES",
+    "MergePlan",
     "BulkAction",
     "BulkActionError",
     "TicketChanges",
@@ -57,6 +80,22 @@ __all__ = [
     "check_changes",
     "check_choice",
     "check_export_filters",
+    "check_macro",
+    "children_of",
+    "do_resolve_with_children",
+    "check_merge",
+    "do_merge_tickets",
+    "do_log_work",
+    "do_delete_worklog",
+    "parse_duration",
+    "merge_plan",
+    "check_macro_body",
+    "do_apply_macro",
+    "do_delete_macro",
+    "do_save_macro",
+    "preview_macro",
+    "render_macro_body",
+    "usable_macros",
     "check_priority_override",
     "do_add_comment",
     "do_add_relation",

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
+from tickets.actions.macros import check_can_use_macro, do_apply_macro
 from tickets.actions.tickets import (
     TicketChanges,
     check_assignee,
@@ -18,7 +19,7 @@ from tickets.actions.tickets import (
     do_transition_ticket,
     normalise_tags,
 )
-from tickets.models import IllegalTransition, StaleTicket, Ticket, TicketStatus
+from tickets.models import IllegalTransition, Macro, StaleTicket, Ticket, TicketStatus
 
 if TYPE_CHECKING:
     from itsm.models import Team, User
@@ -32,6 +33,7 @@ class BulkAction(models.TextChoices):
     PRIORITY = "priority", _("Change priority")
     TAG = "tag", _("Add tag")
     CLOSE = "close", _("Close")
+    MACRO = "macro", _("Apply a macro")
 
 
 BULK_MAX_TICKETS = 500
@@ -61,6 +63,7 @@ def do_bulk_action(
     tags: Iterable[str] = (),
     remove_tags: Iterable[str] = (),
     unassign: bool = False,
+    macro: Macro | None = None,
 ) -> list[Ticket]:
     """Apply one action to many tickets, all or nothing.
 
@@ -83,6 +86,11 @@ def do_bulk_action(
     add, remove = normalise_tags(tags), normalise_tags(remove_tags)
     if action == BulkAction.TAG and not (add or remove):
         raise ValidationError({"tags": "Give tags to add or to remove."})
+    if action == BulkAction.MACRO:
+        if macro is None:
+            raise ValidationError({"macro": "Choose a macro."})
+        if not macro.is_usable_by(actor):
+            raise PermissionDenied("You may not use this macro.")
     check_assignee(assignee)
     if action == BulkAction.ASSIGN and assignee is None and team is None and not unassign:
         raise ValidationError({"assignee": "Give an agent, a team, or unassign."})
@@ -111,6 +119,7 @@ def do_bulk_action(
                     add=add,
                     remove=remove,
                     unassign=unassign,
+                    macro=macro,
                 )
         except IllegalTransition as error:
             errors[ticket.pk] = f"{ticket.number}: {error.message}"
@@ -138,6 +147,7 @@ def _apply_bulk(
     add: list[str],
     remove: list[str],
     unassign: bool,
+    macro: Macro | None = None,
 ) -> Ticket:
     """One ticket's part of a bulk action: one edit (closing takes the two moves it needs)."""
     if action == BulkAction.CLOSE:
@@ -149,6 +159,10 @@ def _apply_bulk(
                 ticket, TicketStatus.RESOLVED, actor=actor, resolution=resolution, reason=reason
             )
         return do_transition_ticket(ticket, TicketStatus.CLOSED, actor=actor, reason=reason)
+    if action == BulkAction.MACRO and macro is not None:
+        check_can_use_macro(macro, ticket, actor)
+        do_apply_macro(ticket, macro, actor=actor)
+        return ticket
     changes: TicketChanges = {}
     if action == BulkAction.ASSIGN:
         if assignee is not None or unassign:

@@ -12,7 +12,8 @@ from django.utils.translation import gettext
 
 from tickets import signals
 from tickets.actions.attachments import check_attachment, store_attachment
-from tickets.actions.tickets import check_choice, check_field, do_transition_ticket
+from tickets.actions.tickets import check_can_change, check_choice, check_field, do_transition_ticket
+from tickets.actions.worklogs import check_worklog, do_log_work
 from tickets.models import (
     AccessChannel,
     Comment,
@@ -84,6 +85,8 @@ def do_add_comment(
     attachments: Iterable[UploadedFile] = (),
     created_at: Any = None,
     by_desk_staff: bool = False,
+    time_spent: int = 0,
+    billable: bool = False,
 ) -> Comment:
     """Add a public reply or an internal note.
 
@@ -95,6 +98,8 @@ def do_add_comment(
 
     The first reply of the desk (``is_desk_reply``) sets ``first_response_at`` (once) before
     ``comment_added`` is sent, so the SLA response clock stops from that one signal.
+
+    ``time_spent`` (minutes) goes in the ticket's work log with the comment (agents only).
     """
     if by_desk_staff and actor is not None:
         raise ValueError("by_desk_staff describes a mirrored comment (actor=None); a person's role decides.")
@@ -108,6 +113,9 @@ def do_add_comment(
     uploads = list(attachments)
     for upload in uploads:
         check_attachment(upload)
+    if time_spent:
+        check_can_change(ticket, actor)  # time is logged by agents
+        check_worklog(time_spent, None, "")
     now = created_at or timezone.now()
     comment = Comment.objects.create(
         ticket=ticket,
@@ -122,6 +130,8 @@ def do_add_comment(
     )
     for upload in uploads:
         store_attachment(ticket, upload, uploaded_by=actor, comment=comment)
+    if time_spent and actor is not None:
+        do_log_work(ticket, actor=actor, minutes=time_spent, billable=billable, comment=comment)
     if is_desk_reply(ticket, actor=actor, internal=internal, by_desk_staff=by_desk_staff):
         # Compare-and-set: of two first replies racing, one sets it.
         ticket.mark_first_response(now)
@@ -134,9 +144,12 @@ def do_add_comment(
         and not internal
         and actor.pk == ticket.requester_id
         # The row, not the caller's instance: it may predate a status change.
-        and Ticket.objects.filter(pk=ticket.pk, status=TicketStatus.PENDING_CUSTOMER).exists()
+        and Ticket.objects.filter(
+            pk=ticket.pk, status__in=[TicketStatus.PENDING_CUSTOMER, TicketStatus.RESOLVED]
+        ).exists()
     ):
-        # The customer answered: the ticket is back with the desk (and its SLA clocks resume).
+        # The customer answered (or wrote back about a resolved ticket: it is not solved for
+        # them): the ticket is back with the desk, and its SLA clocks resume.
         do_transition_ticket(
             ticket, TicketStatus.OPEN, actor=actor, reason="requester replied", check_permission=False
         )

@@ -8,14 +8,18 @@ import tempfile
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import QueryDict
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from itsm.lib.tasks import defer_once
+from itsm.notify import notify
 from tickets import extensions
 from tickets.actions.tickets import check_choice
 from tickets.filters import SORTS, TicketFilter, sort_tickets
@@ -126,4 +130,24 @@ def do_build_export(export_id: int) -> ExportJob | None:
         status=ExportStatus.READY, file=name, row_count=count, finished_at=timezone.now()
     )
     job.refresh_from_db()
+    notify_export_ready(job)
     return job
+
+
+def notify_export_ready(job: ExportJob) -> None:
+    """The bell of whoever asked, with the download link (once per export: the dedupe key)."""
+    user = job.requested_by
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        title = gettext("Your %(format)s export of %(count)s ticket(s) is ready") % {
+            "format": job.format.upper(),
+            "count": job.row_count,
+        }
+    notify(
+        [user],
+        verb="export_ready",
+        title=title,
+        url=reverse("tickets:export-download", args=[job.pk]),
+        subject_type="export",
+        subject_id=job.pk,
+        dedupe_key=f"export:{job.pk}:ready",
+    )

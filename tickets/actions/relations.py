@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from tickets import signals
 from tickets.actions.tickets import check_can_change, check_choice, do_transition_ticket
@@ -74,3 +75,48 @@ INVERSE_KINDS = {
 def do_remove_relation(relation: TicketRelation, *, actor: User | None) -> None:
     check_can_change(relation.source, actor)
     relation.delete()
+
+
+def children_of(ticket: Ticket) -> list[Ticket]:
+    """Its children, stated either way (it parent_of them, or they child_of it), oldest first."""
+    return list(
+        Ticket.objects.filter(
+            Q(relations_in__source=ticket, relations_in__kind=RelationKind.PARENT_OF)
+            | Q(relations_out__target=ticket, relations_out__kind=RelationKind.CHILD_OF)
+        )
+        .distinct()
+        .order_by("pk")
+    )
+
+
+@transaction.atomic
+def do_resolve_with_children(
+    ticket: Ticket,
+    *,
+    actor: User | None,
+    resolution: str,
+    reason: str = "",
+    expected_version: int | None = None,
+) -> list[Ticket]:
+    """Resolve a parent and its open children with the same resolution, all or nothing; returns
+    the children resolved. A child already resolved, closed or cancelled is left as it is."""
+    do_transition_ticket(
+        ticket,
+        TicketStatus.RESOLVED,
+        actor=actor,
+        resolution=resolution,
+        reason=reason,
+        expected_version=expected_version,
+    )
+    resolved = []
+    for child in children_of(ticket):
+        if child.can_transition_to(TicketStatus.RESOLVED):
+            do_transition_ticket(
+                child,
+                TicketStatus.RESOLVED,
+                actor=actor,
+                resolution=resolution,
+                reason=f"parent {ticket.number} resolved",
+            )
+            resolved.append(child)
+    return resolved

@@ -2,7 +2,9 @@ from tickets.models.access import AccessChannel, SensitiveAccess
 from tickets.models.audit import AuditChange, audit_trail
 from tickets.models.catalog import CatalogItem, Category, SavedView
 from tickets.models.conversation import Attachment, Comment, CommentSource, Watcher
+from tickets.models.csat import CHANGE_WINDOW, LINK_MAX_AGE, DeskSettings, SatisfactionSurvey
 from tickets.models.exports import ExportFormat, ExportJob, ExportStatus
+from tickets.models.macros import Macro, MacroQuerySet, MacroVisibility
 from tickets.models.priority import Impact, Priority, PriorityRule, Urgency, priority_for
 from tickets.models.relations import RelationKind, TicketPresence, TicketRelation
 from tickets.models.ticket import (
@@ -17,12 +19,15 @@ from tickets.models.ticket import (
     TicketStatus,
     TicketType,
 )
+from tickets.models.worklogs import WORKLOG_MAX_MINUTES, WorkLog
 
 # pghistory generates the immutable audit model of Ticket and sets it on this module:
 # ``tickets.models.TicketAudit`` (one row per change of an audited field, with its context).
 
 __all__ = [
     "AUDITED_FIELDS",
+    "CHANGE_WINDOW",
+    "LINK_MAX_AGE",
     "AccessChannel",
     "AuditChange",
     "ResolutionRequired",
@@ -38,10 +43,15 @@ __all__ = [
     "ExportJob",
     "ExportStatus",
     "IllegalTransition",
+    "Macro",
+    "MacroQuerySet",
+    "MacroVisibility",
     "Impact",
     "Priority",
     "PriorityRule",
     "RelationKind",
+    "DeskSettings",
+    "SatisfactionSurvey",
     "SavedView",
     "StaleTicket",
     "TRANSITIONS",
@@ -53,6 +63,8 @@ __all__ = [
     "TicketStatus",
     "TicketType",
     "Urgency",
+    "WORKLOG_MAX_MINUTES",
     "Watcher",
+    "WorkLog",
     "priority_for",
 ]

@@ -51,6 +51,10 @@ class Comment(models.Model):
     external_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Moved here when its ticket was merged into this one ("from INC-…"); author and time kept.
+    merged_from = models.ForeignKey(
+        "tickets.Ticket", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = CommentQuerySet.as_manager()
 

@@ -8,6 +8,7 @@ from django import template
 from django.http import QueryDict
 from django.urls import NoReverseMatch, reverse
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 
 register = template.Library()
 
@@ -46,3 +47,17 @@ def parse_iso(value: object) -> datetime.datetime | object:
 def sort_direction(current: str, key: str) -> str:
     """The sort parameter a column header links to: toggles between descending and ascending."""
     return key if current == f"-{key}" else f"-{key}"
+
+
+@register.filter
+def duration_minutes(value: object) -> str:
+    """``95`` → ``1 h 35 min``; ``40`` → ``40 min``; empty for nothing."""
+    if value in (None, ""):
+        return ""
+    total = int(value)  # type: ignore[call-overload]
+    hours, minutes = divmod(total, 60)
+    if not hours:
+        return gettext("%(minutes)s min") % {"minutes": minutes}
+    if not minutes:
+        return gettext("%(hours)s h") % {"hours": hours}
+    return gettext("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}

@@ -18,6 +18,8 @@ from tickets.actions import (
     do_add_relation,
     do_assign_ticket,
     do_edit_comment,
+    do_log_work,
+    do_save_macro,
     do_transition_ticket,
 )
 from tickets.models import Attachment, Comment, SensitiveAccess, Ticket, TicketPresence, TicketStatus, Watcher
@@ -498,3 +500,31 @@ def test_the_ping_says_when_someone_else_changed_the_ticket(agent_client, ticket
         url("ticket-presence", ticket), {"version": ticket.version}, HTTP_HX_REQUEST="true"
     )
     assert 'data-testid="changed-elsewhere"' not in ping.content.decode()
+
+
+def test_the_ticket_page_query_count_is_pinned(
+    agent_client, ticket, agent, make_ticket, team, django_assert_num_queries
+):
+    """With every panel of issue 18 filled: macros, work log, survey, links, merged comments."""
+    for index in range(3):
+        do_save_macro(None, {"name": f"Macro {index}", "body": "Hi"}, actor=agent)
+        do_log_work(ticket, actor=agent, minutes=10 + index)
+        do_add_relation(
+            ticket, target=make_ticket(f"Child {index}", team=team), kind="parent_of", actor=agent
+        )
+        do_add_comment(ticket, actor=agent, body=f"Reply {index}", time_spent=5)
+    agent_client.get(detail(ticket))  # warm the session
+    # session, user, teams + the ticket (visibility), presence upsert; the context: watchers,
+    # presence, macros, teams + links (visibility), work log, survey, comments (+ their
+    # attachments), audit trail (+ the teams it names), unattached files; the template: unread
+    # notifications, the assign form's agents and teams.
+    with CaptureQueriesContext(connection) as queries:
+        agent_client.get(detail(ticket))
+    pinned = len(queries)
+    for index in range(3):
+        do_log_work(ticket, actor=agent, minutes=5)
+        do_add_relation(ticket, target=make_ticket(f"More {index}", team=team), kind="related", actor=agent)
+        do_save_macro(None, {"name": f"More {index}", "body": "Hi"}, actor=agent)
+    with django_assert_num_queries(pinned):
+        agent_client.get(detail(ticket))
+    assert pinned == 20, "\n".join(query["sql"][:120] for query in queries.captured_queries)

@@ -21,18 +21,30 @@ from django_htmx.http import trigger_client_event
 
 from itsm.storage import StoreDown, open_stored
 from tickets import actions, extensions
-from tickets.forms import AssignForm, CommentEditForm, CommentForm, PriorityForm, StatusForm, add_domain_error
+from tickets.forms import (
+    AgentCommentForm,
+    AssignForm,
+    CommentEditForm,
+    CommentForm,
+    PriorityForm,
+    StatusForm,
+    WorkLogForm,
+    add_domain_error,
+)
 from tickets.models import (
     AUDITED_FIELDS,
     Attachment,
     Comment,
     IllegalTransition,
     Priority,
+    RelationKind,
+    SatisfactionSurvey,
     StaleTicket,
     Ticket,
     TicketPresence,
     TicketRelation,
     TicketStatus,
+    WorkLog,
 )
 from tickets.views.common import (
     agent_pages,
@@ -94,7 +106,7 @@ def build_timeline(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
     comments = (
         Comment.objects.visible_to(user)
         .filter(ticket=ticket)
-        .select_related("author")
+        .select_related("author", "merged_from")
         .prefetch_related("attachments")
     )
     entries: list[dict[str, Any]] = [comment_entry(comment) for comment in comments]
@@ -134,12 +146,26 @@ def relations_for(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
     ).select_related("source", "target")
     return [
         {
+            "pk": relation.pk,
+            "kind_value": relation.kind,
             "kind": relation.get_kind_display(),
             "outgoing": relation.source_id == ticket.pk,
             "other": relation.target if relation.source_id == ticket.pk else relation.source,
         }
         for relation in relations
     ]
+
+
+def worklog_context(ticket: Ticket, **overrides: Any) -> dict[str, Any]:
+    """The work log panel: its entries (one query), their totals, and the form."""
+    entries = list(WorkLog.objects.filter(ticket=ticket).select_related("user").order_by("-worked_at", "-id"))
+    return {
+        "worklogs": entries,
+        "worklog_minutes": sum(entry.minutes for entry in entries),
+        "worklog_billable": sum(entry.minutes for entry in entries if entry.billable),
+        "worklog_form": WorkLogForm(),
+        **overrides,
+    }
 
 
 def detail_context(request: HttpRequest, ticket: Ticket, *, timeline: bool = True, **overrides: Any) -> dict:
@@ -154,14 +180,33 @@ def detail_context(request: HttpRequest, ticket: Ticket, *, timeline: bool = Tru
         "present": others_present(ticket, user),
         "panels": extensions.panels_for(user),
         "assign_form": AssignForm(ticket=ticket),
-        "status_form": StatusForm(ticket=ticket),
         "priority_form": PriorityForm(ticket=ticket),
-        "comment_form": CommentForm(),
+        "comment_form": AgentCommentForm() if user.is_agent else CommentForm(),
         "change_error": "",
+        "macros": actions.usable_macros(user) if user.is_agent and user.can_write() else [],
     }
+    relations = relations_for(ticket, user)
+    # A parent shows its children's states (from its links, no further query).
+    children = [
+        relation["other"]
+        for relation in relations
+        if (relation["outgoing"] and relation["kind_value"] == RelationKind.PARENT_OF)
+        or (not relation["outgoing"] and relation["kind_value"] == RelationKind.CHILD_OF)
+    ]
+    open_children = [child for child in children if child.is_open]
+    context.update(
+        relations=relations,
+        relation_kinds=RelationKind.choices,
+        children=children,
+        open_children=open_children,
+        status_form=StatusForm(ticket=ticket, open_children=len(open_children)),
+    )
+    if user.is_agent:
+        context.update(worklog_context(ticket))
+        context["survey"] = SatisfactionSurvey.objects.filter(ticket=ticket).first()
     if timeline:
         context["timeline"] = build_timeline(ticket, user)
-        context["relations"] = relations_for(ticket, user)
+
         context["ticket_attachments"] = list(ticket.attachments.filter(comment__isnull=True))
     context.update(overrides)
     return context
@@ -273,13 +318,23 @@ def ticket_status(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         StatusForm,
         "status_form",
-        lambda ticket, data: actions.do_transition_ticket(
-            ticket,
-            data["status"],
-            actor=request.user,
-            resolution=data["resolution"],
-            reason=data["reason"],
-            expected_version=data["version"],
+        lambda ticket, data: (
+            actions.do_resolve_with_children(
+                ticket,
+                actor=request.user,
+                resolution=data["resolution"],
+                reason=data["reason"],
+                expected_version=data["version"],
+            )
+            if data.get("resolve_children") and data["status"] == TicketStatus.RESOLVED
+            else actions.do_transition_ticket(
+                ticket,
+                data["status"],
+                actor=request.user,
+                resolution=data["resolution"],
+                reason=data["reason"],
+                expected_version=data["version"],
+            )
         ),
     )
 
@@ -313,7 +368,8 @@ def ticket_priority(request: HttpRequest, pk: int) -> HttpResponse:
 def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
     """A public reply or an internal note, with attachments (multipart)."""
     ticket = get_ticket_for_user(request, pk)
-    form = CommentForm(request.POST, request.FILES)
+    form_class = AgentCommentForm if request.user.is_agent else CommentForm
+    form = form_class(request.POST, request.FILES)
     if form.is_valid():
         try:
             actions.do_add_comment(
@@ -322,6 +378,8 @@ def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
                 body=form.cleaned_data["body"],
                 internal=form.cleaned_data["internal"],
                 attachments=form.cleaned_data["attachments"],
+                time_spent=form.cleaned_data.get("time_spent") or 0,
+                billable=form.cleaned_data.get("billable", False),
             )
         except ValidationError as invalid:
             add_domain_error(form, invalid)

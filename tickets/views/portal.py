@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
 
 from tickets import actions
+from tickets.actions.autoclose import closes_at
 from tickets.forms import (
     CatalogRequestForm,
     IncidentReportForm,
@@ -163,6 +164,7 @@ def _conversation_context(ticket: Ticket, user: User, **overrides: Any) -> dict[
         "reopen_form": ReopenForm(),
         "can_reply": ticket.can_take_reply_from(user),
         "can_reopen": ticket.status == TicketStatus.RESOLVED,
+        "closes_at": closes_at(ticket) if ticket.status == TicketStatus.RESOLVED else None,
     }
     context.update(overrides)
     return context

@@ -151,7 +151,7 @@ def queue_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
             key not in PRIMARY_FILTERS and key not in ("search", "sort") for key in _clean_params(data)
         ),
         "columns": extensions.columns(),
-        "bulk_form": BulkForm(),
+        "bulk_form": BulkForm(user=request.user),
         "saved_view_form": SavedViewForm(),
         "can_write": user.can_write(),
         "page_sizes": PAGE_SIZES,
@@ -260,6 +260,7 @@ def apply_bulk_action(ids: list[int], data: dict[str, Any], *, actor: Any) -> li
             reason=data.get("reason") or "",
             priority=data.get("priority") or "",
             tags=[data["tag"]] if data.get("tag") else [],
+            macro=data.get("macro"),
         )
     except actions.BulkActionError as refused:
         return [
@@ -283,7 +284,7 @@ def _safe_next(request: HttpRequest) -> str:
 @writers_only
 @require_http_methods(["POST"])
 def ticket_bulk(request: HttpRequest) -> HttpResponse:
-    form = BulkForm(request.POST)
+    form = BulkForm(request.POST, user=request.user)
     next_url = _safe_next(request)
     status = 200
     if not form.is_valid():
