@@ -20,13 +20,13 @@ from changes.serializers import (
     AcceptConflictsSerializer,
     CalendarEntrySerializer,
     ChangeCreateSerializer,
+    ChangeDecisionSerializer,
     ChangeSerializer,
+    ChangeTransitionSerializer,
     ChangeWriteSerializer,
     ConflictSerializer,
-    DecisionSerializer,
     RefusedSerializer,
     RejectSerializer,
-    TransitionSerializer,
 )
 from itsm.approvals.models import ApprovalError, DecisionChannel
 from itsm.permissions import IsAgent, ReadOnlyForViewers
@@ -132,12 +132,12 @@ class ChangeViewSet(
             )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=TransitionSerializer, responses={200: ChangeSerializer, **REFUSED})
+    @extend_schema(request=ChangeTransitionSerializer, responses={200: ChangeSerializer, **REFUSED})
     @action(detail=True, methods=["post"])
     def transition(self, request: Request, pk: str | None = None) -> Response:
         self._require_agent(request)
         change = self.get_object()
-        data = TransitionSerializer(data=request.data)
+        data = ChangeTransitionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             change = actions.do_transition_change(change, actor=request.user, **data.validated_data)
@@ -149,7 +149,7 @@ class ChangeViewSet(
 
     def _decide(self, request: Request, *, approve: bool) -> Response:
         change = self.get_object()
-        data = (DecisionSerializer if approve else RejectSerializer)(data=request.data)
+        data = (ChangeDecisionSerializer if approve else RejectSerializer)(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             change = actions.do_decide_change(
@@ -165,7 +165,7 @@ class ChangeViewSet(
             raise ValidationError(error.message_dict) from error
         return self._answer(change)
 
-    @extend_schema(request=DecisionSerializer, responses={200: ChangeSerializer, **REFUSED})
+    @extend_schema(request=ChangeDecisionSerializer, responses={200: ChangeSerializer, **REFUSED})
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str | None = None) -> Response:
         """An approver of the pending authorisation approves, with an optional comment."""

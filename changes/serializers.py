@@ -131,7 +131,7 @@ class ChangeCreateSerializer(ChangeWriteSerializer):
     title = serializers.CharField(max_length=255)
 
 
-class TransitionSerializer(serializers.Serializer):
+class ChangeTransitionSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ChangeStatus.choices)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
     outcome = serializers.ChoiceField(
@@ -142,7 +142,7 @@ class TransitionSerializer(serializers.Serializer):
     )
 
 
-class DecisionSerializer(serializers.Serializer):
+class ChangeDecisionSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
 
 

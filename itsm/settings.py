@@ -407,6 +407,12 @@ SPECTACULAR_SETTINGS = {
         "TicketItemRoleEnum": "cmdb.models.LinkRole",
         "CmdbImportFormatEnum": "cmdb.importer.ImportFormat",
         "ItemSuggestionStatusEnum": "cmdb.models.SuggestionStatus",
+        "ChangeStatusEnum": "changes.models.ChangeStatus",
+        "ChangeTypeEnum": "changes.models.ChangeType",
+        "ConnectionKindEnum": "runbooks.models.ConnectionKind",
+        "RunbookModeEnum": "runbooks.models.ExecutionMode",
+        "CopilotRunStatusEnum": "ai.copilot.models.RunStatus",
+        "CopilotRunSourceEnum": "ai.copilot.models.RunSource",
     },
 }
 

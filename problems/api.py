@@ -19,9 +19,9 @@ from problems.serializers import (
     DetectSerializer,
     DismissSerializer,
     LinkSerializer,
-    MergeSerializer,
     NoteSerializer,
     ProblemCreateSerializer,
+    ProblemMergeSerializer,
     ProblemRefusedSerializer,
     ProblemSerializer,
     ProblemUpdateSerializer,
@@ -134,13 +134,13 @@ class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         problem = self.get_object()
         return Response(suggestions_for(problem, request.user).as_dict())
 
-    @extend_schema(request=MergeSerializer, responses=ProblemSerializer)
+    @extend_schema(request=ProblemMergeSerializer, responses=ProblemSerializer)
     @action(detail=True, methods=["post"])
     def merge(self, request: Request, pk: str | None = None) -> Response:
         """Merge this problem into ``into``: its incidents and notes move, it closes as a duplicate."""
         self._require_agent(request)
         problem = self.get_object()
-        data = MergeSerializer(data=request.data)
+        data = ProblemMergeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         into = Problem.objects.filter(number__iexact=data.validated_data["into"].strip()).first()
         if into is None:

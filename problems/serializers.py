@@ -112,7 +112,7 @@ class NoteSerializer(serializers.ModelSerializer):
         extra_kwargs = {"body": {"max_length": 10000}}
 
 
-class MergeSerializer(serializers.Serializer):
+class ProblemMergeSerializer(serializers.Serializer):
     into = serializers.CharField(max_length=20, help_text="The problem kept (PRB-000003).")
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 

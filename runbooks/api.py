@@ -44,8 +44,8 @@ from runbooks.serializers import (
     ConfirmInputSerializer,
     ConnectionSerializer,
     ConnectionWriteSerializer,
-    DecisionInputSerializer,
     ExecuteInputSerializer,
+    ExecutionDecisionSerializer,
     ExecutionSerializer,
     MatchSerializer,
     RunbookCreateSerializer,
@@ -298,7 +298,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def _decide(self, request: Request, approve: bool) -> Response:
         require_agent(request)
         execution = self.get_object()
-        data = DecisionInputSerializer(data=request.data)
+        data = ExecutionDecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             actions.do_decide_execution(
@@ -308,12 +308,12 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             return conflict(error)
         return self._fresh(execution)
 
-    @extend_schema(request=DecisionInputSerializer, responses={200: ExecutionSerializer, **REFUSED})
+    @extend_schema(request=ExecutionDecisionSerializer, responses={200: ExecutionSerializer, **REFUSED})
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: Any = None) -> Response:
         return self._decide(request, approve=True)
 
-    @extend_schema(request=DecisionInputSerializer, responses={200: ExecutionSerializer, **REFUSED})
+    @extend_schema(request=ExecutionDecisionSerializer, responses={200: ExecutionSerializer, **REFUSED})
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: Any = None) -> Response:
         return self._decide(request, approve=False)

@@ -252,7 +252,7 @@ class ExecuteInputSerializer(serializers.Serializer):
     item = serializers.IntegerField(required=False, min_value=1)
 
 
-class DecisionInputSerializer(serializers.Serializer):
+class ExecutionDecisionSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 # Nothing listens on port 9 (discard): the commands below must not need the database.
@@ -31,6 +32,7 @@ def production_environment(var_dir: Path, **extra: str) -> dict[str, str]:
         ALLOWED_HOSTS="desk.example.com",
         SITE_URL="https://desk.example.com",
         EMAIL_URL="smtp+tls://desk@mail.example.com:587",
+        RUNBOOKS_SECRET_KEYS=Fernet.generate_key().decode(),
         **extra,
     )
     return environment

@@ -26,7 +26,7 @@ from ai.copilot.models import (
 from ai.copilot.recommendations import AlreadyClosed, do_close_recommendation
 from ai.copilot.serializers import (
     AskSerializer,
-    DecisionSerializer,
+    ProposalDecisionSerializer,
     QuickFixDecisionSerializer,
     RecommendationSerializer,
     ReplaySerializer,
@@ -159,13 +159,13 @@ def _decide(request: Request, pk: int, outcome: str) -> Response:
         return Response(payload, status=status.HTTP_409_CONFLICT)
     except ObjectDoesNotExist as error:
         raise NotFound(str(error)) from error
-    return Response(DecisionSerializer({"proposal": proposal.pk, "outcome": decision.outcome}).data)
+    return Response(ProposalDecisionSerializer({"proposal": proposal.pk, "outcome": decision.outcome}).data)
 
 
 @extend_schema(
     request=None,
     responses={
-        200: DecisionSerializer,
+        200: ProposalDecisionSerializer,
         403: ErrorSerializer,
         404: ErrorSerializer,
         409: StateConflictSerializer,
@@ -179,7 +179,7 @@ def proposal_accept(request: Request, pk: int) -> Response:
 
 @extend_schema(
     request=None,
-    responses={200: DecisionSerializer, 404: ErrorSerializer, 409: StateConflictSerializer},
+    responses={200: ProposalDecisionSerializer, 404: ErrorSerializer, 409: StateConflictSerializer},
     summary="Dismiss a proposal",
 )
 @api_view(["POST"])
@@ -202,6 +202,8 @@ class RecommendationList(generics.ListAPIView):
     pagination_class = RunPagination
 
     def get_queryset(self) -> QuerySet[Recommendation]:
+        if getattr(self, "swagger_fake_view", False):  # the OpenAPI schema asks without a user
+            return Recommendation.objects.none()
         _desk_only(self.request)
         state = self.request.query_params.get("status") or RecommendationStatus.OPEN
         if state not in RecommendationStatus.values:

@@ -111,7 +111,7 @@ class RunListSerializer(serializers.ModelSerializer):
         ]
 
 
-class DecisionSerializer(serializers.Serializer):
+class ProposalDecisionSerializer(serializers.Serializer):
     proposal = serializers.IntegerField()
     outcome = serializers.CharField()
 
