@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
@@ -89,7 +88,7 @@ def api_for():
 
 
 @pytest.fixture
-def browser_page(live_server):
+def browser_page(live_server, monkeypatch):
     """A Playwright page in Debian's Chromium, headless, against the live test server."""
     from playwright.sync_api import sync_playwright
 
@@ -98,7 +97,7 @@ def browser_page(live_server):
         pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
     # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
     # between page actions are still synchronous and safe here.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # for this test only
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=executable,

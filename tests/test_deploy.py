@@ -22,7 +22,8 @@ def production_environment(var_dir: Path, **extra: str) -> dict[str, str]:
     environment = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DATABASE_", "STORAGE_", "AWS_", "DEBUG", "SECURE_"))
+        # DJANGO_ALLOW_ASYNC_UNSAFE: the browser tests set it in this process; no deployment has it.
+        if not key.startswith(("DATABASE_", "STORAGE_", "AWS_", "DEBUG", "SECURE_", "DJANGO_ALLOW_ASYNC"))
     }
     environment.update(
         ITSM_ENV="production",
