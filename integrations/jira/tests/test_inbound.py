@@ -419,3 +419,116 @@ def test_an_update_refreshes_the_jira_metadata(deliver, process, settings):
     deliver(fixture("jira-webhook-issue-updated.json"))
     process()
     assert ticket_of().metadata["jira"]["url"] == "https://jira.example.test/browse/ITSUP-42"
+
+
+def test_the_echo_of_an_issue_we_created_links_the_ticket_by_its_marker(deliver, process, make_ticket):
+    local = make_ticket()
+    in_progress = fixture("jira-webhook-issue-updated.json")["issue"]["fields"]["status"]
+    # The issue we created comes back before the push stored its id: found by the marker label
+    # alone (the ticket carries no external key), its missing link created, nothing duplicated.
+    echo = payload(
+        "jira-webhook-issue-created.json", labels=["itsm-sync", f"itsm-{local.number}"], status=in_progress
+    )
+    deliver(echo)
+    (outcome,) = process()
+    assert outcome.result == "updated" and "status" not in outcome.changes
+    assert list(Ticket.objects.all()) == [local] == [ticket_of()]
+    link = local.jira_link
+    assert (link.issue_id, link.issue_key, link.project_key, link.origin) == (
+        "10042",
+        "ITSUP-42",
+        "ITSUP",
+        "local",
+    )
+    assert link.last_seen_updated.isoformat() == "2025-03-14T09:26:53.118000+00:00"
+    # The issue_created echo says nothing about our ticket's status.
+    local.refresh_from_db()
+    assert local.status == "new"
+    # A later update of that issue does move it, and the state held moves forward with it.
+    resolved = payload(
+        "jira-webhook-issue-updated.json",
+        labels=["itsm-sync", f"itsm-{local.number}"],
+        status={"name": "Resolved", "id": "10005", "statusCategory": {"key": "done"}},
+        resolution={"name": "Done", "id": "1"},
+    )
+    deliver(resolved)
+    (outcome,) = process()
+    assert outcome.result == "updated" and "status" in outcome.changes
+    local.refresh_from_db()
+    assert local.status == "resolved"
+    link.refresh_from_db()
+    assert link.last_seen_updated.isoformat() == "2025-03-14T09:57:09.871000+00:00"
+    # An undated delivery is applied and leaves the state held as it is.
+    undated = copy.deepcopy(resolved)
+    undated["issue"]["fields"]["summary"] = "VPN fixed on floor 3"
+    del undated["issue"]["fields"]["updated"]
+    deliver(undated)
+    (outcome,) = process()
+    assert (outcome.result, outcome.changes) == ("updated", ["title"])
+    link.refresh_from_db()
+    assert link.last_seen_updated.isoformat() == "2025-03-14T09:57:09.871000+00:00"
+
+
+def test_a_created_issue_s_assignee_is_applied_when_the_delivery_carries_it(deliver, process, agent):
+    AccountMapping.objects.create(
+        account_id="5b109f2e9729b51b54dc274d", display_name="Alex Agent", user=agent
+    )
+    assignee = fixture("jira-webhook-issue-updated.json")["issue"]["fields"]["assignee"]
+    deliver(payload("jira-webhook-issue-created.json", assignee=assignee))
+    (outcome,) = process()
+    assert outcome.result == "created" and "assignee" in outcome.changes
+    assert ticket_of().assignee == agent
+
+
+def test_a_comment_s_state_held_moves_forward_with_unchanged_redeliveries(deliver, process):
+    deliver(fixture("jira-webhook-issue-created.json"))
+    undated = copy.deepcopy(fixture("jira-webhook-comment-created.json"))
+    del undated["comment"]["created"], undated["comment"]["updated"]
+    deliver(undated)
+    process()
+    known = JiraComment.objects.get()
+    assert known.last_seen_updated is None
+    # The same text again, now dated: nothing to edit, but the date is held.
+    deliver(fixture("jira-webhook-comment-created.json"))
+    (outcome,) = process()
+    assert outcome.result == "unchanged"
+    known.refresh_from_db()
+    assert known.last_seen_updated.isoformat() == "2025-03-14T10:05:00.512000+00:00"
+    later = copy.deepcopy(fixture("jira-webhook-comment-created.json"))
+    later["comment"]["updated"] = "2025-03-14T11:00:00.000+0000"
+    deliver(later)
+    (outcome,) = process()
+    assert outcome.result == "unchanged"
+    known.refresh_from_db()
+    assert known.last_seen_updated.isoformat() == "2025-03-14T11:00:00+00:00"
+    # So an edit dated between the two is older than what is held.
+    deliver(fixture("jira-webhook-comment-updated.json"))  # updated 10:08
+    (outcome,) = process()
+    assert outcome.result == "stale"
+    assert "ETA 15 min." in Comment.objects.get().body
+    # The same text sent undated leaves the date held as it is.
+    deliver(sent_again(undated))
+    (outcome,) = process()
+    assert outcome.result == "unchanged"
+    known.refresh_from_db()
+    assert known.last_seen_updated.isoformat() == "2025-03-14T11:00:00+00:00"
+
+
+def test_a_comment_edited_to_nothing_keeps_the_reply(deliver, process):
+    deliver(fixture("jira-webhook-issue-created.json"))
+    deliver(fixture("jira-webhook-comment-created.json"))
+    process()
+    before = Comment.objects.get().body
+    emptied = copy.deepcopy(fixture("jira-webhook-comment-updated.json"))
+    emptied["comment"]["body"] = ""
+    deliver(emptied)
+    (outcome,) = process()
+    assert (outcome.result, outcome.changes) == ("updated", ["comment"])
+    assert Comment.objects.get().body == before
+    assert not AutomationEvent.objects.filter(action="jira.comment_edited").exists()
+    known = JiraComment.objects.get()
+    assert known.last_seen_updated.isoformat() == "2025-03-14T10:08:32.004000+00:00"
+    # Sent again, the empty edit is already held.
+    deliver(sent_again(emptied))
+    (outcome,) = process()
+    assert outcome.result == "unchanged"
