@@ -16,8 +16,10 @@ from ai.knowledge.models import (
     ArticleStatus,
     Audience,
     DeflectionEvent,
+    DraftEventKind,
     KnowledgeArticle,
     PublishedKnownError,
+    ReplyDraftEvent,
 )
 from problems.models import Problem
 
@@ -207,3 +209,11 @@ def do_publish_known_error(problem: Any, *, actor: User) -> KnowledgeArticle:
     )
     PublishedKnownError.objects.create(problem=problem, article=article, published_by=actor)
     return article
+
+
+def do_record_reply_draft(ticket: Any, *, actor: User, kind: str, grounded: bool = False) -> ReplyDraftEvent:
+    """A smart-reply draft was made for ``ticket``, or sent as its public reply (the KPIs count
+    these; nothing else reads them)."""
+    if kind not in DraftEventKind.values:
+        raise ValidationError(_("Unknown draft event."))
+    return ReplyDraftEvent.objects.create(ticket=ticket, agent=actor, kind=kind, grounded=grounded)

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ai.knowledge import actions
-from ai.knowledge.models import KnowledgeArticle
+from ai.knowledge.models import DraftEventKind, KnowledgeArticle
 from ai.knowledge.replies import draft_reply
 from ai.knowledge.search import SearchInputError, hybrid_search
 from ai.knowledge.serializers import (
@@ -110,5 +110,8 @@ class ArticleViewSet(viewsets.ModelViewSet):
 def draft_reply_for_ticket(request: Request, pk: int) -> Response:
     ticket = get_object_or_404(Ticket.objects.visible_to(request.user).select_related("requester"), pk=pk)
     draft = draft_reply(ticket, actor=request.user)
+    actions.do_record_reply_draft(
+        ticket, actor=request.user, kind=DraftEventKind.DRAFTED, grounded=draft.grounded
+    )
     citations = [citation.__dict__ for citation in draft.citations]
     return Response(DraftSerializer({**draft.__dict__, "citations": citations}).data)

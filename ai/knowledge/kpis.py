@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from itsm import kpis
 from itsm.kpis import KPI, Computed, Unit, Window
-from tickets.kpis import run
+from tickets.kpis import run, scope
 
 
 def compute_deflection(window: Window, names: Sequence[str]) -> Computed:
@@ -31,7 +31,49 @@ def compute_deflection(window: Window, names: Sequence[str]) -> Computed:
     }
 
 
+def compute_smart_replies(window: Window, names: Sequence[str]) -> Computed:
+    """Smart-reply drafts made and sent in the window, by the ticket's groupings."""
+    joins, group, conditions = scope(window)
+    sql = (
+        f"SELECT {window.bucket('d.created_at')} AS b, {group} AS g,"  # noqa: S608
+        " count(*) FILTER (WHERE d.kind = 'drafted'), count(*) FILTER (WHERE d.kind = 'sent')"
+        " FROM knowledge_replydraftevent d JOIN tickets_ticket t ON t.id = d.ticket_id"
+        f" {joins}"
+        f" WHERE d.created_at >= %(start)s AND d.created_at < %(end)s{conditions} GROUP BY 1, 2"
+    )
+    return {
+        (bucket, key): {
+            "ai_smart_reply_drafts": int(drafted),
+            "ai_smart_reply_sent_rate": kpis.ratio(int(sent), int(drafted)),
+        }
+        for bucket, key, drafted, sent in run(sql, window.params)
+    }
+
+
 def register() -> None:
+    kpis.register(
+        KPI(
+            "ai_smart_reply_drafts",
+            _("Smart-reply drafts"),
+            Unit.COUNT,
+            "Smart-reply drafts agents asked for in the range (the ticket page's Draft a reply, or "
+            "POST /api/ai/tickets/{id}/draft-reply/).",
+            compute_smart_replies,
+            app="ai",
+        )
+    )
+    kpis.register(
+        KPI(
+            "ai_smart_reply_sent_rate",
+            _("Smart replies sent"),
+            Unit.RATE,
+            "Smart-reply drafts sent (edited or not) as the ticket's public reply in the range, over "
+            "the drafts asked for in the range.",
+            compute_smart_replies,
+            better="up",
+            app="ai",
+        )
+    )
     kpis.register(
         KPI(
             "deflection_rate",

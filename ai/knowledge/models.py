@@ -517,3 +517,28 @@ class PublishedKnownError(models.Model):
 
     def __str__(self) -> str:
         return f"{self.problem_id} → article {self.article_id}"
+
+
+class DraftEventKind(models.TextChoices):
+    DRAFTED = "drafted", _("Draft made")
+    SENT = "sent", _("Draft sent as a reply")
+
+
+class ReplyDraftEvent(models.Model):
+    """An agent asked for a smart-reply draft on a ticket, or sent one (edited or not) as the
+    public reply: the smart-reply KPIs count these (``ai/knowledge/kpis.py``)."""
+
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=DraftEventKind.choices)
+    grounded = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_at", "kind"], name="kb_draftevent_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on ticket {self.ticket_id}"

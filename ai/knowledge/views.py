@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -20,7 +21,7 @@ from django_htmx.http import trigger_client_event
 
 from ai.knowledge import actions
 from ai.knowledge.forms import ArticleFilterForm, ArticleForm, ReplyForm, SearchForm, VoteForm
-from ai.knowledge.models import ArticleVote, DeflectionEvent, KnowledgeArticle, SourceType
+from ai.knowledge.models import ArticleVote, DeflectionEvent, DraftEventKind, KnowledgeArticle, SourceType
 from ai.knowledge.replies import draft_reply, ticket_query
 from ai.knowledge.search import SearchInputError, hybrid_search, similar_items, source_url
 from itsm.replicas import replica_reads
@@ -235,6 +236,9 @@ def ticket_draft(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "GET":
         return _panel(request, ticket, "smart-reply", {})
     draft = draft_reply(ticket, actor=request.user)
+    actions.do_record_reply_draft(
+        ticket, actor=request.user, kind=DraftEventKind.DRAFTED, grounded=draft.grounded
+    )
     form = ReplyForm(initial={"body": draft.text})
     return _panel(request, ticket, "draft", {"draft": draft, "form": form})
 
@@ -248,7 +252,9 @@ def ticket_send_reply(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReplyForm(request.POST)
     if form.is_valid():
         try:
-            do_add_comment(ticket, actor=request.user, body=form.cleaned_data["body"], internal=False)
+            with transaction.atomic():
+                do_add_comment(ticket, actor=request.user, body=form.cleaned_data["body"], internal=False)
+                actions.do_record_reply_draft(ticket, actor=request.user, kind=DraftEventKind.SENT)
         except ValidationError as error:
             form.add_error("body", error)
     if not form.is_valid():
