@@ -15,6 +15,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from itsm.lib.choices import ChoiceLabels
+
 
 class Role(models.TextChoices):
     ADMIN = "admin", _("Admin")
@@ -37,7 +39,7 @@ class Seniority(models.TextChoices):
     LEAD = "lead", _("Lead")
 
 
-class Organisation(models.Model):
+class Organisation(ChoiceLabels, models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
     tier = models.CharField(
         _("customer tier"), max_length=20, choices=CustomerTier.choices, default=CustomerTier.STANDARD

@@ -154,6 +154,9 @@ TEMPLATES = [
     },
 ]
 
+# Select boxes and labels drawn in Python, the same HTML as Django's templates (itsm/form_renderer.py).
+FORM_RENDERER = "itsm.form_renderer.FormRenderer"
+
 # Database: DATABASE_URL, or the embedded PostgreSQL server under var/.
 EMBEDDED_DATABASE = not env.str("DATABASE_URL", default="")
 EMBEDDED_DATA_DIR = VAR_DIR / "pgdata"

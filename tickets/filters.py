@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from itsm.lib.choices import ListedModelChoiceIterator
 from itsm.models import CustomerTier, Team, User
 from tickets import extensions
 from tickets.models import Category, Priority, Ticket, TicketStatus, TicketType
@@ -42,6 +43,8 @@ class EmailOrMeFilter(django_filters.CharFilter):
 
 class NameOrIdMultipleChoiceField(django_filters.fields.ModelMultipleChoiceField):
     """Accepts ids (what the queue form's select sends) or names (what API callers know)."""
+
+    iterator = ListedModelChoiceIterator
 
     def clean(self, value: object) -> object:
         if value and isinstance(value, list | tuple):
@@ -173,3 +176,29 @@ class CappedCountPaginator(Paginator):
         counted = self.object_list.order_by().values("pk")[: self.count_limit + 1].count()
         self.count_is_exact = counted <= self.count_limit
         return min(counted, self.count_limit)
+
+    def page(self, number: int | str) -> Page:
+        """The page's rows in two steps: their ids under the list's filters and order, then
+        those rows with their related objects by id.
+
+        Measured at 100,000 tickets (``bench/queue_page.py``): PostgreSQL took 15–35 ms to
+        *plan* the one query that joins the five related tables under the visibility filter,
+        the sort and the ``LIMIT``, for half a millisecond of execution; the ids alone plan in
+        0.2 ms and the rows by id in under 2 ms.
+        """
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        listed = self.object_list
+        if not isinstance(listed, QuerySet):
+            return self._get_page(listed[bottom:top], number, self)
+        ids = list(listed.prefetch_related(None).values_list("pk", flat=True)[bottom:top])
+        rows = listed.model._default_manager.filter(pk__in=ids)
+        rows.query.select_related = listed.query.select_related
+        rows.query.deferred_loading = listed.query.deferred_loading
+        if listed._prefetch_related_lookups:
+            rows = rows.prefetch_related(*listed._prefetch_related_lookups)
+        by_id = {row.pk: row for row in rows}
+        return self._get_page([by_id[pk] for pk in ids if pk in by_id], number, self)

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from itsm.lib.choices import ListedModelChoiceField
 from itsm.models import Team, User
 from tickets.actions import BulkAction, check_attachment
 from tickets.actions.worklogs import parse_duration
@@ -73,7 +74,7 @@ def agents() -> Any:
     return User.objects.staff_roles().active().order_by("full_name", "email")
 
 
-class AgentChoiceField(forms.ModelChoiceField):
+class AgentChoiceField(ListedModelChoiceField):
     def label_from_instance(self, obj: User) -> str:
         return obj.full_name or obj.email
 
@@ -260,7 +261,7 @@ class BulkForm(forms.Form):
     assignee = AgentChoiceField(
         label=_("Assignee"), queryset=User.objects.none(), required=False, empty_label=_("Unassigned")
     )
-    team = forms.ModelChoiceField(
+    team = ListedModelChoiceField(
         label=_("Team"), queryset=Team.objects.none(), required=False, empty_label=_("Keep team")
     )
     status = forms.ChoiceField(
@@ -272,7 +273,7 @@ class BulkForm(forms.Form):
     tag = forms.CharField(label=_("Tag"), max_length=50, required=False)
     resolution = forms.CharField(label=_("Resolution summary"), required=False)
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
-    macro = forms.ModelChoiceField(label=_("Macro"), queryset=Macro.objects.none(), required=False)
+    macro = ListedModelChoiceField(label=_("Macro"), queryset=Macro.objects.none(), required=False)
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

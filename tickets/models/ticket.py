@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from itsm.lib.choices import ChoiceLabels
 from tickets.models.priority import Impact, Priority, Urgency, override_reason, priority_for
 
 if TYPE_CHECKING:
@@ -237,7 +238,7 @@ def _next_number(ticket_type: str) -> str:
     context_field=pghistory.ContextJSONField(),
     append_only=True,
 )
-class Ticket(models.Model):
+class Ticket(ChoiceLabels, models.Model):
     number = models.CharField(_("number"), max_length=20, unique=True, editable=False)
     type = models.CharField(_("type"), max_length=20, choices=TicketType.choices, default=TicketType.INCIDENT)
     title = models.CharField(_("title"), max_length=255)

@@ -1,0 +1,58 @@
+"""Choice labels without rebuilding the choices on every call.
+
+Django's generated ``get_FOO_display()`` builds a dict of the field's choices each time it is
+called, hashing every (lazily translated) label, which translates them all: 3 ms per 25 rows of
+the queue table, a sixth of its rendering. Models shown in long lists take this mixin: the
+value → label map is built once per field and the label is still translated at render time,
+in the reader's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django import forms
+from django.db import models
+from django.forms.models import ModelChoiceIterator
+from django.utils.encoding import force_str
+
+
+class ChoiceLabels:
+    """Mixin for a model: ``get_FOO_display()`` looks the label up in a map kept per field."""
+
+    def _get_FIELD_display(self, field: models.Field) -> Any:
+        labels = field.__dict__.get("_choice_labels")
+        if labels is None:
+            labels = {value: label for value, label in field.flatchoices}
+            field.__dict__["_choice_labels"] = labels
+        value = getattr(self, field.attname)
+        try:
+            label = labels.get(value, value)
+        except TypeError:  # an unhashable value (a list in a JSON or array field)
+            label = value
+        return force_str(label, strings_only=True)
+
+
+class ListedModelChoiceIterator(ModelChoiceIterator):
+    """A choice list's rows in one query.
+
+    Django reads them with ``.iterator()``, which on PostgreSQL opens a server-side cursor:
+    ``DECLARE``, ``FETCH`` and ``CLOSE``, three round trips for a list of a few dozen teams or
+    agents. The rows are kept on the field's own copy of the queryset (one per form), so a field
+    rendered and then validated reads them once.
+    """
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
+
+
+class ListedModelChoiceField(forms.ModelChoiceField):
+    iterator = ListedModelChoiceIterator
+
+
+class ListedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    iterator = ListedModelChoiceIterator

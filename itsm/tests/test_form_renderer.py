@@ -1,0 +1,95 @@
+"""The form renderer writes select boxes and labels exactly as Django's templates do."""
+
+from __future__ import annotations
+
+import pytest
+from django import forms
+from django.forms.renderers import DjangoTemplates, get_default_renderer
+from django.utils import translation
+
+from itsm.form_renderer import FormRenderer
+from itsm.models import Organisation, Team
+from tickets.models import Ticket
+
+
+class Everything(forms.Form):
+    plain = forms.ChoiceField(choices=[("a", "A & <b>"), ("b", 'B "quoted"')], initial="b")
+    many = forms.MultipleChoiceField(
+        choices=[("x", "X"), ("y", "Y"), ("z", "Z")],
+        initial=["x", "z"],
+        widget=forms.SelectMultiple(attrs={"size": 3, "data-flag": True, "data-off": False}),
+    )
+    grouped = forms.ChoiceField(
+        choices=[("Fruit", [("apple", "Apple"), ("pear", "Pear")]), ("veg", "Vegetable"), ("", "None")],
+        required=False,
+    )
+    numbers = forms.TypedChoiceField(choices=[(1, 1), (2, 2)], coerce=int, initial=2, label="Count <n>")
+    maybe = forms.NullBooleanField()
+    empty = forms.ChoiceField(choices=[], required=False, disabled=True)
+
+
+@pytest.fixture
+def forms_rendered_both_ways():
+    def render(form_class: type[forms.Form], data: dict | None = None, **kwargs) -> list[tuple[str, str]]:
+        pairs = []
+        for name in form_class.base_fields:
+            ours = form_class(data, renderer=FormRenderer(), **kwargs)[name]
+            django = form_class(data, renderer=DjangoTemplates(), **kwargs)[name]
+            pairs.append((str(ours) + ours.label_tag(), str(django) + django.label_tag()))
+            pairs.append((ours.legend_tag(), django.legend_tag()))
+        return pairs
+
+    return render
+
+
+def test_it_is_the_renderer_of_every_form():
+    assert isinstance(get_default_renderer(), FormRenderer)
+
+
+def test_select_boxes_and_labels_are_the_same_html_as_django_writes(forms_rendered_both_ways):
+    for ours, django in forms_rendered_both_ways(Everything):
+        assert ours == django
+    bound = {"plain": "a", "many": ["y"], "grouped": "pear", "numbers": "1", "maybe": "true"}
+    for ours, django in forms_rendered_both_ways(Everything, bound):
+        assert ours == django
+    html = str(Everything(renderer=FormRenderer())["plain"])
+    assert '<option value="a">A &amp; &lt;b&gt;</option>' in html  # escaped, not trusted
+    assert '<option value="b" selected>B &quot;quoted&quot;</option>' in html
+
+
+@pytest.mark.django_db
+def test_model_choice_fields_are_the_same_html_and_read_once(
+    forms_rendered_both_ways, django_assert_num_queries
+):
+    Team.objects.create(name="Network <core>")
+    Team.objects.create(name="Service desk")
+
+    class Teams(forms.Form):
+        team = forms.ModelChoiceField(queryset=Team.objects.order_by("name"))
+
+    for ours, django in forms_rendered_both_ways(Teams):
+        assert ours == django
+
+
+def test_a_select_whose_options_use_their_own_template_still_goes_through_the_templates():
+    class Custom(forms.Select):
+        option_template_name = "django/forms/widgets/radio_option.html"
+
+    class Form(forms.Form):
+        pick = forms.ChoiceField(choices=[("a", "A")], widget=Custom)
+
+    ours = str(Form(renderer=FormRenderer())["pick"])
+    assert ours == str(Form(renderer=DjangoTemplates())["pick"])
+
+
+@pytest.mark.django_db
+def test_choice_labels_are_read_from_a_map_and_translated_at_render_time():
+    ticket = Ticket(status="pending_customer", priority="critical")
+    organisation = Organisation(name="Big", tier="enterprise")
+    assert ticket.get_status_display() == "Pending customer"
+    assert organisation.get_tier_display() == "Enterprise"
+    with translation.override("fr"):
+        assert ticket.get_status_display() == "En attente du client"
+        assert ticket.get_priority_display() == "Critique"
+    ticket.status = "not-a-status"
+    assert ticket.get_status_display() == "not-a-status"
