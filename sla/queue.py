@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from itsm.health import register_contributor
 from sla.models import ClockState, TicketSLA
+from sla.templatetags.sla_tags import badge_html
 from tickets import extensions
 
 BREACHING_STATES = (ClockState.ON_TRACK, ClockState.AT_RISK, ClockState.BREACHED)
@@ -52,7 +53,7 @@ def register() -> None:
         extensions.QueueColumn(
             name="sla",
             label=_("SLA"),
-            template="sla/_queue_cell.html",
+            render=badge_html,
             prefetch=("sla_clocks",),
             order=50,
         )

@@ -1,12 +1,15 @@
-"""``{% sla_badge ticket %}``: the colour-coded SLA badge of a ticket, from its prefetched clocks
+"""``{% sla_badge ticket %}`` (``badge_html(ticket)`` in Python): the colour-coded SLA badge of a ticket, from its prefetched clocks
 (``prefetch_related("sla_clocks")`` keeps a list at a fixed number of queries)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.dateformat import format as format_date
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from sla.models import TicketSLA
@@ -64,10 +67,24 @@ def most_urgent(clocks: list[TicketSLA], now: datetime) -> dict[str, object] | N
     return min(described, key=lambda item: (URGENCY[item["status"]], item["due_at"]))
 
 
-@register.inclusion_tag("sla/_badge.html")
-def sla_badge(ticket: object) -> dict[str, object]:
-    clocks = list(ticket.sla_clocks.all())
-    return {"badge": most_urgent(clocks, timezone.now())}
+def badge_html(ticket: Any) -> str:
+    """The badge of the most urgent of the ticket's clocks, or "no SLA"."""
+    badge = most_urgent(list(ticket.sla_clocks.all()), timezone.now())
+    if badge is None:
+        return format_html('<span class="muted">{}</span>', _("no SLA"))
+    return format_html(
+        '<span class="pill {}" title="{} · {} {}">{}</span>',
+        badge["status"],
+        badge["metric"],
+        _("due"),
+        format_date(timezone.localtime(badge["due_at"]), "Y-m-d H:i"),
+        badge["text"],
+    )
+
+
+@register.simple_tag
+def sla_badge(ticket: object) -> str:
+    return badge_html(ticket)
 
 
 @register.filter

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from django.http import QueryDict
-from django.template.loader import render_to_string
 
 from sla.sweep import run_sweep
 from sla.templatetags.sla_tags import short_duration
@@ -108,10 +107,13 @@ def test_the_queue_cell_renders_colour_coded_badges_at_a_fixed_query_count(
     assert column.prefetch == ("sla_clocks",)
     with clock_at(T0 + timedelta(minutes=26)), django_assert_num_queries(2):
         tickets = list(Ticket.objects.order_by("pk").prefetch_related(*extensions.prefetches()))
-        cells = {ticket.pk: render_to_string(column.template, {"ticket": ticket}) for ticket in tickets}
+        cells = {ticket.pk: column.render(ticket) for ticket in tickets}
     assert 'class="pill breached"' in cells[breached.pk] and "overdue 11m" in cells[breached.pk]
     assert 'class="pill at_risk"' in cells[at_risk.pk] and "4m left" in cells[at_risk.pk]
     assert 'class="pill completed"' in cells[met.pk] and "met" in cells[met.pk]
+    # The due time in the title, in the desk's time zone, and the cell is what the queue shows.
+    due = breached.sla_clocks.get(metric="response").due_at
+    assert f'title="Response · due {due:%Y-%m-%d %H:%M}"' in cells[breached.pk]
 
 
 def test_a_ticket_without_clocks_shows_no_sla(make_ticket, policies):
@@ -119,7 +121,7 @@ def test_a_ticket_without_clocks_shows_no_sla(make_ticket, policies):
 
     SLAPolicy.objects.update(is_active=False)
     ticket = Ticket.objects.prefetch_related("sla_clocks").get(pk=make_ticket().pk)
-    assert "no SLA" in render_to_string("sla/_queue_cell.html", {"ticket": ticket})
+    assert extensions.queue_columns["sla"].render(ticket) == '<span class="muted">no SLA</span>'
 
 
 def test_the_queue_filter_narrows_by_clock_state(make_ticket, agent, clock_at, policies):

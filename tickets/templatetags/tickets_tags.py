@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django import template
 from django.http import QueryDict
@@ -10,7 +11,15 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 
+from tickets.queue_rows import render_rows
+
 register = template.Library()
+
+
+@register.simple_tag
+def queue_rows(tickets: Any, columns: Any, can_write: bool) -> str:
+    """The rows of the queue table (``tickets/queue_rows.py``)."""
+    return render_rows(tickets, columns, can_write)
 
 
 @register.simple_tag

@@ -452,3 +452,39 @@ def test_the_organisation_tier_shows_in_the_row(agent_client, make_ticket, reque
     requester.save()
     make_ticket("Stapler")
     assert "Initech · Business" in agent_client.get(LIST).content.decode()
+
+
+def test_a_row_shows_every_cell_escaped_and_translated(agent_client, make_ticket, agent, team, requester):
+    category = Category.objects.create(name="Network & <Wi-Fi>")
+    requester.organisation = Organisation.objects.create(name="Big <Co>", tier="enterprise")
+    requester.save()
+    ticket = make_ticket(
+        '<script>alert("x")</script> VPN', team=team, assignee=agent, category=category, tags=["vpn", "<b>"]
+    )
+    Ticket.objects.filter(pk=ticket.pk).update(sensitive=True, organisation=requester.organisation)
+    bare = make_ticket("Printer")
+    html = agent_client.get(LIST).content.decode()
+    row = html[html.index(f'<tr id="ticket-row-{ticket.pk}"') :]
+    row = row[: row.index("</tr>")]
+    url = reverse("tickets:ticket-detail", args=[ticket.pk])
+    assert 'class="sensitive"' in row
+    assert f'aria-label="Select {ticket.number}"' in row
+    assert f'<td class="number"><a href="{url}">{ticket.number}</a></td>' in row
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; VPN</a>" in row and "<script>" not in row
+    assert '<span class="chip">vpn</span> <span class="chip">&lt;b&gt;</span>' in row
+    assert '<small class="muted">Network &amp; &lt;Wi-Fi&gt;</small>' in row
+    assert '<span class="pill status-new">New</span>' in row
+    assert f'<span class="pill {ticket.priority}">' in row
+    assert f"<td>{agent}</td><td>{team.name}</td>" in row
+    assert '<small class="muted">Big &lt;Co&gt; · Enterprise</small>' in row
+    assert '<td class="column-sla">' in row
+    assert "ago</time>" in row
+    empty = html[html.index(f'<tr id="ticket-row-{bare.pk}"') :]
+    assert "<td>—</td><td>—</td>" in empty[: empty.index("</tr>")]
+    french = agent_client.get(LIST, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert f'aria-label="Sélectionner {ticket.number}"' in french
+    assert '<span class="pill status-new">Nouveau</span>' in french
+
+
+def test_an_empty_queue_says_so(agent_client):
+    assert "No tickets match." in agent_client.get(LIST, {"search": "nothing like this"}).content.decode()
