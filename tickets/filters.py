@@ -178,8 +178,8 @@ class CappedCountPaginator(Paginator):
         return min(counted, self.count_limit)
 
     def page(self, number: int | str) -> Page:
-        """The page's rows in two steps: their ids under the list's filters and order, then
-        those rows with their related objects by id.
+        """A list that joins related tables reads its page in two steps: the ids under the
+        list's filters and order, then those rows with their related objects by id.
 
         Measured at 100,000 tickets (``bench/queue_page.py``): PostgreSQL took 15–35 ms to
         *plan* the one query that joins the five related tables under the visibility filter,
@@ -192,7 +192,8 @@ class CappedCountPaginator(Paginator):
         if top + self.orphans >= self.count:
             top = self.count
         listed = self.object_list
-        if not isinstance(listed, QuerySet):
+        joins = listed.query.select_related if isinstance(listed, QuerySet) else False
+        if not isinstance(joins, dict) or len(joins) < 2:  # one table or one join: plans quickly
             return self._get_page(listed[bottom:top], number, self)
         ids = list(listed.prefetch_related(None).values_list("pk", flat=True)[bottom:top])
         rows = listed.model._default_manager.filter(pk__in=ids)
