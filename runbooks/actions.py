@@ -14,9 +14,11 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cmdb.models import ConfigurationItem, Environment
@@ -25,6 +27,7 @@ from itsm.approvals.approvers import resolve_approvers
 from itsm.approvals.models import ApprovalError, ApprovalRequest
 from itsm.lib.tasks import defer_once
 from itsm.models import AutomationEvent, Team, User
+from itsm.notify import notify
 from runbooks import matching
 from runbooks.models import (
     APPROVER_ROLES,
@@ -664,8 +667,49 @@ def on_approval_decided(approval: ApprovalRequest, target: Any, outcome: str, ac
         after={"execution": target.pk, "status": new},
         trace_id=target.trace_id,
     )
+    if approval.requested_by_id is None:
+        tell_assignee_settled(target, approval, outcome)
     if new == ExecutionStatus.QUEUED:
         defer_run(target)
+
+
+SETTLED_TITLES = {
+    "approved": lambda name, number: (
+        _("Runbook “%(name)s” on %(ticket)s was approved: it runs now.") % {"name": name, "ticket": number}
+    ),
+    "rejected": lambda name, number: (
+        _("Runbook “%(name)s” on %(ticket)s was rejected: nothing runs.") % {"name": name, "ticket": number}
+    ),
+    "expired": lambda name, number: (
+        _("Runbook “%(name)s” on %(ticket)s expired without a decision.") % {"name": name, "ticket": number}
+    ),
+    "cancelled": lambda name, number: (
+        _("Runbook “%(name)s” on %(ticket)s was withdrawn.") % {"name": name, "ticket": number}
+    ),
+}
+
+
+def tell_assignee_settled(execution: RunbookExecution, approval: ApprovalRequest, outcome: str) -> None:
+    """Automation asked (``auto`` mode), so the approvals core has no requester to tell: the
+    ticket's assignee hears the outcome instead (bell and mail, once per approval)."""
+    assignee = execution.ticket.assignee
+    title = SETTLED_TITLES.get(outcome)
+    if assignee is None or title is None:
+        return
+    with translation.override(assignee.language or settings.LANGUAGE_CODE):
+        text = title(execution.runbook.name, execution.ticket.number)
+    decision = approval.decisions.order_by("-decided_at", "-id").first()
+    notify(
+        [assignee],
+        verb=f"runbook_approval_{outcome}",
+        title=text,
+        body=decision.comment if decision is not None else approval.closed_reason,
+        url=reverse("runbooks:execution-detail", args=[execution.pk]),
+        subject_type="runbook_execution",
+        subject_id=execution.pk,
+        dedupe_key=f"runbook-approval-settled:{approval.pk}",
+        email=settings.APPROVAL_EMAILS,
+    )
 
 
 @transaction.atomic
