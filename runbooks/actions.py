@@ -14,9 +14,11 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cmdb.models import ConfigurationItem, Environment
@@ -24,10 +26,13 @@ from itsm.approvals import actions as approval_actions
 from itsm.approvals.approvers import resolve_approvers
 from itsm.approvals.models import ApprovalError, ApprovalRequest
 from itsm.lib.tasks import defer_once
-from itsm.models import AutomationEvent, Role, Team
+from itsm.models import AutomationEvent, Team, User
+from itsm.notify import notify
 from runbooks import matching
 from runbooks.models import (
+    APPROVER_ROLES,
     KIND_OF_STEP,
+    ApproverLead,
     ConnectionKind,
     ExecutionMode,
     ExecutionStatus,
@@ -45,7 +50,6 @@ from runbooks.models import (
 from runbooks.structures import Parameter, parse_criteria, parse_parameters, parse_steps
 
 if TYPE_CHECKING:
-    from itsm.models import User
     from tickets.models import Ticket
 
 SYSTEM_ACTOR = "system:runbooks"
@@ -270,7 +274,10 @@ def do_create_runbook(
     description: str = "",
     owner_team: Team | None = None,
     version: dict[str, Any],
+    approvers: Approvers | None = None,
 ) -> Runbook:
+    """A runbook and its first draft; ``approvers`` None keeps the defaults (admins and the
+    leads of the runbook's, the ticket's and the item's teams)."""
     check_is_admin(actor)
     name = (name or "").strip()
     if not name or len(name) > 150:
@@ -281,6 +288,10 @@ def do_create_runbook(
         raise ValidationError({"steps": "A runbook has at least one step."})
     values = clean_version(version)
     runbook = Runbook.objects.create(name=name, description=description or "", owner_team=owner_team)
+    if approvers is not None:
+        runbook.approver_roles, runbook.approver_leads = approvers.roles, approvers.leads
+        runbook.save(update_fields=["approver_roles", "approver_leads"])
+        runbook.approver_users.set(approvers.users)
     RunbookVersion.objects.create(runbook=runbook, number=1, created_by=actor, **values)
     AutomationEvent.objects.record(
         actor=_actor_label(actor), action="runbooks.runbook_created", subject=runbook, after={"name": name}
@@ -327,6 +338,84 @@ def do_publish_runbook(runbook: Runbook, *, actor: User | None) -> RunbookVersio
         after={"version": draft.number},
     )
     return draft
+
+
+@dataclass
+class Approvers:
+    """Who approves a runbook's executions, checked (``check_approvers``)."""
+
+    roles: list[str]
+    leads: list[str]
+    users: list[User]
+
+
+def check_approvers(roles: Any, leads: Any, users: Any) -> Approvers:
+    """Roles among admin/agent, leads among ``ApproverLead``, users by email (active agents or
+    admins); at least one source. Raises ValidationError naming ``approvers.<part>``."""
+    errors: dict[str, str] = {}
+    allowed_roles = [str(role) for role in APPROVER_ROLES]
+    if (
+        not isinstance(roles, list)
+        or not all(isinstance(role, str) for role in roles)
+        or (set(roles) - set(allowed_roles))
+    ):
+        errors["approvers.roles"] = _("A list among: %(values)s.") % {"values": ", ".join(allowed_roles)}
+    if (
+        not isinstance(leads, list)
+        or not all(isinstance(lead, str) for lead in leads)
+        or (set(leads) - set(ApproverLead.values))
+    ):
+        errors["approvers.team_leads"] = _("A list among: %(values)s.") % {
+            "values": ", ".join(ApproverLead.values)
+        }
+    found: list[User] = []
+    if not isinstance(users, list) or not all(isinstance(user, str | User) for user in users):
+        errors["approvers.users"] = _("A list of email addresses.")
+    else:
+        emails = {user.email.lower() if isinstance(user, User) else user.strip().lower() for user in users}
+        found = list(User.objects.filter(email__in=emails).order_by("email"))
+        staff = [user for user in found if user.is_agent]
+        missing = sorted(emails - {user.email.lower() for user in staff})
+        if missing:
+            errors["approvers.users"] = _("Not an active agent or admin: %(emails)s.") % {
+                "emails": ", ".join(missing)
+            }
+        found = staff
+    if not errors and not (roles or leads or found):
+        errors["approvers"] = _("Name at least one approver: a role, a team lead or a person.")
+    if errors:
+        raise ValidationError(errors)
+    return Approvers(roles=list(dict.fromkeys(roles)), leads=list(dict.fromkeys(leads)), users=found)
+
+
+def approvers_of(runbook: Runbook) -> dict[str, Any]:
+    return {
+        "roles": list(runbook.approver_roles),
+        "team_leads": list(runbook.approver_leads),
+        "users": sorted(user.email for user in runbook.approver_users.all()),
+    }
+
+
+@transaction.atomic
+def do_set_approvers(runbook: Runbook, *, actor: User | None, approvers: Approvers) -> Runbook:
+    """Who approves the runbook's executions from now on (requests already made keep theirs)."""
+    check_is_admin(actor)
+    caller, runbook = runbook, Runbook.objects.select_for_update().get(pk=runbook.pk)
+    before = approvers_of(runbook)
+    runbook.approver_roles, runbook.approver_leads = approvers.roles, approvers.leads
+    runbook.save(update_fields=["approver_roles", "approver_leads"])
+    runbook.approver_users.set(approvers.users)
+    caller.approver_roles, caller.approver_leads = runbook.approver_roles, runbook.approver_leads
+    after = approvers_of(runbook)
+    if before != after:
+        AutomationEvent.objects.record(
+            actor=_actor_label(actor),
+            action="runbooks.approvers_changed",
+            subject=runbook,
+            before=before,
+            after=after,
+        )
+    return runbook
 
 
 # --- executions: request --------------------------------------------------------------------------
@@ -387,10 +476,18 @@ def check_parameters(
 
 
 def approvers_for(execution: RunbookExecution) -> list[User]:
-    teams = [execution.runbook.owner_team_id, execution.ticket.team_id]
-    if execution.item_id:
-        teams.append(execution.item.owner_team_id)
-    return resolve_approvers(leads_of=teams, roles=[Role.ADMIN])
+    """Who the runbook says approves this execution (its roles, the leads it names, its users)."""
+    runbook = execution.runbook
+    teams = {
+        ApproverLead.RUNBOOK_TEAM: runbook.owner_team_id,
+        ApproverLead.TICKET_TEAM: execution.ticket.team_id,
+        ApproverLead.ITEM_TEAM: execution.item.owner_team_id if execution.item_id else None,
+    }
+    return resolve_approvers(
+        users=runbook.approver_users.all(),
+        roles=runbook.approver_roles,
+        leads_of=[teams[lead] for lead in runbook.approver_leads if lead in teams],
+    )
 
 
 def needs_human(version: RunbookVersion, mode: RunbookSettings, confidence: float | None) -> bool:
@@ -570,8 +667,49 @@ def on_approval_decided(approval: ApprovalRequest, target: Any, outcome: str, ac
         after={"execution": target.pk, "status": new},
         trace_id=target.trace_id,
     )
+    if approval.requested_by_id is None:
+        tell_assignee_settled(target, approval, outcome)
     if new == ExecutionStatus.QUEUED:
         defer_run(target)
+
+
+SETTLED_TITLES = {
+    "approved": lambda name, number: (
+        _("Runbook “%(name)s” on %(ticket)s was approved: it runs now.") % {"name": name, "ticket": number}
+    ),
+    "rejected": lambda name, number: (
+        _("Runbook “%(name)s” on %(ticket)s was rejected: nothing runs.") % {"name": name, "ticket": number}
+    ),
+    "expired": lambda name, number: (
+        _("Runbook “%(name)s” on %(ticket)s expired without a decision.") % {"name": name, "ticket": number}
+    ),
+    "cancelled": lambda name, number: (
+        _("Runbook “%(name)s” on %(ticket)s was withdrawn.") % {"name": name, "ticket": number}
+    ),
+}
+
+
+def tell_assignee_settled(execution: RunbookExecution, approval: ApprovalRequest, outcome: str) -> None:
+    """Automation asked (``auto`` mode), so the approvals core has no requester to tell: the
+    ticket's assignee hears the outcome instead (bell and mail, once per approval)."""
+    assignee = execution.ticket.assignee
+    title = SETTLED_TITLES.get(outcome)
+    if assignee is None or title is None:
+        return
+    with translation.override(assignee.language or settings.LANGUAGE_CODE):
+        text = title(execution.runbook.name, execution.ticket.number)
+    decision = approval.decisions.order_by("-decided_at", "-id").first()
+    notify(
+        [assignee],
+        verb=f"runbook_approval_{outcome}",
+        title=text,
+        body=decision.comment if decision is not None else approval.closed_reason,
+        url=reverse("runbooks:execution-detail", args=[execution.pk]),
+        subject_type="runbook_execution",
+        subject_id=execution.pk,
+        dedupe_key=f"runbook-approval-settled:{approval.pk}",
+        email=settings.APPROVAL_EMAILS,
+    )
 
 
 @transaction.atomic

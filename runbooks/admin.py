@@ -11,8 +11,11 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from itsm.models import User
 from runbooks import actions
 from runbooks.models import (
+    APPROVER_ROLES,
+    ApproverLead,
     ExecutionStep,
     InfrastructureConnection,
     Runbook,
@@ -100,13 +103,74 @@ class VersionInline(admin.StackedInline):
         return False
 
 
+class RunbookForm(forms.ModelForm):
+    """Who approves is written by ``do_set_approvers`` (checked, audited), not by the form."""
+
+    approvers_roles = forms.MultipleChoiceField(
+        label=_("approver roles"),
+        choices=[(role.value, role.label) for role in APPROVER_ROLES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Every active user of these roles may approve an execution."),
+    )
+    approvers_team_leads = forms.MultipleChoiceField(
+        label=_("team leads who approve"),
+        choices=ApproverLead.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    approvers_users = forms.ModelMultipleChoiceField(
+        label=_("named approvers"),
+        queryset=User.objects.filter(is_active=True, role__in=list(APPROVER_ROLES)).order_by("email"),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+    )
+
+    class Meta:
+        model = Runbook
+        fields = ["name", "description", "owner_team", "active"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        runbook = self.instance
+        # Not the model's own field names: the form must not write them (do_set_approvers does).
+        if runbook.pk:
+            self.initial["approvers_users"] = list(runbook.approver_users.all())
+        self.initial["approvers_roles"] = list(runbook.approver_roles)
+        self.initial["approvers_team_leads"] = list(runbook.approver_leads)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        try:
+            self.approvers = actions.check_approvers(
+                list(data.get("approvers_roles") or []),
+                list(data.get("approvers_team_leads") or []),
+                list(data.get("approvers_users") or []),
+            )
+        except ValidationError as error:
+            for name, messages_ in error.message_dict.items():
+                # "approvers.roles" → the approvers_roles field; "approvers" → the whole form.
+                field = name.replace(".", "_") if "." in name else None
+                self.add_error(field, messages_)
+        return data
+
+
 @admin.register(Runbook)
 class RunbookAdmin(admin.ModelAdmin):
+    form = RunbookForm
     list_display = ["name", "owner_team", "active", "created_at"]
     list_filter = ["active", "owner_team"]
     search_fields = ["name", "description"]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "owner_team", "active"]}),
+        (_("Approvers"), {"fields": ["approvers_roles", "approvers_team_leads", "approvers_users"]}),
+    ]
     inlines = [VersionInline]
     actions = ["publish_draft"]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        actions.do_set_approvers(form.instance, actor=request.user, approvers=form.approvers)
 
     @admin.action(description=_("Publish the draft"))
     def publish_draft(self, request: HttpRequest, queryset: Any) -> None:

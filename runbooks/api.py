@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
 from django.db.models import ProtectedError, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -39,6 +40,8 @@ from runbooks.models import (
     Runbook,
     RunbookExecution,
     RunbookSettings,
+    default_approver_leads,
+    default_approver_roles,
 )
 from runbooks.serializers import (
     ConfirmInputSerializer,
@@ -50,8 +53,8 @@ from runbooks.serializers import (
     MatchSerializer,
     RunbookCreateSerializer,
     RunbookSerializer,
+    RunbookUpdateSerializer,
     SettingsSerializer,
-    VersionInputSerializer,
 )
 from tickets.models import Ticket
 
@@ -156,7 +159,7 @@ class ConnectionViewSet(
     create=extend_schema(request=RunbookCreateSerializer, responses={201: RunbookSerializer, **REFUSED}),
     partial_update=extend_schema(
         summary="Edit the draft (a published version never changes)",
-        request=VersionInputSerializer,
+        request=RunbookUpdateSerializer,
         responses={200: RunbookSerializer, **REFUSED},
     ),
 )
@@ -175,7 +178,9 @@ class RunbookViewSet(
     def get_queryset(self) -> QuerySet[Runbook]:
         require_staff(self.request)
         return (
-            Runbook.objects.select_related("owner_team").prefetch_related("versions").order_by("name", "id")
+            Runbook.objects.select_related("owner_team")
+            .prefetch_related("versions", "approver_users")
+            .order_by("name", "id")
         )
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -186,6 +191,7 @@ class RunbookViewSet(
         if unknown:
             raise ValidationError({name: "Unknown field." for name in sorted(unknown)})
         values = dict(data.validated_data)
+        approvers = self._approvers(values.pop("approvers", None), None)
         team = None
         if values.get("owner_team"):
             team = Team.objects.filter(name=values["owner_team"]).first()
@@ -197,6 +203,7 @@ class RunbookViewSet(
             description=values.pop("description", ""),
             owner_team=team,
             version={name: value for name, value in values.items() if name != "owner_team"},
+            approvers=approvers,
         )
         return Response(
             RunbookSerializer(self.get_queryset().get(pk=runbook.pk)).data, status=status.HTTP_201_CREATED
@@ -205,13 +212,32 @@ class RunbookViewSet(
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         require_admin(request)
         runbook = self.get_object()
-        data = VersionInputSerializer(data=request.data, partial=True)
+        data = RunbookUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        unknown = set(request.data) - set(VersionInputSerializer().fields)
+        unknown = set(request.data) - set(RunbookUpdateSerializer().fields)
         if unknown:
             raise ValidationError({name: "Unknown field." for name in sorted(unknown)})
-        actions.do_edit_draft(runbook, actor=request.user, values=dict(data.validated_data))
+        values = dict(data.validated_data)
+        approvers = self._approvers(values.pop("approvers", None), runbook)
+        with transaction.atomic():  # a refused draft leaves the approvers as they were, and back
+            if approvers is not None:
+                actions.do_set_approvers(runbook, actor=request.user, approvers=approvers)
+            if values:
+                actions.do_edit_draft(runbook, actor=request.user, values=values)
         return Response(RunbookSerializer(self.get_queryset().get(pk=runbook.pk)).data)
+
+    @staticmethod
+    def _approvers(given: dict[str, Any] | None, runbook: Runbook | None) -> actions.Approvers | None:
+        """The checked approvers of a request; a part left out keeps the runbook's (or the default)."""
+        if given is None:
+            return None
+        current = (
+            actions.approvers_of(runbook)
+            if runbook is not None
+            else {"roles": default_approver_roles(), "team_leads": default_approver_leads(), "users": []}
+        )
+        merged = current | dict(given)
+        return actions.check_approvers(merged["roles"], merged["team_leads"], merged["users"])
 
     @extend_schema(request=None, responses={200: RunbookSerializer, **REFUSED})
     @action(detail=True, methods=["post"])

@@ -13,10 +13,11 @@ class RunbooksConfig(AppConfig):
         from cmdb import extensions as cmdb_extensions
         from itsm import navigation
         from itsm.approvals import registry
-        from runbooks import checks, receivers  # noqa: F401 - checks registers itself
+        from runbooks import checks, kpis, receivers  # noqa: F401 - checks registers itself
         from tickets import extensions
 
         receivers.connect()
+        kpis.register()
         registry.register_target(
             "runbooks.RunbookExecution",
             label=lambda execution: execution.label or f"Runbook execution #{execution.pk}",

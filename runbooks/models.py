@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from itsm.models import Role
 from runbooks import crypto
 from runbooks.structures import Criteria, Parameter, Step, parse_criteria, parse_parameters, parse_steps
 from tickets.models import Ticket
@@ -174,8 +175,33 @@ class InfrastructureConnection(models.Model):
 
 
 # --- runbooks -------------------------------------------------------------------------------------
+class ApproverLead(models.TextChoices):
+    """Whose team lead approves an execution of the runbook."""
+
+    RUNBOOK_TEAM = "runbook_team", _("Lead of the runbook's owner team")
+    TICKET_TEAM = "ticket_team", _("Lead of the ticket's team")
+    ITEM_TEAM = "item_team", _("Lead of the affected item's owner team")
+
+
+# Roles whose every member may be asked to approve (requesters and viewers decide nothing).
+APPROVER_ROLES = (Role.ADMIN, Role.AGENT)
+
+
+def default_approver_roles() -> list[str]:
+    return [Role.ADMIN]
+
+
+def default_approver_leads() -> list[str]:
+    return list(ApproverLead.values)
+
+
 class Runbook(models.Model):
-    """A remedy the desk runs: its versions hold the content (``RunbookVersion``)."""
+    """A remedy the desk runs: its versions hold the content (``RunbookVersion``).
+
+    Who approves its executions is the runbook's (not a version's): every member of
+    ``approver_roles``, the leads of the teams ``approver_leads`` names, and ``approver_users``
+    (``runbooks.actions.approvers_for``). Changing them needs no new version.
+    """
 
     name = models.CharField(_("name"), max_length=150, unique=True)
     description = models.TextField(_("description"), blank=True)
@@ -188,6 +214,25 @@ class Runbook(models.Model):
         verbose_name=_("owner team"),
     )
     active = models.BooleanField(_("active"), default=True)
+    approver_roles = ArrayField(
+        models.CharField(max_length=10, choices=[(role.value, role.label) for role in APPROVER_ROLES]),
+        default=default_approver_roles,
+        blank=True,
+        verbose_name=_("approver roles"),
+        help_text=_("Every active user of these roles may approve an execution."),
+    )
+    approver_leads = ArrayField(
+        models.CharField(max_length=12, choices=ApproverLead.choices),
+        default=default_approver_leads,
+        blank=True,
+        verbose_name=_("team leads who approve"),
+    )
+    approver_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="runbooks_to_approve",
+        verbose_name=_("named approvers"),
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

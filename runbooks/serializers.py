@@ -102,15 +102,43 @@ class VersionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ApproversSerializer(serializers.Serializer):
+    """Who approves a runbook's executions: every user of ``roles`` (admin, agent), the leads
+    of ``team_leads`` (runbook_team, ticket_team, item_team), and ``users`` (emails)."""
+
+    roles = serializers.ListField(child=serializers.CharField(max_length=10), required=False)
+    team_leads = serializers.ListField(child=serializers.CharField(max_length=12), required=False)
+    users = serializers.ListField(child=serializers.EmailField(), required=False)
+
+
 class RunbookSerializer(serializers.ModelSerializer):
     owner_team = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    approvers = serializers.SerializerMethodField()
     published = serializers.SerializerMethodField()
     draft = serializers.SerializerMethodField()
 
     class Meta:
         model = Runbook
-        fields = ["id", "name", "description", "owner_team", "active", "created_at", "published", "draft"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "owner_team",
+            "active",
+            "approvers",
+            "created_at",
+            "published",
+            "draft",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(ApproversSerializer)
+    def get_approvers(self, runbook: Runbook) -> dict[str, Any]:
+        return {
+            "roles": list(runbook.approver_roles),
+            "team_leads": list(runbook.approver_leads),
+            "users": sorted(user.email for user in runbook.approver_users.all()),
+        }
 
     def _version(self, runbook: Runbook, status: str) -> dict[str, Any] | None:
         versions = sorted(
@@ -139,7 +167,13 @@ class VersionInputSerializer(serializers.Serializer):
     resolve_on_success = serializers.BooleanField(required=False)
 
 
-class RunbookCreateSerializer(VersionInputSerializer):
+class RunbookUpdateSerializer(VersionInputSerializer):
+    """A PATCH: the draft's fields, and/or who approves (``approvers``, the runbook's own)."""
+
+    approvers = ApproversSerializer(required=False)
+
+
+class RunbookCreateSerializer(RunbookUpdateSerializer):
     name = serializers.CharField(max_length=150)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     owner_team = serializers.CharField(required=False, allow_blank=True, max_length=120)

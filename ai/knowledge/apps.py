@@ -10,12 +10,14 @@ class KnowledgeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from ai.knowledge import kpis, receivers
+        from ai.knowledge import kpis, receivers, runbook_evidence
         from itsm import navigation
         from tickets import extensions
 
         receivers.connect()
         kpis.register()
+        # Runbook matching weighs how like the tickets a runbook resolved this one reads.
+        runbook_evidence.register()
 
         extensions.register_detail_panel(
             extensions.DetailPanel(

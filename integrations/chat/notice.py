@@ -141,6 +141,8 @@ def notice_for(event: str, data: dict[str, Any]) -> Notice:
             _("Open change"),
             "accent",
         )
+    if event in (Event.APPROVAL_REQUESTED, Event.APPROVAL_DECIDED):
+        return _approval_notice(event, data)
     return Notice(
         data.get("headline") or _("Message from the service desk"),
         data.get("text", ""),
@@ -148,4 +150,47 @@ def notice_for(event: str, data: dict[str, Any]) -> Notice:
         data.get("url", ""),
         _("Open"),
         "good",
+    )
+
+
+def _approval_notice(event: str, data: dict[str, Any]) -> Notice:
+    approval = data.get("approval") or {}
+    target = approval.get("target") or {}
+    summary = approval.get("summary", "")
+    requester = (approval.get("requested_by") or {}).get("name") or approval.get("requested_by_label") or "-"
+    names = [person.get("name", "") for person in approval.get("approvers") or []]
+    approvers = ", ".join(names[:5]) + (f" (+{len(names) - 5})" if len(names) > 5 else "")
+    if event == Event.APPROVAL_REQUESTED:
+        return Notice(
+            _("Approval requested: %(summary)s") % {"summary": summary},
+            target.get("label", ""),
+            [
+                (_("Requested by"), requester),
+                (_("Approvers"), approvers or "-"),
+                (_("Expires"), approval.get("expires_at") or "-"),
+            ],
+            approval.get("url", ""),
+            _("Open approval"),
+            "warning",
+        )
+    outcome = data.get("outcome", "")
+    headlines = {
+        "approved": (_("Approved: %(summary)s"), "good"),
+        "rejected": (_("Rejected: %(summary)s"), "attention"),
+        "expired": (_("Expired without a decision: %(summary)s"), "warning"),
+        "cancelled": (_("Withdrawn: %(summary)s"), "warning"),
+    }
+    headline, tone = headlines.get(outcome, (_("Approval settled: %(summary)s"), "accent"))
+    facts = [(_("Requested by"), requester)]
+    if data.get("actor") and outcome in ("approved", "rejected", "cancelled"):
+        facts.append((_("By"), data["actor"]))
+    comment = data.get("comment") or ""
+    text = comment if len(comment) <= 600 else comment[:600].rstrip() + "…"
+    return Notice(
+        headline % {"summary": summary},
+        text or target.get("label", ""),
+        facts,
+        target.get("url") or approval.get("url", ""),
+        _("Open"),
+        tone,
     )

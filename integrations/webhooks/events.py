@@ -29,6 +29,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from itsm.approvals import registry
+
 logger = logging.getLogger(__name__)
 
 DESCRIPTION_EXCERPT = 2000
@@ -44,6 +46,8 @@ class Event(models.TextChoices):
     CHANGE_STATUS_CHANGED = "change.status_changed", _("Change moved in its lifecycle")
     COMMENT_ADDED = "comment.added", _("Reply or internal note added")
     COMMENT_EDITED = "comment.edited", _("Reply or internal note edited")
+    APPROVAL_REQUESTED = "approval.requested", _("Approval requested (runbook execution, change …)")
+    APPROVAL_DECIDED = "approval.decided", _("Approval decided, expired or withdrawn")
 
 
 # What a new Teams/Slack channel listens to unless told otherwise.
@@ -222,6 +226,36 @@ def change_data(change: Any) -> dict[str, Any]:
     }
 
 
+def approval_data(approval: Any) -> dict[str, Any]:
+    """An approval request as receivers outside see it: what is approved (the target's label
+    and link, as the owning app names it), who asked and who may decide. Never its ``details``
+    (a runbook's parameters may come from a sensitive ticket's text)."""
+    target = registry.describe(approval)
+    requester = approval.requested_by
+    return {
+        "id": approval.pk,
+        "kind": approval.kind,
+        "summary": approval.summary,
+        "status": approval.status,
+        "target": {
+            "type": target.type,
+            "id": approval.target_id,
+            "label": target.label,
+            "url": settings.SITE_URL.rstrip("/") + target.url if target.url.startswith("/") else target.url,
+        },
+        "requested_by": _person(requester) if requester is not None else None,
+        "requested_by_label": approval.requested_by_label if requester is None else "",
+        "approvers": [_person(link.user) for link in approval.approver_links.select_related("user")],
+        "quorum": approval.quorum,
+        "approvals": approval.approval_count,
+        "rejections": approval.rejection_count,
+        "created_at": iso(approval.created_at),
+        "expires_at": iso(approval.expires_at),
+        "decided_at": iso(approval.decided_at),
+        "url": absolute_url("approvals:approval-detail", approval.pk, f"/approvals/{approval.pk}/"),
+    }
+
+
 def _person(user: Any) -> dict[str, Any]:
     return {"id": user.pk, "email": user.email, "name": user.full_name or user.email}
 
@@ -391,4 +425,37 @@ def on_change_status_changed(
             trace_id=str(uuid.uuid4()),
             dedupe_key=f"{Event.CHANGE_STATUS_CHANGED}:{change.pk}:{previous}:{status}:{iso(change.updated_at)}",
         )
+    )
+
+
+def on_approval_requested(
+    sender: Any, approval: Any, target: Any = None, actor: Any = None, **kwargs: Any
+) -> None:
+    who = actor_name(actor, approval.requested_by_label)
+    raise_events(
+        OutboundEvent(
+            Event.APPROVAL_REQUESTED,
+            lambda: {"approval": approval_data(approval), "actor": who},
+            dedupe_key=f"{Event.APPROVAL_REQUESTED}:{approval.pk}",
+        )
+    )
+
+
+def on_approval_decided(
+    sender: Any, approval: Any, target: Any = None, outcome: str = "", actor: Any = None, **kwargs: Any
+) -> None:
+    """Once per request: it reaches one outcome (approved, rejected, expired or cancelled)."""
+    who = actor_name(actor, "system:approvals")
+
+    def build() -> dict[str, Any]:
+        decision = approval.decisions.filter(approver=actor).first() if actor is not None else None
+        return {
+            "approval": approval_data(approval),
+            "outcome": outcome,
+            "actor": who,
+            "comment": decision.comment if decision is not None else approval.closed_reason,
+        }
+
+    raise_events(
+        OutboundEvent(Event.APPROVAL_DECIDED, build, dedupe_key=f"{Event.APPROVAL_DECIDED}:{approval.pk}")
     )

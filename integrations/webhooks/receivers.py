@@ -11,6 +11,7 @@ from changes import signals as change_signals
 from integrations.webhooks import events as outbound
 from integrations.webhooks.actions import do_queue_deliveries
 from integrations.webhooks.events import OutboundEvent, guarded
+from itsm.approvals import signals as approval_signals
 from problems import signals as problem_signals
 from sla import signals as sla_signals
 from tickets import signals as ticket_signals
@@ -45,4 +46,6 @@ def connect() -> None:
     _translate(
         outbound.on_change_status_changed, change_signals.change_status_changed, "change_status_changed"
     )
+    _translate(outbound.on_approval_requested, approval_signals.approval_requested, "approval_requested")
+    _translate(outbound.on_approval_decided, approval_signals.approval_decided, "approval_decided")
     outbound.event_raised.connect(queue_webhooks, dispatch_uid="webhooks.queue")

@@ -1,5 +1,5 @@
 """Who hears about an approval: each approver when asked (bell and mail with a signed link), the
-requester when it is settled (bell), the undecided approvers when it is withdrawn (bell).
+requester when it is settled (bell and mail), the undecided approvers when it is withdrawn (bell).
 
 Bell rows are written in the transaction of the change (a rolled-back request notifies nobody);
 mail is sent by the worker after commit (``itsm.notify``). Texts are in the recipient's language.
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from itsm.models import User
 
 REQUESTED_EMAIL = "approvals/email/requested"
+SETTLED_EMAIL = "itsm/email/notification"  # the title, the comment, the link
 
 
 def detail_path(approval: ApprovalRequest) -> str:
@@ -44,6 +45,7 @@ def _each(
     title: Callable[[], str],
     body: Callable[[User], str],
     email: bool = False,
+    email_template: str = REQUESTED_EMAIL,
     email_context: Callable[[User], dict] | None = None,
 ) -> None:
     for user in users:
@@ -60,7 +62,7 @@ def _each(
             subject_id=approval.pk,
             dedupe_key=f"{verb}:{approval.pk}",
             email=email,
-            email_template=REQUESTED_EMAIL,
+            email_template=email_template,
             email_context=context,
         )
 
@@ -117,6 +119,9 @@ def notify_requester_settled(approval: ApprovalRequest, *, comment: str = "", ac
         verb=f"approval.{approval.status}",
         title=lambda: OUTCOME_TITLES[approval.status](approval.summary),
         body=lambda user: comment,
+        # The requester may have left the page long ago: the outcome reaches their mailbox too.
+        email=settings.APPROVAL_EMAILS,
+        email_template=SETTLED_EMAIL,
     )
 
 
