@@ -30,6 +30,7 @@ QUICK = [
     ["runbooks.py", "--runbooks", "200", "--steps", "30"],
     ["copilot_answer.py", "--rounds", "3"],
     ["problems_clusters.py"],
+    ["audit_growth.py", "--tickets", "20000", "--steps", "300000", "--repeat", "5"],
 ]
 FULL = [
     ["tickets_list.py", "--rows", "1000000"],
@@ -47,6 +48,7 @@ FULL = [
     ["runbooks.py", "--runbooks", "2000", "--steps", "50"],
     ["copilot_answer.py", "--rounds", "3", "--history-copies", "511"],
     ["problems_clusters.py"],
+    ["audit_growth.py"],
 ]
 
 
