@@ -4,8 +4,9 @@
     .venv/bin/python bench/audit_growth.py --steps 1000000  # one step
     .venv/bin/python bench/audit_growth.py --reuse          # measure the rows already there
 
-Works on the ``itsm_bench`` database of ``bench/tickets_list.py`` (loads ``--tickets``, 100,000,
-there first when fewer). The audit table (``tickets_ticketaudit``, written by a trigger on every ticket
+Works in a database of its own, ``itsm_audit_bench`` (its rows would weigh on the other
+benchmarks' ticket pages), where it loads ``--tickets`` (100,000) tickets as
+``bench/tickets_list.py`` does. The audit table (``tickets_ticketaudit``, written by a trigger on every ticket
 change) is grown with set-based ``INSERT … SELECT generate_series``: rows spread over the
 tickets (about 100 per ticket at 10 million) and over two years. At each size it times, median
 and p95 over repeated runs:
@@ -155,7 +156,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--reuse", action="store_true", help="measure the rows already there")
     parser.add_argument("--tickets", type=int, default=100_000, help="tickets to load first when fewer")
-    parser.add_argument("--database", default="itsm_bench")
+    parser.add_argument("--database", default="itsm_audit_bench")
     args = parser.parse_args()
 
     import tickets_list
