@@ -10,11 +10,14 @@ class CopilotConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from ai.copilot import kpis
+        from ai.copilot import calibration, kpis
+        from ai.triage.signals import training_run
         from itsm import navigation
         from tickets import extensions
 
         kpis.register()
+        # The nightly training and ``ai_train`` refit the quick fix's confidence too.
+        training_run.connect(calibration.on_training_run, dispatch_uid="copilot-quick-fix-calibration")
 
         # On every ticket page, requesters' included: the copilot answers as whoever reads it.
         extensions.register_detail_panel(
