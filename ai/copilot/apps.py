@@ -19,7 +19,8 @@ class CopilotConfig(AppConfig):
         # The nightly training and ``ai_train`` refit the quick fix's confidence too.
         training_run.connect(calibration.on_training_run, dispatch_uid="copilot-quick-fix-calibration")
 
-        # On every ticket page, requesters' included: the copilot answers as whoever reads it.
+        # On every ticket page and the requester's portal ticket page: the copilot answers as
+        # whoever reads it (a requester's copilot sees their own tickets and public articles).
         extensions.register_detail_panel(
             extensions.DetailPanel(
                 name="ai-copilot",
@@ -27,6 +28,7 @@ class CopilotConfig(AppConfig):
                 url_name="ai:copilot-panel",
                 order=20,
                 agents_only=False,
+                portal=True,
             )
         )
         navigation.register(
