@@ -26,3 +26,18 @@ def test_it_gives_the_tickets_whole_row_ranking_gives(make_ticket, agent, team, 
     fixes = tools.search_knowledge(agent, {"text": "How did we fix VPN drops?"}).data["fixes"]
     assert {fix["resolution"] for fix in fixes} <= {f"Fix {n}" for n in range(6)}
     assert len(fixes) == 3
+
+
+def test_similar_tickets_without_an_index_prefers_every_title_word(make_ticket, agent, team):
+    ticket = make_ticket("Printer jammed on floor", team=team, actor=agent)
+    every = [make_ticket(f"Printer jammed on floor {n}", team=team, actor=agent) for n in range(2)]
+    some = [make_ticket(f"Printer toner low {n}", team=team, actor=agent) for n in range(4)]
+    similar = tools.similar_tickets(agent, {"number": ticket.number}).data["similar"]
+    # Fewer than five share every word: any word will do for the rest, best ranked first.
+    assert len(similar) == 5
+    assert {row["number"] for row in similar[:2]} == {t.number for t in every}
+    assert {row["number"] for row in similar[2:]} <= {t.number for t in some}
+    every += [make_ticket(f"Printer jammed on floor {n}", team=team, actor=agent) for n in range(2, 6)]
+    similar = tools.similar_tickets(agent, {"number": ticket.number}).data["similar"]
+    assert {row["number"] for row in similar} <= {t.number for t in every}
+    assert ticket.number not in {row["number"] for row in similar}
