@@ -108,3 +108,15 @@ def test_ai_train_refits_it_and_the_nightly_run_waits_for_new_resolutions(histor
     assert QuickFixCalibration.objects.count() == 1
     call_command("ai_train")
     assert list(QuickFixCalibration.objects.values_list("version", "is_active")) == [(2, True), (1, False)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_nightly_training_refits_it_in_the_worker(history, run_worker):
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    from ai.triage.tasks import train_triage_models
+
+    ProcrastinateJob.objects.all().delete()  # only the training job below
+    train_triage_models.defer(timestamp=0)
+    run_worker()
+    assert QuickFixCalibration.objects.active().get().rows == 22
