@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from ai.copilot import calibration, quickfix
 from ai.copilot.models import QuickFixCalibration
@@ -76,7 +77,7 @@ def test_a_calibrated_confidence_tracks_the_observed_accuracy(history, agent):
     assert sum(row["rows"] for row in figures["reliability"]) == 22
 
 
-def test_the_quick_fix_shows_the_calibrated_confidence(history, agent, make_ticket, team, api_for):
+def test_the_quick_fix_shows_the_calibrated_confidence(history, agent, make_ticket, team, api_for, client):
     stored, _outcome = calibration.do_calibrate_quick_fix(force=True)
     ticket = make_ticket("Printer jammed on floor 99", description="Paper jam again.", team=team, actor=agent)
     fix = quickfix.suggest(ticket, user=agent)
@@ -86,6 +87,9 @@ def test_the_quick_fix_shows_the_calibrated_confidence(history, agent, make_tick
     assert body["calibration"] == stored.version
     assert body["raw_score"] == 0.75
     assert body["confidence"] == round(stored.calibrate(0.75, "tickets"), 2)
+    client.force_login(agent)
+    panel = client.get(reverse("ai:copilot-quick-fix", args=[ticket.pk]), HTTP_HX_REQUEST="true")
+    assert b'data-testid="quick-fix-calibrated"' in panel.content
 
 
 def test_too_little_history_keeps_the_raw_rule(make_ticket, agent, team, admin_user):
