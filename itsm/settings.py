@@ -675,6 +675,8 @@ AI_COPILOT_STEP_TIMEOUT = env.float("AI_COPILOT_STEP_TIMEOUT", default=20.0)
 AI_COPILOT_TOTAL_TIMEOUT = env.float("AI_COPILOT_TOTAL_TIMEOUT", default=45.0)
 # When the worker writes recommendations from the KPIs and queues (cron, worker time zone).
 AI_RECOMMENDATIONS_CRON = env.str("AI_RECOMMENDATIONS_CRON", default="17 * * * *")
+# Newest resolved tickets the quick fix's confidence is calibrated on (with the nightly training).
+AI_QUICK_FIX_CALIBRATION_TICKETS = env.int("AI_QUICK_FIX_CALIBRATION_TICKETS", default=400)
 
 # --- AI settings (ai.triage) ---
 # Triage new tickets in the worker (predictions stored; applied per the field modes in the admin).

@@ -1,5 +1,8 @@
-"""Demo problems for ``manage.py seed_demo``: detection run on the demo incidents, and a known
-error with its workaround (idempotent: detection opens nothing twice, the known error is made once)."""
+"""Demo problems for ``manage.py seed_demo``: detection run on the demo incidents, two known
+errors with their workaround — one made by hand, the recurring VPN drops found by detection
+moved to known error — each with the history incidents it explains linked, so the copilot's questions
+about problems and the quick fix have something to answer with (idempotent: detection opens
+nothing twice, the known errors are made and the incidents linked once)."""
 
 from __future__ import annotations
 
@@ -7,8 +10,12 @@ from typing import Any
 
 from problems import actions
 from problems.models import Problem, ProblemStatus
+from tickets.models import Ticket
 
 KNOWN_ERROR_TITLE = "Password changes reach the ERP an hour late"
+# The history incidents this known error explains (tickets/demo.py titles).
+KNOWN_ERROR_INCIDENTS = "Cannot log in after password change"
+VPN_WORKAROUND = "Reset the client profile and reinstalled the latest version."
 
 
 def seed_problems(sender: Any, users: dict, teams: dict, stdout: Any = None, **kwargs: Any) -> None:
@@ -34,5 +41,25 @@ def seed_problems(sender: Any, users: dict, teams: dict, stdout: Any = None, **k
         actions.do_add_problem_note(
             problem, actor=agent, body="Vendor ticket opened for an event-driven sync."
         )
+    known_error = Problem.objects.get(title=KNOWN_ERROR_TITLE)
+    for ticket in Ticket.objects.filter(
+        title=KNOWN_ERROR_INCIDENTS, metadata__demo_history=True, problem_link__isnull=True
+    ).order_by("pk"):
+        actions.do_link_incident(known_error, ticket, actor=agent)
+    vpn = Problem.objects.filter(title__icontains="VPN").order_by("pk").first()
+    if vpn is not None and vpn.status == ProblemStatus.NEW:
+        vpn = actions.do_transition_problem(
+            vpn,
+            ProblemStatus.KNOWN_ERROR,
+            actor=users["agent"],
+            root_cause="The VPN client's power saving drops the tunnel on some wifi adapters.",
+            workaround=VPN_WORKAROUND,
+        )
+    if vpn is not None:
+        # The agents linked the VPN drops they resolved to it (detection joined only the latest).
+        for ticket in Ticket.objects.filter(
+            title__startswith="VPN disconnects", metadata__demo_history=True, problem_link__isnull=True
+        ).order_by("pk"):
+            actions.do_link_incident(vpn, ticket, actor=users["agent"])
     if stdout is not None:
         stdout.write(f"Demo problems: {len(found)} detected, {len(joined)} incidents joined")

@@ -4,9 +4,12 @@ Apps that come later (sla, problems, ai, integrations) register here from their
 ``AppConfig.ready()``; the tickets app renders what is registered without importing them.
 
 - ``DetailPanel``: a panel on the ticket page, loaded with ``hx-get`` from the owner's view
-  (``url_name`` takes the ticket pk). Without JavaScript the panel shows a plain link.
+  (``url_name`` takes the ticket pk). Without JavaScript the panel shows a plain link. With
+  ``portal`` it is also on the requester's portal ticket page (the owner's view then answers
+  as the requester: only what the portal shows them).
 - ``QueueColumn``: a column of the queue table. ``render(ticket)`` writes one cell's HTML (or
-  ``template`` renders it with ``ticket`` in its context, slower); ``prefetch`` names the related lookups the cell reads
+  ``template`` renders it with ``ticket`` in its context, slower); ``prefetch`` names the
+  related lookups the cell reads
   (``"sla_clocks"``), so the list keeps a fixed number of queries.
 - ``QueueFilter``: a query parameter of the queue and of ``GET /api/tickets/``:
   ``apply(queryset, values)`` narrows the queryset; ``choices`` feed the filter form.
@@ -29,6 +32,7 @@ class DetailPanel:
     url_name: str
     order: int = 100
     agents_only: bool = True
+    portal: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,14 @@ def panels_for(user: object) -> list[DetailPanel]:
     is_agent = getattr(user, "is_agent", False)
     return sorted(
         (panel for panel in detail_panels.values() if is_agent or not panel.agents_only),
+        key=lambda panel: (panel.order, panel.name),
+    )
+
+
+def portal_panels() -> list[DetailPanel]:
+    """The panels of the requester's portal ticket page."""
+    return sorted(
+        (panel for panel in detail_panels.values() if panel.portal),
         key=lambda panel: (panel.order, panel.name),
     )
 

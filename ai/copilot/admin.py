@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from ai.copilot.models import CopilotProposal, CopilotRun, CopilotStep
+from ai.copilot.models import CopilotProposal, CopilotRun, CopilotStep, QuickFixCalibration
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -81,4 +81,28 @@ class CopilotRunAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(QuickFixCalibration)
+class QuickFixCalibrationAdmin(admin.ModelAdmin):
+    """The quick fix's calibrations (``ai_train`` and the nightly training fit them): read-only."""
+
+    list_display = ["version", "fitted_at", "is_active", "rows", "seconds"]
+    list_filter = ["is_active"]
+    readonly_fields = [
+        "version",
+        "fitted_at",
+        "is_active",
+        "rows",
+        "metrics",
+        "points",
+        "seconds",
+        "last_ticket_resolved_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -10,13 +10,17 @@ class CopilotConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from ai.copilot import kpis
+        from ai.copilot import calibration, kpis
+        from ai.triage.signals import training_run
         from itsm import navigation
         from tickets import extensions
 
         kpis.register()
+        # The nightly training and ``ai_train`` refit the quick fix's confidence too.
+        training_run.connect(calibration.on_training_run, dispatch_uid="copilot-quick-fix-calibration")
 
-        # On every ticket page, requesters' included: the copilot answers as whoever reads it.
+        # On every ticket page and the requester's portal ticket page: the copilot answers as
+        # whoever reads it (a requester's copilot sees their own tickets and public articles).
         extensions.register_detail_panel(
             extensions.DetailPanel(
                 name="ai-copilot",
@@ -24,6 +28,7 @@ class CopilotConfig(AppConfig):
                 url_name="ai:copilot-panel",
                 order=20,
                 agents_only=False,
+                portal=True,
             )
         )
         navigation.register(

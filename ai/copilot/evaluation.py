@@ -206,9 +206,40 @@ CASES: list[Case] = [
     C("Who has capacity to take a ticket?", "workload", "team_workload", ("Most room",)),
     C("Is the Applications team overloaded?", "workload", "team_workload", ("Sam Support",)),
     # --- problems ----------------------------------------------------------------------------------
-    # The demo has no problem records yet: the honest answer is that none matches.
-    C("Known errors about VPN", "problems", "search_problems", ("No problem",)),
-    C("Is there a problem record for the printer?", "problems", "search_problems", ("No problem",)),
+    # The demo's problems (problems/demo.py): seven found by detection, the VPN drops and the ERP
+    # password delay known errors with their workaround.
+    C(
+        "Known errors about VPN",
+        "problems",
+        "search_problems",
+        ("VPN disconnects every hour", "known_error", "Reset the client profile"),
+    ),
+    C("Is there a problem record for the printer?", "problems", "search_problems", ("Printer on floor 3",)),
+    C(
+        "Is there a known error for password changes?",
+        "problems",
+        "search_problems",
+        ("Password changes reach the ERP an hour late", "Sync now"),
+    ),
+    C("Problems about the mailbox", "problems", "search_problems", ("Mailbox full",)),
+    C("Problem records for Outlook calendar", "problems", "search_problems", ("Outlook does not sync",)),
+    C(
+        "Known errors about the website",
+        "problems",
+        "search_problems",
+        ("Website down for customers",),
+        user=SAM,
+    ),
+    C("Is there a problem record for the quantum reactor?", "problems", "search_problems", ("No problem",)),
+    # Requesters see no problem records: the same question answers as if none existed.
+    C(
+        "Known errors about VPN",
+        "problems",
+        "search_problems",
+        ("No problem",),
+        user=REQUESTER,
+        absent=("PRB-", "Reset the client profile"),
+    ),
     # --- proposals ---------------------------------------------------------------------------------
     C(f"Assign {ERP} to Sam", "propose", "get_ticket", ("Assign", "Sam Support")),
     C(f"Set the priority of {VPN} to critical", "propose", "get_ticket", ("priority", "critical")),

@@ -7,6 +7,7 @@ run sees exactly what happened. Whether a proposal was accepted is a separate ro
 
 from __future__ import annotations
 
+import numpy as np
 import pgtrigger
 from django.conf import settings
 from django.db import models
@@ -247,3 +248,53 @@ class QuickFixDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.outcome}"
+
+
+class QuickFixCalibrationQuerySet(models.QuerySet):
+    def active(self) -> QuickFixCalibrationQuerySet:
+        return self.filter(is_active=True)
+
+
+class QuickFixCalibration(models.Model):
+    """One fit of the quick fix's confidence on the organisation's resolved tickets.
+
+    Each resolved ticket was given the quick fix the *other* resolved tickets, known errors and
+    articles suggest; whether that fix matched how the ticket was really resolved, against the
+    rule's raw score, is what the isotonic map (triage's ``TopLabelCalibrator``) was fitted on.
+    Stored as its knots, versioned with one active row, as triage stores its models.
+    """
+
+    version = models.PositiveIntegerField(unique=True)
+    fitted_at = models.DateTimeField(default=timezone.now)
+    # {source kind or "all": [[raw score, probability], …] ascending}: the calibrated confidence
+    # is the linear interpolation between the knots of the fix's kind (else "all"), clipped at
+    # both ends — what the isotonic regression predicts.
+    points = models.JSONField(default=dict)
+    rows = models.PositiveIntegerField(default=0, help_text=_("Resolved tickets with a quick fix."))
+    metrics = models.JSONField(default=dict, help_text=_("Accuracy, Brier score and reliability."))
+    # The newest resolved ticket the fit saw: the nightly refit waits for newer ones.
+    last_ticket_resolved_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(default=0)
+    is_active = models.BooleanField(default=True)
+
+    objects = QuickFixCalibrationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name = _("quick fix calibration")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"],
+                condition=Q(is_active=True),
+                name="copilot_one_active_quick_fix_calibration",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"quick fix calibration v{self.version} ({self.rows} tickets)"
+
+    def calibrate(self, raw: float, basis: str = "") -> float:
+        knots = self.points.get(basis) or self.points.get("all")
+        if not knots:
+            return raw
+        return float(np.interp(raw, [knot[0] for knot in knots], [knot[1] for knot in knots]))

@@ -1,10 +1,11 @@
 """Quick fix: the most likely resolution steps for a ticket, from the best-matching known errors,
 articles and resolved tickets the agent may see, with a confidence and the sources.
 
-The confidence is a fixed rule, not yet calibrated on the organisation's history: a known error
-with a workaround matching the ticket 0.8; else the share of the similar resolved tickets that
-agree on one resolution (at most 0.75), raised to 0.6 when a published article matches; 0 when
-nothing does (no steps are then invented).
+The raw score is a fixed rule: a known error with a workaround matching the ticket 0.8; else the
+share of the similar resolved tickets that agree on one resolution (at most 0.75), raised to 0.6
+when a published article matches; 0 when nothing does (no steps are then invented). The
+confidence shown is that score through the active ``QuickFixCalibration`` (fitted on the
+organisation's resolved tickets, ``ai/copilot/calibration.py``), or the raw score while none is.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from django.db import transaction
 
 from ai.copilot import tools
-from ai.copilot.models import QuickFixDecision, QuickFixOutcome
+from ai.copilot.models import QuickFixCalibration, QuickFixDecision, QuickFixOutcome
 from ai.knowledge.replies import steps_in
 from ai.knowledge.search import SearchInputError, hybrid_search
 from itsm.models import User
@@ -35,11 +36,17 @@ class QuickFix:
     steps: list[str] = field(default_factory=list)
     sources: list[tools.Citation] = field(default_factory=list)
     known_error: dict[str, Any] | None = None
+    # The rule's score before calibration, and what gave the steps: known_error, tickets, article.
+    raw: float = 0.0
+    basis: str = ""
+    calibration: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "ticket": self.ticket.pk,
             "confidence": round(self.confidence, 2),
+            "raw_score": round(self.raw, 2),
+            "calibration": self.calibration,
             "steps": self.steps,
             "sources": [source.as_dict() for source in self.sources],
             "known_error": self.known_error,
@@ -57,9 +64,13 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in re.split(r"(?<=[.!?])\s+|\n+", text) if part.strip()][:MAX_STEPS]
 
 
-def _known_error(user: User, ticket: Ticket) -> Problem | None:
+def _known_error(user: User, ticket: Ticket, *, use_links: bool = True) -> Problem | None:
     words = tools.keywords(f"{ticket.title} {ticket.description}")
-    linked = Problem.objects.visible_to(user).filter(links__ticket=ticket).exclude(workaround="").first()
+    linked = (
+        Problem.objects.visible_to(user).filter(links__ticket=ticket).exclude(workaround="").first()
+        if use_links
+        else None
+    )
     if linked or not words:
         return linked
     candidates = (
@@ -75,8 +86,19 @@ def _known_error(user: User, ticket: Ticket) -> Problem | None:
 
 
 def suggest(ticket: Ticket, *, user: User) -> QuickFix:
-    """As ``user``: what they may see is all it reads."""
-    problem = _known_error(user, ticket)
+    """As ``user``: what they may see is all it reads; the confidence calibrated when it can be."""
+    fix = raw_suggestion(ticket, user=user)
+    calibration = QuickFixCalibration.objects.active().first()
+    if calibration is not None and fix.steps:
+        fix.confidence = calibration.calibrate(fix.raw, fix.basis)
+        fix.calibration = calibration.version
+    return fix
+
+
+def raw_suggestion(ticket: Ticket, *, user: User, use_links: bool = True) -> QuickFix:
+    """The fix and the rule's raw score. ``use_links=False`` ignores the problems the ticket is
+    already linked to (calibration: a resolved ticket's own link would give its answer away)."""
+    problem = _known_error(user, ticket, use_links=use_links)
     if problem is not None:
         return QuickFix(
             ticket,
@@ -89,6 +111,8 @@ def suggest(ticket: Ticket, *, user: User) -> QuickFix:
                 "title": problem.title,
                 "linked": problem.links.filter(ticket=ticket).exists(),
             },
+            raw=0.8,
+            basis="known_error",
         )
     similar = tools.similar_tickets(user, {"number": ticket.number}).data.get("similar", [])
     resolved = [row for row in similar if row["status"] in ("resolved", "closed") and row.get("resolution")]
@@ -101,11 +125,13 @@ def suggest(ticket: Ticket, *, user: User) -> QuickFix:
     steps: list[str] = []
     sources: list[tools.Citation] = []
     confidence = 0.0
+    basis = ""
     if votes:
         resolution, agreeing = max(votes.items(), key=lambda item: len(item[1]))
         steps = _split(resolution)
         sources = [tools.ticket_citation(other) for other in agreeing[:3]]
         confidence = min(0.75, len(agreeing) / max(1, len(resolved)) * 0.75)
+        basis = "tickets"
     try:
         hits = hybrid_search(
             user, f"{ticket.title}\n{ticket.description}"[:2000], k=2, sources=["article"]
@@ -116,9 +142,11 @@ def suggest(ticket: Ticket, *, user: User) -> QuickFix:
         article = hits[0]
         if not steps:
             steps = _split(article.text)
+            basis = "article"
         sources.append(tools.Citation("article", article.source_id, article.title))
         confidence = max(confidence, 0.6)
-    return QuickFix(ticket, confidence if steps else 0.0, steps, sources)
+    confidence = confidence if steps else 0.0
+    return QuickFix(ticket, confidence, steps, sources, raw=confidence, basis=basis if steps else "")
 
 
 class QuickFixInputError(ValueError):

@@ -299,6 +299,22 @@ def period_bounds(period: str, now: datetime | None = None) -> tuple[datetime, d
     return kpis.day_bounds(first, last)
 
 
+def first_ranked(
+    tickets: Any, order: tuple[str, ...], limit: int, related: tuple[str, ...] = ()
+) -> list[Ticket]:
+    """The first ``limit`` tickets of ``tickets`` (a full-text match) in ``order``, sorted on their
+    ids and then loaded by primary key.
+
+    A common word matches a third of a big desk: PostgreSQL ranks every match, and sorting those
+    whole rows (descriptions, search vectors) cost twice as much as sorting the ids alone
+    (EXPLAIN ANALYZE at 151,568 tickets, 48,659 matches for "vpn or drops": 154 → 78 ms). The
+    ids' order is kept; ``pk`` breaks ties so the same question gets the same tickets.
+    """
+    ids = list(tickets.order_by(*order, "-pk").values_list("pk", flat=True)[:limit])
+    found = Ticket.objects.select_related(*related).in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
+
+
 # --- the tools -----------------------------------------------------------------------------------
 def search_tickets(user: User, args: dict[str, Any]) -> ToolResult:
     tickets = Ticket.objects.visible_to(user).active()
@@ -329,12 +345,11 @@ def search_tickets(user: User, args: dict[str, Any]) -> ToolResult:
             tickets = tickets.search(" or ".join(words)).order_by("-rank", "-created_at")
     limit = args.get("limit") or MAX_RESULTS
     total = tickets.count()
-    rows = list(
-        tickets.select_related("assignee", "team", "category").order_by(
-            *(["-rank"] if args.get("text") and keywords(args["text"]) else []),
-            "priority_rank",
-            "-created_at",
-        )[:limit]
+    rows = first_ranked(
+        tickets,
+        (*(["-rank"] if args.get("text") and keywords(args["text"]) else []), "priority_rank", "-created_at"),
+        limit,
+        related=("assignee", "team", "category"),
     )
     return ToolResult(
         {"count": total, "tickets": [ticket_row(ticket) for ticket in rows]},
@@ -384,13 +399,14 @@ def similar_tickets(user: User, args: dict[str, Any]) -> ToolResult:
     if not similar:
         # No passages indexed yet: the same question in full text, resolved tickets first.
         words = keywords(ticket.title)
-        similar = list(
-            Ticket.objects.visible_to(user)
-            .exclude(pk=ticket.pk)
-            .search(" or ".join(words) or ticket.title)
-            .select_related("assignee", "team", "category")
-            .order_by("-rank", "-resolved_at", "-created_at")[:5]
-        )
+        others = Ticket.objects.visible_to(user).exclude(pk=ticket.pk)
+        order, related = ("-rank", "-resolved_at", "-created_at"), ("assignee", "team", "category")
+        # Tickets with every word of the title first; any of them only when fewer than five do.
+        # On a big desk one common title word matches a third of the tickets and ranking them all
+        # is the cost (151,568 tickets, "VPN disconnects every hour": 94 → 41 ms, the same five).
+        similar = first_ranked(others.search(" ".join(words)), order, 5, related) if len(words) > 1 else []
+        if len(similar) < 5:
+            similar = first_ranked(others.search(" or ".join(words) or ticket.title), order, 5, related)
     rows = [{**ticket_row(other), "resolution": _short(other.resolution, 200)} for other in similar]
     return ToolResult(
         {"found": True, "number": ticket.number, "similar": rows},
@@ -414,12 +430,13 @@ def search_knowledge(user: User, args: dict[str, Any]) -> ToolResult:
     words = keywords(text)
     fixes: list[dict[str, Any]] = []
     if words:
-        resolved = (
+        resolved = first_ranked(
             Ticket.objects.visible_to(user)
             .filter(status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED])
             .exclude(resolution="")
-            .search(" or ".join(words))
-            .order_by("-rank", "-resolved_at")[:40]
+            .search(" or ".join(words)),
+            ("-rank", "-resolved_at"),
+            40,
         )
         by_fix: dict[str, dict[str, Any]] = {}
         for ticket in resolved:

@@ -10,6 +10,7 @@ from procrastinate.contrib.django import app
 
 from ai.triage.actions import do_score_sentiment, do_train_models, do_triage_ticket
 from ai.triage.models import TriageSettings
+from ai.triage.signals import training_run
 from tickets.models import Comment, Ticket
 
 logger = logging.getLogger(__name__)
@@ -53,3 +54,9 @@ def train_triage_models(timestamp: int | None = None) -> None:
         logger.info("trained triage %s on %s", model.label, model.training_rows)
     elif outcome is not None:
         logger.info("triage training skipped every field: %s", outcome.skipped)
+    for receiver, summary in training_run.send_robust(sender=train_triage_models, force=False, limit=None):
+        # One failing refit (the quick fix's calibration, say) does not stop the others.
+        if isinstance(summary, Exception):
+            logger.error("refit by %s failed: %s", getattr(receiver, "__qualname__", receiver), summary)
+        else:
+            logger.info("%s", summary)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
 
-from tickets import actions
+from tickets import actions, extensions
 from tickets.actions.autoclose import closes_at
 from tickets.forms import (
     CatalogRequestForm,
@@ -165,6 +165,8 @@ def _conversation_context(ticket: Ticket, user: User, **overrides: Any) -> dict[
         "can_reply": ticket.can_take_reply_from(user),
         "can_reopen": ticket.status == TicketStatus.RESOLVED,
         "closes_at": closes_at(ticket) if ticket.status == TicketStatus.RESOLVED else None,
+        # Panels other apps register for the portal (the copilot), loaded with hx-get.
+        "panels": extensions.portal_panels(),
     }
     context.update(overrides)
     return context

@@ -7,6 +7,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from ai.triage.actions import do_train_models
+from ai.triage.signals import training_run
 
 
 class Command(BaseCommand):
@@ -31,6 +32,14 @@ class Command(BaseCommand):
         if options["limit"] is not None and options["limit"] < 1:
             raise CommandError("--limit must be a positive number.")
         model, outcome = do_train_models(force=not options["if_new_data"], limit=options["limit"])
+        # What else learns from the resolved tickets (the quick fix's confidence) refits too.
+        refits = [
+            str(answer)
+            for _receiver, answer in training_run.send(
+                sender=self.__class__, force=not options["if_new_data"], limit=options["limit"]
+            )
+            if answer
+        ]
         summary = {
             "version": model.version if model else None,
             "training_rows": outcome.rows if outcome else {},
@@ -38,10 +47,13 @@ class Command(BaseCommand):
             "skipped": outcome.skipped if outcome else {},
             "notes": outcome.notes if outcome else [],
             "seconds": round(outcome.seconds, 2) if outcome else 0,
+            "refits": refits,
         }
         if options["json"]:
             self.stdout.write(json.dumps(summary, default=str))
             return
+        for line in refits:
+            self.stdout.write(line)
         if outcome is None:
             self.stdout.write("No ticket resolved since the active model: nothing to do.")
             return
