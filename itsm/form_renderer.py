@@ -1,11 +1,13 @@
-"""The form renderer (``FORM_RENDERER``): Django's, with select boxes and labels drawn in Python.
+"""The form renderer (``FORM_RENDERER``): Django's, with the common widgets drawn in Python.
 
 Django renders a ``<select>`` through one template include per option and per attribute list:
 at 100,000 tickets the queue page's filter bar and bulk form (about twenty selects, a few
 hundred options) took 40 % of its rendering time. The HTML written here is the same, byte for
-byte, as Django's ``select.html``, ``select_option.html``, ``label.html`` and ``attrs.html``
-(``itsm/tests/test_form_renderer.py`` compares them); every other widget, and any select whose
-options use another template, still goes through the templates.
+byte, as Django's ``select.html``, ``select_option.html``, ``input.html`` (and the templates
+that only include it), ``textarea.html``, ``label.html`` and ``attrs.html``
+(``itsm/tests/test_form_renderer.py`` compares them); every other widget (radio lists, file
+inputs with a current file, multi-widgets), and any select whose options use another template,
+still goes through the templates.
 """
 
 from __future__ import annotations
@@ -14,11 +16,34 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.forms.renderers import DjangoTemplates
+from django.utils import formats
 from django.utils.html import conditional_escape
 
 SELECT = "django/forms/widgets/select.html"
 OPTION = "django/forms/widgets/select_option.html"
 LABEL = "django/forms/label.html"
+TEXTAREA = "django/forms/widgets/textarea.html"
+# The widgets whose template is only ``input.html``.
+INPUTS = {
+    f"django/forms/widgets/{name}.html"
+    for name in [
+        "input",
+        "checkbox",
+        "color",
+        "date",
+        "datetime",
+        "email",
+        "file",
+        "hidden",
+        "number",
+        "password",
+        "search",
+        "tel",
+        "text",
+        "time",
+        "url",
+    ]
+}
 
 
 def attributes(attrs: Mapping[str, Any]) -> str:
@@ -53,6 +78,21 @@ def select(widget: Mapping[str, Any]) -> str | None:
     return "".join(html)
 
 
+def text_input(widget: Mapping[str, Any]) -> str:
+    value = widget["value"]
+    shown = "" if value is None else f' value="{conditional_escape(str(value))}"'
+    return (
+        f'<input type="{conditional_escape(widget["type"])}" name="{conditional_escape(widget["name"])}"'
+        f"{shown}{attributes(widget['attrs'])}>"
+    )
+
+
+def textarea(widget: Mapping[str, Any]) -> str:
+    value = widget["value"]
+    shown = conditional_escape(formats.localize(value)) if value else ""
+    return f'<textarea name="{conditional_escape(widget["name"])}"{attributes(widget["attrs"])}>\n{shown}</textarea>'
+
+
 def label(context: Mapping[str, Any]) -> str:
     if not context.get("use_tag"):
         return str(conditional_escape(context["label"]))
@@ -66,6 +106,10 @@ class FormRenderer(DjangoTemplates):
             html = select(context["widget"])
             if html is not None:
                 return html
+        elif template_name in INPUTS:
+            return text_input(context["widget"])
+        elif template_name == TEXTAREA:
+            return textarea(context["widget"])
         elif template_name == LABEL:
             return label(context)
         return super().render(template_name, context, request)

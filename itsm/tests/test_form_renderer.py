@@ -26,6 +26,21 @@ class Everything(forms.Form):
     numbers = forms.TypedChoiceField(choices=[(1, 1), (2, 2)], coerce=int, initial=2, label="Count <n>")
     maybe = forms.NullBooleanField()
     empty = forms.ChoiceField(choices=[], required=False, disabled=True)
+    title = forms.CharField(max_length=20, initial='Say "hi" & <bye>', help_text="Short")
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), initial="line 1\n<line 2>")
+    blank = forms.CharField(widget=forms.Textarea, required=False)
+    email = forms.EmailField(required=False)
+    count = forms.IntegerField(min_value=0, initial=1500)
+    ratio = forms.DecimalField(initial="1.50", required=False)
+    secret = forms.CharField(widget=forms.PasswordInput(render_value=True), initial="x<y")
+    hidden = forms.CharField(widget=forms.HiddenInput, initial="h")
+    agree = forms.BooleanField(required=False, initial=True)
+    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
+    when = forms.DateTimeField(required=False)
+    link = forms.URLField(
+        required=False, assume_scheme="https", widget=forms.URLInput(attrs={"placeholder": "https://…"})
+    )
+    upload = forms.FileField(required=False, widget=forms.FileInput)
 
 
 @pytest.fixture
@@ -49,12 +64,31 @@ def test_it_is_the_renderer_of_every_form():
 def test_select_boxes_and_labels_are_the_same_html_as_django_writes(forms_rendered_both_ways):
     for ours, django in forms_rendered_both_ways(Everything):
         assert ours == django
-    bound = {"plain": "a", "many": ["y"], "grouped": "pear", "numbers": "1", "maybe": "true"}
+    bound = {
+        "plain": "a",
+        "many": ["y"],
+        "grouped": "pear",
+        "numbers": "1",
+        "maybe": "true",
+        "title": "x" * 30,  # invalid: too long, shown back as typed
+        "body": "",
+        "count": "-1",
+        "ratio": "2,5",
+        "agree": "on",
+        "day": "2026-12-06",
+        "when": "not a date",
+    }
     for ours, django in forms_rendered_both_ways(Everything, bound):
         assert ours == django
+    with translation.override("fr"):
+        for ours, django in forms_rendered_both_ways(Everything):
+            assert ours == django
     html = str(Everything(renderer=FormRenderer())["plain"])
     assert '<option value="a">A &amp; &lt;b&gt;</option>' in html  # escaped, not trusted
     assert '<option value="b" selected>B &quot;quoted&quot;</option>' in html
+    form = Everything(renderer=FormRenderer())
+    assert 'value="Say &quot;hi&quot; &amp; &lt;bye&gt;"' in str(form["title"])
+    assert str(form["body"]).endswith(">\nline 1\n&lt;line 2&gt;</textarea>")
 
 
 @pytest.mark.django_db
