@@ -44,8 +44,9 @@ pytestmark = [
 ]
 
 OUTAGE_SECONDS = 5.0
-FAST = 3.0  # no answer may take longer than this, during the outage or not
+FAST = 3.0  # no answer during the outage may take longer than this
 WEBHOOK = "/api/integrations/jira/webhook/"
+KINDS = ("delivery", "page", "api", "health")
 
 
 @dataclass
@@ -58,48 +59,60 @@ class Answer:
     identifier: str = ""
     body: bytes = b""
     content_type: str = ""
+    server: str = ""
 
 
 @contextmanager
-def gunicorn(environment: dict[str, str], log: Path) -> Iterator[str]:
-    port = free_port()
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "itsm.wsgi:application", "--bind", f"127.0.0.1:{port}"]
-            + ["--workers", "2", "--threads", "2", "--timeout", "30", "--log-level", "warning", "--preload"],
-            cwd=settings.BASE_DIR,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+def gunicorns(environments: dict[str, dict[str, str]], base: Path) -> Iterator[dict[str, str]]:
+    """One gunicorn (2 workers x 2 threads) per environment, started together; yields their URLs."""
+    processes: dict[str, subprocess.Popen] = {}
+    urls: dict[str, str] = {}
+    logs = {name: base / f"gunicorn-{name}.log" for name in environments}
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, "gunicorn exited:\n" + log.read_text()[-3000:]
-            try:
-                if requests.get(f"{url}/healthz", timeout=10).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not start:\n" + log.read_text()[-3000:]
-            time.sleep(0.2)
-        yield url
-        assert process.poll() is None, "gunicorn died during the test"
+        for name, environment in environments.items():
+            port = free_port()
+            with logs[name].open("wb") as output:
+                processes[name] = subprocess.Popen(
+                    [sys.executable, "-m", "gunicorn", "itsm.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+                    + ["--workers", "2", "--threads", "2", "--timeout", "30", "--log-level", "warning"]
+                    + ["--preload"],
+                    cwd=settings.BASE_DIR,
+                    env=environment,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                )
+            urls[name] = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        for name, url in urls.items():
+            while True:
+                log = logs[name].read_text(errors="replace")[-3000:]
+                assert processes[name].poll() is None, f"gunicorn {name} exited:\n{log}"
+                try:
+                    if requests.get(f"{url}/healthz", timeout=10).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                assert time.monotonic() < deadline, f"gunicorn {name} did not start:\n{log}"
+                time.sleep(0.2)
+        yield urls
+        for name, process in processes.items():
+            assert process.poll() is None, f"gunicorn {name} died during the test"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 class Load:
     """Client threads sending a mix of requests until stopped; every answer is recorded."""
 
-    def __init__(self, url: str, *, session_cookie: str, token: str, run: str) -> None:
-        self.url = url
+    def __init__(self, urls: dict[str, str], *, session_cookie: str, token: str, run: str) -> None:
+        self.urls = urls
         self.session_cookie, self.token = session_cookie, token
         self.items = iter(deliveries(5000, 0.0, run))
         self.kinds = itertools.cycle(
@@ -108,7 +121,9 @@ class Load:
         self.lock = threading.Lock()
         self.answers: list[Answer] = []
         self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._client, daemon=True) for _ in range(3)]
+        self.threads = [
+            threading.Thread(target=self._client, args=(server,), daemon=True) for server in [*urls] * 2
+        ]
 
     def __enter__(self) -> Load:
         for thread in self.threads:
@@ -125,7 +140,8 @@ class Load:
             kind = next(self.kinds)
             return kind, next(self.items) if kind == "delivery" else None
 
-    def _client(self) -> None:
+    def _client(self, server: str) -> None:
+        url = self.urls[server]
         session = requests.Session()
         session.cookies.set("sessionid", self.session_cookie)
         while not self.stop.is_set():
@@ -133,17 +149,17 @@ class Load:
             started = time.monotonic()
             try:
                 if kind == "delivery":
-                    response = post_delivery(session, self.url, *item)
+                    response = post_delivery(session, url, *item)
                 elif kind == "page":
-                    response = session.get(f"{self.url}/tickets/", timeout=15)
+                    response = session.get(f"{url}/tickets/", timeout=15)
                 elif kind == "api":
                     response = session.get(
-                        f"{self.url}/api/tickets/",
+                        f"{url}/api/tickets/",
                         headers={"Authorization": f"Token {self.token}"},
                         timeout=15,
                     )
                 else:
-                    response = session.get(f"{self.url}/healthz", timeout=15)
+                    response = session.get(f"{url}/healthz", timeout=15)
             except requests.RequestException as error:
                 answer = Answer(kind, started, time.monotonic() - started, None, error.__class__.__name__)
             else:
@@ -155,6 +171,7 @@ class Load:
                     body=response.content[:2000],
                     content_type=response.headers.get("Content-Type", ""),
                 )
+            answer.server = server
             if item is not None:
                 answer.identifier = item[1]
             with self.lock:
@@ -201,6 +218,7 @@ def test_requests_fail_fast_during_a_database_restart_and_no_delivery_is_lost_or
         "ITSM_ENV": "test",
         "DJANGO_SETTINGS_MODULE": "itsm.settings",
         "DATABASE_URL": f"postgres://postgres@/{DATABASE}?host={host}",
+        "CONN_MAX_AGE": "0",
         "DATABASE_CONNECT_TIMEOUT": "2",
         "DEBUG": "false",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -213,9 +231,12 @@ def test_requests_fail_fast_during_a_database_restart_and_no_delivery_is_lost_or
         environment.pop(name, None)
     run = uuid.uuid4().hex[:8]
     try:
-        with gunicorn(environment, base / "gunicorn.log") as url:
+        # The product's default (a connection per request) and docs/deploy.md's persistent
+        # connections, which the restart cuts under the workers' feet.
+        servers = {"conn-0": environment, "conn-60": {**environment, "CONN_MAX_AGE": "60"}}
+        with gunicorns(servers, base) as urls:
             serving = time.monotonic()
-            with Load(url, session_cookie=session_cookie, token=key, run=run) as load:
+            with Load(urls, session_cookie=session_cookie, token=key, run=run) as load:
                 wait_for(
                     lambda: sum(a.kind == "delivery" and a.status == 202 for a in load.snapshot()) >= 20,
                     "deliveries accepted before the restart",
@@ -229,8 +250,12 @@ def test_requests_fail_fast_during_a_database_restart_and_no_delivery_is_lost_or
                 up = time.monotonic()
                 wait_for(
                     lambda: (
-                        {a.kind for a in load.snapshot() if a.started > up and a.status in (200, 202)}
-                        >= {"delivery", "page", "api", "health"}
+                        {
+                            (a.server, a.kind)
+                            for a in load.snapshot()
+                            if a.started > up and a.status in (200, 202)
+                        }
+                        >= {(server, kind) for server in servers for kind in KINDS}
                     ),
                     "every kind of request to succeed again",
                 )
@@ -243,7 +268,9 @@ def test_requests_fail_fast_during_a_database_restart_and_no_delivery_is_lost_or
             with ThreadPoolExecutor(max_workers=4) as pool:
                 codes = pool.map(
                     lambda identifier: (
-                        post_delivery(requests, url, bodies[identifier], identifier, retry=1).status_code
+                        post_delivery(
+                            requests, urls["conn-60"], bodies[identifier], identifier, retry=1
+                        ).status_code
                     ),
                     sorted(failed),
                 )
@@ -260,25 +287,37 @@ def test_requests_fail_fast_during_a_database_restart_and_no_delivery_is_lost_or
     finally:
         if (data_dir / "postmaster.pid").exists():
             _pg_ctl(data_dir, "stop", "-m", "fast")
-        log = (base / "gunicorn.log").read_text(errors="replace") if (base / "gunicorn.log").exists() else ""
+        log = "".join(path.read_text(errors="replace")[-3000:] for path in base.glob("gunicorn-*.log"))
         shutil.rmtree(base, ignore_errors=True)
 
     during = [a for a in answers if down <= a.started < up]
     after = [a for a in answers if a.started >= up]
     unavailable = [a for a in answers if a.status == 503]
-    first_503 = min((a.started + a.elapsed for a in unavailable if a.started >= down), default=float("nan"))
+    first_503 = {
+        server: min(a.started + a.elapsed for a in unavailable if a.started >= down and a.server == server)
+        - down
+        for server in servers
+    }
     recovered = {
-        kind: min(a.started + a.elapsed for a in after if a.kind == kind and a.status in (200, 202)) - up
-        for kind in ("delivery", "page", "api", "health")
+        (server, kind): min(
+            a.started + a.elapsed
+            for a in after
+            if (a.server, a.kind) == (server, kind) and a.status in (200, 202)
+        )
+        - up
+        for server in servers
+        for kind in KINDS
     }
     sent = {a.identifier for a in answers if a.kind == "delivery"}
     print(
         f"\nPostgreSQL restart: stop {stopped - down:.2f} s, down {starting - stopped:.2f} s, start "
         f"{up - starting:.2f} s (outage {up - down:.2f} s); {len(answers)} requests, {len(during)} during "
-        f"the outage {_tally(during)}; first 503 {first_503 - down:.3f} s after the stop; slowest answer "
+        f"the outage {_tally(during)}; first 503 after the stop: "
+        + ", ".join(f"{server} {seconds:.3f} s" for server, seconds in first_503.items())
+        + f"; slowest answer "
         f"{max(a.elapsed for a in answers):.3f} s (during the outage "
         f"{max((a.elapsed for a in during), default=0):.3f} s); first success after the start: "
-        + ", ".join(f"{kind} {seconds:.2f} s" for kind, seconds in recovered.items())
+        + ", ".join(f"{server} {kind} {seconds:.2f} s" for (server, kind), seconds in recovered.items())
         + f"; {len(sent)} deliveries, {len(failed)} sent again by 'Jira': {_tally_codes(retried.values())}"
         f" (copy of the database {copied - began:.1f} s, gunicorn start {serving - copied:.1f} s, load "
         f"{retried_at - serving:.1f} s)",
@@ -287,9 +326,9 @@ def test_requests_fail_fast_during_a_database_restart_and_no_delivery_is_lost_or
 
     assert not [a for a in answers if a.status is None], _tally(answers)  # always an HTTP answer
     assert not [a for a in answers if a.status not in (200, 202, 503)], (_tally(answers), log[-3000:])
-    assert max(a.elapsed for a in answers if a.started >= down) < FAST, "a request hung"
-    assert max(a.elapsed for a in answers) < 10  # before: the first requests of cold workers
-    assert failed and unavailable, "the load saw no outage"
+    assert max(a.elapsed for a in during) < FAST, "a request hung while the database was down"
+    assert max(a.elapsed for a in answers) < 15  # cold workers' first pages, a busy machine
+    assert failed and {a.server for a in unavailable} == set(servers), "the load saw no outage"
     for answer in unavailable:
         assert answer.started < up + FAST, "503s long after the database was back"
         assert answer.body and b"Traceback" not in answer.body
