@@ -37,11 +37,7 @@ from integrations.jira.models import WebhookReceipt
 from itsm.models import ApiToken
 from tests.replication import DATABASE, _pg_ctl, start_copy
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.xdist_group("replication"),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 OUTAGE_SECONDS = 5.0
 FAST = 3.0  # no answer during the outage may take longer than this
