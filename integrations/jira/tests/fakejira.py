@@ -95,6 +95,20 @@ class FakeJira:
         self.server.shutdown()
         self.server.server_close()
 
+    def down(self) -> None:
+        """Jira unreachable: the port is closed, connections are refused (the issues are kept)."""
+        self.server.shutdown()
+        self.server.server_close()
+
+    def up(self) -> None:
+        """Back after ``down()``, on the same port, with the same issues."""
+        self.server = ThreadingHTTPServer(self.server.server_address, self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self.thread.start()
+
     # --- scripting --------------------------------------------------------------------------
     def fail(
         self,
