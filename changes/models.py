@@ -103,6 +103,11 @@ class IllegalChangeTransition(ChangeError):
         )
 
 
+# An incident on one of a change's items, created from the start of its window until this long
+# after its end, is suspected to be caused by it (the change page, the KPI changes_causing_incidents).
+CAUSE_GRACE = timedelta(hours=4)
+
+
 class ChangeQuerySet(models.QuerySet):
     def visible_to(self, user: User) -> ChangeQuerySet:
         """Changes are internal: agents, admins and viewers read them; requesters see none."""
@@ -250,7 +255,7 @@ class ChangeRequest(models.Model):
     def needs_approval(self) -> bool:
         return self.type != ChangeType.STANDARD
 
-    def incidents_during(self, user: User, *, grace: timedelta = timedelta(hours=4)) -> models.QuerySet:
+    def incidents_during(self, user: User, *, grace: timedelta = CAUSE_GRACE) -> models.QuerySet:
         """Incidents ``user`` may see, created from the start of the window until ``grace`` after
         its end, on one of the change's items: suggested as caused by the change."""
         if not self.has_window or self.status in (ChangeStatus.DRAFT, ChangeStatus.CANCELLED):
