@@ -37,6 +37,14 @@ class ChangeStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class ChangeEvent(models.TextChoices):
+    """What a change's history records (``AutomationEvent.action``), in the words its page shows."""
+
+    CREATED = "change.created", _("Created")
+    TRANSITIONED = "change.transitioned", _("Moved")
+    CONFLICTS_ACCEPTED = "change.conflicts_accepted", _("Conflicts accepted")
+
+
 class Level(models.TextChoices):
     LOW = "low", _("Low")
     MEDIUM = "medium", _("Medium")
