@@ -404,6 +404,13 @@ class Ticket(models.Model):
     def allowed_transitions(self) -> list[str]:
         return list(TRANSITIONS[self.status])
 
+    def offered_transitions(self) -> list[str]:
+        """The moves a person may choose (pages, the API's ``allowed_transitions``): a request
+        pending approval only leaves by its approval's outcome, or by being cancelled."""
+        if self.status == TicketStatus.PENDING_APPROVAL:
+            return [TicketStatus.CANCELLED]
+        return self.allowed_transitions()
+
     def can_transition_to(self, status: str) -> bool:
         return status in TRANSITIONS.get(self.status, ())
 

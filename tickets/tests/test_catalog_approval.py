@@ -324,3 +324,19 @@ def test_the_portal_speaks_french_about_the_approval(client, laptop, requester, 
     ticket = request_item(laptop, requester)
     html = client.get(portal_page(ticket), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert "En attente d’approbation" in html and "Cette demande attend son approbation." in html
+
+
+def test_the_ticket_page_offers_only_cancel_and_shows_the_approval(
+    client, api_for, laptop, requester, lead, agent
+):
+    ticket = request_item(laptop, requester)
+    assert api_for(agent).get(f"/api/tickets/{ticket.pk}/").json()["allowed_transitions"] == ["cancelled"]
+    detail = reverse("tickets:ticket-detail", args=[ticket.pk])
+    client.force_login(agent)  # not an approver: who was asked
+    html = client.get(detail).content.decode()
+    assert 'data-testid="request-approval"' in html and "Lena Lead" in html
+    sidebar = html.split('id="ticket-sidebar"', 1)[1]
+    assert 'value="cancelled"' in sidebar and 'value="new"' not in sidebar
+    client.force_login(lead)  # the approver decides right there
+    html = client.get(detail).content.decode()
+    assert f'data-testid="approve-{approval_of(ticket).pk}"' in html
