@@ -133,6 +133,8 @@ def on_ticket_assigned(
     previous_team: Any = None,
     **kwargs: Any,
 ) -> None:
+    if ticket.status == TicketStatus.PENDING_APPROVAL:
+        return  # routed while it waits (triage): the desk hears of it once it is approved
     _notify_assignment(
         ticket,
         actor=actor,

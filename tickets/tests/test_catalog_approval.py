@@ -340,3 +340,16 @@ def test_the_ticket_page_offers_only_cancel_and_shows_the_approval(
     client.force_login(lead)  # the approver decides right there
     html = client.get(detail).content.decode()
     assert f'data-testid="approve-{approval_of(ticket).pk}"' in html
+
+
+def test_routing_while_it_waits_tells_the_assignee_only_once_approved(laptop, requester, lead, agent):
+    from itsm.approvals.actions import do_decide_approval
+    from tickets.actions import do_assign_ticket
+
+    ticket = request_item(laptop, requester)
+    do_assign_ticket(ticket, actor=None, actor_label="system:ai", assignee=agent)  # auto-triage, say
+    assert not Notification.objects.filter(recipient=agent, verb="assigned").exists()
+    do_decide_approval(approval_of(ticket), actor=lead, approve=True)
+    assert (
+        Notification.objects.filter(recipient=agent, verb="assigned", subject_id=str(ticket.pk)).count() == 1
+    )
