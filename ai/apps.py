@@ -19,3 +19,9 @@ class AiConfig(AppConfig):
         from problems import similarity
 
         similarity.register_embedder(embed_texts, model=embedding_model_label)
+
+        # A problem's suggestions get the LLM's cited analysis when an LLM is configured.
+        from ai.copilot.problem_analysis import write_problem_analysis
+        from problems import suggestions
+
+        suggestions.register_writer(write_problem_analysis)

@@ -14,6 +14,7 @@ from changes import conflicts as conflict_rules
 from changes import signals
 from changes.models import (
     ChangeError,
+    ChangeEvent,
     ChangeOutcome,
     ChangeRequest,
     ChangeStatus,
@@ -121,7 +122,7 @@ def do_create_change(
         change.affected_items.set(affected_items or [])
         change.problems.set(problems or [])
         change.incidents.set(incidents or [])
-    _record(change, actor, "change.created", after={"status": change.status, "risk": change.risk})
+    _record(change, actor, ChangeEvent.CREATED, after={"status": change.status, "risk": change.risk})
     return change
 
 
@@ -253,7 +254,7 @@ def _move(change: ChangeRequest, status: str, *, actor: User | None, reason: str
     _record(
         change,
         actor,
-        "change.transitioned",
+        ChangeEvent.TRANSITIONED,
         before={"status": previous},
         after={"status": status},
         reason=reason,
@@ -338,7 +339,7 @@ def do_accept_conflicts(change: ChangeRequest, *, actor: User, reason: str) -> C
         change.overridden_conflicts = keys
         change.updated_at = timezone.now()
         change.save(update_fields=["conflict_override_reason", "overridden_conflicts", "updated_at"])
-    _record(change, actor, "change.conflicts_accepted", after={"conflicts": keys}, reason=reason)
+    _record(change, actor, ChangeEvent.CONFLICTS_ACCEPTED, after={"conflicts": keys}, reason=reason)
     return change
 
 

@@ -1,5 +1,6 @@
 """The changes app's KPIs (see ``itsm.kpis``): changes closed, their success rate, the share of
-emergency changes. Counted over the changes closed in the range (``closed_at``)."""
+emergency changes, the changes suspected of causing incidents. Counted over the changes closed
+in the range (``closed_at``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,21 @@ from collections.abc import Sequence
 
 from django.utils.translation import gettext_lazy as _
 
+from changes.models import CAUSE_GRACE
 from itsm import kpis
 from itsm.kpis import KPI, Computed, Unit, Window
 from tickets.kpis import run
+
+# The change page's rule (``ChangeRequest.incidents_during``) in SQL: an incident on one of the
+# change's items, created from the start of its window until CAUSE_GRACE after its end.
+CAUSED_INCIDENT = (
+    "c.planned_start IS NOT NULL AND c.planned_end IS NOT NULL AND EXISTS ("  # noqa: S608 - an int constant
+    "SELECT 1 FROM changes_changerequest_affected_items a"
+    " JOIN cmdb_ticketitem ti ON ti.item_id = a.configurationitem_id"
+    " JOIN tickets_ticket t ON t.id = ti.ticket_id"
+    " WHERE a.changerequest_id = c.id AND t.type = 'incident' AND t.created_at >= c.planned_start"
+    f" AND t.created_at < c.planned_end + interval '{int(CAUSE_GRACE.total_seconds())} seconds')"
+)
 
 # Changes carry their own team.
 CHANGE_COLUMNS = {"team": "c.team_id"}
@@ -25,15 +38,17 @@ def compute_closed(window: Window, names: Sequence[str]) -> Computed:
     )
     sql = (
         f"SELECT {window.bucket('c.closed_at')} AS b, {group} AS g, count(*),"  # noqa: S608
-        " count(*) FILTER (WHERE c.outcome = 'successful'), count(*) FILTER (WHERE c.type = 'emergency')"
+        " count(*) FILTER (WHERE c.outcome = 'successful'), count(*) FILTER (WHERE c.type = 'emergency'),"
+        f" count(*) FILTER (WHERE {CAUSED_INCIDENT})"
         " FROM changes_changerequest c"
         f" WHERE c.status = 'closed' AND c.closed_at >= %(start)s AND c.closed_at < %(end)s{conditions}"
         " GROUP BY 1, 2"
     )
     result: Computed = {}
-    for bucket, key, closed, successful, emergency in run(sql, window.params):
+    for bucket, key, closed, successful, emergency, causing in run(sql, window.params):
         result[(bucket, window.desk_key if window.group_sets else key)] = {
             "changes_closed": closed,
+            "changes_causing_incidents": causing,
             "change_success_rate": successful / closed if closed else None,
             "emergency_change_share": emergency / closed if closed else None,
         }
@@ -66,6 +81,17 @@ def register() -> None:
             _("Emergency change share"),
             Unit.RATE,
             "Share of the changes closed in the range that were emergency changes.",
+            compute_closed,
+            groupings=("team",),
+            better="down",
+        ),
+        KPI(
+            "changes_causing_incidents",
+            _("Changes causing incidents"),
+            Unit.COUNT,
+            "Changes closed in the range with at least one incident on one of their configuration items "
+            "created from the start of their planned window until four hours after its end (the change "
+            "page's 'perhaps caused by this change' rule: suspected, not confirmed by an agent).",
             compute_closed,
             groupings=("team",),
             better="down",

@@ -37,6 +37,14 @@ class ChangeStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class ChangeEvent(models.TextChoices):
+    """What a change's history records (``AutomationEvent.action``), in the words its page shows."""
+
+    CREATED = "change.created", _("Created")
+    TRANSITIONED = "change.transitioned", _("Moved")
+    CONFLICTS_ACCEPTED = "change.conflicts_accepted", _("Conflicts accepted")
+
+
 class Level(models.TextChoices):
     LOW = "low", _("Low")
     MEDIUM = "medium", _("Medium")
@@ -101,6 +109,11 @@ class IllegalChangeTransition(ChangeError):
             message or f"Cannot move a {current} change to {requested}.",
             allowed=list(CHANGE_TRANSITIONS.get(current, ())),
         )
+
+
+# An incident on one of a change's items, created from the start of its window until this long
+# after its end, is suspected to be caused by it (the change page, the KPI changes_causing_incidents).
+CAUSE_GRACE = timedelta(hours=4)
 
 
 class ChangeQuerySet(models.QuerySet):
@@ -250,7 +263,7 @@ class ChangeRequest(models.Model):
     def needs_approval(self) -> bool:
         return self.type != ChangeType.STANDARD
 
-    def incidents_during(self, user: User, *, grace: timedelta = timedelta(hours=4)) -> models.QuerySet:
+    def incidents_during(self, user: User, *, grace: timedelta = CAUSE_GRACE) -> models.QuerySet:
         """Incidents ``user`` may see, created from the start of the window until ``grace`` after
         its end, on one of the change's items: suggested as caused by the change."""
         if not self.has_window or self.status in (ChangeStatus.DRAFT, ChangeStatus.CANCELLED):

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from changes import actions
 from changes import conflicts as conflict_rules
 from changes.forms import AcceptConflictsForm, ChangeForm, TransitionForm
-from changes.models import CHANGE_TRANSITIONS, ChangeError, ChangeRequest, ChangeStatus
+from changes.models import CHANGE_TRANSITIONS, ChangeError, ChangeEvent, ChangeRequest, ChangeStatus
 from itsm.approvals.views import approvals_for, card_context
 from itsm.models import AutomationEvent
 from tickets.models import Ticket
@@ -112,10 +112,30 @@ def _detail_context(request: HttpRequest, change: ChangeRequest, **extra: Any) -
         ),
         "accept_form": extra.pop("accept_form", None) or AcceptConflictsForm(),
         "transition_form": TransitionForm(),
-        "events": events,
+        "events": history(events),
         "caused": list(change.incidents_during(request.user)[:20]),
         **extra,
     }
+
+
+def history(events: Any) -> list[dict[str, Any]]:
+    """The change's history as people read it: each entry's label and the statuses' names, in
+    the reader's language (an entry this page does not know shows its action name)."""
+    labels = dict(ChangeEvent.choices)
+    statuses = dict(ChangeStatus.choices)
+    rows = []
+    for event in events:
+        before = (event.before or {}).get("status") or ""
+        after = (event.after or {}).get("status") or ""
+        rows.append(
+            {
+                "event": event,
+                "label": labels.get(event.action, event.action),
+                "from": statuses.get(before, before),
+                "to": statuses.get(after, after),
+            }
+        )
+    return rows
 
 
 @login_required

@@ -396,6 +396,7 @@ SPECTACULAR_SETTINGS = {
         "LevelEnum": "tickets.models.priority.Impact",
         "PriorityEnum": "tickets.models.priority.Priority",
         "ProblemStatusEnum": "problems.models.ProblemStatus",
+        "AnalysisSourceEnum": ["local", "llm"],
         "ArticleStatusEnum": "ai.knowledge.models.ArticleStatus",
         "SuggestionStatusEnum": "ai.triage.models.SuggestionStatus",
         "DeliveryStatusEnum": "integrations.webhooks.models.DeliveryStatus",

@@ -56,6 +56,7 @@ def do_create_problem(
     title = (title or "").strip()
     if not title:
         raise ValidationError({"title": "A title is required."})
+    linked = []
     with audited(actor, actor_label=SYSTEM_ACTOR):
         problem = Problem.objects.create(
             title=title[:255],
@@ -66,13 +67,17 @@ def do_create_problem(
             detected=detected,
         )
         for ticket in incidents or []:
-            do_link_incident(problem, ticket, actor=actor)
+            _link, created = _link_incident(problem, ticket, actor=actor)
+            if created:
+                linked.append(ticket)
+    signals.problem_created.send(
+        sender=Problem, problem=problem, incidents=linked, actor=actor, detected=detected
+    )
     return problem
 
 
-@transaction.atomic
-def do_link_incident(problem: Problem, ticket: Ticket, *, actor: User | None) -> ProblemIncident:
-    check_can_manage(actor)
+def _link_incident(problem: Problem, ticket: Ticket, *, actor: User | None) -> tuple[ProblemIncident, bool]:
+    """The link, and whether it is new (linking twice changes nothing)."""
     if ticket.type != TicketType.INCIDENT:
         raise ValidationError({"ticket": f"{ticket.number} is not an incident."})
     if actor is not None and not ticket.is_visible_to(actor):
@@ -80,11 +85,22 @@ def do_link_incident(problem: Problem, ticket: Ticket, *, actor: User | None) ->
     existing = ProblemIncident.objects.select_for_update().filter(ticket=ticket).first()
     if existing is not None:
         if existing.problem_id == problem.pk:
-            return existing  # linking twice changes nothing
+            return existing, False
         raise ValidationError({"ticket": f"{ticket.number} is already linked to another problem."})
     with audited(actor, actor_label=SYSTEM_ACTOR):
         link = ProblemIncident.objects.create(problem=problem, ticket=ticket, linked_by=actor)
     Problem.objects.filter(pk=problem.pk).update(updated_at=timezone.now())
+    return link, True
+
+
+@transaction.atomic
+def do_link_incident(problem: Problem, ticket: Ticket, *, actor: User | None) -> ProblemIncident:
+    check_can_manage(actor)
+    link, created = _link_incident(problem, ticket, actor=actor)
+    if created:
+        signals.incident_linked.send(
+            sender=Problem, problem=problem, ticket=ticket, actor=actor, joined=False, link=link
+        )
     return link
 
 
@@ -149,8 +165,13 @@ def do_update_problem(
             problem.save(update_fields=[*changed, "updated_at"])
         if affected_items is not None:
             problem.affected_items.set(affected_items)
+        previous = problem.status
         if status is not None and status != problem.status:
             problem.transition_to(status)
+    if problem.status != previous:
+        signals.problem_status_changed.send(
+            sender=Problem, problem=problem, previous=previous, status=problem.status, actor=actor
+        )
     return problem
 
 
@@ -204,7 +225,10 @@ def do_merge_problems(source: Problem, *, into: Problem, actor: User, reason: st
         raise ValidationError({"problem": f"{source.number} is closed; nothing was merged."})
     if into.status == ProblemStatus.CLOSED:
         raise ValidationError({"into": f"{into.number} is closed; merge into an open problem."})
-    moved = list(ProblemIncident.objects.filter(problem=source).values_list("ticket__number", flat=True))
+    moved_rows = list(
+        ProblemIncident.objects.filter(problem=source).values_list("ticket_id", "ticket__number")
+    )
+    moved_ids, moved = [pk for pk, _number in moved_rows], [number for _pk, number in moved_rows]
     with audited(actor, reason=f"merged into {into.number}"):
         ProblemIncident.objects.filter(problem=source).update(problem=into)
     ProblemNote.objects.filter(problem=source).update(problem=into)
@@ -229,6 +253,14 @@ def do_merge_problems(source: Problem, *, into: Problem, actor: User, reason: st
         subject=source,
         before={"status": "open"},
         after={"status": "closed", "duplicate_of": into.number, "incidents": len(moved)},
+        reason=reason,
+    )
+    signals.problem_merged.send(
+        sender=Problem,
+        problem=source,
+        into=into,
+        incidents=list(Ticket.objects.filter(pk__in=moved_ids).order_by("pk")),
+        actor=actor,
         reason=reason,
     )
     return into
@@ -299,7 +331,9 @@ def do_join_similar_incidents(
         report.append({"ticket": ticket.number, "problem": problem.number, "score": round(score, 3)})
         if dry_run:
             continue
-        do_link_incident(problem, ticket, actor=None)
+        link, created = _link_incident(problem, ticket, actor=None)
+        if not created:
+            continue
         AutomationEvent.objects.record(
             actor=actor if actor is not None else SYSTEM_ACTOR,
             action="problem.incident_joined",
@@ -317,6 +351,9 @@ def do_join_similar_incidents(
                 subject_id=problem.pk,
                 dedupe_key=f"problem-join:{problem.pk}:{ticket.pk}",
             )
+        signals.incident_linked.send(
+            sender=Problem, problem=problem, ticket=ticket, actor=None, joined=True, link=link
+        )
         signals.incident_joined.send(sender=Problem, problem=problem, ticket=ticket)
     return report
 

@@ -1,4 +1,5 @@
-"""The problems app's KPIs (see ``itsm.kpis``): incidents linked, known errors, recurrence."""
+"""The problems app's KPIs (see ``itsm.kpis``): incidents linked, known errors, recurrence,
+problems opened and resolved, incidents per problem."""
 
 from __future__ import annotations
 
@@ -35,6 +36,47 @@ def compute_links(window: Window, names: Sequence[str]) -> Computed:
 
 # Problems carry their own team and category.
 PROBLEM_COLUMNS = {"team": "p.team_id", "category": "p.category_id"}
+
+
+def _problem_scope(window: Window) -> tuple[str, str]:
+    """The group column and filter conditions over the problem alias ``p`` (its own team and
+    category)."""
+    group = "NULL" if window.group_sets else PROBLEM_COLUMNS.get(window.group_by or "", "NULL")
+    conditions = "".join(
+        f" AND {PROBLEM_COLUMNS[name]} = %(filter_{index})s"
+        for index, (name, _key) in enumerate(window.filters)
+    )
+    return group, conditions
+
+
+def compute_problem_flow(window: Window, names: Sequence[str]) -> Computed:
+    """Problems opened in the range (created_at) with the incidents linked to them now, and
+    problems resolved in the range (resolved_at, still resolved or closed). A problem merged
+    into another (duplicate_of) counts as opened but not in incidents per problem (its
+    incidents moved to the kept one) and is never resolved."""
+    if window.group_sets and not window.includes_desk:
+        return {}
+    group, conditions = _problem_scope(window)
+    sql = (
+        f"SELECT b, g, sum(opened), sum(resolved), sum(incidents), sum(kept) FROM ("  # noqa: S608
+        f" SELECT {window.bucket('p.created_at')} AS b, {group} AS g, 1 AS opened, 0 AS resolved,"
+        " (SELECT count(*) FROM problems_problemincident l WHERE l.problem_id = p.id) AS incidents,"
+        " CASE WHEN p.duplicate_of_id IS NULL THEN 1 ELSE 0 END AS kept"
+        " FROM problems_problem p"
+        f" WHERE p.created_at >= %(start)s AND p.created_at < %(end)s{conditions}"
+        f" UNION ALL SELECT {window.bucket('p.resolved_at')}, {group}, 0, 1, 0, 0 FROM problems_problem p"
+        " WHERE p.resolved_at >= %(start)s AND p.resolved_at < %(end)s"
+        f" AND p.status IN ('resolved', 'closed') AND p.duplicate_of_id IS NULL{conditions}"
+        ") AS events GROUP BY 1, 2"
+    )
+    result: Computed = {}
+    for bucket, key, opened, resolved, incidents, kept in run(sql, window.params):
+        result[(bucket, window.desk_key if window.group_sets else key)] = {
+            "problems_opened": int(opened),
+            "problems_resolved": int(resolved),
+            "incidents_per_problem": kpis.ratio(int(incidents), int(kept), digits=2),
+        }
+    return result
 
 
 def compute_known_errors(window: Window, names: Sequence[str]) -> Computed:
@@ -85,6 +127,34 @@ def register() -> None:
             compute_known_errors,
             groupings=("team", "category"),
             kind=Kind.NOW,
+        ),
+        KPI(
+            "problems_opened",
+            _("Problems opened"),
+            Unit.COUNT,
+            "Problems created in the range (created_at), by an agent or by recurrence detection. Grouped "
+            "by the problem's own team or category.",
+            compute_problem_flow,
+            groupings=("team", "category"),
+        ),
+        KPI(
+            "problems_resolved",
+            _("Problems resolved"),
+            Unit.COUNT,
+            "Problems resolved in the range (resolved_at) and still resolved or closed; a problem merged "
+            "into another is not counted. Grouped by the problem's own team or category.",
+            compute_problem_flow,
+            groupings=("team", "category"),
+            better="up",
+        ),
+        KPI(
+            "incidents_per_problem",
+            _("Incidents per problem"),
+            Unit.TICKETS,
+            "Incidents linked now to the problems created in the range, per problem (problems merged into "
+            "another are left out: their incidents moved). How much each cause costs the desk.",
+            compute_problem_flow,
+            groupings=("team", "category"),
         ),
     ):
         kpis.register(KPI(**{**kpi.__dict__, "app": "problems"}))

@@ -202,9 +202,21 @@ class PastProblemSerializer(serializers.Serializer):
     similarity = serializers.FloatField()
 
 
+class ProblemCitationSerializer(serializers.Serializer):
+    number = serializers.CharField(help_text="INC-… or PRB-…, as cited in the analysis: [INC-000042].")
+    kind = serializers.ChoiceField(choices=["incident", "problem"])
+    title = serializers.CharField(allow_blank=True)
+    url = serializers.CharField()
+
+
 class SuggestionsSerializer(serializers.Serializer):
     incidents = serializers.IntegerField()
     factors = FactorSerializer(many=True)
     similar_problems = PastProblemSerializer(many=True)
-    source = serializers.CharField(help_text="local")
+    source = serializers.ChoiceField(
+        choices=["local", "llm"], help_text="llm when a language model wrote the analysis."
+    )
     label = serializers.CharField()
+    analysis = serializers.CharField(allow_blank=True, help_text="The LLM's analysis (empty when local).")
+    citations = ProblemCitationSerializer(many=True)
+    model = serializers.CharField(allow_blank=True)

@@ -2,12 +2,19 @@
 with their root causes and fixes. Suggestions only: nothing is written to the problem unless
 an agent copies it into the form. Computed from the incidents the reader may see (a sensitive
 incident of another team never shapes what they read).
+
+An LLM may add a written analysis (likely root cause, citing the incidents and past problems it
+rests on) when a writer is registered: the ``ai`` app registers one from its ``ready()``
+(``register_writer``), this module imports no AI. A writer that has nothing grounded to say, or
+fails, returns None and the local suggestions stand alone.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +27,8 @@ from tickets.models import Ticket
 
 if TYPE_CHECKING:
     from itsm.models import User
+
+logger = logging.getLogger(__name__)
 
 WORD = re.compile(r"[a-zà-ÿ0-9][a-zà-ÿ0-9\-]{2,}")
 STOP = {
@@ -48,15 +57,73 @@ class PastProblem:
 
 
 @dataclass
+class Citation:
+    """A source the written analysis rests on: an incident or a past problem, by its number."""
+
+    number: str
+    kind: str  # "incident" | "problem"
+    title: str
+    url: str
+
+
+@dataclass
+class Written:
+    """What a writer (an LLM) adds: its analysis, the sources it cited, the model."""
+
+    analysis: str
+    citations: list[Citation]
+    model: str = ""
+
+
+@dataclass
 class Suggestions:
     incidents: int
     factors: list[Factor] = field(default_factory=list)
     similar_problems: list[PastProblem] = field(default_factory=list)
     source: str = "local"
     label: str = "Suggestions computed from the linked incidents; check before using them."
+    # With a writer: its analysis (likely root cause), citing ``citations`` as [INC-…]/[PRB-…].
+    analysis: str = ""
+    citations: list[Citation] = field(default_factory=list)
+    model: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# (problem, local suggestions, the incidents the reader may see) → Written, or None.
+Writer = Callable[[Problem, Suggestions, list[Ticket]], Written | None]
+_writer: Writer | None = None
+
+
+def register_writer(writer: Writer) -> None:
+    global _writer
+    _writer = writer
+
+
+def unregister_writer() -> None:
+    global _writer
+    _writer = None
+
+
+def _written(problem: Problem, result: Suggestions, incidents: list[Ticket]) -> None:
+    if _writer is None or not (incidents or result.similar_problems):
+        return
+    try:
+        written = _writer(problem, result, incidents)
+    except Exception:  # an assistant must never break the problem page: the local ones stand
+        logger.exception("problem %s: the suggestion writer failed; local suggestions only", problem.pk)
+        return
+    if written is None or not written.analysis.strip() or not written.citations:
+        return
+    result.analysis = written.analysis.strip()
+    result.citations = written.citations
+    result.model = written.model
+    result.source = "llm"
+    result.label = (
+        "A language model's analysis of the linked incidents and past problems, with the sources it "
+        "cites; a suggestion, check it before using it."
+    )
 
 
 def _words(text: str) -> set[str]:
@@ -64,7 +131,8 @@ def _words(text: str) -> set[str]:
 
 
 def suggestions_for(problem: Problem, user: User, *, limit: int = 5) -> Suggestions:
-    """A bounded number of queries whatever the number of incidents (at most 500 read)."""
+    """A bounded number of queries whatever the number of incidents (at most 500 read), plus
+    the registered writer's analysis when there is one."""
     incidents = list(
         Ticket.objects.visible_to(user)
         .filter(problem_link__problem=problem)
@@ -130,4 +198,5 @@ def suggestions_for(problem: Problem, user: User, *, limit: int = 5) -> Suggesti
         PastProblem(p.number, p.title, p.status, p.root_cause, p.fix, p.workaround, round(p.resemblance, 3))
         for p in past
     ]
+    _written(problem, result, incidents)
     return result

@@ -123,6 +123,10 @@ def do_start_clocks(ticket: Ticket, *, now: datetime | None = None) -> list[Tick
     Does nothing (the API then says ``unknown``) when no active policy matches; idempotent.
     """
     now = now or timezone.now()
+    if ticket.is_paused and not SLAPause.objects.filter(ticket=ticket, ended_at__isnull=True).exists():
+        # Created waiting (a catalog request pending approval): the clocks start paused, and
+        # the move out of that status (do_follow_status) ends the pause.
+        SLAPause.objects.create(ticket=ticket, reason=ticket.status, started_at=ticket.created_at)
     policy = SLAPolicy.objects.best_for(ticket)
     if policy is None:
         return []

@@ -637,6 +637,7 @@ class TicketSLA(models.Model):
 
 
 class PauseReason(models.TextChoices):
+    PENDING_APPROVAL = "pending_approval", _("Pending approval")
     PENDING_CUSTOMER = "pending_customer", _("Pending customer")
     PENDING_VENDOR = "pending_vendor", _("Pending vendor")
     RESOLVED = "resolved", _("Resolved (until reopened)")

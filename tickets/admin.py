@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from tickets import actions
 from tickets.models import (
     AccessChannel,
+    ApproverSource,
     CatalogItem,
     Category,
     Comment,
@@ -286,6 +287,24 @@ class WorkLogAdmin(ReadOnlyAdmin):
     search_fields = ["ticket__number", "user__email", "note"]
 
 
+class CatalogItemForm(forms.ModelForm):
+    """The admin's fieldsets choose the fields; this adds the check that needs the M2M value."""
+
+    class Meta:
+        model = CatalogItem
+        exclude: list[str] = []
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if (
+            data.get("requires_approval")
+            and data.get("approver_source") == ApproverSource.USERS
+            and not data.get("approver_users")
+        ):
+            self.add_error("approver_users", _("Name at least one approver."))
+        return data
+
+
 @admin.register(CatalogItem)
 class CatalogItemAdmin(admin.ModelAdmin):
     """``fields`` is checked on save (``CatalogItem.clean``): a bad definition is refused with
@@ -298,14 +317,15 @@ class CatalogItemAdmin(admin.ModelAdmin):
         "default_team",
         "default_impact",
         "default_urgency",
+        "requires_approval",
         "active",
         "order",
     ]
-    list_filter = ["active", "default_category", "default_team"]
+    list_filter = ["active", "requires_approval", "default_category", "default_team"]
     list_editable = ["active", "order"]
     search_fields = ["name", "description"]
     prepopulated_fields = {"slug": ("name",)}
-    autocomplete_fields = ["default_category", "default_team"]
+    autocomplete_fields = ["default_category", "default_team", "approver_users"]
     fieldsets = (
         (None, {"fields": ("name", "slug", "description", "active", "order")}),
         (
@@ -324,7 +344,26 @@ class CatalogItemAdmin(admin.ModelAdmin):
             _("Defaults of the request"),
             {"fields": ("default_category", "default_team", "default_impact", "default_urgency")},
         ),
+        (
+            _("Approval"),
+            {
+                "fields": (
+                    "requires_approval",
+                    "approver_source",
+                    "approver_role",
+                    "approver_users",
+                    "approvals_needed",
+                ),
+                "description": _(
+                    "A request from an item that requires approval waits in “Pending approval” (its SLA "
+                    "clocks paused) until its approvers decide: approved, it reaches the desk as new; "
+                    "rejected, it is cancelled and the requester sees why. The requester never approves "
+                    "their own request; when the item names no one else, admins decide."
+                ),
+            },
+        ),
     )
+    form = CatalogItemForm
 
 
 @admin.register(PriorityRule)

@@ -41,6 +41,19 @@ class TicketsConfig(AppConfig):
             )
         )
         receivers.connect()
+        from django.urls import reverse
+
+        from itsm.approvals import registry
+
+        # A catalog request's approval links to the requester's portal page, or the agents' page.
+        registry.register_target(
+            "tickets.Ticket",
+            label=lambda ticket: f"{ticket.number} {ticket.title}",
+            url=lambda ticket, user: reverse(
+                "tickets:portal-ticket" if getattr(user, "is_requester", False) else "tickets:ticket-detail",
+                args=[ticket.pk],
+            ),
+        )
         from itsm.analytics.metrics import register_collector
         from tickets import home, kpis, prometheus
 

@@ -31,6 +31,8 @@ CATALOG = [
         "category": "Hardware",
         "team": "Hardware",
         "description": "Request a laptop for a new starter or a replacement.",
+        # Waits for the Hardware team's lead (admins when it has none) before the desk works on it.
+        "requires_approval": True,
         "fields": [
             {
                 "name": "model",
@@ -188,6 +190,7 @@ def seed_tickets(sender: Any, users: dict, teams: dict, stdout: Any = None, **kw
                 "fields": item["fields"],
                 "default_category": categories[item["category"]],
                 "default_team": teams.get(item["team"]),
+                "requires_approval": item.get("requires_approval", False),
             },
         )
     if not Ticket.objects.filter(metadata__demo_history=True).exists():

@@ -165,7 +165,7 @@ class StatusForm(forms.Form):
             # Offer the moves the machine allows; a forged value still reaches the domain check.
             labels = dict(TicketStatus.choices)
             self.fields["status"].widget.choices = [
-                (status, labels[status]) for status in ticket.allowed_transitions()
+                (status, labels[status]) for status in ticket.offered_transitions()
             ]
 
 

@@ -120,6 +120,8 @@ def _notify_assignment(
 
 
 def on_ticket_created(sender: object, ticket: Ticket, actor: User | None = None, **kwargs: Any) -> None:
+    if ticket.status == TicketStatus.PENDING_APPROVAL:
+        return  # the desk hears of a request once it is approved (on_status_changed)
     _notify_assignment(ticket, actor=actor, assignee_changed=True, team_changed=True)
 
 
@@ -131,6 +133,8 @@ def on_ticket_assigned(
     previous_team: Any = None,
     **kwargs: Any,
 ) -> None:
+    if ticket.status == TicketStatus.PENDING_APPROVAL:
+        return  # routed while it waits (triage): the desk hears of it once it is approved
     _notify_assignment(
         ticket,
         actor=actor,
@@ -148,6 +152,9 @@ def on_status_changed(
     status: str = "",
     **kwargs: Any,
 ) -> None:
+    if previous == TicketStatus.PENDING_APPROVAL and status == TicketStatus.NEW:
+        # An approved request reaches the desk now, as a new ticket does.
+        _notify_assignment(ticket, actor=actor, assignee_changed=True, team_changed=True)
     requester = ticket.requester
     labels = dict(TicketStatus.choices)
     resolved = status == TicketStatus.RESOLVED

@@ -15,7 +15,6 @@ from rest_framework import serializers
 from itsm.models import Team, User
 from tickets.actions import BULK_MAX_TICKETS, BulkAction
 from tickets.models import (
-    TRANSITIONS,
     Category,
     Comment,
     ExportFormat,
@@ -175,7 +174,7 @@ class TicketSerializer(serializers.ModelSerializer):
         return ticket.external_key or None
 
     def get_allowed_transitions(self, ticket: Ticket) -> list[str]:
-        return list(TRANSITIONS[ticket.status])
+        return ticket.offered_transitions()
 
     def to_representation(self, ticket: Ticket) -> dict[str, Any]:
         # Written out rather than walked field by field: a page of 25 tickets renders several
@@ -191,7 +190,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "title": ticket.title,
             "description": ticket.description,
             "status": ticket.status,
-            "allowed_transitions": list(TRANSITIONS[ticket.status]),
+            "allowed_transitions": ticket.offered_transitions(),
             "impact": ticket.impact,
             "urgency": ticket.urgency,
             "priority": ticket.priority,

@@ -405,3 +405,15 @@ def test_the_kpis_count_closed_changes_their_success_and_the_emergency_share(mak
     ] == [(team.name, 3)]
     before = kpis.compute(names, start - timedelta(days=9), start - timedelta(days=8), user=None)
     assert before.value("changes_closed") == 0 and before.value("change_success_rate") is None
+
+
+def test_the_history_shows_human_labels_in_the_readers_language(make_change, agent, client):
+    change = move(make_change(), "assess", actor=agent)
+    client.force_login(agent)
+    detail = reverse("changes:change-detail", args=[change.pk])
+    page = client.get(detail).content.decode()
+    assert "change.transitioned" not in page and "change.created" not in page
+    assert "<strong>Moved</strong>: Draft → Assess" in page
+    assert "<strong>Created</strong> (Draft)" in page
+    french = client.get(detail, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "<strong>Changement d’étape</strong>: Brouillon → Évaluation" in french

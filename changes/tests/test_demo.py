@@ -16,7 +16,9 @@ def test_the_demo_has_problems_and_changes_once(capsys):
     out = capsys.readouterr().out
     assert "Demo problems:" in out and "Demo changes: 4 created" in out
     assert Problem.objects.filter(detected=True, title__icontains="VPN").exists()
-    assert Problem.objects.get(status="known_error").workaround
+    known_errors = Problem.objects.filter(status="known_error")
+    # The one made by hand and the recurring VPN drops found by detection (problems/demo.py).
+    assert known_errors.count() == 2 and all(problem.workaround for problem in known_errors)
     changes = {change.title: change for change in ChangeRequest.objects.all()}
     assert len(changes) == 4
     patch = changes["Demo: security patches on the web servers"]
@@ -26,4 +28,4 @@ def test_the_demo_has_problems_and_changes_once(capsys):
     assert changes["Demo: rotate application logs"].status == "scheduled"
     assert changes["Demo: raise the VPN concentrator rekey interval"].problems.exists()
     call_command("seed_demo")
-    assert ChangeRequest.objects.count() == 4 and Problem.objects.filter(status="known_error").count() == 1
+    assert ChangeRequest.objects.count() == 4 and Problem.objects.filter(status="known_error").count() == 2

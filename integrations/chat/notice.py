@@ -35,6 +35,60 @@ def _ticket_facts(ticket: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 SLA_METRICS = {"response": "response", "resolution": "resolution"}
+PROBLEM_EVENTS = (
+    Event.PROBLEM_CREATED,
+    Event.PROBLEM_INCIDENT_LINKED,
+    Event.PROBLEM_MERGED,
+    Event.PROBLEM_STATUS_CHANGED,
+    Event.PROBLEM_RESOLVED,
+)
+
+
+def _problem_notice(event: str, data: dict[str, Any]) -> Notice:
+    """problem.created, .incident_linked, .merged, .status_changed, .resolved."""
+    problem = data.get("problem") or {}
+    number = problem.get("number", "")
+    facts = [
+        (_("Status"), str(problem.get("status", ""))),
+        (_("Linked incidents"), str(problem.get("incident_count", 0))),
+        (_("Team"), problem.get("team") or "-"),
+    ]
+    link, title, tone = problem.get("url", ""), problem.get("title", ""), "accent"
+    if event == Event.PROBLEM_CREATED:
+        headline = _("Problem %(number)s opened by %(actor)s") % {
+            "number": number,
+            "actor": data.get("actor", ""),
+        }
+    elif event == Event.PROBLEM_INCIDENT_LINKED:
+        incident = (data.get("incident") or {}).get("number", "")
+        values = {"incident": incident, "number": number}
+        if data.get("joined"):
+            headline = _("%(incident)s joined problem %(number)s (similar incidents)") % values
+            tone = "warning"
+        else:
+            headline = _("%(incident)s linked to problem %(number)s") % values
+    elif event == Event.PROBLEM_MERGED:
+        into = data.get("into") or {}
+        headline = _("Problem %(number)s merged into %(into)s") % {
+            "number": number,
+            "into": into.get("number", ""),
+        }
+        facts.append(
+            (_("Incidents moved"), ", ".join(i.get("number", "") for i in data.get("incidents") or []) or "-")
+        )
+        link, title = into.get("url", "") or link, into.get("title", "") or title
+    elif event == Event.PROBLEM_RESOLVED:
+        headline = _("Problem %(number)s resolved") % {"number": number}
+        tone = "good"
+        if problem.get("fix"):
+            facts.append((_("Permanent fix"), problem["fix"][:300]))
+    else:
+        headline = _("Problem %(number)s: %(previous)s → %(status)s") % {
+            "number": number,
+            "previous": data.get("from", ""),
+            "status": data.get("to", ""),
+        }
+    return Notice(headline, title, facts, link, _("Open problem"), tone)
 
 
 def notice_for(event: str, data: dict[str, Any]) -> Notice:
@@ -121,6 +175,8 @@ def notice_for(event: str, data: dict[str, Any]) -> Notice:
             _("Open problem"),
             "warning",
         )
+    if event in PROBLEM_EVENTS:
+        return _problem_notice(event, data)
     if event == Event.CHANGE_STATUS_CHANGED:
         change = data.get("change") or {}
         facts = [

@@ -39,6 +39,7 @@ CATEGORY_TO_STATUS = {
     "done": TicketStatus.RESOLVED,
 }
 STATUS_TO_CATEGORY = {
+    TicketStatus.PENDING_APPROVAL: "new",
     TicketStatus.NEW: "new",
     TicketStatus.OPEN: "new",
     TicketStatus.IN_PROGRESS: "indeterminate",

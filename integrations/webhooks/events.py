@@ -43,6 +43,11 @@ class Event(models.TextChoices):
     SLA_AT_RISK = "sla.at_risk", _("SLA at risk")
     SLA_BREACHED = "sla.breached", _("SLA breached")
     PROBLEM_DETECTED = "problem.detected", _("Problem detected")
+    PROBLEM_CREATED = "problem.created", _("Problem opened by an agent")
+    PROBLEM_INCIDENT_LINKED = "problem.incident_linked", _("Incident linked to a problem")
+    PROBLEM_MERGED = "problem.merged", _("Problem merged into another")
+    PROBLEM_STATUS_CHANGED = "problem.status_changed", _("Problem moved in its lifecycle")
+    PROBLEM_RESOLVED = "problem.resolved", _("Problem resolved")
     CHANGE_STATUS_CHANGED = "change.status_changed", _("Change moved in its lifecycle")
     COMMENT_ADDED = "comment.added", _("Reply or internal note added")
     COMMENT_EDITED = "comment.edited", _("Reply or internal note edited")
@@ -206,6 +211,11 @@ def problem_data(problem: Any, incidents: list[Any]) -> dict[str, Any]:
         "url": absolute_url("problems:problem-detail", problem.pk, f"/problems/{problem.pk}/"),
         "api_url": settings.SITE_URL.rstrip("/") + f"/api/problems/{problem.pk}/",
     }
+
+
+def linked_incidents(problem: Any) -> list[Any]:
+    """The problem's incidents as they are now (read only when someone subscribed)."""
+    return list(problem.incidents.order_by("pk"))
 
 
 def change_data(change: Any) -> dict[str, Any]:
@@ -407,6 +417,123 @@ def on_problem_detected(
             dedupe_key=f"{Event.PROBLEM_DETECTED}:{problem.pk}",
         )
     )
+
+
+def on_problem_created(
+    sender: Any,
+    problem: Any,
+    incidents: list[Any] | None = None,
+    actor: Any = None,
+    detected: bool = False,
+    **kwargs: Any,
+) -> None:
+    if detected:
+        return  # detection's problems are announced as problem.detected
+    tickets = list(incidents or [])
+    who = actor_name(actor, "system:problems")
+    raise_events(
+        OutboundEvent(
+            Event.PROBLEM_CREATED,
+            lambda: {
+                "problem": problem_data(problem, tickets),
+                "incidents": [ticket_summary(t) for t in tickets],
+                "actor": who,
+            },
+            dedupe_key=f"{Event.PROBLEM_CREATED}:{problem.pk}",
+        )
+    )
+
+
+def on_incident_linked(
+    sender: Any,
+    problem: Any,
+    ticket: Any,
+    actor: Any = None,
+    joined: bool = False,
+    link: Any = None,
+    **kwargs: Any,
+) -> None:
+    who = actor_name(actor, "system:problems")
+    raise_events(
+        OutboundEvent(
+            Event.PROBLEM_INCIDENT_LINKED,
+            lambda: {
+                "problem": problem_data(problem, linked_incidents(problem)),
+                "incident": ticket_summary(ticket),
+                # Detection joined it to the open problem its cluster belongs to (not an agent).
+                "joined": joined,
+                "actor": who,
+            },
+            # One per link: unlinked and linked again is a new fact.
+            dedupe_key=f"{Event.PROBLEM_INCIDENT_LINKED}:{problem.pk}:{ticket.pk}:{getattr(link, 'pk', '')}",
+        )
+    )
+
+
+def on_problem_merged(
+    sender: Any,
+    problem: Any,
+    into: Any,
+    incidents: list[Any] | None = None,
+    actor: Any = None,
+    reason: str = "",
+    **kwargs: Any,
+) -> None:
+    tickets = list(incidents or [])
+    who = actor_name(actor, "system:problems")
+    raise_events(
+        OutboundEvent(
+            Event.PROBLEM_MERGED,
+            lambda: {
+                "problem": problem_data(problem, []),
+                "into": problem_data(into, linked_incidents(into)),
+                "incidents": [ticket_summary(t) for t in tickets],
+                "actor": who,
+                "reason": reason,
+            },
+            dedupe_key=f"{Event.PROBLEM_MERGED}:{problem.pk}:{into.pk}",
+        )
+    )
+
+
+def on_problem_status_changed(
+    sender: Any, problem: Any, previous: str, status: str, actor: Any = None, **kwargs: Any
+) -> None:
+    who = actor_name(actor, "system:problems")
+    trace_id = str(uuid.uuid4())
+    moment = iso(problem.updated_at)
+
+    def build() -> dict[str, Any]:
+        return {
+            "problem": {
+                **problem_data(problem, linked_incidents(problem)),
+                "root_cause": (problem.root_cause or "")[:DESCRIPTION_EXCERPT],
+                "workaround": (problem.workaround or "")[:DESCRIPTION_EXCERPT],
+                "fix": (problem.fix or "")[:DESCRIPTION_EXCERPT],
+            },
+            "from": previous,
+            "to": status,
+            "actor": who,
+        }
+
+    events = [
+        OutboundEvent(
+            Event.PROBLEM_STATUS_CHANGED,
+            build,
+            trace_id=trace_id,
+            dedupe_key=f"{Event.PROBLEM_STATUS_CHANGED}:{problem.pk}:{previous}:{status}:{moment}",
+        )
+    ]
+    if status == "resolved":
+        events.append(
+            OutboundEvent(
+                Event.PROBLEM_RESOLVED,
+                build,
+                trace_id=trace_id,
+                dedupe_key=f"{Event.PROBLEM_RESOLVED}:{problem.pk}:{moment}",
+            )
+        )
+    raise_events(*events)
 
 
 def on_change_status_changed(

@@ -43,6 +43,12 @@ def connect() -> None:
     _translate(outbound.on_sla_at_risk, sla_signals.sla_at_risk, "sla_at_risk")
     _translate(outbound.on_sla_breached, sla_signals.sla_breached, "sla_breached")
     _translate(outbound.on_problem_detected, problem_signals.problem_detected, "problem_detected")
+    _translate(outbound.on_problem_created, problem_signals.problem_created, "problem_created")
+    _translate(outbound.on_incident_linked, problem_signals.incident_linked, "problem_incident_linked")
+    _translate(outbound.on_problem_merged, problem_signals.problem_merged, "problem_merged")
+    _translate(
+        outbound.on_problem_status_changed, problem_signals.problem_status_changed, "problem_status_changed"
+    )
     _translate(
         outbound.on_change_status_changed, change_signals.change_status_changed, "change_status_changed"
     )

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from itsm.approvals.models import ApprovalRequest, ApprovalStatus
 from tickets import signals
 from tickets.actions.attachments import check_attachment, store_attachment
 from tickets.models import (
@@ -21,6 +22,7 @@ from tickets.models import (
     TicketType,
     Watcher,
 )
+from tickets.models.catalog import CATALOG_APPROVAL_KIND
 from tickets.models.priority import Impact, Priority, PriorityReasonRequired, Urgency, override_reason
 from tickets.models.ticket import TRANSITIONS, audited
 from tickets.validation import validate_description, validate_metadata, validate_tag
@@ -61,7 +63,29 @@ def _adopt(caller: Ticket, fresh: Ticket) -> None:
     caller._state.fields_cache.clear()
 
 
+def check_release(ticket: Ticket, status: str) -> None:
+    """A request pending approval moves on only by its approval: to ``new`` once approved
+    (the approvals receiver moves it), or to ``cancelled`` (by an agent, or by the outcome)."""
+    if ticket.status != TicketStatus.PENDING_APPROVAL or status == TicketStatus.CANCELLED:
+        return
+    approved = (
+        ApprovalRequest.objects.for_target(ticket)
+        .filter(kind=CATALOG_APPROVAL_KIND, status=ApprovalStatus.APPROVED)
+        .exists()
+    )
+    if not approved:
+        raise IllegalTransition(
+            ticket.status,
+            status,
+            (TicketStatus.CANCELLED,),
+            f"{ticket.number} waits for its approval: it moves on once approved, or is cancelled.",
+        )
+
+
 # --- tickets ------------------------------------------------------------------------------
+INITIAL_STATUSES = (TicketStatus.NEW, TicketStatus.PENDING_APPROVAL)
+
+
 @transaction.atomic
 def do_create_ticket(
     *,
@@ -88,7 +112,10 @@ def do_create_ticket(
     attachments: Iterable[UploadedFile] = (),
     actor_label: str = "",
     created_at: Any = None,
+    status: str = TicketStatus.NEW,
 ) -> Ticket:
+    """Open a ticket. ``status`` is ``new``, or ``pending_approval`` for a catalog request that
+    waits for its approval (``tickets.actions.catalog`` asks for it in the same transaction)."""
     title = (title or "").strip()
     if not title:
         raise ValidationError({"title": "A title is required."})
@@ -96,6 +123,7 @@ def do_create_ticket(
     if metadata:
         check_field("metadata", metadata, validate_metadata)
     check_choice(type, TicketType.values, "type")
+    check_choice(status, INITIAL_STATUSES, "status")
     check_choice(impact, Impact.values, "impact")
     check_choice(urgency, Urgency.values, "urgency")
     if priority is not None:
@@ -120,6 +148,7 @@ def do_create_ticket(
         requester=requester,
         organisation=requester.organisation,
         type=type,
+        status=status,
         impact=impact,
         urgency=urgency,
         category=category,
@@ -267,6 +296,8 @@ def do_edit_ticket(
     caller, ticket = ticket, _locked(ticket)
     if expected_version is not None and ticket.version != expected_version:
         raise StaleTicket(ticket, expected_version)
+    if "status" in changes:
+        check_release(ticket, changes["status"])
     values: dict[str, Any] = dict(changes)
     previous_status, previous_priority = ticket.status, ticket.priority
     previous_assignee, previous_team = (

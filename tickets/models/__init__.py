@@ -1,6 +1,6 @@
 from tickets.models.access import AccessChannel, SensitiveAccess
 from tickets.models.audit import AuditChange, audit_trail
-from tickets.models.catalog import CatalogItem, Category, SavedView
+from tickets.models.catalog import CATALOG_APPROVAL_KIND, ApproverSource, CatalogItem, Category, SavedView
 from tickets.models.conversation import Attachment, Comment, CommentSource, Watcher
 from tickets.models.csat import CHANGE_WINDOW, LINK_MAX_AGE, DeskSettings, SatisfactionSurvey
 from tickets.models.exports import ExportFormat, ExportJob, ExportStatus
@@ -26,9 +26,11 @@ from tickets.models.worklogs import WORKLOG_MAX_MINUTES, WorkLog
 
 __all__ = [
     "AUDITED_FIELDS",
+    "CATALOG_APPROVAL_KIND",
     "CHANGE_WINDOW",
     "LINK_MAX_AGE",
     "AccessChannel",
+    "ApproverSource",
     "AuditChange",
     "ResolutionRequired",
     "SensitiveAccess",

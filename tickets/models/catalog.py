@@ -11,10 +11,14 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from itsm.approvals.approvers import resolve_approvers
+from itsm.models import Role
 from tickets.models.priority import Impact, Urgency
 
 FIELD_TYPES = ("text", "textarea", "number", "date", "choice", "boolean", "email")
 FIELD_KEYS = {"name", "label", "type", "required", "choices", "max_length", "min", "max", "help"}
+# The ``kind`` of the approval a catalog request waits for (``itsm.approvals``).
+CATALOG_APPROVAL_KIND = "catalog-request"
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 
 
@@ -152,6 +156,14 @@ class Category(models.Model):
         return [word.strip().lower() for word in self.keywords.split(",") if word.strip()]
 
 
+class ApproverSource(models.TextChoices):
+    """Who approves the requests of an item that requires approval."""
+
+    TEAM_LEAD = "team_lead", _("The lead of the item's team")
+    ROLE = "role", _("Everyone with a role")
+    USERS = "users", _("Named people")
+
+
 class CatalogItem(models.Model):
     """A service request form defined as data.
 
@@ -170,10 +182,43 @@ class CatalogItem(models.Model):
     default_urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.MEDIUM)
     active = models.BooleanField(default=True)
     order = models.PositiveIntegerField(default=100)
+    # Requests from this item wait in pending_approval until their approvers decide.
+    requires_approval = models.BooleanField(
+        _("requires approval"),
+        default=False,
+        help_text=_("A request waits for approval (its SLA clocks paused) before the desk works on it."),
+    )
+    approver_source = models.CharField(
+        _("approved by"), max_length=10, choices=ApproverSource.choices, default=ApproverSource.TEAM_LEAD
+    )
+    approver_role = models.CharField(
+        _("approver role"),
+        max_length=10,
+        choices=[(Role.ADMIN, Role.ADMIN.label), (Role.AGENT, Role.AGENT.label)],
+        blank=True,
+        help_text=_("With “Everyone with a role”: who may approve."),
+    )
+    approver_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="catalog_items_to_approve",
+        verbose_name=_("approvers"),
+        help_text=_("With “Named people”: who may approve."),
+    )
+    approvals_needed = models.PositiveSmallIntegerField(
+        _("approvals needed"),
+        default=1,
+        help_text=_("How many of the approvers must approve (capped at how many there are)."),
+    )
 
     class Meta:
         ordering = ["order", "name"]
         verbose_name = _("catalog item")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(approvals_needed__gte=1), name="catalog_approvals_positive"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -184,6 +229,20 @@ class CatalogItem(models.Model):
             parse_catalog_fields(self.fields)
         except ValidationError as error:
             raise ValidationError({"fields": error.messages}) from error
+        if not self.requires_approval:
+            return
+        if self.approver_source == ApproverSource.TEAM_LEAD and self.default_team_id is None:
+            raise ValidationError({"default_team": _("Approval by the team's lead needs a default team.")})
+        if self.approver_source == ApproverSource.ROLE and not self.approver_role:
+            raise ValidationError({"approver_role": _("Choose the role whose members approve.")})
+
+    def approvers(self) -> list[Any]:
+        """The active people who approve this item's requests (empty when none is set up)."""
+        if self.approver_source == ApproverSource.TEAM_LEAD:
+            return resolve_approvers(leads_of=[self.default_team_id])
+        if self.approver_source == ApproverSource.ROLE:
+            return resolve_approvers(roles=[self.approver_role]) if self.approver_role else []
+        return resolve_approvers(users=self.approver_users.all())
 
     def form_fields(self) -> list[CatalogField]:
         """The parsed fields (raises ValidationError when the stored JSON is bad)."""

@@ -35,6 +35,8 @@ TYPE_PREFIX = {TicketType.INCIDENT: "INC", TicketType.SERVICE_REQUEST: "REQ"}
 
 
 class TicketStatus(models.TextChoices):
+    # A request from a catalog item that needs approval waits here until its approver decides.
+    PENDING_APPROVAL = "pending_approval", _("Pending approval")
     NEW = "new", _("New")
     OPEN = "open", _("Open")
     IN_PROGRESS = "in_progress", _("In progress")
@@ -48,6 +50,9 @@ class TicketStatus(models.TextChoices):
 S = TicketStatus
 # The one mapping of allowed moves. closed and cancelled are final.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
+    # Out of pending_approval only by the approval's outcome (approved → new; rejected, expired
+    # or withdrawn → cancelled); an agent may cancel it. ``tickets.actions`` enforces the rest.
+    S.PENDING_APPROVAL: (S.NEW, S.CANCELLED),
     S.NEW: (S.OPEN, S.IN_PROGRESS, S.PENDING_CUSTOMER, S.PENDING_VENDOR, S.RESOLVED, S.CANCELLED),
     S.OPEN: (S.IN_PROGRESS, S.PENDING_CUSTOMER, S.PENDING_VENDOR, S.RESOLVED, S.CANCELLED),
     S.IN_PROGRESS: (S.OPEN, S.PENDING_CUSTOMER, S.PENDING_VENDOR, S.RESOLVED, S.CANCELLED),
@@ -57,9 +62,10 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     S.CLOSED: (),
     S.CANCELLED: (),
 }
+# Work for the desk. A request pending approval is not (yet): queues and KPIs leave it out.
 OPEN_STATUSES = (S.NEW, S.OPEN, S.IN_PROGRESS, S.PENDING_CUSTOMER, S.PENDING_VENDOR)
-# Waiting on someone outside the desk: the SLA clocks pause.
-PAUSED_STATUSES = (S.PENDING_CUSTOMER, S.PENDING_VENDOR)
+# Waiting on someone outside the desk (or for the approval of a request): the SLA clocks pause.
+PAUSED_STATUSES = (S.PENDING_APPROVAL, S.PENDING_CUSTOMER, S.PENDING_VENDOR)
 # Work on the ticket is over: resolved (may still reopen) or final.
 DONE_STATUSES = (S.RESOLVED, S.CLOSED, S.CANCELLED)
 # Final: no move out (closed, cancelled).
@@ -398,6 +404,13 @@ class Ticket(ChoiceLabels, models.Model):
 
     def allowed_transitions(self) -> list[str]:
         return list(TRANSITIONS[self.status])
+
+    def offered_transitions(self) -> list[str]:
+        """The moves a person may choose (pages, the API's ``allowed_transitions``): a request
+        pending approval only leaves by its approval's outcome, or by being cancelled."""
+        if self.status == TicketStatus.PENDING_APPROVAL:
+            return [TicketStatus.CANCELLED]
+        return self.allowed_transitions()
 
     def can_transition_to(self, status: str) -> bool:
         return status in TRANSITIONS.get(self.status, ())

@@ -110,7 +110,9 @@ def test_it_keeps_a_closed_ticket_closed(make_ticket, agent):
 
 def test_the_final_statuses_are_the_ones_without_a_move_out():
     assert FINAL_STATUSES == (TicketStatus.CLOSED, TicketStatus.CANCELLED)
-    assert set(PAUSED_STATUSES) < set(OPEN_STATUSES)
+    # A request pending approval pauses its clocks but is not open work yet.
+    assert set(PAUSED_STATUSES) - {TicketStatus.PENDING_APPROVAL} < set(OPEN_STATUSES)
+    assert TicketStatus.PENDING_APPROVAL not in OPEN_STATUSES + DONE_STATUSES
     assert set(FINAL_STATUSES) < set(DONE_STATUSES)
 
 

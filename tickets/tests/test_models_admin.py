@@ -27,7 +27,19 @@ def catalog_form(fields_json):
         "fields": fields_json,
         "default_impact": "low",
         "default_urgency": "medium",
+        "approver_source": "team_lead",
+        "approvals_needed": "1",
     }
+
+
+def test_an_item_approved_by_named_people_needs_at_least_one(admin_client_, agent):
+    form = {**catalog_form("[]"), "requires_approval": "on", "approver_source": "users"}
+    response = admin_client_.post("/admin/tickets/catalogitem/add/", form)
+    assert response.status_code == 200 and "Name at least one approver." in response.content.decode()
+    assert not CatalogItem.objects.exists()
+    response = admin_client_.post("/admin/tickets/catalogitem/add/", {**form, "approver_users": [agent.pk]})
+    assert response.status_code == 302
+    assert list(CatalogItem.objects.get().approver_users.all()) == [agent]
 
 
 def test_it_saves_a_catalog_item_with_good_fields(admin_client_):

@@ -15,6 +15,7 @@ from tickets.models import IllegalTransition, Ticket
 pytestmark = pytest.mark.django_db
 
 STATUSES = [
+    "pending_approval",
     "new",
     "open",
     "in_progress",
@@ -25,6 +26,7 @@ STATUSES = [
     "cancelled",
 ]
 MOVES = {
+    "pending_approval": ["new", "cancelled"],
     "new": ["open", "in_progress", "pending_customer", "pending_vendor", "resolved", "cancelled"],
     "open": ["in_progress", "pending_customer", "pending_vendor", "resolved", "cancelled"],
     "in_progress": ["open", "pending_customer", "pending_vendor", "resolved", "cancelled"],
@@ -72,7 +74,7 @@ def test_cancelled_and_closed_are_final(make_ticket, status):
     ticket = put_in(make_ticket(), status)
     assert ticket.is_final == (status in ("closed", "cancelled"))
     assert ticket.is_open == (status in ("new", "open", "in_progress", "pending_customer", "pending_vendor"))
-    assert ticket.is_paused == (status in ("pending_customer", "pending_vendor"))
+    assert ticket.is_paused == (status in ("pending_approval", "pending_customer", "pending_vendor"))
 
 
 def test_a_transition_advances_the_stored_and_in_memory_updated_at_and_version(make_ticket, agent):

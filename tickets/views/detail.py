@@ -19,6 +19,8 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
 
+from itsm.approvals.models import ApprovalRequest
+from itsm.approvals.views import approvals_for, card_context
 from itsm.storage import StoreDown, open_stored
 from tickets import actions, extensions
 from tickets.forms import (
@@ -33,6 +35,7 @@ from tickets.forms import (
 )
 from tickets.models import (
     AUDITED_FIELDS,
+    CATALOG_APPROVAL_KIND,
     Attachment,
     Comment,
     IllegalTransition,
@@ -168,6 +171,17 @@ def worklog_context(ticket: Ticket, **overrides: Any) -> dict[str, Any]:
     }
 
 
+def waiting_approval_context(ticket: Ticket, user: Any) -> dict[str, Any]:
+    """A request waiting for its approval: the card (approvers decide on it), or for someone
+    who may not open the approval, who was asked (only read for such tickets)."""
+    approvals = ApprovalRequest.objects.for_target(ticket).filter(kind=CATALOG_APPROVAL_KIND).pending()
+    visible = approvals_for(user).filter(pk__in=approvals.values("pk")).first()
+    if visible is not None:
+        return {"approval_card": card_context(visible, user)}
+    waiting = approvals.prefetch_related("approver_links__user").first()
+    return {"approval_waiting": waiting}
+
+
 def detail_context(request: HttpRequest, ticket: Ticket, *, timeline: bool = True, **overrides: Any) -> dict:
     user = request.user
     watchers = list(ticket.watchers.select_related("user").order_by("created_at"))
@@ -204,6 +218,8 @@ def detail_context(request: HttpRequest, ticket: Ticket, *, timeline: bool = Tru
     if user.is_agent:
         context.update(worklog_context(ticket))
         context["survey"] = SatisfactionSurvey.objects.filter(ticket=ticket).first()
+    if ticket.status == TicketStatus.PENDING_APPROVAL:
+        context.update(waiting_approval_context(ticket, user))
     if timeline:
         context["timeline"] = build_timeline(ticket, user)
 

@@ -15,8 +15,10 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
 
+from itsm.approvals.views import approvals_for, card_context
 from tickets import actions, extensions
 from tickets.actions.autoclose import closes_at
+from tickets.actions.catalog import do_request_catalog_item
 from tickets.forms import (
     CatalogRequestForm,
     IncidentReportForm,
@@ -25,6 +27,7 @@ from tickets.forms import (
     add_domain_error,
 )
 from tickets.models import (
+    CATALOG_APPROVAL_KIND,
     CatalogItem,
     Channel,
     Comment,
@@ -94,27 +97,24 @@ def portal_request(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("tickets:portal-catalog")
     if request.method == "POST" and form.is_valid():
         try:
-            ticket = _create(
-                request,
-                title=item.name,
+            ticket = do_request_catalog_item(
+                item,
+                actor=request.user,
                 description=form.description(),
-                type=TicketType.SERVICE_REQUEST,
-                impact=item.default_impact,
-                urgency=item.default_urgency,
-                category=item.default_category,
-                team=item.default_team,
-                metadata={
-                    "catalog_item": {"id": item.pk, "slug": item.slug, "name": item.name},
-                    "answers": form.answers(),
-                },
+                answers=form.answers(),
                 attachments=form.cleaned_data["attachments"],
+                channel=Channel.PORTAL,
             )
         except ValidationError as invalid:
             add_domain_error(form, invalid)
         else:
-            messages.success(
-                request, gettext("Your request %(number)s was sent.") % {"number": ticket.number}
-            )
+            if ticket.status == TicketStatus.PENDING_APPROVAL:
+                message = gettext(
+                    "Your request %(number)s was sent. It waits for approval before we work on it."
+                )
+            else:
+                message = gettext("Your request %(number)s was sent.")
+            messages.success(request, message % {"number": ticket.number})
             return redirect("tickets:portal-ticket", pk=ticket.pk)
     status = 400 if request.method == "POST" else 200
     return render(request, "tickets/portal_request.html", {"item": item, "form": form}, status=status)
@@ -149,6 +149,20 @@ def portal_report(request: HttpRequest) -> HttpResponse:
     return render(request, "tickets/portal_report.html", {"form": form}, status=status)
 
 
+def _approval_card(ticket: Ticket, user: User) -> dict[str, Any] | None:
+    """The state of the approval a catalog request asked for: decisions and their comments."""
+    if ticket.type != TicketType.SERVICE_REQUEST:
+        return None
+    approval = (
+        approvals_for(user)
+        .for_target(ticket)
+        .filter(kind=CATALOG_APPROVAL_KIND)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return None if approval is None else card_context(approval, user)
+
+
 def _conversation_context(ticket: Ticket, user: User, **overrides: Any) -> dict[str, Any]:
     comments = (
         Comment.objects.public()
@@ -167,6 +181,7 @@ def _conversation_context(ticket: Ticket, user: User, **overrides: Any) -> dict[
         "closes_at": closes_at(ticket) if ticket.status == TicketStatus.RESOLVED else None,
         # Panels other apps register for the portal (the copilot), loaded with hx-get.
         "panels": extensions.portal_panels(),
+        "approval": _approval_card(ticket, user),
     }
     context.update(overrides)
     return context

@@ -13,6 +13,9 @@ from itsm.models import Role, User
 
 @pytest.fixture(autouse=True)
 def _ticket_is_a_target():
+    # The tickets app registers its own (catalog requests); these tests pin a plain one and
+    # give the app's back afterwards.
+    previous = registry._targets.get(registry.model_key("tickets.Ticket"))
     registry.register_target(
         "tickets.Ticket",
         label=lambda ticket: f"{ticket.number} {ticket.title}",
@@ -20,6 +23,8 @@ def _ticket_is_a_target():
     )
     yield
     registry.unregister_target("tickets.Ticket")
+    if previous is not None:
+        registry._targets[registry.model_key("tickets.Ticket")] = previous
 
 
 @pytest.fixture
