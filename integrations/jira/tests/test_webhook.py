@@ -1,12 +1,22 @@
 """POST /api/integrations/jira/webhook/: verification, storage, dedupe, projects, answers."""
 
+import hashlib
 import json
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
+from procrastinate.exceptions import TaskNotFound
 
-from integrations.jira.inbound import DeliveryRefused, verify_signature
+from integrations.jira.inbound import (
+    DeliveryRefused,
+    accept_project,
+    content_key,
+    receive,
+    store_receipt,
+    verify_signature,
+)
 from integrations.jira.models import ProjectKey, WebhookReceipt
+from integrations.jira.signals import project_claimed
 from integrations.jira.tests.conftest import SECRET, payload, sign
 from integrations.jira.tests.fakejira import fixture
 from tickets.models import Ticket
@@ -256,3 +266,188 @@ def test_a_poison_body_is_refused_with_a_4xx_so_jira_stops_retrying(deliver, bod
     response = deliver(body)
     assert 400 <= response.status_code < 500
     assert WebhookReceipt.objects.count() == 0
+
+
+# --- what mutation testing of receive.py showed untested (docs/mutation-testing.md) ------------
+def updated(**changes) -> dict:
+    """The issue-updated contract delivery with top-level and ``issue`` entries replaced."""
+    data = json.loads(json.dumps(fixture("jira-webhook-issue-updated.json")))
+    data["issue"].update(changes.pop("issue", {}))
+    data.update(changes)
+    return data
+
+
+@pytest.mark.parametrize("header", ["sha256=", "sha256=   "], ids=["blank", "spaces"])
+def test_a_signature_header_with_a_blank_signature_is_refused_as_malformed(deliver, header):
+    response = deliver(updated(), signed=False, headers={"X-Hub-Signature": header})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "X-Hub-Signature must look like sha256=<hex digest>."
+    assert WebhookReceipt.objects.count() == 0
+
+
+def test_a_signature_header_without_a_separator_is_refused_as_malformed(deliver):
+    response = deliver(updated(), signed=False, headers={"X-Hub-Signature": "sha256"})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "X-Hub-Signature must look like sha256=<hex digest>."
+
+
+@pytest.mark.parametrize("event", [5, True, ""], ids=["number", "boolean", "blank"])
+def test_a_webhook_event_that_is_not_a_name_is_refused(deliver, event):
+    response = deliver(updated(webhookEvent=event))
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The body has no webhookEvent."
+    assert WebhookReceipt.objects.count() == 0
+
+
+def test_identifiers_longer_than_their_columns_are_stored_truncated(deliver):
+    data = updated(issue={"id": "7" * 40, "key": "ITSUP-" + "9" * 70})
+    response = deliver(data, identifier="i" * 300, headers={"X-Atlassian-Webhook-Flow": "f" * 30})
+    assert response.status_code == 202
+    receipt = WebhookReceipt.objects.get()
+    assert receipt.identifier == "i" * 255
+    assert receipt.issue_id == "7" * 32
+    assert receipt.issue_key == ("ITSUP-" + "9" * 70)[:64]
+    assert receipt.flow == "f" * 20
+
+
+def test_the_issue_id_and_key_are_stored(deliver):
+    assert deliver(updated()).status_code == 202
+    receipt = WebhookReceipt.objects.get()
+    assert (receipt.issue_id, receipt.issue_key, receipt.retry_count, receipt.for_tickets) == (
+        "10042",
+        "ITSUP-42",
+        0,
+        True,
+    )
+
+
+def test_issue_fields_that_are_not_an_object_are_stored_as_no_fields(deliver):
+    data = updated(issue={"fields": "not an object"})
+    assert deliver(data).status_code == 202
+    assert WebhookReceipt.objects.get().issue_key == "ITSUP-42"
+
+
+def test_two_issues_updated_in_the_same_millisecond_are_two_deliveries(deliver):
+    assert deliver(updated()).status_code == 202
+    other = updated(issue={"id": "10043", "key": "ITSUP-43"})
+    assert deliver(other).status_code == 202
+    assert WebhookReceipt.objects.count() == 2
+
+
+def test_two_updates_of_one_issue_in_the_same_millisecond_are_two_deliveries(deliver):
+    assert deliver(updated()).status_code == 202
+    later = updated()
+    later["issue"]["fields"]["updated"] = "2031-01-01T10:00:00.000+0000"
+    assert deliver(later).status_code == 202
+    assert WebhookReceipt.objects.count() == 2
+
+
+def test_the_same_facts_in_other_bytes_are_a_duplicate(deliver, queued_jobs):
+    """The content key is what the body says happened, not its bytes: a redelivery that differs
+    only in details the key does not read (here the changelog) under a new identifier is the same
+    delivery, and the answer names the stored receipt."""
+    first = deliver(updated())
+    assert first.status_code == 202
+    other_bytes = updated(changelog={"id": "0", "items": []})
+    replay = deliver(other_bytes)
+    assert replay.status_code == 200
+    assert replay.json() == {"status": "duplicate", "receipt": first.json()["receipt"]}
+    assert queued_jobs() == 1
+
+
+def test_the_content_key_names_the_event_and_the_facts():
+    data = updated()
+    facts = ["10042", "ITSUP-42", data["issue"]["fields"]["updated"], "", "", str(data["timestamp"])]
+    expected = "sha256:" + hashlib.sha256("\x1f".join(["jira:issue_updated", *facts]).encode()).hexdigest()
+    assert content_key("jira:issue_updated", data, b"any bytes") == expected
+
+
+def test_without_any_fact_the_content_key_is_the_digest_of_the_body():
+    body = b'{"webhookEvent": "x"}'
+    key = content_key("x", {"webhookEvent": "x", "issue": "not an object"}, body)
+    assert key == "sha256:" + hashlib.sha256(body).hexdigest()
+    assert content_key("x", {}, body) == key
+    assert content_key("x", {}, body + b" ") != key
+
+
+def test_a_duplicate_answers_the_stored_receipt(deliver, queued_jobs):
+    first = deliver(updated(), identifier="same-id")
+    receipt = first.json()["receipt"]
+    assert receipt == WebhookReceipt.objects.get().pk
+    same_identifier_other_content = deliver(updated(timestamp=1), identifier="same-id")
+    same_content_other_identifier = deliver(updated(), identifier="another-id")
+    for answer in (same_identifier_other_content, same_content_other_identifier):
+        assert answer.status_code == 200
+        assert answer.json() == {"status": "duplicate", "receipt": receipt}
+    assert WebhookReceipt.objects.count() == 1
+    assert queued_jobs() == 1
+
+
+def test_the_queued_job_names_the_stored_receipt(deliver):
+    receipt = deliver(updated()).json()["receipt"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT args, queueing_lock, queue_name FROM procrastinate_jobs "
+            "WHERE task_name = 'integrations.jira.tasks.process_receipt' ORDER BY id DESC LIMIT 1"
+        )
+        args, lock, queue = cursor.fetchone()
+    assert json.loads(args) == {"receipt_id": receipt}
+    assert lock == f"jira-receipt-{receipt}"
+    assert queue == "jira"
+
+
+def test_a_misnamed_task_fails_the_delivery_rather_than_queue_a_job_no_worker_runs(deliver, monkeypatch):
+    monkeypatch.setattr(receive, "PROCESS_RECEIPT_TASK", "integrations.jira.tasks.no_such_task")
+    with pytest.raises(TaskNotFound):
+        deliver(updated())
+    assert WebhookReceipt.objects.count() == 0
+
+
+def test_store_receipt_defaults_and_column_limits():
+    """The defaults of ``store_receipt`` (a first delivery, for tickets) and the event column."""
+    receipt_id, created = store_receipt(
+        identifier="direct", event="e" * 100, issue={"id": "1", "key": "ITSUP-1"}, payload={}
+    )
+    assert created
+    receipt = WebhookReceipt.objects.get(pk=receipt_id)
+    assert (receipt.event, receipt.retry_count, receipt.for_tickets, receipt.flow, receipt.content_key) == (
+        "e" * 60,
+        0,
+        True,
+        "",
+        "",
+    )
+
+
+# --- which deliveries go to tickets, to a listener, or nowhere --------------------------------
+def test_a_configured_project_is_accepted_without_a_query(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert accept_project("itsup") is True
+
+
+def test_a_project_accepted_in_the_admin_goes_to_tickets(deliver, settings):
+    settings.JIRA_PROJECT_KEY = ["OTHER"]
+    ProjectKey.objects.create(key="ITSUP")
+    assert deliver(updated()).status_code == 202
+    assert WebhookReceipt.objects.get().for_tickets is True
+
+
+def test_the_first_project_pinned_goes_to_tickets(deliver, settings):
+    settings.JIRA_PROJECT_KEY = []
+    assert deliver(updated()).status_code == 202
+    assert WebhookReceipt.objects.get().for_tickets is True
+
+
+def test_a_claimed_project_is_stored_for_its_listeners_only(deliver):
+    def claim(sender, project_key, **kwargs):
+        return project_key == "HR"
+
+    project_claimed.connect(claim)
+    try:
+        data = updated(issue={"key": "HR-7"})
+        data["issue"]["fields"]["project"] = {"key": "HR", "id": "1"}
+        assert deliver(data).status_code == 202
+        assert ProjectKey.objects.count() == 0
+        assert WebhookReceipt.objects.get().for_tickets is False
+    finally:
+        project_claimed.disconnect(claim)
