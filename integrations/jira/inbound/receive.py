@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -191,7 +191,8 @@ def store_receipt(
 
     One ``INSERT … ON CONFLICT DO NOTHING`` decides atomically whether it is new: concurrent
     redeliveries of one identifier, or of one signed content under several identifiers,
-    store one row. Returns ``(receipt id, created)``.
+    store one row. Returns ``(receipt id, created)``; raises ``IntegrityError`` (the webhook
+    answers 503, Jira retries) when the insert clashed with a row that is not a copy of it.
     """
     table = connection.ops.quote_name(WebhookReceipt._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -219,7 +220,12 @@ def store_receipt(
         if row is None:
             same = Q(identifier=identifier) | (Q(content_key=content_key) if content_key else Q(pk__in=[]))
             existing = WebhookReceipt.objects.filter(same).values_list("pk", flat=True).first()
-            return existing or 0, False
+            if existing is None:
+                # The row clashed with something that is not this delivery (the id sequence
+                # behind rows inserted with explicit ids, after a restore; or the duplicate
+                # deleted in between): nothing is stored, so Jira must retry, not hear "duplicate".
+                raise IntegrityError("The delivery clashed with a row that is not a copy of it.")
+            return existing, False
         # A fresh id cannot collide with a queueing lock: no savepoint needed around the defer.
         app.configure_task(
             PROCESS_RECEIPT_TASK, allow_unknown=False, queueing_lock=f"jira-receipt-{row[0]}"

@@ -197,6 +197,25 @@ def test_when_it_cannot_store_it_answers_503_so_jira_retries(deliver, monkeypatc
     assert response["Retry-After"] == "30"
 
 
+def test_a_clash_with_a_row_that_is_not_this_delivery_is_a_503_then_stored_on_the_retry(deliver):
+    # After a restore the id sequence may lag behind rows inserted with explicit ids: the next
+    # insert clashes on the primary key, and nothing matches the delivery. It must not be
+    # answered "duplicate" (Jira would never send it again): 503, and the retry stores it.
+    data = fixture("jira-webhook-issue-created.json")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('jira_webhookreceipt', 'id'))")
+        taken = cursor.fetchone()[0] + 1
+    WebhookReceipt.objects.create(
+        pk=taken, identifier="restored", content_key="restored", event="jira:issue_updated", payload={}
+    )
+    first = deliver(data, identifier="delivery-after-restore")
+    assert first.status_code == 503 and first["Retry-After"] == "30"
+    assert not WebhookReceipt.objects.filter(identifier="delivery-after-restore").exists()
+    retried = deliver(data, identifier="delivery-after-restore")
+    assert retried.status_code == 202
+    assert WebhookReceipt.objects.filter(identifier="delivery-after-restore").count() == 1
+
+
 def test_only_post_is_allowed(client):
     assert client.get(URL).status_code == 405
 
