@@ -238,13 +238,13 @@ def do_calibrate_quick_fix(
     Returns (calibration, outcome); calibration is None when there was too little to fit on.
     """
     active = QuickFixCalibration.objects.active().first()
-    if not force and active is not None and active.last_ticket_resolved_at is not None:
-        newer = Ticket.objects.filter(
-            status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED],
-            resolved_at__gt=active.last_ticket_resolved_at,
-        ).exists()
-        if not newer:
-            return None, None
+    if (
+        not force
+        and active is not None
+        and active.last_ticket_resolved_at is not None
+        and not Ticket.objects.resolved_after(active.last_ticket_resolved_at).exists()
+    ):
+        return None, None
     # The fit reads for a while (a quick fix per ticket); no lock is held meanwhile.
     outcome = calibrate(limit)
     if outcome.skipped:

@@ -31,7 +31,7 @@ from ai.triage.models import (
 from itsm.models import AutomationEvent, Team, User
 from tickets import actions as ticket_actions
 from tickets.actions import TicketChanges
-from tickets.models import Category, Comment, Priority, Ticket, TicketStatus
+from tickets.models import Category, Comment, Priority, Ticket
 
 if TYPE_CHECKING:
     from ai.triage.training import TrainingOutcome
@@ -297,13 +297,13 @@ def do_train_models(
     """
     triage_settings = TriageSettings.load()
     active = TriageModel.objects.active().first()
-    if not force and active is not None and active.last_ticket_resolved_at is not None:
-        newer = Ticket.objects.filter(
-            status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED],
-            resolved_at__gt=active.last_ticket_resolved_at,
-        ).exists()
-        if not newer:
-            return None, None
+    if (
+        not force
+        and active is not None
+        and active.last_ticket_resolved_at is not None
+        and not Ticket.objects.resolved_after(active.last_ticket_resolved_at).exists()
+    ):
+        return None, None
     # Training reads and computes for a while; no lock is held meanwhile.
     outcome = training.train(
         triage_settings.min_training_tickets, triage_settings.target_precision, limit=limit

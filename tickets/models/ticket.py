@@ -23,6 +23,8 @@ from itsm.lib.choices import ChoiceLabels
 from tickets.models.priority import Impact, Priority, Urgency, override_reason, priority_for
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from itsm.models import User
 
 
@@ -158,6 +160,10 @@ class TicketQuerySet(models.QuerySet):
 
     def critical(self) -> TicketQuerySet:
         return self.filter(priority=Priority.CRITICAL)
+
+    def resolved_after(self, moment: datetime) -> TicketQuerySet:
+        """Resolved (or since closed) after ``moment``: what a nightly refit waits for."""
+        return self.filter(status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED], resolved_at__gt=moment)
 
     def requested_by(self, user: User) -> TicketQuerySet:
         return self.filter(requester=user)
