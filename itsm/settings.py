@@ -155,7 +155,7 @@ TEMPLATES = [
     },
 ]
 
-# Select boxes and labels drawn in Python, the same HTML as Django's templates (itsm/form_renderer.py).
+# Selects, text inputs, text areas and labels drawn in Python, the same HTML as Django's (itsm/form_renderer.py).
 FORM_RENDERER = "itsm.form_renderer.FormRenderer"
 
 # Database: DATABASE_URL, or the embedded PostgreSQL server under var/.
