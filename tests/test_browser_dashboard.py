@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from itsm import kpis
 
@@ -66,8 +67,8 @@ def test_the_dashboard_tiles_match_the_api_and_refresh_in_place(browser_page):
             "htmx.ajax('GET', document.querySelector('#dashboard-tiles').getAttribute('hx-get'), {target: '#dashboard-tiles', swap: 'outerHTML'})"
         )
     assert page.evaluate("document.body.dataset.marker") == "kept"
-    assert page.get_by_test_id("tile-tickets_created").get_attribute("data-value") == str(
-        row["tickets_created"]
+    expect(page.get_by_test_id("tile-tickets_created")).to_have_attribute(
+        "data-value", str(row["tickets_created"])
     )
     RESULTS.mkdir(exist_ok=True)
     page.screenshot(path=str(RESULTS / "dashboard-1400.png"), full_page=True)

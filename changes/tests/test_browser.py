@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from allauth.account.models import EmailAddress
 from django.db import connection
+from playwright.sync_api import expect
 
 from changes import actions
 from changes.models import ChangeStatus
@@ -91,7 +92,7 @@ def test_the_calendar_shows_the_week_with_its_conflicts(browser_page, desk):
     RESULTS.mkdir(exist_ok=True)
     page.screenshot(path=str(RESULTS / "change-calendar-en.png"), full_page=True)
     page.get_by_role("link", name="Month").click()
-    assert page.locator("table.change-calendar").get_attribute("data-view") == "month"
+    expect(page.locator("table.change-calendar")).to_have_attribute("data-view", "month")  # once loaded
     page.get_by_test_id(f"calendar-{first.number}").click()
     page.wait_for_url(f"**/changes/{first.pk}/")
     assert second.number in page.locator("#change-conflicts").inner_text()
@@ -115,7 +116,7 @@ def test_a_team_lead_approves_a_change_from_its_page(browser_page, desk):
     with page.expect_response("**/approve/") as answer:
         card.locator("[data-testid^=approve-]").click()
     assert answer.value.status == 200
-    assert "Approved" in page.locator("article.approval h3").inner_text()
+    expect(page.locator("article.approval h3")).to_contain_text("Approved")  # once htmx swapped it
     change.refresh_from_db()
     assert change.status == ChangeStatus.SCHEDULED
     page.reload()

@@ -2,6 +2,7 @@
 
 import pytest
 from allauth.account.models import EmailAddress
+from playwright.sync_api import expect
 
 from ai.triage.actions import do_triage_ticket
 from itsm.models import Role, Team, User
@@ -36,6 +37,6 @@ def test_an_agent_accepts_a_suggestion_in_the_panel(browser_page):
     assert answer.value.status == 200
     assert answer.value.request.headers.get("hx-request") == "true"  # swapped by htmx, not a reload
     row = page.locator(f"#triage-panel-{ticket.pk} tr[data-field=category]")
-    assert "Accepted" in row.inner_text()
+    expect(row).to_contain_text("Accepted")  # once htmx swapped the panel
     ticket.refresh_from_db()
     assert ticket.category == network

@@ -2,6 +2,7 @@
 
 import pytest
 from allauth.account.models import EmailAddress
+from playwright.sync_api import expect
 
 from itsm.approvals.models import ApprovalStatus
 from itsm.models import Role, User
@@ -31,7 +32,7 @@ def test_an_approver_approves_in_place(browser_page, ask):
         card.locator(f"[data-testid=approve-{approval.pk}]").click()
     assert answer.value.status == 200
     assert answer.value.request.headers.get("hx-request") == "true"  # swapped by htmx, not a reload
-    assert "Approved" in page.locator(f"#approval-{approval.pk} h3").inner_text()
+    expect(page.locator(f"#approval-{approval.pk} h3")).to_contain_text("Approved")  # once swapped
     assert "Go ahead after 18:00" in page.locator(f"#approval-{approval.pk}").inner_text()
     approval.refresh_from_db()
     assert approval.status == ApprovalStatus.APPROVED
