@@ -7,8 +7,10 @@
 Loads tickets as ``bench/tickets_list.py`` does (same database, ``itsm_bench``, so either
 script's load serves the other), starts gunicorn with 2 workers × 4 threads and DEBUG off
 against it, signs an agent in, and times GET requests from one client over keep-alive HTTP:
-``/healthz``, ``GET /api/tickets/``, the queue page ``/tickets/``, its HTMX table partial and a
-ticket page. Prints median and p95 per case and the ratio of each page's median to the median
+``/healthz``, ``GET /api/tickets/``, the queue page ``/tickets/``, its HTMX table partial, a
+ticket page, and the page of a ticket with a long history (``--history``: that many replies
+and as many saves, added once to one ticket; the page shows the newest entries and the whole
+timeline on demand, ``?timeline=all``, measured too). Prints median and p95 per case and the ratio of each page's median to the median
 of ``/healthz`` measured in the same run (the target of issue 19: the queue page ≤ 3×).
 """
 
@@ -51,6 +53,41 @@ def timed(session, url: str, repeat: int, headers: dict | None = None) -> tuple[
     return statistics.median(timings), p95, size
 
 
+def long_history(ticket, entries: int):
+    """``entries`` replies and as many audited saves on ``ticket``, an hour apart, added once
+    (set-based; the audit rows as the triggers write them, the table being append-only)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM tickets_comment WHERE ticket_id = %s", [ticket.pk])
+        if cursor.fetchone()[0] >= entries:
+            return ticket
+        print(f"Adding {entries:,} replies and saves to {ticket.number} …", flush=True)
+        cursor.execute(
+            """
+            INSERT INTO tickets_comment (ticket_id, author_id, author_label, body, internal, source,
+                external_id, created_at, updated_at)
+            SELECT %(ticket)s, %(author)s, '', 'Monitoring: the disk of db-01 is at ' || (50 + g %% 50) || ' %%.',
+                g %% 5 = 0, 'email', '', t.created_at + g * interval '1 hour', t.created_at + g * interval '1 hour'
+            FROM generate_series(1, %(entries)s) AS g, tickets_ticket t WHERE t.id = %(ticket)s
+            """,
+            {"ticket": ticket.pk, "author": ticket.requester_id, "entries": entries},
+        )
+        cursor.execute(
+            """
+            INSERT INTO tickets_ticketaudit (pgh_created_at, pgh_label, pgh_context, status, priority,
+                sensitive, assignee_id, category_id, pgh_obj_id, team_id)
+            SELECT t.created_at + g * interval '1 hour' + interval '1 minute', 'changed',
+                '{"actor": "monitor@bench.example", "reason": ""}'::jsonb,
+                (ARRAY['open','in_progress','pending_customer'])[1 + g %% 3],
+                (ARRAY['low','medium','high'])[1 + g %% 3], false, t.assignee_id, t.category_id, t.id, t.team_id
+            FROM generate_series(1, %(entries)s) AS g, tickets_ticket t WHERE t.id = %(ticket)s
+            """,
+            {"ticket": ticket.pk, "entries": entries},
+        )
+    return ticket
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -59,6 +96,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--database", default="itsm_bench")
     parser.add_argument("--reuse", action="store_true", help="measure the loaded database again")
+    parser.add_argument("--history", type=int, default=2000, help="replies and saves of the long ticket")
     args = parser.parse_args()
 
     import tickets_list  # the loader of bench/tickets_list.py
@@ -89,6 +127,7 @@ def main() -> None:
     session_store["_auth_user_hash"] = agent.get_session_auth_hash()
     session_store.create()
     ticket = Ticket.objects.visible_to(agent).order_by("-id").first()
+    long_ticket = long_history(Ticket.objects.visible_to(agent).order_by("id").first(), args.history)
 
     port = free_port()
     environment = {
@@ -126,6 +165,8 @@ def main() -> None:
             ("queue page /tickets/", browser, "/tickets/", None),
             ("queue table partial (HTMX)", browser, "/tickets/", {"HX-Request": "true"}),
             ("ticket page", browser, f"/tickets/{ticket.pk}/", None),
+            (f"ticket, {args.history:,} replies+saves", browser, f"/tickets/{long_ticket.pk}/", None),
+            ("  its whole timeline", browser, f"/tickets/{long_ticket.pk}/?timeline=all", None),
         ]
         print(
             f"\n{total:,} tickets; gunicorn 2 workers x 4 threads, DEBUG off; {args.repeat} requests per case\n"

@@ -40,12 +40,21 @@ def _snapshot(row: dict[str, Any]) -> dict[str, Any]:
     return {name: row[f"{name}_id"] if name in REFERENCES else row[name] for name in AUDITED_FIELDS}
 
 
-def audit_trail(ticket: Ticket) -> list[AuditChange]:
-    """Changes oldest first; at most four queries whatever the length of the history."""
+def audit_trail(ticket: Ticket, *, last: int | None = None) -> list[AuditChange]:
+    """Changes oldest first; at most four queries whatever the length of the history.
+
+    With ``last``, only the changes of the newest ``last`` saves: ``last + 1`` rows are read,
+    the oldest of them only as the state the first of those saves changed.
+    """
     audit_model = apps.get_model("tickets", "TicketAudit")
     columns = ["pgh_id", "pgh_created_at", "pgh_label", "pgh_context"]
     columns += [f"{name}_id" if name in REFERENCES else name for name in AUDITED_FIELDS]
-    rows = list(audit_model.objects.filter(pgh_obj_id=ticket.pk).order_by("pgh_id").values(*columns))
+    history = audit_model.objects.filter(pgh_obj_id=ticket.pk)
+    if last is None:
+        rows = list(history.order_by("pgh_id").values(*columns))
+    else:
+        rows = list(history.order_by("-pgh_id").values(*columns)[: last + 1])[::-1]
+    baseline = rows[0] if last is not None and len(rows) > last else None
     snapshots = [_snapshot(row) for row in rows]
 
     def ids(name: str) -> set[int]:
@@ -65,6 +74,8 @@ def audit_trail(ticket: Ticket) -> list[AuditChange]:
 
     changes: list[AuditChange] = []
     previous: dict[str, Any] | None = None
+    if baseline is not None:  # the state before the newest ``last`` saves: read, not shown
+        rows, previous, snapshots = rows[1:], snapshots[0], snapshots[1:]
     for row, snapshot in zip(rows, snapshots, strict=True):
         context = row["pgh_context"] or {}
         for name in AUDITED_FIELDS:

@@ -204,6 +204,24 @@ def test_it_audits_changes_with_actor_and_reason(make_ticket, agent, team):
     assert assignee_change.reason == ""
 
 
+def test_the_newest_saves_of_the_trail_are_read_alone(make_ticket, agent, team):
+    ticket = make_ticket()
+    ticket.set_priority(Priority.CRITICAL, actor=agent, reason="Outage")
+    ticket.assign(to=agent, team=team, actor=agent)
+    ticket.set_priority(Priority.LOW, actor=agent, reason="Workaround in place")
+    whole = ticket.audit_trail()
+    assert ticket.audit_trail(last=10) == whole  # fewer saves than asked: the whole trail
+    newest = ticket.audit_trail(last=2)
+    # the assignment and the last priority change, diffed against the state before them
+    assert [(change.field, change.old, change.new) for change in newest] == [
+        ("assignee", None, agent.email),
+        ("team", None, "Service Desk"),
+        ("priority", "critical", "low"),
+    ]
+    assert newest == whole[-3:]
+    assert [change.field for change in ticket.audit_trail(last=1)] == ["priority"]
+
+
 def test_it_does_not_stamp_a_finished_context_on_later_changes(make_ticket, agent):
     ticket = make_ticket()
     ticket.set_priority(Priority.HIGH, actor=agent, reason="VIP")

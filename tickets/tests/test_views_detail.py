@@ -231,6 +231,53 @@ def test_the_timeline_partial_refreshes_over_htmx(agent_client, ticket, requeste
     assert plain.status_code == 302 and plain["Location"].endswith("#timeline")
 
 
+@pytest.mark.django_db(transaction=True)  # each save its own time (audit rows take the transaction's)
+def test_a_long_timeline_shows_its_newest_entries_and_the_rest_on_demand(
+    agent_client, ticket, agent, requester, monkeypatch
+):
+    monkeypatch.setattr("tickets.views.detail.TIMELINE_ENTRIES", 4)
+    for index in range(3):
+        do_add_comment(ticket, actor=requester, body=f"reply number {index}")
+        do_assign_ticket(ticket, actor=agent, assignee=None if index % 2 else agent)
+    html = agent_client.get(detail(ticket)).content.decode()
+    shown = html[
+        html.index('<ol id="ticket-timeline"') : html.index("</ol>", html.index('id="ticket-timeline"'))
+    ]
+    # newest four of seven entries (creation, three replies, three assignments), oldest first
+    assert shown.count('data-testid="reply"') == 2 and shown.count('data-testid="change"') == 2
+    assert "reply number 0" not in shown and 'data-testid="created"' not in shown
+    assert shown.index("reply number 1") < shown.index("reply number 2")
+    assert "Only the newest 4 entries are shown" in shown
+    assert 'href="?timeline=all#timeline"' in shown
+    # the earlier ones: the whole timeline, by link or over htmx, and its refresh keeps it whole
+    whole = agent_client.get(detail(ticket) + "?timeline=all").content.decode()
+    assert "reply number 0" in whole and 'data-testid="created"' in whole
+    assert 'data-testid="timeline-earlier"' not in whole
+    partial = agent_client.get(url("ticket-timeline", ticket) + "?timeline=all", HTTP_HX_REQUEST="true")
+    html = partial.content.decode()
+    assert "reply number 0" in html and f'hx-get="{url("ticket-timeline", ticket)}?timeline=all"' in html
+    plain = agent_client.get(url("ticket-timeline", ticket) + "?timeline=all")
+    assert plain["Location"].endswith(f"{detail(ticket)}?timeline=all#timeline")
+
+
+def test_a_short_timeline_has_no_link_to_earlier_entries(agent_client, ticket, requester, monkeypatch):
+    monkeypatch.setattr("tickets.views.detail.TIMELINE_ENTRIES", 2)
+    do_add_comment(ticket, actor=requester, body="Any news?")  # creation + one reply: two entries
+    html = agent_client.get(detail(ticket)).content.decode()
+    assert 'data-testid="created"' in html and "Any news?" in html
+    assert 'data-testid="timeline-earlier"' not in html
+
+
+@pytest.mark.django_db(transaction=True)  # each save its own time (audit rows take the transaction's)
+def test_only_earlier_changes_left_out_still_offer_them(agent_client, ticket, agent, monkeypatch):
+    monkeypatch.setattr("tickets.views.detail.TIMELINE_ENTRIES", 2)
+    do_assign_ticket(ticket, actor=agent, assignee=agent)
+    do_assign_ticket(ticket, actor=agent, assignee=None)  # three saves, no comment
+    html = agent_client.get(detail(ticket)).content.decode()
+    assert 'data-testid="created"' not in html and html.count('data-testid="change"') == 2
+    assert 'data-testid="timeline-earlier"' in html
+
+
 def test_it_renders_the_ticket_page_in_french(agent_client, ticket):
     agent_client.post(reverse("set_language"), {"language": "fr", "next": detail(ticket)})
     html = agent_client.get(detail(ticket)).content.decode()

@@ -104,17 +104,31 @@ def comment_entry(comment: Comment) -> dict[str, Any]:
     return {"kind": "note" if comment.internal else "reply", "at": comment.created_at, "comment": comment}
 
 
-def build_timeline(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
-    """Comments the user may read and the audited changes (grouped per save), oldest first."""
+# The ticket page shows the newest entries of the timeline; the earlier ones on demand
+# (``?timeline=all``): a ticket fed by a monitoring tool can hold thousands of replies.
+TIMELINE_ENTRIES = 50
+
+
+def build_timeline(ticket: Ticket, user: Any, *, limit: int | None = TIMELINE_ENTRIES) -> dict[str, Any]:
+    """Comments the user may read and the audited changes (grouped per save), oldest first:
+    the newest ``limit`` entries (every one with ``limit=None``), and whether earlier ones
+    were left out. Six queries whatever the length of the history."""
     comments = (
         Comment.objects.visible_to(user)
         .filter(ticket=ticket)
         .select_related("author", "merged_from")
         .prefetch_related("attachments")
     )
+    if limit is not None:
+        comments = comments.order_by("-created_at", "-id")[: limit + 1]
+    comments = sorted(comments, key=lambda comment: (comment.created_at, comment.pk))
+    earlier = limit is not None and len(comments) > limit
     entries: list[dict[str, Any]] = [comment_entry(comment) for comment in comments]
     labels = {name: Ticket._meta.get_field(name).verbose_name for name in AUDITED_FIELDS}
-    for change in ticket.audit_trail():
+    changes = ticket.audit_trail(last=limit)
+    # The creation is the first save: without it in the trail, earlier saves were left out.
+    earlier = earlier or (limit is not None and bool(changes) and changes[0].event != "created")
+    for change in changes:
         last = entries[-1] if entries else None
         if not (
             last
@@ -138,7 +152,9 @@ def build_timeline(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
             }
         )
     entries.sort(key=lambda entry: entry["at"])
-    return entries
+    if limit is not None and len(entries) > limit:
+        entries, earlier = entries[-limit:], True
+    return {"timeline": entries, "timeline_earlier": earlier, "timeline_all": limit is None}
 
 
 def relations_for(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
@@ -221,7 +237,8 @@ def detail_context(request: HttpRequest, ticket: Ticket, *, timeline: bool = Tru
     if ticket.status == TicketStatus.PENDING_APPROVAL:
         context.update(waiting_approval_context(ticket, user))
     if timeline:
-        context["timeline"] = build_timeline(ticket, user)
+        whole = request.GET.get("timeline") == "all"
+        context.update(build_timeline(ticket, user, limit=None if whole else TIMELINE_ENTRIES))
 
         context["ticket_attachments"] = list(ticket.attachments.filter(comment__isnull=True))
     context.update(overrides)
@@ -246,7 +263,8 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def ticket_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = get_ticket_for_user(request, pk)
     if not request.htmx:
-        return redirect(f"{reverse('tickets:ticket-detail', args=[ticket.pk])}#timeline")
+        whole = "?timeline=all" if request.GET.get("timeline") == "all" else ""
+        return redirect(f"{reverse('tickets:ticket-detail', args=[ticket.pk])}{whole}#timeline")
     return render(request, "tickets/ticket_detail.html#timeline", detail_context(request, ticket))
 
 
