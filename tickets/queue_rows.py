@@ -23,6 +23,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
 from tickets.extensions import QueueColumn
+from tickets.models import Priority, TicketStatus
 
 DASH = "—"
 
@@ -33,7 +34,9 @@ def _cell(column: QueueColumn, ticket: Any) -> str:
     return render_to_string(column.template, {"ticket": ticket})
 
 
-def _row(ticket: Any, columns: Sequence[QueueColumn], can_write: bool, link: str, labels: dict) -> str:
+def _row(
+    ticket: Any, columns: Sequence[QueueColumn], can_write: bool, link: str, labels: dict[str, Any]
+) -> str:
     before, _zero, after = link.rpartition("/0/")
     url = f"{before}/{ticket.pk}/{after}"
     select = ""
@@ -77,16 +80,16 @@ def _row(ticket: Any, columns: Sequence[QueueColumn], can_write: bool, link: str
         tags,
         category,
         ticket.status,
-        ticket.get_status_display(),
+        labels["status"].get(ticket.status) or ticket.get_status_display(),
         ticket.priority,
-        ticket.get_priority_display(),
+        labels["priority"].get(ticket.priority) or ticket.get_priority_display(),
         ticket.assignee if ticket.assignee_id else DASH,
         ticket.team.name if ticket.team_id else DASH,
         ticket.requester,
         organisation,
         extra,
-        format_date(updated, "c"),
-        formats.localize(updated),
+        updated.isoformat(),  # the date filter's "c"
+        format_date(updated, labels["datetime_format"]),  # as formats.localize
         mark_safe(labels["ago"] % {"ago": conditional_escape(timesince(ticket.updated_at))}),  # noqa: S308 - as blocktranslate
     )
 
@@ -94,5 +97,12 @@ def _row(ticket: Any, columns: Sequence[QueueColumn], can_write: bool, link: str
 def render_rows(tickets: Iterable[Any], columns: Sequence[QueueColumn], can_write: bool) -> SafeString:
     """The ``<tr>`` of each ticket (related rows selected, the columns' prefetches done)."""
     link = reverse("tickets:ticket-detail", args=[0])
-    labels = {"select": gettext("Select %(number)s"), "ago": gettext("%(ago)s ago")}
+    labels = {
+        "select": gettext("Select %(number)s"),
+        "ago": gettext("%(ago)s ago"),
+        # translated once per table, not once per row
+        "status": {value: str(label) for value, label in TicketStatus.choices},
+        "priority": {value: str(label) for value, label in Priority.choices},
+        "datetime_format": formats.get_format("DATETIME_FORMAT"),
+    }
     return mark_safe("".join(_row(ticket, columns, can_write, link, labels) for ticket in tickets))  # noqa: S308 - every value above is escaped by format_html

@@ -8,7 +8,6 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
-from django.utils.dateformat import format as format_date
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
@@ -61,10 +60,11 @@ def describe(clock: TicketSLA, now: datetime) -> dict[str, object]:
 
 
 def most_urgent(clocks: list[TicketSLA], now: datetime) -> dict[str, object] | None:
-    described = [describe(clock, now) for clock in clocks if clock.due_at is not None]
-    if not described:
+    """The description of the most urgent clock (only that one is described: translated)."""
+    timed = [clock for clock in clocks if clock.due_at is not None]
+    if not timed:
         return None
-    return min(described, key=lambda item: (URGENCY[item["status"]], item["due_at"]))
+    return describe(min(timed, key=lambda clock: (URGENCY[clock.status_at(now)], clock.due_at)), now)
 
 
 def badge_html(ticket: Any) -> str:
@@ -77,7 +77,7 @@ def badge_html(ticket: Any) -> str:
         badge["status"],
         badge["metric"],
         _("due"),
-        format_date(timezone.localtime(badge["due_at"]), "Y-m-d H:i"),
+        timezone.localtime(badge["due_at"]).strftime("%Y-%m-%d %H:%M"),  # format "Y-m-d H:i"
         badge["text"],
     )
 
