@@ -215,6 +215,27 @@ def test_the_conversation_alone_over_htmx(requester_client, make_ticket, agent):
     assert "We are on it" in html and "<html" not in html
 
 
+def test_a_long_conversation_shows_its_newest_messages_and_the_rest_on_demand(
+    requester_client, make_ticket, agent, monkeypatch
+):
+    monkeypatch.setattr("tickets.views.portal.TIMELINE_ENTRIES", 3)
+    ticket = make_ticket("Printer")
+    for index in range(5):
+        do_add_comment(ticket, actor=agent, body=f"update number {index}")
+    do_add_comment(ticket, actor=agent, body="Internal only", internal=True)  # never counted nor shown
+    html = requester_client.get(page(ticket)).content.decode()
+    assert html.count('data-testid="reply"') == 3
+    assert "update number 1" not in html and "Internal only" not in html
+    assert html.index("update number 2") < html.index("update number 3") < html.index("update number 4")
+    assert "Only the newest 3 messages are shown" in html
+    whole = requester_client.get(page(ticket) + "?conversation=all", HTTP_HX_REQUEST="true").content.decode()
+    assert whole.lstrip().startswith('<section id="conversation"')
+    assert whole.count('data-testid="reply"') == 5 and 'data-testid="conversation-earlier"' not in whole
+    monkeypatch.setattr("tickets.views.portal.TIMELINE_ENTRIES", 5)  # exactly as many: no link
+    html = requester_client.get(page(ticket)).content.decode()
+    assert html.count('data-testid="reply"') == 5 and 'data-testid="conversation-earlier"' not in html
+
+
 def test_a_requester_replies(requester_client, make_ticket, requester):
     ticket = make_ticket("Printer")
     response = requester_client.post(

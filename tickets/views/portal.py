@@ -38,7 +38,7 @@ from tickets.models import (
     TicketType,
 )
 from tickets.views.common import TICKET_RELATED, domain_error_message, writers_only
-from tickets.views.detail import record_sensitive_view
+from tickets.views.detail import TIMELINE_ENTRIES, record_sensitive_view
 
 if TYPE_CHECKING:
     from itsm.models import User
@@ -163,16 +163,24 @@ def _approval_card(ticket: Ticket, user: User) -> dict[str, Any] | None:
     return None if approval is None else card_context(approval, user)
 
 
-def _conversation_context(ticket: Ticket, user: User, **overrides: Any) -> dict[str, Any]:
+def _conversation_context(
+    ticket: Ticket, user: User, *, whole: bool = False, **overrides: Any
+) -> dict[str, Any]:
+    """The conversation: its newest messages (as the agents' timeline), every one when ``whole``."""
     comments = (
         Comment.objects.public()
         .filter(ticket=ticket)
         .select_related("author")
         .prefetch_related("attachments")
     )
+    if not whole:
+        comments = comments.order_by("-created_at", "-id")[: TIMELINE_ENTRIES + 1]
+    comments = sorted(comments, key=lambda comment: (comment.created_at, comment.pk))
+    earlier = len(comments) > TIMELINE_ENTRIES and not whole
     context = {
         "ticket": ticket,
-        "comments": comments,
+        "comments": comments[-TIMELINE_ENTRIES:] if earlier else comments,
+        "comments_earlier": earlier,
         "ticket_attachments": ticket.attachments.filter(comment__isnull=True),
         "reply_form": PortalReplyForm(),
         "reopen_form": ReopenForm(),
@@ -193,7 +201,8 @@ def portal_ticket(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = get_own_ticket(request, pk)
     record_sensitive_view(ticket, request.user)
     template = "tickets/portal_ticket.html#conversation" if request.htmx else "tickets/portal_ticket.html"
-    return render(request, template, _conversation_context(ticket, request.user))
+    whole = request.GET.get("conversation") == "all"
+    return render(request, template, _conversation_context(ticket, request.user, whole=whole))
 
 
 @login_required
