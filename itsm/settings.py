@@ -313,6 +313,9 @@ if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 else:
     EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Seconds a mail server may take to answer (Django's default waits forever: a hung server would
+# hold a worker); the send is then retried (itsm/lib/retry.py).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
@@ -629,6 +632,9 @@ EMAIL_ACKNOWLEDGE_NEW_TICKETS = env.bool("EMAIL_ACKNOWLEDGE_NEW_TICKETS", defaul
 # with the [INC-…] subject token that threads their answers back. Turn this on (and that off)
 # for replies sent from EMAIL_SUPPORT_ADDRESS, threaded by Message-ID.
 EMAIL_SEND_REPLIES = env.bool("EMAIL_SEND_REPLIES", default=False)
+# A worker sending a mail holds it this long; killed meanwhile, the mail is sent by the job's
+# next run once the claim is older (longer than a slow server's answer: EMAIL_TIMEOUT per read).
+EMAIL_SEND_CLAIM_SECONDS = env.int("EMAIL_SEND_CLAIM_SECONDS", default=600)
 EMAIL_MAX_MESSAGE_BYTES = env.int("EMAIL_MAX_MESSAGE_BYTES", default=30 * 1024 * 1024)
 # Inbound IMAP mailbox for `manage.py ingest_email --imap` (and the poll task when enabled).
 EMAIL_IMAP_HOST = env.str("EMAIL_IMAP_HOST", default="")

@@ -12,6 +12,7 @@ from django.utils import timezone, translation
 from procrastinate.contrib.django import app
 
 from itsm.analytics import snapshots
+from itsm.lib.retry import MAIL_RETRY
 from itsm.models import Notification, WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -45,11 +46,12 @@ async def retry_stalled_jobs(timestamp: int | None = None) -> int:
     return len(stalled)
 
 
-@app.task(queue="notifications", retry=5, pass_context=False)
+@app.task(queue="notifications", retry=MAIL_RETRY, pass_context=False)
 def send_notification_email(
     notification_id: int, template: str = "itsm/email/notification", context: dict | None = None
 ) -> None:
-    """Mail one notification in its recipient's language (templates ``<template>.txt``/``_subject.txt``)."""
+    """Mail one notification in its recipient's language (templates ``<template>.txt``/``_subject.txt``);
+    retried for a day while the mail server is down."""
     notification = Notification.objects.select_related("recipient").filter(pk=notification_id).first()
     if notification is None:
         return

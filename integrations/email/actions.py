@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from email.utils import make_msgid, parseaddr
 from typing import TYPE_CHECKING
 
@@ -23,9 +24,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from procrastinate.contrib.django import app
 
 from integrations.email import parsing
 from integrations.email.models import (
@@ -37,6 +38,7 @@ from integrations.email.models import (
     ReceiptStatus,
 )
 from integrations.webhooks.events import absolute_url
+from itsm.lib.tasks import defer_once
 from itsm.models import Organisation, Role, User
 from tickets.actions import check_attachment, do_add_comment, do_add_relation, do_create_ticket
 from tickets.models import Channel, Comment, CommentSource, RelationKind, Ticket
@@ -304,8 +306,9 @@ def do_queue_ticket_email(
         references=references,
         status=OutboundStatus.PENDING,
     )
-    # Named, not imported: the task module imports this one. The job row commits with the mail's.
-    app.configure_task(SEND_TICKET_EMAIL, allow_unknown=False).defer(thread_message_id=message.pk)
+    # Named, not imported: the task module imports this one. The job row commits with the mail's;
+    # one waiting job per mail, whoever queues it (``do_resend_ticket_email`` too).
+    defer_once(SEND_TICKET_EMAIL, lock=f"ticket-email:{message.pk}", thread_message_id=message.pk)
     return message
 
 
@@ -322,12 +325,31 @@ def render_mail(message: EmailThreadMessage) -> str:
         return render_to_string(f"mail/{message.kind}.txt", context)
 
 
+class MailBeingSent(Exception):
+    """Another worker claimed this mail moments ago: look again once its claim has run out."""
+
+
 def do_send_ticket_email(thread_message_id: int) -> bool:
-    """Send one queued mail once (claimed by compare-and-set); returns whether it was sent now."""
-    claimed = EmailThreadMessage.objects.filter(
-        pk=thread_message_id, direction=Direction.OUTBOUND, status=OutboundStatus.PENDING
-    ).update(status=OutboundStatus.SENDING)
+    """Send one queued mail once (claimed by compare-and-set); returns whether it was sent now.
+
+    A claim lasts ``EMAIL_SEND_CLAIM_SECONDS``: a worker killed while sending leaves the mail
+    ``sending``, and the job run again (``itsm.tasks.retry_stalled_jobs``) takes it over once
+    the claim has run out, meanwhile it raises ``MailBeingSent`` and is retried. Mail already
+    sent or given up is left alone (False)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.EMAIL_SEND_CLAIM_SECONDS)
+    claimed = (
+        EmailThreadMessage.objects.filter(pk=thread_message_id, direction=Direction.OUTBOUND)
+        .filter(
+            Q(status=OutboundStatus.PENDING)
+            | Q(status=OutboundStatus.SENDING, claimed_at__lt=stale)
+            | Q(status=OutboundStatus.SENDING, claimed_at__isnull=True)
+        )
+        .update(status=OutboundStatus.SENDING, claimed_at=now)
+    )
     if not claimed:
+        if EmailThreadMessage.objects.filter(pk=thread_message_id, status=OutboundStatus.SENDING).exists():
+            raise MailBeingSent(f"mail {thread_message_id} is being sent by another worker")
         return False
     message = EmailThreadMessage.objects.select_related("ticket__requester", "comment__author").get(
         pk=thread_message_id
@@ -364,3 +386,19 @@ def do_give_up_ticket_email(thread_message_id: int, reason: str) -> None:
     EmailThreadMessage.objects.filter(pk=thread_message_id, status=OutboundStatus.PENDING).update(
         status=OutboundStatus.FAILED, error=reason[:1000]
     )
+
+
+def do_resend_ticket_email(thread_message_id: int) -> bool:
+    """Queue a mail that was given up (``failed``) again; returns whether it was queued. Mail
+    sent, pending or being sent is left alone, so asking twice queues it once."""
+    with transaction.atomic():
+        requeued = EmailThreadMessage.objects.filter(
+            pk=thread_message_id, direction=Direction.OUTBOUND, status=OutboundStatus.FAILED
+        ).update(status=OutboundStatus.PENDING, claimed_at=None)
+        if requeued:
+            defer_once(
+                SEND_TICKET_EMAIL,
+                lock=f"ticket-email:{thread_message_id}",
+                thread_message_id=thread_message_id,
+            )
+    return bool(requeued)

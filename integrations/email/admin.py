@@ -1,5 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
+from integrations.email.actions import do_resend_ticket_email
 from integrations.email.models import EmailReceipt, EmailThreadMessage
 
 
@@ -55,9 +57,29 @@ class EmailThreadMessageAdmin(admin.ModelAdmin):
         "status",
         "error",
         "sent_at",
+        "claimed_at",
         "created_at",
     ]
     fields = readonly_fields
+    actions = ["send_again"]
+
+    @admin.action(description=gettext_lazy("Send the failed mail again"))
+    def send_again(self, request, queryset):
+        queued = sum(do_resend_ticket_email(pk) for pk in queryset.values_list("pk", flat=True))
+        skipped = queryset.count() - queued
+        self.message_user(
+            request,
+            ngettext("%(count)d mail queued again.", "%(count)d mails queued again.", queued)
+            % {"count": queued},
+            messages.SUCCESS,
+        )
+        if skipped:
+            self.message_user(
+                request,
+                gettext("%(count)d left alone: only failed outbound mail is sent again.")
+                % {"count": skipped},
+                messages.WARNING,
+            )
 
     def has_add_permission(self, request):
         return False

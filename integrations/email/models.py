@@ -97,6 +97,8 @@ class EmailThreadMessage(models.Model):
     status = models.CharField(max_length=10, choices=OutboundStatus.choices, blank=True)
     error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When a worker took it to send (status "sending"); a stale claim is taken over.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = ThreadMessageQuerySet.as_manager()

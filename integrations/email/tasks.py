@@ -5,24 +5,23 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from procrastinate import JobContext, RetryStrategy
+from procrastinate import JobContext
 from procrastinate.contrib.django import app
 
 from integrations.email import actions, imap
+from itsm.lib.retry import MAIL_RETRY
 
 logger = logging.getLogger(__name__)
 
-SEND_RETRIES = 5
 
-
-@app.task(
-    queue="email", retry=RetryStrategy(max_attempts=SEND_RETRIES, exponential_wait=5), pass_context=True
-)
+@app.task(queue="email", retry=MAIL_RETRY, pass_context=True)
 def send_ticket_email(context: JobContext, thread_message_id: int) -> None:
+    """Hand one queued mail to the mail server; retried for a day while it is down (or while
+    another worker's claim on it is fresh), then marked failed (``email_resend`` sends it again)."""
     try:
         actions.do_send_ticket_email(thread_message_id)
     except Exception as error:
-        if context.job.attempts >= SEND_RETRIES:
+        if MAIL_RETRY.get_retry_decision(exception=error, job=context.job) is None:
             actions.do_give_up_ticket_email(thread_message_id, f"{error.__class__.__name__}: {error}")
             logger.error("ticket mail %s failed for good: %s", thread_message_id, error)
             return

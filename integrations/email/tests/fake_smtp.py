@@ -30,6 +30,7 @@ class _Server(socketserver.ThreadingTCPServer):
 class FakeSmtp:
     def __init__(self) -> None:
         self.received: list[Received] = []
+        self.refuse: dict[str, str] = {}  # recipient -> the server's answer to RCPT ("550 no such user")
         self.connections = 0
         self.lock = threading.Lock()
         self.port = 0
@@ -59,8 +60,12 @@ class FakeSmtp:
                         sender, recipients = command.partition(":")[2].strip(" <>"), []
                         self.send("250 OK")
                     elif verb == "RCPT":
-                        recipients.append(command.partition(":")[2].strip(" <>"))
-                        self.send("250 OK")
+                        recipient = command.partition(":")[2].strip(" <>")
+                        if recipient in fake.refuse:
+                            self.send(fake.refuse[recipient])
+                        else:
+                            recipients.append(recipient)
+                            self.send("250 OK")
                     elif verb == "DATA":
                         self.send("354 end with <CRLF>.<CRLF>")
                         lines = []
