@@ -54,3 +54,30 @@ def test_only_a_refusal_for_good_is_permanent(error, permanent):
 def test_mail_is_retried_for_about_a_day():
     assert MAIL_RETRY.max_attempts == 60
     assert 24 * 3600 <= MAIL_RETRY.horizon_seconds <= 30 * 3600
+
+
+def test_the_defaults_and_the_mail_schedule_are_pinned():
+    default = Backoff(max_attempts=5)
+    assert (default.wait_seconds(0), default.wait_seconds(5), default.wait_seconds(6)) == (30, 960, 1800)
+    assert [MAIL_RETRY.wait_seconds(n) for n in (0, 5, 6, 40)] == [30, 960, 1800, 1800]
+
+
+def test_the_doubling_stops_at_two_to_the_32nd():
+    # the exponent is bounded so a job retried for years never builds a huge integer
+    huge = Backoff(max_attempts=99, base=1, cap=10**12)
+    assert huge.wait_seconds(31) == 2**31
+    assert huge.wait_seconds(32) == huge.wait_seconds(40) == 2**32
+
+
+def test_a_job_without_a_count_of_attempts_is_at_its_first():
+    first = MAIL_RETRY.get_retry_decision(exception=OSError("down"), job=SimpleNamespace())
+    again = decision(MAIL_RETRY, OSError("down"), 0)
+    assert first is not None and again is not None
+    assert abs((first.retry_at - again.retry_at).total_seconds()) < 1  # 30 s both
+
+
+@pytest.mark.parametrize(("code", "permanent"), [(500, True), (499, False), (501, True)])
+def test_500_is_the_first_code_for_good(code, permanent):
+    assert permanent_mail_error(smtplib.SMTPRecipientsRefused({"a@x": (code, b"")})) is permanent
+    assert permanent_mail_error(smtplib.SMTPSenderRefused(code, b"", "desk@x")) is permanent
+    assert permanent_mail_error(smtplib.SMTPDataError(code, b"")) is permanent
