@@ -171,6 +171,16 @@ def _empty_the_queue_after_transactional_tests(request):
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _language_of_the_desk():
+    """Each test starts in the desk's language: a request of a French user activates French in
+    the test's thread (LocaleMiddleware), and the next test on that worker would inherit it."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def run_worker():
     """Runs a real procrastinate worker until the queue is empty (needs a transactional test)."""

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from integrations import outbox
@@ -126,12 +126,15 @@ def do_queue_chat_messages(events: list[OutboundEvent]) -> list[ChatMessage]:
             listening = [channel for channel in channels if event.name in channel.events]
             if not listening:
                 continue
-            notice = notice_for(event.name, event.data)
+            # A channel is shared: it reads the desk's language, not the one of whoever acted.
+            with translation.override(settings.LANGUAGE_CODE):
+                notice = notice_for(event.name, event.data)
+                bodies = {channel.kind: render(channel.kind, notice) for channel in listening}
             rows = [
                 ChatMessage(
                     channel=channel,
                     event=event.name,
-                    body=render(channel.kind, notice),
+                    body=bodies[channel.kind],
                     trace_id=event.trace_id,
                     dedupe_key=event.dedupe_key,
                     max_attempts=settings.CHAT_MAX_ATTEMPTS,
@@ -159,6 +162,11 @@ def do_send_test_message(channel: ChatChannel, *, actor: User | None) -> ChatMes
     check_admin(actor)
     if not channel.active:
         raise ValidationError({"channel": "The channel is inactive; activate it first."})
+    with translation.override(settings.LANGUAGE_CODE):
+        return _queue_test_message(channel)
+
+
+def _queue_test_message(channel: ChatChannel) -> ChatMessage:
     notice = Notice(
         _("Test message from the service desk"),
         _("If you can read this, %(name)s is configured correctly.") % {"name": channel.name},

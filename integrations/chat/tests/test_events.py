@@ -4,6 +4,7 @@ a failing channel never blocks or fails the ticket change."""
 from datetime import UTC, datetime
 
 import pytest
+from django.utils import translation
 
 from integrations.chat import actions as chat_actions
 from integrations.chat.models import ChannelKind, ChatChannel, ChatMessage, MessageStatus
@@ -49,6 +50,24 @@ def test_ordinary_tickets_and_edits_notify_nobody_by_default(channels, make_tick
     assert not ChatMessage.objects.exists()
     do_change_priority(ticket, actor=agent, priority="critical", reason="Outage")
     assert ChatMessage.objects.filter(event="ticket.critical").count() == 2
+
+
+def test_a_channel_reads_the_desks_language_whoever_acted(channels, make_ticket, settings):
+    teams_channel, _slack = channels
+
+    def headline(ticket: Ticket) -> str:
+        message = ChatMessage.objects.get(
+            channel=teams_channel, event="ticket.critical", body__icontains=ticket.number
+        )
+        return message.body["attachments"][0]["content"]["body"][0]["text"]
+
+    with translation.override("fr"):  # a French agent's request
+        ticket = make_ticket("Payments API down", impact="high", urgency="high")
+        assert translation.get_language() == "fr"  # and the request's language is left as it was
+    assert headline(ticket) == f"Critical ticket {ticket.number}"
+    settings.LANGUAGE_CODE = "fr"  # a French desk
+    other = make_ticket("Card terminals down", impact="high", urgency="high")
+    assert headline(other) == f"Ticket critique {other.number}"
 
 
 def test_sla_and_problem_events_notify_once(channels, make_ticket):
