@@ -54,7 +54,7 @@ def audit_trail(ticket: Ticket, *, last: int | None = None) -> list[AuditChange]
         rows = list(history.order_by("pgh_id").values(*columns))
     else:
         rows = list(history.order_by("-pgh_id").values(*columns)[: last + 1])[::-1]
-    baseline = rows[0] if last is not None and len(rows) > last else None
+    cut = last is not None and len(rows) > last  # the oldest row read is only the state before
     snapshots = [_snapshot(row) for row in rows]
 
     def ids(name: str) -> set[int]:
@@ -74,7 +74,7 @@ def audit_trail(ticket: Ticket, *, last: int | None = None) -> list[AuditChange]
 
     changes: list[AuditChange] = []
     previous: dict[str, Any] | None = None
-    if baseline is not None:  # the state before the newest ``last`` saves: read, not shown
+    if cut:  # the state before the newest ``last`` saves: read, not shown
         rows, previous, snapshots = rows[1:], snapshots[0], snapshots[1:]
     for row, snapshot in zip(rows, snapshots, strict=True):
         context = row["pgh_context"] or {}

@@ -1,5 +1,6 @@
 """The ticket's own rules: status machine, priority matrix, numbers, audit trail, archive."""
 
+import dataclasses
 import itertools
 
 import pytest
@@ -211,6 +212,7 @@ def test_the_newest_saves_of_the_trail_are_read_alone(make_ticket, agent, team):
     ticket.set_priority(Priority.LOW, actor=agent, reason="Workaround in place")
     whole = ticket.audit_trail()
     assert ticket.audit_trail(last=10) == whole  # fewer saves than asked: the whole trail
+    assert ticket.audit_trail(last=4) == whole  # exactly as many: the creation is still shown
     newest = ticket.audit_trail(last=2)
     # the assignment and the last priority change, diffed against the state before them
     assert [(change.field, change.old, change.new) for change in newest] == [
@@ -220,6 +222,21 @@ def test_the_newest_saves_of_the_trail_are_read_alone(make_ticket, agent, team):
     ]
     assert newest == whole[-3:]
     assert [change.field for change in ticket.audit_trail(last=1)] == ["priority"]
+
+
+def test_the_creation_lists_the_fields_set_and_the_changes_are_read_only(make_ticket, team):
+    ticket = make_ticket(team=team, sensitive=True)  # no assignee, no category
+    created = [(change.field, change.old, change.new) for change in ticket.audit_trail()]
+    assert created == [
+        ("status", None, "new"),
+        ("priority", None, "medium"),
+        ("team", None, "Service Desk"),
+        ("sensitive", None, True),
+    ]
+    open_ticket = make_ticket()  # not sensitive: False is not worth a line at creation
+    assert "sensitive" not in {change.field for change in open_ticket.audit_trail()}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ticket.audit_trail()[0].reason = "rewritten"  # the trail is a record, not a draft
 
 
 def test_it_does_not_stamp_a_finished_context_on_later_changes(make_ticket, agent):
