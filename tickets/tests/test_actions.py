@@ -342,6 +342,19 @@ def test_it_refuses_an_attachment_of_a_type_not_allowed(make_ticket, agent, sett
     assert Ticket.objects.count() == 1
 
 
+def test_a_refused_attachment_stores_none_of_the_others(make_ticket, agent, settings, tmp_path):
+    # every file is checked before any is written: the store keeps no file of a refused comment
+    settings.MEDIA_ROOT = tmp_path
+    settings.ATTACHMENT_ALLOWED_TYPES = ["text/plain"]
+    ticket = make_ticket()
+    good = SimpleUploadedFile("log.txt", b"error 42", content_type="text/plain")
+    bad = SimpleUploadedFile("run.exe", b"MZ", content_type="application/x-msdownload")
+    with pytest.raises(ValidationError, match="not accepted"):
+        actions.do_add_comment(ticket, actor=agent, body="Two files", attachments=[good, bad])
+    assert not Comment.objects.exists() and not Attachment.objects.exists()
+    assert [path for path in tmp_path.rglob("*") if path.is_file()] == []
+
+
 # --- relations ----------------------------------------------------------------------------------------
 def test_it_links_tickets_once(make_ticket, agent):
     first, second = make_ticket("one"), make_ticket("two")
