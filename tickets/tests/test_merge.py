@@ -389,3 +389,26 @@ def test_a_merge_failing_half_way_writes_nothing(target, source, agent):
         signals.ticket_merged.disconnect(sender=Ticket, dispatch_uid="test-merge-fails")
     # the comments, attachments, watchers and links had moved before the listener failed
     assert snapshot() == before
+
+
+def test_a_link_the_target_has_the_other_way_round_is_not_stated_twice(
+    make_ticket, target, source, agent, team
+):
+    # "X related T" and "T related X" say the same; so do "T parent_of Y" and "Y child_of T", and
+    # two tickets cannot each be the duplicate of the other (the rules of do_add_relation)
+    other, child, original = (make_ticket(title, team=team) for title in ("Printer", "Scanner", "Fax"))
+    do_add_relation(other, target=target, kind="related", actor=agent)
+    do_add_relation(target, target=child, kind="parent_of", actor=agent)
+    do_add_relation(original, target=target, kind="duplicate_of", actor=agent)
+    do_add_relation(source, target=other, kind="related", actor=agent)
+    do_add_relation(child, target=source, kind="child_of", actor=agent)
+    do_add_relation(source, target=original, kind="duplicate_of", actor=agent)
+    do_merge_tickets(target, [source], actor=agent)
+    assert sorted(TicketRelation.objects.values_list("source", "target", "kind")) == sorted(
+        [
+            (other.pk, target.pk, "related"),
+            (target.pk, child.pk, "parent_of"),
+            (original.pk, target.pk, "duplicate_of"),
+            (source.pk, target.pk, "duplicate_of"),
+        ]
+    )
