@@ -323,7 +323,21 @@ def annotation_spans(module: str) -> list[tuple[tuple[int, int], tuple[int, int]
     ]
 
 
-def results(module: str, equivalents: dict[tuple[str, str, str], str]) -> Result | None:
+def enclosing_function(module: str, line: int) -> str:
+    """The name of the innermost function whose lines (its decorators included) hold ``line``,
+    or "" at module level: an equivalent mutant listed with a ``function`` is only that one."""
+    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+    name, size = "", None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            start = min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
+            end = node.end_lineno or node.lineno
+            if start <= line <= end and (size is None or end - start < size):
+                name, size = node.name, end - start
+    return name
+
+
+def results(module: str, equivalents: dict[tuple[str, ...], str]) -> Result | None:
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome
 
@@ -350,6 +364,7 @@ def results(module: str, equivalents: dict[tuple[str, str, str], str]) -> Result
             in_annotation = any(start <= tuple(mutation.start_pos) < end for start, end in annotations)
             if (
                 (module, before, after) in equivalents
+                or (module, before, after, enclosing_function(module, mutant.line)) in equivalents
                 or is_signature_marker(mutant.operator, before, after)
                 or (mutant.operator.endswith("_Mul_Div") and tuple(mutation.start_pos) in markers)
                 or in_annotation
@@ -365,8 +380,15 @@ def results(module: str, equivalents: dict[tuple[str, str, str], str]) -> Result
 def report(modules: list[str], config: dict) -> bool:
     """Print the score per module and the surviving mutants; False when a module is under the floor."""
     floor = float(config.get("floor", 90))
+    # An entry with a "function" matches in that function only (the same line, such as a removed
+    # "@transaction.atomic", may be equivalent in one function and not in another).
     equivalents = {
-        (entry["module"], entry["before"], entry["after"]): entry["why"]
+        (
+            entry["module"],
+            entry["before"],
+            entry["after"],
+            *([entry["function"]] if "function" in entry else []),
+        ): (entry["why"])
         for entry in config.get("equivalent", [])
     }
     rows = [(module, results(module, equivalents)) for module in modules]

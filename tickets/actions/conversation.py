@@ -156,12 +156,14 @@ def do_add_comment(
     return comment
 
 
+@transaction.atomic
 def do_edit_comment(
     comment: Comment, *, actor: User | None, body: str, internal: bool | None = None, actor_label: str = ""
 ) -> Comment:
     """Change what a comment says (and whether it is an internal note); the conversation keeps
     its place in time, ``updated_at`` marks it edited. People edit only their own comments;
-    automation (``actor=None``: a Jira comment edited in Jira) may edit the one it mirrors."""
+    automation (``actor=None``: a Jira comment edited in Jira) may edit the one it mirrors. All or
+    nothing: a listener of ``comment_edited`` that fails leaves the comment as it was."""
     body = (body or "").strip()
     if not body:
         raise ValidationError({"body": "The message is empty."})

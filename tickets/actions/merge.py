@@ -16,6 +16,7 @@ from django.utils.translation import gettext
 
 from tickets import signals
 from tickets.actions.conversation import do_add_comment
+from tickets.actions.relations import INVERSE_KINDS
 from tickets.actions.tickets import check_can_change, do_edit_ticket
 from tickets.models import (
     Attachment,
@@ -122,7 +123,8 @@ def merge_plan(target: Ticket, sources: Iterable[Ticket]) -> list[MergePlan]:
 
 def _move_relations(source: Ticket, target: Ticket, others: set[int]) -> None:
     """Links of the source now hold for the target; a link that would become a self-link, a
-    duplicate, or one between two tickets merged together is dropped."""
+    duplicate (stated either way: "A related B" is "B related A", "A parent_of B" is "B child_of
+    A"), or one between two tickets merged together is dropped."""
     existing = set(
         TicketRelation.objects.filter(Q(source=target) | Q(target=target)).values_list(
             "source", "target", "kind"
@@ -132,7 +134,13 @@ def _move_relations(source: Ticket, target: Ticket, others: set[int]) -> None:
         new_source = target.pk if relation.source_id == source.pk else relation.source_id
         new_target = target.pk if relation.target_id == source.pk else relation.target_id
         key = (new_source, new_target, relation.kind)
-        if new_source == new_target or key in existing or {new_source, new_target} & others:
+        inverse = (new_target, new_source, INVERSE_KINDS[relation.kind])
+        if (
+            new_source == new_target
+            or key in existing
+            or inverse in existing
+            or {new_source, new_target} & others
+        ):
             relation.delete()
             continue
         relation.source_id, relation.target_id = new_source, new_target

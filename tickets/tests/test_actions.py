@@ -1,6 +1,7 @@
 """The do_* workflows: conversation, attachments, relations, sensitive access, bulk, archive."""
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
@@ -196,6 +197,116 @@ def test_it_refuses_an_empty_edit_and_other_peoples_comments(make_ticket, agent,
     assert comment.body == "Checking" and comment.updated_at == comment.created_at
 
 
+def test_an_agent_replying_on_their_own_ticket_is_no_first_response(make_ticket, agent):
+    ticket = make_ticket(requester=agent)
+    actions.do_add_comment(ticket, actor=agent, body="Still broken")
+    ticket.refresh_from_db()
+    assert ticket.first_response_at is None
+
+
+def test_a_mirrored_comment_is_a_desk_reply_only_from_desk_staff(make_ticket, agent):
+    ticket = make_ticket()
+    actions.do_add_comment(ticket, actor=None, body="From a Jira customer", author_label="Jira")
+    ticket.refresh_from_db()
+    assert ticket.first_response_at is None
+    reply = actions.do_add_comment(
+        ticket, actor=None, body="From a Jira agent", author_label="Jira", by_desk_staff=True
+    )
+    ticket.refresh_from_db()
+    assert ticket.first_response_at == reply.created_at
+    with pytest.raises(ValueError, match="by_desk_staff"):
+        actions.do_add_comment(ticket, actor=agent, body="Mine", by_desk_staff=True)
+    assert Comment.objects.count() == 2
+
+
+def test_only_the_requesters_public_reply_gives_a_waiting_ticket_back_to_the_desk(
+    make_ticket, agent, requester
+):
+    ticket = make_ticket(requester=requester)
+    actions.do_add_comment(ticket, actor=agent, body="On it")
+    assert Ticket.objects.get(pk=ticket.pk).status == TicketStatus.NEW
+    actions.do_transition_ticket(ticket, TicketStatus.PENDING_CUSTOMER, actor=agent)
+    actions.do_add_comment(ticket, actor=agent, body="Any news?")
+    actions.do_add_comment(ticket, actor=agent, body="Chased by phone", internal=True)
+    actions.do_add_comment(ticket, actor=None, body="Mirrored", author_label="Jira", by_desk_staff=True)
+    assert Ticket.objects.get(pk=ticket.pk).status == TicketStatus.PENDING_CUSTOMER
+    # a resolved ticket the requester writes back about is not solved for them
+    actions.do_transition_ticket(ticket, TicketStatus.RESOLVED, actor=agent, resolution="Fixed")
+    actions.do_add_comment(ticket, actor=requester, body="Not fixed for me")
+    assert Ticket.objects.get(pk=ticket.pk).status == TicketStatus.OPEN
+
+
+def test_a_reply_logs_its_time_for_agents_only(make_ticket, agent, requester):
+    ticket = make_ticket()
+    reply = actions.do_add_comment(ticket, actor=agent, body="Replaced the relay", time_spent=15)
+    billed = actions.do_add_comment(ticket, actor=agent, body="On site", time_spent=30, billable=True)
+    assert sorted(ticket.worklogs.values_list("comment", "user", "minutes", "billable")) == [
+        (reply.pk, agent.pk, 15, False),
+        (billed.pk, agent.pk, 30, True),
+    ]
+    with pytest.raises(PermissionDenied):
+        actions.do_add_comment(ticket, actor=requester, body="I spent an hour", time_spent=60)
+    assert Comment.objects.count() == 2 and ticket.worklogs.count() == 2
+
+
+def test_a_comment_whose_listener_fails_is_not_kept(make_ticket, agent, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    ticket = make_ticket()
+
+    def fail(**kwargs):
+        raise RuntimeError("listener down")
+
+    signals.comment_added.connect(fail, sender=Ticket, dispatch_uid="test-comment-fails")
+    try:
+        with pytest.raises(RuntimeError):
+            actions.do_add_comment(
+                ticket, actor=agent, body="Log", attachments=[SimpleUploadedFile("log.txt", b"42")]
+            )
+    finally:
+        signals.comment_added.disconnect(sender=Ticket, dispatch_uid="test-comment-fails")
+    assert not Comment.objects.exists() and not Attachment.objects.exists()
+    assert Ticket.objects.get(pk=ticket.pk).first_response_at is None
+
+
+def test_an_edit_whose_listener_fails_is_not_kept(make_ticket, agent):
+    ticket = make_ticket()
+    comment = actions.do_add_comment(ticket, actor=agent, body="Checking")
+
+    def fail(**kwargs):
+        raise RuntimeError("listener down")
+
+    signals.comment_edited.connect(fail, sender=Ticket, dispatch_uid="test-edit-fails")
+    try:
+        with pytest.raises(RuntimeError):
+            actions.do_edit_comment(comment, actor=agent, body="Checked")
+    finally:
+        signals.comment_edited.disconnect(sender=Ticket, dispatch_uid="test-edit-fails")
+    assert Comment.objects.get(pk=comment.pk).body == "Checking"
+    assert not comment.revisions.exists()
+
+
+def test_an_edit_of_only_the_visibility_is_an_edit_and_the_same_text_is_none(make_ticket, agent):
+    ticket = make_ticket()
+    comment = actions.do_add_comment(ticket, actor=agent, body="Checking")
+    actions.do_edit_comment(comment, actor=agent, body="Checking")
+    actions.do_edit_comment(comment, actor=agent, body=" Checking ", internal=False)
+    assert not comment.revisions.exists()
+    actions.do_edit_comment(comment, actor=agent, body="Checking", internal=True)
+    comment.refresh_from_db()
+    assert comment.internal and comment.revisions.count() == 1
+
+
+def test_watching_a_ticket_once_and_only_a_visible_one(make_ticket, agent, other_requester):
+    ticket = make_ticket()
+    assert actions.do_watch_ticket(ticket, user=agent) is True
+    assert actions.do_watch_ticket(ticket, user=agent) is False
+    with pytest.raises(PermissionDenied):
+        actions.do_watch_ticket(ticket, user=other_requester)
+    assert actions.do_unwatch_ticket(ticket, user=agent) is True
+    assert actions.do_unwatch_ticket(ticket, user=agent) is False
+    assert list(ticket.watchers.values_list("user", flat=True)) == [ticket.requester_id]
+
+
 # --- attachments -------------------------------------------------------------------------------------
 def test_it_stores_an_accepted_attachment(make_ticket, agent, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
@@ -229,6 +340,19 @@ def test_it_refuses_an_attachment_of_a_type_not_allowed(make_ticket, agent, sett
         actions.do_create_ticket(actor=agent, title="With exe", attachments=[upload])
     assert not Attachment.objects.exists()
     assert Ticket.objects.count() == 1
+
+
+def test_a_refused_attachment_stores_none_of_the_others(make_ticket, agent, settings, tmp_path):
+    # every file is checked before any is written: the store keeps no file of a refused comment
+    settings.MEDIA_ROOT = tmp_path
+    settings.ATTACHMENT_ALLOWED_TYPES = ["text/plain"]
+    ticket = make_ticket()
+    good = SimpleUploadedFile("log.txt", b"error 42", content_type="text/plain")
+    bad = SimpleUploadedFile("run.exe", b"MZ", content_type="application/x-msdownload")
+    with pytest.raises(ValidationError, match="not accepted"):
+        actions.do_add_comment(ticket, actor=agent, body="Two files", attachments=[good, bad])
+    assert not Comment.objects.exists() and not Attachment.objects.exists()
+    assert [path for path in tmp_path.rglob("*") if path.is_file()] == []
 
 
 # --- relations ----------------------------------------------------------------------------------------
@@ -287,6 +411,59 @@ def test_it_refuses_close_duplicate_on_other_kinds(make_ticket, agent):
     assert not TicketRelation.objects.exists()
 
 
+def test_automation_links_tickets_without_an_actor(make_ticket, team):
+    first, second = make_ticket("one", team=team), make_ticket("two", team=team)
+    relation = actions.do_add_relation(second, target=first, kind=RelationKind.RELATED, actor=None)
+    assert (relation.source, relation.target, relation.created_by) == (second, first, None)
+
+
+def test_closing_a_resolved_duplicate_only_closes_it(make_ticket, agent):
+    original, duplicate = make_ticket("original"), make_ticket("duplicate")
+    actions.do_transition_ticket(duplicate, TicketStatus.RESOLVED, actor=agent, resolution="Fixed")
+    duplicate.refresh_from_db()
+    actions.do_add_relation(
+        duplicate, target=original, kind=RelationKind.DUPLICATE_OF, actor=agent, close_duplicate=True
+    )
+    duplicate.refresh_from_db()
+    assert (duplicate.status, duplicate.resolution) == (TicketStatus.CLOSED, "Fixed")
+
+
+def test_a_link_whose_listener_fails_is_not_kept(make_ticket, agent):
+    first, second = make_ticket("one"), make_ticket("two")
+
+    def fail(**kwargs):
+        raise RuntimeError("listener down")
+
+    signals.relation_added.connect(fail, sender=Ticket, dispatch_uid="test-relation-fails")
+    try:
+        with pytest.raises(RuntimeError):
+            actions.do_add_relation(second, target=first, kind=RelationKind.RELATED, actor=agent)
+    finally:
+        signals.relation_added.disconnect(sender=Ticket, dispatch_uid="test-relation-fails")
+    assert not TicketRelation.objects.exists()
+
+
+def test_resolving_a_parent_with_its_children_is_all_or_nothing(make_ticket, agent):
+    parent, child, other = make_ticket("parent"), make_ticket("child"), make_ticket("other child")
+    actions.do_add_relation(parent, target=child, kind=RelationKind.PARENT_OF, actor=agent)
+    actions.do_add_relation(other, target=parent, kind=RelationKind.CHILD_OF, actor=agent)
+
+    def fail(ticket, **kwargs):
+        if ticket.pk == other.pk:
+            raise RuntimeError("listener down")
+
+    signals.ticket_status_changed.connect(fail, sender=Ticket, dispatch_uid="test-child-fails")
+    try:
+        with pytest.raises(RuntimeError):
+            actions.do_resolve_with_children(parent, actor=agent, resolution="Relay restarted")
+    finally:
+        signals.ticket_status_changed.disconnect(sender=Ticket, dispatch_uid="test-child-fails")
+    assert set(Ticket.objects.values_list("status", flat=True)) == {TicketStatus.NEW}
+    resolved = actions.do_resolve_with_children(parent, actor=agent, resolution="Relay restarted")
+    assert resolved == [child, other]
+    assert set(Ticket.objects.values_list("status", flat=True)) == {TicketStatus.RESOLVED}
+
+
 # --- sensitive tickets ---------------------------------------------------------------------------------
 def test_it_records_every_view_of_a_sensitive_ticket(make_ticket, agent, team):
     sensitive = make_ticket("HR", sensitive=True, team=team)
@@ -298,6 +475,9 @@ def test_it_records_every_view_of_a_sensitive_ticket(make_ticket, agent, team):
         (agent.email, "web"),
         (agent.email, "api"),
     ]
+    # a view no one is logged in for (a shared link's preview, say) is still recorded
+    anonymous = actions.do_record_sensitive_view(sensitive, AnonymousUser())
+    assert (anonymous.user, anonymous.user_email) == (None, "anonymous")
 
 
 def test_it_keeps_sensitive_views_append_only(make_ticket, agent, team):
@@ -427,6 +607,103 @@ def test_it_refuses_a_transition_through_bulk_like_one_by_one(make_ticket, agent
         actions.do_transition_ticket(ticket, TicketStatus.CLOSED, actor=agent)
     with pytest.raises(actions.BulkActionError):
         actions.do_bulk_action([ticket.pk], actor=agent, action="status", status="closed")
+
+
+def test_at_most_five_hundred_tickets_in_one_bulk_action(agent):
+    # ids of no ticket: the limit is checked first, then each missing id is named
+    with pytest.raises(ValidationError) as refused:
+        actions.do_bulk_action(range(1_000_001, 1_000_502), actor=agent, action="close")
+    assert refused.value.message_dict == {"ids": ["At most 500 tickets at once."]}
+    with pytest.raises(actions.BulkActionError) as missing:
+        actions.do_bulk_action([*range(1_000_001, 1_000_501), 1_000_001], actor=agent, action="close")
+    assert len(missing.value.errors) == 500
+
+
+def test_bulk_assign_needs_something_to_assign_and_not_both(make_ticket, agent, team):
+    ticket = make_ticket(team=team)
+    with pytest.raises(ValidationError) as nothing:
+        actions.do_bulk_action([ticket.pk], actor=agent, action="assign")
+    assert nothing.value.message_dict == {"assignee": ["Give an agent, a team, or unassign."]}
+    with pytest.raises(ValidationError) as both:
+        actions.do_bulk_action([ticket.pk], actor=agent, action="assign", assignee=agent, unassign=True)
+    assert both.value.message_dict == {"assignee": ["Either an agent or unassign, not both."]}
+    assert Ticket.objects.get(pk=ticket.pk).version == 1
+    # each alone is enough
+    actions.do_bulk_action([ticket.pk], actor=agent, action="assign", assignee=agent)
+    assert Ticket.objects.get(pk=ticket.pk).assignee == agent
+    actions.do_bulk_action([ticket.pk], actor=agent, action="assign", unassign=True)
+    assert Ticket.objects.get(pk=ticket.pk).assignee is None
+
+
+def test_bulk_refusals_say_why_per_ticket(make_ticket, agent, requester):
+    ticket = make_ticket("Mine")
+    # a refused rule (a ValidationError): its message, not its repr
+    with pytest.raises(actions.BulkActionError) as refused:
+        actions.do_bulk_action([ticket.pk], actor=agent, action="status", status="resolved")
+    assert refused.value.errors == {
+        ticket.pk: f"{ticket.number}: Resolving a ticket needs a resolution summary."
+    }
+    # a ticket its requester sees but may not change (a PermissionDenied)
+    with pytest.raises(actions.BulkActionError) as denied:
+        actions.do_bulk_action([ticket.pk], actor=requester, action="tag", tags=["x"])
+    assert denied.value.errors == {ticket.pk: f"{ticket.number}: You may not change this ticket."}
+    assert Ticket.objects.get(pk=ticket.pk).version == 1
+
+
+def test_bulk_resolves_with_the_resolution(make_ticket, agent):
+    ticket = make_ticket()
+    actions.do_bulk_action(
+        [ticket.pk], actor=agent, action="status", status="resolved", resolution="Relay restarted"
+    )
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.resolution) == (TicketStatus.RESOLVED, "Relay restarted")
+
+
+def test_bulk_priority_overrides_once(make_ticket, agent):
+    ticket = make_ticket()
+    assert (ticket.priority, ticket.priority_overridden) == (Priority.MEDIUM, False)
+    # the derived priority, now held as an override with its reason
+    actions.do_bulk_action([ticket.pk], actor=agent, action="priority", priority="medium", reason="VIP")
+    ticket.refresh_from_db()
+    assert (ticket.priority, ticket.priority_overridden, ticket.priority_reason) == ("medium", True, "VIP")
+    # an overridden ticket takes a new override
+    actions.do_bulk_action([ticket.pk], actor=agent, action="priority", priority="high", reason="Outage")
+    ticket.refresh_from_db()
+    assert (ticket.priority, ticket.priority_reason, ticket.version) == ("high", "Outage", 3)
+    # already at that override: left alone (a retry with another reason changes nothing)
+    actions.do_bulk_action([ticket.pk], actor=agent, action="priority", priority="high", reason="Again")
+    ticket.refresh_from_db()
+    assert (ticket.priority, ticket.priority_reason, ticket.version) == ("high", "Outage", 3)
+
+
+def test_bulk_applies_a_macro_the_agent_may_use(make_ticket, agent, other_agent, team):
+    first, second = make_ticket("one", team=team), make_ticket("two", team=team)
+    macro = actions.do_save_macro(
+        None, {"name": "Logs", "body": "Please send the logs.", "add_tags": ["logs"]}, actor=agent
+    )
+    actions.do_bulk_action([first.pk, second.pk], actor=agent, action="macro", macro=macro)
+    assert all(tags == ["logs"] for tags in Ticket.objects.values_list("tags", flat=True))
+    assert Comment.objects.filter(body="Please send the logs.").count() == 2
+    # a macro given with another action is not applied
+    actions.do_bulk_action([first.pk], actor=agent, action="tag", tags=["mail"], macro=macro)
+    assert Ticket.objects.get(pk=first.pk).tags == ["logs", "mail"]
+    assert Comment.objects.filter(body="Please send the logs.").count() == 2
+    # no macro, or one of someone else's: refused before any ticket is read
+    with pytest.raises(ValidationError) as missing:
+        actions.do_bulk_action([first.pk], actor=agent, action="macro")
+    assert missing.value.message_dict == {"macro": ["Choose a macro."]}
+    theirs = actions.do_save_macro(None, {"name": "Mine", "body": "Hi"}, actor=other_agent)
+    with pytest.raises(PermissionDenied):
+        actions.do_bulk_action([first.pk], actor=agent, action="macro", macro=theirs)
+    assert Comment.objects.count() == 2
+    # a refused reply (a ValidationError): the agent's own closed ticket takes none from them
+    own = make_ticket("My laptop", team=team, requester=agent)
+    actions.do_transition_ticket(own, TicketStatus.RESOLVED, actor=agent, resolution="Fixed")
+    actions.do_transition_ticket(own, TicketStatus.CLOSED, actor=agent)
+    with pytest.raises(actions.BulkActionError) as refused:
+        actions.do_bulk_action([second.pk, own.pk], actor=agent, action="macro", macro=macro)
+    assert refused.value.errors == {own.pk: f"{own.number}: This ticket is closed; please open a new one."}
+    assert Comment.objects.count() == 2
 
 
 # --- catalog ----------------------------------------------------------------------------------------

@@ -13,12 +13,15 @@ from django.urls import reverse
 from itsm.models import Notification
 from sla.defaults import ensure_defaults
 from sla.models import ClockState, SLAEvent, TicketSLA
+from tickets import signals
 from tickets.actions import (
+    check_merge,
     do_add_comment,
     do_add_relation,
     do_merge_tickets,
     do_transition_ticket,
     do_watch_ticket,
+    merge_plan,
 )
 from tickets.models import Attachment, Comment, Ticket, TicketRelation, TicketStatus, Watcher
 
@@ -279,3 +282,133 @@ def test_the_page_says_why_a_merge_is_refused(client, agent, viewer, target, sou
     assert client.post(url, {"sources": source.number}).status_code == 403
     assert client.put(url).status_code in (403, 405)
     assert snapshot() == before
+
+
+# --- the edges the mutation run found untested ------------------------------------------------------
+def test_at_most_fifty_sources_at_once(target, requester):
+    # Unsaved tickets are enough: the limit is checked before anything is read.
+    fifty = [Ticket(pk=100_000 + index) for index in range(50)]
+    with pytest.raises(ValidationError) as refused:
+        check_merge(target, [*fifty, Ticket(pk=200_000)], actor=requester)
+    assert refused.value.message_dict == {"sources": ["At most 50 tickets at once."]}
+    # the same ticket twice counts once
+    with pytest.raises(PermissionDenied):
+        check_merge(target, [*fifty, fifty[0]], actor=requester)
+    # fifty pass the limit (and stop at the next rule: a requester does not merge)
+    with pytest.raises(PermissionDenied) as refused_person:
+        check_merge(target, fifty, actor=requester)
+    assert str(refused_person.value) == "Only agents merge tickets."
+
+
+def test_only_agents_merge_and_automation_may(target, source, requester, viewer, other_requester):
+    before = snapshot()
+    for person in (requester, viewer, other_requester):
+        with pytest.raises(PermissionDenied) as refused:
+            do_merge_tickets(target, [source], actor=person)
+        assert str(refused.value) == "Only agents merge tickets."
+    assert snapshot() == before
+    # automation (no actor) merges
+    do_merge_tickets(target, [source], actor=None)
+    assert Ticket.objects.get(pk=source.pk).status == TicketStatus.CLOSED
+    assert target.comments.filter(merged_from=source).count() == 2
+
+
+def test_every_source_must_be_one_the_agent_may_change(make_ticket, other_team, team, other_agent, agent):
+    target = make_ticket("Switch down", team=other_team)
+    visible = make_ticket("Switch down here too", team=other_team)
+    secret = make_ticket("HR case", sensitive=True, team=team)
+    assert target.is_visible_to(other_agent) and not secret.is_visible_to(other_agent)
+    # refused before anything is locked or written (the preview of the page and the API checks so)
+    with pytest.raises(PermissionDenied) as refused:
+        check_merge(target, [visible, secret], actor=other_agent)
+    assert str(refused.value) == "You may not change this ticket."
+    assert check_merge(target, [visible], actor=other_agent) == [visible]
+    before = snapshot()
+    with pytest.raises(PermissionDenied):
+        do_merge_tickets(target, [visible, secret], actor=other_agent)
+    assert snapshot() == before
+
+
+def test_the_preview_counts_each_kind_once(make_ticket, target, source, agent, team):
+    # a second reply (with its attachment), a second watcher, links both ways: counted through
+    # joins, every count would multiply without its distinct
+    do_add_comment(
+        source, actor=agent, body="Relay restarted", attachments=[SimpleUploadedFile("log.txt", b"log")]
+    )
+    do_watch_ticket(source, user=agent)
+    first, second = make_ticket("Printer", team=team), make_ticket("Scanner", team=team)
+    do_add_relation(source, target=first, kind="related", actor=agent)
+    do_add_relation(source, target=second, kind="related", actor=agent)
+    do_add_relation(first, target=source, kind="caused_by", actor=agent)
+    # links with the target itself do not move (they would become self-links)
+    do_add_relation(source, target=target, kind="related", actor=agent)
+    do_add_relation(target, target=source, kind="caused_by", actor=agent)
+    [plan] = merge_plan(target, [source])
+    assert (plan.source, plan.replies, plan.notes, plan.attachments, plan.watchers, plan.relations) == (
+        source,
+        2,
+        1,
+        2,
+        2,
+        3,
+    )
+
+
+def test_links_the_target_already_has_are_dropped_not_doubled(make_ticket, target, source, agent, team):
+    first, second = make_ticket("Printer", team=team), make_ticket("Scanner", team=team)
+    # the first link of the source is dropped (it would be a self-link): the later ones still move
+    do_add_relation(source, target=target, kind="related", actor=agent)
+    do_add_relation(target, target=first, kind="related", actor=agent)  # from the target
+    do_add_relation(second, target=target, kind="caused_by", actor=agent)  # to the target
+    do_add_relation(source, target=first, kind="related", actor=agent)  # the same as the target's
+    do_add_relation(second, target=source, kind="caused_by", actor=agent)  # the same as the target's
+    do_add_relation(source, target=second, kind="related", actor=agent)  # new for the target
+    do_add_relation(first, target=source, kind="caused_by", actor=agent)  # new for the target
+    do_merge_tickets(target, [source], actor=agent)
+    assert sorted(TicketRelation.objects.values_list("source", "target", "kind")) == sorted(
+        [
+            (target.pk, first.pk, "related"),
+            (second.pk, target.pk, "caused_by"),
+            (target.pk, second.pk, "related"),
+            (first.pk, target.pk, "caused_by"),
+            (source.pk, target.pk, "duplicate_of"),
+        ]
+    )
+
+
+def test_a_merge_failing_half_way_writes_nothing(target, source, agent):
+    def fail(**kwargs):
+        raise RuntimeError("listener down")
+
+    signals.ticket_merged.connect(fail, sender=Ticket, dispatch_uid="test-merge-fails")
+    before = snapshot()
+    try:
+        with pytest.raises(RuntimeError):
+            do_merge_tickets(target, [source], actor=agent)
+    finally:
+        signals.ticket_merged.disconnect(sender=Ticket, dispatch_uid="test-merge-fails")
+    # the comments, attachments, watchers and links had moved before the listener failed
+    assert snapshot() == before
+
+
+def test_a_link_the_target_has_the_other_way_round_is_not_stated_twice(
+    make_ticket, target, source, agent, team
+):
+    # "X related T" and "T related X" say the same; so do "T parent_of Y" and "Y child_of T", and
+    # two tickets cannot each be the duplicate of the other (the rules of do_add_relation)
+    other, child, original = (make_ticket(title, team=team) for title in ("Printer", "Scanner", "Fax"))
+    do_add_relation(other, target=target, kind="related", actor=agent)
+    do_add_relation(target, target=child, kind="parent_of", actor=agent)
+    do_add_relation(original, target=target, kind="duplicate_of", actor=agent)
+    do_add_relation(source, target=other, kind="related", actor=agent)
+    do_add_relation(child, target=source, kind="child_of", actor=agent)
+    do_add_relation(source, target=original, kind="duplicate_of", actor=agent)
+    do_merge_tickets(target, [source], actor=agent)
+    assert sorted(TicketRelation.objects.values_list("source", "target", "kind")) == sorted(
+        [
+            (other.pk, target.pk, "related"),
+            (target.pk, child.pk, "parent_of"),
+            (original.pk, target.pk, "duplicate_of"),
+            (source.pk, target.pk, "duplicate_of"),
+        ]
+    )
