@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime
 
 import pytest
+import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
 from itsm import kpis
 from tickets.actions import do_add_comment, do_delete_worklog, do_log_work, parse_duration
-from tickets.models import Category, Comment, WorkLog
+from tickets.models import WORKLOG_MAX_MINUTES, Category, Comment, WorkLog
 
 pytestmark = pytest.mark.django_db
 
@@ -251,3 +252,43 @@ def test_the_kpis_total_time_and_time_per_ticket_by_category(make_ticket, team, 
     assert result.value("time_per_ticket_minutes")["median"] == 60
     by_category = kpis.compute(["time_per_ticket_minutes"], start, end, group_by="category", user=agent)
     assert by_category.value("time_per_ticket_minutes", group="Network")["mean"] == 40
+
+
+# --- the limits at their edges (mutation testing) ------------------------------------------------
+def test_an_empty_duration_is_zero_minutes():
+    assert parse_duration(None) == 0
+    assert parse_duration("  ") == 0
+
+
+def test_minutes_from_one_to_the_maximum(ticket, agent):
+    for minutes in (1, WORKLOG_MAX_MINUTES):
+        assert do_log_work(ticket, actor=agent, minutes=minutes).minutes == minutes
+    before = state()
+    for minutes in (0, WORKLOG_MAX_MINUTES + 1):
+        with pytest.raises(ValidationError, match="Between 1 and"):
+            do_log_work(ticket, actor=agent, minutes=minutes)
+    assert state() == before
+
+
+def test_work_up_to_five_minutes_ahead_of_the_clock_is_accepted(ticket, agent):
+    now = timezone.now().replace(microsecond=0)
+    with time_machine.travel(now, tick=False):
+        for worked_at in (now - datetime.timedelta(days=1), now + datetime.timedelta(minutes=5)):
+            assert do_log_work(ticket, actor=agent, minutes=30, worked_at=worked_at).worked_at == worked_at
+        before = state()
+        with pytest.raises(ValidationError, match="not in the future"):
+            do_log_work(
+                ticket, actor=agent, minutes=30, worked_at=now + datetime.timedelta(minutes=5, seconds=1)
+            )
+        assert state() == before
+        late = now + datetime.timedelta(minutes=4, seconds=59)
+        assert do_log_work(ticket, actor=agent, minutes=30, worked_at=late).worked_at == late
+
+
+def test_a_note_of_up_to_500_characters(ticket, agent):
+    assert do_log_work(ticket, actor=agent, minutes=5, note=None).note == ""
+    assert len(do_log_work(ticket, actor=agent, minutes=5, note="n" * 500).note) == 500
+    before = state()
+    with pytest.raises(ValidationError, match="At most 500"):
+        do_log_work(ticket, actor=agent, minutes=5, note="n" * 501)
+    assert state() == before
