@@ -292,3 +292,9 @@ def test_a_note_of_up_to_500_characters(ticket, agent):
     with pytest.raises(ValidationError, match="At most 500"):
         do_log_work(ticket, actor=agent, minutes=5, note="n" * 501)
     assert state() == before
+
+
+def test_no_time_logged_totals_zero_minutes(ticket, agent):
+    assert WorkLog.objects.filter(ticket=ticket).totals() == {"minutes": 0, "billable": 0}
+    do_log_work(ticket, actor=agent, minutes=20)  # not billable
+    assert WorkLog.objects.filter(ticket=ticket).totals() == {"minutes": 20, "billable": 0}
