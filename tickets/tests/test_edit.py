@@ -376,3 +376,28 @@ def test_a_write_whose_listener_fails_is_not_kept(make_ticket, agent, requester,
     finally:
         signal.disconnect(sender=Ticket, dispatch_uid="test-write-fails")
     assert list(Ticket.objects.values_list("pk", "archived", "title", "version")) == before
+
+
+def test_the_files_given_at_creation_are_stored_with_the_ticket(agent, requester, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    upload = SimpleUploadedFile("log.txt", b"error 42", content_type="text/plain")
+    ticket = actions.do_create_ticket(actor=agent, requester=requester, title="VPN", attachments=[upload])
+    attachment = ticket.attachments.get()
+    assert (attachment.filename, attachment.uploaded_by, attachment.comment) == ("log.txt", agent, None)
+    assert attachment.file.read() == b"error 42"
+
+
+def test_ticket_assigned_is_sent_when_the_assignee_or_the_team_changes_only(
+    make_ticket, agent, team, other_team, heard
+):
+    ticket = make_ticket(team=team)
+    actions.do_edit_ticket(ticket, {"title": "VPN down"}, actor=agent)
+    assert names(heard) == ["ticket_updated"]
+    heard.clear()
+    actions.do_edit_ticket(ticket, {"assignee": agent}, actor=agent)
+    assert names(heard) == ["ticket_assigned", "ticket_updated"]
+    assert (heard[0][1]["previous_assignee"], heard[0][1]["previous_team"]) == (None, team)
+    heard.clear()
+    actions.do_edit_ticket(ticket, {"team": other_team}, actor=agent)
+    assert names(heard) == ["ticket_assigned", "ticket_updated"]
+    assert (heard[0][1]["previous_assignee"], heard[0][1]["previous_team"]) == (agent, team)
