@@ -328,6 +328,14 @@ def test_a_description_over_the_limit_is_refused_at_creation(agent, requester):
         )
     assert "description" in refused.value.message_dict
     assert not Ticket.objects.exists()
+    # and in an edit
+    ticket = actions.do_create_ticket(
+        actor=agent, requester=requester, title="Short", description="Since 9:00"
+    )
+    with pytest.raises(ValidationError) as refused_edit:
+        actions.do_edit_ticket(ticket, {"description": "x" * (DESCRIPTION_MAX_LENGTH + 1)}, actor=agent)
+    assert "description" in refused_edit.value.message_dict
+    assert Ticket.objects.values_list("description", "version").get() == ("Since 9:00", 1)
 
 
 def test_creation_refuses_metadata_that_is_not_an_object_and_stores_no_file_of_a_refused_ticket(
