@@ -3,14 +3,20 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
+from itsm.approvals.models import ApprovalRequest, ApprovalStatus
 from itsm.models import AutomationEvent
 from sla import actions as sla_actions
 from sla.defaults import ensure_defaults
 from sla.models import TicketSLA
 from tickets import actions, signals
-from tickets.models import Category, StaleTicket, Ticket, TicketAudit, TicketStatus
+from tickets.models import Category, IllegalTransition, StaleTicket, Ticket, TicketAudit, TicketStatus
+from tickets.models.catalog import CATALOG_APPROVAL_KIND
+from tickets.validation import DESCRIPTION_MAX_LENGTH
 
 pytestmark = pytest.mark.django_db
 
@@ -296,3 +302,110 @@ def test_assigning_keeps_the_team_unless_one_is_given(make_ticket, agent, team, 
     actions.do_assign_ticket(ticket, actor=agent, assignee=None, team=other_team)
     fresh = Ticket.objects.get(pk=ticket.pk)
     assert (fresh.assignee, fresh.team) == (None, other_team)
+
+
+def test_a_request_waiting_for_approval_moves_on_only_once_approved(make_ticket, agent):
+    ticket = make_ticket("New laptop", status=TicketStatus.PENDING_APPROVAL)
+    with pytest.raises(IllegalTransition, match="waits for its approval"):
+        actions.do_transition_ticket(ticket, TicketStatus.NEW, actor=agent)
+    assert Ticket.objects.get(pk=ticket.pk).status == TicketStatus.PENDING_APPROVAL
+    ApprovalRequest.objects.create(
+        target_type=ContentType.objects.get_for_model(Ticket),
+        target_id=ticket.pk,
+        kind=CATALOG_APPROVAL_KIND,
+        summary="New laptop",
+        status=ApprovalStatus.APPROVED,
+        expires_at=timezone.now() + timedelta(days=7),
+    )
+    actions.do_transition_ticket(ticket, TicketStatus.NEW, actor=agent)
+    assert Ticket.objects.get(pk=ticket.pk).status == TicketStatus.NEW
+
+
+def test_a_description_over_the_limit_is_refused_at_creation(agent, requester):
+    with pytest.raises(ValidationError) as refused:
+        actions.do_create_ticket(
+            actor=agent, requester=requester, title="Long", description="x" * (DESCRIPTION_MAX_LENGTH + 1)
+        )
+    assert "description" in refused.value.message_dict
+    assert not Ticket.objects.exists()
+    # and in an edit
+    ticket = actions.do_create_ticket(
+        actor=agent, requester=requester, title="Short", description="Since 9:00"
+    )
+    with pytest.raises(ValidationError) as refused_edit:
+        actions.do_edit_ticket(ticket, {"description": "x" * (DESCRIPTION_MAX_LENGTH + 1)}, actor=agent)
+    assert "description" in refused_edit.value.message_dict
+    assert Ticket.objects.values_list("description", "version").get() == ("Since 9:00", 1)
+
+
+def test_creation_refuses_metadata_that_is_not_an_object_and_stores_no_file_of_a_refused_ticket(
+    agent, requester, settings, tmp_path
+):
+    with pytest.raises(ValidationError) as refused:
+        actions.do_create_ticket(actor=agent, requester=requester, title="VPN", metadata=["not", "an object"])
+    assert "metadata" in refused.value.message_dict
+    settings.MEDIA_ROOT = tmp_path
+    settings.ATTACHMENT_ALLOWED_TYPES = ["text/plain"]
+    good = SimpleUploadedFile("log.txt", b"error 42", content_type="text/plain")
+    bad = SimpleUploadedFile("run.exe", b"MZ", content_type="application/x-msdownload")
+    with pytest.raises(ValidationError, match="not accepted"):
+        actions.do_create_ticket(actor=agent, requester=requester, title="VPN", attachments=[good, bad])
+    assert not Ticket.objects.exists()
+    assert [path for path in tmp_path.rglob("*") if path.is_file()] == []
+
+
+def test_tags_may_come_as_one_comma_separated_text(agent, requester):
+    ticket = actions.do_create_ticket(actor=agent, requester=requester, title="VPN", tags="VPN, Mail,,vpn")
+    assert ticket.tags == ["vpn", "mail"]
+
+
+@pytest.mark.parametrize("action", ["create", "edit", "archive", "unarchive"])
+def test_a_write_whose_listener_fails_is_not_kept(make_ticket, agent, requester, action):
+    ticket = make_ticket("VPN")
+    if action == "unarchive":
+        actions.do_archive_ticket(ticket, actor=agent)
+    before = list(Ticket.objects.values_list("pk", "archived", "title", "version"))
+    signal = signals.ticket_created if action == "create" else signals.ticket_updated
+
+    def fail(**kwargs):
+        raise RuntimeError("listener down")
+
+    signal.connect(fail, sender=Ticket, dispatch_uid="test-write-fails")
+    try:
+        with pytest.raises(RuntimeError):
+            if action == "create":
+                actions.do_create_ticket(actor=agent, requester=requester, title="Mail")
+            elif action == "edit":
+                actions.do_edit_ticket(ticket, {"title": "Mail"}, actor=agent)
+            elif action == "archive":
+                actions.do_archive_ticket(ticket, actor=agent)
+            else:
+                actions.do_unarchive_ticket(ticket, actor=agent)
+    finally:
+        signal.disconnect(sender=Ticket, dispatch_uid="test-write-fails")
+    assert list(Ticket.objects.values_list("pk", "archived", "title", "version")) == before
+
+
+def test_the_files_given_at_creation_are_stored_with_the_ticket(agent, requester, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    upload = SimpleUploadedFile("log.txt", b"error 42", content_type="text/plain")
+    ticket = actions.do_create_ticket(actor=agent, requester=requester, title="VPN", attachments=[upload])
+    attachment = ticket.attachments.get()
+    assert (attachment.filename, attachment.uploaded_by, attachment.comment) == ("log.txt", agent, None)
+    assert attachment.file.read() == b"error 42"
+
+
+def test_ticket_assigned_is_sent_when_the_assignee_or_the_team_changes_only(
+    make_ticket, agent, team, other_team, heard
+):
+    ticket = make_ticket(team=team)
+    actions.do_edit_ticket(ticket, {"title": "VPN down"}, actor=agent)
+    assert names(heard) == ["ticket_updated"]
+    heard.clear()
+    actions.do_edit_ticket(ticket, {"assignee": agent}, actor=agent)
+    assert names(heard) == ["ticket_assigned", "ticket_updated"]
+    assert (heard[0][1]["previous_assignee"], heard[0][1]["previous_team"]) == (None, team)
+    heard.clear()
+    actions.do_edit_ticket(ticket, {"team": other_team}, actor=agent)
+    assert names(heard) == ["ticket_assigned", "ticket_updated"]
+    assert (heard[0][1]["previous_assignee"], heard[0][1]["previous_team"]) == (agent, team)
