@@ -108,6 +108,7 @@ def test_it_breaches_once_and_notifies_the_assignee_and_team_lead(
         Notification.objects.filter(verb="sla.breached").values_list("recipient__email", flat=True)
     ) == {agent.email, lead.email}
     notification_event = SLAEvent.objects.get(kind="notification", cause="breach")
+    assert notification_event.level == 0
     assert sorted(notification_event.detail["recipients"]) == sorted([agent.email, lead.email])
     assert len(callbacks) == 2  # one email per recipient, deferred to the worker after commit
     assert [name for name, _kwargs in received] == ["sla_breached"]
@@ -849,3 +850,62 @@ def test_a_clock_locked_by_a_ticket_edit_is_left_for_the_next_run(
         ("breach", edited.number),
         ("escalate", edited.number),
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_escalation_due_on_a_ticket_being_edited_waits_for_the_next_run(
+    make_ticket, agent, team, lead, clock_at, policies
+):
+    """The escalation pass locks the ticket with its clock, skipping a locked one: it never waits."""
+    from django.db import transaction
+
+    with clock_at(T0):
+        ticket = critical(make_ticket, title="Being edited", assignee=agent, team=team)
+    with clock_at(T0 + timedelta(minutes=16)):
+        run_sweep(risk=False)  # breached, step 1 taken; step 2 is due an hour after the breach
+    holding, release = threading.Event(), threading.Event()
+
+    def edit() -> None:
+        try:
+            with transaction.atomic():
+                list(Ticket.objects.select_for_update().filter(pk=ticket.pk))
+                holding.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    editor = threading.Thread(target=edit)
+    editor.start()
+    assert holding.wait(timeout=10)
+    now = T0 + timedelta(minutes=80)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")  # waiting on the editor would fail, not hang
+        report = run_sweep(now=now, risk=False)
+    finally:
+        release.set()
+        editor.join(timeout=30)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+    assert report.escalations == 0
+    assert clock_of(ticket, "response").escalation_level == 1
+    assert run_sweep(now=now, risk=False).escalations == 1
+    assert clock_of(ticket, "response").escalation_level == 2
+
+
+def test_the_dry_run_stops_at_the_first_step_not_due_like_the_live_sweep(
+    make_ticket, agent, team, lead, clock_at, policies
+):
+    """Steps run in order: a step stored out of order (sooner than the one before it, written
+    around the chain's validation) waits for that one, in the dry run as in the live sweep."""
+    EscalationStep.objects.create(
+        policy=policies["critical"], position=3, after_minutes=30, action="notify_team_lead"
+    )
+    with clock_at(T0):
+        critical(make_ticket, assignee=agent, team=team)
+    now = T0 + timedelta(minutes=50)  # 35 minutes after the breach: step 2 (+60) is not due yet
+    with clock_at(now):
+        dry = run_sweep(now=now, dry_run=True, risk=False)
+        live = run_sweep(now=now, risk=False)
+    assert (dry.escalations, live.escalations) == (1, 1)
+    assert actions_of(dry) == actions_of(live)
