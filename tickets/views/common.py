@@ -7,11 +7,12 @@ from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext
 
-from tickets.models import IllegalTransition, StaleTicket, Ticket, TicketStatus
+from tickets.models import Comment, IllegalTransition, StaleTicket, Ticket, TicketStatus
 
 # What the ticket pages show of related rows, joined in one query. Each join makes PostgreSQL's
 # planner consider more join orders: a sixth (created_by, shown nowhere) cost ~30 ms of
@@ -89,3 +90,12 @@ def domain_error_message(error: Exception) -> str:
     if isinstance(error, ValidationError):
         return " ".join(error.messages)
     return str(error)
+
+
+def newest_comments(comments: QuerySet[Comment], limit: int | None) -> tuple[list[Comment], bool]:
+    """The newest ``limit`` comments, oldest first, and whether earlier ones were left out; with
+    ``limit=None`` every one. Reads ``limit + 1`` rows whatever the length of the conversation."""
+    if limit is None:
+        return list(comments.order_by("created_at", "id")), False
+    rows = list(comments.order_by("-created_at", "-id")[: limit + 1])
+    return rows[:limit][::-1], len(rows) > limit

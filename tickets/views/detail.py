@@ -54,6 +54,7 @@ from tickets.views.common import (
     agents_only,
     domain_error_message,
     get_ticket_for_user,
+    newest_comments,
     writers_only,
 )
 
@@ -119,11 +120,8 @@ def build_timeline(ticket: Ticket, user: Any, *, limit: int | None = TIMELINE_EN
         .select_related("author", "merged_from")
         .prefetch_related("attachments")
     )
-    if limit is not None:
-        comments = comments.order_by("-created_at", "-id")[: limit + 1]
-    comments = sorted(comments, key=lambda comment: (comment.created_at, comment.pk))
-    earlier = limit is not None and len(comments) > limit
-    entries: list[dict[str, Any]] = [comment_entry(comment) for comment in comments]
+    shown, earlier = newest_comments(comments, limit)
+    entries: list[dict[str, Any]] = [comment_entry(comment) for comment in shown]
     labels = {name: Ticket._meta.get_field(name).verbose_name for name in AUDITED_FIELDS}
     changes = ticket.audit_trail(last=limit)
     # The creation is the first save: without it in the trail, earlier saves were left out.

@@ -37,7 +37,7 @@ from tickets.models import (
     TicketStatus,
     TicketType,
 )
-from tickets.views.common import TICKET_RELATED, domain_error_message, writers_only
+from tickets.views.common import TICKET_RELATED, domain_error_message, newest_comments, writers_only
 from tickets.views.detail import TIMELINE_ENTRIES, record_sensitive_view
 
 if TYPE_CHECKING:
@@ -173,13 +173,10 @@ def _conversation_context(
         .select_related("author")
         .prefetch_related("attachments")
     )
-    if not whole:
-        comments = comments.order_by("-created_at", "-id")[: TIMELINE_ENTRIES + 1]
-    comments = sorted(comments, key=lambda comment: (comment.created_at, comment.pk))
-    earlier = len(comments) > TIMELINE_ENTRIES and not whole
+    shown, earlier = newest_comments(comments, None if whole else TIMELINE_ENTRIES)
     context = {
         "ticket": ticket,
-        "comments": comments[-TIMELINE_ENTRIES:] if earlier else comments,
+        "comments": shown,
         "comments_earlier": earlier,
         "ticket_attachments": ticket.attachments.filter(comment__isnull=True),
         "reply_form": PortalReplyForm(),
