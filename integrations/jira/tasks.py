@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
-from procrastinate import BaseRetryStrategy, RetryDecision
+from procrastinate import RetryDecision
 from procrastinate.contrib.django import app
 
 from integrations.jira import client as jira_client
@@ -24,17 +24,19 @@ from integrations.jira.queueing import sweep_waiting
 from integrations.jira.reconcile import run_reconcile
 from integrations.jira.sla_sync import sync_stale
 from integrations.jira.transport import JiraAuthError, JiraUnavailable
+from itsm.lib.retry import Backoff
 
 logger = logging.getLogger(__name__)
 
 QUEUE = "jira"
 
 
-class JiraRetry(BaseRetryStrategy):
-    """Exponential backoff (30 s doubling, capped at an hour), at least ``Retry-After``."""
+class JiraRetry(Backoff):
+    """Exponential backoff (30 s doubling, capped at an hour), at least ``Retry-After``; only
+    Jira or the database being unavailable is retried."""
 
     def __init__(self, *, max_attempts: int = 12, base: int = 30, cap: int = 3600) -> None:
-        self.max_attempts, self.base, self.cap = max_attempts, base, cap
+        super().__init__(max_attempts=max_attempts, base=base, cap=cap)
 
     def get_retry_decision(self, *, exception: BaseException, job: object) -> RetryDecision | None:
         attempts = getattr(job, "attempts", 0)
@@ -42,7 +44,7 @@ class JiraRetry(BaseRetryStrategy):
             return None
         if not isinstance(exception, JiraUnavailable | JiraAuthError | DatabaseError):
             return None
-        wait = min(self.cap, self.base * 2**attempts)
+        wait = self.wait_seconds(attempts)
         retry_after = getattr(exception, "retry_after", None)
         if retry_after:
             wait = max(wait, int(retry_after) + 1)
