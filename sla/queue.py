@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from itsm.health import register_contributor
 from sla.models import ClockState, TicketSLA
-from sla.templatetags.sla_tags import badge_html
+from sla.templatetags.sla_tags import BADGE_FIELDS, badge_html
 from tickets import extensions
 
 BREACHING_STATES = (ClockState.ON_TRACK, ClockState.AT_RISK, ClockState.BREACHED)
@@ -54,7 +54,11 @@ def register() -> None:
             name="sla",
             label=_("SLA"),
             render=badge_html,
-            prefetch=("sla_clocks",),
+            # The badge's columns, by metric within each ticket (not the model's ordering,
+            # which joins the tickets to sort by their creation).
+            prefetch=(
+                Prefetch("sla_clocks", queryset=TicketSLA.objects.only(*BADGE_FIELDS).order_by("metric")),
+            ),
             order=50,
         )
     )

@@ -11,7 +11,7 @@ class TicketsConfig(AppConfig):
         from itsm.navigation import NavItem, register
         from itsm.security.audit import watch_creation
         from itsm.security.models import SecurityAction
-        from tickets import receivers
+        from tickets import queue_frame, receivers
 
         # Labels are translated when the menu is rendered (base.html), so mark them only.
         staff = frozenset({"agent", "admin", "viewer"})
@@ -41,6 +41,7 @@ class TicketsConfig(AppConfig):
             )
         )
         receivers.connect()
+        queue_frame.connect()
         from django.urls import reverse
 
         from itsm.approvals import registry

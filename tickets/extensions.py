@@ -9,8 +9,9 @@ Apps that come later (sla, problems, ai, integrations) register here from their
   as the requester: only what the portal shows them).
 - ``QueueColumn``: a column of the queue table. ``render(ticket)`` writes one cell's HTML (or
   ``template`` renders it with ``ticket`` in its context, slower); ``prefetch`` names the
-  related lookups the cell reads
-  (``"sla_clocks"``), so the list keeps a fixed number of queries.
+  related lookups the cell reads (``"sla_clocks"``, or a ``Prefetch`` reading only the
+  columns it needs), so the list keeps a fixed number of queries; ``fields`` names the ticket
+  fields it reads beyond those of the row (the queue reads only those: ``only()``).
 - ``QueueFilter``: a query parameter of the queue and of ``GET /api/tickets/``:
   ``apply(queryset, values)`` narrows the queryset; ``choices`` feed the filter form.
 - ``QueueSort``: a sort key (``?sort=sla_due``): ``apply(queryset, descending)``.
@@ -22,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,10 @@ class QueueColumn:
     name: str
     label: str
     template: str = ""
-    prefetch: Sequence[str] = ()
+    prefetch: Sequence[str | Prefetch] = ()
     order: int = 100
     render: Callable[[Any], str] | None = None
+    fields: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -105,5 +107,10 @@ def columns() -> list[QueueColumn]:
     return sorted(queue_columns.values(), key=lambda column: (column.order, column.name))
 
 
-def prefetches() -> list[str]:
+def prefetches() -> list[str | Prefetch]:
     return [lookup for column in queue_columns.values() for lookup in column.prefetch]
+
+
+def column_fields() -> list[str]:
+    """The ticket fields the registered columns read (``QueueColumn.fields``)."""
+    return [name for column in queue_columns.values() for name in column.fields]

@@ -15,6 +15,17 @@ from sla.models import TicketSLA
 
 register = template.Library()
 
+# What the badge reads of a clock (the queue prefetches only these).
+BADGE_FIELDS = (
+    "ticket_id",
+    "metric",
+    "state",
+    "due_at",
+    "warn_at",
+    "paused_since",
+    "stopped_at",
+    "breached_at",
+)
 URGENCY = {"breached": 0, "at_risk": 1, "ok": 2, "paused": 3, "completed": 4, "cancelled": 5, "unknown": 6}
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.http import QueryDict
 
 from sla.sweep import run_sweep
-from sla.templatetags.sla_tags import short_duration
+from sla.templatetags.sla_tags import BADGE_FIELDS, short_duration
 from sla.tests.conftest import T0
 from tickets import extensions
 from tickets.actions import do_add_comment, do_transition_ticket
@@ -104,7 +104,9 @@ def test_the_queue_cell_renders_colour_coded_badges_at_a_fixed_query_count(
         for n in range(5):
             make_ticket(title=f"Filler {n}")
     column = extensions.queue_columns["sla"]
-    assert column.prefetch == ("sla_clocks",)
+    (clocks,) = column.prefetch  # the clocks, only the columns the badge reads
+    assert clocks.prefetch_through == "sla_clocks"
+    assert clocks.queryset.query.deferred_loading == (frozenset(BADGE_FIELDS), False)
     with clock_at(T0 + timedelta(minutes=26)), django_assert_num_queries(2):
         tickets = list(Ticket.objects.order_by("pk").prefetch_related(*extensions.prefetches()))
         cells = {ticket.pk: column.render(ticket) for ticket in tickets}

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
@@ -21,13 +22,15 @@ from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from itsm.replicas import replica_reads
-from tickets import actions, extensions
+from tickets import actions, extensions, queue_frame
 from tickets.filters import SORTS, CappedCountPaginator, TicketFilter, sort_tickets
 from tickets.forms import BulkForm, SavedViewForm
 from tickets.models import SavedView, Ticket
 from tickets.models.ticket import OPEN_STATUSES
+from tickets.queue_rows import ROW_FIELDS
 from tickets.views.common import TICKET_RELATED, agent_pages, domain_error_message, writers_only
 
+QUEUE_TEMPLATE = "tickets/ticket_list.html"
 PAGE_SIZES = (25, 50, 100)
 # Shown at once; the others sit under "More filters" (open when one of them is in use).
 PRIMARY_FILTERS = ("status", "priority", "assignee", "team")
@@ -107,8 +110,9 @@ def resolve_queue(user: Any, params: QueryDict) -> tuple[QueryDict, dict[str, An
     return data, current
 
 
-def queue_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
-    """Everything the queue page shows, in a fixed number of queries whatever the page size."""
+def queue_context(request: HttpRequest, params: QueryDict, *, frame: bool = True) -> dict[str, Any]:
+    """Everything the queue page shows, in a fixed number of queries whatever the page size;
+    without ``frame``, what its table shows (an HTMX refresh of the table)."""
     user = request.user
     data, current = resolve_queue(user, params)
     filterset = TicketFilter(data, queryset=Ticket.objects.visible_to(user), request=request)
@@ -117,7 +121,7 @@ def queue_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
     search = (data.get("search") or "").strip()
     sort = data.get("sort", "")
     queryset = sort_tickets(queryset, sort, searching=bool(search) and valid)
-    queryset = queryset.select_related(*TICKET_RELATED)
+    queryset = queryset.select_related(*TICKET_RELATED).only(*ROW_FIELDS, *extensions.column_fields())
     prefetches = extensions.prefetches()
     if prefetches:
         queryset = queryset.prefetch_related(*prefetches)
@@ -131,7 +135,7 @@ def queue_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
         base_query["page_size"] = str(page_size)
     saved_views = SavedView.objects.filter(Q(owner=user) | Q(owner__isnull=True))
     query = params.urlencode()
-    return {
+    context = {
         # What the table polls and where a bulk action comes back to: this very list.
         "poll_url": f"{reverse('tickets:ticket-list')}?{query}" if query else reverse("tickets:ticket-list"),
         "page": page,
@@ -151,12 +155,37 @@ def queue_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
             key not in PRIMARY_FILTERS and key not in ("search", "sort") for key in _clean_params(data)
         ),
         "columns": extensions.columns(),
-        "bulk_form": BulkForm(user=request.user),
         "saved_view_form": SavedViewForm(),
         "can_write": user.can_write(),
         "page_sizes": PAGE_SIZES,
         "page_size": page_size,
     }
+    if frame:
+        context["frame"] = _frame(request, context, data, valid)
+    return context
+
+
+def _frame(request: HttpRequest, context: dict[str, Any], data: QueryDict, valid: bool) -> dict[str, Any]:
+    """The filter bar and the bulk form, from the cache when nothing they show has changed
+    (``tickets/queue_frame.py``)."""
+    shown = data.copy()
+    shown.pop("search", None)  # written outside the cached part
+    wanted = {
+        "filters": (
+            (shown.urlencode(), context["page_size"]) if valid else None,  # errors are shown, not cached
+            lambda: render_to_string(f"{QUEUE_TEMPLATE}#filter_fields", context, request),
+        )
+    }
+    if context["can_write"]:
+        wanted["bulk"] = (
+            (request.user.pk,),
+            lambda: render_to_string(
+                f"{QUEUE_TEMPLATE}#bulk_fields",
+                {**context, "bulk_form": BulkForm(user=request.user)},
+                request,
+            ),
+        )
+    return queue_frame.fragments(wanted)
 
 
 def _sort_choices() -> list[tuple[str, str]]:
@@ -192,13 +221,9 @@ def _extra_filters(data: QueryDict) -> list[dict[str, Any]]:
 @agent_pages
 @require_http_methods(["GET"])
 def ticket_list(request: HttpRequest) -> HttpResponse:
-    context = queue_context(request, request.GET)
-    template = (
-        "tickets/ticket_list.html#queue"
-        if request.htmx and not request.htmx.boosted
-        else ("tickets/ticket_list.html")
-    )
-    return render(request, template, context)
+    table_only = bool(request.htmx and not request.htmx.boosted)
+    context = queue_context(request, request.GET, frame=not table_only)
+    return render(request, f"{QUEUE_TEMPLATE}#queue" if table_only else QUEUE_TEMPLATE, context)
 
 
 # --- saved views ---------------------------------------------------------------------------------
@@ -309,9 +334,9 @@ def ticket_bulk(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         params = QueryDict(urlsplit(next_url).query)
         return render(
-            request, "tickets/ticket_list.html#queue", queue_context(request, params), status=status
+            request, f"{QUEUE_TEMPLATE}#queue", queue_context(request, params, frame=False), status=status
         )
     if status == 200:
         return redirect(next_url)
     params = QueryDict(urlsplit(next_url).query)
-    return render(request, "tickets/ticket_list.html", queue_context(request, params), status=status)
+    return render(request, QUEUE_TEMPLATE, queue_context(request, params), status=status)
