@@ -22,6 +22,11 @@ class ItsmConfig(AppConfig):
         from itsm import schema  # noqa: F401 - registers the OpenAPI auth extension
 
         post_migrate.connect(create_cache_tables, sender=self, dispatch_uid="itsm.create_cache_tables")
+        from itsm.lib import listcache
+        from itsm.models import Team, User
+
+        # Choice lists of agents and teams are kept in the cache (itsm/lib/listcache.py).
+        listcache.watch(User, Team, Team.members.through)
         from itsm.navigation import NavItem, register
 
         register(

@@ -237,9 +237,9 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # across all of them. Default: a table in PostgreSQL (itsm_cache, made by `migrate`). CACHE_URL
 # may point elsewhere (rediscache://…, pymemcache://…); locmemcache:// would count per process.
 CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://itsm_cache?max_entries=100000")}
-# The queue page keeps its filter bar and bulk form this long in the cache (tickets/queue_frame.py;
-# a change to a team, category, macro or user renews them at once; 0: no cache).
-QUEUE_FRAME_CACHE_SECONDS = env.int("QUEUE_FRAME_CACHE_SECONDS", default=300)
+# Choice lists (agents, teams) and the queue page's filter bar and bulk form are kept this long
+# in the cache (itsm/lib/listcache.py; a change to the rows they list renews them at once; 0: off).
+LIST_CACHE_SECONDS = env.int("LIST_CACHE_SECONDS", default=300)
 # --- Security (itsm.security; see docs/security.md) ---
 # Proxies in front of the site that append to X-Forwarded-For (0: the client is REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

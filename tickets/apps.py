@@ -8,10 +8,12 @@ class TicketsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from itsm.lib import listcache
         from itsm.navigation import NavItem, register
         from itsm.security.audit import watch_creation
         from itsm.security.models import SecurityAction
-        from tickets import queue_frame, receivers
+        from tickets import receivers
+        from tickets.models import Category, Macro
 
         # Labels are translated when the menu is rendered (base.html), so mark them only.
         staff = frozenset({"agent", "admin", "viewer"})
@@ -41,7 +43,8 @@ class TicketsConfig(AppConfig):
             )
         )
         receivers.connect()
-        queue_frame.connect()
+        # What the queue's filter bar and bulk form list (itsm watches users and teams).
+        listcache.watch(Category, Macro)
         from django.urls import reverse
 
         from itsm.approvals import registry

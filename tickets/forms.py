@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from itsm.lib.choices import ListedModelChoiceField
+from itsm.lib.choices import CachedModelChoiceField, ListedModelChoiceField
 from itsm.models import Team, User
 from tickets.actions import BulkAction, check_attachment
 from tickets.actions.worklogs import parse_duration
@@ -74,7 +74,7 @@ def agents() -> Any:
     return User.objects.staff_roles().active().order_by("full_name", "email")
 
 
-class AgentChoiceField(ListedModelChoiceField):
+class AgentChoiceField(CachedModelChoiceField):
     def label_from_instance(self, obj: User) -> str:
         return obj.full_name or obj.email
 
@@ -120,7 +120,7 @@ class AssignForm(forms.Form):
     assignee = AgentChoiceField(
         label=_("Assignee"), queryset=User.objects.none(), required=False, empty_label=_("Unassigned")
     )
-    team = forms.ModelChoiceField(
+    team = CachedModelChoiceField(
         label=_("Team"), queryset=Team.objects.none(), required=False, empty_label=_("No team")
     )
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
@@ -261,7 +261,7 @@ class BulkForm(forms.Form):
     assignee = AgentChoiceField(
         label=_("Assignee"), queryset=User.objects.none(), required=False, empty_label=_("Unassigned")
     )
-    team = ListedModelChoiceField(
+    team = CachedModelChoiceField(
         label=_("Team"), queryset=Team.objects.none(), required=False, empty_label=_("Keep team")
     )
     status = forms.ChoiceField(

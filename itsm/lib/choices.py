@@ -14,8 +14,10 @@ from typing import Any
 
 from django import forms
 from django.db import models
-from django.forms.models import ModelChoiceIterator
+from django.forms.models import ModelChoiceIterator, ModelChoiceIteratorValue
 from django.utils.encoding import force_str
+
+from itsm.lib import listcache
 
 
 class ChoiceLabels:
@@ -56,3 +58,39 @@ class ListedModelChoiceField(forms.ModelChoiceField):
 
 class ListedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
     iterator = ListedModelChoiceIterator
+
+
+class CachedModelChoiceIterator(ListedModelChoiceIterator):
+    """A choice list read from the shared cache (``itsm/lib/listcache.py``): its values and
+    labels, not its rows, kept under the list cache's version. Rendering a select of agents or
+    teams reads no table; validating a choice still reads the queryset (``to_python``).
+
+    Only for lists of models the list cache watches (``listcache.watch``), labelled from the
+    row alone (``label_from_instance``)."""
+
+    def _pairs(self) -> list[tuple[Any, str]]:
+        queryset = self.queryset
+
+        def compute() -> list[tuple[Any, str]]:
+            return [
+                (self.field.prepare_value(obj), str(self.field.label_from_instance(obj))) for obj in queryset
+            ]
+
+        parts = (type(self.field).__name__, queryset.model._meta.label_lower, str(queryset.query))
+        return listcache.cached({"choices": (parts, compute)})["choices"]
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for value, label in self._pairs():
+            yield (ModelChoiceIteratorValue(value, None), label)
+
+    def __len__(self) -> int:
+        return len(self._pairs()) + (1 if self.field.empty_label is not None else 0)
+
+    def __bool__(self) -> bool:
+        return self.field.empty_label is not None or bool(self._pairs())
+
+
+class CachedModelChoiceField(forms.ModelChoiceField):
+    iterator = CachedModelChoiceIterator

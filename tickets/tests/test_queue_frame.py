@@ -1,4 +1,4 @@
-"""The queue page's filter bar and bulk form, kept in the cache (tickets/queue_frame.py)."""
+"""The queue page's filter bar and bulk form, kept in the list cache (itsm/lib/listcache.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from itsm.lib import listcache
 from itsm.models import Team
-from tickets import queue_frame
 from tickets.models import Category, Macro
 
 pytestmark = pytest.mark.django_db
@@ -47,9 +47,9 @@ def page(client, **params) -> str:
 
 def test_the_cached_frame_is_what_the_page_renders_without_the_cache(agent_client, settings, team):
     Category.objects.create(name="Printers")
-    settings.QUEUE_FRAME_CACHE_SECONDS = 0
+    settings.LIST_CACHE_SECONDS = 0
     uncached = frame(page(agent_client, status="new", team=str(team.pk), sort="-priority"))
-    settings.QUEUE_FRAME_CACHE_SECONDS = 300
+    settings.LIST_CACHE_SECONDS = 300
     stored = frame(page(agent_client, status="new", team=str(team.pk), sort="-priority"))
     with CaptureQueriesContext(connection) as queries:
         served = frame(page(agent_client, status="new", team=str(team.pk), sort="-priority"))
@@ -106,9 +106,9 @@ def test_each_agent_gets_their_own_macros(client, agent, other_agent):
 
 def test_a_sign_in_keeps_the_frame(agent_client, agent, rf):
     page(agent_client)
-    version = cache.get(queue_frame.VERSION_KEY)
+    version = cache.get(listcache.VERSION_KEY)
     user_logged_in.send(sender=type(agent), request=rf.get("/"), user=agent)  # saves last_login
-    assert cache.get(queue_frame.VERSION_KEY) == version
+    assert cache.get(listcache.VERSION_KEY) == version
 
 
 def test_search_words_do_not_fill_the_cache(agent_client):
@@ -142,11 +142,11 @@ def test_a_cache_that_does_not_answer_leaves_the_page_whole(agent_client, team, 
     monkeypatch.setattr(cache, "set_many", down)
     filters, bulk = frame(page(agent_client))
     assert "Service Desk" in filters and "Service Desk" in bulk
-    assert "queue frame cache is unavailable" in caplog.text
+    assert "list cache is unavailable" in caplog.text
 
 
 def test_without_the_cache_nothing_is_stored(agent_client, settings):
-    settings.QUEUE_FRAME_CACHE_SECONDS = 0
+    settings.LIST_CACHE_SECONDS = 0
     rows = cache_rows()
     frame(page(agent_client))
     assert cache_rows() == rows

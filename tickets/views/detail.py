@@ -161,6 +161,12 @@ def relations_for(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
     relations = TicketRelation.objects.filter(
         Q(source=ticket, target__in=visible) | Q(target=ticket, source__in=visible)
     ).select_related("source", "target")
+    # What a link shows of each end (number, title, status): not their descriptions and
+    # search vectors, most of the bytes of a ticket row.
+    relations = relations.only(
+        *(f"{end}__{name}" for end in ("source", "target") for name in ("number", "title", "status")),
+        "kind",
+    )
     return [
         {
             "pk": relation.pk,
