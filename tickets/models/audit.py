@@ -40,21 +40,34 @@ def _snapshot(row: dict[str, Any]) -> dict[str, Any]:
     return {name: row[f"{name}_id"] if name in REFERENCES else row[name] for name in AUDITED_FIELDS}
 
 
-def audit_trail(ticket: Ticket, *, last: int | None = None) -> list[AuditChange]:
-    """Changes oldest first; at most four queries whatever the length of the history.
+def audit_trail(
+    ticket: Ticket, *, last: int | None = None, saves: list[int] | None = None
+) -> list[AuditChange]:
+    """Changes oldest first; at most five queries whatever the length of the history.
 
     With ``last``, only the changes of the newest ``last`` saves: ``last + 1`` rows are read,
-    the oldest of them only as the state the first of those saves changed.
+    the oldest of them only as the state the first of those saves changed. With ``saves`` (the
+    ``pgh_id`` of consecutive audit rows of the ticket, a page of them), only their changes:
+    their rows and the row before them are read, the same way.
     """
     audit_model = apps.get_model("tickets", "TicketAudit")
     columns = ["pgh_id", "pgh_created_at", "pgh_label", "pgh_context"]
     columns += [f"{name}_id" if name in REFERENCES else name for name in AUDITED_FIELDS]
     history = audit_model.objects.filter(pgh_obj_id=ticket.pk)
-    if last is None:
+    if saves is not None:
+        if not saves:
+            return []
+        before = list(history.filter(pgh_id__lt=saves[0]).order_by("-pgh_id").values(*columns)[:1])
+        rows = before + list(
+            history.filter(pgh_id__gte=saves[0], pgh_id__lte=saves[-1]).order_by("pgh_id").values(*columns)
+        )
+        cut = bool(before)  # the row before the page is only the state its first save changed
+    elif last is None:
         rows = list(history.order_by("pgh_id").values(*columns))
+        cut = False
     else:
         rows = list(history.order_by("-pgh_id").values(*columns)[: last + 1])[::-1]
-    cut = last is not None and len(rows) > last  # the oldest row read is only the state before
+        cut = len(rows) > last  # the oldest row read is only the state before
     snapshots = [_snapshot(row) for row in rows]
 
     def ids(name: str) -> set[int]:

@@ -650,12 +650,12 @@ class Ticket(ChoiceLabels, models.Model):
         self.write_changes(["archived"], actor=actor, reason=reason, actor_label=actor_label)
         return True
 
-    def audit_trail(self, *, last: int | None = None) -> list:
+    def audit_trail(self, *, last: int | None = None, saves: list[int] | None = None) -> list:
         """The changes of the audited fields, oldest first; with ``last``, those of the newest
-        ``last`` saves only (see ``tickets.models.audit``)."""
+        ``last`` saves only; with ``saves``, those of these audit rows (see ``tickets.models.audit``)."""
         from tickets.models.audit import audit_trail  # noqa: PLC0415 - audit reads Ticket's fields
 
-        return audit_trail(self, last=last)
+        return audit_trail(self, last=last, saves=saves)
 
     def mark_first_response(self, at: object = None) -> bool:
         """Sets ``first_response_at`` once (compare-and-set); returns whether this call set it.

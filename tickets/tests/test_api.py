@@ -349,7 +349,7 @@ def test_it_overrides_the_priority_with_a_reason_kept_in_the_audit(api_for, make
     )
     assert response.status_code == 200
     assert (response.json()["priority"], response.json()["priority_reason"]) == ("critical", "Whole floor")
-    audit = client.get(url(ticket, "audit")).json()
+    audit = client.get(url(ticket, "audit")).json()["results"]
     assert {
         "field": "priority",
         "old": "medium",

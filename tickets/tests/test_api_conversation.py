@@ -2,6 +2,8 @@
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tickets.actions import do_add_comment, do_add_relation, do_assign_ticket, do_transition_ticket
 from tickets.models import Attachment, Comment, RelationKind, Ticket, TicketRelation
@@ -194,7 +196,7 @@ def test_it_shows_the_audit_trail(api_for, make_ticket, agent, team):
     client = api_for(agent)
     client.post(url(ticket, "transition"), {"to": "open", "reason": "triaged"}, format="json")
     do_assign_ticket(ticket, actor=agent, assignee=agent, team=team)
-    entries = client.get(url(ticket, "audit")).json()
+    entries = client.get(url(ticket, "audit")).json()["results"]
     assert [(e["field"], e["old"], e["new"]) for e in entries] == [
         ("status", None, "new"),
         ("priority", None, "medium"),
@@ -204,6 +206,49 @@ def test_it_shows_the_audit_trail(api_for, make_ticket, agent, team):
     ]
     assert entries[2]["actor"] == agent.email and entries[2]["reason"] == "triaged"
     assert all(entry["at"] for entry in entries)
+
+
+def test_the_audit_trail_is_paged_by_saves(api_for, make_ticket, agent, other_agent, team):
+    ticket = make_ticket()  # one save: status and priority set
+    for index in range(12):  # twelve saves, each changing the assignee
+        do_assign_ticket(ticket, actor=agent, assignee=agent if index % 2 == 0 else other_agent)
+    client = api_for(agent)
+    pages, address = [], url(ticket, "audit") + "?page_size=5"
+    while address:
+        body = client.get(address).json()
+        pages.append(body)
+        address = body["next"]
+    assert [body["count"] for body in pages] == [13, 13, 13]
+    # Five saves a page: page 1 holds the creation (status, priority) and the first assignment
+    # (assignee, team: the agent's), two changes each; then one change a save.
+    assert [len(body["results"]) for body in pages] == [7, 5, 3]
+    # The pages make up the whole trail, and a page's first change says what it changed from
+    # (read from the save before the page).
+    whole = [entry for body in pages for entry in body["results"]]
+    expected = ticket.audit_trail()
+    assert [(e["field"], e["old"], e["new"]) for e in whole] == [(c.field, c.old, c.new) for c in expected]
+    assert (pages[1]["results"][0]["old"], pages[1]["results"][0]["new"]) == (other_agent.email, agent.email)
+    assert client.get(url(ticket, "audit") + "?page=9").status_code == 404
+
+
+def test_a_page_of_the_audit_trail_reads_a_fixed_number_of_rows(
+    api_for, make_ticket, agent, other_agent, django_assert_max_num_queries
+):
+    ticket = make_ticket()
+    client = api_for(agent)
+    client.get(url(ticket, "audit"))  # warm the token's user
+
+    def add(saves: int) -> None:
+        for index in range(saves):
+            do_assign_ticket(ticket, actor=agent, assignee=agent if index % 2 == 0 else other_agent)
+
+    add(4)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url(ticket, "audit") + "?page=2&page_size=2")
+    add(40)
+    with django_assert_max_num_queries(len(few)):
+        body = client.get(url(ticket, "audit") + "?page=2&page_size=2").json()
+    assert body["count"] == 45 and len(body["results"]) == 2
 
 
 def test_it_keeps_the_audit_trail_from_requesters(api_for, make_ticket, requester, viewer):
