@@ -240,6 +240,9 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://itsm_cache?ma
 # Choice lists (agents, teams) and the queue page's filter bar and bulk form are kept this long
 # in the cache (itsm/lib/listcache.py; a change to the rows they list renews them at once; 0: off).
 LIST_CACHE_SECONDS = env.int("LIST_CACHE_SECONDS", default=300)
+# A language model's analysis of a problem is kept this long for the same inputs (the problem,
+# its incidents as they are, the language): problems/suggestions.py.
+PROBLEM_ANALYSIS_CACHE_SECONDS = env.int("PROBLEM_ANALYSIS_CACHE_SECONDS", default=86400)
 # --- Security (itsm.security; see docs/security.md) ---
 # Proxies in front of the site that append to X-Forwarded-For (0: the client is REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

@@ -11,6 +11,7 @@ fails, returns None and the local suggestions stand alone.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections import Counter
@@ -18,8 +19,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count
 from django.db.models.functions import ExtractHour
+from django.utils import translation
 
 from cmdb.models import TicketItem
 from problems.models import Problem, ProblemStatus
@@ -106,14 +110,45 @@ def unregister_writer() -> None:
     _writer = None
 
 
+def _analysis_key(problem: Problem, result: Suggestions, incidents: list[Ticket]) -> str:
+    """What the writer is given, as a cache key: the problem as it is, the local suggestions,
+    each incident the reader may see and its last change, and the language."""
+    given = (
+        problem.pk,
+        problem.updated_at.isoformat(),
+        result.as_dict(),
+        [(ticket.pk, ticket.updated_at.isoformat()) for ticket in incidents],
+        translation.get_language(),
+    )
+    return f"problems:analysis:{hashlib.sha256(repr(given).encode()).hexdigest()}"
+
+
 def _written(problem: Problem, result: Suggestions, incidents: list[Ticket]) -> None:
+    """The writer's analysis, asked once for the same inputs: a language model takes seconds
+    and costs money, and a problem page is read far more often than its incidents change. An
+    analysis is kept in the shared cache for ``PROBLEM_ANALYSIS_CACHE_SECONDS``; no analysis (the
+    model down, or nothing grounded to say) is not kept: the next view asks again."""
     if _writer is None or not (incidents or result.similar_problems):
         return
+    key = _analysis_key(problem, result, incidents)
     try:
-        written = _writer(problem, result, incidents)
-    except Exception:  # an assistant must never break the problem page: the local ones stand
-        logger.exception("problem %s: the suggestion writer failed; local suggestions only", problem.pk)
-        return
+        kept = cache.get(key)
+    except Exception:  # noqa: BLE001 - a cache that is down costs an answer, not the page
+        logger.warning("problem %s: the analysis cache is unavailable", problem.pk, exc_info=True)
+        kept = None
+    if kept is not None:
+        written = kept
+    else:
+        try:
+            written = _writer(problem, result, incidents)
+        except Exception:  # an assistant must never break the problem page: the local ones stand
+            logger.exception("problem %s: the suggestion writer failed; local suggestions only", problem.pk)
+            return
+        if written is not None:
+            try:
+                cache.set(key, written, timeout=settings.PROBLEM_ANALYSIS_CACHE_SECONDS)
+            except Exception:  # noqa: BLE001 - as above
+                logger.warning("problem %s: the analysis cache is unavailable", problem.pk, exc_info=True)
     if written is None or not written.analysis.strip() or not written.citations:
         return
     result.analysis = written.analysis.strip()

@@ -9,6 +9,7 @@ from django.urls import reverse
 from ai.copilot.problem_analysis import SYSTEM_PROMPT
 from problems import actions
 from problems.models import ProblemStatus
+from tickets.actions import do_edit_ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -105,3 +106,42 @@ def test_sensitive_incidents_never_travel_to_the_llm(api_for, agent, problem, ll
     suggestions(api_for(agent), problem)
     (call,) = llm.calls("chat")
     assert secret.number not in call.body["messages"][1]["content"]
+
+
+def test_the_same_inputs_ask_the_llm_once(api_for, agent, problem, llm):
+    first = problem.incidents.order_by("pk").first()
+    llm.script("chat", [{"content": f"The idle timeout [{first.number}]."}])
+    api = api_for(agent)
+    one, two = suggestions(api, problem), suggestions(api, problem)
+    assert len(llm.calls("chat")) == 1
+    assert one["analysis"] == two["analysis"] == f"The idle timeout [{first.number}]."
+    assert two["source"] == "llm" and two["citations"] == one["citations"]
+    # An incident changed: the model is asked again about what the incidents now say.
+    do_edit_ticket(first, {"title": "VPN disconnects every hour since the firewall update"}, actor=agent)
+    llm.script("chat", [{"content": f"The firewall update [{first.number}]."}])
+    assert suggestions(api, problem)["analysis"] == f"The firewall update [{first.number}]."
+    assert len(llm.calls("chat")) == 2
+
+
+def test_no_analysis_is_not_kept(api_for, agent, problem, llm):
+    first = problem.incidents.order_by("pk").first()
+    llm.script("chat", [500, 429, "timeout", {"content": "NO_GROUNDED_ANSWER"}])
+    api = api_for(agent)
+    assert suggestions(api, problem)["source"] == "local"  # the model was down
+    assert suggestions(api, problem)["source"] == "local"  # it had nothing grounded to say
+    llm.script("chat", [{"content": f"The idle timeout [{first.number}]."}])
+    assert suggestions(api, problem)["source"] == "llm"
+    assert len(llm.calls("chat")) == 5
+
+
+def test_a_cache_that_does_not_answer_still_gives_the_analysis(api_for, agent, problem, llm, monkeypatch):
+    from django.core.cache import cache
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(cache, "get", down)
+    monkeypatch.setattr(cache, "set", down)
+    first = problem.incidents.order_by("pk").first()
+    llm.script("chat", [{"content": f"The idle timeout [{first.number}]."}])
+    assert suggestions(api_for(agent), problem)["source"] == "llm"
