@@ -31,6 +31,9 @@ def sign_in(page, user) -> None:
     EmailAddress.objects.get_or_create(
         user=user, email=user.email, defaults={"verified": True, "primary": True}
     )
+    # Leave the page first: its timers (presence, panels) could answer after the cookies are
+    # cleared with a new CSRF cookie that no longer matches the sign-in form's token.
+    page.goto("about:blank")
     page.context.clear_cookies()
     page.goto("/accounts/login/")
     page.fill("input[name=login]", user.email)
