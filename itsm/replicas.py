@@ -203,6 +203,22 @@ def reading_from_replica(*, user_id: object = None) -> Iterator[ReadState]:
             state.replica_allowed, state.pinned = before
 
 
+@contextmanager
+def reading_from_primary() -> Iterator[None]:
+    """Reads inside come from the primary, even in work that may read from a replica: for what
+    is computed once and kept (``itsm/lib/listcache.py``), which must not keep a lagging copy."""
+    state = _state.get()
+    if state is None:
+        yield
+        return
+    before = state.replica_allowed
+    state.replica_allowed = False
+    try:
+        yield
+    finally:
+        state.replica_allowed = before
+
+
 def replica_reads(view: Callable) -> Callable:
     """Marks a read-only view: its queries may read from a replica. When the replica fails in the
     middle, the view runs once more on the primary (it wrote nothing, so running it again is safe)."""

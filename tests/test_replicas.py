@@ -211,3 +211,28 @@ def test_a_stopped_replica_falls_back_to_the_primary_without_an_error(replicated
         replicated.start_replica()
         replicas.forget_health()
     cache.clear()
+
+
+def test_the_list_cache_keeps_what_the_primary_says_not_a_lagging_replica(replicated, client):
+    from itsm.models import Team
+
+    agent = agent_named("lists")
+    team = Team.objects.create(name=f"Before {uuid.uuid4().hex[:6]}")
+    replicated.wait_until_replayed()
+    client.force_login(agent)
+    assert team.name in queue_page(client)[0].content.decode()  # the filter bar, kept
+    with replicated.replica() as replica:
+        replica.execute("SELECT pg_wal_replay_pause()")
+    try:
+        team.name = f"After {uuid.uuid4().hex[:6]}"
+        team.save()  # a new version of the list cache
+        replicated.wait_until_received()
+
+        response, _on_primary, on_replica = queue_page(client)
+
+        assert ticket_queries(on_replica), "the page did not read from the replica"
+        html = response.content.decode()
+        assert team.name in html and "Before" not in html
+    finally:
+        with replicated.replica() as replica:
+            replica.execute("SELECT pg_wal_replay_resume()")

@@ -13,7 +13,9 @@ the same entries) under one *version*:
   transaction commits (a page rendered in between from the old rows is not kept);
 - entries expire after ``LIST_CACHE_SECONDS`` (0: nothing is kept), so a change made behind
   the ORM's back (SQL by hand, ``QuerySet.update``) shows within that time;
-- a cache that does not answer (Redis down) costs speed only: everything is computed.
+- a cache that does not answer (Redis down) costs speed only: everything is computed;
+- what is kept is computed from the primary, also in a page that reads from a replica (a
+  replica a second behind would otherwise keep the old rows under the new version).
 
 One cache read (``get_many``) serves the version and every entry a caller asks for at once.
 """
@@ -31,6 +33,8 @@ from django.core.cache import cache
 from django.db import models, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import translation
+
+from itsm.replicas import reading_from_primary
 
 VERSION_KEY = "listcache:version"
 logger = logging.getLogger(__name__)
@@ -98,7 +102,8 @@ def cached(wanted: Mapping[str, tuple[tuple[Any, ...] | None, Callable[[], T]]])
         if entry is not None and entry[0] == version:
             values[name] = entry[1]
             continue
-        values[name] = compute()
+        with reading_from_primary():  # kept for every reader: not from a replica that lags
+            values[name] = compute()
         if name in keys:
             missing[keys[name]] = (version, values[name])
     if missing:
