@@ -119,3 +119,37 @@ def test_an_empty_list_is_falsy_without_a_query_once_kept(team):
     assert not field.choices and len(field.choices) == 0
     _html, sql = tables_read(lambda: bool(field.choices))
     assert all("itsm_user" not in query for query in sql)
+
+
+def test_a_cache_that_does_not_keep_still_gives_the_lists(agent, team, monkeypatch, caplog):
+    def down(*args, **kwargs):
+        raise ConnectionError("cache full")
+
+    monkeypatch.setattr(cache, "set_many", down)
+    html = str(CachedForm())
+    assert "Bob Agent" in html and "Service Desk" in html
+    records = [r for r in caplog.records if "not keeping what was computed" in r.getMessage()]
+    assert len(records) == 2 and all(r.exc_info[0] is ConnectionError for r in records)  # one a list
+
+
+def test_a_cache_that_does_not_answer_logs_why(agent, team, monkeypatch, caplog):
+    monkeypatch.setattr(cache, "get_many", lambda *args, **kwargs: 1 / 0)
+    assert "Bob Agent" in str(CachedForm())
+    records = [r for r in caplog.records if "computing without it" in r.getMessage()]
+    assert len(records) == 2 and all(r.exc_info[0] is ZeroDivisionError for r in records)
+
+
+def test_watching_a_relation_then_a_model_watches_both(agent, monkeypatch):
+    from django.db.models.signals import post_save
+
+    from tickets.models import Category
+
+    uid = f"listcache.{Category._meta.label_lower}.save"
+    post_save.disconnect(sender=Category, dispatch_uid=uid)
+    try:
+        listcache.watch(Team.members.through, Category)  # the relation first
+        version = listcache._new_version()
+        Category.objects.create(name="Badges")
+        assert cache.get(listcache.VERSION_KEY) != version
+    finally:
+        listcache.watch(Category)
