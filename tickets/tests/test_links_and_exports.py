@@ -13,12 +13,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def agent_client(client, agent):
-    client.force_login(agent)
-    return client
-
-
-@pytest.fixture
 def pair(make_ticket, team):
     return make_ticket("Mail outage", team=team), make_ticket("Outlook slow", team=team)
 

@@ -340,12 +340,6 @@ def test_api_bulk_macro_is_all_or_nothing(api_for, agent, other_agent, make_tick
 
 
 # --- the ticket page ------------------------------------------------------------------------------------
-@pytest.fixture
-def agent_client(client, agent):
-    client.force_login(agent)
-    return client
-
-
 def test_the_page_lists_usable_macros_and_previews_one(agent_client, ticket, personal, shared, other_agent):
     do_save_macro(None, {"name": "Carol's secret macro"}, actor=other_agent)
     html = agent_client.get(reverse("tickets:ticket-detail", args=[ticket.pk])).content.decode()

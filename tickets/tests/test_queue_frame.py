@@ -20,12 +20,6 @@ pytestmark = pytest.mark.django_db
 LIST = reverse("tickets:ticket-list")
 
 
-@pytest.fixture
-def agent_client(client, agent):
-    client.force_login(agent)
-    return client
-
-
 def cache_rows() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM itsm_cache")

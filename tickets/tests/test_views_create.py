@@ -13,12 +13,6 @@ pytestmark = pytest.mark.django_db
 NEW = reverse("tickets:ticket-create")
 
 
-@pytest.fixture
-def agent_client(client, agent):
-    client.force_login(agent)
-    return client
-
-
 def test_an_agent_opens_a_ticket_for_a_requester(agent_client, agent, requester, team, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     category = Category.objects.create(name="Email")

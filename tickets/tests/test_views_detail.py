@@ -36,12 +36,6 @@ def url(name: str, ticket: Ticket) -> str:
 
 
 @pytest.fixture
-def agent_client(client, agent):
-    client.force_login(agent)
-    return client
-
-
-@pytest.fixture
 def ticket(make_ticket, team):
     return make_ticket("Mail is slow", description="Since this morning", team=team)
 

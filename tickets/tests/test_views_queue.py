@@ -20,12 +20,6 @@ LIST = reverse("tickets:ticket-list")
 BULK = reverse("tickets:ticket-bulk")
 
 
-@pytest.fixture
-def agent_client(client, agent):
-    client.force_login(agent)
-    return client
-
-
 def numbers(response) -> list[str]:
     return [ticket.number for ticket in response.context["tickets"]]
 

@@ -92,12 +92,6 @@ def test_people_remove_their_own_entries_admins_any(ticket, agent, other_agent, 
 
 
 # --- pages ------------------------------------------------------------------------------------------------
-@pytest.fixture
-def agent_client(client, agent):
-    client.force_login(agent)
-    return client
-
-
 def test_the_reply_box_logs_time_with_the_reply(agent_client, ticket):
     url = reverse("tickets:ticket-comment", args=[ticket.pk])
     response = agent_client.post(url, {"body": "Fixed the profile", "time_spent": "1h15", "billable": "on"})
