@@ -70,14 +70,21 @@ class CachedModelChoiceIterator(ListedModelChoiceIterator):
 
     def _pairs(self) -> list[tuple[Any, str]]:
         queryset = self.queryset
+        parts = (type(self.field).__name__, queryset.model._meta.label_lower, str(queryset.query))
+        # Read once per form: a widget may iterate its choices more than once (a required
+        # select without an empty choice looks at the first one before rendering them all).
+        kept = self.field.__dict__.get("_listcache_pairs")
+        if kept is not None and kept[0] == parts:
+            return kept[1]
 
         def compute() -> list[tuple[Any, str]]:
             return [
                 (self.field.prepare_value(obj), str(self.field.label_from_instance(obj))) for obj in queryset
             ]
 
-        parts = (type(self.field).__name__, queryset.model._meta.label_lower, str(queryset.query))
-        return listcache.cached({"choices": (parts, compute)})["choices"]
+        pairs = listcache.cached({"choices": (parts, compute)})["choices"]
+        self.field.__dict__["_listcache_pairs"] = (parts, pairs)
+        return pairs
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         if self.field.empty_label is not None:

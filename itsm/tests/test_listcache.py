@@ -153,3 +153,16 @@ def test_watching_a_relation_then_a_model_watches_both(agent, monkeypatch):
         assert cache.get(listcache.VERSION_KEY) != version
     finally:
         listcache.watch(Category)
+
+
+def test_a_required_select_without_an_empty_choice_reads_its_list_once(agent, team):
+    class Required(forms.Form):
+        team = CachedModelChoiceField(queryset=Team.objects.order_by("name"), empty_label=None)
+
+    str(Required())
+    html, sql = tables_read(lambda: str(Required(initial={"team": team.pk})))
+    assert f'<option value="{team.pk}" selected>Service Desk</option>' in html
+    assert len(sql) == 1  # the widget looks at the first choice, then renders them all
+    form = Required()
+    Team.objects.create(name="Databases")  # a new version: the next form reads it
+    assert "Databases" in str(Required()) and "Databases" in str(form)
