@@ -131,8 +131,8 @@ class AssignForm(forms.Form):
                 "initial", {"assignee": ticket.assignee_id, "team": ticket.team_id, "version": ticket.version}
             )
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = agents()
-        self.fields["team"].queryset = Team.objects.order_by("name")
+        self.fields["assignee"].offer(agents(), "agents")
+        self.fields["team"].offer(Team.objects.order_by("name"), "teams")
 
 
 class StatusForm(forms.Form):
@@ -277,8 +277,8 @@ class BulkForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = agents()
-        self.fields["team"].queryset = Team.objects.order_by("name")
+        self.fields["assignee"].offer(agents(), "agents")
+        self.fields["team"].offer(Team.objects.order_by("name"), "teams")
         # Only the macros this agent may use are choices: another's personal macro is "not a choice".
         if user is not None:
             self.fields["macro"].queryset = Macro.objects.available_to(user).active().order_by("name", "id")

@@ -70,7 +70,10 @@ class CachedModelChoiceIterator(ListedModelChoiceIterator):
 
     def _pairs(self) -> list[tuple[Any, str]]:
         queryset = self.queryset
-        parts = (type(self.field).__name__, queryset.model._meta.label_lower, str(queryset.query))
+        # A listing named with ``offer()`` is keyed by its name; otherwise by its SQL, which
+        # costs a compilation of the query (about a millisecond) on every form.
+        listing = self.field.listing_name or str(queryset.query)
+        parts = (type(self.field).__name__, queryset.model._meta.label_lower, listing)
         # Read once per form: a widget may iterate its choices more than once (a required
         # select without an empty choice looks at the first one before rendering them all).
         kept = self.field.__dict__.get("_listcache_pairs")
@@ -101,3 +104,16 @@ class CachedModelChoiceIterator(ListedModelChoiceIterator):
 
 class CachedModelChoiceField(forms.ModelChoiceField):
     iterator = CachedModelChoiceIterator
+    listing_name: str | None = None
+
+    def offer(self, queryset: models.QuerySet, name: str) -> None:
+        """Offer ``queryset``'s rows, kept in the list cache under ``name``: one name, one
+        queryset (the same filters and order) wherever it is used."""
+        self.queryset = queryset
+        self.listing_name = name
+
+    def _set_queryset(self, queryset: models.QuerySet | None) -> None:
+        super()._set_queryset(queryset)
+        self.listing_name = None  # a queryset set directly is keyed by its SQL
+
+    queryset = property(forms.ModelChoiceField._get_queryset, _set_queryset)

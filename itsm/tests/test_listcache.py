@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from django import forms
 from django.core.cache import cache
 from django.db import connection
+from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 
 from itsm.lib import listcache
@@ -166,3 +169,32 @@ def test_a_required_select_without_an_empty_choice_reads_its_list_once(agent, te
     form = Required()
     Team.objects.create(name="Databases")  # a new version: the next form reads it
     assert "Databases" in str(Required()) and "Databases" in str(form)
+
+
+def test_a_named_listing_is_kept_under_its_name_without_compiling_its_query(agent, other_agent, team):
+    class Named(forms.Form):
+        agent = CachedModelChoiceField(queryset=User.objects.none(), required=False)
+
+        def __init__(self, *args, queryset=None, name="agents", **kwargs):
+            super().__init__(*args, **kwargs)
+            self.fields["agent"].offer(agents() if queryset is None else queryset, name)
+
+    str(Named())  # kept under its name
+    compiled = []
+    as_sql = SQLCompiler.as_sql
+
+    def counting(compiler, *args, **kwargs):
+        compiled.append(compiler.query.model)
+        return as_sql(compiler, *args, **kwargs)
+
+    with mock.patch.object(SQLCompiler, "as_sql", counting):
+        html = str(Named(initial={"agent": other_agent.pk}))
+    assert f'<option value="{other_agent.pk}" selected>Carol Network</option>' in html
+    assert User not in compiled  # neither read nor compiled: its name is the key
+    # Another queryset under another name is another list; set directly, a queryset is keyed by its SQL.
+    only_bob = User.objects.filter(pk=agent.pk)
+    assert "Carol Network" not in str(Named(queryset=only_bob, name="bob"))
+    form = Named()
+    form.fields["agent"].queryset = only_bob
+    assert form.fields["agent"].listing_name is None
+    assert "Carol Network" not in str(form) and "Bob Agent" in str(form)

@@ -360,6 +360,30 @@ def test_the_page_lists_usable_macros_and_previews_one(agent_client, ticket, per
     assert state() == before
 
 
+def test_the_pages_macro_list_follows_every_change_at_once(agent_client, ticket, agent, other_agent, team):
+    """The list comes from the list cache: a macro saved, renamed, switched off or deleted, or a
+    team joined or left, shows on the next page view."""
+
+    def listed() -> str:
+        return agent_client.get(reverse("tickets:ticket-detail", args=[ticket.pk])).content.decode()
+
+    assert "No macros yet" in listed()  # an empty list is kept too
+    mine = do_save_macro(None, {"name": "Ask for logs", "body": "Logs?"}, actor=agent)
+    assert "Ask for logs" in listed()
+    do_save_macro(mine, {"name": "Ask for the VPN logs"}, actor=agent)
+    assert "Ask for the VPN logs" in listed() and "Ask for logs<" not in listed()
+    team.members.add(other_agent)  # Carol joins Bob's team and writes a macro for it
+    do_save_macro(None, {"name": "Network hello", "visibility": "team", "team": team}, actor=other_agent)
+    assert "Network hello" in listed()
+    team.members.remove(agent)  # Bob leaves the team: its macros leave his list
+    assert "Network hello" not in listed() and "Ask for the VPN logs" in listed()
+    mine.active = False
+    mine.save()
+    assert "Ask for the VPN logs" not in listed()
+    Macro.objects.all().delete()
+    assert "No macros yet" in listed()
+
+
 def test_the_page_applies_a_macro(agent_client, ticket, shared, agent):
     url = reverse("tickets:macro-apply", args=[ticket.pk])
     response = agent_client.post(url, {"macro": shared.pk, "body": "All fixed."})

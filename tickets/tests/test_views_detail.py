@@ -557,9 +557,10 @@ def test_the_ticket_page_query_count_is_pinned(
         do_add_comment(ticket, actor=agent, body=f"Reply {index}", time_spent=5)
     agent_client.get(detail(ticket))  # warm the session and the list cache
     # session, user, teams + the ticket (visibility), presence upsert; the context: watchers,
-    # presence, macros, teams + links (visibility), work log, survey, comments (+ their
-    # attachments), audit trail (+ the teams it names), unattached files; the template: unread
-    # notifications, the assign form's agents and teams (a read of the list cache each).
+    # presence, the macros (a read of the list cache), teams + links (visibility), work log,
+    # survey, comments (+ their attachments), audit trail (+ the teams it names), unattached
+    # files; the template: unread notifications, the assign form's agents and teams (a read of
+    # the list cache each).
     with CaptureQueriesContext(connection) as queries:
         agent_client.get(detail(ticket))
     pinned = len(queries)

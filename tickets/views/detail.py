@@ -21,6 +21,8 @@ from django_htmx.http import trigger_client_event
 
 from itsm.approvals.models import ApprovalRequest
 from itsm.approvals.views import approvals_for, card_context
+from itsm.lib import listcache
+from itsm.models import User
 from itsm.storage import StoreDown, open_stored
 from tickets import actions, extensions
 from tickets.forms import (
@@ -39,6 +41,7 @@ from tickets.models import (
     Attachment,
     Comment,
     IllegalTransition,
+    Macro,
     Priority,
     RelationKind,
     SatisfactionSurvey,
@@ -202,6 +205,15 @@ def waiting_approval_context(ticket: Ticket, user: Any) -> dict[str, Any]:
     return {"approval_waiting": waiting}
 
 
+def macro_picker(user: User) -> list[Macro]:
+    """The macros the agent may use, from the list cache (macros, users and team memberships
+    are watched, so a new, changed or deleted macro or a change of team shows at once): their
+    query is the ticket page's slowest after the ticket's own."""
+    return listcache.cached({"ticket-macros": ((user.pk,), lambda: actions.usable_macros(user))})[
+        "ticket-macros"
+    ]
+
+
 def detail_context(request: HttpRequest, ticket: Ticket, *, timeline: bool = True, **overrides: Any) -> dict:
     user = request.user
     watchers = list(ticket.watchers.select_related("user").order_by("created_at"))
@@ -217,7 +229,7 @@ def detail_context(request: HttpRequest, ticket: Ticket, *, timeline: bool = Tru
         "priority_form": PriorityForm(ticket=ticket),
         "comment_form": AgentCommentForm() if user.is_agent else CommentForm(),
         "change_error": "",
-        "macros": actions.usable_macros(user) if user.is_agent and user.can_write() else [],
+        "macros": macro_picker(user) if user.is_agent and user.can_write() else [],
     }
     relations = relations_for(ticket, user)
     # A parent shows its children's states (from its links, no further query).
