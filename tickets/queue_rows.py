@@ -10,8 +10,10 @@ the same markup the template wrote; columns other apps register render through t
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Iterable, Sequence
+from datetime import datetime, tzinfo
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -20,7 +22,7 @@ from django.utils import formats, timezone
 from django.utils.dateformat import format as format_date
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 
 from itsm.models import CustomerTier
 from tickets.extensions import QueueColumn
@@ -54,6 +56,19 @@ ROW_FIELDS = (
     "requester__full_name",
     "requester__email",
 )
+
+
+@functools.lru_cache(maxsize=4096)
+def _written_date(language: str | None, fmt: str, moment: datetime, zone: tzinfo | None) -> str:
+    return _escape(format_date(moment.replace(tzinfo=zone), fmt))
+
+
+def _full_date(moment: datetime, fmt: str) -> str:
+    """``moment`` written in the reader's language and format, escaped: the same few hundred
+    tickets are listed again and again (every agent's queue polls), so each is written once per
+    process. Keyed by the local wall time and its zone (aware datetimes of one instant in two
+    zones are equal)."""
+    return _written_date(get_language(), fmt, moment.replace(tzinfo=None), moment.tzinfo)
 
 
 def _cell(column: QueueColumn, ticket: Any) -> str:
@@ -106,8 +121,8 @@ def _row(
         f"<td>{_escape(ticket.team.name) if ticket.team_id else DASH}</td>"
         f"<td>{_escape(ticket.requester)}{organisation}</td>{extra}"
         f'<td><time datetime="{_escape(updated.isoformat())}"'  # the date filter's "c"
-        f' title="{_escape(format_date(updated, labels["datetime_format"]))}">'  # as formats.localize
-        f"{labels['ago'] % {'ago': _escape(timesince(ticket.updated_at))}}</time></td></tr>\n"  # as blocktranslate
+        f' title="{_full_date(updated, labels["datetime_format"])}">'  # as formats.localize
+        f"{labels['ago'] % {'ago': _escape(timesince(ticket.updated_at, labels['now']))}}</time></td></tr>\n"  # as blocktranslate
     )
 
 
@@ -123,5 +138,6 @@ def render_rows(tickets: Iterable[Any], columns: Sequence[QueueColumn], can_writ
         "priority": {value: str(label) for value, label in Priority.choices},
         "tier": {value: str(label) for value, label in CustomerTier.choices},
         "datetime_format": formats.get_format("DATETIME_FORMAT"),
+        "now": timezone.now(),  # one moment for the whole table
     }
     return mark_safe("".join(_row(ticket, columns, can_write, link, labels) for ticket in tickets))  # noqa: S308 - every value above is escaped

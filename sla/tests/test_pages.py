@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.http import QueryDict
+from django.utils import translation
 
 from sla.sweep import run_sweep
 from sla.templatetags.sla_tags import BADGE_FIELDS, short_duration
@@ -116,6 +117,22 @@ def test_the_queue_cell_renders_colour_coded_badges_at_a_fixed_query_count(
     # The due time in the title, in the desk's time zone, and the cell is what the queue shows.
     due = breached.sla_clocks.get(metric="response").due_at
     assert f'title="Response · due {due:%Y-%m-%d %H:%M}"' in cells[breached.pk]
+
+
+def test_the_badge_speaks_the_readers_language_each_time(make_ticket, agent, clock_at, policies):
+    """Its words are translated once per language and process: each reader still gets theirs,
+    and a ticket read without a prefetch reads its clocks."""
+    with clock_at(T0):
+        ticket = critical(make_ticket, title="Down")
+    column = extensions.queue_columns["sla"]
+    prefetched = Ticket.objects.prefetch_related("sla_clocks").get(pk=ticket.pk)
+    with clock_at(T0 + timedelta(minutes=26)):
+        english = column.render(prefetched)
+        with translation.override("fr"):
+            french = column.render(prefetched)
+        assert column.render(Ticket.objects.get(pk=ticket.pk)) == english  # no prefetch: read
+    assert "overdue 11m" in english and 'title="Response · due ' in english
+    assert "en retard de 11m" in french and 'title="Réponse · échéance ' in french
 
 
 def test_a_ticket_without_clocks_shows_no_sla(make_ticket, policies):

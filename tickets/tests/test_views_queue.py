@@ -483,3 +483,30 @@ def test_a_row_shows_every_cell_escaped_and_translated(agent_client, make_ticket
 
 def test_an_empty_queue_says_so(agent_client):
     assert "No tickets match." in agent_client.get(LIST, {"search": "nothing like this"}).content.decode()
+
+
+def test_a_rows_date_is_written_in_each_readers_zone_and_language(make_ticket):
+    """The full date in a row's title is kept per process: two zones showing one instant, or
+    two languages, still each get their own (aware datetimes of one instant are equal)."""
+    from django.utils import timezone, translation
+
+    from tickets.queue_rows import render_rows
+
+    ticket = make_ticket("VPN is down")
+    Ticket.objects.filter(pk=ticket.pk).update(
+        updated_at=datetime.datetime(2026, 3, 5, 23, 30, tzinfo=datetime.UTC)
+    )
+    listed = Ticket.objects.select_related("category", "organisation", "assignee", "team", "requester")
+
+    def title() -> str:
+        html = render_rows(listed.filter(pk=ticket.pk), [], can_write=False)
+        return html.split(' title="')[-1].split('"')[0]
+
+    with timezone.override("UTC"):
+        assert title() == "March 5, 2026, 11:30 p.m."
+        with translation.override("fr"):
+            assert title() == "5 mars 2026 23:30"
+    with timezone.override("Europe/Paris"):
+        assert title() == "March 6, 2026, 12:30 a.m."
+        with translation.override("fr"):
+            assert title() == "6 mars 2026 00:30"
