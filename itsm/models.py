@@ -330,6 +330,10 @@ class Notification(models.Model):
     dedupe_key = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
+    # Its mail (``itsm.tasks.send_notification_email``): taken by a worker (a claim that the
+    # job's next run takes over once ``EMAIL_SEND_CLAIM_SECONDS`` old), then sent once.
+    email_claimed_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
 
     objects = NotificationQuerySet.as_manager()
 

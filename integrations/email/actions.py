@@ -38,6 +38,7 @@ from integrations.email.models import (
     ReceiptStatus,
 )
 from integrations.webhooks.events import absolute_url
+from itsm.lib.retry import MailBeingSent
 from itsm.lib.tasks import defer_once
 from itsm.models import Organisation, Role, User
 from tickets.actions import check_attachment, do_add_comment, do_add_relation, do_create_ticket
@@ -323,10 +324,6 @@ def render_mail(message: EmailThreadMessage) -> str:
     }
     with translation.override(ticket.requester.language or "en"):
         return render_to_string(f"mail/{message.kind}.txt", context)
-
-
-class MailBeingSent(Exception):
-    """Another worker claimed this mail moments ago: look again once its claim has run out."""
 
 
 def do_send_ticket_email(thread_message_id: int) -> bool:

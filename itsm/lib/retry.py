@@ -50,6 +50,10 @@ class Backoff(BaseRetryStrategy):
         return RetryDecision(retry_in={"seconds": self.wait_seconds(attempts)})
 
 
+class MailBeingSent(Exception):
+    """Another worker claimed this mail moments ago: look again once its claim has run out."""
+
+
 def permanent_mail_error(error: BaseException) -> bool:
     """The mail server refused the message for good (a 5xx answer to the sender, every recipient
     or the content): sending it again will not help. Refused credentials are not permanent: the
