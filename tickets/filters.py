@@ -47,6 +47,10 @@ class NameOrIdMultipleChoiceField(django_filters.fields.ModelMultipleChoiceField
     iterator = ListedModelChoiceIterator
 
     def clean(self, value: object) -> object:
+        if not value and not self.required:
+            # Nothing chosen: an empty list, not ``queryset.none()``, which the filter's ``if not
+            # value`` would evaluate (a compiled query on every list for nothing).
+            return []
         if value and isinstance(value, list | tuple):
             value = [self._as_pk(item) for item in value]
         return super().clean(value)
