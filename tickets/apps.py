@@ -13,7 +13,7 @@ class TicketsConfig(AppConfig):
         from itsm.security.audit import watch_creation
         from itsm.security.models import SecurityAction
         from tickets import receivers
-        from tickets.models import Category, Macro
+        from tickets.models import Category, Macro, SavedView
 
         # Labels are translated when the menu is rendered (base.html), so mark them only.
         staff = frozenset({"agent", "admin", "viewer"})
@@ -44,7 +44,7 @@ class TicketsConfig(AppConfig):
         )
         receivers.connect()
         # What the queue's filter bar and bulk form list (itsm watches users and teams).
-        listcache.watch(Category, Macro)
+        listcache.watch(Category, Macro, SavedView)
         from django.urls import reverse
 
         from itsm.approvals import registry

@@ -96,13 +96,16 @@ def test_the_query_count_is_pinned(
     monkeypatch.setattr(extensions, "queue_columns", {})
     for index in range(20):
         make_ticket(f"Ticket {index}", assignee=agent, team=team)
-    agent_client.get(LIST)  # warm the session and the cached filter bar and bulk form
-    # session, user, teams (visibility), count, the page's ids, its rows by id, saved views,
-    # the cached filter bar and bulk form (one read), unread notifications. The page in two
+    agent_client.get(LIST)  # warm the session and the cached filter bar, bulk form and views
+    # session, user, teams (visibility), count, the page's ids, its rows by id, the cached
+    # filter bar, bulk form and saved views (one read), unread notifications. The page in two
     # queries since its single query took PostgreSQL 15-35 ms to plan at 100,000 tickets
     # (tickets/filters.py: CappedCountPaginator.page).
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         agent_client.get(LIST)
+    # The table's refresh (HTMX, every 30 s): session, user, teams, count, ids, rows.
+    with django_assert_num_queries(6):
+        agent_client.get(LIST, headers={"HX-Request": "true"})
 
 
 def test_the_choice_lists_open_no_server_side_cursor(agent_client, make_ticket, agent, team, monkeypatch):
@@ -310,6 +313,26 @@ def test_an_agent_deletes_their_own_view(agent_client, agent):
     response = agent_client.post(reverse("tickets:saved-view-delete", args=[mine.pk]))
     assert response.status_code == 302
     assert not SavedView.objects.filter(pk=mine.pk).exists()
+
+
+def test_the_listed_views_follow_every_change_at_once(agent_client, agent, other_agent):
+    """The views come from the list cache with the filter bar: a view added, renamed or
+    deleted (the agent's own or a shared one) shows on the next page."""
+
+    def listed() -> str:
+        return agent_client.get(LIST).content.decode()
+
+    assert "Mine" not in listed()  # kept: the list without views
+    mine = SavedView.objects.create(owner=agent, name="Mine", slug="mine")
+    shared = SavedView.objects.create(name="Shared VPN", slug="vpn")
+    SavedView.objects.create(owner=other_agent, name="Carol only", slug="carol")
+    html = listed()
+    assert "Mine" in html and "Shared VPN" in html and "Carol only" not in html
+    shared.name = "Shared network"
+    shared.save()
+    assert "Shared network" in listed()
+    agent_client.post(reverse("tickets:saved-view-delete", args=[mine.pk]))
+    assert ">Mine<" not in listed() and "Shared network" in listed()
 
 
 def test_a_view_without_a_name_is_refused(agent_client):

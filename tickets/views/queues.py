@@ -135,7 +135,6 @@ def queue_context(request: HttpRequest, params: QueryDict, *, frame: bool = True
     base_query = data.copy()
     if page_size != PAGE_SIZES[0]:
         base_query["page_size"] = str(page_size)
-    saved_views = SavedView.objects.filter(Q(owner=user) | Q(owner__isnull=True))
     query = params.urlencode()
     context = {
         # What the table polls and where a bulk action comes back to: this very list.
@@ -145,25 +144,27 @@ def queue_context(request: HttpRequest, params: QueryDict, *, frame: bool = True
         "filterset": filterset,
         "filter_errors": not valid,
         "current": current,
-        "builtin_views": BUILTIN_VIEWS,
-        "saved_views": list(saved_views.order_by("order", "name")),
         "base_query": base_query.urlencode(),
-        "save_query": data.urlencode(),
         "sort": sort,
-        "sort_choices": _sort_choices(),
-        "extra_filters": _extra_filters(data),
-        "primary_filters": PRIMARY_FILTERS,
-        "more_filters_used": any(
-            key not in PRIMARY_FILTERS and key not in ("search", "sort") for key in _clean_params(data)
-        ),
         "columns": extensions.columns(),
-        "saved_view_form": SavedViewForm(),
         "can_write": user.can_write(),
-        "page_sizes": PAGE_SIZES,
         "page_size": page_size,
     }
-    if frame:
+    if frame:  # the page around the table: views, filter bar, bulk form (not for a table refresh)
+        context.update(
+            builtin_views=BUILTIN_VIEWS,
+            save_query=data.urlencode(),
+            sort_choices=_sort_choices(),
+            extra_filters=_extra_filters(data),
+            primary_filters=PRIMARY_FILTERS,
+            more_filters_used=any(
+                key not in PRIMARY_FILTERS and key not in ("search", "sort") for key in _clean_params(data)
+            ),
+            saved_view_form=SavedViewForm(),
+            page_sizes=PAGE_SIZES,
+        )
         context["frame"] = _frame(request, context, data, valid)
+        context["saved_views"] = context["frame"].pop("saved_views")
     return context
 
 
@@ -172,10 +173,11 @@ def _frame(request: HttpRequest, context: dict[str, Any], data: QueryDict, valid
     nothing they list has changed: about twenty selects and five queries of choice lists, a
     third of the page's time. The filter bar is the same for every agent (keyed by the filters
     in use, not the search words, written outside it, so typing does not fill the cache; with
-    errors it is not kept); the bulk form is each agent's (the macros they may use)."""
+    errors it is not kept); the bulk form and the saved views are each agent's (the macros they
+    may use, their views and the shared ones)."""
     shown = data.copy()
     shown.pop("search", None)
-    wanted: dict[str, tuple[tuple[Any, ...] | None, Callable[[], str]]] = {
+    wanted: dict[str, tuple[tuple[Any, ...] | None, Callable[[], Any]]] = {
         "queue-filters": (
             (shown.urlencode(), context["page_size"]) if valid else None,
             lambda: render_to_string(f"{QUEUE_TEMPLATE}#filter_fields", context, request),
@@ -190,10 +192,18 @@ def _frame(request: HttpRequest, context: dict[str, Any], data: QueryDict, valid
                 request,
             ),
         )
+    user = request.user
+    wanted["queue-views"] = (
+        (user.pk,),
+        lambda: list(
+            SavedView.objects.filter(Q(owner=user) | Q(owner__isnull=True)).order_by("order", "name")
+        ),
+    )
     html = listcache.cached(wanted)
     return {
         "filters": mark_safe(html["queue-filters"]),  # noqa: S308 - rendered templates
         "bulk": mark_safe(html.get("queue-bulk", "")),  # noqa: S308 - as above
+        "saved_views": html["queue-views"],  # the agent's and the shared saved views
     }
 
 
