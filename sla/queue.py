@@ -3,9 +3,11 @@ a filter by clock state, a "breaching next" sort, and the SLA panel of the ticke
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
-from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -47,6 +49,22 @@ def sort_by_due(queryset: QuerySet, descending: bool) -> QuerySet:
     return queryset.order_by(order, "-id")
 
 
+def attach_clocks(tickets: Sequence[Any]) -> None:
+    """Each ticket's clocks for its badge (``ticket.sla_badge_clocks``), in one query of the
+    badge's columns, by metric within each ticket (not the model's ordering, which joins the
+    tickets to sort by their creation). A third of the cost of a prefetch of ``sla_clocks``,
+    whose related managers the badge does not need."""
+    clocks: dict[int, list[TicketSLA]] = {ticket.pk: [] for ticket in tickets}
+    for clock in (
+        TicketSLA.objects.filter(ticket_id__in=list(clocks))
+        .only(*BADGE_FIELDS)
+        .order_by("ticket_id", "metric")
+    ):
+        clocks[clock.ticket_id].append(clock)
+    for ticket in tickets:
+        ticket.sla_badge_clocks = clocks[ticket.pk]
+
+
 def register() -> None:
     register_contributor("sla", health)
     extensions.register_queue_column(
@@ -54,11 +72,7 @@ def register() -> None:
             name="sla",
             label=_("SLA"),
             render=badge_html,
-            # The badge's columns, by metric within each ticket (not the model's ordering,
-            # which joins the tickets to sort by their creation).
-            prefetch=(
-                Prefetch("sla_clocks", queryset=TicketSLA.objects.only(*BADGE_FIELDS).order_by("metric")),
-            ),
+            load=attach_clocks,
             order=50,
         )
     )

@@ -1,5 +1,6 @@
-"""``{% sla_badge ticket %}`` (``badge_html(ticket)`` in Python): the colour-coded SLA badge of a ticket, from its prefetched clocks
-(``prefetch_related("sla_clocks")`` keeps a list at a fixed number of queries)."""
+"""``{% sla_badge ticket %}`` (``badge_html(ticket)`` in Python): the colour-coded SLA badge of a ticket, from the clocks
+attached to a page of tickets (``sla.queue.attach_clocks``) or prefetched (``prefetch_related("sla_clocks")``), so a list
+keeps a fixed number of queries."""
 
 from __future__ import annotations
 
@@ -101,9 +102,12 @@ def most_urgent(clocks: Iterable[TicketSLA], now: datetime) -> dict[str, object]
 
 
 def badge_html(ticket: Any, now: datetime | None = None) -> SafeString:
-    """The badge of the most urgent of the ticket's clocks, or "no SLA". Reads the prefetched
-    clocks as they are (a list view prefetches them; ``.all()`` would copy the queryset)."""
-    clocks = getattr(ticket, "_prefetched_objects_cache", {}).get("sla_clocks")
+    """The badge of the most urgent of the ticket's clocks, or "no SLA": the clocks the queue
+    attached (``sla.queue.attach_clocks``), else prefetched ones as they are (``.all()`` would
+    copy the queryset), else read."""
+    clocks = getattr(ticket, "sla_badge_clocks", None)
+    if clocks is None:
+        clocks = getattr(ticket, "_prefetched_objects_cache", {}).get("sla_clocks")
     badge = most_urgent(ticket.sla_clocks.all() if clocks is None else clocks, now or timezone.now())
     words = _words(translation.get_language())
     if badge is None:

@@ -131,6 +131,8 @@ def queue_context(request: HttpRequest, params: QueryDict, *, frame: bool = True
     page_size = page_size if page_size in PAGE_SIZES else PAGE_SIZES[0]
     # Counting stops at 10,000 rows: an exact count of a million visible tickets is a full scan.
     page = CappedCountPaginator(queryset, page_size).get_page(params.get("page"))
+    tickets = list(page.object_list)
+    extensions.load_columns(tickets)
     # The current query without the page number, for pagination, sorting links and saving.
     base_query = data.copy()
     if page_size != PAGE_SIZES[0]:
@@ -140,7 +142,7 @@ def queue_context(request: HttpRequest, params: QueryDict, *, frame: bool = True
         # What the table polls and where a bulk action comes back to: this very list.
         "poll_url": f"{reverse('tickets:ticket-list')}?{query}" if query else reverse("tickets:ticket-list"),
         "page": page,
-        "tickets": page.object_list,
+        "tickets": tickets,
         "filterset": filterset,
         "filter_errors": not valid,
         "current": current,
