@@ -146,8 +146,29 @@ class TicketQuerySet(models.QuerySet):
             return self
         if user.is_requester:
             return self.filter(requester=user)
+        (condition,) = self.visibility(user)
+        return self.filter(condition)
+
+    @staticmethod
+    def visibility(user: User, *throughs: str) -> list[Q]:
+        """``visible_to`` as conditions, on the ticket itself or through relations to it
+        (``visibility(user, "source", "target")`` for the two ends of a link): joined rather
+        than a subquery of visible ids per relation. One condition per path (the ticket itself
+        without paths); an empty ``Q()`` for an admin, one matching nothing for nobody."""
+        prefixes = [f"{through}__" for through in throughs] or [""]
+        if not user.is_authenticated or not user.is_active:
+            return [Q(**{f"{prefix}pk__in": []}) for prefix in prefixes]
+        if user.is_admin:
+            return [Q() for _prefix in prefixes]
+        if user.is_requester:
+            return [Q(**{f"{prefix}requester": user}) for prefix in prefixes]
         team_ids = list(user.teams.values_list("pk", flat=True))
-        return self.filter(Q(sensitive=False) | Q(team_id__in=team_ids) | Q(assignee=user))
+        return [
+            Q(**{f"{prefix}sensitive": False})
+            | Q(**{f"{prefix}team__in": team_ids})
+            | Q(**{f"{prefix}assignee": user})
+            for prefix in prefixes
+        ]
 
     def active(self) -> TicketQuerySet:
         return self.filter(archived=False)

@@ -81,6 +81,35 @@ def test_links_refuse_viewers_requesters_and_hidden_tickets(
     assert not TicketRelation.objects.exists()
 
 
+def test_the_page_lists_only_links_to_tickets_the_reader_may_see(
+    client, admin_user, agent, other_agent, make_ticket, team, other_team
+):
+    """Links both ways; the other end of a link the reader may not see is left out, its number
+    and title never shown."""
+    page_of = make_ticket("Mail outage", team=other_team)
+    secret_out = make_ticket("HR case one", sensitive=True, team=team)
+    secret_in = make_ticket("HR case two", sensitive=True, team=team)
+    theirs = make_ticket("Their own sensitive", sensitive=True, team=other_team)
+    plain = make_ticket("Outlook slow", team=team)
+    do_add_relation(page_of, target=secret_out, kind="related", actor=admin_user)
+    do_add_relation(secret_in, target=page_of, kind="parent_of", actor=admin_user)
+    do_add_relation(page_of, target=theirs, kind="related", actor=admin_user)
+    do_add_relation(plain, target=page_of, kind="related", actor=admin_user)
+
+    def shown(user) -> str:
+        client.force_login(user)
+        return client.get(reverse("tickets:ticket-detail", args=[page_of.pk])).content.decode()
+
+    html = shown(other_agent)  # in the page's team, not in the secrets' team
+    assert "Their own sensitive" in html and "Outlook slow" in html
+    assert "HR case" not in html and secret_out.number not in html and secret_in.number not in html
+    html = shown(agent)  # the secrets' team
+    assert all(title in html for title in ("HR case one", "HR case two", "Outlook slow"))
+    assert "Their own sensitive" not in html and theirs.number not in html
+    html = shown(admin_user)
+    assert all(title in html for title in ("HR case one", "HR case two", "Their own sensitive", "Outlook slow"))
+
+
 def test_the_picker_finds_tickets_by_number_or_words(agent_client, pair):
     parent, child = pair
     by_words = agent_client.get(reverse("tickets:ticket-picker"), {"q": "outage"}).content.decode()

@@ -160,9 +160,9 @@ def build_timeline(ticket: Ticket, user: Any, *, limit: int | None = TIMELINE_EN
 
 def relations_for(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
     """Links both ways, only to tickets the user may see (titles of hidden ones never leak)."""
-    visible = Ticket.objects.visible_to(user)
+    target_visible, source_visible = Ticket.objects.visibility(user, "target", "source")
     relations = TicketRelation.objects.filter(
-        Q(source=ticket, target__in=visible) | Q(target=ticket, source__in=visible)
+        (Q(source=ticket) & target_visible) | (Q(target=ticket) & source_visible)
     ).select_related("source", "target")
     # What a link shows of each end (number, title, status): not their descriptions and
     # search vectors, most of the bytes of a ticket row.
