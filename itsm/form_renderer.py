@@ -7,7 +7,8 @@ byte, as Django's ``select.html``, ``select_option.html``, ``input.html`` (and t
 that only include it), ``textarea.html``, ``label.html`` and ``attrs.html``
 (``itsm/tests/test_form_renderer.py`` compares them); every other widget (radio lists, file
 inputs with a current file, multi-widgets), and any select whose options use another template,
-still goes through the templates.
+still goes through the templates. ``fields_html(form)`` writes a form's errors and fields as
+``tickets/_fields.html`` (``{% form_fields form %}``) shows them on every page of forms.
 """
 
 from __future__ import annotations
@@ -113,3 +114,33 @@ class FormRenderer(DjangoTemplates):
         elif template_name == LABEL:
             return label(context)
         return super().render(template_name, context, request)
+
+
+def fields_html(form: Any) -> str:
+    """A form's errors and fields as ``tickets/_fields.html`` wrote them through the template
+    engine (the same HTML, ``itsm/tests/test_form_renderer.py`` compares them): five forms on
+    the ticket page, whose loops and lookups cost more than the fields themselves."""
+    html = []
+    errors = form.non_field_errors()
+    if errors:
+        items = "".join(f"<li>{conditional_escape(error)}</li>" for error in errors)
+        html.append(f'<ul class="errorlist nonfield" role="alert">{items}</ul>')
+    html.append("\n")
+    html.extend(str(field) for field in form.hidden_fields())
+    html.append("\n")
+    for field in form.visible_fields():
+        checkbox = field.widget_type == "checkbox"
+        field_errors = field.errors
+        classes = f"field{' has-errors' if field_errors else ''}{' field-checkbox' if checkbox else ''}"
+        if checkbox:
+            control = f"{field} {field.label_tag()}"
+        else:
+            required = '<span class="required" aria-hidden="true">*</span>' if field.field.required else ""
+            control = f"{field.label_tag()}{required}{field}"
+        help_text = field.help_text
+        helptext = f'<small class="helptext">{conditional_escape(help_text)}</small>' if help_text else ""
+        listed = "".join(f"<li>{conditional_escape(error)}</li>" for error in field_errors)
+        errorlist = f'<ul class="errorlist" role="alert">{listed}</ul>' if field_errors else ""
+        html.append(f'\n<div class="{classes}">\n  {control}\n  {helptext}\n  {errorlist}\n</div>\n')
+    html.append("\n")
+    return "".join(html)

@@ -1,7 +1,9 @@
 from django import template
 from django.utils.formats import number_format
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from itsm.form_renderer import fields_html
 from itsm.models import Notification
 
 register = template.Library()
@@ -66,3 +68,9 @@ def index(sequence: object, position: int) -> object:
         return sequence[position]
     except (IndexError, TypeError, KeyError):
         return None
+
+
+@register.simple_tag
+def form_fields(form: object) -> str:
+    """A form's errors and fields (``tickets/_fields.html``), written in Python."""
+    return mark_safe(fields_html(form))  # noqa: S308 - every value is escaped or a rendered widget
