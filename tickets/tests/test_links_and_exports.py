@@ -107,7 +107,9 @@ def test_the_page_lists_only_links_to_tickets_the_reader_may_see(
     assert all(title in html for title in ("HR case one", "HR case two", "Outlook slow"))
     assert "Their own sensitive" not in html and theirs.number not in html
     html = shown(admin_user)
-    assert all(title in html for title in ("HR case one", "HR case two", "Their own sensitive", "Outlook slow"))
+    assert all(
+        title in html for title in ("HR case one", "HR case two", "Their own sensitive", "Outlook slow")
+    )
 
 
 def test_the_picker_finds_tickets_by_number_or_words(agent_client, pair):

@@ -572,3 +572,19 @@ def test_the_ticket_page_query_count_is_pinned(
     with django_assert_num_queries(pinned):
         agent_client.get(detail(ticket))
     assert pinned == 20, "\n".join(query["sql"][:120] for query in queries.captured_queries)
+
+
+def test_the_timeline_names_authors_and_the_ticket_a_reply_was_merged_from(
+    agent_client, agent, other_agent, requester, make_ticket, team
+):
+    from tickets.actions import do_merge_tickets
+
+    target = make_ticket("Mail outage", team=team)
+    source = make_ticket("No mail since 9:00", team=team)
+    do_add_comment(source, actor=requester, body="Still nothing here.")
+    do_add_comment(target, actor=other_agent, body="Looking into the relay.")
+    do_merge_tickets(target, [source], actor=agent)
+    html = agent_client.get(detail(target)).content.decode()
+    assert "<strong>Dave Requester</strong>" in html and "<strong>Carol Network</strong>" in html
+    assert f'<span data-testid="merged-from">from {source.number}</span>' in html
+    assert html.count('data-testid="merged-from"') == 1  # the target's own reply came from nowhere

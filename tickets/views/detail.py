@@ -113,6 +113,16 @@ def comment_entry(comment: Comment) -> dict[str, Any]:
 TIMELINE_ENTRIES = 50
 
 
+# What the timeline shows of a comment's author (its name) and of the ticket it was merged from
+# (its number): not their other columns, the merged ticket's description and search vector.
+TIMELINE_COMMENT_FIELDS = (
+    *(field.name for field in Comment._meta.concrete_fields),
+    "author__full_name",
+    "author__email",
+    "merged_from__number",
+)
+
+
 def build_timeline(ticket: Ticket, user: Any, *, limit: int | None = TIMELINE_ENTRIES) -> dict[str, Any]:
     """Comments the user may read and the audited changes (grouped per save), oldest first:
     the newest ``limit`` entries (every one with ``limit=None``), and whether earlier ones
@@ -121,6 +131,7 @@ def build_timeline(ticket: Ticket, user: Any, *, limit: int | None = TIMELINE_EN
         Comment.objects.visible_to(user)
         .filter(ticket=ticket)
         .select_related("author", "merged_from")
+        .only(*TIMELINE_COMMENT_FIELDS)
         .prefetch_related("attachments")
     )
     shown, earlier = newest_comments(comments, limit)
