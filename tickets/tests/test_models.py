@@ -535,3 +535,54 @@ def test_closing_stamps_the_closing_time(make_ticket, agent):
     stored = Ticket.objects.get(pk=ticket.pk)
     assert stored.closed_at == ticket.closed_at == stored.updated_at == closing
     assert stored.resolved_at is not None and stored.reopen_count == 0
+
+
+def test_the_visibility_through_a_link_keeps_what_visible_to_keeps(
+    make_ticket, admin_user, agent, other_agent, requester, other_requester, viewer, team, other_team
+):
+    """``Ticket.objects.visibility(user, "target")`` on a link keeps the links whose target
+    ``visible_to(user)`` keeps, for every role (links read their ends through it)."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from tickets.models import TicketRelation
+
+    hub = make_ticket("hub")
+    ends = [
+        make_ticket("plain"),
+        make_ticket("HR case", sensitive=True, team=team),
+        make_ticket("Legal case", sensitive=True, team=other_team),
+        make_ticket("theirs", requester=other_requester),
+        make_ticket("assigned", sensitive=True, team=other_team, assignee=agent),
+    ]
+    for end in ends:
+        TicketRelation.objects.create(source=hub, target=end, kind="related")
+    inactive = make_user_like(agent)
+    for user in (
+        admin_user,
+        agent,
+        other_agent,
+        requester,
+        other_requester,
+        viewer,
+        inactive,
+        AnonymousUser(),
+    ):
+        (through_target,) = Ticket.objects.visibility(user, "target")
+        (itself,) = Ticket.objects.visibility(user)
+        by_link = set(TicketRelation.objects.filter(through_target).values_list("target__title", flat=True))
+        assert by_link == set(
+            Ticket.objects.visible_to(user).exclude(pk=hub.pk).values_list("title", flat=True)
+        )
+        assert set(Ticket.objects.filter(itself).values_list("title", flat=True)) == set(
+            Ticket.objects.visible_to(user).values_list("title", flat=True)
+        )
+    assert len(Ticket.objects.visibility(agent, "source", "target")) == 2
+
+
+def make_user_like(user):
+    """A deactivated copy of ``user`` (same role and teams)."""
+    from itsm.models import User
+
+    copy = User.objects.create_user(email=f"gone.{user.email}", password="x", role=user.role, is_active=False)
+    copy.teams.set(user.teams.all())
+    return copy
