@@ -219,6 +219,24 @@ def reading_from_primary() -> Iterator[None]:
         state.replica_allowed = before
 
 
+@contextmanager
+def bookkeeping_writes() -> Iterator[None]:
+    """Writes inside are the desk's bookkeeping, not the user's changes (a ticket page's
+    presence ping, written on every view and every 20 s while it is open): they neither send
+    the rest of the request nor the user's next pages to the primary. Without this an agent
+    with a ticket open was pinned to the primary for good, and never read the queue from a
+    replica."""
+    state = _state.get()
+    if state is None:
+        yield
+        return
+    before = state.wrote
+    try:
+        yield
+    finally:
+        state.wrote = before
+
+
 def replica_reads(view: Callable) -> Callable:
     """Marks a read-only view: its queries may read from a replica. When the replica fails in the
     middle, the view runs once more on the primary (it wrote nothing, so running it again is safe)."""

@@ -141,6 +141,30 @@ def test_it_writes_to_the_primary_and_reads_its_own_writes_there(replicated, cli
     assert ticket_queries(on_replica) and not ticket_queries(on_primary)
 
 
+def test_viewing_a_ticket_and_its_presence_pings_pin_nobody_to_the_primary(replicated, client):
+    """The presence ping is written on every ticket view and every 20 s while a page is open:
+    bookkeeping, not the agent's change. They read the queue from the replica after it; a
+    change of theirs still pins them."""
+    agent = agent_named("browser")
+    ticket = new_ticket(f"Presence {uuid.uuid4().hex[:6]}", agent)
+    replicated.wait_until_replayed()
+    client.force_login(agent)
+    assert client.get(reverse("tickets:ticket-detail", args=[ticket.pk])).status_code == 200
+    ping = client.post(
+        reverse("tickets:ticket-presence", args=[ticket.pk]), {"editing": "1"}, HTTP_HX_REQUEST="true"
+    )
+    assert ping.status_code == 200
+    from tickets.models import TicketPresence
+
+    assert TicketPresence.objects.using("default").filter(ticket=ticket, user=agent, editing=True).exists()
+    assert not replicas.is_pinned(agent.pk)
+    response, on_primary, on_replica = queue_page(client)
+    assert response.status_code == 200
+    assert ticket_queries(on_replica) and not ticket_queries(on_primary)
+    client.post(reverse("tickets:saved-view-create"), {"name": "Mine", "query": "status=open"})
+    assert replicas.is_pinned(agent.pk)
+
+
 def test_it_reads_from_the_primary_after_a_write_in_the_same_work(replicated):
     from tickets.actions import TicketChanges, do_edit_ticket
     from tickets.models import Ticket
@@ -237,3 +261,19 @@ def test_the_list_cache_keeps_what_the_primary_says_not_a_lagging_replica(replic
     finally:
         with replicated.replica() as replica:
             replica.execute("SELECT pg_wal_replay_resume()")
+
+
+def test_bookkeeping_keeps_what_the_work_wrote_before_it():
+    from itsm.models import Notification
+
+    agent = agent_named("bookkeeper")
+    with replicas.tracking_writes() as state:
+        with replicas.bookkeeping_writes():
+            Notification.objects.create(recipient=agent, verb="x", title="bookkeeping")
+        assert state.wrote is False  # bookkeeping alone: still free to read from a replica
+        Notification.objects.create(recipient=agent, verb="x", title="a change")
+        with replicas.bookkeeping_writes():
+            Notification.objects.create(recipient=agent, verb="x", title="more bookkeeping")
+        assert state.wrote is True  # the change before it still counts
+    with replicas.bookkeeping_writes():  # outside tracked work: nothing to keep
+        Notification.objects.create(recipient=agent, verb="x", title="untracked")

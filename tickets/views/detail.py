@@ -23,6 +23,7 @@ from itsm.approvals.models import ApprovalRequest
 from itsm.approvals.views import approvals_for, card_context
 from itsm.lib import listcache
 from itsm.models import User
+from itsm.replicas import bookkeeping_writes
 from itsm.storage import StoreDown, open_stored
 from tickets import actions, extensions
 from tickets.forms import (
@@ -73,12 +74,14 @@ def record_sensitive_view(ticket: Ticket, user: Any) -> None:
 
 def record_presence(ticket: Ticket, user: Any, *, editing: bool = False) -> None:
     # One upsert: two tabs pinging at once cannot collide on the unique (ticket, user) pair.
-    TicketPresence.objects.bulk_create(
-        [TicketPresence(ticket=ticket, user=user, editing=editing, seen_at=timezone.now())],
-        update_conflicts=True,
-        unique_fields=["ticket", "user"],
-        update_fields=["editing", "seen_at"],
-    )
+    # Bookkeeping, not a change of the user's: it does not pin them to the primary.
+    with bookkeeping_writes():
+        TicketPresence.objects.bulk_create(
+            [TicketPresence(ticket=ticket, user=user, editing=editing, seen_at=timezone.now())],
+            update_conflicts=True,
+            unique_fields=["ticket", "user"],
+            update_fields=["editing", "seen_at"],
+        )
 
 
 def others_present(ticket: Ticket, user: Any) -> list[TicketPresence]:
