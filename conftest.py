@@ -191,3 +191,45 @@ def run_worker():
             app.run_worker(wait=False, install_signal_handlers=False, listen_notify=False, queues=queues)
 
     return run
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server on 127.0.0.1 (``integrations/email/tests/fake_smtp.py``) that Django's
+    SMTP backend sends to; ``stop()`` and ``start()`` it to take the mail server down and up
+    on the same port."""
+    from integrations.email.tests.fake_smtp import FakeSmtp
+
+    server = FakeSmtp().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def compiled_models():
+    """``with compiled_models() as models:`` records the model of every query Django compiles
+    inside, whether it runs or not (a query found empty is compiled, then skipped)."""
+    from contextlib import contextmanager
+    from unittest import mock
+
+    from django.db.models.sql.compiler import SQLCompiler
+
+    as_sql = SQLCompiler.as_sql
+
+    @contextmanager
+    def recording():
+        models: list = []
+
+        def counting(compiler, *args, **kwargs):
+            models.append(compiler.query.model)
+            return as_sql(compiler, *args, **kwargs)
+
+        with mock.patch.object(SQLCompiler, "as_sql", counting):
+            yield models
+
+    return recording

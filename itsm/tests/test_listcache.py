@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from unittest import mock
-
 import pytest
 from django import forms
 from django.core.cache import cache
 from django.db import connection
-from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 
 from itsm.lib import listcache
@@ -171,7 +168,9 @@ def test_a_required_select_without_an_empty_choice_reads_its_list_once(agent, te
     assert "Databases" in str(Required()) and "Databases" in str(form)
 
 
-def test_a_named_listing_is_kept_under_its_name_without_compiling_its_query(agent, other_agent, team):
+def test_a_named_listing_is_kept_under_its_name_without_compiling_its_query(
+    agent, other_agent, team, compiled_models
+):
     class Named(forms.Form):
         agent = CachedModelChoiceField(queryset=User.objects.none(), required=False)
 
@@ -180,14 +179,7 @@ def test_a_named_listing_is_kept_under_its_name_without_compiling_its_query(agen
             self.fields["agent"].offer(agents() if queryset is None else queryset, name)
 
     str(Named())  # kept under its name
-    compiled = []
-    as_sql = SQLCompiler.as_sql
-
-    def counting(compiler, *args, **kwargs):
-        compiled.append(compiler.query.model)
-        return as_sql(compiler, *args, **kwargs)
-
-    with mock.patch.object(SQLCompiler, "as_sql", counting):
+    with compiled_models() as compiled:
         html = str(Named(initial={"agent": other_agent.pk}))
     assert f'<option value="{other_agent.pk}" selected>Carol Network</option>' in html
     assert User not in compiled  # neither read nor compiled: its name is the key

@@ -9,7 +9,6 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from integrations.email.tests.fake_smtp import FakeSmtp
 from itsm.lib.retry import MailBeingSent
 from itsm.models import Notification
 from itsm.notify import notify
@@ -58,18 +57,6 @@ def test_a_deleted_notification_mails_nobody(notification):
     notification.delete()
     assert send_notification_email(notification_id=notification.pk) is False
     assert mail.outbox == []
-
-
-@pytest.fixture
-def smtp(settings):
-    server = FakeSmtp().start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
-    yield server
-    server.stop()
 
 
 def test_a_mail_server_down_leaves_the_mail_to_the_retry_which_sends_it_once(notification, smtp):

@@ -535,12 +535,11 @@ def test_a_rows_date_is_written_in_each_readers_zone_and_language(make_ticket):
             assert title() == "6 mars 2026 00:30"
 
 
-def test_a_list_without_team_or_category_filters_builds_no_query_of_them(agent, make_ticket, team):
+def test_a_list_without_team_or_category_filters_builds_no_query_of_them(
+    agent, make_ticket, team, compiled_models
+):
     """An empty choice is an empty list: ``queryset.none()`` would be compiled (and found empty)
     by the filter's truth test on every list, the queue's and the API's."""
-    from unittest import mock
-
-    from django.db.models.sql.compiler import SQLCompiler
     from django.http import QueryDict
     from django.test import RequestFactory
 
@@ -550,14 +549,7 @@ def test_a_list_without_team_or_category_filters_builds_no_query_of_them(agent, 
     make_ticket("VPN is down", team=team)
     request = RequestFactory().get(LIST)
     request.user = agent
-    compiled = []
-    as_sql = SQLCompiler.as_sql
-
-    def counting(compiler, *args, **kwargs):
-        compiled.append(compiler.query.model)
-        return as_sql(compiler, *args, **kwargs)
-
-    with mock.patch.object(SQLCompiler, "as_sql", counting):
+    with compiled_models() as compiled:
         listed = TicketFilter(QueryDict("status=new"), Ticket.objects.all(), request=request)
         assert [ticket.title for ticket in listed.qs] == ["VPN is down"]
     assert Team not in compiled and Category not in compiled and Ticket in compiled

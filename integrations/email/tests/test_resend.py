@@ -19,7 +19,6 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 from integrations.email.actions import MailBeingSent, do_give_up_ticket_email, do_send_ticket_email
 from integrations.email.models import EmailThreadMessage, OutboundStatus
 from integrations.email.tasks import send_ticket_email
-from integrations.email.tests.fake_smtp import FakeSmtp
 from itsm.lib.retry import MAIL_RETRY
 from tickets.actions import do_add_comment
 
@@ -74,18 +73,6 @@ def test_mail_given_up_is_not_sent_by_a_late_job(reply):
     do_give_up_ticket_email(reply.pk, "SMTPRecipientsRefused")
     assert do_send_ticket_email(reply.pk) is False
     assert mail.outbox == []
-
-
-@pytest.fixture
-def smtp(settings):
-    server = FakeSmtp().start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
-    yield server
-    server.stop()
 
 
 def test_a_refusal_for_good_gives_up_at_the_third_attempt(reply, smtp):
