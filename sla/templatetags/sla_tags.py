@@ -1,6 +1,6 @@
-"""``{% sla_badge ticket %}`` (``badge_html(ticket)`` in Python): the colour-coded SLA badge of a ticket, from the clocks
+"""The colour-coded SLA badge of a ticket (``badge_html(ticket)``, the queue's SLA column), from the clocks
 attached to a page of tickets (``sla.queue.attach_clocks``) or prefetched (``prefetch_related("sla_clocks")``), so a list
-keeps a fixed number of queries."""
+keeps a fixed number of queries; and ``{{ seconds|duration }}`` for the SLA panel."""
 
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ BADGE_FIELDS = (
     "breached_at",
 )
 URGENCY = {"breached": 0, "at_risk": 1, "ok": 2, "paused": 3, "completed": 4, "cancelled": 5, "unknown": 6}
-_STATUS_OF = {rank: status for status, rank in URGENCY.items()}
 
 
 def short_duration(seconds: int | float) -> str:
@@ -92,13 +91,11 @@ def describe(clock: TicketSLA, now: datetime, status: str | None = None) -> dict
 
 def most_urgent(clocks: Iterable[TicketSLA], now: datetime) -> dict[str, object] | None:
     """The description of the most urgent clock (only that one is described: translated)."""
-    timed = [
-        (URGENCY[clock.status_at(now)], clock.due_at, clock) for clock in clocks if clock.due_at is not None
-    ]
-    if not timed:
+    statuses = [(clock, clock.status_at(now)) for clock in clocks if clock.due_at is not None]
+    if not statuses:
         return None
-    rank, _due, clock = min(timed, key=lambda entry: entry[:2])
-    return describe(clock, now, status=_STATUS_OF[rank])
+    clock, status = min(statuses, key=lambda entry: (URGENCY[entry[1]], entry[0].due_at))
+    return describe(clock, now, status=status)
 
 
 def badge_html(ticket: Any, now: datetime | None = None) -> SafeString:
@@ -117,11 +114,6 @@ def badge_html(ticket: Any, now: datetime | None = None) -> SafeString:
         f'<span class="pill {escape(badge["status"])}" title="{escape(badge["metric"])} · '
         f'{escape(words["due"])} {due}">{escape(badge["text"])}</span>'
     )
-
-
-@register.simple_tag
-def sla_badge(ticket: object) -> str:
-    return badge_html(ticket)
 
 
 @register.filter

@@ -10,8 +10,9 @@ from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
+from sla.models import TicketSLA
 from sla.sweep import run_sweep
-from sla.templatetags.sla_tags import BADGE_FIELDS, short_duration
+from sla.templatetags.sla_tags import BADGE_FIELDS, duration, most_urgent, short_duration
 from sla.tests.conftest import T0
 from tickets import extensions
 from tickets.actions import do_add_comment, do_transition_ticket
@@ -188,7 +189,18 @@ def test_the_detail_panel_is_registered_for_agents():
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0, "<1m"), (59, "<1m"), (60, "1m"), (3700, "1h 01m"), (-7200, "2h 00m"), (90000, "1d 1h")],
+    [
+        (0, "<1m"),
+        (59, "<1m"),
+        (60, "1m"),
+        (3599, "59m"),
+        (3600, "1h 00m"),
+        (3700, "1h 01m"),
+        (-7200, "2h 00m"),
+        (86399, "23h 59m"),
+        (86400, "1d 0h"),
+        (90000, "1d 1h"),
+    ],
 )
 def test_short_durations(seconds, text):
     assert short_duration(seconds) == text
@@ -205,3 +217,60 @@ def test_the_queue_page_and_the_ticket_page_show_the_sla(client, make_ticket, ag
     assert 'class="pill ok"' in queue.content.decode() and "10m left" in queue.content.decode()
     assert detail.status_code == 200
     assert f'hx-get="{panel_url(ticket)}"' in detail.content.decode()
+
+
+def test_the_duration_filter_of_the_panel():
+    assert duration(None) == "" and duration(5400) == "1h 30m" and duration(0) == "<1m"
+
+
+def clock_in(state: str, *, due_minutes: int, metric: str = "response") -> TicketSLA:
+    """An unsaved clock in ``state`` at NOW, due ``due_minutes`` from NOW."""
+    due = NOW + timedelta(minutes=due_minutes)
+    clock = TicketSLA(metric=metric, state="on_track", due_at=due, warn_at=due - timedelta(minutes=10))
+    if state == "ok":
+        clock.warn_at = None  # no warning time: on track until due
+    elif state == "paused":
+        clock.paused_since = NOW - timedelta(minutes=1)
+    elif state == "completed":
+        clock.stopped_at = due - timedelta(minutes=1)
+    elif state == "cancelled":
+        clock.state, clock.stopped_at = "cancelled", NOW
+    return clock
+
+
+NOW = T0 + timedelta(hours=5)
+
+
+@pytest.mark.parametrize(
+    ("urgent", "urgent_due", "other", "other_due"),
+    [
+        ("breached", -5, "at_risk", 5),  # (a breached clock is due before any other)
+        ("at_risk", 5, "ok", 1),
+        ("ok", 120, "paused", 30),
+        ("paused", 300, "completed", 60),
+        ("completed", 300, "cancelled", 60),
+    ],
+)
+def test_the_badge_shows_the_most_urgent_clock_whatever_their_order(urgent, urgent_due, other, other_due):
+    """Breached, at risk, on track, paused, met, cancelled: the less urgent clock is due sooner
+    (but for a breached one), so only the urgency puts the other first."""
+    first = clock_in(urgent, due_minutes=urgent_due, metric="resolution")
+    second = clock_in(other, due_minutes=other_due)
+    assert first.status_at(NOW) == urgent and second.status_at(NOW) == other
+    for clocks in ([first, second], [second, first]):
+        assert most_urgent(clocks, NOW)["status"] == urgent
+
+
+@pytest.mark.parametrize(
+    ("seconds_past_due", "text"), [(0, "breached"), (1, "overdue <1m"), (-1, "<1m left"), (61, "overdue 1m")]
+)
+def test_the_badge_at_the_due_time(seconds_past_due, text):
+    due = NOW - timedelta(seconds=seconds_past_due)
+    clock = TicketSLA(metric="response", state="on_track", due_at=due, warn_at=due - timedelta(minutes=10))
+    assert most_urgent([clock], NOW)["text"] == text
+
+
+def test_a_cancelled_clock_says_so():
+    badge = most_urgent([clock_in("cancelled", due_minutes=30)], NOW)
+    assert (badge["status"], badge["text"]) == ("cancelled", "cancelled (merged)")
+    assert most_urgent([TicketSLA(metric="response", state="on_track", due_at=None)], NOW) is None
