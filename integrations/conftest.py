@@ -28,7 +28,9 @@ def clean_queue(transactional_db):
 
 @pytest.fixture
 def fast_webhooks(settings):
-    settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
+    # Short enough for the tests of a receiver that never answers, long enough for a local
+    # fake one to answer on a loaded two-core CI machine (0.5 s timed out there once).
+    settings.WEBHOOK_TIMEOUT_SECONDS = 2
     settings.WEBHOOK_MAX_ATTEMPTS = 3
     settings.WEBHOOK_BACKOFF_BASE_SECONDS = 30
     settings.WEBHOOK_BACKOFF_MAX_SECONDS = 3600
@@ -37,7 +39,7 @@ def fast_webhooks(settings):
 
 @pytest.fixture
 def fast_chat(settings):
-    settings.CHAT_TIMEOUT_SECONDS = 0.5
+    settings.CHAT_TIMEOUT_SECONDS = 2  # as above
     settings.CHAT_MAX_ATTEMPTS = 3
     settings.CHAT_BACKOFF_BASE_SECONDS = 30
     settings.CHAT_BACKOFF_MAX_SECONDS = 3600

@@ -115,7 +115,7 @@ def test_a_channel_that_explodes_while_queueing_does_not_fail_the_ticket(channel
 def test_a_failing_channel_never_blocks_do_create_ticket(
     clean_queue, settings, service, make_ticket, run_worker
 ):
-    settings.CHAT_TIMEOUT_SECONDS = 0.5
+    settings.CHAT_TIMEOUT_SECONDS = 2  # a local fake answers well within it, even on a loaded machine
     settings.CHAT_BACKOFF_BASE_SECONDS = 60
     down = service(fakes.SLACK_ROLLUP_ERROR)
     archived = service(fakes.SLACK_ARCHIVED)
