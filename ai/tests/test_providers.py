@@ -46,7 +46,7 @@ def remote_embeddings(settings, fake_openai):
     settings.AI_EMBEDDINGS_API_KEY = "emb-key"
     settings.AI_EMBEDDINGS_MODEL = "all-minilm"
     settings.AI_EMBEDDINGS_BATCH_SIZE = 2
-    settings.AI_EMBEDDINGS_TIMEOUT = 0.5
+    settings.AI_EMBEDDINGS_TIMEOUT = 2  # the local fake answers well within it, even on a loaded machine
     settings.AI_LLM_RETRIES = 2
     settings.AI_LLM_RETRY_BACKOFF = 0
     return fake_openai
