@@ -144,8 +144,6 @@ class TicketQuerySet(models.QuerySet):
             return self.none()
         if user.is_admin:
             return self
-        if user.is_requester:
-            return self.filter(requester=user)
         (condition,) = self.visibility(user)
         return self.filter(condition)
 

@@ -165,18 +165,19 @@ def queue_context(request: HttpRequest, params: QueryDict, *, frame: bool = True
             saved_view_form=SavedViewForm(),
             page_sizes=PAGE_SIZES,
         )
-        context["frame"] = _frame(request, context, data, valid)
-        context["saved_views"] = context["frame"].pop("saved_views")
+        context["frame"], context["saved_views"] = _frame(request, context, data, valid)
     return context
 
 
-def _frame(request: HttpRequest, context: dict[str, Any], data: QueryDict, valid: bool) -> dict[str, Any]:
+def _frame(
+    request: HttpRequest, context: dict[str, Any], data: QueryDict, valid: bool
+) -> tuple[dict[str, Any], list[SavedView]]:
     """The filter bar and the bulk form, from the list cache (``itsm/lib/listcache.py``) while
     nothing they list has changed: about twenty selects and five queries of choice lists, a
     third of the page's time. The filter bar is the same for every agent (keyed by the filters
     in use, not the search words, written outside it, so typing does not fill the cache; with
     errors it is not kept); the bulk form and the saved views are each agent's (the macros they
-    may use, their views and the shared ones)."""
+    may use, their views and the shared ones). Returns the frame's HTML and the saved views."""
     shown = data.copy()
     shown.pop("search", None)
     wanted: dict[str, tuple[tuple[Any, ...] | None, Callable[[], Any]]] = {
@@ -202,11 +203,11 @@ def _frame(request: HttpRequest, context: dict[str, Any], data: QueryDict, valid
         ),
     )
     html = listcache.cached(wanted)
-    return {
+    frame = {
         "filters": mark_safe(html["queue-filters"]),  # noqa: S308 - rendered templates
         "bulk": mark_safe(html.get("queue-bulk", "")),  # noqa: S308 - as above
-        "saved_views": html["queue-views"],  # the agent's and the shared saved views
     }
+    return frame, html["queue-views"]
 
 
 def _sort_choices() -> list[tuple[str, str]]:
