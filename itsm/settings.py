@@ -173,6 +173,10 @@ if EMBEDDED_DATABASE:
     DATABASES = {"default": _embedded}
 else:
     DATABASES = {"default": env.db_url("DATABASE_URL")}
+# Django's backend with psycopg's compiled timestamp loader (itsm/postgresql/base.py).
+DATABASE_ENGINE = "itsm.postgresql"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = DATABASE_ENGINE
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
@@ -182,6 +186,8 @@ DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_
 DATABASE_REPLICAS = []
 for _number, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
     _replica = env.db_url_config(_url)
+    if _replica["ENGINE"] == "django.db.backends.postgresql":
+        _replica["ENGINE"] = DATABASE_ENGINE
     _replica["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
     _replica["CONN_HEALTH_CHECKS"] = True
     _replica.setdefault("OPTIONS", {}).setdefault(
