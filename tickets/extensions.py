@@ -108,19 +108,3 @@ def portal_panels() -> list[DetailPanel]:
 
 def columns() -> list[QueueColumn]:
     return sorted(queue_columns.values(), key=lambda column: (column.order, column.name))
-
-
-def prefetches() -> list[str | Prefetch]:
-    return [lookup for column in queue_columns.values() for lookup in column.prefetch]
-
-
-def load_columns(tickets: Sequence[Any]) -> None:
-    """What the registered columns read, attached to a page of tickets (``QueueColumn.load``)."""
-    for column in queue_columns.values():
-        if column.load is not None and tickets:
-            column.load(tickets)
-
-
-def column_fields() -> list[str]:
-    """The ticket fields the registered columns read (``QueueColumn.fields``)."""
-    return [name for column in queue_columns.values() for name in column.fields]

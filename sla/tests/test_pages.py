@@ -110,7 +110,7 @@ def test_the_queue_cell_renders_colour_coded_badges_at_a_fixed_query_count(
     column = extensions.queue_columns["sla"]
     with clock_at(T0 + timedelta(minutes=26)), CaptureQueriesContext(connection) as queries:
         tickets = list(Ticket.objects.order_by("pk"))
-        extensions.load_columns(tickets)  # the clocks, one query of the columns the badge reads
+        column.load(tickets)  # the clocks, one query of the columns the badge reads
         cells = {ticket.pk: column.render(ticket) for ticket in tickets}
     assert len(queries) == 2
     read = queries.captured_queries[1]["sql"]
@@ -274,3 +274,17 @@ def test_a_cancelled_clock_says_so():
     badge = most_urgent([clock_in("cancelled", due_minutes=30)], NOW)
     assert (badge["status"], badge["text"]) == ("cancelled", "cancelled (merged)")
     assert most_urgent([TicketSLA(metric="response", state="on_track", due_at=None)], NOW) is None
+
+
+def test_the_queue_reads_the_badges_clocks_with_a_query_written_once(
+    client, agent, make_ticket, clock_at, policies, compiled_models
+):
+    with clock_at(T0):
+        ticket = critical(make_ticket, title="Down")
+    client.force_login(agent)
+    client.get("/tickets/")
+    with clock_at(T0 + timedelta(minutes=26)), compiled_models() as compiled:
+        html = client.get("/tickets/").content.decode()
+    row = html[html.index(f'<tr id="ticket-row-{ticket.pk}"') :]
+    assert "overdue 11m" in row[: row.index("</tr>")]
+    assert TicketSLA not in compiled  # the clocks' SQL was written at the first view

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from itsm.models import Organisation
+from itsm.models import Organisation, User
 from tickets import extensions
 from tickets.actions import do_assign_ticket, do_transition_ticket
 from tickets.models import Category, SavedView, Ticket, TicketStatus
@@ -513,16 +513,15 @@ def test_a_rows_date_is_written_in_each_readers_zone_and_language(make_ticket):
     two languages, still each get their own (aware datetimes of one instant are equal)."""
     from django.utils import timezone, translation
 
-    from tickets.queue_rows import render_rows
+    from tickets.queue_rows import load_rows, render_rows
 
     ticket = make_ticket("VPN is down")
     Ticket.objects.filter(pk=ticket.pk).update(
         updated_at=datetime.datetime(2026, 3, 5, 23, 30, tzinfo=datetime.UTC)
     )
-    listed = Ticket.objects.select_related("category", "organisation", "assignee", "team", "requester")
 
     def title() -> str:
-        html = render_rows(listed.filter(pk=ticket.pk), [], can_write=False)
+        html = render_rows(load_rows([ticket.pk]), [], can_write=False)
         return html.split(' title="')[-1].split('"')[0]
 
     with timezone.override("UTC"):
@@ -556,3 +555,50 @@ def test_a_list_without_team_or_category_filters_builds_no_query_of_them(
     chosen = TicketFilter(QueryDict(f"team={team.pk}"), Ticket.objects.all(), request=request)
     assert [ticket.title for ticket in chosen.qs] == ["VPN is down"]
     assert not TicketFilter(QueryDict("team=9999"), Ticket.objects.all(), request=request).is_valid()
+
+
+def test_a_person_without_a_full_name_is_shown_by_their_address(agent_client, make_ticket, agent, requester):
+    User.objects.filter(pk__in=[agent.pk, requester.pk]).update(full_name="")
+    make_ticket("Printer", assignee=agent)
+    row = agent_client.get(LIST).content.decode()
+    assert f"<td>{agent.email}</td>" in row and f"<td>{requester.email}" in row
+
+
+def test_a_column_reads_its_fields_and_loads_its_data_with_the_rows(
+    agent_client, make_ticket, team, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setattr(extensions, "queue_columns", {})
+    for index in range(3):
+        make_ticket(f"Ticket {index}", team=team, channel="email" if index else "portal")
+    loaded = []
+
+    def load(tickets):
+        loaded.append([ticket.number for ticket in tickets])
+        for ticket in tickets:
+            ticket.flag = "★" if ticket.channel == "portal" else ""
+
+    column = extensions.QueueColumn(
+        name="channel",
+        label="Channel",
+        fields=["channel"],
+        load=load,
+        render=lambda ticket: f"{ticket.channel}{ticket.flag}",
+    )
+    monkeypatch.setitem(extensions.queue_columns, "channel", column)
+    agent_client.get(LIST)
+    with django_assert_num_queries(8):  # as without the column: its field comes with the rows
+        html = agent_client.get(LIST).content.decode()
+    assert html.count('<td class="column-channel">email</td>') == 2
+    assert html.count('<td class="column-channel">portal★</td>') == 1
+    assert len(loaded[-1]) == 3  # the page's tickets, loaded once
+
+
+def test_the_rows_query_is_written_once_per_process(agent_client, make_ticket, agent, team, compiled_models):
+    # The rows by id and the names they show are compiled the first time only; a view of the
+    # queue compiles its count and its ids (they follow the filters), nothing of the rows.
+    make_ticket("VPN is down", assignee=agent, team=team)
+    agent_client.get(LIST)
+    with compiled_models() as compiled:
+        assert "VPN is down" in agent_client.get(LIST).content.decode()
+    assert compiled.count(Ticket) == 2
+    assert Organisation not in compiled and Category not in compiled

@@ -29,8 +29,8 @@ from tickets.filters import SORTS, CappedCountPaginator, TicketFilter, sort_tick
 from tickets.forms import BulkForm, SavedViewForm
 from tickets.models import SavedView, Ticket
 from tickets.models.ticket import OPEN_STATUSES
-from tickets.queue_rows import ROW_FIELDS
-from tickets.views.common import TICKET_RELATED, agent_pages, domain_error_message, writers_only
+from tickets.queue_rows import load_rows
+from tickets.views.common import agent_pages, domain_error_message, writers_only
 
 QUEUE_TEMPLATE = "tickets/ticket_list.html"
 PAGE_SIZES = (25, 50, 100)
@@ -123,16 +123,14 @@ def queue_context(request: HttpRequest, params: QueryDict, *, frame: bool = True
     search = (data.get("search") or "").strip()
     sort = data.get("sort", "")
     queryset = sort_tickets(queryset, sort, searching=bool(search) and valid)
-    queryset = queryset.select_related(*TICKET_RELATED).only(*ROW_FIELDS, *extensions.column_fields())
-    prefetches = extensions.prefetches()
-    if prefetches:
-        queryset = queryset.prefetch_related(*prefetches)
     page_size = int(params.get("page_size")) if params.get("page_size", "").isdigit() else PAGE_SIZES[0]
     page_size = page_size if page_size in PAGE_SIZES else PAGE_SIZES[0]
     # Counting stops at 10,000 rows: an exact count of a million visible tickets is a full scan.
-    page = CappedCountPaginator(queryset, page_size).get_page(params.get("page"))
-    tickets = list(page.object_list)
-    extensions.load_columns(tickets)
+    # The page's ids under the filters and the sort, then its rows by id (tickets/queue_rows.py).
+    ids = queryset.values_list("pk", flat=True)
+    page = CappedCountPaginator(ids, page_size).get_page(params.get("page"))
+    columns = extensions.columns()
+    tickets = load_rows(list(page.object_list), columns)
     # The current query without the page number, for pagination, sorting links and saving.
     base_query = data.copy()
     if page_size != PAGE_SIZES[0]:
@@ -148,7 +146,7 @@ def queue_context(request: HttpRequest, params: QueryDict, *, frame: bool = True
         "current": current,
         "base_query": base_query.urlencode(),
         "sort": sort,
-        "columns": extensions.columns(),
+        "columns": columns,
         "can_write": user.can_write(),
         "page_size": page_size,
     }
