@@ -242,7 +242,18 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # Cache: shared by every web and worker process, so allauth's rate limits and lockouts count
 # across all of them. Default: a table in PostgreSQL (itsm_cache, made by `migrate`). CACHE_URL
 # may point elsewhere (rediscache://…, pymemcache://…); locmemcache:// would count per process.
-CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://itsm_cache?max_entries=100000")}
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default="dbcache://itsm_cache?max_entries=100000"),
+    # {% cache %} fragments of the page frame that depend only on the language and the role (the
+    # navigation, the shortcuts' help): written once per process, kept in its memory. Nothing
+    # that changes with the data goes there (docs/scaling.md).
+    "template_fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "template-fragments",
+        "TIMEOUT": None,
+        "OPTIONS": {"MAX_ENTRIES": 1000},
+    },
+}
 # Choice lists (agents, teams) and the queue page's filter bar and bulk form are kept this long
 # in the cache (itsm/lib/listcache.py; a change to the rows they list renews them at once; 0: off).
 LIST_CACHE_SECONDS = env.int("LIST_CACHE_SECONDS", default=300)

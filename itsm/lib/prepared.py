@@ -7,8 +7,8 @@ subqueries) about as long as PostgreSQL takes to run them (``bench/queue_page.py
 :class:`ByIds` query is built by the ORM once, the first time it is needed, from a function
 that takes the ids; then only its ids change (``= ANY(%s)``, one array parameter, so the SQL
 text is the same for 1 or 100 ids) and it runs as a raw query of the same model: model
-instances, deferred fields and annotations as the queryset would give, routed for reads like
-any other (``itsm/replicas.py``).
+instances, deferred fields and annotations as the queryset would give (or plain rows, for a
+query of values), routed for reads like any other (``itsm/replicas.py``).
 
 Only for a query whose shape depends on nothing but the ids: not on the user, the language,
 the time or settings read at request time (what the function reads is read once).
@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.db import connections, router
 from django.db.models import Field, ForeignObject, Lookup, QuerySet
 from django.db.models.query import RawQuerySet
 
@@ -66,8 +67,21 @@ class ByIds:
                 self._compiled = (queryset.model, sql, list(params), places[0])
             return self._compiled
 
-    def __call__(self, ids: Sequence[int]) -> RawQuerySet:
+    def _with(self, ids: Sequence[int]) -> tuple[Any, str, list[Any]]:
         model, sql, params, place = self._compiled or self._compile()
         params = list(params)
         params[place] = list(ids)
+        return model, sql, params
+
+    def __call__(self, ids: Sequence[int]) -> RawQuerySet:
+        """The model's instances the query selects."""
+        model, sql, params = self._with(ids)
         return model._default_manager.raw(sql, params)
+
+    def rows(self, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        """The rows as tuples, for a query of values (``values_list``, a count): PostgreSQL's
+        values, without the fields' conversions."""
+        model, sql, params = self._with(ids)
+        with connections[router.db_for_read(model)].cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()

@@ -1,12 +1,27 @@
 from django import template
+from django.db.models import Count
 from django.utils.formats import number_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from itsm.form_renderer import fields_html
+from itsm.lib.prepared import ByIds
 from itsm.models import Notification
 
 register = template.Library()
+
+
+# The bell's count on every page, its SQL written once per process (itsm/lib/prepared.py).
+_unread_counts = ByIds(
+    lambda ids: (
+        Notification.objects.filter(recipient__any_of=ids)
+        .unread()
+        .order_by()
+        .values("recipient")
+        .annotate(unread=Count("pk"))
+        .values_list("unread")
+    )
+)
 
 
 @register.simple_tag(takes_context=True)
@@ -14,7 +29,8 @@ def unread_notification_count(context: template.Context) -> int:
     user = context["request"].user
     if not user.is_authenticated:
         return 0
-    return Notification.objects.for_user(user).unread().count()
+    counted = _unread_counts.rows([user.pk])
+    return counted[0][0] if counted else 0
 
 
 # --- KPI figures (dashboard, agent home) ---------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pghistory
 import pgtrigger
+from django.apps import apps
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -20,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from itsm.lib.choices import ChoiceLabels
+from itsm.lib.prepared import ByIds
 from tickets.models.priority import Impact, Priority, Urgency, override_reason, priority_for
 
 if TYPE_CHECKING:
@@ -137,6 +139,16 @@ class StaleTicket(Exception):
         )
 
 
+# An agent's teams, read by every list and page that checks what they may see: the SQL written
+# once per process (itsm/lib/prepared.py).
+def _memberships(user_ids: list[int]) -> models.QuerySet:
+    memberships = apps.get_model("itsm", "Team").members.through
+    return memberships.objects.filter(user__any_of=user_ids).values_list("team_id")
+
+
+_team_ids_of = ByIds(_memberships)
+
+
 class TicketQuerySet(models.QuerySet):
     def visible_to(self, user: User) -> TicketQuerySet:
         """What a user may see: requesters their own; agents all but others' sensitive; admins all."""
@@ -160,7 +172,7 @@ class TicketQuerySet(models.QuerySet):
             return [Q() for _prefix in prefixes]
         if user.is_requester:
             return [Q(**{f"{prefix}requester": user}) for prefix in prefixes]
-        team_ids = list(user.teams.values_list("pk", flat=True))
+        team_ids = [team_id for (team_id,) in _team_ids_of.rows([user.pk])]
         return [
             Q(**{f"{prefix}sensitive": False})
             | Q(**{f"{prefix}team__in": team_ids})

@@ -602,3 +602,24 @@ def test_the_rows_query_is_written_once_per_process(agent_client, make_ticket, a
         assert "VPN is down" in agent_client.get(LIST).content.decode()
     assert compiled.count(Ticket) == 2
     assert Organisation not in compiled and Category not in compiled
+
+
+def test_the_filters_form_is_built_once_and_still_speaks_each_language(agent_client, make_ticket, agent):
+    from django.http import QueryDict
+    from django.test import RequestFactory
+
+    from tickets.filters import TicketFilter
+
+    request = RequestFactory().get(LIST)
+    request.user = agent
+    first = TicketFilter(QueryDict("status=new"), Ticket.objects.all(), request=request)
+    second = TicketFilter(QueryDict("status=bogus"), Ticket.objects.all(), request=request)
+    assert type(first.form) is type(second.form)  # one class; each form its own fields and data
+    assert first.is_valid() and not second.is_valid()
+    assert first.form.fields["status"] is not second.form.fields["status"]
+    make_ticket()
+    english = agent_client.get(LIST).content.decode()
+    french = agent_client.get(LIST, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert '<label for="id_status">Status:</label>' in english
+    assert '<label for="id_status">Statut\u00a0:</label>' in french
+    assert '<option value="new">Nouveau</option>' in french
