@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
 from django import forms
 from django.core.paginator import Page, Paginator
@@ -181,6 +183,11 @@ class CappedCountPaginator(Paginator):
     """
 
     count_limit = 10_000
+
+    def __init__(self, *args: Any, count_limit: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if count_limit is not None:
+            self.count_limit = count_limit
 
     @cached_property
     def count(self) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import html
 from collections.abc import Iterable, Sequence
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from django.db.models import CharField, OuterRef, Subquery, Value
@@ -120,6 +120,29 @@ def _full_date(moment: datetime, fmt: str) -> str:
     return _written_date(get_language(), fmt, moment.replace(tzinfo=None), moment.tzinfo)
 
 
+def _ago(moment: datetime, now: datetime) -> str:
+    """``timesince(moment, now)``, the same words. Less than a month apart (nearly every ticket
+    a queue lists), they depend only on the whole minutes between: kept per process and
+    language. Further apart, on the calendar (months of 28 to 31 days): written each time.
+    Django's ``timesince`` was a third of a row's time."""
+    now = now.astimezone(moment.tzinfo)  # as timesince compares them
+    months = (now.year - moment.year) * 12 + (now.month - moment.month)
+    if moment.day > now.day or (moment.day == now.day and moment.time() > now.time()):
+        months -= 1
+    if months > 0:
+        return timesince(moment, now)
+    return _ago_in_minutes(get_language(), max(0, int((now - moment).total_seconds() // 60)))
+
+
+# Any moment that begins a month of 31 days: a span of less than a month from it stays in it.
+_MONTH_START = datetime(2001, 1, 1, tzinfo=UTC)
+
+
+@functools.lru_cache(maxsize=8192)
+def _ago_in_minutes(language: str | None, minutes: int) -> str:
+    return timesince(_MONTH_START, _MONTH_START + timedelta(minutes=minutes))
+
+
 def _cell(column: QueueColumn, ticket: Any) -> str:
     if column.render is not None:
         return column.render(ticket)
@@ -171,7 +194,7 @@ def _row(
         f"<td>{_escape(ticket.row_requester)}{organisation}</td>{extra}"
         f'<td><time datetime="{_escape(updated.isoformat())}"'  # the date filter's "c"
         f' title="{_full_date(updated, labels["datetime_format"])}">'  # as formats.localize
-        f"{labels['ago'] % {'ago': _escape(timesince(ticket.updated_at, labels['now']))}}</time></td></tr>\n"  # as blocktranslate
+        f"{labels['ago'] % {'ago': _escape(_ago(ticket.updated_at, labels['now']))}}</time></td></tr>\n"  # as blocktranslate
     )
 
 

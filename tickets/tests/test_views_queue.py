@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 
 import pytest
 from django.db import connection
@@ -217,13 +218,45 @@ def test_search_ranks_matches_and_finds_a_ticket_number(agent_client, make_ticke
     assert numbers(agent_client.get(LIST, {"search": other.number.lower()})) == [other.number]
 
 
-def test_the_count_stops_early_on_huge_queues(agent_client, make_ticket, monkeypatch):
-    from tickets.filters import CappedCountPaginator
+def test_the_count_stops_a_step_past_the_page_and_every_page_stays_reachable(
+    agent_client, make_ticket, monkeypatch
+):
+    from tickets.views import queues
 
-    monkeypatch.setattr(CappedCountPaginator, "count_limit", 3)
-    for index in range(5):
-        make_ticket(f"Ticket {index}")
-    assert "More than 3 tickets" in agent_client.get(LIST).content.decode()
+    monkeypatch.setattr(queues, "COUNT_STEP", 10)  # 1,000 in the product
+    created = [make_ticket(f"Ticket {index:02d}") for index in range(36)]
+    first = agent_client.get(LIST, {"sort": "number"})
+    html = first.content.decode()
+    # Page 1 (rows 1-25) counts up to 30: "more than 30", two pages or more.
+    assert "More than 30 tickets" in html and "Page 1 of 2+" in html
+    assert 'rel="next"' in html and numbers(first)[0] == created[0].number
+    second = agent_client.get(LIST, {"sort": "number", "page": 2})
+    html = second.content.decode()
+    # Page 2 (rows 26-50) counts up to 60: all 36, exactly.
+    assert "36 tickets" in html and "Page 2 of 2" in html and 'rel="next"' not in html
+    assert numbers(second) == [ticket.number for ticket in created[25:]]
+    french = agent_client.get(LIST, {"sort": "number"}, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Plus de 30 tickets" in french and "Page 1 sur 2+" in french
+
+
+@pytest.mark.parametrize(
+    ("page", "page_size", "counted"),
+    [
+        ("", 25, 1000),
+        ("1", 25, 1000),
+        ("39", 25, 1000),  # rows 951-975: the next page still within the first thousand
+        ("40", 25, 2000),  # rows 976-1000: counting to 1,000 would hide page 41
+        ("10", 100, 2000),
+        ("0", 25, 1000),
+        ("-3", 25, 1000),
+        ("next", 25, 1000),
+        ("9" * 5000, 25, 1000),  # not a page number (and too long for int())
+    ],
+)
+def test_how_far_the_queue_counts(page, page_size, counted):
+    from tickets.views.queues import counted_up_to
+
+    assert counted_up_to(page, page_size) == counted
 
 
 def test_it_sorts_and_paginates(agent_client, make_ticket):
@@ -623,3 +656,35 @@ def test_the_filters_form_is_built_once_and_still_speaks_each_language(agent_cli
     assert '<label for="id_status">Status:</label>' in english
     assert '<label for="id_status">Statut\u00a0:</label>' in french
     assert '<option value="new">Nouveau</option>' in french
+
+
+def test_a_rows_age_reads_as_djangos_timesince_in_each_language():
+    """The words of "… ago" are kept per minute count for ages under a month: each pair of
+    moments, across month ends, leap days and the year, reads as ``timesince`` has it."""
+    import random
+
+    from django.utils import translation
+    from django.utils.timesince import timesince
+
+    from tickets.queue_rows import _ago
+
+    draw = random.Random(19)
+    starts = [
+        datetime.datetime(2024, 2, 28, 23, 59, 30, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 1, 31, 12, 0, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 3, 1, 0, 0, 0, 1, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 12, 31, 23, 0, tzinfo=datetime.UTC),
+    ]
+    spans = [0, 1, 59, 60, 61, 3599, 3600, 86399, 86400, 604800, 27 * 86400, 2419200, 2592000, 2678400]
+    pairs = [(start, start + datetime.timedelta(seconds=span)) for start in starts for span in spans]
+    pairs += [
+        (start, start + datetime.timedelta(seconds=draw.uniform(-86400, 40 * 86400)))
+        for start in starts
+        for _ in range(150)
+    ]
+    for language in ("en", "fr"):
+        with translation.override(language):
+            for moment, now in pairs:
+                assert _ago(moment, now) == timesince(moment, now), (moment, now)
+            paris = now.astimezone(zoneinfo.ZoneInfo("Europe/Paris"))
+            assert _ago(moment, paris) == timesince(moment, paris)

@@ -37,6 +37,7 @@ PAGE_SIZES = (25, 50, 100)
 # Shown at once; the others sit under "More filters" (open when one of them is in use).
 PRIMARY_FILTERS = ("status", "priority", "assignee", "team")
 OPEN = [str(status) for status in OPEN_STATUSES]
+COUNT_STEP = 1_000  # counted_up_to()
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,18 @@ def _as_querydict(filters: dict[str, list[str]]) -> QueryDict:
     return data
 
 
+def counted_up_to(page: str, page_size: int) -> int:
+    """How far the queue counts its tickets: the first whole ``COUNT_STEP`` past the end of the
+    page shown (1,000 on the first pages, 2,000 from page 40 at 25 a page…). Below
+    that the count is exact; above, the page says "More than 1,000 tickets" and every further
+    page stays one "Next" away. Counting 10,001 visible tickets on every view was the queue
+    page's slowest query (an index-only scan of 2–4 ms at 100,000 tickets, bench/queue_page.py);
+    a queue larger than a thousand is narrowed by its filters, not read to the end."""
+    number = int(page) if page.isdigit() and len(page) <= 9 and int(page) > 0 else 1
+    end = number * page_size  # past the page's last row, so that a next page shows when there is one
+    return (end // COUNT_STEP + 1) * COUNT_STEP
+
+
 def resolve_queue(user: Any, params: QueryDict) -> tuple[QueryDict, dict[str, Any]]:
     """The filter parameters of the request and which saved view (if any) they come from."""
     current: dict[str, Any] = {"slug": "", "saved": None, "empty": False}
@@ -125,10 +138,10 @@ def queue_context(request: HttpRequest, params: QueryDict, *, frame: bool = True
     queryset = sort_tickets(queryset, sort, searching=bool(search) and valid)
     page_size = int(params.get("page_size")) if params.get("page_size", "").isdigit() else PAGE_SIZES[0]
     page_size = page_size if page_size in PAGE_SIZES else PAGE_SIZES[0]
-    # Counting stops at 10,000 rows: an exact count of a million visible tickets is a full scan.
     # The page's ids under the filters and the sort, then its rows by id (tickets/queue_rows.py).
     ids = queryset.values_list("pk", flat=True)
-    page = CappedCountPaginator(ids, page_size).get_page(params.get("page"))
+    count_limit = counted_up_to(params.get("page", ""), page_size)
+    page = CappedCountPaginator(ids, page_size, count_limit=count_limit).get_page(params.get("page"))
     columns = extensions.columns()
     tickets = load_rows(list(page.object_list), columns)
     # The current query without the page number, for pagination, sorting links and saving.
