@@ -181,6 +181,15 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+# Prepared statements (itsm/postgresql/base.py): a query a connection runs again and again is
+# parsed and planned once. Off (DATABASE_PREPARED_STATEMENTS=false) behind a pooler that cannot
+# keep them, PgBouncer before 1.21 in transaction mode; they only pay with CONN_MAX_AGE > 0.
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
+PREPARED_OPTIONS = (
+    {"server_side_binding": True, "prepare_threshold": 5} if DATABASE_PREPARED_STATEMENTS else {}
+)
+for _option, _value in PREPARED_OPTIONS.items():
+    DATABASES["default"]["OPTIONS"].setdefault(_option, _value)
 # Read replicas (itsm/replicas.py, docs/scaling.md): streaming replicas of the primary that
 # read-only work (queue and list pages, dashboards, search, API lists, exports) reads from.
 DATABASE_REPLICAS = []
@@ -193,6 +202,8 @@ for _number, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), st
     _replica.setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=2)
     )
+    for _option, _value in PREPARED_OPTIONS.items():
+        _replica["OPTIONS"].setdefault(_option, _value)
     # Tests never create a database on a replica: it mirrors the primary's.
     _replica["TEST"] = {"MIRROR": "default"}
     DATABASES[f"replica_{_number}"] = _replica
