@@ -1,14 +1,17 @@
-"""Queries written once per process, run with other ids (``itsm/lib/prepared.py``)."""
+"""Queries written once per process, run with other ids or values (``itsm/lib/prepared.py``)."""
 
 from __future__ import annotations
+
+import datetime
+import threading
 
 import pytest
 from django.db import connection
 from django.db.models import F
 
-from itsm.lib.prepared import ByIds
+from itsm.lib.prepared import ByIds, Prepared
 from itsm.models import User
-from tickets.models import Ticket
+from tickets.models import Ticket, Watcher
 
 pytestmark = pytest.mark.django_db
 
@@ -54,3 +57,96 @@ def test_a_query_that_does_not_filter_on_the_ids_is_refused():
         ByIds(lambda ids: User.objects.filter(pk__in=ids))([1])
     with pytest.raises(TypeError, match="takes a list"):
         list(User.objects.filter(pk__any_of=(1, 2)))
+
+
+# --- Prepared: any ORM query, with named parameters ---------------------------------------------------
+def test_a_prepared_query_is_compiled_once_and_gives_what_the_queryset_gives(
+    make_ticket, agent, requester, team, compiled_models, django_assert_num_queries
+):
+    first = make_ticket("First", assignee=agent, team=team)
+    second = make_ticket("Second")
+    Watcher.objects.get_or_create(ticket=first, user=agent)
+    Watcher.objects.get_or_create(ticket=first, user=requester)
+    Watcher.objects.filter(ticket=second).delete()
+    built = []
+
+    def build(ticket):
+        built.append(ticket)
+        return (
+            Ticket.objects.filter(pk=ticket)
+            .select_related("assignee", "team")
+            .only("title", "assignee__full_name", "team__name")
+            .prefetch_related("watchers")
+            .annotate(doubled=F("id") * 2)
+        )
+
+    prepared = Prepared(build)
+    # A query and its prefetch for each ticket found; the query alone for none.
+    with compiled_models() as compiled, django_assert_num_queries(2 + 2 + 1):
+        (one,) = prepared(ticket=first.pk)
+        (two,) = prepared(ticket=second.pk)
+        assert prepared(ticket=second.pk + 1000) == []
+    assert len(built) == 1 and compiled.count(Ticket) == 1  # built and compiled once, run three times
+    # What the queryset gives: the related rows, the fields read, the annotation, the prefetch.
+    with django_assert_num_queries(0):
+        assert (one.title, one.assignee.full_name, one.team.name, one.doubled) == (
+            "First",
+            "Bob Agent",
+            "Service Desk",
+            2 * first.pk,
+        )
+        assert sorted(watcher.user_id for watcher in one.watchers.all()) == sorted([agent.pk, requester.pk])
+        assert (two.title, two.assignee, two.team, list(two.watchers.all())) == ("Second", None, None, [])
+    assert "description" in one.get_deferred_fields()
+
+
+def test_a_prepared_query_takes_lists_and_values_and_gives_rows(make_ticket, agent, other_agent, team):
+    mine = make_ticket("Mine", assignee=agent)
+    theirs = make_ticket("Theirs", assignee=other_agent)
+    make_ticket("Nobody's")
+    titles = Prepared(
+        lambda assignees, since: (
+            Ticket.objects.filter(assignee__any_of=assignees, created_at__gte=since)
+            .order_by("title")
+            .values_list("title", flat=True)
+        )
+    )
+    assert titles(assignees=[agent.pk, other_agent.pk], since=mine.created_at) == ["Mine", "Theirs"]
+    assert titles(assignees=[other_agent.pk], since=mine.created_at) == ["Theirs"]
+    assert titles(assignees=[agent.pk], since=theirs.created_at + datetime.timedelta(seconds=1)) == []
+    assert titles(assignees=[], since=mine.created_at) == []
+
+
+def test_a_prepared_query_refuses_wrong_parameters():
+    prepared = Prepared(lambda pk: User.objects.filter(pk=pk))
+    with pytest.raises(TypeError, match=r"takes \['pk'\]"):
+        prepared(id=1)
+    with pytest.raises(TypeError, match=r"takes \['pk'\]"):
+        prepared(pk=1, extra=2)
+    unused = Prepared(lambda pk, email: User.objects.filter(pk=pk))
+    with pytest.raises(ValueError, match="email"):
+        unused(pk=1, email="x")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_run_a_prepared_query_on_their_own_connections(agent):
+    from django.db import connection as main_connection
+
+    prepared = Prepared(lambda pk: User.objects.filter(pk=pk).values_list("email", flat=True))
+    assert prepared(pk=agent.pk) == [agent.email]  # compiled on this thread
+    found, used = [], []
+
+    def read():
+        try:
+            found.append(prepared(pk=agent.pk))
+            used.append(connection.connection)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=read) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert found == [[agent.email]] * 3
+    assert main_connection.connection not in used and len(set(map(id, used))) == 3

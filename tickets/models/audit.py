@@ -7,12 +7,14 @@ plus the context (actor, reason). A change is the difference between two consecu
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 
+from itsm.lib.prepared import Prepared
 from itsm.models import Team, User
 from tickets.models.catalog import Category
 from tickets.models.ticket import AUDITED_FIELDS
@@ -36,6 +38,33 @@ class AuditChange:
     reason: str
 
 
+def _columns() -> list[str]:
+    columns = ["pgh_id", "pgh_created_at", "pgh_label", "pgh_context"]
+    return columns + [f"{name}_id" if name in REFERENCES else name for name in AUDITED_FIELDS]
+
+
+# The ticket page's trail (its newest saves) and the names it shows: the SQL written once per
+# process (itsm/lib/prepared.py).
+@functools.lru_cache(maxsize=4)
+def _newest_saves(last: int) -> Prepared:
+    history = apps.get_model("tickets", "TicketAudit").objects
+    return Prepared(
+        lambda ticket: history.filter(pgh_obj_id=ticket).order_by("-pgh_id").values(*_columns())[: last + 1]
+    )
+
+
+_names_of = {
+    name: Prepared(
+        lambda ids, model=model, field=field: model.objects.filter(pk__any_of=ids).values_list("pk", field)
+    )
+    for name, model, field in (
+        ("assignee", User, REFERENCES["assignee"]),
+        ("team", Team, REFERENCES["team"]),
+        ("category", Category, REFERENCES["category"]),
+    )
+}
+
+
 def _snapshot(row: dict[str, Any]) -> dict[str, Any]:
     return {name: row[f"{name}_id"] if name in REFERENCES else row[name] for name in AUDITED_FIELDS}
 
@@ -51,8 +80,7 @@ def audit_trail(
     their rows and the row before them are read, the same way.
     """
     audit_model = apps.get_model("tickets", "TicketAudit")
-    columns = ["pgh_id", "pgh_created_at", "pgh_label", "pgh_context"]
-    columns += [f"{name}_id" if name in REFERENCES else name for name in AUDITED_FIELDS]
+    columns = _columns()
     history = audit_model.objects.filter(pgh_obj_id=ticket.pk)
     if saves is not None:
         if not saves:
@@ -66,7 +94,7 @@ def audit_trail(
         rows = list(history.order_by("pgh_id").values(*columns))
         cut = False
     else:
-        rows = list(history.order_by("-pgh_id").values(*columns)[: last + 1])[::-1]
+        rows = _newest_saves(last)(ticket=ticket.pk)[::-1]
         cut = len(rows) > last  # the oldest row read is only the state before
     snapshots = [_snapshot(row) for row in rows]
 
@@ -74,11 +102,9 @@ def audit_trail(
         return {snapshot[name] for snapshot in snapshots if snapshot[name] is not None}
 
     names: dict[str, dict[int, str]] = {}
-    for name, model in (("assignee", User), ("team", Team), ("category", Category)):
+    for name, named in _names_of.items():
         wanted = ids(name)
-        names[name] = (
-            dict(model.objects.filter(pk__in=wanted).values_list("pk", REFERENCES[name])) if wanted else {}
-        )
+        names[name] = dict(named(ids=sorted(wanted))) if wanted else {}
 
     def shown(name: str, value: Any) -> Any:
         if name in REFERENCES and value is not None:

@@ -23,9 +23,16 @@ class CommentQuerySet(models.QuerySet):
 
     def visible_to(self, user: object) -> CommentQuerySet:
         """Requesters never see internal notes."""
-        if getattr(user, "is_requester", True):
-            return self.public()
-        return self
+        return self.with_notes(sees_internal_notes(user))
+
+    def with_notes(self, internal: bool) -> CommentQuerySet:
+        """Every comment, or the public replies only (``visible_to`` for one kind of user)."""
+        return self if internal else self.public()
+
+
+def sees_internal_notes(user: object) -> bool:
+    """Agents, admins and viewers; never requesters (nor anyone whose role is unknown)."""
+    return not getattr(user, "is_requester", True)
 
 
 @pghistory.track(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pghistory
 import pgtrigger
@@ -165,17 +165,36 @@ class TicketQuerySet(models.QuerySet):
         (``visibility(user, "source", "target")`` for the two ends of a link): joined rather
         than a subquery of visible ids per relation. One condition per path (the ticket itself
         without paths); an empty ``Q()`` for an admin, one matching nothing for nobody."""
-        prefixes = [f"{through}__" for through in throughs] or [""]
+        kind, values = TicketQuerySet.visibility_of(user)
+        return TicketQuerySet.visibility_rule(kind, *throughs, **values)
+
+    @staticmethod
+    def visibility_of(user: User) -> tuple[str, dict[str, Any]]:
+        """Which rule applies to ``user``, and its values: ``nobody`` (signed out or
+        deactivated), ``all`` (admins), ``own`` (requesters: ``user``) or ``team`` (agents and
+        viewers: ``user`` and the ids of their ``teams``)."""
         if not user.is_authenticated or not user.is_active:
-            return [Q(**{f"{prefix}pk__in": []}) for prefix in prefixes]
+            return "nobody", {}
         if user.is_admin:
-            return [Q() for _prefix in prefixes]
+            return "all", {}
         if user.is_requester:
+            return "own", {"user": user.pk}
+        return "team", {"user": user.pk, "teams": [team_id for (team_id,) in _team_ids_of.rows([user.pk])]}
+
+    @staticmethod
+    def visibility_rule(kind: str, *throughs: str, user: Any = None, teams: Any = None) -> list[Q]:
+        """The rule of one kind for these values, or for the ``Param``s of a query prepared once
+        for every user of that kind (``itsm/lib/prepared.py``, the ticket page's ticket)."""
+        prefixes = [f"{through}__" for through in throughs] or [""]
+        if kind == "nobody":
+            return [Q(**{f"{prefix}pk__in": []}) for prefix in prefixes]
+        if kind == "all":
+            return [Q() for _prefix in prefixes]
+        if kind == "own":
             return [Q(**{f"{prefix}requester": user}) for prefix in prefixes]
-        team_ids = [team_id for (team_id,) in _team_ids_of.rows([user.pk])]
         return [
             Q(**{f"{prefix}sensitive": False})
-            | Q(**{f"{prefix}team__in": team_ids})
+            | Q(**{f"{prefix}team__any_of": teams})
             | Q(**{f"{prefix}assignee": user})
             for prefix in prefixes
         ]

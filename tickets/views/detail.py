@@ -21,7 +21,8 @@ from django_htmx.http import trigger_client_event
 
 from itsm.approvals.models import ApprovalRequest
 from itsm.approvals.views import approvals_for, card_context
-from itsm.lib import listcache
+from itsm.lib.choices import read_choices
+from itsm.lib.prepared import Prepared
 from itsm.models import User
 from itsm.replicas import bookkeeping_writes
 from itsm.storage import StoreDown, open_stored
@@ -51,14 +52,17 @@ from tickets.models import (
     TicketPresence,
     TicketRelation,
     TicketStatus,
+    Watcher,
     WorkLog,
 )
+from tickets.models.conversation import sees_internal_notes
 from tickets.views.common import (
     agent_pages,
     agents_only,
     domain_error_message,
     get_ticket_for_user,
     newest_comments,
+    newest_of,
     writers_only,
 )
 
@@ -84,14 +88,30 @@ def record_presence(ticket: Ticket, user: Any, *, editing: bool = False) -> None
         )
 
 
-def others_present(ticket: Ticket, user: Any) -> list[TicketPresence]:
-    since = timezone.now() - PRESENCE_TTL
-    return list(
-        TicketPresence.objects.filter(ticket=ticket, seen_at__gte=since)
-        .exclude(user=user)
+# What the ticket page reads of the ticket's own rows, the SQL written once per process
+# (itsm/lib/prepared.py): building and compiling these queries took longer than running them.
+_present = Prepared(
+    lambda ticket, since, user: (
+        TicketPresence.objects.filter(ticket_id=ticket, seen_at__gte=since)
+        .exclude(user_id=user)
         .select_related("user")
         .order_by("-editing", "user__full_name")
     )
+)
+_watchers = Prepared(
+    lambda ticket: Watcher.objects.filter(ticket_id=ticket).select_related("user").order_by("created_at")
+)
+_worklogs = Prepared(
+    lambda ticket: (
+        WorkLog.objects.filter(ticket_id=ticket).select_related("user").order_by("-worked_at", "-id")
+    )
+)
+_survey = Prepared(lambda ticket: SatisfactionSurvey.objects.filter(ticket_id=ticket).order_by("pk")[:1])
+_ticket_files = Prepared(lambda ticket: Attachment.objects.filter(ticket_id=ticket, comment__isnull=True))
+
+
+def others_present(ticket: Ticket, user: Any) -> list[TicketPresence]:
+    return _present(ticket=ticket.pk, since=timezone.now() - PRESENCE_TTL, user=user.pk)
 
 
 def _shown(field: str, value: Any) -> str:
@@ -126,18 +146,35 @@ TIMELINE_COMMENT_FIELDS = (
 )
 
 
+def _timeline_comments(comments: Any) -> Any:
+    return (
+        comments.select_related("author", "merged_from")
+        .only(*TIMELINE_COMMENT_FIELDS)
+        .prefetch_related("attachments")
+    )
+
+
+# The newest comments the page shows, for those who see internal notes and those who do not:
+# the SQL written once per process (itsm/lib/prepared.py).
+_newest_comments = {
+    internal: Prepared(
+        lambda ticket, internal=internal: _timeline_comments(
+            Comment.objects.with_notes(internal).filter(ticket_id=ticket)
+        ).order_by("-created_at", "-id")[: TIMELINE_ENTRIES + 1]
+    )
+    for internal in (True, False)
+}
+
+
 def build_timeline(ticket: Ticket, user: Any, *, limit: int | None = TIMELINE_ENTRIES) -> dict[str, Any]:
     """Comments the user may read and the audited changes (grouped per save), oldest first:
     the newest ``limit`` entries (every one with ``limit=None``), and whether earlier ones
     were left out. Six queries whatever the length of the history."""
-    comments = (
-        Comment.objects.visible_to(user)
-        .filter(ticket=ticket)
-        .select_related("author", "merged_from")
-        .only(*TIMELINE_COMMENT_FIELDS)
-        .prefetch_related("attachments")
-    )
-    shown, earlier = newest_comments(comments, limit)
+    if limit == TIMELINE_ENTRIES:
+        shown, earlier = newest_of(_newest_comments[sees_internal_notes(user)](ticket=ticket.pk), limit)
+    else:
+        comments = _timeline_comments(Comment.objects.visible_to(user).filter(ticket=ticket))
+        shown, earlier = newest_comments(comments, limit)
     entries: list[dict[str, Any]] = [comment_entry(comment) for comment in shown]
     labels = {name: Ticket._meta.get_field(name).verbose_name for name in AUDITED_FIELDS}
     changes = ticket.audit_trail(last=limit)
@@ -172,18 +209,38 @@ def build_timeline(ticket: Ticket, user: Any, *, limit: int | None = TIMELINE_EN
     return {"timeline": entries, "timeline_earlier": earlier, "timeline_all": limit is None}
 
 
+def _links(kind: str) -> Prepared:
+    """A ticket's links both ways, only to tickets a user of ``kind`` (``visibility_of``) may
+    see: joined with the visibility rule, so titles of hidden tickets are never read."""
+    rule = Ticket.objects.visibility_rule
+
+    def build(ticket: Any, **values: Any) -> Any:
+        target_visible, source_visible = rule(kind, "target", "source", **values)
+        relations = TicketRelation.objects.filter(
+            (Q(source_id=ticket) & target_visible) | (Q(target_id=ticket) & source_visible)
+        ).select_related("source", "target")
+        # What a link shows of each end (number, title, status): not their descriptions and
+        # search vectors, most of the bytes of a ticket row.
+        return relations.only(
+            *(f"{end}__{name}" for end in ("source", "target") for name in ("number", "title", "status")),
+            "kind",
+        ).order_by("pk")
+
+    builds = {
+        "all": lambda ticket: build(ticket),
+        "own": lambda ticket, user: build(ticket, user=user),
+        "team": lambda ticket, user, teams: build(ticket, user=user, teams=teams),
+    }
+    return Prepared(builds[kind])
+
+
+_links_for = {kind: _links(kind) for kind in ("all", "own", "team")}
+
+
 def relations_for(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
     """Links both ways, only to tickets the user may see (titles of hidden ones never leak)."""
-    target_visible, source_visible = Ticket.objects.visibility(user, "target", "source")
-    relations = TicketRelation.objects.filter(
-        (Q(source=ticket) & target_visible) | (Q(target=ticket) & source_visible)
-    ).select_related("source", "target")
-    # What a link shows of each end (number, title, status): not their descriptions and
-    # search vectors, most of the bytes of a ticket row.
-    relations = relations.only(
-        *(f"{end}__{name}" for end in ("source", "target") for name in ("number", "title", "status")),
-        "kind",
-    )
+    kind, values = Ticket.objects.visibility_of(user)
+    relations = _links_for[kind](ticket=ticket.pk, **values) if kind in _links_for else []
     return [
         {
             "pk": relation.pk,
@@ -198,7 +255,7 @@ def relations_for(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
 
 def worklog_context(ticket: Ticket, **overrides: Any) -> dict[str, Any]:
     """The work log panel: its entries (one query), their totals, and the form."""
-    entries = list(WorkLog.objects.filter(ticket=ticket).select_related("user").order_by("-worked_at", "-id"))
+    entries = _worklogs(ticket=ticket.pk)
     return {
         "worklogs": entries,
         "worklog_minutes": sum(entry.minutes for entry in entries),
@@ -219,18 +276,16 @@ def waiting_approval_context(ticket: Ticket, user: Any) -> dict[str, Any]:
     return {"approval_waiting": waiting}
 
 
-def macro_picker(user: User) -> list[Macro]:
-    """The macros the agent may use, from the list cache (macros, users and team memberships
-    are watched, so a new, changed or deleted macro or a change of team shows at once): their
-    query is the ticket page's slowest after the ticket's own."""
-    return listcache.cached({"ticket-macros": ((user.pk,), lambda: actions.usable_macros(user))})[
-        "ticket-macros"
-    ]
+def macro_picker(user: User) -> tuple[tuple[Any, ...], Callable[[], list[Macro]]]:
+    """The macros the agent may use, as an entry of the list cache (macros, users and team
+    memberships are watched, so a new, changed or deleted macro or a change of team shows at
+    once): their query is the ticket page's slowest after the ticket's own."""
+    return (user.pk,), lambda: actions.usable_macros(user)
 
 
 def detail_context(request: HttpRequest, ticket: Ticket, *, timeline: bool = True, **overrides: Any) -> dict:
     user = request.user
-    watchers = list(ticket.watchers.select_related("user").order_by("created_at"))
+    watchers = _watchers(ticket=ticket.pk)
     context: dict[str, Any] = {
         "ticket": ticket,
         "can_change": user.is_agent,
@@ -239,12 +294,17 @@ def detail_context(request: HttpRequest, ticket: Ticket, *, timeline: bool = Tru
         "is_watching": any(watcher.user_id == user.pk for watcher in watchers),
         "present": others_present(ticket, user),
         "panels": extensions.panels_for(user),
-        "assign_form": AssignForm(ticket=ticket),
+        "assign_form": (assign_form := AssignForm(ticket=ticket)),
         "priority_form": PriorityForm(ticket=ticket),
         "comment_form": AgentCommentForm() if user.is_agent else CommentForm(),
         "change_error": "",
-        "macros": macro_picker(user) if user.is_agent and user.can_write() else [],
     }
+    if user.is_agent:
+        # Who sees the assign form: its agents and teams, and the macros, in one read of the list cache.
+        picks = {"ticket-macros": macro_picker(user)} if user.can_write() else {}
+        context["macros"] = read_choices([assign_form], **picks).get("ticket-macros", [])
+    else:
+        context["macros"] = []
     relations = relations_for(ticket, user)
     # A parent shows its children's states (from its links, no further query).
     children = [
@@ -263,14 +323,14 @@ def detail_context(request: HttpRequest, ticket: Ticket, *, timeline: bool = Tru
     )
     if user.is_agent:
         context.update(worklog_context(ticket))
-        context["survey"] = SatisfactionSurvey.objects.filter(ticket=ticket).first()
+        context["survey"] = next(iter(_survey(ticket=ticket.pk)), None)
     if ticket.status == TicketStatus.PENDING_APPROVAL:
         context.update(waiting_approval_context(ticket, user))
     if timeline:
         whole = request.GET.get("timeline") == "all"
         context.update(build_timeline(ticket, user, limit=None if whole else TIMELINE_ENTRIES))
 
-        context["ticket_attachments"] = list(ticket.attachments.filter(comment__isnull=True))
+        context["ticket_attachments"] = _ticket_files(ticket=ticket.pk)
     context.update(overrides)
     return context
 
