@@ -9,7 +9,7 @@ in the reader's language.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django import forms
@@ -68,25 +68,33 @@ class CachedModelChoiceIterator(ListedModelChoiceIterator):
     Only for lists of models the list cache watches (``listcache.watch``), labelled from the
     row alone (``label_from_instance``)."""
 
-    def _pairs(self) -> list[tuple[Any, str]]:
+    def entry(self) -> tuple[tuple[Any, ...], Callable[[], list[tuple[Any, str]]]]:
+        """The list's key parts and how to compute it, for ``listcache.cached``."""
         queryset = self.queryset
         # A listing named with ``offer()`` is keyed by its name; otherwise by its SQL, which
         # costs a compilation of the query (about a millisecond) on every form.
         listing = self.field.listing_name or str(queryset.query)
         parts = (type(self.field).__name__, queryset.model._meta.label_lower, listing)
-        # Read once per form: a widget may iterate its choices more than once (a required
-        # select without an empty choice looks at the first one before rendering them all).
-        kept = self.field.__dict__.get("_listcache_pairs")
-        if kept is not None and kept[0] == parts:
-            return kept[1]
 
         def compute() -> list[tuple[Any, str]]:
             return [
                 (self.field.prepare_value(obj), str(self.field.label_from_instance(obj))) for obj in queryset
             ]
 
-        pairs = listcache.cached({"choices": (parts, compute)})["choices"]
+        return parts, compute
+
+    def keep(self, parts: tuple[Any, ...], pairs: list[tuple[Any, str]]) -> None:
+        # Read once per form: a widget may iterate its choices more than once (a required
+        # select without an empty choice looks at the first one before rendering them all).
         self.field.__dict__["_listcache_pairs"] = (parts, pairs)
+
+    def _pairs(self) -> list[tuple[Any, str]]:
+        parts, compute = self.entry()
+        kept = self.field.__dict__.get("_listcache_pairs")
+        if kept is not None and kept[0] == parts:
+            return kept[1]
+        pairs = listcache.cached({"choices": (parts, compute)})["choices"]
+        self.keep(parts, pairs)
         return pairs
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
@@ -117,3 +125,24 @@ class CachedModelChoiceField(forms.ModelChoiceField):
         self.listing_name = None  # a queryset set directly is keyed by its SQL
 
     queryset = property(forms.ModelChoiceField._get_queryset, _set_queryset)
+
+
+def read_choices(
+    forms_: Iterable[forms.Form], **more: tuple[tuple[Any, ...], Callable[[], Any]]
+) -> dict[str, Any]:
+    """The choice lists of these forms' cached fields, and ``more`` entries of the list cache
+    (``{name: (key parts, compute)}``), read from the cache at once: a page with a form of two
+    such lists and a list of its own asks the cache once instead of three times. Returns the
+    values of ``more``; the forms' fields keep theirs."""
+    iterators = [
+        field.iterator(field)
+        for form in forms_
+        for field in form.fields.values()
+        if isinstance(field, CachedModelChoiceField)
+    ]
+    entries = [iterator.entry() for iterator in iterators]
+    wanted = {f"choices@{index}": entry for index, entry in enumerate(entries)}
+    values = listcache.cached({**wanted, **more})
+    for index, (iterator, (parts, _compute)) in enumerate(zip(iterators, entries, strict=True)):
+        iterator.keep(parts, values[f"choices@{index}"])
+    return {name: values[name] for name in more}

@@ -74,14 +74,17 @@ def watch(*senders: type[models.Model]) -> None:
 
 
 def _key(name: str, parts: tuple[Any, ...]) -> str:
+    # ``name@tag``: an entry of ``name`` (several lists of one kind asked for in one read).
+    name = name.partition("@")[0]
     digest = hashlib.sha256(repr((translation.get_language(), *parts)).encode()).hexdigest()[:32]
     return f"listcache:{name}:{digest}"
 
 
 def cached(wanted: Mapping[str, tuple[tuple[Any, ...] | None, Callable[[], T]]]) -> dict[str, T]:
-    """Each entry's value: ``{name: (key parts, compute)}``. The key is the name, the active
-    language and the parts; ``None`` for parts computes without the cache. Read in one cache
-    query; what is missing or older than the version is computed and stored."""
+    """Each entry's value: ``{name: (key parts, compute)}``. The key is the name (without what
+    follows an ``@``), the active language and the parts; ``None`` for parts computes without
+    the cache. Read in one cache query; what is missing or older than the version is computed
+    and stored."""
     seconds = settings.LIST_CACHE_SECONDS
     keys = {
         name: _key(name, parts) for name, (parts, _compute) in wanted.items() if parts is not None and seconds

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from itsm.lib import listcache
-from itsm.lib.choices import CachedModelChoiceField, ListedModelChoiceField
+from itsm.lib.choices import CachedModelChoiceField, ListedModelChoiceField, read_choices
 from itsm.models import Role, Team, User
 
 pytestmark = pytest.mark.django_db
@@ -190,3 +190,24 @@ def test_a_named_listing_is_kept_under_its_name_without_compiling_its_query(
     form.fields["agent"].queryset = only_bob
     assert form.fields["agent"].listing_name is None
     assert "Carol Network" not in str(form) and "Bob Agent" in str(form)
+
+
+def test_the_lists_of_a_page_are_read_at_once(agent, other_agent, team, other_team):
+    initial = {"agent": other_agent.pk, "team": team.pk}
+    expected = str(ListedForm(initial=initial))
+    str(CachedForm(initial=initial))  # the two lists kept, each on its own
+    macros_of = ((agent.pk,), lambda: ["Reset a password", "Close as duplicate"])
+    listcache.cached({"ticket-macros": macros_of})  # and the page's own
+    forms_ = [CachedForm(initial=initial), CachedForm()]
+    with CaptureQueriesContext(connection) as queries:
+        more = read_choices(forms_, **{"ticket-macros": macros_of})
+    # Two forms of two lists and a list of the page's own: one read of the cache, nothing computed
+    # again for the lists kept on their own (``name@tag`` entries share the entries of ``name``).
+    assert [query["sql"].split(" WHERE")[0] for query in queries.captured_queries] == [
+        'SELECT "cache_key", "value", "expires" FROM "itsm_cache"'
+    ]
+    assert more == {"ticket-macros": ["Reset a password", "Close as duplicate"]}
+    with CaptureQueriesContext(connection) as queries:
+        assert str(forms_[0]) == expected
+        assert 'value="" selected>Nobody' in str(forms_[1])
+    assert queries.captured_queries == []  # the forms render what was read for them
