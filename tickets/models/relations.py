@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models, router
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -34,6 +34,26 @@ class TicketRelation(models.Model):
         return f"{self.source_id} {self.kind} {self.target_id}"
 
 
+class PresenceManager(models.Manager):
+    def mark(self, ticket_id: int, user_id: int, *, editing: bool) -> None:
+        """``user`` has the ticket open now: one upsert, so two tabs pinging at once cannot
+        collide on the unique (ticket, user) pair. Written by hand: the ticket page and its ping
+        every 20 s (the most frequent request of all) spent twice as long in
+        ``bulk_create(update_conflicts=True)`` building the statement as PostgreSQL running it."""
+        meta, database = self.model._meta, connections[router.db_for_write(self.model)]
+        quote = database.ops.quote_name
+        ticket, user, editing_, seen_at = (
+            quote(meta.get_field(name).column) for name in ("ticket", "user", "editing", "seen_at")
+        )
+        sql = (
+            f"INSERT INTO {quote(meta.db_table)} ({ticket}, {user}, {editing_}, {seen_at}) "  # noqa: S608 - names from the model, values as parameters
+            f"VALUES (%s, %s, %s, %s) ON CONFLICT ({ticket}, {user}) DO UPDATE "
+            f"SET {editing_} = EXCLUDED.{editing_}, {seen_at} = EXCLUDED.{seen_at}"
+        )
+        with database.cursor() as cursor:
+            cursor.execute(sql, [ticket_id, user_id, editing, timezone.now()])
+
+
 class TicketPresence(models.Model):
     """Who has a ticket open (viewing or editing), refreshed by the page while open; expires."""
 
@@ -41,6 +61,8 @@ class TicketPresence(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     editing = models.BooleanField(default=False)
     seen_at = models.DateTimeField(default=timezone.now)
+
+    objects = PresenceManager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["ticket", "user"], name="ticket_presence_unique")]

@@ -328,6 +328,31 @@ def test_old_presence_rows_are_forgotten(make_ticket, agent, other_agent):
     assert list(TicketPresence.objects.values_list("user", flat=True)) == [other_agent.pk]
 
 
+def test_marking_presence_keeps_one_row_per_ticket_and_user(make_ticket, agent, other_agent):
+    import datetime
+
+    import time_machine
+
+    from tickets.models import TicketPresence
+
+    ticket, other = make_ticket(title="Presence"), make_ticket(title="Elsewhere")
+    start = datetime.datetime(2026, 12, 6, 9, 0, tzinfo=datetime.UTC)
+    with time_machine.travel(start, tick=False):
+        TicketPresence.objects.mark(ticket.pk, agent.pk, editing=True)
+        TicketPresence.objects.mark(other.pk, agent.pk, editing=False)
+        TicketPresence.objects.mark(ticket.pk, other_agent.pk, editing=False)
+    with time_machine.travel(start + datetime.timedelta(seconds=20), tick=False):
+        TicketPresence.objects.mark(ticket.pk, agent.pk, editing=False)  # the next ping
+    rows = TicketPresence.objects.order_by("ticket_id", "user_id").values_list(
+        "ticket", "user", "editing", "seen_at"
+    )
+    assert list(rows) == [
+        (ticket.pk, agent.pk, False, start + datetime.timedelta(seconds=20)),
+        (ticket.pk, other_agent.pk, False, start),
+        (other.pk, agent.pk, False, start),
+    ]
+
+
 def test_the_queryset_filters_pick_what_they_name(make_ticket, agent, requester, other_requester):
     plain = make_ticket("plain")
     assigned = make_ticket("assigned", assignee=agent)

@@ -77,15 +77,9 @@ def record_sensitive_view(ticket: Ticket, user: Any) -> None:
 
 
 def record_presence(ticket: Ticket, user: Any, *, editing: bool = False) -> None:
-    # One upsert: two tabs pinging at once cannot collide on the unique (ticket, user) pair.
     # Bookkeeping, not a change of the user's: it does not pin them to the primary.
     with bookkeeping_writes():
-        TicketPresence.objects.bulk_create(
-            [TicketPresence(ticket=ticket, user=user, editing=editing, seen_at=timezone.now())],
-            update_conflicts=True,
-            unique_fields=["ticket", "user"],
-            update_fields=["editing", "seen_at"],
-        )
+        TicketPresence.objects.mark(ticket.pk, user.pk, editing=editing)
 
 
 # What the ticket page reads of the ticket's own rows, the SQL written once per process
