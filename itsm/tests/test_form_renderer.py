@@ -172,3 +172,25 @@ def test_the_fields_are_written_as_the_template_wrote_them(form_class, data, lan
     with translation.override(language):
         form = form_class(data)
         assert fields_html(form) == reference.render({"form": form_class(data)})
+
+
+def test_its_escaping_is_djangos_conditional_escape():
+    from django.utils.functional import lazy
+    from django.utils.html import conditional_escape
+    from django.utils.safestring import SafeString, mark_safe
+    from django.utils.translation import gettext_lazy
+
+    from itsm.form_renderer import _escape
+
+    values = [
+        "<b>Tom & \"Jerry\"</b> l'été",
+        gettext_lazy("Assignee"),
+        mark_safe("<em>kept</em>"),  # noqa: S308 - a literal
+        lazy(lambda: mark_safe("<i>lazy & safe</i>"), SafeString)(),  # noqa: S308 - a literal
+        lazy(lambda: "<i>lazy & plain</i>", str)(),
+        42,
+        None,
+    ]
+    assert [_escape(value) for value in values] == [str(conditional_escape(value)) for value in values]
+    assert _escape(values[0]) == "&lt;b&gt;Tom &amp; &quot;Jerry&quot;&lt;/b&gt; l&#x27;été"
+    assert _escape(values[3]) == "<i>lazy & safe</i>"
