@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.forms.renderers import DjangoTemplates
-from django.utils import formats
+from django.utils import formats, translation
 
 
 def _escape(value: Any) -> str:
@@ -126,10 +126,26 @@ class FormRenderer(DjangoTemplates):
         return super().render(template_name, context, request)
 
 
+# The fields of forms that declare ``static_fields_html = True``: unbound and without initial
+# values, their HTML depends on nothing but the language (the ticket page's reply box and work
+# log form), so it is written once per process, language and prefix.
+_static_html: dict[tuple[Any, ...], str] = {}
+
+
 def fields_html(form: Any) -> str:
     """A form's errors and fields as ``tickets/_fields.html`` wrote them through the template
     engine (the same HTML, ``itsm/tests/test_form_renderer.py`` compares them): five forms on
     the ticket page, whose loops and lookups cost more than the fields themselves."""
+    if not getattr(form, "static_fields_html", False) or form.is_bound or form.initial:
+        return _fields_html(form)
+    key = (type(form), translation.get_language(), form.prefix, form.auto_id, form.label_suffix)
+    written = _static_html.get(key)
+    if written is None:
+        written = _static_html[key] = _fields_html(form)
+    return written
+
+
+def _fields_html(form: Any) -> str:
     html = []
     errors = form.non_field_errors()
     if errors:

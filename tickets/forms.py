@@ -197,6 +197,10 @@ class DurationField(forms.CharField):
 
 
 class CommentForm(forms.Form):
+    static_fields_html = (
+        True  # unbound, its fields' HTML depends only on the language (itsm/form_renderer.py)
+    )
+
     body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 4}))
     internal = forms.BooleanField(label=_("Internal note (agents only)"), required=False)
     attachments = MultipleFileField(label=_("Attachments"))
@@ -217,6 +221,10 @@ class AgentCommentForm(CommentForm):
 
 
 class WorkLogForm(forms.Form):
+    static_fields_html = (
+        True  # unbound, its fields' HTML depends only on the language (itsm/form_renderer.py)
+    )
+
     minutes = DurationField(
         label=_("Time spent"),
         help_text=_("e.g. 15m, 1h30"),

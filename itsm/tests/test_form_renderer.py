@@ -183,7 +183,7 @@ def test_its_escaping_is_djangos_conditional_escape():
     from itsm.form_renderer import _escape
 
     values = [
-        "<b>Tom & \"Jerry\"</b> l'été",
+        '<b>Tom & "Jerry"</b> l\'été',
         gettext_lazy("Assignee"),
         mark_safe("<em>kept</em>"),  # noqa: S308 - a literal
         lazy(lambda: mark_safe("<i>lazy & safe</i>"), SafeString)(),  # noqa: S308 - a literal
@@ -194,3 +194,32 @@ def test_its_escaping_is_djangos_conditional_escape():
     assert [_escape(value) for value in values] == [str(conditional_escape(value)) for value in values]
     assert _escape(values[0]) == "&lt;b&gt;Tom &amp; &quot;Jerry&quot;&lt;/b&gt; l&#x27;été"
     assert _escape(values[3]) == "<i>lazy & safe</i>"
+
+
+def test_a_static_form_is_written_once_per_language(monkeypatch):
+    from django.template import engines
+
+    from itsm import form_renderer
+    from tickets.forms import AgentCommentForm, WorkLogForm
+
+    reference = engines["django"].from_string(FIELDS_TEMPLATE)
+    written = []
+    fields_html = form_renderer._fields_html
+    monkeypatch.setattr(form_renderer, "_fields_html", lambda form: written.append(form) or fields_html(form))
+    monkeypatch.setattr(form_renderer, "_static_html", {})
+    for language, label in (("en", "Time spent"), ("fr", "Temps passé")):
+        with translation.override(language):
+            for form_class in (AgentCommentForm, WorkLogForm):
+                first, second = (
+                    form_renderer.fields_html(form_class()),
+                    form_renderer.fields_html(form_class()),
+                )
+                assert first == second == reference.render({"form": form_class()})
+                assert label in first
+    assert len(written) == 4  # two forms in two languages
+    # Bound, or with initial values: written each time.
+    bound = WorkLogForm({"minutes": "nonsense"})
+    assert "errorlist" in form_renderer.fields_html(bound)
+    with_initial = WorkLogForm(initial={"note": "Printer <jam>"})
+    assert "Printer &lt;jam&gt;" in form_renderer.fields_html(with_initial)
+    assert written[4:] == [bound, with_initial]
