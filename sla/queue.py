@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from itsm.health import register_contributor
-from itsm.lib.prepared import ByIds
+from itsm.lib.prepared import Prepared
 from sla.models import ClockState, TicketSLA
 from sla.templatetags.sla_tags import BADGE_FIELDS, badge_html
 from tickets import extensions
@@ -53,9 +53,11 @@ def sort_by_due(queryset: QuerySet, descending: bool) -> QuerySet:
 # The badge's columns of the clocks of some tickets, by metric within each ticket (not the
 # model's ordering, which joins the tickets to sort by their creation); its SQL is written once
 # per process (itsm/lib/prepared.py).
-_clocks_of = ByIds(
-    lambda ids: (
-        TicketSLA.objects.filter(ticket_id__any_of=ids).only(*BADGE_FIELDS).order_by("ticket_id", "metric")
+_clocks_of = Prepared(
+    lambda tickets: (
+        TicketSLA.objects.filter(ticket_id__any_of=tickets)
+        .only(*BADGE_FIELDS)
+        .order_by("ticket_id", "metric")
     )
 )
 
@@ -64,7 +66,7 @@ def attach_clocks(tickets: Sequence[Any]) -> None:
     """Each ticket's clocks for its badge (``ticket.sla_badge_clocks``), in one query. A third of
     the cost of a prefetch of ``sla_clocks``, whose related managers the badge does not need."""
     clocks: dict[int, list[TicketSLA]] = {ticket.pk: [] for ticket in tickets}
-    for clock in _clocks_of(list(clocks)):
+    for clock in _clocks_of(tickets=list(clocks)):
         clocks[clock.ticket_id].append(clock)
     for ticket in tickets:
         ticket.sla_badge_clocks = clocks[ticket.pk]

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from django.db.models import CharField, OuterRef, Subquery, Value
+from django.db.models import CharField, OuterRef, Subquery, Value, prefetch_related_objects
 from django.db.models.functions import Coalesce, NullIf
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -26,7 +26,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 from django.utils.translation import get_language, gettext
 
-from itsm.lib.prepared import ByIds
+from itsm.lib.prepared import Prepared
 from itsm.models import CustomerTier, Organisation, Team, User
 from tickets.extensions import QueueColumn
 from tickets.models import Category, Priority, Ticket, TicketStatus
@@ -82,8 +82,8 @@ def _names() -> dict[str, Subquery]:
 
 
 @functools.lru_cache(maxsize=8)
-def _rows_by_id(fields: tuple[str, ...]) -> ByIds:
-    return ByIds(
+def _rows_by_id(fields: tuple[str, ...]) -> Prepared:
+    return Prepared(
         lambda ids: Ticket.objects.filter(pk__any_of=ids).only(*ROW_FIELDS, *fields).annotate(**_names())
     )
 
@@ -95,10 +95,10 @@ def load_rows(ids: Sequence[int], columns: Sequence[QueueColumn] = ()) -> list[T
     (``itsm/lib/prepared.py``), and each column's own."""
     if not ids:
         return []
-    rows = _rows_by_id(tuple(name for column in columns for name in column.fields))(ids)
+    rows = _rows_by_id(tuple(name for column in columns for name in column.fields))(ids=list(ids))
     prefetches = [lookup for column in columns for lookup in column.prefetch]
     if prefetches:
-        rows = rows.prefetch_related(*prefetches)
+        prefetch_related_objects(rows, *prefetches)
     by_id = {ticket.pk: ticket for ticket in rows}
     tickets = [by_id[pk] for pk in ids if pk in by_id]
     for column in columns:

@@ -1,23 +1,22 @@
-"""ORM queries written once per process and run again with other ids.
+"""ORM queries written once per process and run again with other values.
 
-The rows of the queue table and their SLA clocks are read by id on every view of the queue
-(every agent's table polls every 30 seconds). Their queries never change but the ids, yet
-Django builds their SQL anew each time: for the rows with the names they show (six
-subqueries) about as long as PostgreSQL takes to run them (``bench/queue_page.py``). A
-:class:`ByIds` query is built by the ORM once, the first time it is needed, from a function
-that takes the ids; then only its ids change (``= ANY(%s)``, one array parameter, so the SQL
-text is the same for 1 or 100 ids) and it runs as a raw query of the same model: model
-instances, deferred fields and annotations as the queryset would give (or plain rows, for a
-query of values), routed for reads like any other (``itsm/replicas.py``).
+Django builds a query's SQL anew on every call. For the queries of the busiest pages that took
+as long as PostgreSQL takes to run them, or longer: the queue's rows with the six names they
+show, the ticket page's ticket with its five related rows (``bench/queue_page.py``). A
+:class:`Prepared` query is built and compiled by the ORM once, the first time it is needed,
+from a function that takes its parameters, with a :class:`Param` where each value goes
+(``filter(ticket_id=ticket)``, or ``…__any_of=ids`` for a list: ``= ANY(%s)``, one array, so the
+SQL text is the same for 1 or 100 ids). Then only the values change, and it runs through the
+ORM's own compiler: the results are what the queryset gives (model instances with their
+``select_related`` rows, ``only()`` fields, annotations and ``prefetch_related`` lookups, or
+the rows of ``values_list``), routed for reads like any other query (``itsm/replicas.py``).
+The same SQL text is also what lets PostgreSQL keep the statement prepared
+(``itsm/postgresql/base.py``).
 
-Only for a query whose shape depends on nothing but the ids: not on the user, the language,
-the time or settings read at request time (what the function reads is read once).
-
-:class:`Prepared` does the same for any query of the ORM with named parameters
-(``Param("ticket")`` where a value goes), and runs it through the ORM's own compiler: the
-results are what the queryset gives, ``select_related`` rows, ``only()``, annotations and
-``prefetch_related`` lookups included. The ticket page reads a ticket's watchers, work log,
-presence, survey and files this way (``tickets/views/detail.py``).
+Only for a read whose shape depends on nothing but its parameters: not on the user, the
+language, the time or settings read at request time (what the function reads is read once). A
+shape that depends on the user gets one query per kind of user (the ticket page's ticket: one
+per kind of visibility rule, ``TicketQuerySet.visibility_rule``).
 """
 
 from __future__ import annotations
@@ -25,21 +24,16 @@ from __future__ import annotations
 import copy
 import inspect
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, router
-from django.db.models import Expression, Field, ForeignObject, Lookup, Model, QuerySet
-from django.db.models.query import RawQuerySet
-
-
-class _Marker(list):
-    """Stands for the ids while the query is built (the ORM copies a list of values, keeping
-    its type: the marker's type finds the parameter again)."""
+from django.db.models import Expression, Field, ForeignObject, Lookup, QuerySet
 
 
 class AnyOf(Lookup):
-    """``field__any_of=[…]``: ``field = ANY(%s)`` with the list as one array parameter."""
+    """``field__any_of=[…]``: ``field = ANY(%s)`` with the list (or the :class:`Param` of a
+    prepared query) as one array parameter."""
 
     lookup_name = "any_of"
     prepare_rhs = False
@@ -55,46 +49,6 @@ class AnyOf(Lookup):
 
 Field.register_lookup(AnyOf)
 ForeignObject.register_lookup(AnyOf)  # a foreign key's own lookups are its related lookups
-
-
-class ByIds:
-    """``build(ids)`` returns the queryset (filtered with ``…__any_of=ids``); ``ByIds(build)(ids)``
-    runs it with other ids without building it again."""
-
-    def __init__(self, build: Callable[[list[int]], QuerySet]) -> None:
-        self.build = build
-        self._compiled: tuple[Any, str, list[Any], int] | None = None
-        self._lock = threading.Lock()
-
-    def _compile(self) -> tuple[Any, str, list[Any], int]:
-        with self._lock:
-            if self._compiled is None:
-                queryset = self.build(_Marker([0]))
-                sql, params = queryset.query.sql_with_params()
-                places = [index for index, param in enumerate(params) if type(param) is _Marker]
-                if len(places) != 1:
-                    raise ValueError("The query must filter on the ids once, with __any_of")
-                self._compiled = (queryset.model, sql, list(params), places[0])
-            return self._compiled
-
-    def _with(self, ids: Sequence[int]) -> tuple[Any, str, list[Any]]:
-        model, sql, params, place = self._compiled or self._compile()
-        params = list(params)
-        params[place] = list(ids)
-        return model, sql, params
-
-    def __call__(self, ids: Sequence[int]) -> RawQuerySet:
-        """The model's instances the query selects."""
-        model, sql, params = self._with(ids)
-        return model._default_manager.raw(sql, params)
-
-    def rows(self, ids: Sequence[int]) -> list[tuple[Any, ...]]:
-        """The rows as tuples, for a query of values (``values_list``, a count): PostgreSQL's
-        values, without the fields' conversions."""
-        model, sql, params = self._with(ids)
-        with connections[router.db_for_read(model)].cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
 
 
 class _Slot:
@@ -147,10 +101,6 @@ class Prepared:
                     )
                 self._compiled = (queryset, compiler, sql, list(params), places)
             return self._compiled
-
-    @property
-    def model(self) -> type[Model]:
-        return (self._compiled or self._compile())[0].model
 
     def __call__(self, **values: Any) -> list[Any]:
         if set(values) != self.names:

@@ -5,16 +5,16 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from itsm.form_renderer import fields_html
-from itsm.lib.prepared import ByIds
+from itsm.lib.prepared import Prepared
 from itsm.models import Notification
 
 register = template.Library()
 
 
 # The bell's count on every page, its SQL written once per process (itsm/lib/prepared.py).
-_unread_counts = ByIds(
-    lambda ids: (
-        Notification.objects.filter(recipient__any_of=ids)
+_unread_counts = Prepared(
+    lambda recipients: (
+        Notification.objects.filter(recipient__any_of=recipients)
         .unread()
         .order_by()
         .values("recipient")
@@ -29,7 +29,7 @@ def unread_notification_count(context: template.Context) -> int:
     user = context["request"].user
     if not user.is_authenticated:
         return 0
-    counted = _unread_counts.rows([user.pk])
+    counted = _unread_counts(recipients=[user.pk])
     return counted[0][0] if counted else 0
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.db.models import F
 
-from itsm.lib.prepared import ByIds, Prepared
+from itsm.lib.prepared import Prepared
 from itsm.models import User
 from tickets.models import Ticket, Watcher
 
@@ -24,7 +24,7 @@ def test_it_builds_the_query_once_and_runs_it_with_each_ids(make_ticket, compile
         built.append(ids)
         return Ticket.objects.filter(pk__any_of=ids).only("title").annotate(doubled=F("id") * 2)
 
-    by_ids = ByIds(build)
+    by_ids = Prepared(build)
     sent = []
 
     def record(execute, sql, params, many, context):
@@ -32,9 +32,9 @@ def test_it_builds_the_query_once_and_runs_it_with_each_ids(make_ticket, compile
         return execute(sql, params, many, context)
 
     with compiled_models() as compiled, connection.execute_wrapper(record):
-        first = list(by_ids([tickets[0].pk, tickets[2].pk]))
-        second = list(by_ids([tickets[1].pk]))
-        none = list(by_ids([]))
+        first = by_ids(ids=[tickets[0].pk, tickets[2].pk])
+        second = by_ids(ids=[tickets[1].pk])
+        none = by_ids(ids=[])
     assert len(built) == 1 and compiled == [Ticket]  # the query written once, then run three times
     assert len(sent) == 3 and len(set(sent)) == 1 and "= ANY(%s)" in sent[0]
     assert sorted(ticket.title for ticket in first) == ["Ticket 0", "Ticket 2"]
@@ -47,14 +47,14 @@ def test_it_builds_the_query_once_and_runs_it_with_each_ids(make_ticket, compile
 def test_it_filters_on_a_foreign_key(make_ticket, agent, requester):
     mine = make_ticket("Mine", assignee=agent)
     make_ticket("Nobody's")
-    by_assignee = ByIds(lambda ids: Ticket.objects.filter(assignee__any_of=ids))
-    assert [ticket.pk for ticket in by_assignee([agent.pk])] == [mine.pk]
-    assert list(by_assignee([requester.pk])) == []
+    by_assignee = Prepared(lambda ids: Ticket.objects.filter(assignee__any_of=ids))
+    assert [ticket.pk for ticket in by_assignee(ids=[agent.pk])] == [mine.pk]
+    assert by_assignee(ids=[requester.pk]) == []
 
 
 def test_a_query_that_does_not_filter_on_the_ids_is_refused():
-    with pytest.raises(ValueError, match="__any_of"):
-        ByIds(lambda ids: User.objects.filter(pk__in=ids))([1])
+    with pytest.raises(ValueError, match=r"must be used in the query: \['ids'\]"):
+        Prepared(lambda ids: User.objects.filter(pk__in=[1]))(ids=[1])
     with pytest.raises(TypeError, match="takes a list"):
         list(User.objects.filter(pk__any_of=(1, 2)))
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from itsm.lib.choices import ChoiceLabels
-from itsm.lib.prepared import ByIds
+from itsm.lib.prepared import Prepared
 from tickets.models.priority import Impact, Priority, Urgency, override_reason, priority_for
 
 if TYPE_CHECKING:
@@ -141,12 +141,12 @@ class StaleTicket(Exception):
 
 # An agent's teams, read by every list and page that checks what they may see: the SQL written
 # once per process (itsm/lib/prepared.py).
-def _memberships(user_ids: list[int]) -> models.QuerySet:
+def _memberships(users: list[int]) -> models.QuerySet:
     memberships = apps.get_model("itsm", "Team").members.through
-    return memberships.objects.filter(user__any_of=user_ids).values_list("team_id")
+    return memberships.objects.filter(user__any_of=users).values_list("team_id")
 
 
-_team_ids_of = ByIds(_memberships)
+_team_ids_of = Prepared(_memberships)
 
 
 class TicketQuerySet(models.QuerySet):
@@ -179,7 +179,7 @@ class TicketQuerySet(models.QuerySet):
             return "all", {}
         if user.is_requester:
             return "own", {"user": user.pk}
-        return "team", {"user": user.pk, "teams": [team_id for (team_id,) in _team_ids_of.rows([user.pk])]}
+        return "team", {"user": user.pk, "teams": [team_id for (team_id,) in _team_ids_of(users=[user.pk])]}
 
     @staticmethod
     def visibility_rule(kind: str, *throughs: str, user: Any = None, teams: Any = None) -> list[Q]:
