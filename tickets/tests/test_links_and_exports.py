@@ -100,12 +100,17 @@ def test_the_page_lists_only_links_to_tickets_the_reader_may_see(
         client.force_login(user)
         return client.get(reverse("tickets:ticket-detail", args=[page_of.pk])).content.decode()
 
+    def numbers(html: str) -> str:
+        # The page without the merge form's example number, which a ticket of the test may bear.
+        return html.replace('placeholder="INC-000042"', "")
+
     html = shown(other_agent)  # in the page's team, not in the secrets' team
     assert "Their own sensitive" in html and "Outlook slow" in html
-    assert "HR case" not in html and secret_out.number not in html and secret_in.number not in html
+    assert "HR case" not in html
+    assert secret_out.number not in numbers(html) and secret_in.number not in numbers(html)
     html = shown(agent)  # the secrets' team
     assert all(title in html for title in ("HR case one", "HR case two", "Outlook slow"))
-    assert "Their own sensitive" not in html and theirs.number not in html
+    assert "Their own sensitive" not in html and theirs.number not in numbers(html)
     html = shown(admin_user)
     assert all(
         title in html for title in ("HR case one", "HR case two", "Their own sensitive", "Outlook slow")
