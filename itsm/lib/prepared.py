@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, router
@@ -75,13 +75,14 @@ class Prepared:
     value goes; ``Prepared(build)(ticket=…)`` runs its SQL, compiled the first time, with these
     values and returns the list the queryset would give. Read-only queries, routed for reads."""
 
-    def __init__(self, build: Callable[..., QuerySet]) -> None:
+    def __init__(self, build: Callable[..., QuerySet], *, params: Iterable[str] | None = None) -> None:
         self.build = build
-        parameters = inspect.signature(build).parameters.values()
-        # Its parameters without a default (one with a default is bound when it is defined).
-        self.names = frozenset(
-            parameter.name for parameter in parameters if parameter.default is parameter.empty
-        )
+        if params is None:
+            # The function's parameters without a default (one with a default is bound when it
+            # is defined).
+            parameters = inspect.signature(build).parameters.values()
+            params = (parameter.name for parameter in parameters if parameter.default is parameter.empty)
+        self.names = frozenset(params)
         self._compiled: tuple[QuerySet, Any, str, list[Any], dict[str, list[int]]] | None = None
         self._lock = threading.Lock()
 
@@ -104,7 +105,7 @@ class Prepared:
 
     def __call__(self, **values: Any) -> list[Any]:
         if set(values) != self.names:
-            raise TypeError(f"{self.build.__name__} takes {sorted(self.names)}, not {sorted(values)}")
+            raise TypeError(f"The query takes {sorted(self.names)}, not {sorted(values)}")
         queryset, compiler, sql, params, places = self._compiled or self._compile()
         params = list(params)
         for name, indexes in places.items():

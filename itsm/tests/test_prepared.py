@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import threading
 
 import pytest
@@ -150,3 +151,17 @@ def test_threads_run_a_prepared_query_on_their_own_connections(agent):
         thread.join()
     assert found == [[agent.email]] * 3
     assert main_connection.connection not in used and len(set(map(id, used))) == 3
+
+
+def test_a_prepared_query_may_name_its_parameters(agent, other_agent):
+    def build(field, pk, **others):
+        return User.objects.filter(pk=pk, **{f"{name}__isnull": False for name in others}).values_list(
+            field, flat=True
+        )
+
+    emails = Prepared(functools.partial(build, "email"), params=("pk",))
+    names = Prepared(functools.partial(build, "full_name"), params=("pk",))
+    assert emails(pk=agent.pk) == [agent.email] and emails(pk=other_agent.pk) == [other_agent.email]
+    assert names(pk=agent.pk) == ["Bob Agent"]
+    with pytest.raises(TypeError, match=r"takes \['pk'\], not \['id'\]"):
+        emails(id=agent.pk)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pghistory
@@ -147,6 +148,20 @@ def _memberships(users: list[int]) -> models.QuerySet:
 
 
 _team_ids_of = Prepared(_memberships)
+
+# The values each kind of visibility rule takes (``TicketQuerySet.visibility_of``).
+VISIBILITY_VALUES = {"all": (), "own": ("user",), "team": ("user", "teams")}
+
+
+def prepared_per_visibility(build: Callable[..., models.QuerySet], *params: str) -> dict[str, Prepared]:
+    """A read prepared once per kind of visibility rule (``itsm/lib/prepared.py``):
+    ``build(kind, **params)`` applies ``visibility_rule(kind, …)`` with the kind's values, all
+    given as ``Param``s. Run it as ``prepared[kind](**params, **values)`` with what
+    ``visibility_of(user)`` returns; the kind ``nobody`` has none (nothing to read)."""
+    return {
+        kind: Prepared(functools.partial(build, kind), params=(*params, *values))
+        for kind, values in VISIBILITY_VALUES.items()
+    }
 
 
 class TicketQuerySet(models.QuerySet):

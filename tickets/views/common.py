@@ -12,8 +12,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext
 
-from itsm.lib.prepared import Prepared
 from tickets.models import Comment, IllegalTransition, StaleTicket, Ticket, TicketStatus
+from tickets.models.ticket import prepared_per_visibility
 
 # What the ticket pages show of related rows, joined in one query. Each join makes PostgreSQL's
 # planner consider more join orders: a sixth (created_by, shown nowhere) cost ~30 ms of
@@ -21,22 +21,15 @@ from tickets.models import Comment, IllegalTransition, StaleTicket, Ticket, Tick
 TICKET_RELATED = ("requester", "assignee", "team", "category", "organisation")
 
 
+def _visible_ticket(kind: str, pk: Any, **values: Any) -> QuerySet[Ticket]:
+    rule = Ticket.objects.visibility_rule(kind, **values)
+    return Ticket.objects.select_related(*TICKET_RELATED).filter(*rule, pk=pk)
+
+
 # The ticket a user may see, with its related rows: the SQL written once per process for each
 # kind of visibility rule (itsm/lib/prepared.py); building and compiling it took four times as
 # long as PostgreSQL takes to run it.
-_ticket_for = {
-    "all": Prepared(lambda pk: Ticket.objects.select_related(*TICKET_RELATED).filter(pk=pk)),
-    "own": Prepared(
-        lambda pk, user: Ticket.objects.select_related(*TICKET_RELATED).filter(
-            *Ticket.objects.visibility_rule("own", user=user), pk=pk
-        )
-    ),
-    "team": Prepared(
-        lambda pk, user, teams: Ticket.objects.select_related(*TICKET_RELATED).filter(
-            *Ticket.objects.visibility_rule("team", user=user, teams=teams), pk=pk
-        )
-    ),
-}
+_ticket_for = prepared_per_visibility(_visible_ticket, "pk")
 BIGGEST_ID = 2**63 - 1
 
 

@@ -56,6 +56,7 @@ from tickets.models import (
     WorkLog,
 )
 from tickets.models.conversation import sees_internal_notes
+from tickets.models.ticket import prepared_per_visibility
 from tickets.views.common import (
     agent_pages,
     agents_only,
@@ -203,32 +204,22 @@ def build_timeline(ticket: Ticket, user: Any, *, limit: int | None = TIMELINE_EN
     return {"timeline": entries, "timeline_earlier": earlier, "timeline_all": limit is None}
 
 
-def _links(kind: str) -> Prepared:
+def _visible_links(kind: str, ticket: Any, **values: Any) -> Any:
     """A ticket's links both ways, only to tickets a user of ``kind`` (``visibility_of``) may
     see: joined with the visibility rule, so titles of hidden tickets are never read."""
-    rule = Ticket.objects.visibility_rule
-
-    def build(ticket: Any, **values: Any) -> Any:
-        target_visible, source_visible = rule(kind, "target", "source", **values)
-        relations = TicketRelation.objects.filter(
-            (Q(source_id=ticket) & target_visible) | (Q(target_id=ticket) & source_visible)
-        ).select_related("source", "target")
-        # What a link shows of each end (number, title, status): not their descriptions and
-        # search vectors, most of the bytes of a ticket row.
-        return relations.only(
-            *(f"{end}__{name}" for end in ("source", "target") for name in ("number", "title", "status")),
-            "kind",
-        ).order_by("pk")
-
-    builds = {
-        "all": lambda ticket: build(ticket),
-        "own": lambda ticket, user: build(ticket, user=user),
-        "team": lambda ticket, user, teams: build(ticket, user=user, teams=teams),
-    }
-    return Prepared(builds[kind])
+    target_visible, source_visible = Ticket.objects.visibility_rule(kind, "target", "source", **values)
+    relations = TicketRelation.objects.filter(
+        (Q(source_id=ticket) & target_visible) | (Q(target_id=ticket) & source_visible)
+    ).select_related("source", "target")
+    # What a link shows of each end (number, title, status): not their descriptions and search
+    # vectors, most of the bytes of a ticket row.
+    return relations.only(
+        *(f"{end}__{name}" for end in ("source", "target") for name in ("number", "title", "status")),
+        "kind",
+    ).order_by("pk")
 
 
-_links_for = {kind: _links(kind) for kind in ("all", "own", "team")}
+_links_for = prepared_per_visibility(_visible_links, "ticket")
 
 
 def relations_for(ticket: Ticket, user: Any) -> list[dict[str, Any]]:
