@@ -41,7 +41,8 @@ class AnyOf(Lookup):
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         if isinstance(self.rhs, Param):  # a list given when a prepared query runs
-            return f"{lhs} = ANY(%s)", [*lhs_params, _Slot(self.rhs.name)]
+            rhs, rhs_params = self.rhs.as_sql(compiler, connection)
+            return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
         if not isinstance(self.rhs, list):
             raise TypeError("any_of takes a list")
         return f"{lhs} = ANY(%s)", [*lhs_params, self.rhs]
