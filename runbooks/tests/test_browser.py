@@ -43,7 +43,7 @@ def sign_in(page, user) -> None:
 
 
 def test_a_hil_run_from_the_ticket(
-    browser_page, agent, lead, incident, ssh_connection, make_runbook, ssh_server, run_worker
+    browser_page, agent, lead, incident, ssh_connection, make_runbook, ssh_server, run_worker, live_server
 ):
     ssh_server.clear()
     runbook = make_runbook(STEPS, parameters=[{"name": "service", "type": "string", "default": "nginx"}])
@@ -60,6 +60,11 @@ def test_a_hil_run_from_the_ticket(
     execution = RunbookExecution.objects.get()
     assert ssh_server.commands == []  # nothing runs before the approval
 
+    # The lead in a browser of their own: the agent's page polls the execution, and a poll
+    # answered after the agent's cookies were cleared would set them again in a shared browser
+    # (the lead's sign-in then failed its CSRF check, now and then).
+    page = page.context.browser.new_context(base_url=live_server.url).new_page()
+    page.set_default_timeout(15_000)
     sign_in(page, lead)
     page.goto(f"/tickets/{incident.pk}/")
     panel = page.locator("[data-testid=runbooks-panel]")
