@@ -69,3 +69,16 @@ def test_the_bell_refuses_get_on_mark_read(client, agent):
     note = Notification.objects.create(recipient=agent, verb="x", title="t")
     client.force_login(agent)
     assert client.get(reverse("itsm:notification-read", args=[note.pk])).status_code == 405
+
+
+def test_every_page_names_its_icon_so_browsers_do_not_ask_for_favicon_ico(client):
+    # Without it a browser asks /favicon.ico on every page: a 404 drawn as a whole page, which
+    # also handed a browser without cookies a CSRF cookie of its own.
+    from pathlib import Path
+
+    from django.contrib.staticfiles import finders
+
+    html = client.get("/accounts/login/").content.decode()
+    assert '<link rel="icon" href="/static/itsm/favicon.svg" type="image/svg+xml">' in html
+    icon = finders.find("itsm/favicon.svg")
+    assert icon and Path(icon).read_text(encoding="utf-8").startswith("<svg")
